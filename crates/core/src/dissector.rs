@@ -1,0 +1,284 @@
+//! The [`Dissector`] trait and what a dissector sees: [`Registrar`] at start-up,
+//! [`Ctx`] per layer.
+//!
+//! The trait is object-safe and its data plain, so a plugin loaded from a `.so`
+//! is wrapped in exactly the same interface as a built-in.
+
+use crate::engine::PacketMeta;
+use crate::fields::{Fields, LayerRecord};
+use crate::registry::{
+    AnomalyDef, AnomalyId, FieldDef, FieldId, ProtoId, ProtocolDef, Registry, RegistryError,
+};
+use crate::value::Value;
+
+/// A named dispatch table (`ethertype`, `ip.proto`, `tcp.port`, `udp.port`,
+/// `linktype`, …), numbered in order of first mention.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TableId(pub u32);
+
+/// What comes after this layer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Nothing recognisable follows; remaining payload bytes become a `data` layer.
+    End,
+    /// Look `key` up in `table`; if nobody is bound there, try the table's
+    /// heuristics, then fall back to `data`.
+    Table(TableId, u64),
+    /// Transport ports: try the lower port, then the higher (Wireshark's
+    /// "try low port first"), then the heuristics.
+    Ports(TableId, u16, u16),
+}
+
+/// The result of dissecting one layer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Length of this layer's header; the next layer starts here.
+    pub header_len: usize,
+    /// Length of the payload after the header as the header declares it (IPv4
+    /// total length, IPv6 payload length, UDP length). Captured bytes past it are
+    /// padding/trailer. `None`: everything that follows.
+    pub payload_len: Option<usize>,
+    pub next: Next,
+}
+
+impl Outcome {
+    /// A layer that consumed `header_len` bytes and hands the rest to `next`.
+    pub fn next(header_len: usize, next: Next) -> Outcome {
+        Outcome {
+            header_len,
+            payload_len: None,
+            next,
+        }
+    }
+    /// A layer that ends the dissection after `header_len` bytes.
+    pub fn end(header_len: usize) -> Outcome {
+        Outcome {
+            header_len,
+            payload_len: None,
+            next: Next::End,
+        }
+    }
+}
+
+/// A protocol decoder. One instance serves every worker thread (`&self`).
+pub trait Dissector: Send + Sync {
+    /// Register the protocol, its fields, anomalies and dispatch bindings.
+    /// Called once, before any packet, with exclusive access.
+    fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError>;
+
+    /// For heuristic dissectors: is this payload ours? Must not record anything.
+    fn accepts(&self, _data: &[u8], _cx: &Ctx<'_>) -> bool {
+        true
+    }
+
+    /// Decode one layer from `data` (which starts at this layer's first byte and
+    /// ends at the last captured byte the parent assigns to it). Must never panic
+    /// and never read outside `data`.
+    fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome;
+
+    /// Scapy's `mysummary()`: write this layer's one-line summary and return
+    /// `true`, or return `false` to be shown by its name only.
+    fn summary(&self, _view: &PacketView<'_>, _layer: usize, _out: &mut String) -> bool {
+        false
+    }
+}
+
+/// What `summary` can look at: the dissected packet with every field materialised.
+pub struct PacketView<'a> {
+    pub fields: &'a Fields,
+    pub registry: &'a Registry,
+    pub data: &'a [u8],
+    /// `-n`: numbers instead of service names.
+    pub numeric: bool,
+}
+
+impl PacketView<'_> {
+    /// First value of field `name` within layer `layer`.
+    pub fn get(&self, layer: usize, name: &str) -> Option<Value<'_>> {
+        let f = self.registry.field_by_name(name)?;
+        let layer = u16::try_from(layer).ok()?;
+        self.fields
+            .layer_entries(layer)
+            .find(|e| e.field == f)
+            .map(|e| self.fields.value(e))
+    }
+
+    /// Name of the protocol at `layer`.
+    pub fn proto_name(&self, layer: usize) -> Option<&str> {
+        let rec = self.fields.layers().get(layer)?;
+        Some(self.registry.protocol(rec.proto).name.as_str())
+    }
+
+    pub fn layer(&self, layer: usize) -> Option<&LayerRecord> {
+        self.fields.layers().get(layer)
+    }
+}
+
+/// Registration-time access to the registry, scoped to one protocol.
+pub struct Registrar<'a> {
+    pub(crate) registry: &'a mut Registry,
+    pub(crate) proto: Option<ProtoId>,
+    pub(crate) tables: &'a mut Vec<String>,
+    pub(crate) bindings: &'a mut Vec<(TableId, u64)>,
+    pub(crate) heuristics: &'a mut Vec<TableId>,
+    pub(crate) origin: &'a str,
+}
+
+impl Registrar<'_> {
+    /// Register this dissector's protocol. Call once, first.
+    pub fn protocol(
+        &mut self,
+        name: &str,
+        display: &str,
+        summary_name: &str,
+    ) -> Result<ProtoId, RegistryError> {
+        if self.proto.is_some() {
+            return Err(RegistryError::DuplicateProtocol(name.to_owned()));
+        }
+        let id = self.registry.add_protocol(ProtocolDef {
+            name: name.to_owned(),
+            display: display.to_owned(),
+            summary_name: summary_name.to_owned(),
+            origin: self.origin.to_owned(),
+        })?;
+        self.proto = Some(id);
+        Ok(id)
+    }
+
+    /// Register a field of this protocol.
+    pub fn field(&mut self, def: FieldDef) -> Result<FieldId, RegistryError> {
+        let proto = self
+            .proto
+            .ok_or_else(|| RegistryError::BadName(def.name.clone()))?;
+        self.registry.add_field(proto, def)
+    }
+
+    /// Register a protocol-specific anomaly (`dns.pointer-loop`), or reuse a
+    /// generic one (`truncated`, `malformed`) by passing `generic = true`.
+    pub fn anomaly(
+        &mut self,
+        name: &str,
+        description: &str,
+        generic: bool,
+    ) -> Result<AnomalyId, RegistryError> {
+        self.registry.add_anomaly(AnomalyDef {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            proto: if generic { None } else { self.proto },
+        })
+    }
+
+    /// The id of a dispatch table, creating it on first mention.
+    pub fn table(&mut self, name: &str) -> TableId {
+        if let Some(i) = self.tables.iter().position(|t| t == name) {
+            return TableId(u32::try_from(i).unwrap_or(u32::MAX));
+        }
+        self.tables.push(name.to_owned());
+        TableId(u32::try_from(self.tables.len() - 1).unwrap_or(u32::MAX))
+    }
+
+    /// Be called for `key` in `table` (e.g. `("ethertype", 0x0800)`).
+    pub fn bind(&mut self, table: &str, key: u64) {
+        let t = self.table(table);
+        self.bindings.push((t, key));
+    }
+
+    /// Be offered payloads of `table` that no binding claimed.
+    pub fn heuristic(&mut self, table: &str) {
+        let t = self.table(table);
+        self.heuristics.push(t);
+    }
+}
+
+/// Per-layer context handed to [`Dissector::dissect`].
+pub struct Ctx<'a> {
+    pub(crate) fields: &'a mut Fields,
+    pub(crate) meta: &'a PacketMeta<'a>,
+    pub(crate) registry: &'a Registry,
+    pub(crate) prev: Option<ProtoId>,
+    pub(crate) declared_len: Option<usize>,
+    pub(crate) quoted: bool,
+    pub(crate) offset: usize,
+    pub(crate) truncated_id: AnomalyId,
+    pub(crate) malformed_id: AnomalyId,
+}
+
+impl<'a> Ctx<'a> {
+    /// Store a field value (ignored unless the job wants the field).
+    #[inline]
+    pub fn add(&mut self, f: FieldId, v: Value<'_>) {
+        self.fields.add(f, v);
+    }
+
+    /// Store a string built in place, only if wanted.
+    #[inline]
+    pub fn add_str_with(&mut self, f: FieldId, build: impl FnOnce(&mut Vec<u8>)) {
+        self.fields.add_str_with(f, build);
+    }
+
+    /// Does the job want this field? Lets a dissector skip costly decoding.
+    #[inline]
+    pub fn wants(&self, f: FieldId) -> bool {
+        self.fields.wants(f)
+    }
+
+    /// Record an anomaly on this layer.
+    pub fn anomaly(&mut self, id: AnomalyId) {
+        self.fields.anomaly(id);
+    }
+
+    /// The layer needed bytes that are not there. Counted as `truncated` when the
+    /// frame was cut by the snaplen, `malformed` otherwise (a length field lies);
+    /// nothing inside a quoted packet (an ICMP error's copy is short by design).
+    pub fn short(&mut self) {
+        if self.quoted {
+            return;
+        }
+        if self.meta.caplen < self.meta.wirelen {
+            self.fields.anomaly(self.truncated_id);
+        } else {
+            self.fields.anomaly(self.malformed_id);
+        }
+    }
+
+    /// Record `malformed` on this layer.
+    pub fn malformed(&mut self) {
+        self.fields.anomaly(self.malformed_id);
+    }
+
+    pub fn meta(&self) -> &PacketMeta<'a> {
+        self.meta
+    }
+
+    /// The protocol of the layer below this one.
+    pub fn prev_proto(&self) -> Option<ProtoId> {
+        self.prev
+    }
+
+    /// Name of the protocol below (`"tcp"`), for dissectors that behave
+    /// differently per carrier (DNS over TCP has a length prefix).
+    pub fn prev_name(&self) -> Option<&str> {
+        self.prev.map(|p| self.registry.protocol(p).name.as_str())
+    }
+
+    /// The payload length the layer below declared for us (may exceed the
+    /// captured bytes when the frame was cut).
+    pub fn declared_len(&self) -> Option<usize> {
+        self.declared_len
+    }
+
+    /// Is this layer inside a quoted packet (the copy inside an ICMP error)?
+    pub fn quoted(&self) -> bool {
+        self.quoted
+    }
+
+    /// Everything after this layer is a quoted copy of another packet.
+    pub fn set_quoted(&mut self) {
+        self.quoted = true;
+    }
+
+    /// Byte offset of this layer within the frame.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+}

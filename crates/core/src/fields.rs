@@ -1,0 +1,367 @@
+//! [`Fields`]: the reusable per-packet sink that dissectors push values into.
+//!
+//! One `Fields` lives per worker thread and is cleared between packets; its
+//! vectors keep their capacity, so after the first few packets dissection does no
+//! heap allocation. Only *wanted* fields are stored ([`Wanted`]), so a job that
+//! needs five columns pays for five.
+
+use crate::registry::{AnomalyId, Column, FieldId, ProtoId};
+use crate::value::Value;
+
+/// Which fields a job needs materialised.
+#[derive(Clone, Debug)]
+pub enum Wanted {
+    All,
+    /// Bitmap indexed by `FieldId`.
+    Some(Vec<u64>),
+}
+
+impl Wanted {
+    pub fn none(field_count: usize) -> Wanted {
+        Wanted::Some(vec![0; field_count.div_ceil(64)])
+    }
+    pub fn insert(&mut self, f: FieldId) {
+        if let Wanted::Some(bits) = self {
+            let i = f.index();
+            if bits.len() <= i / 64 {
+                bits.resize(i / 64 + 1, 0);
+            }
+            bits[i / 64] |= 1 << (i % 64);
+        }
+    }
+    #[inline]
+    pub fn contains(&self, f: FieldId) -> bool {
+        match self {
+            Wanted::All => true,
+            Wanted::Some(bits) => {
+                let i = f.index();
+                bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+            }
+        }
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq)]
+enum Stored {
+    U64(u64),
+    I64(i64),
+    F64(f64),
+    Bool(bool),
+    Ipv4([u8; 4]),
+    Ipv6([u8; 16]),
+    Mac([u8; 6]),
+    Bytes(u32, u32),
+    Str(u32, u32),
+    Time(i64),
+}
+
+/// One stored field value.
+#[derive(Copy, Clone, Debug)]
+pub struct Entry {
+    pub field: FieldId,
+    /// Index into [`Fields::layers`].
+    pub layer: u16,
+    value: Stored,
+}
+
+/// One dissected layer of the packet.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LayerRecord {
+    pub proto: ProtoId,
+    /// Byte offset of the layer within the captured data.
+    pub offset: u32,
+    /// Bytes of this layer's own header (what `show --hex` highlights).
+    pub header_len: u32,
+}
+
+/// An anomaly hit in one packet.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct AnomalyHit {
+    pub id: AnomalyId,
+    /// Layer index where it was found, or `u16::MAX` for the frame itself.
+    pub layer: u16,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The per-packet field store.
+#[derive(Clone, Debug)]
+pub struct Fields {
+    wanted: Wanted,
+    entries: Vec<Entry>,
+    arena: Vec<u8>,
+    layers: Vec<LayerRecord>,
+    anomalies: Vec<AnomalyHit>,
+    /// First entry index per field id (`NONE` when absent).
+    first: Vec<u32>,
+    /// Last entry index per field id.
+    last: Vec<u32>,
+    cur_layer: u16,
+}
+
+impl Fields {
+    pub fn new(field_count: usize, wanted: Wanted) -> Fields {
+        Fields {
+            wanted,
+            entries: Vec::with_capacity(64),
+            arena: Vec::with_capacity(1024),
+            layers: Vec::with_capacity(16),
+            anomalies: Vec::with_capacity(4),
+            first: vec![NONE; field_count],
+            last: vec![NONE; field_count],
+            cur_layer: 0,
+        }
+    }
+
+    /// Forget the previous packet, keeping all capacity.
+    pub fn clear(&mut self) {
+        for e in &self.entries {
+            let i = e.field.index();
+            self.first[i] = NONE;
+            self.last[i] = NONE;
+        }
+        self.entries.clear();
+        self.arena.clear();
+        self.layers.clear();
+        self.anomalies.clear();
+        self.cur_layer = 0;
+    }
+
+    #[inline]
+    pub fn wants(&self, f: FieldId) -> bool {
+        self.wanted.contains(f)
+    }
+
+    pub fn wanted(&self) -> &Wanted {
+        &self.wanted
+    }
+
+    /// Start a new layer; later values belong to it. Returns its index.
+    pub fn push_layer(&mut self, rec: LayerRecord) -> u16 {
+        self.layers.push(rec);
+        self.cur_layer = u16::try_from(self.layers.len() - 1).unwrap_or(u16::MAX);
+        self.cur_layer
+    }
+
+    /// Fix up the header length of the current layer once it is known.
+    pub fn set_header_len(&mut self, layer: u16, len: u32) {
+        if let Some(l) = self.layers.get_mut(usize::from(layer)) {
+            l.header_len = len;
+        }
+    }
+
+    /// Store a value if the field is wanted. Values whose type does not match the
+    /// registry are the caller's bug; the engine checks plugin values before they
+    /// get here.
+    #[inline]
+    pub fn add(&mut self, f: FieldId, v: Value<'_>) {
+        if !self.wanted.contains(f) || f.index() >= self.first.len() {
+            return;
+        }
+        let value = match v {
+            Value::U64(x) => Stored::U64(x),
+            Value::I64(x) => Stored::I64(x),
+            Value::F64(x) => Stored::F64(x),
+            Value::Bool(x) => Stored::Bool(x),
+            Value::Ipv4(x) => Stored::Ipv4(x),
+            Value::Ipv6(x) => Stored::Ipv6(x),
+            Value::Mac(x) => Stored::Mac(x),
+            Value::Time(x) => Stored::Time(x),
+            Value::Bytes(b) => {
+                let (o, l) = self.stash(b);
+                Stored::Bytes(o, l)
+            }
+            Value::Str(s) => {
+                let (o, l) = self.stash(s.as_bytes());
+                Stored::Str(o, l)
+            }
+        };
+        let idx = u32::try_from(self.entries.len()).unwrap_or(NONE);
+        let i = f.index();
+        if self.first[i] == NONE {
+            self.first[i] = idx;
+        }
+        self.last[i] = idx;
+        self.entries.push(Entry {
+            field: f,
+            layer: self.cur_layer,
+            value,
+        });
+    }
+
+    /// Store a string built in place (e.g. a decompressed DNS name) without an
+    /// intermediate allocation: `build` appends to the arena.
+    pub fn add_str_with(&mut self, f: FieldId, build: impl FnOnce(&mut Vec<u8>)) {
+        if !self.wanted.contains(f) || f.index() >= self.first.len() {
+            return;
+        }
+        let start = self.arena.len();
+        build(&mut self.arena);
+        // Keep the arena valid UTF-8 per entry: replace anything the builder
+        // produced that is not (builders should only write ASCII).
+        if std::str::from_utf8(&self.arena[start..]).is_err() {
+            for b in &mut self.arena[start..] {
+                if !b.is_ascii() {
+                    *b = b'?';
+                }
+            }
+        }
+        let o = u32::try_from(start).unwrap_or(0);
+        let l = u32::try_from(self.arena.len() - start).unwrap_or(0);
+        let idx = u32::try_from(self.entries.len()).unwrap_or(NONE);
+        let i = f.index();
+        if self.first[i] == NONE {
+            self.first[i] = idx;
+        }
+        self.last[i] = idx;
+        self.entries.push(Entry {
+            field: f,
+            layer: self.cur_layer,
+            value: Stored::Str(o, l),
+        });
+    }
+
+    fn stash(&mut self, b: &[u8]) -> (u32, u32) {
+        let o = self.arena.len();
+        self.arena.extend_from_slice(b);
+        (
+            u32::try_from(o).unwrap_or(0),
+            u32::try_from(b.len()).unwrap_or(0),
+        )
+    }
+
+    pub fn anomaly(&mut self, id: AnomalyId) {
+        let hit = AnomalyHit {
+            id,
+            layer: self.cur_layer,
+        };
+        if !self.anomalies.contains(&hit) {
+            self.anomalies.push(hit);
+        }
+    }
+
+    pub fn anomaly_at_frame(&mut self, id: AnomalyId) {
+        let hit = AnomalyHit {
+            id,
+            layer: u16::MAX,
+        };
+        if !self.anomalies.contains(&hit) {
+            self.anomalies.push(hit);
+        }
+    }
+
+    pub fn value(&self, e: &Entry) -> Value<'_> {
+        match e.value {
+            Stored::U64(x) => Value::U64(x),
+            Stored::I64(x) => Value::I64(x),
+            Stored::F64(x) => Value::F64(x),
+            Stored::Bool(x) => Value::Bool(x),
+            Stored::Ipv4(x) => Value::Ipv4(x),
+            Stored::Ipv6(x) => Value::Ipv6(x),
+            Stored::Mac(x) => Value::Mac(x),
+            Stored::Time(x) => Value::Time(x),
+            Stored::Bytes(o, l) => Value::Bytes(self.slice(o, l)),
+            Stored::Str(o, l) => Value::Str(std::str::from_utf8(self.slice(o, l)).unwrap_or("")),
+        }
+    }
+
+    fn slice(&self, o: u32, l: u32) -> &[u8] {
+        let (o, l) = (o as usize, l as usize);
+        self.arena.get(o..o + l).unwrap_or(&[])
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+    pub fn layers(&self) -> &[LayerRecord] {
+        &self.layers
+    }
+    pub fn anomalies(&self) -> &[AnomalyHit] {
+        &self.anomalies
+    }
+
+    pub fn has(&self, f: FieldId) -> bool {
+        self.first.get(f.index()).is_some_and(|&i| i != NONE)
+    }
+
+    /// First occurrence of a field (what tshark's `-E occurrence=f` shows).
+    pub fn first(&self, f: FieldId) -> Option<Value<'_>> {
+        let i = *self.first.get(f.index())?;
+        (i != NONE).then(|| self.value(&self.entries[i as usize]))
+    }
+
+    /// Last occurrence (`-E occurrence=l`).
+    pub fn last(&self, f: FieldId) -> Option<Value<'_>> {
+        let i = *self.last.get(f.index())?;
+        (i != NONE).then(|| self.value(&self.entries[i as usize]))
+    }
+
+    /// Every occurrence, in packet order.
+    pub fn all(&self, f: FieldId) -> impl Iterator<Item = Value<'_>> {
+        let start = self.first.get(f.index()).copied().unwrap_or(NONE);
+        let end = self.last.get(f.index()).copied().unwrap_or(NONE);
+        let range = if start == NONE {
+            0..0
+        } else {
+            start as usize..end as usize + 1
+        };
+        self.entries[range]
+            .iter()
+            .filter(move |e| e.field == f)
+            .map(|e| self.value(e))
+    }
+
+    /// A column's value: its first field that is present, then that field's
+    /// first occurrence.
+    pub fn column_first(&self, c: &Column) -> Option<Value<'_>> {
+        c.fields.iter().find_map(|&f| self.first(f))
+    }
+
+    /// The field of a column that is present in this packet.
+    pub fn column_field(&self, c: &Column) -> Option<FieldId> {
+        c.fields.iter().copied().find(|&f| self.has(f))
+    }
+
+    /// Entries belonging to layer `layer`.
+    pub fn layer_entries(&self, layer: u16) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().filter(move |e| e.layer == layer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_only_wanted_and_clears() {
+        let mut w = Wanted::none(4);
+        w.insert(FieldId(1));
+        w.insert(FieldId(3));
+        let mut f = Fields::new(4, w);
+        f.push_layer(LayerRecord {
+            proto: ProtoId(0),
+            offset: 0,
+            header_len: 0,
+        });
+        f.add(FieldId(0), Value::U64(7));
+        f.add(FieldId(1), Value::Str("a.example"));
+        f.add(FieldId(1), Value::Str("b.example"));
+        f.add(FieldId(3), Value::Bytes(&[1, 2]));
+        assert!(!f.has(FieldId(0)));
+        assert_eq!(f.first(FieldId(1)), Some(Value::Str("a.example")));
+        assert_eq!(f.last(FieldId(1)), Some(Value::Str("b.example")));
+        assert_eq!(f.all(FieldId(1)).count(), 2);
+        assert_eq!(f.first(FieldId(3)), Some(Value::Bytes(&[1, 2])));
+        f.clear();
+        assert!(!f.has(FieldId(1)));
+        assert_eq!(f.all(FieldId(1)).count(), 0);
+        assert_eq!(f.first(FieldId(9)), None);
+    }
+
+    #[test]
+    fn builds_strings_in_place() {
+        let mut f = Fields::new(1, Wanted::All);
+        f.add_str_with(FieldId(0), |b| b.extend_from_slice(b"x\xffy"));
+        assert_eq!(f.first(FieldId(0)), Some(Value::Str("x?y")));
+    }
+}
