@@ -681,7 +681,11 @@ impl Engine {
                 s.clear();
                 s.push_str(&self.registry.protocol(proto).summary_name);
             }
-            parts.push(s);
+            // Layers with an empty summary name (raw IP's pseudo link layer) are
+            // not shown, as in Scapy.
+            if !s.is_empty() {
+                parts.push(s);
+            }
         }
         parts.reverse();
         parts.join(" / ")

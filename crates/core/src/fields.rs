@@ -311,15 +311,24 @@ impl Fields {
             .map(|e| self.value(e))
     }
 
-    /// A column's value: its first field that is present, then that field's
-    /// first occurrence.
+    /// A column's value: of its fields, the one that occurs first in the packet
+    /// (outermost layer), then that field's first occurrence. For a plain field
+    /// this is just [`Fields::first`].
     pub fn column_first(&self, c: &Column) -> Option<Value<'_>> {
-        c.fields.iter().find_map(|&f| self.first(f))
+        self.column_field(c).and_then(|f| self.first(f))
     }
 
-    /// The field of a column that is present in this packet.
+    /// The field of a column that occurs first in this packet.
     pub fn column_field(&self, c: &Column) -> Option<FieldId> {
-        c.fields.iter().copied().find(|&f| self.has(f))
+        c.fields
+            .iter()
+            .copied()
+            .filter_map(|f| {
+                let i = *self.first.get(f.index())?;
+                (i != NONE).then_some((i, f))
+            })
+            .min_by_key(|&(i, _)| i)
+            .map(|(_, f)| f)
     }
 
     /// Entries belonging to layer `layer`.

@@ -100,7 +100,7 @@ pub struct AnomalyDef {
 
 /// What a column name resolves to: one field, or — for an alias that several
 /// fields of the same type declare (`sport` is declared by `tcp.srcport` and
-/// `udp.srcport`) — the first of them present in the packet, in registration order.
+/// `udp.srcport`) — whichever of them occurs first (outermost) in the packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Column {
     pub name: String,
