@@ -532,6 +532,7 @@ impl Engine {
                 proto,
                 offset: u32::try_from(start).unwrap_or(u32::MAX),
                 header_len: 0,
+                quoted,
             });
             let outcome = {
                 let mut cx = Ctx {
@@ -578,6 +579,7 @@ impl Engine {
                 proto: ff.data_proto,
                 offset: u32::try_from(start).unwrap_or(u32::MAX),
                 header_len: u32::try_from(rest.len()).unwrap_or(u32::MAX),
+                quoted,
             });
             out.add(ff.data, Value::Bytes(rest));
             out.add(ff.data_len, Value::U64(rest.len() as u64));
@@ -590,6 +592,7 @@ impl Engine {
                     proto: ff.padding_proto,
                     offset: u32::try_from(ps).unwrap_or(u32::MAX),
                     header_len: u32::try_from(pad.len()).unwrap_or(u32::MAX),
+                    quoted: false,
                 });
                 out.add(ff.padding, Value::Bytes(pad));
                 out.add(ff.padding_len, Value::U64(pad.len() as u64));

@@ -72,6 +72,9 @@ pub struct LayerRecord {
     pub offset: u32,
     /// Bytes of this layer's own header (what `show --hex` highlights).
     pub header_len: u32,
+    /// The layer is inside a quoted packet (the copy of the offending datagram
+    /// in an ICMP error); Scapy calls these `IPerror`, `TCPerror`, ….
+    pub quoted: bool,
 }
 
 /// An anomaly hit in one packet.
