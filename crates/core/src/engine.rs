@@ -464,6 +464,7 @@ impl Engine {
             proto: ff.proto,
             offset: 0,
             header_len: 0,
+            quoted: false,
         });
         out.add(ff.number, Value::U64(meta.number));
         out.add(ff.time_epoch, Value::Time(meta.ts_ns));

@@ -354,6 +354,7 @@ mod tests {
             proto: ProtoId(0),
             offset: 0,
             header_len: 0,
+            quoted: false,
         });
         f.add(FieldId(0), Value::U64(7));
         f.add(FieldId(1), Value::Str("a.example"));
