@@ -151,8 +151,8 @@ impl Value<'_> {
     }
 
     /// Write the value the way tshark's `-T fields` prints it, with integers in
-    /// decimal: dotted IPv4, RFC 5952 IPv6, colon MAC, lower-case hex bytes with
-    /// `:` separators, time as epoch seconds with all nine decimals.
+    /// decimal: dotted IPv4, RFC 5952 IPv6, colon MAC, lower-case hex bytes
+    /// without separators, time as epoch seconds with all nine decimals.
     pub fn write_plain<W: fmt::Write>(&self, w: &mut W) -> fmt::Result {
         match *self {
             Value::U64(v) => write!(w, "{v}"),
@@ -166,7 +166,7 @@ impl Value<'_> {
                 "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
                 m[0], m[1], m[2], m[3], m[4], m[5]
             ),
-            Value::Bytes(b) => write_hex(w, b, ':'),
+            Value::Bytes(b) => write_hex(w, b, '\0'),
             Value::Str(s) => w.write_str(s),
             Value::Time(ns) => write_epoch(w, ns),
         }
@@ -256,7 +256,7 @@ mod tests {
             plain(Value::Mac([0, 0x1b, 0x21, 0xab, 0xcd, 0xef])),
             "00:1b:21:ab:cd:ef"
         );
-        assert_eq!(plain(Value::Bytes(&[1, 0xab])), "01:ab");
+        assert_eq!(plain(Value::Bytes(&[1, 0xab])), "01ab");
         assert_eq!(
             plain(Value::Time(1_700_000_000_000_000_001)),
             "1700000000.000000001"
