@@ -81,6 +81,13 @@ pub trait Dissector: Send + Sync {
     fn summary(&self, _view: &PacketView<'_>, _layer: usize, _out: &mut String) -> bool {
         false
     }
+
+    /// The layer's name in summaries when it differs per packet from the
+    /// protocol's `summary_name` (Scapy's `Dot3` vs `Ether`, `Dot1AD` vs `Dot1Q`,
+    /// `IPerror` for a quoted IP header). `None`: use `summary_name`.
+    fn layer_name(&self, _view: &PacketView<'_>, _layer: usize) -> Option<&'static str> {
+        None
+    }
 }
 
 /// What `summary` can look at: the dissected packet with every field materialised.

@@ -676,14 +676,18 @@ impl Engine {
             let proto = layers[i].proto;
             let mut s = String::new();
             let mut own = false;
-            if let (false, Some(d)) = (found, self.dissector(proto)) {
+            let d = self.dissector(proto);
+            if let (false, Some(d)) = (found, d) {
                 own = d.summary(&view, i, &mut s);
             }
             if own {
                 found = true;
             } else {
                 s.clear();
-                s.push_str(&self.registry.protocol(proto).summary_name);
+                match d.and_then(|d| d.layer_name(&view, i)) {
+                    Some(name) => s.push_str(name),
+                    None => s.push_str(&self.registry.protocol(proto).summary_name),
+                }
             }
             // Layers with an empty summary name (raw IP's pseudo link layer) are
             // not shown, as in Scapy.
