@@ -1,0 +1,104 @@
+//! Field tables: which columns, how a cell is taken from a dissected packet, and
+//! the encoders/writers for CSV, JSON, JSON Lines and Parquet.
+//!
+//! The split follows the pipeline: an *encoder* lives in each worker and turns
+//! the packets of one batch into an [`Encoded`] batch (bytes for text formats,
+//! typed column vectors for Parquet); the single *writer* receives the batches
+//! in packet order and writes them out. Nothing here allocates per packet once
+//! warm, except Parquet's string columns, which slice one shared buffer.
+
+mod cell;
+mod parquet_out;
+mod table;
+mod text;
+
+pub use cell::{CellWriter, for_each_value};
+pub use parquet_out::{ParquetEncoder, ParquetWriter};
+pub use table::{ColumnSpec, Format, Occurrence, Scope, TableSpec, TimeFormat};
+pub use text::{TextEncoder, TextWriter};
+
+use pcapx_core::Fields;
+
+/// One batch's rows, encoded by a worker.
+pub enum Encoded {
+    Text { bytes: Vec<u8>, rows: u64 },
+    Columns(parquet_out::ColumnBatch),
+}
+
+impl Encoded {
+    pub fn rows(&self) -> u64 {
+        match self {
+            Encoded::Text { rows, .. } => *rows,
+            Encoded::Columns(c) => c.rows(),
+        }
+    }
+}
+
+/// A per-worker row encoder for any format.
+pub enum Encoder {
+    Text(TextEncoder),
+    Parquet(ParquetEncoder),
+}
+
+impl Encoder {
+    pub fn new(spec: &TableSpec, format: Format) -> Encoder {
+        match format {
+            Format::Parquet => Encoder::Parquet(ParquetEncoder::new(spec)),
+            _ => Encoder::Text(TextEncoder::new(format)),
+        }
+    }
+    /// Encode one packet as a row (the caller has checked [`TableSpec::accepts`]).
+    pub fn push(&mut self, spec: &TableSpec, fields: &Fields) {
+        match self {
+            Encoder::Text(t) => t.push(spec, fields),
+            Encoder::Parquet(p) => p.push(spec, fields),
+        }
+    }
+    /// Hand over the rows encoded since the last call.
+    pub fn take(&mut self) -> Encoded {
+        match self {
+            Encoder::Text(t) => t.take(),
+            Encoder::Parquet(p) => Encoded::Columns(p.take()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// The single writer that receives encoded batches in packet order.
+pub enum Writer<W: std::io::Write + Send> {
+    Text(TextWriter<W>),
+    Parquet(Box<ParquetWriter<W>>),
+}
+
+impl<W: std::io::Write + Send> Writer<W> {
+    pub fn new(out: W, spec: &TableSpec, format: Format) -> Result<Writer<W>, OutputError> {
+        Ok(match format {
+            Format::Parquet => Writer::Parquet(Box::new(ParquetWriter::new(out, spec)?)),
+            _ => Writer::Text(TextWriter::new(out, spec, format)?),
+        })
+    }
+    pub fn write(&mut self, batch: Encoded) -> Result<(), OutputError> {
+        match (self, batch) {
+            (Writer::Text(w), Encoded::Text { bytes, rows }) => w.write(&bytes, rows),
+            (Writer::Parquet(w), Encoded::Columns(c)) => w.write(c),
+            _ => Err(OutputError::Usage(
+                "internal: batch format does not match the writer".into(),
+            )),
+        }
+    }
+    pub fn finish(self) -> Result<u64, OutputError> {
+        match self {
+            Writer::Text(w) => w.finish(),
+            Writer::Parquet(w) => (*w).finish(),
+        }
+    }
+}

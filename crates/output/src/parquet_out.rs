@@ -1,0 +1,367 @@
+//! Parquet output with typed columns (arrow-rs `parquet` crate, low-level
+//! column writers — no Arrow dependency, which keeps compile time down).
+//!
+//! Types: uint8/16/32 → INT32 with an unsigned INTEGER logical type of the
+//! field's width; uint64 → INT64 unsigned; int64 → INT64; double → DOUBLE;
+//! bool → BOOLEAN; time → INT64 TIMESTAMP(NANOS, UTC); addresses, strings,
+//! MACs → BYTE_ARRAY STRING; bytes → BYTE_ARRAY. Every column is OPTIONAL
+//! (an absent field is null). With `--occurrence all` every column is a string
+//! of the values joined by `;`.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::Type;
+use pcapx_core::{FieldType, Fields, Value};
+
+use crate::OutputError;
+use crate::cell::{CellWriter, for_each_value};
+use crate::table::{Occurrence, TableSpec, TimeFormat};
+
+/// Rows per Parquet row group; batches are merged until this many rows.
+pub const ROW_GROUP_ROWS: u64 = 128 * 1024;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    I32,
+    I64,
+    Bool,
+    F64,
+    Str,
+    Bytes,
+}
+
+fn kind_of(t: FieldType, occ: Occurrence) -> Kind {
+    if occ == Occurrence::All {
+        return Kind::Str;
+    }
+    match t {
+        FieldType::U8 | FieldType::U16 | FieldType::U32 => Kind::I32,
+        FieldType::U64 | FieldType::I64 | FieldType::Time => Kind::I64,
+        FieldType::Bool => Kind::Bool,
+        FieldType::F64 => Kind::F64,
+        FieldType::Bytes => Kind::Bytes,
+        FieldType::Ipv4 | FieldType::Ipv6 | FieldType::Mac | FieldType::Str => Kind::Str,
+    }
+}
+
+/// One column's values for a run of rows.
+#[derive(Debug)]
+enum ColData {
+    I32(Vec<i32>, Vec<i16>),
+    I64(Vec<i64>, Vec<i16>),
+    Bool(Vec<bool>, Vec<i16>),
+    F64(Vec<f64>, Vec<i16>),
+    /// Concatenated bytes, end offset per present value, definition levels.
+    Bytes(Vec<u8>, Vec<usize>, Vec<i16>),
+}
+
+impl ColData {
+    fn new(k: Kind) -> ColData {
+        match k {
+            Kind::I32 => ColData::I32(Vec::new(), Vec::new()),
+            Kind::I64 => ColData::I64(Vec::new(), Vec::new()),
+            Kind::Bool => ColData::Bool(Vec::new(), Vec::new()),
+            Kind::F64 => ColData::F64(Vec::new(), Vec::new()),
+            Kind::Str | Kind::Bytes => ColData::Bytes(Vec::new(), Vec::new(), Vec::new()),
+        }
+    }
+
+    fn append(&mut self, other: ColData) {
+        match (self, other) {
+            (ColData::I32(v, d), ColData::I32(v2, d2)) => {
+                v.extend(v2);
+                d.extend(d2);
+            }
+            (ColData::I64(v, d), ColData::I64(v2, d2)) => {
+                v.extend(v2);
+                d.extend(d2);
+            }
+            (ColData::Bool(v, d), ColData::Bool(v2, d2)) => {
+                v.extend(v2);
+                d.extend(d2);
+            }
+            (ColData::F64(v, d), ColData::F64(v2, d2)) => {
+                v.extend(v2);
+                d.extend(d2);
+            }
+            (ColData::Bytes(b, e, d), ColData::Bytes(b2, e2, d2)) => {
+                let base = b.len();
+                b.extend(b2);
+                e.extend(e2.into_iter().map(|x| x + base));
+                d.extend(d2);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A batch of rows in column form.
+#[derive(Debug)]
+pub struct ColumnBatch {
+    cols: Vec<ColData>,
+    rows: u64,
+}
+
+impl ColumnBatch {
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+}
+
+/// Per-worker Parquet encoder.
+pub struct ParquetEncoder {
+    kinds: Vec<Kind>,
+    batch: ColumnBatch,
+    scratch: Vec<u8>,
+}
+
+#[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
+fn to_i32(x: u64) -> i32 {
+    // uint8/16/32 columns: the value fits 32 bits by the field's type; the bit
+    // pattern is stored as Parquet prescribes for unsigned INT32.
+    x as u32 as i32
+}
+
+#[allow(clippy::cast_possible_wrap)]
+fn to_i64(x: u64) -> i64 {
+    // uint64 columns store the bit pattern (Parquet's unsigned INT64).
+    x as i64
+}
+
+impl ParquetEncoder {
+    pub fn new(spec: &TableSpec) -> ParquetEncoder {
+        let kinds: Vec<Kind> = spec
+            .columns
+            .iter()
+            .map(|c| kind_of(c.ftype, spec.occurrence))
+            .collect();
+        let cols = kinds.iter().map(|&k| ColData::new(k)).collect();
+        ParquetEncoder {
+            kinds,
+            batch: ColumnBatch { cols, rows: 0 },
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, spec: &TableSpec, fields: &Fields) {
+        let cw = CellWriter {
+            time_format: TimeFormat::Epoch,
+        };
+        for (i, col) in spec.columns.iter().enumerate() {
+            let data = &mut self.batch.cols[i];
+            let scratch = &mut self.scratch;
+            scratch.clear();
+            let mut got = false;
+            let mut n = 0usize;
+            let kind = self.kinds[i];
+            for_each_value(col, fields, spec.occurrence, |v| {
+                match (kind, data as &mut ColData) {
+                    (Kind::Str, ColData::Bytes(..)) | (Kind::Bytes, ColData::Bytes(..)) => {
+                        if n > 0 {
+                            scratch.push(b';');
+                        }
+                        match v {
+                            Value::Bytes(b) if kind == Kind::Bytes => scratch.extend_from_slice(b),
+                            _ => cw.text(scratch, v),
+                        }
+                        got = true;
+                    }
+                    (_, ColData::I32(vals, _)) if !got => {
+                        if let Some(x) = v.as_u64() {
+                            vals.push(to_i32(x));
+                            got = true;
+                        }
+                    }
+                    (_, ColData::I64(vals, _)) if !got => {
+                        let x = match v {
+                            Value::U64(x) => Some(to_i64(x)),
+                            Value::I64(x) | Value::Time(x) => Some(x),
+                            _ => None,
+                        };
+                        if let Some(x) = x {
+                            vals.push(x);
+                            got = true;
+                        }
+                    }
+                    (_, ColData::Bool(vals, _)) if !got => {
+                        if let Value::Bool(b) = v {
+                            vals.push(b);
+                            got = true;
+                        }
+                    }
+                    (_, ColData::F64(vals, _)) if !got => {
+                        if let Some(x) = v.as_f64() {
+                            vals.push(x);
+                            got = true;
+                        }
+                    }
+                    _ => {}
+                }
+                n += 1;
+            });
+            let def = i16::from(got);
+            match data {
+                ColData::I32(_, d)
+                | ColData::I64(_, d)
+                | ColData::Bool(_, d)
+                | ColData::F64(_, d) => d.push(def),
+                ColData::Bytes(b, e, d) => {
+                    if got {
+                        b.extend_from_slice(scratch);
+                        e.push(b.len());
+                    }
+                    d.push(def);
+                }
+            }
+        }
+        self.batch.rows += 1;
+    }
+
+    pub fn take(&mut self) -> ColumnBatch {
+        let cols = self.kinds.iter().map(|&k| ColData::new(k)).collect();
+        std::mem::replace(&mut self.batch, ColumnBatch { cols, rows: 0 })
+    }
+}
+
+fn schema(spec: &TableSpec) -> Result<Type, OutputError> {
+    let mut fields = Vec::with_capacity(spec.columns.len());
+    for c in &spec.columns {
+        let k = kind_of(c.ftype, spec.occurrence);
+        let (phys, logical) = match k {
+            Kind::I32 => {
+                let w: i8 = match c.ftype {
+                    FieldType::U8 => 8,
+                    FieldType::U16 => 16,
+                    _ => 32,
+                };
+                (
+                    Physical::INT32,
+                    Some(LogicalType::integer(w, false)),
+                )
+            }
+            Kind::I64 => match c.ftype {
+                FieldType::Time => (
+                    Physical::INT64,
+                    Some(LogicalType::timestamp(true, TimeUnit::NANOS)),
+                ),
+                FieldType::U64 => (
+                    Physical::INT64,
+                    Some(LogicalType::integer(64, false)),
+                ),
+                _ => (Physical::INT64, None),
+            },
+            Kind::Bool => (Physical::BOOLEAN, None),
+            Kind::F64 => (Physical::DOUBLE, None),
+            Kind::Str => (Physical::BYTE_ARRAY, Some(LogicalType::String)),
+            Kind::Bytes => (Physical::BYTE_ARRAY, None),
+        };
+        let t = Type::primitive_type_builder(&c.name, phys)
+            .with_repetition(Repetition::OPTIONAL)
+            .with_logical_type(logical)
+            .build()?;
+        fields.push(Arc::new(t));
+    }
+    Ok(Type::group_type_builder("pcapx")
+        .with_fields(fields)
+        .build()?)
+}
+
+/// The ordered Parquet writer: merges batches into row groups of
+/// [`ROW_GROUP_ROWS`] and writes each as soon as it is full.
+pub struct ParquetWriter<W: Write + Send> {
+    w: SerializedFileWriter<W>,
+    kinds: Vec<Kind>,
+    pending: ColumnBatch,
+    rows: u64,
+}
+
+impl<W: Write + Send> ParquetWriter<W> {
+    pub fn new(out: W, spec: &TableSpec) -> Result<ParquetWriter<W>, OutputError> {
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_created_by(format!("pcapx {}", env!("CARGO_PKG_VERSION")))
+            .build();
+        let w = SerializedFileWriter::new(out, Arc::new(schema(spec)?), Arc::new(props))?;
+        let kinds: Vec<Kind> = spec
+            .columns
+            .iter()
+            .map(|c| kind_of(c.ftype, spec.occurrence))
+            .collect();
+        let cols = kinds.iter().map(|&k| ColData::new(k)).collect();
+        Ok(ParquetWriter {
+            w,
+            kinds,
+            pending: ColumnBatch { cols, rows: 0 },
+            rows: 0,
+        })
+    }
+
+    pub fn write(&mut self, batch: ColumnBatch) -> Result<(), OutputError> {
+        self.pending.rows += batch.rows;
+        for (p, c) in self.pending.cols.iter_mut().zip(batch.cols) {
+            p.append(c);
+        }
+        if self.pending.rows >= ROW_GROUP_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), OutputError> {
+        if self.pending.rows == 0 {
+            return Ok(());
+        }
+        let cols = self.kinds.iter().map(|&k| ColData::new(k)).collect();
+        let batch = std::mem::replace(&mut self.pending, ColumnBatch { cols, rows: 0 });
+        let mut rg = self.w.next_row_group()?;
+        for data in batch.cols {
+            let Some(mut col) = rg.next_column()? else {
+                break;
+            };
+            match data {
+                ColData::I32(v, d) => {
+                    col.typed::<Int32Type>().write_batch(&v, Some(&d), None)?;
+                }
+                ColData::I64(v, d) => {
+                    col.typed::<Int64Type>().write_batch(&v, Some(&d), None)?;
+                }
+                ColData::Bool(v, d) => {
+                    col.typed::<BoolType>().write_batch(&v, Some(&d), None)?;
+                }
+                ColData::F64(v, d) => {
+                    col.typed::<DoubleType>().write_batch(&v, Some(&d), None)?;
+                }
+                ColData::Bytes(b, ends, d) => {
+                    let shared = bytes::Bytes::from(b);
+                    let mut start = 0;
+                    let vals: Vec<ByteArray> = ends
+                        .iter()
+                        .map(|&e| {
+                            let s = shared.slice(start..e);
+                            start = e;
+                            ByteArray::from(s)
+                        })
+                        .collect();
+                    col.typed::<ByteArrayType>()
+                        .write_batch(&vals, Some(&d), None)?;
+                }
+            }
+            col.close()?;
+        }
+        rg.close()?;
+        self.rows += batch.rows;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<u64, OutputError> {
+        self.flush()?;
+        let mut inner = self.w.into_inner()?;
+        inner.flush()?;
+        Ok(self.rows)
+    }
+}

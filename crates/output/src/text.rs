@@ -1,0 +1,223 @@
+//! CSV (RFC 4180, via the `csv` crate), JSON (one array) and JSON Lines.
+
+use std::io::Write;
+
+use pcapx_core::{Fields, Value};
+
+use crate::cell::{CellWriter, for_each_value};
+use crate::table::{Format, Occurrence, TableSpec};
+use crate::{Encoded, OutputError};
+
+/// Per-worker encoder for the text formats.
+pub struct TextEncoder {
+    format: Format,
+    buf: Vec<u8>,
+    cell: Vec<u8>,
+    rows: u64,
+    names: Vec<Vec<u8>>,
+}
+
+impl TextEncoder {
+    pub fn new(format: Format) -> TextEncoder {
+        TextEncoder {
+            format,
+            buf: Vec::with_capacity(1 << 20),
+            cell: Vec::with_capacity(256),
+            rows: 0,
+            names: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, spec: &TableSpec, fields: &Fields) {
+        let cw = CellWriter {
+            time_format: spec.time_format,
+        };
+        match self.format {
+            Format::Csv => {
+                for (i, col) in spec.columns.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(b',');
+                    }
+                    self.cell.clear();
+                    let mut n = 0;
+                    for_each_value(col, fields, spec.occurrence, |v| {
+                        if n > 0 {
+                            self.cell.push(b';');
+                        }
+                        n += 1;
+                        cw.text(&mut self.cell, v);
+                    });
+                    write_csv_field(&mut self.buf, &self.cell);
+                }
+                self.buf.push(b'\n');
+            }
+            Format::Json | Format::Jsonl => {
+                if self.names.len() != spec.columns.len() {
+                    self.names = spec
+                        .columns
+                        .iter()
+                        .map(|c| serde_json::to_vec(&c.name).unwrap_or_else(|_| b"\"?\"".to_vec()))
+                        .collect();
+                }
+                if self.format == Format::Json {
+                    self.buf.extend_from_slice(b",\n");
+                }
+                self.buf.push(b'{');
+                for (i, col) in spec.columns.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(b',');
+                    }
+                    self.buf.extend_from_slice(&self.names[i]);
+                    self.buf.push(b':');
+                    let all = spec.occurrence == Occurrence::All;
+                    if all {
+                        self.buf.push(b'[');
+                    }
+                    let mut n = 0;
+                    let buf = &mut self.buf;
+                    let cell = &mut self.cell;
+                    for_each_value(col, fields, spec.occurrence, |v| {
+                        if n > 0 {
+                            buf.push(b',');
+                        }
+                        n += 1;
+                        json_value(buf, cell, &cw, v);
+                    });
+                    if all {
+                        self.buf.push(b']');
+                    } else if n == 0 {
+                        self.buf.extend_from_slice(b"null");
+                    }
+                }
+                self.buf.push(b'}');
+                if self.format == Format::Jsonl {
+                    self.buf.push(b'\n');
+                }
+            }
+            Format::Parquet => {}
+        }
+        self.rows += 1;
+    }
+
+    pub fn take(&mut self) -> Encoded {
+        let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(1 << 20));
+        let rows = std::mem::take(&mut self.rows);
+        Encoded::Text { bytes, rows }
+    }
+}
+
+fn write_csv_field(out: &mut Vec<u8>, field: &[u8]) {
+    let needs = field
+        .iter()
+        .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
+    if !needs {
+        out.extend_from_slice(field);
+        return;
+    }
+    out.push(b'"');
+    for &b in field {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+fn json_value(out: &mut Vec<u8>, scratch: &mut Vec<u8>, cw: &CellWriter, v: Value<'_>) {
+    match v {
+        Value::U64(_) | Value::I64(_) => cw.text(out, v),
+        Value::F64(x) if x.is_finite() => cw.text(out, v),
+        Value::F64(_) => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Value::Str(s) => {
+            let _ = serde_json::to_writer(&mut *out, s);
+        }
+        _ => {
+            // Addresses, bytes and times are strings of their text form (times
+            // keep every digit, which a JSON number would not).
+            scratch.clear();
+            cw.text(scratch, v);
+            out.push(b'"');
+            out.extend_from_slice(scratch);
+            out.push(b'"');
+        }
+    }
+}
+
+/// The ordered writer for text formats.
+pub struct TextWriter<W: Write> {
+    out: W,
+    format: Format,
+    first: bool,
+    rows: u64,
+}
+
+impl<W: Write> TextWriter<W> {
+    pub fn new(mut out: W, spec: &TableSpec, format: Format) -> Result<TextWriter<W>, OutputError> {
+        match format {
+            Format::Csv => {
+                // The header goes through the csv crate so quoting of odd names
+                // follows RFC 4180 exactly like the rows.
+                let mut w = csv::WriterBuilder::new()
+                    .terminator(csv::Terminator::Any(b'\n'))
+                    .from_writer(Vec::new());
+                w.write_record(spec.columns.iter().map(|c| c.name.as_str()))
+                    .map_err(|e| OutputError::Usage(e.to_string()))?;
+                let head = w
+                    .into_inner()
+                    .map_err(|e| OutputError::Usage(e.to_string()))?;
+                out.write_all(&head)?;
+            }
+            Format::Json => out.write_all(b"[")?,
+            _ => {}
+        }
+        Ok(TextWriter {
+            out,
+            format,
+            first: true,
+            rows: 0,
+        })
+    }
+
+    pub fn write(&mut self, bytes: &[u8], rows: u64) -> Result<(), OutputError> {
+        let mut b = bytes;
+        if self.format == Format::Json && self.first && !b.is_empty() {
+            b = b.get(1..).unwrap_or(&[]); // drop the leading ',' of the very first row
+            self.first = false;
+        }
+        self.out.write_all(b)?;
+        self.rows += rows;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<u64, OutputError> {
+        if self.format == Format::Json {
+            self.out
+                .write_all(if self.first { b"]\n" } else { b"\n]\n" })?;
+        }
+        self.out.flush()?;
+        Ok(self.rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quoting_follows_rfc4180() {
+        let mut v = Vec::new();
+        write_csv_field(&mut v, b"plain");
+        v.push(b'|');
+        write_csv_field(&mut v, b"a,b");
+        v.push(b'|');
+        write_csv_field(&mut v, b"say \"hi\"");
+        v.push(b'|');
+        write_csv_field(&mut v, b"two\nlines");
+        assert_eq!(
+            String::from_utf8(v).unwrap(),
+            "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\""
+        );
+    }
+}
