@@ -323,7 +323,12 @@ impl Fields {
 
     /// The field of a column that occurs first in this packet.
     pub fn column_field(&self, c: &Column) -> Option<FieldId> {
-        c.fields
+        self.outermost(&c.fields)
+    }
+
+    /// Of `candidates`, the field whose first occurrence comes first.
+    pub fn outermost(&self, candidates: &[FieldId]) -> Option<FieldId> {
+        candidates
             .iter()
             .copied()
             .filter_map(|f| {

@@ -239,20 +239,14 @@ fn schema(spec: &TableSpec) -> Result<Type, OutputError> {
                     FieldType::U16 => 16,
                     _ => 32,
                 };
-                (
-                    Physical::INT32,
-                    Some(LogicalType::integer(w, false)),
-                )
+                (Physical::INT32, Some(LogicalType::integer(w, false)))
             }
             Kind::I64 => match c.ftype {
                 FieldType::Time => (
                     Physical::INT64,
                     Some(LogicalType::timestamp(true, TimeUnit::NANOS)),
                 ),
-                FieldType::U64 => (
-                    Physical::INT64,
-                    Some(LogicalType::integer(64, false)),
-                ),
+                FieldType::U64 => (Physical::INT64, Some(LogicalType::integer(64, false))),
                 _ => (Physical::INT64, None),
             },
             Kind::Bool => (Physical::BOOLEAN, None),
