@@ -1,8 +1,103 @@
 //! Transport and application layers: TCP, UDP, ICMP, ICMPv6, DNS.
+//!
+//! * [`tcp::Tcp`] (`ip.proto` 6) with its options, dispatching on `tcp.port`;
+//! * [`udp::Udp`] (`ip.proto` 17), dispatching on `udp.port`;
+//! * [`icmp::Icmp`] (`ip.proto` 1) and [`icmpv6::Icmpv6`] (`ip.proto` 58), whose
+//!   error messages hand the quoted datagram back to the `ethertype` table as a
+//!   quoted packet (Scapy's `IPerror`/`TCPerror`/`UDPerror`);
+//! * [`dns::Dns`] on UDP and TCP port 53 and UDP 5353 (mDNS);
+//! * [`services`]: Scapy's port → service names for summaries.
 
-use pcapx_core::Dissector;
+use pcapx_core::{Dissector, FieldDef, FieldId, FieldType, Registrar, RegistryError};
+
+pub mod dns;
+pub mod icmp;
+pub mod icmpv6;
+pub mod services;
+pub mod tcp;
+pub mod udp;
+
+#[cfg(test)]
+mod testutil;
 
 /// The transport- and application-layer dissectors, in registration order.
 pub fn all() -> Vec<Box<dyn Dissector>> {
-    Vec::new()
+    vec![
+        Box::new(tcp::Tcp::new()),
+        Box::new(udp::Udp::new()),
+        Box::new(icmp::Icmp::new()),
+        Box::new(icmpv6::Icmpv6::new()),
+        Box::new(dns::Dns::new()),
+    ]
+}
+
+/// Placeholder id before `register` runs; the field store ignores it.
+pub(crate) const UNSET: FieldId = FieldId(u32::MAX);
+
+pub(crate) fn be16(d: &[u8], at: usize) -> Option<u16> {
+    let b = d.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes([b[0], b[1]]))
+}
+
+pub(crate) fn be32(d: &[u8], at: usize) -> Option<u32> {
+    let b = d.get(at..at.checked_add(4)?)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+pub(crate) fn arr<const N: usize>(d: &[u8], at: usize) -> Option<[u8; N]> {
+    d.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
+/// Register a field: `field(r, name, display, type, description)`.
+pub(crate) fn field(
+    r: &mut Registrar<'_>,
+    name: &str,
+    display: &str,
+    ftype: FieldType,
+    description: &str,
+) -> Result<FieldId, RegistryError> {
+    r.field(FieldDef::new(name, display, ftype, description))
+}
+
+/// `u64` from a `usize` length (lossless on every platform pcapx supports).
+pub(crate) fn len64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// Scapy's `%IP.src%:port > %IP.dst%:port` prefix when the layer below is IPv4 or
+/// IPv6 (not an extension header: Scapy looks at the direct underlayer only).
+pub(crate) fn write_endpoints(
+    view: &pcapx_core::dissector::PacketView<'_>,
+    layer: usize,
+    out: &mut String,
+    sport: u16,
+    dport: u16,
+    udp: bool,
+) {
+    use std::fmt::Write as _;
+    let below = layer.checked_sub(1).and_then(|l| view.proto_name(l));
+    let (src, dst) = match below {
+        Some("ip") => ("ip.src", "ip.dst"),
+        Some("ipv6") => ("ipv6.src", "ipv6.dst"),
+        _ => ("", ""),
+    };
+    let below = layer.saturating_sub(1);
+    let addrs = if src.is_empty() {
+        None
+    } else {
+        view.get(below, src).zip(view.get(below, dst))
+    };
+    match addrs {
+        Some((s, d)) => {
+            let _ = write!(out, "{s}:");
+            services::write_port(out, sport, udp, view.numeric);
+            let _ = write!(out, " > {d}:");
+            services::write_port(out, dport, udp, view.numeric);
+        }
+        None => {
+            services::write_port(out, sport, udp, view.numeric);
+            out.push_str(" > ");
+            services::write_port(out, dport, udp, view.numeric);
+        }
+    }
 }

@@ -1,0 +1,822 @@
+//! DNS (RFC 1035) over UDP port 53, mDNS (UDP 5353, decoded as DNS) and DNS
+//! over TCP port 53 (with its 2-byte length prefix, `dns.length`; one message
+//! per segment, no reassembly).
+//!
+//! Names are written like tshark's: labels joined by `.` without the trailing
+//! dot, the root as `<Root>`, bytes outside printable ASCII escaped as C escapes
+//! (`\t`) or three octal digits (`\001`). Decompression is loop-safe: every
+//! pointer must point strictly before the segment it jumps from, so a name
+//! walk always ends; a self, forward or looping pointer records
+//! `dns.pointer-loop` (and, like tshark, the name reads
+//! `<Name contains a pointer that loops>`), a name over 255 bytes `malformed`.
+
+use std::fmt::Write as _;
+
+use pcapx_core::dissector::PacketView;
+use pcapx_core::{
+    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, Registrar, RegistryError,
+    Value,
+};
+
+use super::{UNSET, arr, be16, be32, field};
+
+const HDR: usize = 12;
+const MAX_NAME: usize = 255;
+const LOOP_TEXT: &[u8] = b"<Name contains a pointer that loops>";
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum NameErr {
+    /// The name runs past the message.
+    Short,
+    /// A compression pointer that does not point strictly backwards.
+    Loop,
+    /// Longer than 255 bytes, or an unsupported label type.
+    Bad,
+}
+
+/// Result of walking one name.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct NameWalk {
+    /// Offset just past the name where it is written (before any jump).
+    end: Option<usize>,
+    err: Option<NameErr>,
+}
+
+/// Append one label byte the way tshark prints it (ASCII only).
+fn push_escaped(out: &mut Vec<u8>, b: u8) {
+    let esc = match b {
+        0x07 => b'a',
+        0x08 => b'b',
+        0x0c => b'f',
+        b'\n' => b'n',
+        b'\r' => b'r',
+        b'\t' => b't',
+        0x0b => b'v',
+        0x20..=0x7e => {
+            out.push(b);
+            return;
+        }
+        _ => {
+            out.extend_from_slice(&[
+                b'\\',
+                b'0' + (b >> 6),
+                b'0' + ((b >> 3) & 7),
+                b'0' + (b & 7),
+            ]);
+            return;
+        }
+    };
+    out.extend_from_slice(&[b'\\', esc]);
+}
+
+/// How a decoded name is written.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Style {
+    /// tshark: escaped, no trailing dot, root as `<Root>`.
+    Tshark,
+    /// Scapy's raw bytes: labels each followed by `.`, root as `.`.
+    Raw,
+}
+
+/// Walk (and, with `out`, write) the name at `start` of `msg`.
+fn walk_name(msg: &[u8], start: usize, mut out: Option<&mut Vec<u8>>, style: Style) -> NameWalk {
+    let base = out.as_ref().map_or(0, |o| o.len());
+    let mut pos = start;
+    let mut end = None;
+    let mut limit = start;
+    let mut wire = 1usize;
+    let mut labels = 0usize;
+    let err = loop {
+        let Some(&len) = msg.get(pos) else {
+            break Some(NameErr::Short);
+        };
+        match len >> 6 {
+            0 if len == 0 => {
+                end = end.or(Some(pos + 1));
+                break None;
+            }
+            0 => {
+                let len = usize::from(len);
+                let Some(label) = msg.get(pos + 1..pos + 1 + len) else {
+                    break Some(NameErr::Short);
+                };
+                wire += len + 1;
+                if wire > MAX_NAME {
+                    break Some(NameErr::Bad);
+                }
+                if let Some(o) = out.as_deref_mut() {
+                    match style {
+                        Style::Tshark => {
+                            if labels > 0 {
+                                o.push(b'.');
+                            }
+                            for &b in label {
+                                push_escaped(o, b);
+                            }
+                        }
+                        Style::Raw => {
+                            o.extend_from_slice(label);
+                            o.push(b'.');
+                        }
+                    }
+                }
+                labels += 1;
+                pos += 1 + len;
+            }
+            3 => {
+                let Some(&lo) = msg.get(pos + 1) else {
+                    break Some(NameErr::Short);
+                };
+                end = end.or(Some(pos + 2));
+                let target = (usize::from(len & 0x3f) << 8) | usize::from(lo);
+                if target >= limit {
+                    break Some(NameErr::Loop);
+                }
+                limit = target;
+                pos = target;
+            }
+            _ => break Some(NameErr::Bad),
+        }
+    };
+    if let Some(o) = out {
+        if err == Some(NameErr::Loop) && style == Style::Tshark {
+            o.truncate(base);
+            o.extend_from_slice(LOOP_TEXT);
+        } else if err.is_none() && labels == 0 {
+            o.extend_from_slice(if style == Style::Tshark { b"<Root>" } else { b"." });
+        }
+    }
+    NameWalk { end, err }
+}
+
+/// The DNS dissector.
+pub struct Dns {
+    length: FieldId,
+    id: FieldId,
+    flags: FieldId,
+    response: FieldId,
+    opcode: FieldId,
+    authoritative: FieldId,
+    truncated: FieldId,
+    recdesired: FieldId,
+    recavail: FieldId,
+    z: FieldId,
+    authenticated: FieldId,
+    checkdisable: FieldId,
+    rcode: FieldId,
+    counts: [FieldId; 4],
+    qry_name: FieldId,
+    qry_type: FieldId,
+    qry_class: FieldId,
+    resp_name: FieldId,
+    resp_type: FieldId,
+    resp_class: FieldId,
+    resp_ttl: FieldId,
+    resp_len: FieldId,
+    a: FieldId,
+    aaaa: FieldId,
+    cname: FieldId,
+    ns: FieldId,
+    ptr: FieldId,
+    mx_pref: FieldId,
+    mx_name: FieldId,
+    txt: FieldId,
+    soa_mname: FieldId,
+    soa_rname: FieldId,
+    pointer_loop: AnomalyId,
+}
+
+impl Default for Dns {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Dns {
+    pub fn new() -> Dns {
+        Dns {
+            length: UNSET,
+            id: UNSET,
+            flags: UNSET,
+            response: UNSET,
+            opcode: UNSET,
+            authoritative: UNSET,
+            truncated: UNSET,
+            recdesired: UNSET,
+            recavail: UNSET,
+            z: UNSET,
+            authenticated: UNSET,
+            checkdisable: UNSET,
+            rcode: UNSET,
+            counts: [UNSET; 4],
+            qry_name: UNSET,
+            qry_type: UNSET,
+            qry_class: UNSET,
+            resp_name: UNSET,
+            resp_type: UNSET,
+            resp_class: UNSET,
+            resp_ttl: UNSET,
+            resp_len: UNSET,
+            a: UNSET,
+            aaaa: UNSET,
+            cname: UNSET,
+            ns: UNSET,
+            ptr: UNSET,
+            mx_pref: UNSET,
+            mx_name: UNSET,
+            txt: UNSET,
+            soa_mname: UNSET,
+            soa_rname: UNSET,
+            pointer_loop: AnomalyId(u32::MAX),
+        }
+    }
+
+    /// Decode the name at `start` into field `f` (only if wanted) and return
+    /// the offset after it; anomalies are recorded here.
+    fn name(&self, cx: &mut Ctx<'_>, f: FieldId, msg: &[u8], start: usize) -> Option<usize> {
+        let walk = walk_name(msg, start, None, Style::Tshark);
+        // A name cut off where it is written yields no value (tshark shows none).
+        if walk.end.is_some() {
+            cx.add_str_with(f, |buf| {
+                walk_name(msg, start, Some(buf), Style::Tshark);
+            });
+        }
+        match walk.err {
+            Some(NameErr::Loop) => cx.anomaly(self.pointer_loop),
+            Some(NameErr::Bad) => cx.malformed(),
+            Some(NameErr::Short) => cx.short(),
+            None => {}
+        }
+        walk.end
+    }
+
+    /// One resource record at `off`; returns the offset after it.
+    fn rr(&self, cx: &mut Ctx<'_>, msg: &[u8], off: usize) -> Option<usize> {
+        let off = self.name(cx, self.resp_name, msg, off)?;
+        let (Some(ty), Some(class), Some(ttl), Some(rdlen)) = (
+            be16(msg, off),
+            be16(msg, off + 2),
+            be32(msg, off + 4),
+            be16(msg, off + 8),
+        ) else {
+            cx.short();
+            return None;
+        };
+        cx.add(self.resp_type, Value::U64(u64::from(ty)));
+        if ty != 41 {
+            cx.add(self.resp_class, Value::U64(u64::from(class)));
+            cx.add(self.resp_ttl, Value::U64(u64::from(ttl)));
+        }
+        cx.add(self.resp_len, Value::U64(u64::from(rdlen)));
+        let start = off + 10;
+        let end = start + usize::from(rdlen);
+        let Some(rdata) = msg.get(start..end) else {
+            cx.short();
+            return None;
+        };
+        match ty {
+            1 => {
+                if let Some(a) = arr::<4>(rdata, 0) {
+                    cx.add(self.a, Value::Ipv4(a));
+                }
+            }
+            28 => {
+                if let Some(a) = arr::<16>(rdata, 0) {
+                    cx.add(self.aaaa, Value::Ipv6(a));
+                }
+            }
+            2 => {
+                self.name(cx, self.ns, msg, start);
+            }
+            5 => {
+                self.name(cx, self.cname, msg, start);
+            }
+            12 => {
+                self.name(cx, self.ptr, msg, start);
+            }
+            15 => {
+                if let Some(pref) = be16(rdata, 0) {
+                    cx.add(self.mx_pref, Value::U64(u64::from(pref)));
+                    self.name(cx, self.mx_name, msg, start + 2);
+                }
+            }
+            6 => {
+                if let Some(next) = self.name(cx, self.soa_mname, msg, start) {
+                    self.name(cx, self.soa_rname, msg, next);
+                }
+            }
+            16 => {
+                let mut rest = rdata;
+                while let Some((&n, tail)) = rest.split_first() {
+                    let Some(s) = tail.get(..usize::from(n)) else {
+                        cx.malformed();
+                        break;
+                    };
+                    cx.add_str_with(self.txt, |buf| {
+                        for &b in s {
+                            push_escaped(buf, b);
+                        }
+                    });
+                    rest = tail.get(usize::from(n)..).unwrap_or(&[]);
+                }
+            }
+            _ => {}
+        }
+        Some(end)
+    }
+
+    fn message(&self, msg: &[u8], cx: &mut Ctx<'_>) -> usize {
+        let Some(id) = be16(msg, 0) else {
+            cx.short();
+            return msg.len();
+        };
+        cx.add(self.id, Value::U64(u64::from(id)));
+        let Some(flags) = be16(msg, 2) else {
+            cx.short();
+            return msg.len();
+        };
+        cx.add(self.flags, Value::U64(u64::from(flags)));
+        cx.add(self.response, Value::Bool(flags & 0x8000 != 0));
+        cx.add(self.opcode, Value::U64(u64::from((flags >> 11) & 0xf)));
+        let bits = [
+            (self.authoritative, 0x0400),
+            (self.truncated, 0x0200),
+            (self.recdesired, 0x0100),
+            (self.recavail, 0x0080),
+            (self.z, 0x0040),
+            (self.authenticated, 0x0020),
+            (self.checkdisable, 0x0010),
+        ];
+        for (f, mask) in bits {
+            cx.add(f, Value::Bool(flags & mask != 0));
+        }
+        cx.add(self.rcode, Value::U64(u64::from(flags & 0xf)));
+        let mut counts = [0u16; 4];
+        for (i, (&f, c)) in self.counts.iter().zip(counts.iter_mut()).enumerate() {
+            let Some(v) = be16(msg, 4 + 2 * i) else {
+                cx.short();
+                return msg.len();
+            };
+            *c = v;
+            cx.add(f, Value::U64(u64::from(v)));
+        }
+        let mut off = HDR;
+        for _ in 0..counts[0] {
+            let Some(next) = self.name(cx, self.qry_name, msg, off) else {
+                return msg.len();
+            };
+            let (Some(ty), Some(class)) = (be16(msg, next), be16(msg, next + 2)) else {
+                cx.short();
+                return msg.len();
+            };
+            cx.add(self.qry_type, Value::U64(u64::from(ty)));
+            cx.add(self.qry_class, Value::U64(u64::from(class)));
+            off = next + 4;
+        }
+        let rrs = u32::from(counts[1]) + u32::from(counts[2]) + u32::from(counts[3]);
+        for _ in 0..rrs {
+            match self.rr(cx, msg, off) {
+                Some(next) => off = next,
+                None => return msg.len(),
+            }
+        }
+        off
+    }
+}
+
+impl Dissector for Dns {
+    fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
+        use FieldType::{Bool, Ipv4, Ipv6, Str, U16, U32};
+        r.protocol("dns", "Domain Name System", "DNS")?;
+        self.length = field(r, "dns.length", "Length", U16, "Message length prefix (DNS over TCP)")?;
+        self.id = r.field(FieldDef::new("dns.id", "Transaction ID", U16, "").hex())?;
+        self.flags = r.field(FieldDef::new("dns.flags", "Flags", U16, "").hex())?;
+        self.response = field(r, "dns.flags.response", "Response", Bool, "")?;
+        self.opcode = field(r, "dns.flags.opcode", "Opcode", U16, "")?;
+        self.authoritative = field(r, "dns.flags.authoritative", "Authoritative", Bool, "")?;
+        self.truncated = field(r, "dns.flags.truncated", "Truncated", Bool, "")?;
+        self.recdesired = field(r, "dns.flags.recdesired", "Recursion desired", Bool, "")?;
+        self.recavail = field(r, "dns.flags.recavail", "Recursion available", Bool, "")?;
+        self.z = field(r, "dns.flags.z", "Z", Bool, "")?;
+        self.authenticated = field(r, "dns.flags.authenticated", "Answer authenticated", Bool, "")?;
+        self.checkdisable = field(r, "dns.flags.checkdisable", "Non-authenticated data", Bool, "")?;
+        self.rcode = field(r, "dns.flags.rcode", "Reply code", U16, "")?;
+        let counts = [
+            ("dns.count.queries", "Questions"),
+            ("dns.count.answers", "Answer RRs"),
+            ("dns.count.auth_rr", "Authority RRs"),
+            ("dns.count.add_rr", "Additional RRs"),
+        ];
+        for (slot, (name, disp)) in self.counts.iter_mut().zip(counts) {
+            *slot = field(r, name, disp, U16, "")?;
+        }
+        self.qry_name = field(r, "dns.qry.name", "Name", Str, "Question name, without the trailing dot")?;
+        self.qry_type = field(r, "dns.qry.type", "Type", U16, "")?;
+        self.qry_class = r.field(FieldDef::new("dns.qry.class", "Class", U16, "").hex())?;
+        self.resp_name = field(r, "dns.resp.name", "Name", Str, "Resource record owner name")?;
+        self.resp_type = field(r, "dns.resp.type", "Type", U16, "")?;
+        self.resp_class = r.field(FieldDef::new("dns.resp.class", "Class", U16, "").hex())?;
+        self.resp_ttl = field(r, "dns.resp.ttl", "Time to live", U32, "")?;
+        self.resp_len = field(r, "dns.resp.len", "Data length", U16, "")?;
+        self.a = field(r, "dns.a", "Address", Ipv4, "")?;
+        self.aaaa = field(r, "dns.aaaa", "AAAA Address", Ipv6, "")?;
+        self.cname = field(r, "dns.cname", "CNAME", Str, "")?;
+        self.ns = field(r, "dns.ns", "Name Server", Str, "")?;
+        self.ptr = field(r, "dns.ptr.domain_name", "Domain Name", Str, "")?;
+        self.mx_pref = field(r, "dns.mx.preference", "Preference", U16, "")?;
+        self.mx_name = field(r, "dns.mx.mail_exchange", "Mail Exchange", Str, "")?;
+        self.txt = field(r, "dns.txt", "TXT", Str, "One TXT character-string")?;
+        self.soa_mname = field(r, "dns.soa.mname", "Primary name server", Str, "")?;
+        self.soa_rname = field(r, "dns.soa.rname", "Responsible authority's mailbox", Str, "")?;
+        self.pointer_loop = r.anomaly(
+            "dns.pointer-loop",
+            "a DNS name compression pointer does not point strictly backwards (a loop, a self or forward pointer)",
+            false,
+        )?;
+        r.bind("udp.port", 53);
+        r.bind("udp.port", 5353);
+        r.bind("tcp.port", 53);
+        Ok(())
+    }
+
+    fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
+        if cx.prev_name() != Some("tcp") {
+            let used = self.message(data, cx);
+            return Outcome::end(used.min(data.len()));
+        }
+        let Some(len) = be16(data, 0) else {
+            cx.short();
+            return Outcome::end(data.len());
+        };
+        cx.add(self.length, Value::U64(u64::from(len)));
+        let end = 2 + usize::from(len);
+        let msg = data.get(2..end.min(data.len())).unwrap_or(&[]);
+        let used = self.message(msg, cx);
+        if end > data.len() && used < msg.len() {
+            // Parsed fine but the message continues in another segment.
+            cx.short();
+        }
+        Outcome::end((2 + used).min(data.len()))
+    }
+
+    fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
+        let Some(rec) = view.layer(layer) else {
+            return false;
+        };
+        let below = layer.checked_sub(1);
+        let over_tcp = below.and_then(|l| view.proto_name(l)) == Some("tcp");
+        let mdns = below.and_then(|l| view.proto_name(l)) == Some("udp")
+            && below
+                .and_then(|l| view.get(l, "udp.dstport"))
+                .and_then(|v| v.as_u64())
+                == Some(5353);
+        let start = usize::try_from(rec.offset).unwrap_or(usize::MAX);
+        let Some(mut msg) = view.data.get(start..) else {
+            return false;
+        };
+        if over_tcp {
+            msg = msg.get(2..).unwrap_or(&[]);
+        }
+        scapy_summary(msg, mdns, out);
+        true
+    }
+}
+
+/// Scapy's `DNS.mysummary` from the message bytes.
+fn scapy_summary(msg: &[u8], mdns: bool, out: &mut String) {
+    if mdns {
+        out.push('m');
+    }
+    let flags = be16(msg, 2).unwrap_or(0);
+    let qd = be16(msg, 4).unwrap_or(0);
+    let an = be16(msg, 6).unwrap_or(0);
+    let mut buf = Vec::new();
+    if flags & 0x8000 == 0 {
+        out.push_str("DNS Qry");
+        if qd > 0 {
+            let w = walk_name(msg, HDR, Some(&mut buf), Style::Raw);
+            if w.err.is_none() {
+                out.push(' ');
+                py_bytes_repr(&buf, out);
+            }
+        }
+        return;
+    }
+    out.push_str("DNS Ans");
+    // Skip the questions to reach the first answer.
+    let mut off = Some(HDR);
+    for _ in 0..qd {
+        off = off
+            .and_then(|o| walk_name(msg, o, None, Style::Raw).end)
+            .map(|o| o + 4);
+    }
+    let first = if an > 0 { off.and_then(|o| first_rdata(msg, o, &mut buf)) } else { None };
+    match first {
+        Some(Some(())) => {
+            out.push(' ');
+            let _ = out.write_str(std::str::from_utf8(&buf).unwrap_or(""));
+        }
+        // The first answer is of a type Scapy decodes with a dedicated class.
+        Some(None) => {}
+        None => {
+            let rcode = flags & 0xf;
+            if rcode != 0 {
+                out.push(' ');
+                match rcode {
+                    1 => out.push_str("format-error"),
+                    2 => out.push_str("server-failure"),
+                    3 => out.push_str("name-error"),
+                    4 => out.push_str("not-implemented"),
+                    5 => out.push_str("refused"),
+                    n => {
+                        let _ = write!(out, "{n}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Scapy's printed `rdata` of the answer at `off`: `None` when there is no
+/// decodable answer, `Some(None)` when the answer is not a plain `DNSRR`.
+fn first_rdata(msg: &[u8], off: usize, out: &mut Vec<u8>) -> Option<Option<()>> {
+    let w = walk_name(msg, off, None, Style::Raw);
+    let off = w.end?;
+    let ty = be16(msg, off)?;
+    let rdlen = usize::from(be16(msg, off + 8)?);
+    let start = off + 10;
+    let rdata = msg.get(start..start + rdlen)?;
+    if matches!(
+        ty,
+        6 | 13 | 15 | 33 | 35 | 41 | 43 | 46 | 47 | 48 | 50 | 51 | 64 | 65 | 250 | 32769
+    ) {
+        return Some(None);
+    }
+    let mut s = String::new();
+    match ty {
+        1 => {
+            let a = arr::<4>(rdata, 0)?;
+            let _ = write!(s, "{}", std::net::Ipv4Addr::from(a));
+        }
+        28 => {
+            let a = arr::<16>(rdata, 0)?;
+            let _ = write!(s, "{}", std::net::Ipv6Addr::from(a));
+        }
+        2 | 3 | 4 | 5 | 12 | 39 => {
+            let mut name = Vec::new();
+            let w = walk_name(msg, start, Some(&mut name), Style::Raw);
+            if w.err.is_some() {
+                return None;
+            }
+            py_bytes_repr(&name, &mut s);
+        }
+        16 => {
+            s.push('[');
+            let mut rest = rdata;
+            let mut first = true;
+            while let Some((&n, tail)) = rest.split_first() {
+                let piece = tail.get(..usize::from(n)).unwrap_or(tail);
+                if !first {
+                    s.push_str(", ");
+                }
+                first = false;
+                py_bytes_repr(piece, &mut s);
+                rest = tail.get(usize::from(n)..).unwrap_or(&[]);
+            }
+            s.push(']');
+        }
+        _ => py_bytes_repr(rdata, &mut s),
+    }
+    out.extend_from_slice(s.as_bytes());
+    Some(Some(()))
+}
+
+/// Python's `repr(bytes)`: `b'…'` (or `b"…"` when only `'` appears).
+fn py_bytes_repr(b: &[u8], out: &mut String) {
+    let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push('b');
+    out.push(quote);
+    for &c in b {
+        match c {
+            b'\\' => out.push_str("\\\\"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            c if char::from(c) == quote => {
+                out.push('\\');
+                out.push(quote);
+            }
+            0x20..=0x7e => out.push(char::from(c)),
+            c => {
+                let _ = write!(out, "\\x{c:02x}");
+            }
+        }
+    }
+    out.push(quote);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{anomalies, check, ipv4, run};
+    use super::{NameErr, Style, py_bytes_repr, walk_name};
+
+    fn udp53(dns: &[u8]) -> Vec<u8> {
+        let len = u16::try_from(8 + dns.len()).unwrap();
+        let mut u = vec![0x8d, 0x10, 0, 53];
+        u.extend_from_slice(&len.to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(dns);
+        ipv4(17, &u)
+    }
+
+    /// Query for example.com A, id 0x1234, RD.
+    const QUERY: &[u8] = &[
+        0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, //
+        7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'c', b'o', b'm', 0, //
+        0, 1, 0, 1,
+    ];
+
+    fn response() -> Vec<u8> {
+        let mut m = QUERY.to_vec();
+        m[2] = 0x81;
+        m[3] = 0x80;
+        m[7] = 4; // answers
+        // CNAME www -> example.com (pointer to 12)
+        m.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0x0e, 0x10, 0, 6]);
+        m.extend_from_slice(&[3, b'w', b'w', b'w', 0xc0, 12]);
+        // A 93.184.216.34
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 93, 184, 216, 34]);
+        // MX 10 mail.example.com
+        m.extend_from_slice(&[0xc0, 12, 0, 15, 0, 1, 0, 0, 0, 60, 0, 9, 0, 10]);
+        m.extend_from_slice(&[4, b'm', b'a', b'i', b'l', 0xc0, 12]);
+        // TXT "a b", "\x01"
+        m.extend_from_slice(&[0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60, 0, 6, 3, b'a', b' ', b'b', 1, 1]);
+        m
+    }
+
+    #[test]
+    fn query() {
+        let pkt = udp53(QUERY);
+        check(
+            &pkt,
+            &[
+                ("dns.id", "4660"),
+                ("dns.flags", "256"),
+                ("dns.flags.response", "0"),
+                ("dns.flags.recdesired", "1"),
+                ("dns.flags.opcode", "0"),
+                ("dns.count.queries", "1"),
+                ("dns.count.answers", "0"),
+                ("dns.qry.name", "example.com"),
+                ("dns.qry.type", "1"),
+                ("dns.qry.class", "1"),
+            ],
+        );
+        let (eng, f) = run(&pkt);
+        assert!(f.anomalies().is_empty());
+        assert_eq!(
+            eng.summary_line(&f, &pkt, false),
+            "IP / UDP / DNS Qry b'example.com.'"
+        );
+    }
+
+    #[test]
+    fn answers() {
+        let pkt = udp53(&response());
+        check(
+            &pkt,
+            &[
+                ("dns.flags.response", "1"),
+                ("dns.flags.recavail", "1"),
+                ("dns.count.answers", "4"),
+                ("dns.resp.name", "example.com,example.com,example.com,example.com"),
+                ("dns.resp.type", "5,1,15,16"),
+                ("dns.resp.ttl", "3600,60,60,60"),
+                ("dns.cname", "www.example.com"),
+                ("dns.a", "93.184.216.34"),
+                ("dns.mx.preference", "10"),
+                ("dns.mx.mail_exchange", "mail.example.com"),
+                ("dns.txt", "a b,\\001"),
+            ],
+        );
+        let (eng, f) = run(&pkt);
+        assert!(f.anomalies().is_empty(), "{:?}", anomalies(&eng, &f));
+        assert_eq!(
+            eng.summary_line(&f, &pkt, false),
+            "IP / UDP / DNS Ans b'www.example.com.'"
+        );
+    }
+
+    #[test]
+    fn root_and_escapes() {
+        let mut m = QUERY[..12].to_vec();
+        m.extend_from_slice(&[0, 0, 2, 0, 1]);
+        check(&udp53(&m), &[("dns.qry.name", "<Root>"), ("dns.qry.type", "2")]);
+        let mut m = QUERY[..12].to_vec();
+        m.extend_from_slice(&[4, b'a', 0x01, b'\t', 0x7f, 0, 0, 1, 0, 1]);
+        let pkt = udp53(&m);
+        check(&pkt, &[("dns.qry.name", "a\\001\\t\\177")]);
+        let (eng, f) = run(&pkt);
+        assert_eq!(
+            eng.summary_line(&f, &pkt, false),
+            "IP / UDP / DNS Qry b'a\\x01\\t\\x7f.'"
+        );
+    }
+
+    fn name_err(msg: &[u8], start: usize) -> Option<NameErr> {
+        let mut out = Vec::new();
+        walk_name(msg, start, Some(&mut out), Style::Tshark).err
+    }
+
+    #[test]
+    fn pointer_loops_end() {
+        // self pointer at 12
+        assert_eq!(name_err(&[0; 12].iter().chain(&[0xc0, 12]).copied().collect::<Vec<_>>(), 12), Some(NameErr::Loop));
+        // forward pointer
+        let mut m = vec![0u8; 12];
+        m.extend_from_slice(&[0xc0, 14, 1, b'a', 0]);
+        assert_eq!(name_err(&m, 12), Some(NameErr::Loop));
+        // two names pointing at each other: 12: "a" -> 16, 16: "b" -> 12
+        let mut m = vec![0u8; 12];
+        m.extend_from_slice(&[1, b'a', 0xc0, 16, 1, b'b', 0xc0, 12]);
+        assert_eq!(name_err(&m, 12), Some(NameErr::Loop));
+        assert_eq!(name_err(&m, 16), Some(NameErr::Loop));
+        // backwards chain is fine: 12 "com", 17 "x" -> 12, 21 "y" -> 17
+        let mut m = vec![0u8; 12];
+        m.extend_from_slice(&[3, b'c', b'o', b'm', 0, 1, b'x', 0xc0, 12, 1, b'y', 0xc0, 17]);
+        let mut out = Vec::new();
+        let w = walk_name(&m, 21, Some(&mut out), Style::Tshark);
+        assert_eq!((w.err, w.end), (None, Some(25)));
+        assert_eq!(out, b"y.x.com");
+        // pointer past the end, label past the end
+        assert_eq!(name_err(&[0xc0], 0), Some(NameErr::Short));
+        assert_eq!(name_err(&[5, b'a'], 0), Some(NameErr::Short));
+        // extended label types are rejected
+        assert_eq!(name_err(&[0x41, 0], 0), Some(NameErr::Bad));
+    }
+
+    #[test]
+    fn pointer_loop_in_packet() {
+        let mut m = QUERY[..12].to_vec();
+        m.extend_from_slice(&[1, b'a', 0xc0, 12, 0, 1, 0, 1]);
+        let pkt = udp53(&m);
+        check(
+            &pkt,
+            &[("dns.qry.name", "<Name contains a pointer that loops>"), ("dns.qry.type", "1")],
+        );
+        let (eng, f) = run(&pkt);
+        assert!(anomalies(&eng, &f).iter().any(|a| a == "dns.pointer-loop"));
+        assert_eq!(eng.summary_line(&f, &pkt, false), "IP / UDP / DNS Qry");
+    }
+
+    #[test]
+    fn overlong_name() {
+        let mut m = QUERY[..12].to_vec();
+        for _ in 0..5 {
+            m.push(63);
+            m.extend_from_slice(&[b'x'; 63]);
+        }
+        m.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let (eng, f) = run(&udp53(&m));
+        assert!(anomalies(&eng, &f).iter().any(|a| a == "malformed"));
+    }
+
+    #[test]
+    fn bad_counts_stop_cleanly() {
+        let mut m = QUERY.to_vec();
+        m[4] = 0xff; // 65281 questions
+        m[11] = 0xff;
+        let (eng, f) = run(&udp53(&m));
+        let names = anomalies(&eng, &f);
+        assert!(names.iter().any(|a| a == "malformed"), "{names:?}");
+        check(&udp53(&m), &[("dns.qry.name", "example.com"), ("dns.count.queries", "65281")]);
+    }
+
+    #[test]
+    fn every_truncation() {
+        let full_msg = response();
+        let full = udp53(&full_msg);
+        // (cut 0 leaves no DNS byte: UDP then hands nothing on)
+        for cut in 1..full_msg.len() {
+            let pkt = &full[..28 + cut];
+            let (eng, f) = super::super::testutil::run_cut(pkt, full.len());
+            let names = anomalies(&eng, &f);
+            assert!(names.iter().any(|n| n == "truncated"), "cut {cut}: {names:?}");
+            let id = super::super::testutil::render(&eng, &f, "dns.id");
+            assert_eq!(id.is_empty(), cut < 2, "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn python_repr() {
+        let mut s = String::new();
+        py_bytes_repr(b"it's", &mut s);
+        s.push(' ');
+        py_bytes_repr(b"a'\"\\\x00", &mut s);
+        assert_eq!(s, "b\"it's\" b'a\\'\"\\\\\\x00'");
+    }
+}

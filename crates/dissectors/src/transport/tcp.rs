@@ -1,0 +1,537 @@
+//! TCP (RFC 9293), `ip.proto` 6, with its options (MSS, window scale,
+//! SACK-permitted, SACK, timestamps, NOP/EOL; other kinds skipped by length).
+//!
+//! Sequence and acknowledgment numbers are the raw wire values: pcapx keeps no
+//! per-connection state, so there are no relative numbers (tshark needs
+//! `-o tcp.relative_sequence_numbers:FALSE` to print the same).
+
+use pcapx_core::dissector::{PacketView, TableId};
+use pcapx_core::{
+    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar,
+    RegistryError, Value,
+};
+
+use super::{UNSET, be16, be32, field, len64};
+
+const MIN_HDR: usize = 20;
+
+/// Scapy's flag letters, bit 0 (FIN) first.
+const FLAG_LETTERS: &[u8; 9] = b"FSRPAUECN";
+
+/// The TCP dissector.
+pub struct Tcp {
+    srcport: FieldId,
+    dstport: FieldId,
+    seq: FieldId,
+    seq_raw: FieldId,
+    ack: FieldId,
+    ack_raw: FieldId,
+    hdr_len: FieldId,
+    dataofs: FieldId,
+    reserved: FieldId,
+    flags: FieldId,
+    /// res, ae, cwr, ece, urg, ack, push, reset, syn, fin (mask order).
+    flag_bits: [FieldId; 10],
+    window: FieldId,
+    checksum: FieldId,
+    urgent: FieldId,
+    opt_count: FieldId,
+    option_kind: FieldId,
+    mss: FieldId,
+    wscale_shift: FieldId,
+    wscale_mult: FieldId,
+    sack_perm: FieldId,
+    sack_le: FieldId,
+    sack_re: FieldId,
+    sack_count: FieldId,
+    tsval: FieldId,
+    tsecr: FieldId,
+    len: FieldId,
+    payload: FieldId,
+    bad_option: AnomalyId,
+    bad_hdr_len: AnomalyId,
+    port_table: TableId,
+}
+
+/// Masks of the 12-bit flags word, in the order of [`Tcp::flag_bits`].
+const FLAG_MASKS: [u16; 10] = [
+    0x0E00, 0x0100, 0x0080, 0x0040, 0x0020, 0x0010, 0x0008, 0x0004, 0x0002, 0x0001,
+];
+
+impl Tcp {
+    pub fn new() -> Tcp {
+        Tcp {
+            srcport: UNSET,
+            dstport: UNSET,
+            seq: UNSET,
+            seq_raw: UNSET,
+            ack: UNSET,
+            ack_raw: UNSET,
+            hdr_len: UNSET,
+            dataofs: UNSET,
+            reserved: UNSET,
+            flags: UNSET,
+            flag_bits: [UNSET; 10],
+            window: UNSET,
+            checksum: UNSET,
+            urgent: UNSET,
+            opt_count: UNSET,
+            option_kind: UNSET,
+            mss: UNSET,
+            wscale_shift: UNSET,
+            wscale_mult: UNSET,
+            sack_perm: UNSET,
+            sack_le: UNSET,
+            sack_re: UNSET,
+            sack_count: UNSET,
+            tsval: UNSET,
+            tsecr: UNSET,
+            len: UNSET,
+            payload: UNSET,
+            bad_option: AnomalyId(u32::MAX),
+            bad_hdr_len: AnomalyId(u32::MAX),
+            port_table: TableId(u32::MAX),
+        }
+    }
+
+    /// Walk the options; returns Scapy's option count (`len(TCP.options)`).
+    fn options(&self, opts: &[u8], cx: &mut Ctx<'_>) -> u64 {
+        let mut i = 0usize;
+        let mut count = 0u64;
+        while let Some(&kind) = opts.get(i) {
+            count += 1;
+            cx.add(self.option_kind, Value::U64(u64::from(kind)));
+            match kind {
+                0 => break,
+                1 => {
+                    i += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            let declared = opts.get(i + 1).copied().map_or(0, usize::from);
+            if declared < 2 {
+                // Scapy assumes length 2 and goes on; so do we, after flagging it.
+                cx.anomaly(self.bad_option);
+                i += 2;
+                continue;
+            }
+            let Some(body) = opts.get(i + 2..i + declared) else {
+                cx.anomaly(self.bad_option);
+                break;
+            };
+            self.option(kind, body, cx);
+            i += declared;
+        }
+        count
+    }
+
+    fn option(&self, kind: u8, body: &[u8], cx: &mut Ctx<'_>) {
+        let ok = match (kind, body.len()) {
+            (2, 2) => {
+                cx.add(self.mss, Value::U64(u64::from(be16(body, 0).unwrap_or(0))));
+                true
+            }
+            (3, 1) => {
+                let shift = body.first().copied().unwrap_or(0);
+                cx.add(self.wscale_shift, Value::U64(u64::from(shift)));
+                let mult = 1u64.checked_shl(u32::from(shift)).unwrap_or(0);
+                cx.add(self.wscale_mult, Value::U64(mult.min(u64::from(u16::MAX))));
+                true
+            }
+            (4, 0) => {
+                cx.add(self.sack_perm, Value::Bool(true));
+                true
+            }
+            (5, n) if n % 8 == 0 => {
+                cx.add(self.sack_count, Value::U64(len64(n / 8)));
+                for block in body.chunks_exact(8) {
+                    let le = be32(block, 0).unwrap_or(0);
+                    let re = be32(block, 4).unwrap_or(0);
+                    cx.add(self.sack_le, Value::U64(u64::from(le)));
+                    cx.add(self.sack_re, Value::U64(u64::from(re)));
+                }
+                true
+            }
+            (8, 8) => {
+                cx.add(self.tsval, Value::U64(u64::from(be32(body, 0).unwrap_or(0))));
+                cx.add(self.tsecr, Value::U64(u64::from(be32(body, 4).unwrap_or(0))));
+                true
+            }
+            (2..=5 | 8, _) => false,
+            _ => true,
+        };
+        if !ok {
+            cx.anomaly(self.bad_option);
+        }
+    }
+}
+
+impl Default for Tcp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Dissector for Tcp {
+    fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
+        use FieldType::{Bool, Bytes, U8, U16, U32};
+        r.protocol("tcp", "Transmission Control Protocol", "TCP")?;
+        let f = |name: &str, disp: &str, t: FieldType, desc: &str| FieldDef::new(name, disp, t, desc);
+        self.srcport = r.field(f("tcp.srcport", "Source Port", U16, "").alias("sport"))?;
+        self.dstport = r.field(f("tcp.dstport", "Destination Port", U16, "").alias("dport"))?;
+        self.seq = r.field(
+            f(
+                "tcp.seq",
+                "Sequence Number",
+                U32,
+                "Raw sequence number (pcapx does not compute relative numbers)",
+            )
+            .alias("seq"),
+        )?;
+        self.seq_raw = field(r, "tcp.seq_raw", "Sequence Number (raw)", U32, "")?;
+        self.ack = r.field(
+            f(
+                "tcp.ack",
+                "Acknowledgment Number",
+                U32,
+                "Raw acknowledgment number (not relative)",
+            )
+            .alias("ack"),
+        )?;
+        self.ack_raw = field(r, "tcp.ack_raw", "Acknowledgment number (raw)", U32, "")?;
+        self.hdr_len = field(r, "tcp.hdr_len", "Header Length", U8, "TCP header length in bytes")?;
+        self.dataofs = r.field(
+            f(
+                "tcp.dataofs",
+                "Data Offset",
+                U8,
+                "pcapx: header length in 32-bit words (Scapy's dataofs)",
+            )
+            .alias("dataofs"),
+        )?;
+        self.reserved = r.field(
+            f(
+                "tcp.reserved",
+                "Reserved",
+                U8,
+                "pcapx: the 3 reserved bits after the data offset (Scapy's reserved)",
+            )
+            .alias("reserved"),
+        )?;
+        self.flags = r.field(f("tcp.flags", "Flags", U16, "The 12 flag bits").hex())?;
+        let names = [
+            ("tcp.flags.res", "Reserved"),
+            ("tcp.flags.ae", "Accurate ECN"),
+            ("tcp.flags.cwr", "Congestion Window Reduced"),
+            ("tcp.flags.ece", "ECN-Echo"),
+            ("tcp.flags.urg", "Urgent"),
+            ("tcp.flags.ack", "Acknowledgment"),
+            ("tcp.flags.push", "Push"),
+            ("tcp.flags.reset", "Reset"),
+            ("tcp.flags.syn", "Syn"),
+            ("tcp.flags.fin", "Fin"),
+        ];
+        for (slot, (name, disp)) in self.flag_bits.iter_mut().zip(names) {
+            *slot = field(r, name, disp, Bool, "")?;
+        }
+        self.window = r.field(
+            f(
+                "tcp.window_size_value",
+                "Window",
+                U16,
+                "Window field as sent (not scaled)",
+            )
+            .alias("window"),
+        )?;
+        self.checksum = r.field(f("tcp.checksum", "Checksum", U16, "").hex().alias("tcp.chksum"))?;
+        self.urgent = r.field(f("tcp.urgent_pointer", "Urgent Pointer", U16, "").alias("urgptr"))?;
+        self.opt_count = r.field(
+            f(
+                "tcp.opt.count",
+                "Option Count",
+                U8,
+                "pcapx: number of options, NOP and EOL included (len(TCP.options) in Scapy)",
+            )
+            .alias("tcp.options"),
+        )?;
+        self.option_kind = field(r, "tcp.option_kind", "Kind", U8, "Kind of each option")?;
+        self.mss = field(r, "tcp.options.mss_val", "MSS Value", U16, "")?;
+        self.wscale_shift = field(r, "tcp.options.wscale.shift", "Shift count", U8, "")?;
+        self.wscale_mult = field(r, "tcp.options.wscale.multiplier", "Multiplier", U16, "")?;
+        self.sack_perm = field(
+            r,
+            "tcp.options.sack_perm",
+            "TCP Option - SACK permitted",
+            Bool,
+            "Present when the SACK-permitted option is",
+        )?;
+        self.sack_le = field(r, "tcp.options.sack_le", "TCP SACK Left Edge", U32, "")?;
+        self.sack_re = field(r, "tcp.options.sack_re", "TCP SACK Right Edge", U32, "")?;
+        self.sack_count = field(r, "tcp.options.sack.count", "TCP SACK Count", U8, "")?;
+        self.tsval = field(r, "tcp.options.timestamp.tsval", "Timestamp value", U32, "")?;
+        self.tsecr = field(r, "tcp.options.timestamp.tsecr", "Timestamp echo reply", U32, "")?;
+        self.len = r.field(
+            f(
+                "tcp.len",
+                "TCP Segment Len",
+                U32,
+                "Payload length: IP payload length minus the TCP header length",
+            )
+            .alias("payload"),
+        )?;
+        self.payload = field(r, "tcp.payload", "TCP payload", Bytes, "")?;
+        self.bad_option = r.anomaly(
+            "tcp.bad-option",
+            "a TCP option's length is invalid or runs past the header",
+            false,
+        )?;
+        self.bad_hdr_len = r.anomaly(
+            "tcp.bad-header-length",
+            "the TCP data offset is below 5 words or beyond the segment",
+            false,
+        )?;
+        self.port_table = r.table("tcp.port");
+        r.bind("ip.proto", 6);
+        Ok(())
+    }
+
+    fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
+        let (Some(sport), Some(dport)) = (be16(data, 0), be16(data, 2)) else {
+            if let Some(sport) = be16(data, 0) {
+                cx.add(self.srcport, Value::U64(u64::from(sport)));
+            }
+            cx.short();
+            return Outcome::end(data.len());
+        };
+        cx.add(self.srcport, Value::U64(u64::from(sport)));
+        cx.add(self.dstport, Value::U64(u64::from(dport)));
+        let Some(seq) = be32(data, 4) else {
+            cx.short();
+            return Outcome::end(data.len());
+        };
+        cx.add(self.seq, Value::U64(u64::from(seq)));
+        cx.add(self.seq_raw, Value::U64(u64::from(seq)));
+        let Some(ack) = be32(data, 8) else {
+            cx.short();
+            return Outcome::end(data.len());
+        };
+        cx.add(self.ack, Value::U64(u64::from(ack)));
+        cx.add(self.ack_raw, Value::U64(u64::from(ack)));
+        let Some(word) = be16(data, 12) else {
+            cx.short();
+            return Outcome::end(data.len());
+        };
+        let dataofs = word >> 12;
+        let hdr_len = usize::from(dataofs) * 4;
+        cx.add(self.hdr_len, Value::U64(u64::from(dataofs) * 4));
+        cx.add(self.dataofs, Value::U64(u64::from(dataofs)));
+        cx.add(self.reserved, Value::U64(u64::from((word >> 9) & 0x7)));
+        let flags = word & 0x0FFF;
+        cx.add(self.flags, Value::U64(u64::from(flags)));
+        for (&id, mask) in self.flag_bits.iter().zip(FLAG_MASKS) {
+            cx.add(id, Value::Bool(flags & mask != 0));
+        }
+        let Some(window) = be16(data, 14) else {
+            cx.short();
+            return Outcome::end(data.len());
+        };
+        cx.add(self.window, Value::U64(u64::from(window)));
+        let Some(checksum) = be16(data, 16) else {
+            cx.short();
+            return Outcome::end(data.len());
+        };
+        cx.add(self.checksum, Value::U64(u64::from(checksum)));
+        let Some(urgent) = be16(data, 18) else {
+            cx.short();
+            return Outcome::end(data.len());
+        };
+        cx.add(self.urgent, Value::U64(u64::from(urgent)));
+
+        // The segment as the IP layer declares it (captured bytes may be fewer).
+        let segment = cx.declared_len().unwrap_or(data.len());
+        if hdr_len < MIN_HDR || hdr_len > segment {
+            cx.anomaly(self.bad_hdr_len);
+            cx.malformed();
+            return Outcome::end(data.len().min(MIN_HDR));
+        }
+        let opts_end = hdr_len.min(data.len());
+        let count = self.options(data.get(MIN_HDR..opts_end).unwrap_or(&[]), cx);
+        cx.add(self.opt_count, Value::U64(count));
+        let tcp_len = segment - hdr_len;
+        cx.add(self.len, Value::U64(len64(tcp_len)));
+        if hdr_len > data.len() {
+            cx.short();
+            return Outcome::end(data.len());
+        }
+        if cx.wants(self.payload) && tcp_len > 0 {
+            let end = data.len().min(hdr_len + tcp_len);
+            if let Some(p) = data.get(hdr_len..end) {
+                cx.add(self.payload, Value::Bytes(p));
+            }
+        }
+        let next = if tcp_len > 0 && data.len() > hdr_len {
+            Next::Ports(self.port_table, sport, dport)
+        } else {
+            Next::End
+        };
+        Outcome {
+            header_len: hdr_len,
+            payload_len: Some(tcp_len),
+            next,
+        }
+    }
+
+    fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
+        if view.layer(layer).is_none_or(|l| l.quoted) {
+            return false;
+        }
+        let port = |n: &str| {
+            view.get(layer, n)
+                .and_then(|v| v.as_u64())
+                .and_then(|v| u16::try_from(v).ok())
+        };
+        let (Some(sport), Some(dport)) = (port("tcp.srcport"), port("tcp.dstport")) else {
+            return false;
+        };
+        out.push_str("TCP ");
+        super::write_endpoints(view, layer, out, sport, dport, false);
+        out.push(' ');
+        let flags = port("tcp.flags").unwrap_or(0);
+        for (bit, &letter) in FLAG_LETTERS.iter().enumerate() {
+            if flags & (1 << bit) != 0 {
+                out.push(char::from(letter));
+            }
+        }
+        true
+    }
+
+    fn layer_name(&self, view: &PacketView<'_>, layer: usize) -> Option<&'static str> {
+        view.layer(layer)
+            .is_some_and(|l| l.quoted)
+            .then_some("TCPerror")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{check, ipv4, run, truncations};
+
+    /// SYN from 10.0.0.1:36112 to 10.0.0.2:443 with MSS, SACK-permitted,
+    /// timestamps, NOP and window scale.
+    const SYN: &[u8] = &[
+        0x8d, 0x10, 0x01, 0xbb, // ports
+        0x12, 0x34, 0x56, 0x78, // seq
+        0x00, 0x00, 0x00, 0x00, // ack
+        0xa0, 0x02, 0xfa, 0xf0, // dataofs 10, SYN, window 64240
+        0xbe, 0xef, 0x00, 0x00, // checksum, urgent
+        0x02, 0x04, 0x05, 0xb4, // MSS 1460
+        0x04, 0x02, // SACK permitted
+        0x08, 0x0a, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, // TS 1/0
+        0x01, // NOP
+        0x03, 0x03, 0x07, // WS 7
+    ];
+
+    #[test]
+    fn syn_with_options() {
+        let pkt = ipv4(6, SYN);
+        check(
+            &pkt,
+            &[
+                ("tcp.srcport", "36112"),
+                ("sport", "36112"),
+                ("tcp.dstport", "443"),
+                ("tcp.seq", "305419896"),
+                ("tcp.ack", "0"),
+                ("tcp.hdr_len", "40"),
+                ("tcp.dataofs", "10"),
+                ("tcp.reserved", "0"),
+                ("tcp.flags", "2"),
+                ("tcp.flags.syn", "1"),
+                ("tcp.flags.ack", "0"),
+                ("tcp.window_size_value", "64240"),
+                ("tcp.checksum", "48879"),
+                ("tcp.options.mss_val", "1460"),
+                ("tcp.options.sack_perm", "1"),
+                ("tcp.options.timestamp.tsval", "1"),
+                ("tcp.options.timestamp.tsecr", "0"),
+                ("tcp.options.wscale.shift", "7"),
+                ("tcp.options.wscale.multiplier", "128"),
+                ("tcp.opt.count", "5"),
+                ("tcp.len", "0"),
+                ("payload", "0"),
+            ],
+        );
+        let (eng, f) = run(&pkt);
+        assert!(f.anomalies().is_empty(), "{:?}", f.anomalies());
+        assert_eq!(
+            eng.summary_line(&f, &pkt, false),
+            "IP / TCP 10.0.0.1:36112 > 10.0.0.2:https S"
+        );
+        assert_eq!(
+            eng.summary_line(&f, &pkt, true),
+            "IP / TCP 10.0.0.1:36112 > 10.0.0.2:443 S"
+        );
+    }
+
+    #[test]
+    fn payload_sack_and_flags() {
+        let mut seg = vec![
+            0x01, 0xbb, 0x8d, 0x10, 0, 0, 0, 5, 0, 0, 0, 9, //
+            0x81, 0xff, 0, 1, 0, 0, 0, 7, // dataofs 8, reserved 0, AE+all flags
+            0x01, 0x01, 0x05, 0x0a, 0, 0, 0, 1, 0, 0, 0, 2, // NOP NOP SACK 1 block
+        ];
+        seg.extend_from_slice(b"hello");
+        let pkt = ipv4(6, &seg);
+        check(
+            &pkt,
+            &[
+                ("tcp.flags", "511"),
+                ("tcp.flags.ae", "1"),
+                ("tcp.flags.res", "0"),
+                ("tcp.flags.fin", "1"),
+                ("tcp.flags.cwr", "1"),
+                ("tcp.urgent_pointer", "7"),
+                ("tcp.options.sack_le", "1"),
+                ("tcp.options.sack_re", "2"),
+                ("tcp.options.sack.count", "1"),
+                ("tcp.opt.count", "3"),
+                ("tcp.len", "5"),
+                ("tcp.payload", "68656c6c6f"),
+                ("data.data", "68656c6c6f"),
+            ],
+        );
+        let (eng, f) = run(&pkt);
+        let line = eng.summary_line(&f, &pkt, false);
+        assert!(line.ends_with("TCP 10.0.0.1:https > 10.0.0.2:36112 FSRPAUECN / Raw"), "{line}");
+    }
+
+    #[test]
+    fn malformed_options_do_not_loop() {
+        // zero-length option, then an option running past the header
+        let seg = [
+            0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0x70, 0x10, 0, 1, 0, 0, 0, 0, //
+            0x22, 0x00, 0x01, 0x22, 0x09, 0, 0, 0,
+        ];
+        let pkt = ipv4(6, &seg);
+        check(&pkt, &[("tcp.opt.count", "3"), ("tcp.option_kind", "34,1,34")]);
+        let (eng, f) = run(&pkt);
+        let bad = eng.registry().anomaly_by_name("tcp.bad-option").unwrap();
+        assert!(f.anomalies().iter().any(|a| a.id == bad));
+    }
+
+    #[test]
+    fn bad_data_offset() {
+        let seg = [0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x10, 0, 1, 0, 0, 0, 0];
+        let pkt = ipv4(6, &seg);
+        check(&pkt, &[("tcp.hdr_len", "16"), ("tcp.dstport", "2")]);
+        let (eng, f) = run(&pkt);
+        let bad = eng.registry().anomaly_by_name("tcp.bad-header-length").unwrap();
+        assert!(f.anomalies().iter().any(|a| a.id == bad));
+    }
+
+    #[test]
+    fn every_truncation() {
+        truncations(6, SYN, 40, &[(2, "tcp.srcport"), (4, "tcp.dstport"), (8, "tcp.seq"), (20, "tcp.urgent_pointer")]);
+    }
+}

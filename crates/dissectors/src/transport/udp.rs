@@ -1,0 +1,215 @@
+//! UDP (RFC 768), `ip.proto` 17, dispatching on `udp.port`.
+
+use pcapx_core::dissector::{PacketView, TableId};
+use pcapx_core::{
+    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar,
+    RegistryError, Value,
+};
+
+use super::{UNSET, be16, field, len64};
+
+const HDR: usize = 8;
+
+/// The UDP dissector.
+pub struct Udp {
+    srcport: FieldId,
+    dstport: FieldId,
+    length: FieldId,
+    checksum: FieldId,
+    payload_len: FieldId,
+    payload: FieldId,
+    bad_length: AnomalyId,
+    port_table: TableId,
+}
+
+impl Udp {
+    pub fn new() -> Udp {
+        Udp {
+            srcport: UNSET,
+            dstport: UNSET,
+            length: UNSET,
+            checksum: UNSET,
+            payload_len: UNSET,
+            payload: UNSET,
+            bad_length: AnomalyId(u32::MAX),
+            port_table: TableId(u32::MAX),
+        }
+    }
+}
+
+impl Default for Udp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Dissector for Udp {
+    fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
+        use FieldType::{Bytes, U16, U32};
+        r.protocol("udp", "User Datagram Protocol", "UDP")?;
+        self.srcport =
+            r.field(FieldDef::new("udp.srcport", "Source Port", U16, "").alias("sport"))?;
+        self.dstport =
+            r.field(FieldDef::new("udp.dstport", "Destination Port", U16, "").alias("dport"))?;
+        self.length = field(
+            r,
+            "udp.length",
+            "Length",
+            U16,
+            "Length of header and payload as declared",
+        )?;
+        self.checksum = r.field(FieldDef::new("udp.checksum", "Checksum", U16, "").hex())?;
+        self.payload_len = r.field(
+            FieldDef::new(
+                "udp.payload_len",
+                "Payload Length",
+                U32,
+                "pcapx: UDP length minus 8, as declared (the captured payload when the length is invalid)",
+            )
+            .alias("payload"),
+        )?;
+        self.payload = field(r, "udp.payload", "Payload", Bytes, "")?;
+        self.bad_length = r.anomaly(
+            "udp.bad-length",
+            "the UDP length is below 8 or beyond the IP payload",
+            false,
+        )?;
+        self.port_table = r.table("udp.port");
+        r.bind("ip.proto", 17);
+        Ok(())
+    }
+
+    fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
+        let fields = [self.srcport, self.dstport, self.length, self.checksum];
+        let mut words = [0u16; 4];
+        for (i, (&id, w)) in fields.iter().zip(words.iter_mut()).enumerate() {
+            let Some(v) = be16(data, 2 * i) else {
+                cx.short();
+                return Outcome::end(data.len());
+            };
+            *w = v;
+            cx.add(id, Value::U64(u64::from(v)));
+        }
+        let [sport, dport, length, _] = words;
+        let length = usize::from(length);
+        // What the IP layer says the datagram is; the captured bytes otherwise.
+        let avail = cx.declared_len().unwrap_or(data.len());
+        let payload_len = if length < HDR || length > avail {
+            cx.anomaly(self.bad_length);
+            cx.malformed();
+            data.len().saturating_sub(HDR)
+        } else {
+            length - HDR
+        };
+        cx.add(self.payload_len, Value::U64(len64(payload_len)));
+        if cx.wants(self.payload) {
+            let end = data.len().min(HDR + payload_len);
+            if let Some(p) = data.get(HDR..end) {
+                cx.add(self.payload, Value::Bytes(p));
+            }
+        }
+        let next = if payload_len > 0 && data.len() > HDR {
+            Next::Ports(self.port_table, sport, dport)
+        } else {
+            Next::End
+        };
+        Outcome {
+            header_len: HDR,
+            payload_len: Some(payload_len),
+            next,
+        }
+    }
+
+    fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
+        if view.layer(layer).is_none_or(|l| l.quoted) {
+            return false;
+        }
+        let port = |n: &str| {
+            view.get(layer, n)
+                .and_then(|v| v.as_u64())
+                .and_then(|v| u16::try_from(v).ok())
+        };
+        let (Some(sport), Some(dport)) = (port("udp.srcport"), port("udp.dstport")) else {
+            return false;
+        };
+        out.push_str("UDP ");
+        super::write_endpoints(view, layer, out, sport, dport, true);
+        true
+    }
+
+    fn layer_name(&self, view: &PacketView<'_>, layer: usize) -> Option<&'static str> {
+        view.layer(layer)
+            .is_some_and(|l| l.quoted)
+            .then_some("UDPerror")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{anomalies, check, ipv4, ipv6, run, truncations};
+
+    const DGRAM: &[u8] = &[0x8d, 0x10, 0x1f, 0x40, 0x00, 0x0c, 0xab, 0xcd, 1, 2, 3, 4];
+
+    #[test]
+    fn fields_and_summary() {
+        let pkt = ipv4(17, DGRAM);
+        check(
+            &pkt,
+            &[
+                ("udp.srcport", "36112"),
+                ("dport", "8000"),
+                ("udp.length", "12"),
+                ("udp.checksum", "43981"),
+                ("udp.payload_len", "4"),
+                ("payload", "4"),
+                ("udp.payload", "01020304"),
+                ("data.data", "01020304"),
+            ],
+        );
+        let (eng, f) = run(&pkt);
+        assert_eq!(
+            eng.summary_line(&f, &pkt, false),
+            "IP / UDP 10.0.0.1:36112 > 10.0.0.2:8000 / Raw"
+        );
+        let pkt6 = ipv6(17, DGRAM);
+        let (eng, f) = run(&pkt6);
+        assert_eq!(
+            eng.summary_line(&f, &pkt6, false),
+            "IPv6 / UDP 2001:db8::1:36112 > 2001:db8::2:8000 / Raw"
+        );
+    }
+
+    #[test]
+    fn short_length_is_declared_payload_and_rest_is_padding() {
+        let mut d = DGRAM.to_vec();
+        d[5] = 10; // two bytes of the IP payload are past the UDP datagram
+        let pkt = ipv4(17, &d);
+        check(
+            &pkt,
+            &[("udp.payload_len", "2"), ("data.data", "0102"), ("padding.data", "0304")],
+        );
+    }
+
+    #[test]
+    fn bad_lengths_fall_back_to_captured() {
+        for bad in [3u8, 200] {
+            let mut d = DGRAM.to_vec();
+            d[5] = bad;
+            let pkt = ipv4(17, &d);
+            check(&pkt, &[("udp.length", &bad.to_string()), ("udp.payload_len", "4")]);
+            let (eng, f) = run(&pkt);
+            let names = anomalies(&eng, &f);
+            assert!(names.iter().any(|n| n == "udp.bad-length"), "{names:?}");
+        }
+    }
+
+    #[test]
+    fn every_truncation() {
+        truncations(
+            17,
+            DGRAM,
+            8,
+            &[(2, "udp.srcport"), (4, "udp.dstport"), (6, "udp.length"), (8, "udp.payload_len")],
+        );
+    }
+}
