@@ -1,0 +1,222 @@
+//! `pcapx convert`: a capture to a field table (CSV, JSON, JSON Lines, Parquet)
+//! on the ordered parallel pipeline.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use pcapx_capture::{Batch, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS};
+use pcapx_output::{Encoded, Encoder, Format, Occurrence, TimeFormat, Writer};
+
+use crate::cli::{ConvertArgs, OccurrenceArg, TimeFmt, ToFormat};
+use crate::input;
+use crate::table;
+
+/// Per-batch account, summed in order by the writer thread.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Account {
+    /// Packet records read from the file.
+    pub read: u64,
+    /// Rows written.
+    pub rows: u64,
+    /// Packets that make no row of this table (not IPv4 for the default table).
+    pub skipped: u64,
+    /// Packets the `--filter` rejected.
+    pub filtered_out: u64,
+    /// Damaged records the reader could not read (reported separately).
+    pub damaged: u64,
+}
+
+impl std::ops::AddAssign for Account {
+    fn add_assign(&mut self, o: Account) {
+        self.read += o.read;
+        self.rows += o.rows;
+        self.skipped += o.skipped;
+        self.filtered_out += o.filtered_out;
+        self.damaged += o.damaged;
+    }
+}
+
+/// A batch on its way to a worker: which of its records passed the filter and
+/// the `-c` limit.
+pub struct Work {
+    pub batch: Batch,
+    /// Records (from the start of the batch) that the reader has counted.
+    pub take: usize,
+    /// Per record: passed the filter.
+    pub pass: Vec<bool>,
+}
+
+fn format_of(a: &ConvertArgs) -> Result<Format> {
+    if let Some(t) = a.to {
+        return Ok(match t {
+            ToFormat::Csv => Format::Csv,
+            ToFormat::Json => Format::Json,
+            ToFormat::Jsonl => Format::Jsonl,
+            ToFormat::Parquet => Format::Parquet,
+        });
+    }
+    match a
+        .output
+        .as_deref()
+        .and_then(Path::extension)
+        .and_then(|e| e.to_str())
+    {
+        Some(ext) => match Format::from_name(ext) {
+            Some(f) => Ok(f),
+            None => bail!(
+                "cannot tell the output format from '.{ext}': use --to csv|json|jsonl|parquet"
+            ),
+        },
+        None => Ok(Format::Csv),
+    }
+}
+
+pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
+    let engine = &ctx.engine;
+    let format = format_of(a)?;
+    if format == Format::Parquet && a.output.is_none() {
+        bail!("Parquet output needs a file: -o OUT.parquet");
+    }
+    let spec = table::table_spec(
+        engine,
+        a.table.fields.as_deref(),
+        a.table.all,
+        match a.time_format {
+            TimeFmt::Epoch => TimeFormat::Epoch,
+            TimeFmt::Iso => TimeFormat::Iso,
+        },
+        match a.occurrence {
+            OccurrenceArg::First => Occurrence::First,
+            OccurrenceArg::Last => Occurrence::Last,
+            OccurrenceArg::All => Occurrence::All,
+        },
+    )?;
+    let mut cap = input::open(&a.input.file)?;
+    let mut filter = ctx.filter(&a.input)?;
+    let out: Box<dyn Write + Send> = match &a.output {
+        Some(p) => {
+            Box::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)
+        }
+        None => Box::new(std::io::stdout()),
+    };
+    let out_name = a
+        .output
+        .as_ref()
+        .map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
+    let mut writer = Writer::new(BufWriter::with_capacity(1 << 20, out), &spec, format)
+        .with_context(|| format!("writing {out_name}"))?;
+
+    let progress = progress_bar(a.quiet, &a.input.file);
+    let threads = pcapx_pipeline::thread_count(a.table.threads);
+    let wanted = spec.wanted(engine.registry().field_count());
+    let mut total = Account::default();
+    let mut used = 0u64;
+    let limit = a.input.limit;
+    let mut done = limit == Some(0);
+
+    let result = pcapx_pipeline::run(
+        threads,
+        || -> Result<Option<Work>> {
+            if done {
+                return Ok(None);
+            }
+            let Some(batch) = cap.next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)? else {
+                return Ok(None);
+            };
+            let mut pass = Vec::with_capacity(batch.len());
+            let mut take = 0;
+            for rec in batch.iter() {
+                if limit.is_some_and(|l| used >= l) {
+                    done = true;
+                    break;
+                }
+                let ok = filter.matches(&rec)?;
+                used += u64::from(ok);
+                pass.push(ok);
+                take += 1;
+            }
+            if let Some(pb) = &progress {
+                pb.set_position(batch.byte_range().end);
+            }
+            Ok(Some(Work { batch, take, pass }))
+        },
+        || {
+            (
+                engine.new_fields(wanted.clone()),
+                Encoder::new(&spec, format),
+            )
+        },
+        |(fields, enc), w: Work| -> (Encoded, Account) {
+            let mut acc = Account::default();
+            for (i, rec) in w.batch.iter().take(w.take).enumerate() {
+                acc.read += 1;
+                if !w.pass.get(i).copied().unwrap_or(false) {
+                    acc.filtered_out += 1;
+                    continue;
+                }
+                engine.dissect(&input::meta(&rec), rec.data, fields);
+                if spec.accepts(fields) {
+                    enc.push(&spec, fields);
+                    acc.rows += 1;
+                } else {
+                    acc.skipped += 1;
+                }
+            }
+            (enc.take(), acc)
+        },
+        |(enc, acc)| -> Result<()> {
+            total += acc;
+            writer
+                .write(enc)
+                .with_context(|| format!("writing {out_name}"))?;
+            Ok(())
+        },
+    );
+    if let Some(pb) = &progress {
+        pb.finish_and_clear();
+    }
+    result?;
+    writer
+        .finish()
+        .with_context(|| format!("writing {out_name}"))?;
+    total.damaged = cap.damage_count();
+    input::report_damage(&cap);
+    if a.verbose {
+        eprintln!(
+            "pcapx: {}: {} packets read, {} rows written, {} skipped ({}), {} filtered out, {} damaged records",
+            a.input.file,
+            total.read,
+            total.rows,
+            total.skipped,
+            if spec.require.is_some() {
+                "not IPv4"
+            } else {
+                "no row"
+            },
+            total.filtered_out,
+            total.damaged
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(quiet: bool, file: &str) -> Option<indicatif::ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() || file == "-" {
+        return None;
+    }
+    let len = std::fs::metadata(file).ok()?.len();
+    if len < (64 << 20) {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} [{bar:40}] {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(pb)
+}

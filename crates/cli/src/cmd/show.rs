@@ -1,0 +1,134 @@
+//! `pcapx show`: Scapy `show()`-style layered dump of every field.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use pcapx_core::{Base, Engine, Fields, Value, Wanted};
+
+use crate::cli::ShowArgs;
+use crate::input;
+
+pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
+    let engine = &ctx.engine;
+    let mut cap = input::open(&a.input.file)?;
+    let mut filter = ctx.filter(&a.input)?;
+    let mut fields = engine.new_fields(Wanted::All);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut found = false;
+    let mut text = String::new();
+    input::walk(&mut cap, &mut filter, a.input.limit, |rec| {
+        if let Some(p) = a.packet
+            && rec.number != p
+        {
+            return Ok(if rec.number > p {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            });
+        }
+        found = true;
+        engine.dissect(&input::meta(rec), rec.data, &mut fields);
+        text.clear();
+        render(engine, &fields, &mut text);
+        if a.hex {
+            hexdump(rec.data, &mut text);
+        }
+        out.write_all(text.as_bytes())?;
+        out.write_all(b"\n")?;
+        Ok(if a.packet.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    })?;
+    out.flush()?;
+    input::report_damage(&cap);
+    if let Some(p) = a.packet
+        && !found
+    {
+        bail!("{}: no packet number {p}", a.input.file);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The layered dump: one `###[ Name ]###` block per layer, indented like Scapy.
+pub fn render(engine: &Engine, fields: &Fields, out: &mut String) {
+    let reg = engine.registry();
+    for (li, layer) in fields.layers().iter().enumerate() {
+        let proto = reg.protocol(layer.proto);
+        let indent = " ".repeat(li.saturating_sub(1) * 2);
+        let title = if li == 0 {
+            proto.display.clone()
+        } else {
+            format!("{} ({})", proto.display, proto.name)
+        };
+        let _ = writeln!(out, "{indent}###[ {title} ]###");
+        let Ok(l16) = u16::try_from(li) else { break };
+        for e in fields.layer_entries(l16) {
+            let def = reg.field(e.field);
+            let short = def
+                .name
+                .strip_prefix(&format!("{}.", proto.name))
+                .unwrap_or(&def.name);
+            let _ = write!(out, "{indent}  {short:<14} = ");
+            match (fields.value(e), def.base) {
+                (Value::U64(v), Base::Hex) => {
+                    let width = match def.ftype {
+                        pcapx_core::FieldType::U8 => 2,
+                        pcapx_core::FieldType::U16 => 4,
+                        pcapx_core::FieldType::U32 => 8,
+                        _ => 1,
+                    };
+                    let _ = write!(out, "0x{v:0width$x}");
+                }
+                (Value::Str(s), _) => {
+                    let _ = write!(out, "{s:?}");
+                }
+                (Value::Bytes(b), _) if b.len() > 32 => {
+                    let _ = pcapx_core::value::write_hex(out, &b[..32], '\0');
+                    let _ = write!(out, "… ({} bytes)", b.len());
+                }
+                (v, _) => {
+                    let _ = v.write_plain(out);
+                }
+            }
+            out.push('\n');
+        }
+        for hit in fields
+            .anomalies()
+            .iter()
+            .filter(|h| usize::from(h.layer) == li || (li == 0 && h.layer == u16::MAX))
+        {
+            let a = reg.anomaly(hit.id);
+            let _ = writeln!(out, "{indent}  !! {}: {}", a.name, a.description);
+        }
+    }
+}
+
+/// Scapy's `hexdump()` layout: offset, 16 bytes in hex, printable ASCII.
+pub fn hexdump(data: &[u8], out: &mut String) {
+    for (i, chunk) in data.chunks(16).enumerate() {
+        let _ = write!(out, "{:04x}  ", i * 16);
+        for j in 0..16 {
+            match chunk.get(j) {
+                Some(b) => {
+                    let _ = write!(out, "{b:02X} ");
+                }
+                None => out.push_str("   "),
+            }
+        }
+        out.push(' ');
+        for &b in chunk {
+            out.push(if (0x20..0x7f).contains(&b) {
+                char::from(b)
+            } else {
+                '.'
+            });
+        }
+        out.push('\n');
+    }
+}

@@ -1,0 +1,30 @@
+//! `pcapx summary`: one Scapy-style line per packet.
+
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use pcapx_core::Wanted;
+
+use crate::cli::SummaryArgs;
+use crate::input;
+
+pub fn run(a: &SummaryArgs, ctx: &super::Ctx) -> Result<ExitCode> {
+    let engine = &ctx.engine;
+    let mut cap = input::open(&a.input.file)?;
+    let mut filter = ctx.filter(&a.input)?;
+    let mut fields = engine.new_fields(Wanted::All);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    input::walk(&mut cap, &mut filter, a.input.limit, |rec| {
+        engine.dissect(&input::meta(rec), rec.data, &mut fields);
+        let line = engine.summary_line(&fields, rec.data, a.numeric);
+        out.write_all(line.as_bytes())?;
+        out.write_all(b"\n")?;
+        Ok(ControlFlow::Continue(()))
+    })?;
+    out.flush()?;
+    input::report_damage(&cap);
+    Ok(ExitCode::SUCCESS)
+}
