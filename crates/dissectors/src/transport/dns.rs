@@ -143,7 +143,11 @@ fn walk_name(msg: &[u8], start: usize, mut out: Option<&mut Vec<u8>>, style: Sty
             o.truncate(base);
             o.extend_from_slice(LOOP_TEXT);
         } else if err.is_none() && labels == 0 {
-            o.extend_from_slice(if style == Style::Tshark { b"<Root>" } else { b"." });
+            o.extend_from_slice(if style == Style::Tshark {
+                b"<Root>"
+            } else {
+                b"."
+            });
         }
     }
     NameWalk { end, err }
@@ -388,7 +392,13 @@ impl Dissector for Dns {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         use FieldType::{Bool, Ipv4, Ipv6, Str, U16, U32};
         r.protocol("dns", "Domain Name System", "DNS")?;
-        self.length = field(r, "dns.length", "Length", U16, "Message length prefix (DNS over TCP)")?;
+        self.length = field(
+            r,
+            "dns.length",
+            "Length",
+            U16,
+            "Message length prefix (DNS over TCP)",
+        )?;
         self.id = r.field(FieldDef::new("dns.id", "Transaction ID", U16, "").hex())?;
         self.flags = r.field(FieldDef::new("dns.flags", "Flags", U16, "").hex())?;
         self.response = field(r, "dns.flags.response", "Response", Bool, "")?;
@@ -398,8 +408,20 @@ impl Dissector for Dns {
         self.recdesired = field(r, "dns.flags.recdesired", "Recursion desired", Bool, "")?;
         self.recavail = field(r, "dns.flags.recavail", "Recursion available", Bool, "")?;
         self.z = field(r, "dns.flags.z", "Z", Bool, "")?;
-        self.authenticated = field(r, "dns.flags.authenticated", "Answer authenticated", Bool, "")?;
-        self.checkdisable = field(r, "dns.flags.checkdisable", "Non-authenticated data", Bool, "")?;
+        self.authenticated = field(
+            r,
+            "dns.flags.authenticated",
+            "Answer authenticated",
+            Bool,
+            "",
+        )?;
+        self.checkdisable = field(
+            r,
+            "dns.flags.checkdisable",
+            "Non-authenticated data",
+            Bool,
+            "",
+        )?;
         self.rcode = field(r, "dns.flags.rcode", "Reply code", U16, "")?;
         let counts = [
             ("dns.count.queries", "Questions"),
@@ -410,10 +432,22 @@ impl Dissector for Dns {
         for (slot, (name, disp)) in self.counts.iter_mut().zip(counts) {
             *slot = field(r, name, disp, U16, "")?;
         }
-        self.qry_name = field(r, "dns.qry.name", "Name", Str, "Question name, without the trailing dot")?;
+        self.qry_name = field(
+            r,
+            "dns.qry.name",
+            "Name",
+            Str,
+            "Question name, without the trailing dot",
+        )?;
         self.qry_type = field(r, "dns.qry.type", "Type", U16, "")?;
         self.qry_class = r.field(FieldDef::new("dns.qry.class", "Class", U16, "").hex())?;
-        self.resp_name = field(r, "dns.resp.name", "Name", Str, "Resource record owner name")?;
+        self.resp_name = field(
+            r,
+            "dns.resp.name",
+            "Name",
+            Str,
+            "Resource record owner name",
+        )?;
         self.resp_type = field(r, "dns.resp.type", "Type", U16, "")?;
         self.resp_class = r.field(FieldDef::new("dns.resp.class", "Class", U16, "").hex())?;
         self.resp_ttl = field(r, "dns.resp.ttl", "Time to live", U32, "")?;
@@ -427,7 +461,13 @@ impl Dissector for Dns {
         self.mx_name = field(r, "dns.mx.mail_exchange", "Mail Exchange", Str, "")?;
         self.txt = field(r, "dns.txt", "TXT", Str, "One TXT character-string")?;
         self.soa_mname = field(r, "dns.soa.mname", "Primary name server", Str, "")?;
-        self.soa_rname = field(r, "dns.soa.rname", "Responsible authority's mailbox", Str, "")?;
+        self.soa_rname = field(
+            r,
+            "dns.soa.rname",
+            "Responsible authority's mailbox",
+            Str,
+            "",
+        )?;
         self.pointer_loop = r.anomaly(
             "dns.pointer-loop",
             "a DNS name compression pointer does not point strictly backwards (a loop, a self or forward pointer)",
@@ -510,7 +550,11 @@ fn scapy_summary(msg: &[u8], mdns: bool, out: &mut String) {
             .and_then(|o| walk_name(msg, o, None, Style::Raw).end)
             .map(|o| o + 4);
     }
-    let first = if an > 0 { off.and_then(|o| first_rdata(msg, o, &mut buf)) } else { None };
+    let first = if an > 0 {
+        off.and_then(|o| first_rdata(msg, o, &mut buf))
+    } else {
+        None
+    };
     match first {
         Some(Some(())) => {
             out.push(' ');
@@ -654,7 +698,9 @@ mod tests {
         m.extend_from_slice(&[0xc0, 12, 0, 15, 0, 1, 0, 0, 0, 60, 0, 9, 0, 10]);
         m.extend_from_slice(&[4, b'm', b'a', b'i', b'l', 0xc0, 12]);
         // TXT "a b", "\x01"
-        m.extend_from_slice(&[0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60, 0, 6, 3, b'a', b' ', b'b', 1, 1]);
+        m.extend_from_slice(&[
+            0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60, 0, 6, 3, b'a', b' ', b'b', 1, 1,
+        ]);
         m
     }
 
@@ -693,7 +739,10 @@ mod tests {
                 ("dns.flags.response", "1"),
                 ("dns.flags.recavail", "1"),
                 ("dns.count.answers", "4"),
-                ("dns.resp.name", "example.com,example.com,example.com,example.com"),
+                (
+                    "dns.resp.name",
+                    "example.com,example.com,example.com,example.com",
+                ),
                 ("dns.resp.type", "5,1,15,16"),
                 ("dns.resp.ttl", "3600,60,60,60"),
                 ("dns.cname", "www.example.com"),
@@ -715,7 +764,10 @@ mod tests {
     fn root_and_escapes() {
         let mut m = QUERY[..12].to_vec();
         m.extend_from_slice(&[0, 0, 2, 0, 1]);
-        check(&udp53(&m), &[("dns.qry.name", "<Root>"), ("dns.qry.type", "2")]);
+        check(
+            &udp53(&m),
+            &[("dns.qry.name", "<Root>"), ("dns.qry.type", "2")],
+        );
         let mut m = QUERY[..12].to_vec();
         m.extend_from_slice(&[4, b'a', 0x01, b'\t', 0x7f, 0, 0, 1, 0, 1]);
         let pkt = udp53(&m);
@@ -735,7 +787,17 @@ mod tests {
     #[test]
     fn pointer_loops_end() {
         // self pointer at 12
-        assert_eq!(name_err(&[0; 12].iter().chain(&[0xc0, 12]).copied().collect::<Vec<_>>(), 12), Some(NameErr::Loop));
+        assert_eq!(
+            name_err(
+                &[0; 12]
+                    .iter()
+                    .chain(&[0xc0, 12])
+                    .copied()
+                    .collect::<Vec<_>>(),
+                12
+            ),
+            Some(NameErr::Loop)
+        );
         // forward pointer
         let mut m = vec![0u8; 12];
         m.extend_from_slice(&[0xc0, 14, 1, b'a', 0]);
@@ -766,7 +828,10 @@ mod tests {
         let pkt = udp53(&m);
         check(
             &pkt,
-            &[("dns.qry.name", "<Name contains a pointer that loops>"), ("dns.qry.type", "1")],
+            &[
+                ("dns.qry.name", "<Name contains a pointer that loops>"),
+                ("dns.qry.type", "1"),
+            ],
         );
         let (eng, f) = run(&pkt);
         assert!(anomalies(&eng, &f).iter().any(|a| a == "dns.pointer-loop"));
@@ -793,7 +858,13 @@ mod tests {
         let (eng, f) = run(&udp53(&m));
         let names = anomalies(&eng, &f);
         assert!(names.iter().any(|a| a == "malformed"), "{names:?}");
-        check(&udp53(&m), &[("dns.qry.name", "example.com"), ("dns.count.queries", "65281")]);
+        check(
+            &udp53(&m),
+            &[
+                ("dns.qry.name", "example.com"),
+                ("dns.count.queries", "65281"),
+            ],
+        );
     }
 
     #[test]
@@ -805,7 +876,10 @@ mod tests {
             let pkt = &full[..28 + cut];
             let (eng, f) = super::super::testutil::run_cut(pkt, full.len());
             let names = anomalies(&eng, &f);
-            assert!(names.iter().any(|n| n == "truncated"), "cut {cut}: {names:?}");
+            assert!(
+                names.iter().any(|n| n == "truncated"),
+                "cut {cut}: {names:?}"
+            );
             let id = super::super::testutil::render(&eng, &f, "dns.id");
             assert_eq!(id.is_empty(), cut < 2, "cut {cut}");
         }

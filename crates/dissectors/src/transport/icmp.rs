@@ -73,12 +73,48 @@ impl Dissector for Icmp {
         self.ty = field(r, "icmp.type", "Type", U8, "")?;
         self.code = field(r, "icmp.code", "Code", U8, "")?;
         self.checksum = r.field(FieldDef::new("icmp.checksum", "Checksum", U16, "").hex())?;
-        self.ident = field(r, "icmp.ident", "Identifier (BE)", U16, "Echo/timestamp/information/mask identifier, big-endian")?;
-        self.ident_le = field(r, "icmp.ident_le", "Identifier (LE)", U16, "The identifier read little-endian")?;
-        self.seq = field(r, "icmp.seq", "Sequence Number (BE)", U16, "Echo/timestamp/information/mask sequence number, big-endian")?;
-        self.seq_le = field(r, "icmp.seq_le", "Sequence Number (LE)", U16, "The sequence number read little-endian")?;
-        self.mtu = field(r, "icmp.mtu", "MTU of next hop", U16, "Destination unreachable, fragmentation needed")?;
-        self.redir_gw = field(r, "icmp.redir_gw", "Gateway Address", Ipv4, "Redirect: the better gateway")?;
+        self.ident = field(
+            r,
+            "icmp.ident",
+            "Identifier (BE)",
+            U16,
+            "Echo/timestamp/information/mask identifier, big-endian",
+        )?;
+        self.ident_le = field(
+            r,
+            "icmp.ident_le",
+            "Identifier (LE)",
+            U16,
+            "The identifier read little-endian",
+        )?;
+        self.seq = field(
+            r,
+            "icmp.seq",
+            "Sequence Number (BE)",
+            U16,
+            "Echo/timestamp/information/mask sequence number, big-endian",
+        )?;
+        self.seq_le = field(
+            r,
+            "icmp.seq_le",
+            "Sequence Number (LE)",
+            U16,
+            "The sequence number read little-endian",
+        )?;
+        self.mtu = field(
+            r,
+            "icmp.mtu",
+            "MTU of next hop",
+            U16,
+            "Destination unreachable, fragmentation needed",
+        )?;
+        self.redir_gw = field(
+            r,
+            "icmp.redir_gw",
+            "Gateway Address",
+            Ipv4,
+            "Redirect: the better gateway",
+        )?;
         self.payload_len = r.field(
             FieldDef::new(
                 "icmp.payload_len",
@@ -311,13 +347,26 @@ mod tests {
     #[test]
     fn redirect_and_mtu() {
         let pkt = ipv4(1, &[5, 1, 0, 0, 192, 168, 0, 1]);
-        check(&pkt, &[("icmp.redir_gw", "192.168.0.1"), ("icmp.payload_len", "0")]);
+        check(
+            &pkt,
+            &[("icmp.redir_gw", "192.168.0.1"), ("icmp.payload_len", "0")],
+        );
         let pkt = ipv4(1, &[3, 4, 0, 0, 0, 0, 0x05, 0xdc]);
         check(&pkt, &[("icmp.mtu", "1500")]);
     }
 
     #[test]
     fn every_truncation() {
-        truncations(1, ECHO, 8, &[(1, "icmp.type"), (2, "icmp.code"), (4, "icmp.checksum"), (8, "icmp.seq")]);
+        truncations(
+            1,
+            ECHO,
+            8,
+            &[
+                (1, "icmp.type"),
+                (2, "icmp.code"),
+                (4, "icmp.checksum"),
+                (8, "icmp.seq"),
+            ],
+        );
     }
 }

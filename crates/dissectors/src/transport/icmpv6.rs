@@ -94,12 +94,36 @@ impl Dissector for Icmpv6 {
         self.ty = field(r, "icmpv6.type", "Type", U8, "")?;
         self.code = field(r, "icmpv6.code", "Code", U8, "")?;
         self.checksum = r.field(FieldDef::new("icmpv6.checksum", "Checksum", U16, "").hex())?;
-        self.mtu = field(r, "icmpv6.mtu", "MTU", U32, "Packet Too Big: the next-hop MTU")?;
+        self.mtu = field(
+            r,
+            "icmpv6.mtu",
+            "MTU",
+            U32,
+            "Packet Too Big: the next-hop MTU",
+        )?;
         self.echo_id = field(r, "icmpv6.echo.identifier", "Identifier", U16, "")?;
         self.echo_seq = field(r, "icmpv6.echo.sequence_number", "Sequence", U16, "")?;
-        self.ns_target = field(r, "icmpv6.nd.ns.target_address", "Target Address", Ipv6, "Neighbor Solicitation target")?;
-        self.na_target = field(r, "icmpv6.nd.na.target_address", "Target Address", Ipv6, "Neighbor Advertisement target")?;
-        self.opt_type = field(r, "icmpv6.opt.type", "Type", U8, "Type of each Neighbor Discovery option")?;
+        self.ns_target = field(
+            r,
+            "icmpv6.nd.ns.target_address",
+            "Target Address",
+            Ipv6,
+            "Neighbor Solicitation target",
+        )?;
+        self.na_target = field(
+            r,
+            "icmpv6.nd.na.target_address",
+            "Target Address",
+            Ipv6,
+            "Neighbor Advertisement target",
+        )?;
+        self.opt_type = field(
+            r,
+            "icmpv6.opt.type",
+            "Type",
+            U8,
+            "Type of each Neighbor Discovery option",
+        )?;
         self.payload_len = r.field(
             FieldDef::new(
                 "icmpv6.payload_len",
@@ -152,7 +176,11 @@ impl Dissector for Icmpv6 {
                     cx.short();
                     return Outcome::end(data.len());
                 };
-                let id = if ty == 135 { self.ns_target } else { self.na_target };
+                let id = if ty == 135 {
+                    self.ns_target
+                } else {
+                    self.na_target
+                };
                 cx.add(id, Value::Ipv6(target));
             }
             _ => {}
@@ -189,9 +217,10 @@ impl Dissector for Icmpv6 {
         let num = |n: &str| view.get(layer, n).and_then(|v| v.as_u64());
         match num("icmpv6.type") {
             Some(ty @ (128 | 129)) => {
-                let (Some(id), Some(seq)) =
-                    (num("icmpv6.echo.identifier"), num("icmpv6.echo.sequence_number"))
-                else {
+                let (Some(id), Some(seq)) = (
+                    num("icmpv6.echo.identifier"),
+                    num("icmpv6.echo.sequence_number"),
+                ) else {
                     return false;
                 };
                 let name = if ty == 128 { "Request" } else { "Reply" };
@@ -207,7 +236,10 @@ impl Dissector for Icmpv6 {
                 let Some(t) = view.get(layer, field) else {
                     return false;
                 };
-                let _ = write!(out, "ICMPv6 Neighbor Discovery - Neighbor {name} (tgt: {t})");
+                let _ = write!(
+                    out,
+                    "ICMPv6 Neighbor Discovery - Neighbor {name} (tgt: {t})"
+                );
                 true
             }
             _ => false,
@@ -322,7 +354,10 @@ mod tests {
         );
         let (eng, f) = run(&pkt);
         let line = eng.summary_line(&f, &pkt, false);
-        assert!(line.ends_with("/ ICMPv6PacketTooBig / IPerror6 / UDPerror"), "{line}");
+        assert!(
+            line.ends_with("/ ICMPv6PacketTooBig / IPerror6 / UDPerror"),
+            "{line}"
+        );
     }
 
     #[test]
@@ -333,7 +368,10 @@ mod tests {
         for cut in 0..m.len() {
             let (eng, f) = super::super::testutil::run_cut(&full[..40 + cut], full.len());
             let names = anomalies(&eng, &f);
-            assert!(names.iter().any(|n| n == "truncated"), "cut {cut}: {names:?}");
+            assert!(
+                names.iter().any(|n| n == "truncated"),
+                "cut {cut}: {names:?}"
+            );
             let got = super::super::testutil::render(&eng, &f, "icmpv6.type");
             assert_eq!(got.is_empty(), cut == 0, "cut {cut}");
         }

@@ -18,6 +18,8 @@ pub mod tcp;
 pub mod udp;
 
 #[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
 mod testutil;
 
 /// The transport- and application-layer dissectors, in registration order.

@@ -154,8 +154,14 @@ impl Tcp {
                 true
             }
             (8, 8) => {
-                cx.add(self.tsval, Value::U64(u64::from(be32(body, 0).unwrap_or(0))));
-                cx.add(self.tsecr, Value::U64(u64::from(be32(body, 4).unwrap_or(0))));
+                cx.add(
+                    self.tsval,
+                    Value::U64(u64::from(be32(body, 0).unwrap_or(0))),
+                );
+                cx.add(
+                    self.tsecr,
+                    Value::U64(u64::from(be32(body, 4).unwrap_or(0))),
+                );
                 true
             }
             (2..=5 | 8, _) => false,
@@ -177,7 +183,8 @@ impl Dissector for Tcp {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         use FieldType::{Bool, Bytes, U8, U16, U32};
         r.protocol("tcp", "Transmission Control Protocol", "TCP")?;
-        let f = |name: &str, disp: &str, t: FieldType, desc: &str| FieldDef::new(name, disp, t, desc);
+        let f =
+            |name: &str, disp: &str, t: FieldType, desc: &str| FieldDef::new(name, disp, t, desc);
         self.srcport = r.field(f("tcp.srcport", "Source Port", U16, "").alias("sport"))?;
         self.dstport = r.field(f("tcp.dstport", "Destination Port", U16, "").alias("dport"))?;
         self.seq = r.field(
@@ -200,7 +207,13 @@ impl Dissector for Tcp {
             .alias("ack"),
         )?;
         self.ack_raw = field(r, "tcp.ack_raw", "Acknowledgment number (raw)", U32, "")?;
-        self.hdr_len = field(r, "tcp.hdr_len", "Header Length", U8, "TCP header length in bytes")?;
+        self.hdr_len = field(
+            r,
+            "tcp.hdr_len",
+            "Header Length",
+            U8,
+            "TCP header length in bytes",
+        )?;
         self.dataofs = r.field(
             f(
                 "tcp.dataofs",
@@ -244,8 +257,13 @@ impl Dissector for Tcp {
             )
             .alias("window"),
         )?;
-        self.checksum = r.field(f("tcp.checksum", "Checksum", U16, "").hex().alias("tcp.chksum"))?;
-        self.urgent = r.field(f("tcp.urgent_pointer", "Urgent Pointer", U16, "").alias("urgptr"))?;
+        self.checksum = r.field(
+            f("tcp.checksum", "Checksum", U16, "")
+                .hex()
+                .alias("tcp.chksum"),
+        )?;
+        self.urgent =
+            r.field(f("tcp.urgent_pointer", "Urgent Pointer", U16, "").alias("urgptr"))?;
         self.opt_count = r.field(
             f(
                 "tcp.opt.count",
@@ -270,7 +288,13 @@ impl Dissector for Tcp {
         self.sack_re = field(r, "tcp.options.sack_re", "TCP SACK Right Edge", U32, "")?;
         self.sack_count = field(r, "tcp.options.sack.count", "TCP SACK Count", U8, "")?;
         self.tsval = field(r, "tcp.options.timestamp.tsval", "Timestamp value", U32, "")?;
-        self.tsecr = field(r, "tcp.options.timestamp.tsecr", "Timestamp echo reply", U32, "")?;
+        self.tsecr = field(
+            r,
+            "tcp.options.timestamp.tsecr",
+            "Timestamp echo reply",
+            U32,
+            "",
+        )?;
         self.len = r.field(
             f(
                 "tcp.len",
@@ -503,7 +527,10 @@ mod tests {
         );
         let (eng, f) = run(&pkt);
         let line = eng.summary_line(&f, &pkt, false);
-        assert!(line.ends_with("TCP 10.0.0.1:https > 10.0.0.2:36112 FSRPAUECN / Raw"), "{line}");
+        assert!(
+            line.ends_with("TCP 10.0.0.1:https > 10.0.0.2:36112 FSRPAUECN / Raw"),
+            "{line}"
+        );
     }
 
     #[test]
@@ -514,7 +541,10 @@ mod tests {
             0x22, 0x00, 0x01, 0x22, 0x09, 0, 0, 0,
         ];
         let pkt = ipv4(6, &seg);
-        check(&pkt, &[("tcp.opt.count", "3"), ("tcp.option_kind", "34,1,34")]);
+        check(
+            &pkt,
+            &[("tcp.opt.count", "3"), ("tcp.option_kind", "34,1,34")],
+        );
         let (eng, f) = run(&pkt);
         let bad = eng.registry().anomaly_by_name("tcp.bad-option").unwrap();
         assert!(f.anomalies().iter().any(|a| a.id == bad));
@@ -522,16 +552,31 @@ mod tests {
 
     #[test]
     fn bad_data_offset() {
-        let seg = [0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x10, 0, 1, 0, 0, 0, 0];
+        let seg = [
+            0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x10, 0, 1, 0, 0, 0, 0,
+        ];
         let pkt = ipv4(6, &seg);
         check(&pkt, &[("tcp.hdr_len", "16"), ("tcp.dstport", "2")]);
         let (eng, f) = run(&pkt);
-        let bad = eng.registry().anomaly_by_name("tcp.bad-header-length").unwrap();
+        let bad = eng
+            .registry()
+            .anomaly_by_name("tcp.bad-header-length")
+            .unwrap();
         assert!(f.anomalies().iter().any(|a| a.id == bad));
     }
 
     #[test]
     fn every_truncation() {
-        truncations(6, SYN, 40, &[(2, "tcp.srcport"), (4, "tcp.dstport"), (8, "tcp.seq"), (20, "tcp.urgent_pointer")]);
+        truncations(
+            6,
+            SYN,
+            40,
+            &[
+                (2, "tcp.srcport"),
+                (4, "tcp.dstport"),
+                (8, "tcp.seq"),
+                (20, "tcp.urgent_pointer"),
+            ],
+        );
     }
 }

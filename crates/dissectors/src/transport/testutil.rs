@@ -116,7 +116,9 @@ pub(crate) fn engine() -> Engine {
 /// IPv4 10.0.0.1 → 10.0.0.2 carrying `payload` as protocol `proto`.
 pub(crate) fn ipv4(proto: u8, payload: &[u8]) -> Vec<u8> {
     let tl = u16::try_from(20 + payload.len()).expect("small test packet");
-    let mut p = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+    let mut p = vec![
+        0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
     p[2..4].copy_from_slice(&tl.to_be_bytes());
     p.extend_from_slice(payload);
     p
@@ -172,7 +174,10 @@ pub(crate) fn render(eng: &Engine, f: &Fields, name: &str) -> String {
     let Some(id) = f.column_field(&col) else {
         return String::new();
     };
-    f.all(id).map(|v| v.to_string()).collect::<Vec<_>>().join(",")
+    f.all(id)
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Dissect and compare fields (`""` = absent).
@@ -207,7 +212,11 @@ pub(crate) fn truncations(proto: u8, seg: &[u8], hdr: usize, present: &[(usize, 
         );
         for &(min, name) in present {
             let got = render(&eng, &f, name);
-            assert_eq!(!got.is_empty(), cut >= min, "cut {cut}: field {name} = {got:?}");
+            assert_eq!(
+                !got.is_empty(),
+                cut >= min,
+                "cut {cut}: field {name} = {got:?}"
+            );
         }
     }
 }

@@ -186,7 +186,11 @@ mod tests {
         let pkt = ipv4(17, &d);
         check(
             &pkt,
-            &[("udp.payload_len", "2"), ("data.data", "0102"), ("padding.data", "0304")],
+            &[
+                ("udp.payload_len", "2"),
+                ("data.data", "0102"),
+                ("padding.data", "0304"),
+            ],
         );
     }
 
@@ -196,7 +200,10 @@ mod tests {
             let mut d = DGRAM.to_vec();
             d[5] = bad;
             let pkt = ipv4(17, &d);
-            check(&pkt, &[("udp.length", &bad.to_string()), ("udp.payload_len", "4")]);
+            check(
+                &pkt,
+                &[("udp.length", &bad.to_string()), ("udp.payload_len", "4")],
+            );
             let (eng, f) = run(&pkt);
             let names = anomalies(&eng, &f);
             assert!(names.iter().any(|n| n == "udp.bad-length"), "{names:?}");
@@ -209,7 +216,12 @@ mod tests {
             17,
             DGRAM,
             8,
-            &[(2, "udp.srcport"), (4, "udp.dstport"), (6, "udp.length"), (8, "udp.payload_len")],
+            &[
+                (2, "udp.srcport"),
+                (4, "udp.dstport"),
+                (6, "udp.length"),
+                (8, "udp.payload_len"),
+            ],
         );
     }
 }
