@@ -1,7 +1,136 @@
-//! `cargo xtask <task>`: project automation (fixtures, benchmark data, benchmarks).
+//! `cargo xtask <task>`: project automation.
+//!
+//! Tasks:
+//! - `test-fixtures [--check]`: write (or verify) the small captures in `fixtures/`.
+//! - `bench-data [--packets N] [--out DIR] [--pcapng] [--seed S]`: a large deterministic capture for benchmarks.
+//!
+//! Modules: [`packets`] holds the frame builders every task shares, [`fixtures`]
+//! the fixture table, [`benchdata`] the benchmark traffic model. A `bench` task
+//! plugs in as one more module and one more arm in [`main`].
 
-fn main() {
-    let task = std::env::args().nth(1).unwrap_or_default();
-    eprintln!("xtask: unknown task '{task}'");
-    std::process::exit(2);
+mod benchdata;
+mod fixtures;
+mod packets;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Errors of this binary: anything printable.
+pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  test-fixtures [--check] [--dir DIR]
+      write the fixtures into fixtures/ (or DIR); with --check, regenerate in
+      memory and exit 1 naming every file that differs from the committed one
+  bench-data [--packets N] [--out DIR] [--pcapng] [--seed S]
+      write a deterministic benchmark capture (default 1000000 packets into
+      bench-data/)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<ExitCode> {
+    let Some((task, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return Ok(ExitCode::from(2));
+    };
+    match task.as_str() {
+        "test-fixtures" => test_fixtures(rest),
+        "bench-data" => bench_data(rest),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(format!("unknown task '{other}'\n{USAGE}").into()),
+    }
+}
+
+/// Pulls the value following a flag.
+fn value<'a>(it: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<&'a String> {
+    it.next()
+        .ok_or_else(|| format!("{flag} needs a value").into())
+}
+
+fn test_fixtures(args: &[String]) -> Result<ExitCode> {
+    let mut check = false;
+    let mut dir = fixtures::default_dir();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--check" => check = true,
+            "--dir" => dir = PathBuf::from(value(&mut it, a)?),
+            other => return Err(format!("test-fixtures: unknown argument '{other}'").into()),
+        }
+    }
+    if check {
+        let drift = fixtures::check(&dir)?;
+        if drift.is_empty() {
+            println!(
+                "fixtures up to date ({} files in {})",
+                fixtures::FIXTURES.len() + 1,
+                dir.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!(
+            "fixtures out of date in {}: {}",
+            dir.display(),
+            drift.join(", ")
+        );
+        eprintln!("run `cargo xtask test-fixtures` and commit the result");
+        return Ok(ExitCode::from(1));
+    }
+    let written = fixtures::write_all(&dir)?;
+    let total: usize = written.iter().map(|(_, n)| n).sum();
+    for (name, n) in &written {
+        println!("{n:>8}  {name}");
+    }
+    println!("{total:>8}  total in {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_data(args: &[String]) -> Result<ExitCode> {
+    let mut opts = benchdata::Options::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--packets" => {
+                opts.packets = value(&mut it, a)?
+                    .parse()
+                    .map_err(|e| format!("--packets: {e}"))?
+            }
+            "--out" => opts.out = PathBuf::from(value(&mut it, a)?),
+            "--seed" => {
+                opts.seed = value(&mut it, a)?
+                    .parse()
+                    .map_err(|e| format!("--seed: {e}"))?
+            }
+            "--pcapng" => opts.pcapng = true,
+            other => return Err(format!("bench-data: unknown argument '{other}'").into()),
+        }
+    }
+    let s = benchdata::run(&opts)?;
+    let secs = s.elapsed.as_secs_f64();
+    #[allow(clippy::cast_precision_loss)] // display only
+    let (mb, avg) = (
+        s.bytes as f64 / 1e6,
+        s.frame_bytes as f64 / s.packets.max(1) as f64,
+    );
+    println!(
+        "{}: {} packets, {} bytes ({mb:.1} MB, average frame {avg:.0} bytes) in {secs:.2} s",
+        s.path.display(),
+        s.packets,
+        s.bytes
+    );
+    Ok(ExitCode::SUCCESS)
 }
