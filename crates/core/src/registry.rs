@@ -205,6 +205,10 @@ impl Registry {
             return Err(RegistryError::AliasShadowsField(def.name));
         }
         def.proto = proto;
+        if def.description.is_empty() {
+            // Like Wireshark's blurb-less fields: the display name is the description.
+            def.description.clone_from(&def.display);
+        }
         let id = FieldId(u32::try_from(self.fields.len()).unwrap_or(u32::MAX));
         for a in &def.aliases {
             match self.alias_by_name.get(a) {

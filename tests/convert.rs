@@ -1,0 +1,466 @@
+//! `pcapx convert`: formats (insta snapshots), thread-count identity, Parquet
+//! types, output errors, the account, and the default table checked against
+//! tshark's field export.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+use common::{ok, pcapx, stderr};
+
+#[test]
+fn format_snapshots() {
+    insta::assert_snapshot!(
+        "convert-tutorial-csv",
+        ok(&["convert", "fixtures/tutorial.pcap"])
+    );
+    insta::assert_snapshot!(
+        "convert-tutorial-json",
+        ok(&[
+            "convert",
+            "fixtures/tutorial.pcap",
+            "--to",
+            "json",
+            "-c",
+            "8"
+        ])
+    );
+    insta::assert_snapshot!(
+        "convert-tutorial-jsonl-iso",
+        ok(&[
+            "convert",
+            "fixtures/tutorial.pcap",
+            "--to",
+            "jsonl",
+            "--time-format",
+            "iso",
+            "-c",
+            "8"
+        ])
+    );
+    insta::assert_snapshot!(
+        "convert-dns-fields-all",
+        ok(&[
+            "convert",
+            "fixtures/dns.pcap",
+            "--fields",
+            "frame.number,ip.src,udp.dstport,dns.qry.name,dns.a,dns.cname",
+            "--occurrence",
+            "all"
+        ])
+    );
+    insta::assert_snapshot!(
+        "convert-dns-fields-all-json",
+        ok(&[
+            "convert",
+            "fixtures/dns.pcap",
+            "--to",
+            "json",
+            "--fields",
+            "frame.number,dns.qry.name,dns.a",
+            "--occurrence",
+            "all",
+            "-c",
+            "4"
+        ])
+    );
+    insta::assert_snapshot!(
+        "convert-vlan-all-fields",
+        ok(&[
+            "convert",
+            "fixtures/vlan.pcap",
+            "--all",
+            "--fields",
+            "frame.number,eth.src,vlan.id,ip.src,ipv6.src,sport,dport,payload,frame.protocols"
+        ])
+    );
+    insta::assert_snapshot!(
+        "convert-icmp-errors-default",
+        ok(&["convert", "fixtures/icmp-errors.pcap"])
+    );
+    insta::assert_snapshot!(
+        "convert-padded-default",
+        ok(&["convert", "fixtures/padded-min-frames.pcap"])
+    );
+    insta::assert_snapshot!(
+        "convert-truncated-default",
+        ok(&["convert", "fixtures/snaplen-truncated.pcap"])
+    );
+}
+
+#[test]
+fn json_is_valid_and_typed() {
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&["convert", "fixtures/tutorial.pcap", "--to", "json"])).unwrap();
+    let rows = v.as_array().unwrap();
+    let csv_rows = ok(&["convert", "fixtures/tutorial.pcap"]).lines().count() - 1;
+    assert_eq!(rows.len(), csv_rows);
+    let first = &rows[0];
+    assert!(first["ttl"].is_u64());
+    assert!(first["src"].is_string());
+    assert!(
+        first["time"].as_str().unwrap().contains('.'),
+        "time keeps all digits as a string"
+    );
+    // UDP rows: TCP-only columns are null.
+    let udp = rows.iter().find(|r| r["proto"] == 17).unwrap();
+    assert!(udp["seq"].is_null() && udp["sport"].is_u64());
+    for line in ok(&["convert", "fixtures/tutorial.pcap", "--to", "jsonl"]).lines() {
+        let _: serde_json::Value = serde_json::from_str(line).unwrap();
+    }
+}
+
+#[test]
+fn output_is_identical_for_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.pcap");
+    common::repeated_capture("tutorial.pcap", 600, &big); // 17,400 packets: several batches
+    let big = big.to_str().unwrap();
+    for fmt in ["csv", "jsonl"] {
+        let one = ok(&["convert", big, "--to", fmt, "--threads", "1"]);
+        for t in ["2", "3", "8"] {
+            assert!(
+                one == ok(&["convert", big, "--to", fmt, "--threads", t]),
+                "{fmt} differs with {t} threads"
+            );
+        }
+    }
+    let p1 = dir.path().join("t1.parquet");
+    let p4 = dir.path().join("t4.parquet");
+    ok(&["convert", big, "-o", p1.to_str().unwrap(), "--threads", "1"]);
+    ok(&["convert", big, "-o", p4.to_str().unwrap(), "--threads", "4"]);
+    assert!(
+        std::fs::read(&p1).unwrap() == std::fs::read(&p4).unwrap(),
+        "parquet differs by thread count"
+    );
+}
+
+#[test]
+fn parquet_reads_back_with_types_and_rows() {
+    use parquet::basic::{LogicalType, Type as Physical};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t.parquet");
+    ok(&[
+        "convert",
+        "fixtures/tutorial.pcap",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let r = SerializedFileReader::new(std::fs::File::open(&out).unwrap()).unwrap();
+    let meta = r.metadata();
+    let csv_rows = ok(&["convert", "fixtures/tutorial.pcap"]).lines().count() - 1;
+    assert_eq!(
+        usize::try_from(meta.file_metadata().num_rows()).unwrap(),
+        csv_rows
+    );
+    let schema = meta.file_metadata().schema_descr();
+    let col = |name: &str| {
+        (0..schema.num_columns())
+            .map(|i| schema.column(i))
+            .find(|c| c.name() == name)
+            .unwrap()
+    };
+    assert_eq!(col("ttl").physical_type(), Physical::INT32);
+    assert_eq!(
+        col("ttl").logical_type_ref(),
+        Some(&LogicalType::integer(8, false))
+    );
+    assert_eq!(
+        col("sport").logical_type_ref(),
+        Some(&LogicalType::integer(16, false))
+    );
+    assert_eq!(
+        col("seq").logical_type_ref(),
+        Some(&LogicalType::integer(32, false))
+    );
+    assert_eq!(col("src").logical_type_ref(), Some(&LogicalType::String));
+    assert!(matches!(
+        col("time").logical_type_ref(),
+        Some(LogicalType::Timestamp(_))
+    ));
+    // Values: the rows match the CSV (spot-check through the row API).
+    let csv = ok(&["convert", "fixtures/tutorial.pcap"]);
+    let first_csv: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    let mut rows = r.get_row_iter(None).unwrap();
+    let row = rows.next().unwrap().unwrap();
+    let text = row.to_string();
+    assert!(
+        text.contains(&format!("src: \"{}\"", first_csv[10])),
+        "{text}"
+    );
+}
+
+#[test]
+fn parquet_pandas_reads_it() {
+    if !common::python_with(&["pandas", "pyarrow"], "parquet_pandas_reads_it") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t.parquet");
+    ok(&[
+        "convert",
+        "fixtures/tutorial.pcap",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let code = format!(
+        "import pandas as pd; d = pd.read_parquet({:?}); print(len(d), str(d['ttl'].dtype), str(d['time'].dtype), d['src'].iloc[0])",
+        out.to_str().unwrap()
+    );
+    let o = Command::new("python3")
+        .args(["-c", &code])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = String::from_utf8_lossy(&o.stdout);
+    let csv = ok(&["convert", "fixtures/tutorial.pcap"]);
+    let rows = csv.lines().count() - 1;
+    let first_src = csv.lines().nth(1).unwrap().split(',').nth(10).unwrap();
+    assert_eq!(
+        s.trim(),
+        format!("{rows} UInt8 datetime64[ns, UTC] {first_src}")
+    );
+}
+
+#[test]
+fn parquet_needs_an_output_file() {
+    let o = pcapx(&["convert", "fixtures/tutorial.pcap", "--to", "parquet"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("Parquet output needs a file"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_output_path_is_a_clear_error() {
+    let o = pcapx(&[
+        "convert",
+        "fixtures/tutorial.pcap",
+        "-o",
+        "/nonexistent-dir/x.csv",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("pcapx: cannot create /nonexistent-dir/x.csv"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn full_disk_is_reported() {
+    if !Path::new("/dev/full").exists() {
+        println!("skipped full_disk_is_reported: no /dev/full");
+        return;
+    }
+    let o = pcapx(&["convert", "fixtures/tutorial.pcap", "-o", "/dev/full"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("No space left on device"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn account_reconciles() {
+    let o = pcapx(&["convert", "fixtures/tutorial.pcap", "-v"]);
+    assert!(o.status.success());
+    let err = stderr(&o);
+    // "FILE: N packets read, R rows written, S skipped (not IPv4), F filtered out, D damaged records"
+    let line = err.lines().find(|l| l.contains("packets read")).unwrap();
+    let tail = line.rsplit_once(": ").unwrap().1;
+    let nums: Vec<u64> = tail
+        .split(", ")
+        .map(|p| p.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    let (read, rows, skipped, filtered) = (nums[0], nums[1], nums[2], nums[3]);
+    assert_eq!(read, rows + skipped + filtered, "{err}");
+    assert_eq!(rows as usize, common::stdout(&o).lines().count() - 1);
+    let total = ok(&["info", "--json", "fixtures/tutorial.pcap"]);
+    let j: serde_json::Value = serde_json::from_str(&total).unwrap();
+    assert_eq!(j["packets"].as_u64(), Some(read));
+}
+
+// ---------------------------------------------------------------------------
+// The default (tutorial) table against tshark's field export.
+
+/// tshark field per tutorial column, and how to turn tshark's text into ours.
+const TSHARK: &[(&str, &str)] = &[
+    ("version", "ip.version"),
+    ("ihl", "ip.hdr_len"),
+    ("tos", "ip.dsfield"),
+    ("len", "ip.len"),
+    ("id", "ip.id"),
+    ("ip.flags", "ip.flags"),
+    ("frag", "ip.frag_offset"),
+    ("ttl", "ip.ttl"),
+    ("proto", "ip.proto"),
+    ("ip.chksum", "ip.checksum"),
+    ("src", "ip.src"),
+    ("dst", "ip.dst"),
+    ("time", "frame.time_epoch"),
+    ("sport", "tcp.srcport"),
+    ("dport", "tcp.dstport"),
+    ("seq", "tcp.seq_raw"),
+    ("ack", "tcp.ack_raw"),
+    ("dataofs", "tcp.hdr_len"),
+    ("tcp.flags", "tcp.flags"),
+    ("window", "tcp.window_size_value"),
+    ("tcp.chksum", "tcp.checksum"),
+    ("urgptr", "tcp.urgent_pointer"),
+    ("payload", "tcp.len"),
+    ("udp.sport", "udp.srcport"),
+    ("udp.dport", "udp.dstport"),
+    ("udp.length", "udp.length"),
+    ("frame.number", "frame.number"),
+    ("ip.flags.mf", "ip.flags.mf"),
+];
+
+fn num(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if let Some(h) = s.strip_prefix("0x") {
+        u64::from_str_radix(h, 16).ok()
+    } else {
+        s.parse().ok()
+    }
+}
+
+/// Compare one capture; returns (rows, cells) compared.
+fn compare_with_tshark(file: &Path) -> (usize, usize) {
+    let f = file.to_str().unwrap();
+    let mut cmd = Command::new("tshark");
+    cmd.args([
+        "-n",
+        "-r",
+        f,
+        "-o",
+        "ip.defragment:FALSE",
+        "-o",
+        "tcp.relative_sequence_numbers:FALSE",
+        "-Y",
+        "ip",
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=f",
+        "-E",
+        "separator=\t",
+    ]);
+    for (_, t) in TSHARK {
+        cmd.args(["-e", t]);
+    }
+    let o = cmd.output().unwrap();
+    assert!(
+        o.status.success(),
+        "tshark failed on {f}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let tshark = String::from_utf8_lossy(&o.stdout).into_owned();
+    let ours = ok(&["convert", f]);
+    let mut lines = ours.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let idx = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let ours: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let theirs: Vec<Vec<&str>> = tshark.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(
+        ours.len(),
+        theirs.len(),
+        "{f}: row count (pcapx vs tshark -Y ip)"
+    );
+    let t = |name: &str| TSHARK.iter().position(|(n, _)| *n == name).unwrap();
+    let mut cells = 0;
+    for (o, th) in ours.iter().zip(&theirs) {
+        let get = |name: &str| th.get(t(name)).copied().unwrap_or("");
+        let frame = get("frame.number");
+        let proto = num(o[idx("proto")]);
+        let fragmented = num(o[idx("frag")]).unwrap_or(0) > 0
+            || get("ip.flags.mf") == "1"
+            || get("ip.flags.mf") == "True";
+        for (col, _) in TSHARK.iter().take(23) {
+            let ours_v = o[idx(col)];
+            let mut want = get(col).to_owned();
+            match *col {
+                "ihl" | "dataofs" => {
+                    want = num(&want).map(|v| (v / 4).to_string()).unwrap_or_default()
+                }
+                "sport" | "dport" if proto == Some(17) => {
+                    want = get(&format!("udp.{col}")).to_owned()
+                }
+                "payload" if proto == Some(17) => {
+                    want = num(get("udp.length"))
+                        .map(|v| v.saturating_sub(8).to_string())
+                        .unwrap_or_default()
+                }
+                _ => {}
+            }
+            // Transport columns: only plain TCP/UDP (the tutorial's table leaves
+            // others empty; tshark would show a quoted header of an ICMP error).
+            let transport =
+                TSHARK.iter().position(|(n, _)| n == col).unwrap() >= 13 && *col != "time";
+            if transport && (fragmented || !matches!(proto, Some(6) | Some(17))) {
+                continue;
+            }
+            if transport && proto == Some(17) && !matches!(*col, "sport" | "dport" | "payload") {
+                assert_eq!(
+                    ours_v, "",
+                    "{f} frame {frame}: {col} should be empty for UDP"
+                );
+                continue;
+            }
+            let same = match (num(ours_v), num(&want)) {
+                (Some(a), Some(b)) => a == b,
+                _ => ours_v == want,
+            };
+            assert!(
+                same,
+                "{f} frame {frame}: column {col}: pcapx {ours_v:?} vs tshark {want:?}"
+            );
+            cells += 1;
+        }
+    }
+    (ours.len(), cells)
+}
+
+#[test]
+fn default_table_matches_tshark() {
+    if !common::tool("tshark", "default_table_matches_tshark") {
+        return;
+    }
+    let mut files: Vec<std::path::PathBuf> = [
+        "tutorial.pcap",
+        "padded-min-frames.pcap",
+        "ipv4-options.pcap",
+        "tcp-options.pcap",
+        "vlan.pcap",
+        "dns.pcap",
+        "icmp-errors.pcap",
+        "snaplen-truncated.pcap",
+    ]
+    .iter()
+    .map(|f| common::fixture(f))
+    .collect();
+    if let Some(c) = common::corpus("default_table_matches_tshark") {
+        for group in ["ethernet-ipv4", "dns"] {
+            files.extend(common::captures(&c.join(group)));
+        }
+    }
+    let mut totals = HashMap::new();
+    for f in &files {
+        let (rows, cells) = compare_with_tshark(f);
+        *totals.entry("rows").or_insert(0) += rows;
+        *totals.entry("cells").or_insert(0) += cells;
+    }
+    println!(
+        "compared {} files, {} rows, {} cells with tshark",
+        files.len(),
+        totals["rows"],
+        totals["cells"]
+    );
+    assert!(totals["cells"] > 1000);
+}
