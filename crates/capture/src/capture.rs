@@ -1,0 +1,378 @@
+//! [`Capture`]: opening a file (mapped or streamed) and reading it batch by batch.
+
+use crate::batch::{Batch, BatchData, Builder, Record};
+use crate::damage::{Damage, DamageKind};
+use crate::error::CaptureError;
+use crate::info::{CaptureInfo, Compression};
+use crate::mmap::{MappedFile, MappedRange};
+use crate::parser::{Detect, Parser, Step, Window};
+use crate::source::{Fill, Stream, open_stream};
+use std::fs::File;
+use std::io::{self, Read};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Default records per batch for [`Capture::for_each`] and [`crate::copy_through`].
+pub const DEFAULT_BATCH_RECORDS: usize = 4096;
+/// Default bytes per batch for [`Capture::for_each`] and [`crate::copy_through`].
+pub const DEFAULT_BATCH_BYTES: usize = 4 << 20;
+
+/// The name used for standard input in messages and errors.
+pub const STDIN_NAME: &str = "<stdin>";
+
+enum Backing {
+    Mapped(Arc<MappedFile>),
+    Stream(Stream),
+}
+
+/// An open capture file being read front to back.
+pub struct Capture {
+    backing: Backing,
+    parser: Box<Parser>,
+    builder: Builder,
+    spare: Option<Builder>,
+    done: bool,
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture")
+            .field("path", &self.parser.info.path)
+            .field("format", &self.parser.info.format)
+            .field("position", &self.parser.pos)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+fn io_err(path: &str) -> impl Fn(io::Error) -> CaptureError + '_ {
+    move |err| CaptureError::Io {
+        path: path.to_owned(),
+        err,
+    }
+}
+
+impl Capture {
+    /// Opens `path`; `-` means standard input. Regular uncompressed files are
+    /// memory-mapped; gzip/zstd files, standard input, pipes and other
+    /// non-regular files are streamed.
+    pub fn open(path: impl AsRef<Path>) -> Result<Capture, CaptureError> {
+        Self::open_impl(path.as_ref(), true)
+    }
+
+    /// Like [`Capture::open`] but never memory-maps.
+    pub fn open_streamed(path: impl AsRef<Path>) -> Result<Capture, CaptureError> {
+        Self::open_impl(path.as_ref(), false)
+    }
+
+    /// Reads a capture from any byte stream (gzip/zstd detected by magic).
+    /// `name` is used in errors and [`CaptureInfo::path`].
+    pub fn from_reader(
+        name: &str,
+        reader: impl Read + Send + 'static,
+    ) -> Result<Capture, CaptureError> {
+        let (stream, compression) = open_stream(Box::new(reader)).map_err(io_err(name))?;
+        Self::with_stream(name, stream, compression)
+    }
+
+    fn open_impl(path: &Path, allow_map: bool) -> Result<Capture, CaptureError> {
+        if path.as_os_str() == "-" {
+            return Self::from_reader(STDIN_NAME, io::stdin());
+        }
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(io_err(&name))?;
+        let meta = file.metadata().map_err(io_err(&name))?;
+        if allow_map && meta.is_file() && meta.len() > 0 {
+            let map = MappedFile::open(&file).map_err(io_err(&name))?;
+            let compressed = matches!(
+                map.bytes().get(..4),
+                Some([0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd])
+            );
+            if !compressed {
+                return Self::with_map(&name, map);
+            }
+        }
+        Self::from_reader(&name, file)
+    }
+
+    fn with_map(name: &str, map: MappedFile) -> Result<Capture, CaptureError> {
+        let map = Arc::new(map);
+        let w = Window {
+            data: map.bytes(),
+            base: 0,
+            eof: true,
+        };
+        let parser = match Parser::detect(&w, name, Compression::None, true)? {
+            Detect::Found(p) => p,
+            // Unreachable at EOF; treat defensively as "not a capture".
+            Detect::NeedMore => {
+                return Err(CaptureError::NotCapture {
+                    path: name.to_owned(),
+                });
+            }
+        };
+        Self::start(Backing::Mapped(map), parser)
+    }
+
+    fn with_stream(
+        name: &str,
+        mut stream: Stream,
+        compression: Compression,
+    ) -> Result<Capture, CaptureError> {
+        let mut corrupt = None;
+        let mut parser = loop {
+            match Parser::detect(&stream.window(), name, compression, false)? {
+                Detect::Found(p) => break p,
+                Detect::NeedMore => {
+                    if let Fill::Corrupt(msg) = stream.fill(0).map_err(io_err(name))? {
+                        corrupt = Some(msg);
+                    }
+                }
+            }
+        };
+        if let Some(msg) = corrupt {
+            parser.report(
+                stream.end(),
+                DamageKind::Decompression,
+                format!("decompression failed: {msg}"),
+            );
+        }
+        Self::start(Backing::Stream(stream), parser)
+    }
+
+    fn start(backing: Backing, parser: Box<Parser>) -> Result<Capture, CaptureError> {
+        let mut cap = Capture {
+            backing,
+            parser,
+            builder: Builder::default(),
+            spare: None,
+            done: false,
+        };
+        // Read the headers that precede the first packet so that `info()`
+        // already knows the first section's interfaces. They (and the first
+        // record) stay queued for the first batch.
+        loop {
+            match cap.next_item()? {
+                Step::Record(r) => {
+                    cap.push_record(r);
+                    break;
+                }
+                Step::Header { offset, len } => cap.push_header(offset, len),
+                _ => {
+                    cap.done = true;
+                    break;
+                }
+            }
+        }
+        Ok(cap)
+    }
+
+    /// What is known about the file so far (complete after the last batch).
+    pub fn info(&self) -> &CaptureInfo {
+        &self.parser.info
+    }
+
+    /// Damage events so far (at most 10 000 are kept; see [`Capture::damage_count`]).
+    pub fn damage(&self) -> &[Damage] {
+        &self.parser.damage.events
+    }
+
+    /// Total number of damage events so far.
+    pub fn damage_count(&self) -> u64 {
+        self.parser.damage.total
+    }
+
+    /// Number of records read so far (handed out or queued).
+    pub fn records_read(&self) -> u64 {
+        self.parser.next_number.saturating_sub(1)
+    }
+
+    /// Whether the file is memory-mapped.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.backing, Backing::Mapped(_))
+    }
+
+    /// The next step that yields something (record, header block or end),
+    /// fetching more bytes for streams as needed.
+    fn next_item(&mut self) -> Result<Step, CaptureError> {
+        loop {
+            let step = match &self.backing {
+                Backing::Mapped(map) => {
+                    let w = Window {
+                        data: map.bytes(),
+                        base: 0,
+                        eof: true,
+                    };
+                    self.parser.step(&w)
+                }
+                Backing::Stream(s) => self.parser.step(&s.window()),
+            };
+            match step {
+                Step::Skip => {}
+                Step::NeedMore => match &mut self.backing {
+                    // Defensive: the parser never asks for more at EOF.
+                    Backing::Stream(s) if s.window().eof => return Ok(Step::End),
+                    Backing::Stream(s) => {
+                        let fill = s.fill(self.parser.pos);
+                        match fill.map_err(io_err(&self.parser.info.path))? {
+                            Fill::Ok => {}
+                            Fill::Corrupt(msg) => {
+                                let at = s.end();
+                                self.parser.report(
+                                    at,
+                                    DamageKind::Decompression,
+                                    format!("decompression failed: {msg}"),
+                                );
+                            }
+                        }
+                    }
+                    // A map is always complete: the parser never asks for more.
+                    Backing::Mapped(_) => return Ok(Step::End),
+                },
+                other => return Ok(other),
+            }
+        }
+    }
+
+    fn source_bytes(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        match &self.backing {
+            Backing::Mapped(_) => None,
+            Backing::Stream(s) => Some(s.window().slice(offset, len).unwrap_or(&[])),
+        }
+    }
+
+    fn push_record(&mut self, r: crate::parser::RecIdx) {
+        let len = usize::try_from(r.raw_len).unwrap_or(0);
+        let src = match &self.backing {
+            Backing::Mapped(_) => None,
+            Backing::Stream(s) => Some(s.window().slice(r.offset, len).unwrap_or(&[])),
+        };
+        self.builder.push_record(r, src);
+    }
+
+    fn push_header(&mut self, offset: u64, len: usize) {
+        let src = self.source_bytes(offset, len).map(<[u8]>::to_vec);
+        // Header blocks are rare (once per file/section/interface): the copy
+        // here sidesteps borrowing the stream and the builder together.
+        self.builder.push_header(offset, len, src.as_deref());
+    }
+
+    fn finish_batch(&mut self, end: u64) -> Batch {
+        let fresh = self.spare.take().unwrap_or_default();
+        let b = std::mem::replace(&mut self.builder, fresh);
+        self.builder.start = end;
+        let range = b.start..end.max(b.start);
+        let data = match &self.backing {
+            Backing::Mapped(map) => BatchData::Mapped(MappedRange {
+                map: Arc::clone(map),
+                start: range.start,
+                end: range.end,
+            }),
+            Backing::Stream(_) => BatchData::Owned(b.buf),
+        };
+        Batch {
+            data,
+            records: b.records,
+            headers: b.headers,
+            range,
+        }
+    }
+
+    /// The next batch of at most `max_records` records (at least 1) and at
+    /// most `max_bytes` bytes of records and header blocks (unless a single
+    /// record is larger), in file order; `None` at the end. The first batch
+    /// always starts with the file header / first section header, even when
+    /// the capture has no packets.
+    pub fn next_batch(
+        &mut self,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Option<Batch>, CaptureError> {
+        let max_records = max_records.max(1);
+        let max_bytes = u64::try_from(max_bytes).unwrap_or(u64::MAX);
+        loop {
+            if !self.builder.is_empty()
+                && (self.builder.records.len() >= max_records
+                    || self.builder.items() >= max_records.saturating_mul(4)
+                    || self.builder.bytes >= max_bytes)
+            {
+                return Ok(Some(self.finish_batch(self.parser.pos)));
+            }
+            if self.done {
+                break;
+            }
+            match self.next_item()? {
+                Step::Record(r) => {
+                    let over = self.builder.bytes.saturating_add(u64::from(r.raw_len)) > max_bytes;
+                    if over && !self.builder.is_empty() {
+                        let batch = self.finish_batch(r.offset);
+                        self.push_record(r);
+                        return Ok(Some(batch));
+                    }
+                    self.push_record(r);
+                }
+                Step::Header { offset, len } => self.push_header(offset, len),
+                _ => self.done = true,
+            }
+        }
+        if self.builder.is_empty() {
+            Ok(None)
+        } else {
+            Ok(Some(self.finish_batch(self.parser.pos)))
+        }
+    }
+
+    /// Gives a finished batch's buffers back for reuse (optional; saves the
+    /// per-batch allocations).
+    pub fn recycle(&mut self, batch: Batch) {
+        let Batch {
+            data,
+            mut records,
+            mut headers,
+            ..
+        } = batch;
+        records.clear();
+        headers.clear();
+        let mut buf = match data {
+            BatchData::Owned(v) => v,
+            BatchData::Mapped(_) => Vec::new(),
+        };
+        buf.clear();
+        self.spare = Some(Builder {
+            records,
+            headers,
+            buf,
+            bytes: 0,
+            start: 0,
+        });
+    }
+
+    /// Calls `f` on every remaining record in order; returns how many.
+    pub fn for_each<F: FnMut(&Record<'_>)>(&mut self, mut f: F) -> Result<u64, CaptureError> {
+        let mut n = 0u64;
+        let flow = self.try_for_each(|r| {
+            n += 1;
+            f(r);
+            ControlFlow::<()>::Continue(())
+        })?;
+        debug_assert!(flow.is_none());
+        Ok(n)
+    }
+
+    /// Calls `f` on every remaining record until it breaks; returns the break value.
+    pub fn try_for_each<B, F: FnMut(&Record<'_>) -> ControlFlow<B>>(
+        &mut self,
+        mut f: F,
+    ) -> Result<Option<B>, CaptureError> {
+        while let Some(batch) = self.next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)? {
+            for rec in batch.iter() {
+                if let ControlFlow::Break(b) = f(&rec) {
+                    return Ok(Some(b));
+                }
+            }
+            self.recycle(batch);
+        }
+        Ok(None)
+    }
+}
