@@ -1,0 +1,307 @@
+//! [`PluginDissector`]: one plugin protocol behind the same [`Dissector`] trait
+//! the built-ins implement, with every plugin result checked.
+
+use std::sync::{Arc, Mutex};
+
+use pcapx_core::dissector::{PacketView, TableId};
+use pcapx_core::{
+    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar,
+    RegistryError, Value,
+};
+use pcapx_plugin_abi as abi;
+
+use crate::desc::ProtoDesc;
+use crate::ffi::ProtoFns;
+
+/// A plugin protocol as a [`Dissector`].
+pub struct PluginDissector {
+    plugin: String,
+    desc: Arc<ProtoDesc>,
+    fns: ProtoFns,
+    /// Held around every call for `PLUGIN_SINGLE_THREADED` plugins (shared by
+    /// all protocols of the plugin).
+    lock: Option<Arc<Mutex<()>>>,
+    fields: Vec<(FieldId, FieldType)>,
+    anomalies: Vec<AnomalyId>,
+    tables: Vec<TableId>,
+    plugin_failed: AnomalyId,
+}
+
+impl std::fmt::Debug for PluginDissector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginDissector")
+            .field("plugin", &self.plugin)
+            .field("protocol", &self.desc.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginDissector {
+    pub(crate) fn new(
+        plugin: &str,
+        desc: Arc<ProtoDesc>,
+        fns: ProtoFns,
+        lock: Option<Arc<Mutex<()>>>,
+    ) -> PluginDissector {
+        PluginDissector {
+            plugin: plugin.to_owned(),
+            desc,
+            fns,
+            lock,
+            fields: Vec::new(),
+            anomalies: Vec::new(),
+            tables: Vec::new(),
+            plugin_failed: AnomalyId(0),
+        }
+    }
+
+    /// The protocol's filter name.
+    pub fn protocol(&self) -> &str {
+        &self.desc.name
+    }
+
+    fn guard(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        self.lock
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    fn info(cx: &Ctx<'_>) -> abi::LayerInfo {
+        let prev = cx.prev_name().unwrap_or("");
+        abi::LayerInfo {
+            size: u32::try_from(std::mem::size_of::<abi::LayerInfo>()).unwrap_or(u32::MAX),
+            flags: if cx.quoted() { abi::LAYER_QUOTED } else { 0 },
+            frame_number: cx.meta().number,
+            offset: u64::try_from(cx.offset()).unwrap_or(u64::MAX),
+            declared_len: cx
+                .declared_len()
+                .map_or(abi::NO_LEN, |l| u64::try_from(l).unwrap_or(abi::NO_LEN)),
+            // Points into the frozen registry, which outlives the call.
+            prev_proto: abi::StrRef {
+                ptr: prev.as_ptr().cast(),
+                len: prev.len(),
+            },
+        }
+    }
+
+    /// Turn the plugin's outcome into the engine's, or `None` if it is invalid.
+    fn outcome(&self, out: &abi::OutcomeOut, len: usize) -> Option<Outcome> {
+        let header_len = usize::try_from(out.header_len).ok().filter(|&h| h <= len)?;
+        let payload_len = if out.payload_len == abi::NO_LEN {
+            None
+        } else {
+            Some(usize::try_from(out.payload_len).ok()?)
+        };
+        let table = || self.tables.get(usize::try_from(out.table).ok()?).copied();
+        let next = match out.next {
+            abi::NEXT_END => Next::End,
+            abi::NEXT_TABLE => Next::Table(table()?, out.key),
+            abi::NEXT_PORTS => Next::Ports(table()?, out.src_port, out.dst_port),
+            _ => return None,
+        };
+        Some(Outcome {
+            header_len,
+            payload_len,
+            next,
+        })
+    }
+}
+
+impl Dissector for PluginDissector {
+    fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
+        let d = Arc::clone(&self.desc);
+        r.protocol(&d.name, &d.display, &d.summary_name)?;
+        self.fields.clear();
+        for f in &d.fields {
+            let mut def = FieldDef::new(&f.name, &f.display, f.ftype, &f.description);
+            if f.hex {
+                def = def.hex();
+            }
+            for a in &f.aliases {
+                def = def.alias(a);
+            }
+            self.fields.push((r.field(def)?, f.ftype));
+        }
+        self.anomalies.clear();
+        for a in &d.anomalies {
+            self.anomalies
+                .push(r.anomaly(&a.name, &a.description, false)?);
+        }
+        self.plugin_failed = r.anomaly(
+            "plugin-failed",
+            "a plugin dissector failed (panicked or returned invalid results) on this packet",
+            true,
+        )?;
+        self.tables = d.tables.iter().map(|t| r.table(t)).collect();
+        for (t, k) in &d.bindings {
+            r.bind(t, *k);
+        }
+        if self.fns.has_accepts() {
+            for t in &d.heuristics {
+                r.heuristic(t);
+            }
+        }
+        Ok(())
+    }
+
+    fn accepts(&self, data: &[u8], cx: &Ctx<'_>) -> bool {
+        let info = Self::info(cx);
+        let _g = self.guard();
+        self.fns.accepts(data, &info)
+    }
+
+    fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
+        let info = Self::info(cx);
+        let (status, out, failed) = {
+            let _g = self.guard();
+            let mut call = CallCx {
+                cx,
+                fields: &self.fields,
+                anomalies: &self.anomalies,
+                failed: false,
+            };
+            let (status, out) = self.fns.dissect(data, &info, &mut call);
+            (status, out, call.failed)
+        };
+        match self.outcome(&out, data.len()) {
+            Some(o) if status == abi::STATUS_OK && !failed => o,
+            _ => {
+                cx.anomaly(self.plugin_failed);
+                Outcome::end(data.len())
+            }
+        }
+    }
+
+    fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
+        let Some(rec) = view.layer(layer) else {
+            return false;
+        };
+        let Some(data) = view.data.get(rec.offset as usize..) else {
+            return false;
+        };
+        let mut buf = [0u8; 512];
+        let _g = self.guard();
+        let Some(n) = self.fns.summary(data, rec.header_len as usize, &mut buf) else {
+            return false;
+        };
+        match buf.get(..n).map(std::str::from_utf8) {
+            Some(Ok(s)) => {
+                out.push_str(s);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The state behind the `cx` handle a plugin's `dissect` emits through:
+/// every value is checked against the field's registered type.
+pub(crate) struct CallCx<'a, 'b> {
+    cx: &'a mut Ctx<'b>,
+    fields: &'a [(FieldId, FieldType)],
+    anomalies: &'a [AnomalyId],
+    failed: bool,
+}
+
+impl CallCx<'_, '_> {
+    /// The plugin broke the contract on this packet.
+    pub(crate) fn fail(&mut self) {
+        self.failed = true;
+    }
+
+    fn field(&mut self, i: u32, ok: impl FnOnce(FieldType) -> bool) -> Option<FieldId> {
+        self.typed(i, ok).map(|(id, _)| id)
+    }
+
+    fn typed(
+        &mut self,
+        i: u32,
+        ok: impl FnOnce(FieldType) -> bool,
+    ) -> Option<(FieldId, FieldType)> {
+        match usize::try_from(i).ok().and_then(|i| self.fields.get(i)) {
+            Some(&(id, t)) if ok(t) => Some((id, t)),
+            _ => {
+                self.failed = true;
+                None
+            }
+        }
+    }
+
+    pub(crate) fn add_u64(&mut self, i: u32, v: u64) {
+        if let Some(id) = self.field(i, |t| Value::U64(v).fits(t)) {
+            self.cx.add(id, Value::U64(v));
+        }
+    }
+    pub(crate) fn add_i64(&mut self, i: u32, v: i64) {
+        if let Some(id) = self.field(i, |t| t == FieldType::I64) {
+            self.cx.add(id, Value::I64(v));
+        }
+    }
+    pub(crate) fn add_f64(&mut self, i: u32, v: f64) {
+        if let Some(id) = self.field(i, |t| t == FieldType::F64) {
+            self.cx.add(id, Value::F64(v));
+        }
+    }
+    pub(crate) fn add_bool(&mut self, i: u32, v: bool) {
+        if let Some(id) = self.field(i, |t| t == FieldType::Bool) {
+            self.cx.add(id, Value::Bool(v));
+        }
+    }
+    pub(crate) fn add_time(&mut self, i: u32, v: i64) {
+        if let Some(id) = self.field(i, |t| t == FieldType::Time) {
+            self.cx.add(id, Value::Time(v));
+        }
+    }
+    pub(crate) fn add_bytes(&mut self, i: u32, b: &[u8]) {
+        let Some((id, t)) = self.typed(i, |t| {
+            matches!(
+                t,
+                FieldType::Bytes | FieldType::Ipv4 | FieldType::Ipv6 | FieldType::Mac
+            )
+        }) else {
+            return;
+        };
+        let v = match t {
+            FieldType::Ipv4 => <[u8; 4]>::try_from(b).ok().map(Value::Ipv4),
+            FieldType::Ipv6 => <[u8; 16]>::try_from(b).ok().map(Value::Ipv6),
+            FieldType::Mac => <[u8; 6]>::try_from(b).ok().map(Value::Mac),
+            _ => Some(Value::Bytes(b)),
+        };
+        match v {
+            Some(v) => self.cx.add(id, v),
+            None => self.failed = true,
+        }
+    }
+    pub(crate) fn add_str(&mut self, i: u32, b: &[u8]) {
+        let Some(id) = self.field(i, |t| t == FieldType::Str) else {
+            return;
+        };
+        match std::str::from_utf8(b) {
+            Ok(s) => self.cx.add(id, Value::Str(s)),
+            Err(_) => self.cx.add_str_with(id, |out| {
+                out.extend(b.iter().map(|&c| if c.is_ascii() { c } else { b'?' }));
+            }),
+        }
+    }
+    pub(crate) fn wants(&mut self, i: u32) -> bool {
+        match usize::try_from(i).ok().and_then(|i| self.fields.get(i)) {
+            Some(&(id, _)) => self.cx.wants(id),
+            None => {
+                self.failed = true;
+                false
+            }
+        }
+    }
+    pub(crate) fn anomaly(&mut self, i: u32) {
+        match usize::try_from(i).ok().and_then(|i| self.anomalies.get(i)) {
+            Some(&id) => self.cx.anomaly(id),
+            None => self.failed = true,
+        }
+    }
+    pub(crate) fn short(&mut self) {
+        self.cx.short();
+    }
+    pub(crate) fn malformed(&mut self) {
+        self.cx.malformed();
+    }
+}
