@@ -1,0 +1,700 @@
+//! IPv4 (RFC 791): ethertype 0x0800, LINKTYPE_IPV4 (228), IP protocol 4 (IP in IP).
+//!
+//! * Header checksum verified (generic `bad-checksum` anomaly), except inside an
+//!   ICMP error's quoted copy and when it is 0 (never filled in: checksum
+//!   offload on the sender, hand-made packets). tshark does not verify IPv4
+//!   checksums by default (`ip.checksum.status` "unverified").
+//! * Options: `ip.opt.type`/`ip.opt.len` per option up to End of Options List
+//!   (as Wireshark), and `ip.opt.count` counting options the way Scapy's
+//!   `len(IP.options)` does (every byte after EOL parses as another EOL).
+//! * `payload_len` is total length − header length, so Ethernet padding becomes
+//!   the engine's `padding` layer. Total length 0 (TSO) means "the rest", and
+//!   `ip.len` then shows the frame's remaining length, as Wireshark does.
+//! * Fragments: offset 0 dispatches via `ip.proto`; later fragments end with the
+//!   raw data. Unlike Wireshark, pcapx does not reassemble: tshark shows the
+//!   first fragment as `data` and the reassembled datagram on the last one.
+//! * A version-6 packet (e.g. on linktype 228) is handed to IPv6 with a
+//!   `malformed` anomaly, as Wireshark does.
+
+use std::fmt::Write;
+use std::sync::{Arc, OnceLock};
+
+use pcapx_core::dissector::{PacketView, TableId};
+use pcapx_core::{
+    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar,
+    RegistryError, Value,
+};
+
+use super::names::ip_proto;
+use super::wire::{be16, internet_checksum, ipv4, u8_at};
+
+const MIN_HDR: usize = 20;
+
+struct Ids {
+    version: FieldId,
+    hdr_len: FieldId,
+    ihl: FieldId,
+    dsfield: FieldId,
+    dscp: FieldId,
+    ecn: FieldId,
+    len: FieldId,
+    id: FieldId,
+    flags: FieldId,
+    rb: FieldId,
+    df: FieldId,
+    mf: FieldId,
+    frag_offset: FieldId,
+    ttl: FieldId,
+    proto: FieldId,
+    checksum: FieldId,
+    src: FieldId,
+    dst: FieldId,
+    addr: FieldId,
+    opt_type: FieldId,
+    opt_len: FieldId,
+    opt_count: FieldId,
+    bad_checksum: AnomalyId,
+    ip_proto: TableId,
+    ethertype: TableId,
+}
+
+/// IPv4 (`ip`).
+pub struct Ipv4 {
+    ids: Option<Ids>,
+    version_out: Arc<OnceLock<FieldId>>,
+}
+
+impl Ipv4 {
+    /// `version_out` receives the id of `ip.version`, which IPv6 also sets.
+    pub fn new(version_out: Arc<OnceLock<FieldId>>) -> Ipv4 {
+        Ipv4 {
+            ids: None,
+            version_out,
+        }
+    }
+}
+
+fn field(
+    r: &mut Registrar<'_>,
+    name: &str,
+    display: &str,
+    t: FieldType,
+    desc: &str,
+    alias: Option<&str>,
+    hex: bool,
+) -> Result<FieldId, RegistryError> {
+    let mut d = FieldDef::new(name, display, t, desc);
+    if let Some(a) = alias {
+        d = d.alias(a);
+    }
+    if hex {
+        d = d.hex();
+    }
+    r.field(d)
+}
+
+impl Dissector for Ipv4 {
+    fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
+        use FieldType::{Bool, Ipv4 as V4, U8, U16};
+        r.protocol("ip", "Internet Protocol Version 4", "IP")?;
+        let version = field(
+            r,
+            "ip.version",
+            "Version",
+            U8,
+            "IP version (4)",
+            Some("version"),
+            false,
+        )?;
+        let hdr_len = field(
+            r,
+            "ip.hdr_len",
+            "Header Length",
+            U8,
+            "Header length in bytes",
+            None,
+            false,
+        )?;
+        let ihl = field(
+            r,
+            "ip.ihl",
+            "IHL",
+            U8,
+            "pcapx: header length in 32-bit words (Scapy's IP.ihl)",
+            Some("ihl"),
+            false,
+        )?;
+        let dsfield = field(
+            r,
+            "ip.dsfield",
+            "Differentiated Services Field",
+            U8,
+            "The former type-of-service byte: DSCP and ECN",
+            Some("tos"),
+            true,
+        )?;
+        let dscp = field(
+            r,
+            "ip.dsfield.dscp",
+            "Differentiated Services Codepoint",
+            U8,
+            "DSCP, the upper 6 bits of the DS field",
+            None,
+            false,
+        )?;
+        let ecn = field(
+            r,
+            "ip.dsfield.ecn",
+            "Explicit Congestion Notification",
+            U8,
+            "ECN, the lower 2 bits of the DS field",
+            None,
+            false,
+        )?;
+        let len = field(
+            r,
+            "ip.len",
+            "Total Length",
+            U16,
+            "Datagram length including the header",
+            Some("len"),
+            false,
+        )?;
+        let id = field(
+            r,
+            "ip.id",
+            "Identification",
+            U16,
+            "Identification (fragment group)",
+            Some("id"),
+            true,
+        )?;
+        let flags = field(
+            r,
+            "ip.flags",
+            "Flags",
+            U8,
+            "The 3 flag bits as a number: reserved 4, DF 2, MF 1",
+            None,
+            true,
+        )?;
+        let rb = field(
+            r,
+            "ip.flags.rb",
+            "Reserved bit",
+            Bool,
+            "Reserved (evil) bit",
+            None,
+            false,
+        )?;
+        let df = field(
+            r,
+            "ip.flags.df",
+            "Don't fragment",
+            Bool,
+            "Don't fragment flag",
+            None,
+            false,
+        )?;
+        let mf = field(
+            r,
+            "ip.flags.mf",
+            "More fragments",
+            Bool,
+            "More fragments flag",
+            None,
+            false,
+        )?;
+        let frag_offset = field(
+            r,
+            "ip.frag_offset",
+            "Fragment Offset",
+            U16,
+            "Fragment offset in 8-byte units (as tshark 4.0 and Scapy's IP.frag)",
+            Some("frag"),
+            false,
+        )?;
+        let ttl = field(
+            r,
+            "ip.ttl",
+            "Time to Live",
+            U8,
+            "Time to live",
+            Some("ttl"),
+            false,
+        )?;
+        let proto = field(
+            r,
+            "ip.proto",
+            "Protocol",
+            U8,
+            "Protocol of the payload",
+            Some("proto"),
+            false,
+        )?;
+        let checksum = field(
+            r,
+            "ip.checksum",
+            "Header Checksum",
+            U16,
+            "Header checksum as sent",
+            Some("ip.chksum"),
+            true,
+        )?;
+        let src = field(
+            r,
+            "ip.src",
+            "Source Address",
+            V4,
+            "Source address",
+            Some("src"),
+            false,
+        )?;
+        let dst = field(
+            r,
+            "ip.dst",
+            "Destination Address",
+            V4,
+            "Destination address",
+            Some("dst"),
+            false,
+        )?;
+        let addr = field(
+            r,
+            "ip.addr",
+            "Source or Destination Address",
+            V4,
+            "Both addresses (source, then destination)",
+            None,
+            false,
+        )?;
+        let opt_type = field(
+            r,
+            "ip.opt.type",
+            "Type",
+            U8,
+            "Option type, one per option (up to EOL)",
+            None,
+            false,
+        )?;
+        let opt_len = field(
+            r,
+            "ip.opt.len",
+            "Length",
+            U8,
+            "Option length, for options that have one",
+            None,
+            false,
+        )?;
+        let opt_count = field(
+            r,
+            "ip.opt.count",
+            "Option count",
+            U8,
+            "pcapx: number of options as Scapy's len(IP.options) counts them (NOP and each EOL byte count)",
+            Some("ip.options"),
+            false,
+        )?;
+        let _ = self.version_out.set(version);
+        let bad_checksum = r.anomaly("bad-checksum", "a header checksum does not verify", true)?;
+        let ip_proto = r.table("ip.proto");
+        let ethertype = r.table("ethertype");
+        r.bind("ethertype", 0x0800);
+        r.bind("linktype", 228);
+        r.bind("ip.proto", 4);
+        self.ids = Some(Ids {
+            version,
+            hdr_len,
+            ihl,
+            dsfield,
+            dscp,
+            ecn,
+            len,
+            id,
+            flags,
+            rb,
+            df,
+            mf,
+            frag_offset,
+            ttl,
+            proto,
+            checksum,
+            src,
+            dst,
+            addr,
+            opt_type,
+            opt_len,
+            opt_count,
+            bad_checksum,
+            ip_proto,
+            ethertype,
+        });
+        Ok(())
+    }
+
+    fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
+        let Some(ids) = &self.ids else {
+            return Outcome::end(0);
+        };
+        let Some(b0) = u8_at(data, 0) else {
+            cx.short();
+            return Outcome::end(0);
+        };
+        let version = b0 >> 4;
+        if version == 6 {
+            // IPv6 sets `ip.version` itself.
+            cx.malformed();
+            return Outcome::next(0, Next::Table(ids.ethertype, 0x86dd));
+        }
+        cx.add(ids.version, Value::U64(u64::from(version)));
+        if version != 4 {
+            cx.malformed();
+            return Outcome::end(0);
+        }
+        let ihl = b0 & 0x0f;
+        let hlen = usize::from(ihl) * 4;
+        cx.add(ids.hdr_len, Value::U64(u64::from(ihl) * 4));
+        cx.add(ids.ihl, Value::U64(u64::from(ihl)));
+        if hlen < MIN_HDR {
+            cx.malformed();
+            return Outcome::end(0);
+        }
+        let u = |v: Option<u8>| v.map(u64::from);
+        if let Some(tos) = u8_at(data, 1) {
+            cx.add(ids.dsfield, Value::U64(u64::from(tos)));
+            cx.add(ids.dscp, Value::U64(u64::from(tos >> 2)));
+            cx.add(ids.ecn, Value::U64(u64::from(tos & 3)));
+        }
+        let tot = be16(data, 2);
+        match tot {
+            // TSO: Wireshark shows the reported length instead of 0.
+            Some(0) => {
+                let m = cx.meta();
+                let cut = u64::from(m.wirelen.saturating_sub(m.caplen));
+                cx.add(ids.len, Value::U64(data.len() as u64 + cut));
+            }
+            Some(t) => cx.add(ids.len, Value::U64(u64::from(t))),
+            None => {}
+        }
+        if let Some(i) = be16(data, 4) {
+            cx.add(ids.id, Value::U64(u64::from(i)));
+        }
+        let ff = be16(data, 6);
+        if let Some(ff) = ff {
+            cx.add(ids.flags, Value::U64(u64::from(ff >> 13)));
+            cx.add(ids.rb, Value::Bool(ff & 0x8000 != 0));
+            cx.add(ids.df, Value::Bool(ff & 0x4000 != 0));
+            cx.add(ids.mf, Value::Bool(ff & 0x2000 != 0));
+            cx.add(ids.frag_offset, Value::U64(u64::from(ff & 0x1fff)));
+        }
+        if let Some(t) = u(u8_at(data, 8)) {
+            cx.add(ids.ttl, Value::U64(t));
+        }
+        let proto = u8_at(data, 9);
+        if let Some(p) = u(proto) {
+            cx.add(ids.proto, Value::U64(p));
+        }
+        if let Some(c) = be16(data, 10) {
+            cx.add(ids.checksum, Value::U64(u64::from(c)));
+        }
+        if let Some(a) = ipv4(data, 12) {
+            cx.add(ids.src, Value::Ipv4(a));
+            cx.add(ids.addr, Value::Ipv4(a));
+        }
+        if let Some(a) = ipv4(data, 16) {
+            cx.add(ids.dst, Value::Ipv4(a));
+            cx.add(ids.addr, Value::Ipv4(a));
+        }
+        let (Some(tot), Some(ff), Some(proto), true) = (tot, ff, proto, data.len() >= MIN_HDR)
+        else {
+            cx.short();
+            return Outcome::end(data.len());
+        };
+        let complete = data.len() >= hlen;
+        let opts = data.get(MIN_HDR..hlen.min(data.len())).unwrap_or(&[]);
+        self.options(ids, opts, complete, cx);
+        if !complete {
+            cx.short();
+            return Outcome::end(data.len());
+        }
+        // A zero checksum was never filled in (checksum offload on the sending
+        // host, or a hand-made packet): pcapx leaves it unverified.
+        let stored = be16(data, 10).unwrap_or(0);
+        if !cx.quoted() && stored != 0 && internet_checksum(data.get(..hlen).unwrap_or(&[])) != 0 {
+            cx.anomaly(ids.bad_checksum);
+        }
+        let tot = usize::from(tot);
+        let payload_len = if tot == 0 {
+            // TSO super-frame captured before segmentation: length unknown.
+            None
+        } else if tot < hlen {
+            cx.malformed();
+            return Outcome::end(hlen);
+        } else {
+            if tot > data.len() {
+                cx.short();
+            }
+            Some(tot - hlen)
+        };
+        let next = if ff & 0x1fff == 0 {
+            Next::Table(ids.ip_proto, u64::from(proto))
+        } else {
+            Next::End
+        };
+        Outcome {
+            header_len: hlen,
+            payload_len,
+            next,
+        }
+    }
+
+    fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
+        if view.layer(layer).is_some_and(|l| l.quoted) {
+            return false;
+        }
+        let (Some(src), Some(dst), Some(p)) = (
+            view.get(layer, "ip.src"),
+            view.get(layer, "ip.dst"),
+            view.get(layer, "ip.proto").and_then(|v| v.as_u64()),
+        ) else {
+            return false;
+        };
+        let _ = write!(out, "{src} > {dst} ");
+        match u8::try_from(p).ok().and_then(ip_proto) {
+            Some(n) => out.push_str(n),
+            None => {
+                let _ = write!(out, "{p}");
+            }
+        }
+        if let Some(fr) = view.get(layer, "ip.frag_offset").and_then(|v| v.as_u64())
+            && fr != 0
+        {
+            let _ = write!(out, " frag:{fr}");
+        }
+        true
+    }
+
+    fn layer_name(&self, view: &PacketView<'_>, layer: usize) -> Option<&'static str> {
+        view.layer(layer).filter(|l| l.quoted).map(|_| "IPerror")
+    }
+}
+
+impl Ipv4 {
+    /// Walk the options area. `complete`: the whole header was captured, so a
+    /// length running past it is malformed rather than cut by the snaplen.
+    fn options(&self, ids: &Ids, opts: &[u8], complete: bool, cx: &mut Ctx<'_>) {
+        let mut i = 0usize;
+        let mut count = 0u64;
+        let mut ended = false;
+        while let Some(&t) = opts.get(i) {
+            count += 1;
+            if !ended {
+                cx.add(ids.opt_type, Value::U64(u64::from(t)));
+            }
+            match t {
+                0 => {
+                    ended = true;
+                    i += 1;
+                }
+                1 => i += 1,
+                _ => {
+                    let Some(&l) = opts.get(i + 1) else {
+                        if complete && !ended {
+                            cx.malformed();
+                        }
+                        break;
+                    };
+                    if !ended {
+                        cx.add(ids.opt_len, Value::U64(u64::from(l)));
+                    }
+                    let l = usize::from(l);
+                    if l < 2 || i + l > opts.len() {
+                        if complete && !ended {
+                            cx.malformed();
+                        }
+                        break;
+                    }
+                    i += l;
+                }
+            }
+        }
+        cx.add(ids.opt_count, Value::U64(count));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::net::testutil::{check, check_truncation, hex, summary};
+
+    // Ethernet / IPv4 (router alert option) / IGMP, from igmpv3-queries.pcap.
+    const IGMP: &str = "01005e000001 000a0b0c0d0e 0800
+        4600 0020 0001 0000 0102 0000 0a000001 e0000001 94040000
+        1164 ee9b 00000000 0000 0000";
+
+    fn with_checksum(mut d: Vec<u8>, ip_at: usize) -> Vec<u8> {
+        let hlen = usize::from(d[ip_at] & 0x0f) * 4;
+        d[ip_at + 10] = 0;
+        d[ip_at + 11] = 0;
+        let c = crate::net::wire::internet_checksum(&d[ip_at..ip_at + hlen]);
+        d[ip_at + 10..ip_at + 12].copy_from_slice(&c.to_be_bytes());
+        d
+    }
+
+    #[test]
+    fn header_fields_and_options() {
+        let d = with_checksum(hex(IGMP), 14);
+        check(
+            1,
+            &d,
+            "eth:ip:data:padding",
+            &[
+                ("ip.version", "4"),
+                ("ip.hdr_len", "24"),
+                ("ip.ihl", "6"),
+                ("ip.dsfield", "0"),
+                ("ip.len", "32"),
+                ("ip.id", "1"),
+                ("ip.flags", "0"),
+                ("ip.frag_offset", "0"),
+                ("ip.ttl", "1"),
+                ("ip.proto", "2"),
+                ("ip.checksum", "15061"),
+                ("ip.src", "10.0.0.1"),
+                ("ip.dst", "224.0.0.1"),
+                ("ip.addr", "10.0.0.1,224.0.0.1"),
+                ("ip.opt.type", "148"),
+                ("ip.opt.len", "4"),
+                ("ip.opt.count", "1"),
+                ("data.len", "8"),
+                ("padding.len", "4"),
+            ],
+            &["unknown-next"],
+        );
+        check_truncation(
+            1,
+            &d,
+            14 + 24,
+            &[
+                ("ip.version", 15),
+                ("ip.len", 18),
+                ("ip.id", 20),
+                ("ip.frag_offset", 22),
+                ("ip.ttl", 23),
+                ("ip.proto", 24),
+                ("ip.checksum", 26),
+                ("ip.src", 30),
+                ("ip.dst", 34),
+                ("ip.opt.type", 35),
+            ],
+        );
+        assert_eq!(
+            summary(1, &d),
+            "Ether / 10.0.0.1 > 224.0.0.1 igmp / Raw / Padding"
+        );
+    }
+
+    #[test]
+    fn checksum_flags_and_fragments() {
+        // MF fragment at offset 0 dispatches; offset 6 (DF clear) stops.
+        let first = with_checksum(
+            hex(
+                "45000026 abcd 2000 40 11 0000 a4017ba3 a4017b3d 007b 0089 0012 0000 0102 0304 0506 0708 0900",
+            ),
+            0,
+        );
+        check(
+            228,
+            &first,
+            "ip:udp:data",
+            &[
+                ("ip.flags", "1"),
+                ("ip.flags.mf", "1"),
+                ("ip.flags.df", "0"),
+                ("ip.id", "43981"),
+            ],
+            &[],
+        );
+        let later = with_checksum(
+            hex("4500001c abcd 0006 40 11 0000 a4017ba3 a4017b3d 0102030405060708 09000000"),
+            0,
+        );
+        check(
+            228,
+            &later,
+            "ip:data:padding",
+            &[("ip.frag_offset", "6"), ("data.len", "8")],
+            &[],
+        );
+        assert_eq!(
+            summary(228, &later),
+            "164.1.123.163 > 164.1.123.61 udp frag:6 / Raw / Padding"
+        );
+        let mut bad = later.clone();
+        bad[11] ^= 1;
+        check(228, &bad, "ip:data:padding", &[], &["bad-checksum"]);
+    }
+
+    #[test]
+    fn bad_lengths() {
+        // IHL 4 (16 bytes): fields up to the header length, then malformed.
+        let d = hex("44000028 0001 0000 40 06 0000 0a000001 0a000002");
+        check(
+            228,
+            &d,
+            "ip:data",
+            &[("ip.hdr_len", "16"), ("ip.src", "")],
+            &["malformed"],
+        );
+        // Total length 10 < header length.
+        let d = with_checksum(hex("4500000a 0001 0000 40 06 0000 0a000001 0a000002 00"), 0);
+        check(228, &d, "ip:data", &[("ip.len", "10")], &["malformed"]);
+        // Total length larger than the frame (not cut by snaplen): malformed.
+        let d = with_checksum(hex("45000100 0001 0000 40 ff 0000 0a000001 0a000002 00"), 0);
+        check(
+            228,
+            &d,
+            "ip:data",
+            &[("ip.len", "256")],
+            &["malformed", "unknown-next"],
+        );
+        // Option length running past the header.
+        let d = with_checksum(
+            hex("46000018 0001 0000 40 ff 0000 0a000001 0a000002 8308 0000"),
+            0,
+        );
+        check(
+            228,
+            &d,
+            "ip",
+            &[("ip.opt.type", "131"), ("ip.opt.count", "1")],
+            &["malformed"],
+        );
+        // Version 6 on linktype 228: handed to IPv6.
+        let d = hex(
+            "60000000 0000 3b 40 00000000000000000000000000000001 00000000000000000000000000000002",
+        );
+        check(
+            228,
+            &d,
+            "ip:ipv6",
+            &[("ip.version", "6"), ("ipv6.nxt", "59")],
+            &["malformed"],
+        );
+    }
+
+    #[test]
+    fn scapy_option_count() {
+        // NOP, EOL, then two zero bytes of padding: Scapy counts 4 options.
+        let d = with_checksum(
+            hex("46000018 0001 0000 40 ff 0000 0a000001 0a000002 01000000"),
+            0,
+        );
+        check(
+            228,
+            &d,
+            "ip",
+            &[("ip.opt.type", "1,0"), ("ip.opt.count", "4")],
+            &[],
+        );
+    }
+}
