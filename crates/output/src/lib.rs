@@ -14,7 +14,9 @@ mod text;
 
 pub use cell::{CellWriter, for_each_value};
 pub use parquet_out::{ParquetEncoder, ParquetWriter};
-pub use table::{ColumnSpec, Format, Occurrence, Scope, TableSpec, TimeFormat};
+pub use table::{
+    ColumnSpec, Format, Occurrence, Scope, TUTORIAL_COLUMNS, TableSpec, TimeFormat, resolve_column,
+};
 pub use text::{TextEncoder, TextWriter};
 
 use pcapx_core::Fields;

@@ -2,6 +2,8 @@
 
 use pcapx_core::{Column, FieldId, FieldType, Fields, ProtoId, Registry, Wanted};
 
+use crate::OutputError;
+
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Format {
     Csv,
@@ -106,5 +108,109 @@ impl TableSpec {
             None => true,
             Some(p) => fields.layers().iter().any(|l| l.proto == p && !l.quoted),
         }
+    }
+}
+
+/// The Scapy tutorial's 26 columns, in its order: (header, field or alias,
+/// transport). IPv4 header fields come from the first IPv4 layer; transport
+/// fields (`transport = true`) only from the layer directly above it
+/// (`packet[IP].payload`), so a header quoted in an ICMP error fills nothing —
+/// the tutorial's `None`.
+pub const TUTORIAL_COLUMNS: &[(&str, &str, bool)] = &[
+    ("version", "ip.version", false),
+    ("ihl", "ip.ihl", false),
+    ("tos", "ip.dsfield", false),
+    ("len", "ip.len", false),
+    ("id", "ip.id", false),
+    ("ip.flags", "ip.flags", false),
+    ("frag", "ip.frag_offset", false),
+    ("ttl", "ip.ttl", false),
+    ("proto", "ip.proto", false),
+    ("ip.chksum", "ip.checksum", false),
+    ("src", "ip.src", false),
+    ("dst", "ip.dst", false),
+    ("ip.options", "ip.opt.count", false),
+    ("time", "frame.time_epoch", false),
+    ("sport", "sport", true),
+    ("dport", "dport", true),
+    ("seq", "tcp.seq", true),
+    ("ack", "tcp.ack", true),
+    ("dataofs", "tcp.dataofs", true),
+    ("reserved", "tcp.reserved", true),
+    ("tcp.flags", "tcp.flags", true),
+    ("window", "tcp.window_size_value", true),
+    ("tcp.chksum", "tcp.checksum", true),
+    ("urgptr", "tcp.urgent_pointer", true),
+    ("tcp.options", "tcp.opt.count", true),
+    ("payload", "payload", true),
+];
+
+/// Resolve one user-given name (field or alias) to a column, or fail with a
+/// "did you mean" hint.
+pub fn resolve_column(reg: &Registry, name: &str, scope: Scope) -> Result<ColumnSpec, OutputError> {
+    match reg.resolve(name) {
+        Some(c) => Ok(ColumnSpec::from_column(reg, name, &c, scope)),
+        None => Err(OutputError::Usage(match reg.suggest(name) {
+            Some(s) => format!("unknown field '{name}' (did you mean '{s}'?)"),
+            None => format!("unknown field '{name}' (see `pcapx fields`)"),
+        })),
+    }
+}
+
+impl TableSpec {
+    /// The table `convert`/`stats` work on: the tutorial's (no `fields`) or
+    /// the user's comma-separated fields; one row per IPv4 packet for the
+    /// tutorial's table, one per packet with `all` or an explicit field list.
+    pub fn build(
+        reg: &Registry,
+        fields: Option<&str>,
+        all: bool,
+        time_format: TimeFormat,
+        occurrence: Occurrence,
+    ) -> Result<TableSpec, OutputError> {
+        let ip = reg.proto_by_name("ip");
+        let columns = match fields {
+            Some(list) => {
+                let cols = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|name| resolve_column(reg, name, Scope::Any))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if cols.is_empty() {
+                    return Err(OutputError::Usage(
+                        "--fields needs at least one field name".into(),
+                    ));
+                }
+                cols
+            }
+            None => {
+                let Some(ip) = ip else {
+                    return Err(OutputError::Usage(
+                        "the IPv4 dissector is not registered".into(),
+                    ));
+                };
+                TUTORIAL_COLUMNS
+                    .iter()
+                    .map(|&(header, name, transport)| {
+                        let scope = if transport {
+                            Scope::After(ip)
+                        } else {
+                            Scope::Any
+                        };
+                        let mut c = resolve_column(reg, name, scope)?;
+                        header.clone_into(&mut c.name);
+                        Ok(c)
+                    })
+                    .collect::<Result<Vec<_>, OutputError>>()?
+            }
+        };
+        let require = if all || fields.is_some() { None } else { ip };
+        Ok(TableSpec {
+            columns,
+            time_format,
+            occurrence,
+            require,
+        })
     }
 }
