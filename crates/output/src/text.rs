@@ -11,6 +11,8 @@ use crate::{Encoded, OutputError};
 /// Per-worker encoder for the text formats.
 pub struct TextEncoder {
     format: Format,
+    /// CSV rows go through the `csv` crate (RFC 4180 quoting), one writer per batch.
+    csv: Option<csv::Writer<Vec<u8>>>,
     buf: Vec<u8>,
     cell: Vec<u8>,
     rows: u64,
@@ -21,6 +23,7 @@ impl TextEncoder {
     pub fn new(format: Format) -> TextEncoder {
         TextEncoder {
             format,
+            csv: None,
             buf: Vec::with_capacity(1 << 20),
             cell: Vec::with_capacity(256),
             rows: 0,
@@ -34,10 +37,13 @@ impl TextEncoder {
         };
         match self.format {
             Format::Csv => {
-                for (i, col) in spec.columns.iter().enumerate() {
-                    if i > 0 {
-                        self.buf.push(b',');
-                    }
+                let w = self.csv.get_or_insert_with(|| {
+                    csv::WriterBuilder::new()
+                        .terminator(csv::Terminator::Any(b'\n'))
+                        .buffer_capacity(1 << 16)
+                        .from_writer(Vec::with_capacity(1 << 20))
+                });
+                for col in &spec.columns {
                     self.cell.clear();
                     let mut n = 0;
                     for_each_value(col, fields, spec.occurrence, |v| {
@@ -47,9 +53,10 @@ impl TextEncoder {
                         n += 1;
                         cw.text(&mut self.cell, v);
                     });
-                    write_csv_field(&mut self.buf, &self.cell);
+                    // Writing into a Vec cannot fail.
+                    let _ = w.write_field(&self.cell);
                 }
-                self.buf.push(b'\n');
+                let _ = w.write_record(None::<&[u8]>);
             }
             Format::Json | Format::Jsonl => {
                 if self.names.len() != spec.columns.len() {
@@ -100,28 +107,13 @@ impl TextEncoder {
     }
 
     pub fn take(&mut self) -> Encoded {
-        let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(1 << 20));
         let rows = std::mem::take(&mut self.rows);
+        let bytes = match self.csv.take() {
+            Some(w) => w.into_inner().unwrap_or_default(),
+            None => std::mem::replace(&mut self.buf, Vec::with_capacity(1 << 20)),
+        };
         Encoded::Text { bytes, rows }
     }
-}
-
-fn write_csv_field(out: &mut Vec<u8>, field: &[u8]) {
-    let needs = field
-        .iter()
-        .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
-    if !needs {
-        out.extend_from_slice(field);
-        return;
-    }
-    out.push(b'"');
-    for &b in field {
-        if b == b'"' {
-            out.push(b'"');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
 }
 
 fn json_value(out: &mut Vec<u8>, scratch: &mut Vec<u8>, cw: &CellWriter, v: Value<'_>) {
@@ -198,26 +190,5 @@ impl<W: Write> TextWriter<W> {
         }
         self.out.flush()?;
         Ok(self.rows)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quoting_follows_rfc4180() {
-        let mut v = Vec::new();
-        write_csv_field(&mut v, b"plain");
-        v.push(b'|');
-        write_csv_field(&mut v, b"a,b");
-        v.push(b'|');
-        write_csv_field(&mut v, b"say \"hi\"");
-        v.push(b'|');
-        write_csv_field(&mut v, b"two\nlines");
-        assert_eq!(
-            String::from_utf8(v).unwrap(),
-            "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\""
-        );
     }
 }
