@@ -38,7 +38,7 @@ impl Encoded {
 
 /// A per-worker row encoder for any format.
 pub enum Encoder {
-    Text(TextEncoder),
+    Text(Box<TextEncoder>),
     Parquet(ParquetEncoder),
 }
 
@@ -46,7 +46,7 @@ impl Encoder {
     pub fn new(spec: &TableSpec, format: Format) -> Encoder {
         match format {
             Format::Parquet => Encoder::Parquet(ParquetEncoder::new(spec)),
-            _ => Encoder::Text(TextEncoder::new(format)),
+            _ => Encoder::Text(Box::new(TextEncoder::new(format))),
         }
     }
     /// Encode one packet as a row (the caller has checked [`TableSpec::accepts`]).
