@@ -8,12 +8,19 @@
 //! the fixture table, [`benchdata`] the benchmark traffic model. A `bench` task
 //! plugs in as one more module and one more arm in [`main`].
 
+mod bench;
 mod benchdata;
 mod fixtures;
 mod packets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The workspace root (the parent of `xtask/`).
+pub fn workspace_root() -> PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
 
 /// Errors of this binary: anything printable.
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -26,7 +33,10 @@ tasks:
       memory and exit 1 naming every file that differs from the committed one
   bench-data [--packets N] [--out DIR] [--pcapng] [--seed S]
       write a deterministic benchmark capture (default 1000000 packets into
-      bench-data/)";
+      bench-data/)
+  bench [--packets N] [--runs R] [--ref-runs R] [--out FILE]
+      run the benchmarks on bench-data/bench-N.pcap (generated if missing)
+      side by side with tshark/tcpdump and rewrite BENCHMARKS.md";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,6 +57,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
     match task.as_str() {
         "test-fixtures" => test_fixtures(rest),
         "bench-data" => bench_data(rest),
+        "bench" => bench::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

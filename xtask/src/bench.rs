@@ -1,0 +1,404 @@
+//! `cargo xtask bench`: run pcapx's benchmarks on the generated capture side by
+//! side with tshark/tcpdump and rewrite BENCHMARKS.md.
+//!
+//! Every job runs once untimed (to warm the page cache), then `--runs` times;
+//! the median wall time is reported. Reference tools run `--ref-runs` times.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::Result;
+
+struct Opts {
+    packets: u64,
+    runs: usize,
+    ref_runs: usize,
+    out: PathBuf,
+}
+
+struct Job {
+    name: &'static str,
+    pcapx: Vec<String>,
+    reference: Option<(String, Vec<String>)>,
+    note: &'static str,
+}
+
+struct Outcome {
+    name: &'static str,
+    pcapx_cmd: String,
+    pcapx_s: f64,
+    ref_cmd: Option<String>,
+    ref_s: Option<f64>,
+    note: &'static str,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Wall time of one run of `prog args` (standard output discarded).
+fn time_once(prog: &str, args: &[String]) -> Result<f64> {
+    let t = Instant::now();
+    let st = Command::new(prog)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("{prog}: {e}"))?;
+    let el = t.elapsed().as_secs_f64();
+    if !st.success() {
+        return Err(format!("{prog} {} failed: {st}", args.join(" ")).into());
+    }
+    Ok(el)
+}
+
+fn time(prog: &str, args: &[String], runs: usize) -> Result<f64> {
+    time_once(prog, args)?; // warm-up
+    let mut v = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        v.push(time_once(prog, args)?);
+    }
+    Ok(median(v))
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn sh(cmd: &str) -> String {
+    Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| (*x).to_owned()).collect()
+}
+
+/// The tshark field list equivalent to the tutorial table's 26 columns.
+const TSHARK_FIELDS: &[&str] = &[
+    "ip.version",
+    "ip.hdr_len",
+    "ip.dsfield",
+    "ip.len",
+    "ip.id",
+    "ip.flags",
+    "ip.frag_offset",
+    "ip.ttl",
+    "ip.proto",
+    "ip.checksum",
+    "ip.src",
+    "ip.dst",
+    "ip.opt.type",
+    "frame.time_epoch",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.seq_raw",
+    "tcp.ack_raw",
+    "tcp.hdr_len",
+    "tcp.flags.res",
+    "tcp.flags",
+    "tcp.window_size_value",
+    "tcp.checksum",
+    "tcp.urgent_pointer",
+    "tcp.option_kind",
+    "tcp.len",
+];
+
+pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
+    let root = crate::workspace_root();
+    let mut o = Opts {
+        packets: 1_000_000,
+        runs: 5,
+        ref_runs: 1,
+        out: root.join("BENCHMARKS.md"),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--packets" => {
+                o.packets = crate::value(&mut it, a)?
+                    .parse()
+                    .map_err(|e| format!("--packets: {e}"))?
+            }
+            "--runs" => {
+                o.runs = crate::value(&mut it, a)?
+                    .parse()
+                    .map_err(|e| format!("--runs: {e}"))?
+            }
+            "--ref-runs" => {
+                o.ref_runs = crate::value(&mut it, a)?
+                    .parse()
+                    .map_err(|e| format!("--ref-runs: {e}"))?
+            }
+            "--out" => o.out = PathBuf::from(crate::value(&mut it, a)?),
+            other => return Err(format!("bench: unknown argument '{other}'").into()),
+        }
+    }
+    let data = root
+        .join("bench-data")
+        .join(format!("bench-{}.pcap", o.packets));
+    if !data.exists() {
+        eprintln!("bench: generating {}", data.display());
+        let opts = crate::benchdata::Options {
+            packets: o.packets,
+            ..crate::benchdata::Options::default()
+        };
+        crate::benchdata::run(&opts)?;
+    }
+    eprintln!("bench: building pcapx (release)");
+    let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "pcapx",
+            "--bins",
+            "--examples",
+        ])
+        .current_dir(&root)
+        .status()?;
+    if !st.success() {
+        return Err("cargo build --release failed".into());
+    }
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let bin = target.join("release/pcapx");
+    let bin_s = bin.to_string_lossy().into_owned();
+    let f = data.to_string_lossy().into_owned();
+    let tmp = std::env::temp_dir().join("pcapx-bench");
+    std::fs::create_dir_all(&tmp)?;
+    let out = |n: &str| tmp.join(n).to_string_lossy().into_owned();
+
+    // Dissect-only throughput (one core, the tutorial table's fields).
+    eprintln!("bench: dissect-only throughput");
+    let dis = Command::new(target.join("release/examples/dissect_throughput"))
+        .args([f.as_str(), "--rounds", "5"])
+        .output()?;
+    let dissect_line = String::from_utf8_lossy(&dis.stdout).trim().to_owned();
+
+    let help_ok = |cmd: &str| {
+        Command::new(&bin)
+            .args([cmd, "--help"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let mut tshark_csv = s(&[
+        "-n",
+        "-r",
+        &f,
+        "-T",
+        "fields",
+        "-E",
+        "separator=,",
+        "-E",
+        "occurrence=f",
+    ]);
+    for fld in TSHARK_FIELDS {
+        tshark_csv.push("-e".into());
+        tshark_csv.push((*fld).into());
+    }
+    let mut jobs = vec![
+        Job {
+            name: "convert --to csv (tutorial table)",
+            pcapx: s(&["convert", &f, "--to", "csv", "-o", &out("t.csv")]),
+            reference: have("tshark").then(|| ("tshark".to_owned(), tshark_csv.clone())),
+            note: "tshark writes the same 26 columns with -T fields (to /dev/null here)",
+        },
+        Job {
+            name: "convert --to csv --threads 1",
+            pcapx: s(&[
+                "convert",
+                &f,
+                "--to",
+                "csv",
+                "--threads",
+                "1",
+                "-o",
+                &out("t1.csv"),
+            ]),
+            reference: None,
+            note: "single worker thread",
+        },
+        Job {
+            name: "convert --to parquet",
+            pcapx: s(&["convert", &f, "-o", &out("t.parquet")]),
+            reference: None,
+            note: "compare with the CSV row: the bar is within 2x",
+        },
+        Job {
+            name: "convert --to jsonl",
+            pcapx: s(&["convert", &f, "--to", "jsonl", "-o", &out("t.jsonl")]),
+            reference: None,
+            note: "",
+        },
+        Job {
+            name: "count (dissect everything, no output)",
+            pcapx: s(&["count", &f]),
+            reference: have("tshark").then(|| {
+                (
+                    "tshark".to_owned(),
+                    s(&["-n", "-r", &f, "-q", "-z", "io,phs"]),
+                )
+            }),
+            note: "sequential; tshark -z io,phs is the closest overview",
+        },
+    ];
+    if help_ok("stats") {
+        jobs.push(Job {
+            name: "stats --group-by src --sum payload",
+            pcapx: s(&[
+                "stats",
+                &f,
+                "--group-by",
+                "src",
+                "--sum",
+                "payload",
+                "--format",
+                "csv",
+            ]),
+            reference: have("tshark").then(|| {
+                (
+                    "tshark".to_owned(),
+                    s(&["-n", "-r", &f, "-q", "-z", "endpoints,ip"]),
+                )
+            }),
+            note: "tshark -q -z endpoints,ip",
+        });
+    }
+    if help_ok("filter") {
+        jobs.push(Job {
+            name: "filter 'tcp and port 443' -o",
+            pcapx: s(&["filter", &f, "tcp and port 443", "-o", &out("f.pcap")]),
+            reference: have("tcpdump").then(|| {
+                (
+                    "tcpdump".to_owned(),
+                    s(&["-r", &f, "-w", &out("td.pcap"), "tcp and port 443"]),
+                )
+            }),
+            note: "tcpdump -r F -w out 'tcp and port 443'",
+        });
+    }
+
+    let mut results = Vec::new();
+    for j in &jobs {
+        eprintln!("bench: {}", j.name);
+        let p = time(&bin_s, &j.pcapx, o.runs)?;
+        let (rc, rs) = match &j.reference {
+            Some((prog, args)) => (
+                Some(format!("{prog} {}", quote(args))),
+                Some(time(prog, args, o.ref_runs)?),
+            ),
+            None => (None, None),
+        };
+        results.push(Outcome {
+            name: j.name,
+            pcapx_cmd: format!("pcapx {}", quote(&j.pcapx)),
+            pcapx_s: p,
+            ref_cmd: rc,
+            ref_s: rs,
+            note: j.note,
+        });
+    }
+    let size = std::fs::metadata(&data).map(|m| m.len()).unwrap_or(0);
+    write_report(&o, &data, size, &dissect_line, &results)?;
+    eprintln!("bench: wrote {}", o.out.display());
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn quote(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            if a.contains(' ') || a.contains('\'') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(
+            &std::env::temp_dir()
+                .join("pcapx-bench")
+                .to_string_lossy()
+                .into_owned(),
+            "$TMP",
+        )
+}
+
+fn write_report(o: &Opts, data: &Path, size: u64, dissect: &str, rs: &[Outcome]) -> Result<()> {
+    use std::fmt::Write as _;
+    let mut m = String::new();
+    let cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2");
+    let cores = sh("nproc");
+    let mem = sh("free -g | awk '/Mem:/{print $2}'");
+    let tshark = sh("tshark --version 2>/dev/null | head -1");
+    let tcpdump = sh("tcpdump --version 2>&1 | head -1");
+    let rustc = sh("rustc --version");
+    writeln!(m, "# pcapx benchmarks\n")?;
+    writeln!(
+        m,
+        "Generated by `cargo xtask bench --packets {} --runs {} --ref-runs {}` (rewrites this file).\n",
+        o.packets, o.runs, o.ref_runs
+    )?;
+    writeln!(m, "- Machine: {} cores, {cpu}, {mem} GiB RAM", cores)?;
+    writeln!(m, "- Tools: {rustc}; {tshark}; {tcpdump}")?;
+    #[allow(clippy::cast_precision_loss)]
+    let mb = size as f64 / 1e6;
+    writeln!(
+        m,
+        "- Data: `{}` — {} packets, {mb:.0} MB, made by `cargo xtask bench-data --packets {}` (deterministic mix: mostly TCP with options, UDP/DNS, ICMP, ARP, IPv6, VLAN, padded small frames)",
+        data.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        o.packets,
+        o.packets
+    )?;
+    writeln!(
+        m,
+        "- Times are wall-clock medians of {} runs after one warm-up (page cache warm); reference tools: median of {}.\n",
+        o.runs, o.ref_runs
+    )?;
+    writeln!(m, "## Dissect-only throughput\n")?;
+    writeln!(
+        m,
+        "`cargo run --release -p pcapx --example dissect_throughput -- {}` (packets preloaded in memory, one thread, the tutorial table's fields materialised):\n",
+        data.display()
+    )?;
+    writeln!(m, "```\n{dissect}\n```\n")?;
+    writeln!(m, "## Jobs\n")?;
+    writeln!(
+        m,
+        "| job | pcapx | reference | speed-up |\n|---|---:|---:|---:|"
+    )?;
+    for r in rs {
+        let (rt, ratio) = match r.ref_s {
+            Some(t) => (format!("{t:.2} s"), format!("{:.1}×", t / r.pcapx_s)),
+            None => ("—".into(), "—".into()),
+        };
+        writeln!(m, "| {} | {:.3} s | {rt} | {ratio} |", r.name, r.pcapx_s)?;
+    }
+    writeln!(m, "\n### Commands\n")?;
+    for r in rs {
+        writeln!(m, "- **{}**: `{}`", r.name, r.pcapx_cmd)?;
+        if let Some(c) = &r.ref_cmd {
+            writeln!(m, "  - reference: `{c}`")?;
+        }
+        if !r.note.is_empty() {
+            writeln!(m, "  - {}", r.note)?;
+        }
+    }
+    std::fs::write(&o.out, m)?;
+    Ok(())
+}
