@@ -293,7 +293,7 @@ fn network_fields_match_tshark() {
         .collect();
     let mut fields = e.new_fields(Wanted::All);
     let (mut files, mut packets, mut compared, mut equal) = (0usize, 0usize, 0usize, 0usize);
-    let (mut accepted, mut unreached) = (0usize, 0usize);
+    let (mut accepted, mut unreached, mut present) = (0usize, 0usize, 0usize);
     let mut bad: Vec<String> = Vec::new();
     for path in captures(&root) {
         let rel = path
@@ -350,6 +350,7 @@ fn network_fields_match_tshark() {
                 compared += 1;
                 if o == t {
                     equal += 1;
+                    present += usize::from(!o.is_empty());
                 } else if ACCEPTED
                     .iter()
                     .any(|(f, name, _)| rel.ends_with(f) && *name == FIELDS[k])
@@ -366,7 +367,7 @@ fn network_fields_match_tshark() {
         }
     }
     println!(
-        "{files} files, {packets} packets, {compared} field values compared: {equal} equal, \
+        "{files} files, {packets} packets, {compared} field values compared: {equal} equal ({present} of them present), \
          {accepted} accepted differences, {} mismatches; {unreached} tshark values behind \
          protocols pcapx does not dissect",
         bad.len()
@@ -393,4 +394,100 @@ fn network_fields_match_tshark() {
         "{} field values differ from tshark",
         bad.len()
     );
+}
+
+/// Captures whose every packet has only layers pcapx names like Scapy (link,
+/// VLAN, ARP, IP, IPv6 and its extension headers, fragments, UDP/ICMP).
+const SCAPY_FILES: &[&str] = &[
+    "zeek/linktypes/arp-who-has.pcap",
+    "zeek/linktypes/linuxsll-arp.pcap",
+    "vlan/802.1ad_QinQ.pcap",
+    "zeek/fragments/fragmented-1.pcap",
+    "pcapplusplus/fragments/ip4_fragments.pcap",
+    "ipv6/ipv6_no_next_header.pcap",
+    "ipv6/ipv6-routing-header.pcap",
+    "ipv6/ipv6-srh-ext-header.pcap",
+    "linktypes/LINKTYPE_RAW_ipv6.pcap",
+    "linktypes/babel.pcap",
+    "zeek/linktypes/linux_dlt_sll2.pcap",
+    "pcapplusplus/vlan/VlanPackets.pcap",
+    "zeek/vlan/vlan-qinqinq.pcap",
+];
+
+/// Summaries that differ on purpose: (file, packet number, reason).
+const SCAPY_ACCEPTED: &[(&str, usize, &str)] = &[
+    (
+        "zeek/fragments/fragmented-1.pcap",
+        3,
+        "Scapy decodes NetBIOS name service (NBNSHeader); pcapx has no NBNS dissector",
+    ),
+    (
+        "zeek/linktypes/linux_dlt_sll2.pcap",
+        6,
+        "RARP (0x8035): Scapy binds ARP to 0x0806 only and shows Raw; pcapx decodes it as ARP",
+    ),
+];
+
+fn scapy_summaries(path: &Path) -> Option<Vec<String>> {
+    let script = "import sys\nfrom scapy.all import rdpcap\nfor p in rdpcap(sys.argv[1]): print(p.summary())";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .ok()?;
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
+#[test]
+fn summaries_match_scapy() {
+    let Some(root) = corpus() else { return };
+    if scapy_summaries(&root.join(SCAPY_FILES[0])).is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Scapy (python3 -m pip install scapy) is required in CI"
+        );
+        println!("skipped: Scapy not installed");
+        return;
+    }
+    let e = engine();
+    let mut fields = e.new_fields(Wanted::All);
+    let (mut total, mut bad) = (0usize, Vec::new());
+    for rel in SCAPY_FILES {
+        let path = root.join(rel);
+        let theirs = scapy_summaries(&path).expect("scapy reads the file");
+        let recs = read_capture(&std::fs::read(&path).expect("read capture"));
+        assert_eq!(theirs.len(), recs.len(), "{rel}: packet count");
+        for (n, (rec, want)) in recs.iter().zip(&theirs).enumerate() {
+            total += 1;
+            let meta = PacketMeta {
+                number: n as u64 + 1,
+                caplen: rec.caplen,
+                wirelen: rec.wirelen,
+                linktype: rec.linktype,
+                ..PacketMeta::default()
+            };
+            e.dissect(&meta, &rec.data, &mut fields);
+            let got = e.summary_line(&fields, &rec.data, false);
+            if &got != want
+                && !SCAPY_ACCEPTED
+                    .iter()
+                    .any(|(f, k, _)| f == rel && *k == n + 1)
+            {
+                bad.push(format!(
+                    "{rel} #{}:\n    pcapx: {got}\n    scapy: {want}",
+                    n + 1
+                ));
+            }
+        }
+    }
+    println!("{total} packets, {} summaries differ from Scapy", bad.len());
+    for b in bad.iter().take(40) {
+        println!("  {b}");
+    }
+    assert!(bad.is_empty());
 }
