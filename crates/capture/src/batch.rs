@@ -247,5 +247,6 @@ mod tests {
     #[test]
     fn batch_is_send_and_static() {
         assert_send_static::<Batch>();
+        assert_send_static::<crate::Capture>();
     }
 }

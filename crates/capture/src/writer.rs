@@ -12,7 +12,9 @@ use std::io::{self, BufWriter, Write};
 /// format, byte order(s), file/section headers and interface blocks as the
 /// input. Feed it every batch in order; it writes each batch's header blocks
 /// and the records the caller keeps. With no record kept the output is still
-/// a valid capture (its headers).
+/// a valid capture (its headers). Damaged regions of the input are not
+/// copied. Section headers are copied as they are, including their
+/// section-length field (writers normally leave it at -1, "unknown").
 pub struct CaptureWriter<W: Write> {
     out: BufWriter<W>,
     records: u64,

@@ -305,3 +305,89 @@ fn corpus_pcap_records_match_pcap_file_crate() {
     println!("{compared} pcap records compared with pcap-file");
     assert!(compared > 1000);
 }
+
+fn tshark_available() -> bool {
+    let ok = Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "tshark is required in CI");
+        println!("skipped tshark cross-check: tshark not found");
+    }
+    ok
+}
+
+/// "1767663089.500330493" → ns (saturating, like the reader).
+fn epoch_ns(text: &str) -> Option<i64> {
+    let (sec, frac) = text.split_once('.').unwrap_or((text, "0"));
+    let frac = format!("{frac:0<9}");
+    let sec: i64 = sec.parse().ok()?;
+    let frac: i64 = frac.get(..9)?.parse().ok()?;
+    Some(sec.saturating_mul(1_000_000_000).saturating_add(frac))
+}
+
+#[test]
+fn corpus_pcapng_records_match_tshark() {
+    let Some(dir) = corpus() else { return };
+    if !tshark_available() {
+        return;
+    }
+    let mut files = Vec::new();
+    walk(&dir, &mut files);
+    let (mut compared, mut comments) = (0usize, 0usize);
+    for file in files {
+        let Ok(mut cap) = Capture::open(&file) else {
+            continue;
+        };
+        if cap.info().format != Format::PcapNg {
+            continue;
+        }
+        let mut ours = Vec::new();
+        cap.for_each(|r| {
+            ours.push((
+                r.ts_ns,
+                r.wirelen,
+                r.caplen,
+                r.interface,
+                r.comment.map(str::to_owned),
+            ));
+        })
+        .unwrap();
+        let out = Command::new("tshark")
+            .arg("-r")
+            .arg(&file)
+            .args(["-T", "fields", "-E", "separator=/t"])
+            .args([
+                "-e",
+                "frame.time_epoch",
+                "-e",
+                "frame.len",
+                "-e",
+                "frame.cap_len",
+            ])
+            .args(["-e", "frame.interface_id", "-e", "frame.comment"])
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let theirs: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+        let name = file.display();
+        assert_eq!(ours.len(), theirs.len(), "{name}: record count");
+        for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+            let n = i + 1;
+            assert_eq!(Some(o.0), epoch_ns(t[0]), "{name} #{n}: timestamp");
+            assert_eq!(o.1.to_string(), t[1], "{name} #{n}: length");
+            assert_eq!(o.2.to_string(), t[2], "{name} #{n}: captured length");
+            assert_eq!(o.3.to_string(), t[3], "{name} #{n}: interface");
+            let their_comment = t.get(4).copied().filter(|c| !c.is_empty());
+            assert_eq!(o.4.as_deref(), their_comment, "{name} #{n}: comment");
+            comments += usize::from(o.4.is_some());
+        }
+        compared += ours.len();
+    }
+    println!("{compared} pcapng records ({comments} with comments) compared with tshark");
+    assert!(compared > 400);
+}
