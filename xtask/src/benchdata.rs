@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
@@ -44,9 +44,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             packets: 1_000_000,
-            out: Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("bench-data"),
+            out: crate::workspace_root().join("bench-data"),
             pcapng: false,
             seed: 0x7063_6170_7862_656e, // "pcapxben"
         }
@@ -181,7 +179,9 @@ fn server_v6(i: usize) -> Ipv6Addr {
     Ipv6Addr::new(0x2001, 0xdb8, 0xf00, n, 0, 0, 0, 1)
 }
 
-const SERVER_PORTS: [u16; 6] = [443, 443, 443, 80, 22, 8080];
+/// Server ports whose payload tshark treats as opaque (TLS on 443/993/853,
+/// iperf3 on 5201), so random payload bytes do not look like broken HTTP or SSH.
+const SERVER_PORTS: [u16; 6] = [443, 443, 443, 993, 853, 5201];
 const NAMES: [&str; 8] = [
     "example.com",
     "www.example.org",
@@ -453,6 +453,12 @@ impl Traffic {
         let port = self.port();
         let len = 20 + self.rng.index(1230);
         self.fill_payload(len);
+        // A QUIC short header's first byte (fixed bit set), as UDP/443 traffic carries.
+        // The second byte's high bit keeps tshark's CLTP heuristic (TPDU type 4) off it.
+        if let [first, second, ..] = self.payload.as_mut_slice() {
+            *first = 0x40 | (*first & 0x3f);
+            *second |= 0x80;
+        }
         let to_server = self.rng.chance(400);
         let (src, dst, sp, dp, smac, dmac) = if to_server {
             (cip, sip, port, 443, mac, ROUTER_MAC)

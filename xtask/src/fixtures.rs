@@ -465,9 +465,7 @@ pub fn check(dir: &Path) -> Result<Vec<String>> {
 
 /// The folder `fixtures/` of the workspace.
 pub fn default_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("fixtures")
+    crate::workspace_root().join("fixtures")
 }
 
 fn gzip(data: &[u8]) -> Result<Vec<u8>> {
@@ -2323,5 +2321,78 @@ mod tests {
             check(dir.path()).unwrap(),
             vec!["vlan.pcap".to_owned(), "README.md".to_owned()]
         );
+    }
+
+    /// Whether an oracle tool is installed; under `CI` a missing tool fails.
+    fn have(tool: &str) -> bool {
+        let ok = std::process::Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{tool} is required under CI"
+            );
+            println!("skipped: {tool} not installed");
+        }
+        ok
+    }
+
+    /// tshark reads every committed fixture with the expected packet count and
+    /// no malformed packets; tcpdump agrees where libpcap reads the format.
+    #[test]
+    fn oracles_read_the_fixtures() {
+        if !have("tshark") || !have("tcpdump") {
+            return;
+        }
+        let dir = default_dir();
+        for fx in FIXTURES {
+            let path = dir.join(fx.name);
+            let want = (fx.packets)().len();
+            let (want, readable) = match fx.format {
+                Format::Text(_) => (0, false),
+                Format::Gzip { of } => (
+                    FIXTURES
+                        .iter()
+                        .find(|f| f.name == of)
+                        .map_or(0, |f| (f.packets)().len()),
+                    true,
+                ),
+                Format::Pcap { cut_last: true, .. } => (want - 1, false),
+                _ => (want, true),
+            };
+            let out = std::process::Command::new("tshark")
+                .arg("-r")
+                .arg(&path)
+                .args(["-T", "fields", "-e", "frame.number", "-e", "_ws.malformed"])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.success(), readable, "{}: tshark status", fx.name);
+            let text = String::from_utf8_lossy(&out.stdout);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), want, "{}: tshark packet count", fx.name);
+            assert!(
+                lines
+                    .iter()
+                    .all(|l| l.trim_end().split('\t').nth(1).is_none_or(str::is_empty)),
+                "{}: malformed packets:\n{text}",
+                fx.name
+            );
+            let libpcap_reads = match fx.format {
+                Format::PcapNg { ifaces, .. } => ifaces.iter().all(|i| i.link == ifaces[0].link),
+                Format::Pcap { .. } => true,
+                Format::Gzip { .. } | Format::Text(_) => false,
+            };
+            if libpcap_reads {
+                let out = std::process::Command::new("tcpdump")
+                    .arg("-nr")
+                    .arg(&path)
+                    .output()
+                    .unwrap();
+                let n = String::from_utf8_lossy(&out.stdout).lines().count();
+                assert_eq!(n, want, "{}: tcpdump packet count", fx.name);
+            }
+        }
     }
 }
