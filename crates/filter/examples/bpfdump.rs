@@ -1,0 +1,25 @@
+//! Print the compiled program for an expression, like `tcpdump -y LINKTYPE -d EXPR`.
+//!
+//! Usage: `cargo run -p pcapx-filter --example bpfdump -- [LINKTYPE] EXPR`
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (lt, expr) = match args.as_slice() {
+        [expr] => (1, expr.clone()),
+        [lt, expr] => (
+            pcapx_filter::linktype_from_name(lt).unwrap_or(u32::MAX),
+            expr.clone(),
+        ),
+        _ => {
+            eprintln!("usage: bpfdump [LINKTYPE] EXPR");
+            std::process::exit(2);
+        }
+    };
+    match pcapx_filter::compile(&expr, lt, 0) {
+        Ok(p) => print!("{}", p.dump()),
+        Err(e) => {
+            eprintln!("{}", e.render(&expr));
+            std::process::exit(1);
+        }
+    }
+}

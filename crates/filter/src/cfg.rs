@@ -1,0 +1,900 @@
+//! Boolean conditions, their lowering to a control-flow graph of basic blocks,
+//! the optimiser and the final layout into a flat classic BPF program.
+//!
+//! Every primitive becomes a [`Test`]: straight-line statements that compute a
+//! value into A from the packet alone, then one conditional jump. `and`, `or`
+//! and `not` only wire tests together (short-circuit), so until the last
+//! optimiser pass each block is a pure function of the packet; that makes
+//! jump threading on "facts" (results of earlier identical tests) sound.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::insn::{
+    BPF_ADD, BPF_ALU, BPF_AND, BPF_DIV, BPF_IMM, BPF_IND, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JGT,
+    BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_LSH, BPF_MEM, BPF_MISC, BPF_MOD,
+    BPF_MSH, BPF_MUL, BPF_NEG, BPF_OR, BPF_RET, BPF_RSH, BPF_ST, BPF_STX, BPF_SUB, BPF_TAX,
+    BPF_TXA, BPF_X, BPF_XOR, Insn, class, miscop, mode, op, src,
+};
+
+/// Straight-line statements leaving a value in A, then `code` (a conditional
+/// `BPF_JMP`) against `k` or X.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Test {
+    pub stmts: Vec<Insn>,
+    pub code: u16,
+    pub k: u32,
+}
+
+/// A boolean condition over the packet.
+#[derive(Clone, Debug)]
+pub(crate) enum Cond {
+    True,
+    False,
+    Test(Test),
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Not(Box<Cond>),
+    /// A sub-condition referenced from several places; emitted once per target pair.
+    Shared(Rc<Cond>),
+    /// `if c then a else b` (no fallback from `a` into `b`).
+    If(Box<Cond>, Box<Cond>, Box<Cond>),
+}
+
+/// Scratch slots reserved for state that crosses blocks (the `protochain` walk).
+/// Blocks touching them are "impure": never folded, skipped or used as facts.
+pub(crate) const PC_NH: u32 = 14;
+/// See [`PC_NH`].
+pub(crate) const PC_OFF: u32 = 15;
+
+fn impure(stmts: &[Insn]) -> bool {
+    stmts.iter().any(|s| {
+        let touches_mem = matches!(class(s.code), BPF_ST | BPF_STX)
+            || (matches!(class(s.code), BPF_LD | BPF_LDX) && mode(s.code) == BPF_MEM);
+        touches_mem && (s.k == PC_NH || s.k == PC_OFF)
+    })
+}
+
+impl Cond {
+    pub fn and(a: Cond, b: Cond) -> Cond {
+        Cond::And(Box::new(a), Box::new(b))
+    }
+    pub fn or(a: Cond, b: Cond) -> Cond {
+        Cond::Or(Box::new(a), Box::new(b))
+    }
+    #[allow(clippy::should_implement_trait)] // a constructor, not the `!` operator
+    pub fn not(a: Cond) -> Cond {
+        Cond::Not(Box::new(a))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Target {
+    Block(usize),
+    Accept,
+    Reject,
+}
+
+#[derive(Clone, Debug)]
+struct Block {
+    stmts: Vec<Insn>,
+    /// Touches the reserved cross-block slots.
+    impure: bool,
+    /// Conditional jump opcode, or `BPF_JMP|BPF_JA` for an unconditional jump to `jt`.
+    code: u16,
+    k: u32,
+    jt: Target,
+    jf: Target,
+}
+
+const JA: u16 = BPF_JMP | BPF_JA;
+
+type Memo = HashMap<(usize, Target, Target), Target>;
+
+/// Lower a condition into blocks. Blocks are created in reverse program order
+/// (a block's successors exist before it), so every edge points to a lower id.
+fn emit(c: &Cond, t: Target, f: Target, blocks: &mut Vec<Block>, memo: &mut Memo) -> Target {
+    match c {
+        Cond::Shared(inner) => {
+            let key = (Rc::as_ptr(inner) as usize, t, f);
+            if let Some(&done) = memo.get(&key) {
+                return done;
+            }
+            let r = emit(inner, t, f, blocks, memo);
+            memo.insert(key, r);
+            r
+        }
+        Cond::True => t,
+        Cond::False => f,
+        Cond::Not(a) => emit(a, f, t, blocks, memo),
+        Cond::If(c, a, b) => {
+            let eb = emit(b, t, f, blocks, memo);
+            let ea = emit(a, t, f, blocks, memo);
+            emit(c, ea, eb, blocks, memo)
+        }
+        Cond::And(a, b) => {
+            let eb = emit(b, t, f, blocks, memo);
+            emit(a, eb, f, blocks, memo)
+        }
+        Cond::Or(a, b) => {
+            let eb = emit(b, t, f, blocks, memo);
+            emit(a, t, eb, blocks, memo)
+        }
+        Cond::Test(test) => {
+            blocks.push(Block {
+                impure: impure(&test.stmts),
+                stmts: test.stmts.clone(),
+                code: test.code,
+                k: test.k,
+                jt: t,
+                jf: f,
+            });
+            Target::Block(blocks.len() - 1)
+        }
+    }
+}
+
+/// Compile a condition to a flat program returning `accept` or 0.
+/// Returns `None` when the program rejects every packet.
+pub(crate) fn compile(root: &Cond, accept: u32) -> Option<Vec<Insn>> {
+    let mut rev = Vec::new();
+    let entry = emit(
+        root,
+        Target::Accept,
+        Target::Reject,
+        &mut rev,
+        &mut HashMap::new(),
+    );
+    // Renumber so that block 0 is first and edges point forward.
+    let n = rev.len();
+    let fix = |t: Target| match t {
+        Target::Block(i) => Target::Block(n - 1 - i),
+        other => other,
+    };
+    let mut blocks: Vec<Block> = rev
+        .into_iter()
+        .rev()
+        .map(|mut b| {
+            b.jt = fix(b.jt);
+            b.jf = fix(b.jf);
+            b
+        })
+        .collect();
+    let mut entry = fix(entry);
+    optimize(&mut blocks, &mut entry);
+    match entry {
+        Target::Reject => None,
+        Target::Accept => Some(vec![Insn::stmt(BPF_RET | BPF_K, accept)]),
+        Target::Block(_) => {
+            eliminate_redundant_loads(&mut blocks, entry);
+            Some(layout(blocks, entry, accept))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Per-block constant folding and dead statement elimination.
+
+pub(crate) fn fold_alu(code: u16, a: u32, b: u32) -> Option<u32> {
+    Some(match op(code) {
+        BPF_ADD => a.wrapping_add(b),
+        BPF_SUB => a.wrapping_sub(b),
+        BPF_MUL => a.wrapping_mul(b),
+        BPF_DIV => a.checked_div(b)?,
+        BPF_MOD => a.checked_rem(b)?,
+        BPF_AND => a & b,
+        BPF_OR => a | b,
+        BPF_XOR => a ^ b,
+        BPF_LSH => a.checked_shl(b)?,
+        BPF_RSH => a.checked_shr(b)?,
+        BPF_NEG => a.wrapping_neg(),
+        _ => return None,
+    })
+}
+
+fn jump_taken(code: u16, a: u32, b: u32) -> bool {
+    match op(code) {
+        BPF_JEQ => a == b,
+        BPF_JGT => a > b,
+        BPF_JGE => a >= b,
+        _ => a & b != 0,
+    }
+}
+
+/// Fold constants inside a block; returns the decided outcome of its jump, if any.
+fn fold_block(b: &mut Block) -> Option<bool> {
+    let mut a: Option<u32> = None;
+    let mut x: Option<u32> = None;
+    let mut m: [Option<u32>; 16] = [None; 16];
+    let slot = |k: u32| usize::try_from(k).ok().filter(|&i| i < 16);
+    for s in &mut b.stmts {
+        match class(s.code) {
+            c if c == BPF_LD => {
+                a = match mode(s.code) {
+                    BPF_IMM => Some(s.k),
+                    BPF_MEM => slot(s.k).and_then(|i| m[i]),
+                    _ => None,
+                }
+            }
+            c if c == BPF_LDX => {
+                x = match mode(s.code) {
+                    BPF_IMM => Some(s.k),
+                    BPF_MEM => slot(s.k).and_then(|i| m[i]),
+                    _ => None,
+                }
+            }
+            c if c == BPF_ST => {
+                if let Some(i) = slot(s.k) {
+                    m[i] = a;
+                }
+            }
+            c if c == BPF_STX => {
+                if let Some(i) = slot(s.k) {
+                    m[i] = x;
+                }
+            }
+            c if c == BPF_ALU => {
+                if let Some(xv) = x.filter(|_| src(s.code) == BPF_X && op(s.code) != BPF_NEG) {
+                    let shift_ok = !matches!(op(s.code), BPF_LSH | BPF_RSH) || xv < 32;
+                    let div_ok = !matches!(op(s.code), BPF_DIV | BPF_MOD) || xv != 0;
+                    if shift_ok && div_ok {
+                        *s = Insn::stmt(BPF_ALU | op(s.code) | BPF_K, xv);
+                    }
+                }
+                let operand = if src(s.code) == BPF_X { x } else { Some(s.k) };
+                a = match (a, operand) {
+                    (Some(av), Some(bv)) => fold_alu(s.code, av, bv),
+                    _ => None,
+                };
+                if let Some(v) = a {
+                    *s = Insn::stmt(BPF_LD | BPF_IMM, v);
+                }
+            }
+            c if c == BPF_MISC => {
+                if miscop(s.code) == BPF_TAX {
+                    x = a;
+                } else {
+                    a = x;
+                }
+            }
+            _ => {}
+        }
+    }
+    if b.code == JA {
+        return None;
+    }
+    if let Some(xv) = x.filter(|_| src(b.code) == BPF_X) {
+        b.code = BPF_JMP | op(b.code) | BPF_K;
+        b.k = xv;
+    }
+    let operand = if src(b.code) == BPF_X {
+        None
+    } else {
+        Some(b.k)
+    };
+    match (a, operand) {
+        (Some(av), Some(bv)) => Some(jump_taken(b.code, av, bv)),
+        _ => None,
+    }
+}
+
+/// Remove statements whose results are never used by the block's jump.
+fn dce_block(b: &mut Block) {
+    let mut live_a = b.code != JA;
+    let mut live_x = b.code != JA && src(b.code) == BPF_X;
+    let mut live_m = [false; 16];
+    let slot = |k: u32| usize::try_from(k).ok().filter(|&i| i < 16);
+    let mut keep = vec![true; b.stmts.len()];
+    for (i, s) in b.stmts.iter().enumerate().rev() {
+        match class(s.code) {
+            BPF_LD => {
+                if !live_a {
+                    keep[i] = false;
+                    continue;
+                }
+                live_a = false;
+                match mode(s.code) {
+                    BPF_IND => live_x = true,
+                    BPF_MEM => {
+                        if let Some(j) = slot(s.k) {
+                            live_m[j] = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            BPF_LDX => {
+                if !live_x {
+                    keep[i] = false;
+                    continue;
+                }
+                live_x = false;
+                if let Some(j) = slot(s.k).filter(|_| mode(s.code) == BPF_MEM) {
+                    live_m[j] = true;
+                }
+            }
+            BPF_ST | BPF_STX => {
+                let Some(j) = slot(s.k) else { continue };
+                if !live_m[j] {
+                    keep[i] = false;
+                    continue;
+                }
+                live_m[j] = false;
+                if class(s.code) == BPF_ST {
+                    live_a = true;
+                } else {
+                    live_x = true;
+                }
+            }
+            BPF_ALU => {
+                if !live_a {
+                    keep[i] = false;
+                    continue;
+                }
+                if src(s.code) == BPF_X && op(s.code) != BPF_NEG {
+                    live_x = true;
+                }
+            }
+            BPF_MISC => {
+                if miscop(s.code) == BPF_TAX {
+                    if !live_x {
+                        keep[i] = false;
+                        continue;
+                    }
+                    live_x = false;
+                    live_a = true;
+                } else {
+                    if !live_a {
+                        keep[i] = false;
+                        continue;
+                    }
+                    live_a = false;
+                    live_x = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut it = keep.into_iter();
+    b.stmts.retain(|_| it.next().unwrap_or(true));
+}
+
+// ---------------------------------------------------------------------------
+// Jump threading on facts.
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Fact {
+    stmts: Vec<Insn>,
+    code: u16,
+    k: u32,
+    outcome: bool,
+}
+
+/// What a known fact about the same value says about `code k`.
+fn implied(f: &Fact, code: u16, k: u32) -> Option<bool> {
+    if f.code == code && f.k == k {
+        return Some(f.outcome);
+    }
+    if src(f.code) == BPF_X || src(code) == BPF_X {
+        return None;
+    }
+    let (fo, fk) = (op(f.code), f.k);
+    let o = op(code);
+    match (fo, f.outcome) {
+        (BPF_JEQ, true) => Some(jump_taken(code, fk, k)),
+        (BPF_JEQ, false) => (o == BPF_JEQ && k == fk).then_some(false),
+        (BPF_JGT, true) => match o {
+            // A > fk
+            BPF_JGT if k <= fk => Some(true),
+            BPF_JGE if k <= fk.saturating_add(1) => Some(true),
+            BPF_JEQ if k <= fk => Some(false),
+            _ => None,
+        },
+        (BPF_JGT, false) => match o {
+            // A <= fk
+            BPF_JGT if k >= fk => Some(false),
+            BPF_JGE if k > fk => Some(false),
+            BPF_JEQ if k > fk => Some(false),
+            _ => None,
+        },
+        (BPF_JGE, true) => match o {
+            // A >= fk
+            BPF_JGE if k <= fk => Some(true),
+            BPF_JGT if k < fk => Some(true),
+            BPF_JEQ if k < fk => Some(false),
+            _ => None,
+        },
+        (BPF_JGE, false) => match o {
+            // A < fk
+            BPF_JGE if k >= fk => Some(false),
+            BPF_JGT if fk > 0 && k >= fk - 1 => Some(false),
+            BPF_JEQ if k >= fk => Some(false),
+            _ => None,
+        },
+        (BPF_JSET, true) => (o == BPF_JSET && fk & !k == 0).then_some(true),
+        (BPF_JSET, false) => match o {
+            BPF_JSET if k & !fk == 0 => Some(false),
+            BPF_JEQ if k & fk != 0 => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn decide(facts: &[Fact], b: &Block) -> Option<bool> {
+    if b.code == JA || b.impure {
+        return None;
+    }
+    facts
+        .iter()
+        .filter(|f| f.stmts == b.stmts)
+        .find_map(|f| implied(f, b.code, b.k))
+}
+
+fn resolve(blocks: &[Block], mut t: Target) -> Target {
+    // Follow unconditional/passthrough blocks (jt == jf) without statements that matter.
+    for _ in 0..blocks.len() + 1 {
+        match t {
+            Target::Block(i) => match blocks.get(i) {
+                Some(b) if b.jt == b.jf && !b.impure => t = b.jt,
+                _ => return t,
+            },
+            _ => return t,
+        }
+    }
+    t
+}
+
+fn reachable(blocks: &[Block], entry: Target) -> Vec<bool> {
+    let mut seen = vec![false; blocks.len()];
+    if let Target::Block(e) = entry {
+        seen[e] = true;
+    }
+    for i in 0..blocks.len() {
+        if !seen[i] {
+            continue;
+        }
+        for t in [blocks[i].jt, blocks[i].jf] {
+            if let Target::Block(j) = t {
+                seen[j] = true;
+            }
+        }
+    }
+    seen
+}
+
+fn optimize(blocks: &mut [Block], entry: &mut Target) {
+    for _ in 0..32 {
+        let mut changed = false;
+        // Constant folding: decided blocks become passthroughs.
+        for b in blocks.iter_mut() {
+            if b.jt == b.jf {
+                continue;
+            }
+            if b.impure {
+                // Keep every statement (they carry state); only settle the jump.
+                let mut probe = b.clone();
+                match fold_block(&mut probe) {
+                    Some(true) => b.jf = b.jt,
+                    Some(false) => b.jt = b.jf,
+                    None => continue,
+                }
+                changed = true;
+                continue;
+            }
+            match fold_block(b) {
+                Some(true) => {
+                    b.jf = b.jt;
+                    changed = true;
+                }
+                Some(false) => {
+                    b.jt = b.jf;
+                    changed = true;
+                }
+                None => dce_block(b),
+            }
+        }
+        // Skip passthrough blocks.
+        *entry = resolve(blocks, *entry);
+        for i in 0..blocks.len() {
+            let (jt, jf) = (resolve(blocks, blocks[i].jt), resolve(blocks, blocks[i].jf));
+            if (jt, jf) != (blocks[i].jt, blocks[i].jf) {
+                blocks[i].jt = jt;
+                blocks[i].jf = jf;
+                changed = true;
+            }
+        }
+        // Thread jumps through tests whose outcome is implied by facts on every path.
+        let live = reachable(blocks, *entry);
+        let mut incoming: Vec<Option<Vec<Fact>>> = vec![None; blocks.len()];
+        if let Target::Block(e) = *entry {
+            incoming[e] = Some(Vec::new());
+        }
+        for i in 0..blocks.len() {
+            if !live[i] || (blocks[i].jt == blocks[i].jf && !blocks[i].impure) {
+                continue;
+            }
+            let facts_in = incoming[i].take().unwrap_or_default();
+            if blocks[i].impure {
+                // Facts about the packet stay true across it; it adds none.
+                for t in [blocks[i].jt, blocks[i].jf] {
+                    if let Target::Block(s) = t {
+                        incoming[s] = Some(match incoming[s].take() {
+                            None => facts_in.clone(),
+                            Some(prev) => {
+                                prev.into_iter().filter(|f| facts_in.contains(f)).collect()
+                            }
+                        });
+                    }
+                }
+                continue;
+            }
+            for outcome in [true, false] {
+                let mut facts = facts_in.clone();
+                facts.push(Fact {
+                    stmts: blocks[i].stmts.clone(),
+                    code: blocks[i].code,
+                    k: blocks[i].k,
+                    outcome,
+                });
+                let mut t = if outcome { blocks[i].jt } else { blocks[i].jf };
+                while let Target::Block(s) = t {
+                    let sb = &blocks[s];
+                    if sb.impure {
+                        break;
+                    }
+                    if sb.jt == sb.jf {
+                        t = sb.jt;
+                        continue;
+                    }
+                    match decide(&facts, sb) {
+                        Some(r) => {
+                            facts.push(Fact {
+                                stmts: sb.stmts.clone(),
+                                code: sb.code,
+                                k: sb.k,
+                                outcome: r,
+                            });
+                            t = if r { sb.jt } else { sb.jf };
+                        }
+                        None => break,
+                    }
+                }
+                let old = if outcome { blocks[i].jt } else { blocks[i].jf };
+                if t != old {
+                    changed = true;
+                    if outcome {
+                        blocks[i].jt = t;
+                    } else {
+                        blocks[i].jf = t;
+                    }
+                }
+                if let Target::Block(s) = t {
+                    incoming[s] = Some(match incoming[s].take() {
+                        None => facts,
+                        Some(prev) => prev.into_iter().filter(|f| facts.contains(f)).collect(),
+                    });
+                }
+            }
+        }
+        *entry = resolve(blocks, *entry);
+        if merge_identical(blocks, entry) {
+            changed = true;
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
+/// Merge blocks with identical statements, jump and (merged) successors,
+/// working from the end so whole identical tails collapse.
+fn merge_identical(blocks: &mut [Block], entry: &mut Target) -> bool {
+    let live = reachable(blocks, *entry);
+    let mut canon: Vec<usize> = (0..blocks.len()).collect();
+    let mut seen: HashMap<(Vec<Insn>, u16, u32, Target, Target), usize> = HashMap::new();
+    let map = |canon: &[usize], t: Target| match t {
+        Target::Block(j) => Target::Block(canon[j]),
+        other => other,
+    };
+    let mut changed = false;
+    for i in (0..blocks.len()).rev() {
+        if !live[i] {
+            continue;
+        }
+        let jt = map(&canon, blocks[i].jt);
+        let jf = map(&canon, blocks[i].jf);
+        if (jt, jf) != (blocks[i].jt, blocks[i].jf) {
+            blocks[i].jt = jt;
+            blocks[i].jf = jf;
+            changed = true;
+        }
+        let key = (blocks[i].stmts.clone(), blocks[i].code, blocks[i].k, jt, jf);
+        match seen.get(&key) {
+            Some(&rep) => {
+                canon[i] = rep;
+                changed = true;
+            }
+            None => {
+                seen.insert(key, i);
+            }
+        }
+    }
+    *entry = map(&canon, *entry);
+    changed
+}
+
+// ---------------------------------------------------------------------------
+// Redundant load elimination across blocks (last pass: blocks stop being
+// self-contained afterwards).
+
+type Desc = Option<Vec<Insn>>;
+const MAX_DESC: usize = 12;
+
+fn cap(d: Vec<Insn>) -> Desc {
+    (d.len() <= MAX_DESC).then_some(d)
+}
+
+#[derive(Clone, PartialEq, Eq)]
+struct RegState {
+    a: Desc,
+    x: Desc,
+    m: Vec<Desc>,
+}
+
+impl RegState {
+    fn unknown() -> Self {
+        Self {
+            a: None,
+            x: None,
+            m: vec![None; 16],
+        }
+    }
+    fn meet(&self, o: &RegState) -> RegState {
+        let pick = |p: &Desc, q: &Desc| if p == q { p.clone() } else { None };
+        RegState {
+            a: pick(&self.a, &o.a),
+            x: pick(&self.x, &o.x),
+            m: self.m.iter().zip(&o.m).map(|(p, q)| pick(p, q)).collect(),
+        }
+    }
+}
+
+fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) {
+    let live = reachable(blocks, entry);
+    let mut incoming: Vec<Option<RegState>> = vec![None; blocks.len()];
+    if let Target::Block(e) = entry {
+        incoming[e] = Some(RegState::unknown());
+    }
+    let slot = |k: u32| usize::try_from(k).ok().filter(|&i| i < 16);
+    for i in 0..blocks.len() {
+        if !live[i] {
+            continue;
+        }
+        let mut st = incoming[i].take().unwrap_or_else(RegState::unknown);
+        let mut out = Vec::with_capacity(blocks[i].stmts.len());
+        for s in blocks[i].stmts.iter().copied() {
+            let mut redundant = false;
+            match class(s.code) {
+                BPF_LD => {
+                    let new = match mode(s.code) {
+                        BPF_MEM => slot(s.k).and_then(|j| st.m[j].clone()),
+                        BPF_IND => st.x.clone().and_then(|mut x| {
+                            x.extend([Insn::stmt(BPF_MISC | BPF_TAX, 0), s]);
+                            cap(x)
+                        }),
+                        _ => Some(vec![s]),
+                    };
+                    redundant = new.is_some() && new == st.a;
+                    st.a = new;
+                }
+                BPF_LDX => {
+                    let new = match mode(s.code) {
+                        BPF_MEM => slot(s.k).and_then(|j| st.m[j].clone()),
+                        BPF_IMM => Some(vec![Insn::stmt(BPF_LD | BPF_IMM, s.k)]),
+                        BPF_LEN => Some(vec![Insn::stmt(BPF_LD | BPF_LEN, 0)]),
+                        BPF_MSH => Some(vec![s, Insn::stmt(BPF_MISC | BPF_TXA, 0)]),
+                        _ => None,
+                    };
+                    redundant = new.is_some() && new == st.x;
+                    st.x = new;
+                }
+                BPF_ST | BPF_STX => {
+                    if let Some(j) = slot(s.k) {
+                        let v = if class(s.code) == BPF_ST {
+                            st.a.clone()
+                        } else {
+                            st.x.clone()
+                        };
+                        redundant = v.is_some() && v == st.m[j];
+                        st.m[j] = v;
+                    }
+                }
+                BPF_ALU => {
+                    st.a = if src(s.code) == BPF_K || op(s.code) == BPF_NEG {
+                        st.a.take().and_then(|mut d| {
+                            d.push(s);
+                            cap(d)
+                        })
+                    } else {
+                        None
+                    };
+                }
+                BPF_MISC => {
+                    if miscop(s.code) == BPF_TAX {
+                        redundant = st.a.is_some() && st.a == st.x;
+                        st.x = st.a.clone();
+                    } else {
+                        redundant = st.x.is_some() && st.a == st.x;
+                        st.a = st.x.clone();
+                    }
+                }
+                _ => {}
+            }
+            if !redundant {
+                out.push(s);
+            }
+        }
+        blocks[i].stmts = out;
+        for t in [blocks[i].jt, blocks[i].jf] {
+            if let Target::Block(j) = t {
+                incoming[j] = Some(match incoming[j].take() {
+                    None => st.clone(),
+                    Some(prev) => prev.meet(&st),
+                });
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Layout.
+
+fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
+    let live = reachable(&blocks, entry);
+    // Order: reachable blocks by position (entry is the lowest reachable one).
+    let mut order: Vec<usize> = (0..blocks.len()).filter(|&i| live[i]).collect();
+    loop {
+        // Instruction index of each block's first statement.
+        let mut start = vec![0usize; blocks.len()];
+        let mut pc = 0usize;
+        for &i in &order {
+            start[i] = pc;
+            pc += blocks[i].stmts.len() + 1;
+        }
+        let accept_pc = pc;
+        let reject_pc = pc + 1;
+        let addr = |t: Target| match t {
+            Target::Block(j) => start[j],
+            Target::Accept => accept_pc,
+            Target::Reject => reject_pc,
+        };
+        // Find a conditional jump that is too far and give it a trampoline.
+        let mut fixed = false;
+        for pos in 0..order.len() {
+            let i = order[pos];
+            let b = &blocks[i];
+            if b.code == JA || b.jt == b.jf {
+                continue;
+            }
+            let from = start[i] + b.stmts.len() + 1;
+            for is_true in [true, false] {
+                let t = if is_true { b.jt } else { b.jf };
+                if addr(t).saturating_sub(from) > 255 {
+                    blocks.push(Block {
+                        stmts: Vec::new(),
+                        impure: false,
+                        code: JA,
+                        k: 0,
+                        jt: t,
+                        jf: t,
+                    });
+                    let tramp = blocks.len() - 1;
+                    if is_true {
+                        blocks[i].jt = Target::Block(tramp);
+                    } else {
+                        blocks[i].jf = Target::Block(tramp);
+                    }
+                    order.insert(pos + 1, tramp);
+                    fixed = true;
+                    break;
+                }
+            }
+            if fixed {
+                break;
+            }
+        }
+        if fixed {
+            continue;
+        }
+        let mut out = Vec::with_capacity(pc + 2);
+        for &i in &order {
+            let b = &blocks[i];
+            out.extend_from_slice(&b.stmts);
+            let from = out.len() + 1;
+            if b.code == JA || b.jt == b.jf {
+                let off = u32::try_from(addr(b.jt).saturating_sub(from)).unwrap_or(u32::MAX);
+                out.push(Insn::stmt(JA, off));
+            } else {
+                let jt = u8::try_from(addr(b.jt).saturating_sub(from)).unwrap_or(u8::MAX);
+                let jf = u8::try_from(addr(b.jf).saturating_sub(from)).unwrap_or(u8::MAX);
+                out.push(Insn::jump(b.code, b.k, jt, jf));
+            }
+        }
+        out.push(Insn::stmt(BPF_RET | BPF_K, accept));
+        out.push(Insn::stmt(BPF_RET | BPF_K, 0));
+        return out;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::insn::{BPF_ABS, BPF_B, BPF_H, dump};
+
+    fn test(off: u32, k: u32) -> Cond {
+        Cond::Test(Test {
+            stmts: vec![Insn::stmt(BPF_LD | BPF_H | BPF_ABS, off)],
+            code: BPF_JMP | BPF_JEQ | BPF_K,
+            k,
+        })
+    }
+
+    #[test]
+    fn threading_removes_repeated_tests() {
+        // (ether type 0x800 and x) or (ether type 0x800 and y): second type test threads.
+        let byte = |k| {
+            Cond::Test(Test {
+                stmts: vec![Insn::stmt(BPF_LD | BPF_B | BPF_ABS, 23)],
+                code: BPF_JMP | BPF_JEQ | BPF_K,
+                k,
+            })
+        };
+        let c = Cond::or(
+            Cond::and(test(12, 0x800), byte(6)),
+            Cond::and(test(12, 0x800), byte(17)),
+        );
+        let p = compile(&c, 100).unwrap();
+        let d = dump(&p);
+        assert_eq!(d.matches("ldh      [12]").count(), 1, "{d}");
+        assert_eq!(d.matches("ldb      [23]").count(), 1, "{d}");
+    }
+
+    #[test]
+    fn contradiction_rejects_everything() {
+        let c = Cond::and(test(12, 0x800), test(12, 0x86dd));
+        assert!(compile(&c, 100).is_none());
+        assert_eq!(
+            compile(&Cond::True, 7).unwrap(),
+            vec![Insn::stmt(BPF_RET | BPF_K, 7)]
+        );
+    }
+
+    #[test]
+    fn constant_folding() {
+        let c = Cond::Test(Test {
+            stmts: vec![
+                Insn::stmt(BPF_LD | BPF_IMM, 2),
+                Insn::stmt(BPF_ALU | BPF_ADD | BPF_K, 3),
+            ],
+            code: BPF_JMP | BPF_JEQ | BPF_K,
+            k: 5,
+        });
+        assert_eq!(
+            compile(&c, 9).unwrap(),
+            vec![Insn::stmt(BPF_RET | BPF_K, 9)]
+        );
+    }
+
+    #[test]
+    fn long_jumps_get_trampolines() {
+        let mut c = test(0, 0);
+        for i in 1..200 {
+            c = Cond::or(Cond::and(test(2 * i, i), test(2 * i + 1, i)), c);
+        }
+        let c = Cond::and(c, test(1000, 1));
+        let p = compile(&c, 1).unwrap();
+        crate::vm::validate(&p).unwrap();
+        assert!(p.iter().any(|i| i.code == JA));
+    }
+}

@@ -1,0 +1,208 @@
+//! pcapx-filter: the tcpdump/libpcap filter language (pcap-filter(7)) compiled to
+//! classic BPF, plus a safe BPF interpreter. Pure Rust, no libpcap.
+//!
+//! * [`compile`] / [`compile_with`] turn an expression into a [`Program`] for a
+//!   link type, with libpcap 1.10's semantics (its `gencode.c` is the model).
+//! * [`Program::matches`] / [`Program::run`] execute it on a captured record the
+//!   way `pcap_offline_filter()` does; [`Program::dump`] prints it like `tcpdump -d`.
+//! * [`Insn`] is `struct sock_filter`, so [`Program::insns`] can be attached to a
+//!   socket with `SO_ATTACH_FILTER`.
+//! * [`FilterError`] carries the column of the offending token and can
+//!   [`render`](FilterError::render) the expression with a caret.
+//! * [`validate`] and [`run`] check and execute any classic BPF program.
+//!
+//! Architecture invariants: compiling and running never panic on any input; running
+//! never allocates; a fault while running (out-of-bounds load, division by zero)
+//! rejects the packet.
+
+mod cfg;
+mod codegen;
+mod error;
+pub mod insn;
+mod lexer;
+mod names;
+mod parser;
+mod vm;
+
+pub use codegen::{NullByteOrder, PROTOCHAIN_STEPS};
+pub use error::FilterError;
+pub use insn::Insn;
+pub use vm::{ValidateError, run, validate};
+
+/// Default snapshot length (what a program returns for an accepted packet).
+pub const DEFAULT_SNAPLEN: u32 = 262_144;
+
+/// A compiled, validated filter program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    insns: Vec<Insn>,
+    linktype: u32,
+}
+
+impl Program {
+    /// Build a program from raw instructions (for example read from elsewhere),
+    /// after checking it with [`validate`].
+    ///
+    /// # Errors
+    /// The validation error.
+    pub fn from_insns(insns: Vec<Insn>, linktype: u32) -> Result<Self, ValidateError> {
+        validate(&insns)?;
+        Ok(Self { insns, linktype })
+    }
+
+    /// The instructions (`struct sock_filter` layout).
+    #[must_use]
+    pub fn insns(&self) -> &[Insn] {
+        &self.insns
+    }
+
+    /// The link type the program was compiled for.
+    #[must_use]
+    pub fn linktype(&self) -> u32 {
+        self.linktype
+    }
+
+    /// Run on one record: `data` is the captured bytes, `wirelen` the original
+    /// length. Returns the snap length for an accepted packet, 0 for a rejected one.
+    #[must_use]
+    pub fn run(&self, data: &[u8], wirelen: u32) -> u32 {
+        vm::run(&self.insns, data, wirelen)
+    }
+
+    /// Does the record pass the filter?
+    #[must_use]
+    pub fn matches(&self, data: &[u8], wirelen: u32) -> bool {
+        self.run(data, wirelen) != 0
+    }
+
+    /// The program in `tcpdump -d` format, one instruction per line.
+    #[must_use]
+    pub fn dump(&self) -> String {
+        insn::dump(&self.insns)
+    }
+}
+
+/// Compilation settings beyond the expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// DLT / LINKTYPE number of the records the program will see.
+    pub linktype: u32,
+    /// Value returned for accepted packets (0 is replaced by [`DEFAULT_SNAPLEN`]).
+    pub snaplen: u32,
+    /// Byte order of the address family word of `DLT_NULL` records.
+    pub null_byte_order: NullByteOrder,
+}
+
+impl Options {
+    /// Options for a link type with the default snap length.
+    #[must_use]
+    pub fn new(linktype: u32) -> Self {
+        Self {
+            linktype,
+            snaplen: DEFAULT_SNAPLEN,
+            null_byte_order: NullByteOrder::Either,
+        }
+    }
+}
+
+/// Compile `expr` for records of `linktype`; accepted packets return `snaplen`
+/// (0 means [`DEFAULT_SNAPLEN`]). An empty expression accepts everything.
+///
+/// # Errors
+/// Syntax errors, semantic errors (libpcap's checks: port ranges, non-network
+/// bits, qualifiers that do not fit, primitives the link type cannot carry), an
+/// unsupported link type, and expressions that reject every packet.
+pub fn compile(expr: &str, linktype: u32, snaplen: u32) -> Result<Program, FilterError> {
+    compile_with(
+        expr,
+        &Options {
+            snaplen,
+            ..Options::new(linktype)
+        },
+    )
+}
+
+/// [`compile`] with all [`Options`].
+///
+/// # Errors
+/// See [`compile`].
+pub fn compile_with(expr: &str, opts: &Options) -> Result<Program, FilterError> {
+    let Some(g) = codegen::Gen::new(opts.linktype, opts.null_byte_order) else {
+        return Err(FilterError::new(
+            format!(
+                "link type {} is not supported by the filter compiler (supported: EN10MB, RAW, LINKTYPE_RAW, IPV4, IPV6, LINUX_SLL, LINUX_SLL2, NULL, LOOP)",
+                opts.linktype
+            ),
+            1,
+        ));
+    };
+    let toks = lexer::tokenize(expr)?;
+    let mut p = parser::Parser::new(toks, g);
+    let cond = p.program()?;
+    let snaplen = if opts.snaplen == 0 {
+        DEFAULT_SNAPLEN
+    } else {
+        opts.snaplen
+    };
+    let insns = match cfg::compile(&cond, snaplen) {
+        Some(insns) => insns,
+        // libpcap reports this only when its optimizer proves it, which it never
+        // does through a protochain loop; such programs simply reject everything.
+        None if p.g.used_protochain.get() => vec![Insn::stmt(insn::BPF_RET | insn::BPF_K, 0)],
+        None => return Err(FilterError::new("expression rejects all packets".into(), 1)),
+    };
+    // The code generator only emits valid programs; checking keeps the promise
+    // that a Program always validates.
+    validate(&insns).map_err(|e| {
+        FilterError::new(
+            format!("internal error: generated an invalid program: {e}"),
+            1,
+        )
+    })?;
+    Ok(Program {
+        insns,
+        linktype: opts.linktype,
+    })
+}
+
+/// Resolve a link type name (`EN10MB`, `RAW`, `LINUX_SLL`, `NULL`, ... with or
+/// without a `DLT_`/`LINKTYPE_` prefix, any case) or a decimal number.
+#[must_use]
+pub fn linktype_from_name(name: &str) -> Option<u32> {
+    let t = name.trim();
+    if let Ok(n) = t.parse::<u32>() {
+        return Some(n);
+    }
+    let up = t.to_ascii_uppercase();
+    let bare = up
+        .strip_prefix("DLT_")
+        .or_else(|| up.strip_prefix("LINKTYPE_"))
+        .unwrap_or(&up);
+    Some(match bare {
+        "NULL" => codegen::DLT_NULL,
+        "EN10MB" | "ETHERNET" => codegen::DLT_EN10MB,
+        "RAW" => codegen::DLT_RAW,
+        "LOOP" => codegen::DLT_LOOP,
+        "LINUX_SLL" | "SLL" => codegen::DLT_LINUX_SLL,
+        "LINUX_SLL2" | "SLL2" => codegen::DLT_LINUX_SLL2,
+        "IPV4" => codegen::DLT_IPV4,
+        "IPV6" => codegen::DLT_IPV6,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linktype_names() {
+        assert_eq!(linktype_from_name("EN10MB"), Some(1));
+        assert_eq!(linktype_from_name("dlt_raw"), Some(12));
+        assert_eq!(linktype_from_name("LINUX_SLL"), Some(113));
+        assert_eq!(linktype_from_name("LINKTYPE_LINUX_SLL2"), Some(276));
+        assert_eq!(linktype_from_name("NULL"), Some(0));
+        assert_eq!(linktype_from_name("101"), Some(101));
+        assert_eq!(linktype_from_name("bogus"), None);
+    }
+}
