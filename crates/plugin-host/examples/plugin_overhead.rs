@@ -11,6 +11,9 @@
 //! ```text
 //! CARGO_TARGET_DIR=target/plugins cargo build --release --manifest-path plugins/Cargo.toml
 //! cargo run --release -p pcapx-plugin-host --example plugin_overhead -- target/plugins/release
+//! # load-independent instruction counts, one engine at a time:
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+//!     target/release/examples/plugin_overhead target/plugins/release null plugin 11000
 //! ```
 
 use std::time::Instant;
@@ -226,7 +229,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ntp = pcapx_plugin_host::load(dir.join("libpcapx_plugin_ntp.so"))?;
     let null = pcapx_plugin_host::load(dir.join("libpcapx_test_plugin_null.so"))?;
     let iters = 300_000;
-    println!("per packet, Ethernet/IPv4/UDP + one layer on port 123, best of 15 interleaved rounds x {iters}:");
+    // `plugin_overhead DIR CASE SIDE N`: run only one engine N times (for
+    // instruction counting under `valgrind --tool=callgrind`, which is immune
+    // to the load of a shared machine). CASE: null|ntp; SIDE: native|plugin.
+    if let (Some(case), Some(side), Some(n)) = (
+        std::env::args().nth(2),
+        std::env::args().nth(3),
+        std::env::args().nth(4).and_then(|n| n.parse::<u32>().ok()),
+    ) {
+        let (plugin, native): (_, Box<dyn Dissector>) = if case == "null" {
+            (&null, Box::new(NativeNull))
+        } else {
+            (&ntp, Box::new(NativeNtp::default()))
+        };
+        let (p_engine, n_engine) = engines(plugin, native)?;
+        let engine = if side == "plugin" {
+            &p_engine
+        } else {
+            &n_engine
+        };
+        println!("{:.1} ns", per_packet_ns(engine, Wanted::All, n));
+        return Ok(());
+    }
+    println!(
+        "per packet, Ethernet/IPv4/UDP + one layer on port 123, best of 15 interleaved rounds x {iters}:"
+    );
     let few = ["ntp.stratum", "ntp.xmt", "udp.srcport"];
     for (label, plugin, native, names) in [
         (

@@ -105,21 +105,19 @@ impl Cx<'_> {
 unsafe fn read_info<'a>(info: *const abi::LayerInfo) -> Option<Info<'a>> {
     // SAFETY: the caller guarantees `info` is null or valid for the call.
     let i = unsafe { info.as_ref() }?;
-    let prev = if i.prev_proto.ptr.is_null() || i.prev_proto.len == 0 {
-        ""
+    let prev: &[u8] = if i.prev_proto.ptr.is_null() || i.prev_proto.len == 0 {
+        &[]
     } else {
         // SAFETY: the host passes `prev_proto` as a (pointer, length) pair into
         // its registry's UTF-8 string, valid for the call.
-        let b =
-            unsafe { std::slice::from_raw_parts(i.prev_proto.ptr.cast::<u8>(), i.prev_proto.len) };
-        std::str::from_utf8(b).unwrap_or("")
+        unsafe { std::slice::from_raw_parts(i.prev_proto.ptr.cast::<u8>(), i.prev_proto.len) }
     };
     Some(Info {
         frame_number: i.frame_number,
         offset: i.offset,
         declared_len: (i.declared_len != abi::NO_LEN).then_some(i.declared_len),
         quoted: i.flags & abi::LAYER_QUOTED != 0,
-        prev_proto: prev,
+        prev_proto_bytes: prev,
     })
 }
 

@@ -253,8 +253,15 @@ pub struct Info<'a> {
     pub declared_len: Option<u64>,
     /// Inside a quoted packet (an ICMP error's copy).
     pub quoted: bool,
+    /// The protocol below, as bytes (validated lazily by [`Info::prev_proto`]).
+    pub prev_proto_bytes: &'a [u8],
+}
+
+impl Info<'_> {
     /// The protocol below (`udp`), empty if none.
-    pub prev_proto: &'a str,
+    pub fn prev_proto(&self) -> &str {
+        std::str::from_utf8(self.prev_proto_bytes).unwrap_or("")
+    }
 }
 
 /// Plugin metadata given to [`pcapx_plugin!`].
