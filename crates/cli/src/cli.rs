@@ -30,6 +30,12 @@ pub enum Command {
     Info(InfoArgs),
     /// Turn a capture into a field table: CSV, JSON, JSON Lines or Parquet
     Convert(ConvertArgs),
+    /// Group-by statistics over the convert table: count, sum, mean, min, max, nunique; bar charts
+    Stats(StatsArgs),
+    /// pandas describe() of fields: count/mean/std/quartiles, or count/unique/top/freq
+    Describe(DescribeArgs),
+    /// The distinct values of a field in first-seen order (pandas unique()), optionally with counts
+    Unique(UniqueArgs),
 }
 
 /// Arguments shared by every command that reads a capture.
@@ -162,4 +168,220 @@ pub struct ConvertArgs {
     /// No progress bar
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// Which packets make rows for `stats`, `describe` and `unique` (the same
+/// rows as `convert`), and how many threads work on them.
+#[derive(Args, Debug, Clone)]
+pub struct RowArgs {
+    /// Rows for every packet (default: the tutorial's table, one row per IPv4 packet)
+    #[arg(long)]
+    pub all: bool,
+    /// Worker threads (default: all cores); results are identical for any count
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum StatsFormat {
+    /// An aligned table for people
+    #[default]
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortArg {
+    /// By key, ascending
+    Key,
+    /// By the first aggregate, descending (ties by key)
+    Value,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Keys and values are field names or aliases (`pcapx fields`) or the \
+convert table's column names (src, dst, sport, dport, payload, len, ttl, time, …).\n\
+Semantics follow pandas: rows whose key is absent are dropped (groupby dropna=True); an absent \
+value is skipped by sum/mean/min/max/nunique (skipna); count is the group's row count (size()).\n\
+Sums of integer fields are exact.\n\n\
+Examples:\n  pcapx stats temp.pcap --group-by src --sum payload\n  \
+pcapx stats temp.pcap --group-by src,dport --count --mean len --format csv\n  \
+pcapx stats temp.pcap --group-by src --sum payload --plot src.svg"
+)]
+pub struct StatsArgs {
+    /// Capture file (pcap or pcapng, optionally gzip/zstd compressed); `-` reads standard input
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// Stop after this many packets (counted after the filter)
+    #[arg(short = 'c', long = "limit", value_name = "N")]
+    pub limit: Option<u64>,
+    /// Only packets matching this tcpdump/libpcap filter expression, e.g. 'tcp port 443'
+    #[arg(short = 'f', long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Group key field(s), comma-separated
+    #[arg(long = "group-by", value_name = "FIELD[,FIELD…]", required = true)]
+    pub group_by: Vec<String>,
+    #[command(flatten)]
+    pub aggs: Aggregates,
+    /// Only the first N rows (after sorting); plots default to 20
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    /// Row order (default: value)
+    #[arg(long, value_enum)]
+    pub sort: Option<SortArg>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: StatsFormat,
+    /// Bar chart of the first aggregate: OUT.svg, OUT.png, or `-` for bars in the terminal (instead of the table)
+    #[arg(long, value_name = "OUT")]
+    pub plot: Option<String>,
+    #[command(flatten)]
+    pub rows: RowArgs,
+}
+
+/// The aggregates of `stats`, in command-line order (the first one sorts).
+#[derive(Debug, Clone, Default)]
+pub struct Aggregates {
+    /// (flag, field); the field is empty for `--count`.
+    pub list: Vec<(AggFlag, String)>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AggFlag {
+    Count,
+    Sum,
+    Mean,
+    Min,
+    Max,
+    NUnique,
+}
+
+const AGG_FLAGS: [(&str, AggFlag, &str); 5] = [
+    (
+        "sum",
+        AggFlag::Sum,
+        "Sum of a numeric field per group (FIELD_sum)",
+    ),
+    (
+        "mean",
+        AggFlag::Mean,
+        "Mean of a numeric field per group (FIELD_mean)",
+    ),
+    (
+        "min",
+        AggFlag::Min,
+        "Minimum of a numeric field per group (FIELD_min)",
+    ),
+    (
+        "max",
+        AggFlag::Max,
+        "Maximum of a numeric field per group (FIELD_max)",
+    ),
+    (
+        "nunique",
+        AggFlag::NUnique,
+        "Number of distinct values of a field per group (FIELD_nunique)",
+    ),
+];
+
+impl clap::FromArgMatches for Aggregates {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut found: Vec<(usize, AggFlag, String)> = Vec::new();
+        for (id, flag, _) in AGG_FLAGS {
+            if let (Some(vals), Some(idx)) = (m.get_many::<String>(id), m.indices_of(id)) {
+                for (v, i) in vals.zip(idx) {
+                    found.push((i, flag, v.clone()));
+                }
+            }
+        }
+        if m.get_flag("agg-count") {
+            found.push((
+                m.index_of("agg-count").unwrap_or(0),
+                AggFlag::Count,
+                String::new(),
+            ));
+        }
+        found.sort_by_key(|f| f.0);
+        Ok(Aggregates {
+            list: found.into_iter().map(|(_, f, v)| (f, v)).collect(),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for Aggregates {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for (id, _, help) in AGG_FLAGS {
+            cmd = cmd.arg(
+                clap::Arg::new(id)
+                    .long(id)
+                    .value_name("FIELD")
+                    .action(clap::ArgAction::Append)
+                    .help(help),
+            );
+        }
+        cmd.arg(
+            clap::Arg::new("agg-count")
+                .long("count")
+                .action(clap::ArgAction::SetTrue)
+                .help("Rows per group (count); implied when no aggregate is given"),
+        )
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DescribeFormat {
+    /// pandas' layout: statistics down, fields across
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Numbers (integers, booleans, times): count, mean, std (ddof=1), min, 25%, 50%, 75%, max \
+with linear interpolation; text (addresses, MACs, strings, bytes): count, unique, top, freq (top: the most \
+frequent value, the first seen among ties). The values equal pandas' describe() of the column of \
+`pcapx convert` output read with pd.read_csv.\n\nExample:\n  pcapx describe temp.pcap --field payload --field src"
+)]
+pub struct DescribeArgs {
+    #[command(flatten)]
+    pub input: Input,
+    /// Field to describe (repeat, or comma-separate, for several)
+    #[arg(long = "field", value_name = "F", required = true)]
+    pub fields: Vec<String>,
+    /// Output format; JSON is keyed by pandas' row names (nested by field when several)
+    #[arg(long, value_enum, default_value_t)]
+    pub format: DescribeFormat,
+    #[command(flatten)]
+    pub rows: RowArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Absent values are not listed (like dropna()). With --counts the output is CSV: \
+a header `FIELD,count`, then one `value,count` line per distinct value, still in first-seen order.\n\n\
+Example:\n  pcapx unique temp.pcap --field dst --counts"
+)]
+pub struct UniqueArgs {
+    #[command(flatten)]
+    pub input: Input,
+    /// The field whose distinct values to list
+    #[arg(long = "field", value_name = "F")]
+    pub field: String,
+    /// Also print how often each value occurs
+    #[arg(long)]
+    pub counts: bool,
+    #[command(flatten)]
+    pub rows: RowArgs,
 }

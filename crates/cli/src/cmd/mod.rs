@@ -2,10 +2,13 @@
 
 mod convert;
 mod count;
+mod describe;
 mod fields;
 mod info;
 mod show;
+mod stats;
 mod summary;
+mod unique;
 
 use std::process::ExitCode;
 
@@ -41,5 +44,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Count(a) => count::run(&a, &Ctx::new()?),
         Command::Info(a) => info::run(&a, &Ctx::new()?),
         Command::Convert(a) => convert::run(&a, &Ctx::new()?),
+        Command::Stats(a) => stats::run(&a, &Ctx::new()?),
+        Command::Describe(a) => describe::run(&a, &Ctx::new()?),
+        Command::Unique(a) => unique::run(&a, &Ctx::new()?),
     }
 }

@@ -1,0 +1,290 @@
+//! `pcapx stats`: group-by aggregates over the rows `convert` would write, as
+//! a map-reduce on the ordered pipeline — each batch of packets becomes a
+//! partial aggregate in a worker, and the partials are merged in batch order.
+//!
+//! Also home of what `describe` and `unique` share with it: column lookup by
+//! the convert table's names and the scan over the capture ([`scan`]).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use pcapx_capture::{DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS};
+use pcapx_core::{Engine, Fields, Value};
+use pcapx_output::{
+    ColumnSpec, Occurrence, Scope, TUTORIAL_COLUMNS, TableSpec, TimeFormat, for_each_value,
+};
+use pcapx_stats::{
+    AggKind, Bars, GroupPartial, GroupSpec, KeyBuilder, Order, OutFormat, plot, render,
+};
+
+use super::Ctx;
+use super::convert::Work;
+use crate::cli::{AggFlag, Input, RowArgs, SortArg, StatsArgs, StatsFormat};
+use crate::input;
+use crate::table;
+
+/// Bars in a plot when `--top` is not given.
+const PLOT_TOP: usize = 20;
+/// Width of the longest terminal bar, in cells.
+const TERMINAL_WIDTH: usize = 40;
+
+/// A column by the name a user gives: one of the convert table's column names
+/// (`src`, `payload`, `tos`, … — with the same scope, so the values are the
+/// ones `convert` writes), else any registered field or alias.
+pub(super) fn column(engine: &Engine, name: &str) -> Result<ColumnSpec> {
+    let reg = engine.registry();
+    if let Some(&(header, field, transport)) = TUTORIAL_COLUMNS.iter().find(|c| c.0 == name) {
+        let scope = match (transport, reg.proto_by_name("ip")) {
+            (true, Some(ip)) => Scope::After(ip),
+            _ => Scope::Any,
+        };
+        let mut c = table::resolve(reg, field, scope)?;
+        header.clone_into(&mut c.name);
+        return Ok(c);
+    }
+    table::resolve(reg, name, Scope::Any)
+}
+
+/// The rows to work on: those of `convert` (IPv4 packets unless `--all`),
+/// with just the columns needed.
+pub(super) fn row_spec(engine: &Engine, columns: Vec<ColumnSpec>, rows: &RowArgs) -> TableSpec {
+    TableSpec {
+        columns,
+        time_format: TimeFormat::Epoch,
+        occurrence: Occurrence::First,
+        require: if rows.all {
+            None
+        } else {
+            engine.registry().proto_by_name("ip")
+        },
+    }
+}
+
+/// The value a cell of `convert` shows (the first occurrence), if any.
+pub(super) fn first<'f>(col: &ColumnSpec, fields: &'f Fields) -> Option<Value<'f>> {
+    let mut out = None;
+    for_each_value(col, fields, Occurrence::First, |v| {
+        if out.is_none() {
+            out = Some(v);
+        }
+    });
+    out
+}
+
+/// Run over the capture: every packet that passes the filter and the `-c`
+/// limit and makes a row of `spec` goes to `row`, with a partial made by
+/// `make` for each batch; the partials reach `merge` in batch order.
+pub(super) fn scan<A: Send>(
+    ctx: &Ctx,
+    input: &Input,
+    rows: &RowArgs,
+    spec: &TableSpec,
+    make: impl Fn() -> A + Sync,
+    row: impl Fn(&mut A, &Fields) + Sync,
+    mut merge: impl FnMut(A),
+) -> Result<()> {
+    let engine = &ctx.engine;
+    let mut cap = input::open(&input.file)?;
+    let mut filter = ctx.filter(input)?;
+    let threads = pcapx_pipeline::thread_count(rows.threads);
+    let wanted = spec.wanted(engine.registry().field_count());
+    let limit = input.limit;
+    let mut used = 0u64;
+    let mut done = limit == Some(0);
+    pcapx_pipeline::run(
+        threads,
+        || -> Result<Option<Work>> {
+            if done {
+                return Ok(None);
+            }
+            let Some(batch) = cap.next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)? else {
+                return Ok(None);
+            };
+            let mut pass = Vec::with_capacity(batch.len());
+            let mut take = 0;
+            for rec in batch.iter() {
+                if limit.is_some_and(|l| used >= l) {
+                    done = true;
+                    break;
+                }
+                let ok = filter.matches(&rec)?;
+                used += u64::from(ok);
+                pass.push(ok);
+                take += 1;
+            }
+            Ok(Some(Work { batch, take, pass }))
+        },
+        || engine.new_fields(wanted.clone()),
+        |fields, w: Work| -> A {
+            let mut part = make();
+            for (i, rec) in w.batch.iter().take(w.take).enumerate() {
+                if !w.pass.get(i).copied().unwrap_or(false) {
+                    continue;
+                }
+                engine.dissect(&input::meta(&rec), rec.data, fields);
+                if spec.accepts(fields) {
+                    row(&mut part, fields);
+                }
+            }
+            part
+        },
+        |part| -> Result<()> {
+            merge(part);
+            Ok(())
+        },
+    )?;
+    input::report_damage(&cap);
+    Ok(())
+}
+
+/// Print to standard output.
+pub(super) fn emit(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+enum PlotTo<'a> {
+    Terminal,
+    Svg(&'a Path),
+    Png(&'a Path),
+}
+
+fn plot_target(p: &str) -> Result<PlotTo<'_>> {
+    if p == "-" {
+        return Ok(PlotTo::Terminal);
+    }
+    let path = Path::new(p);
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("svg") => Ok(PlotTo::Svg(path)),
+        Some("png") => Ok(PlotTo::Png(path)),
+        _ => bail!("--plot needs a file ending in .svg or .png, or '-' for the terminal: '{p}'"),
+    }
+}
+
+struct Part {
+    groups: GroupPartial,
+    key: KeyBuilder,
+}
+
+pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
+    let engine = &ctx.engine;
+    let plot_to = a.plot.as_deref().map(plot_target).transpose()?;
+    let key_names: Vec<&str> = a
+        .group_by
+        .iter()
+        .flat_map(|g| g.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if key_names.is_empty() {
+        bail!("--group-by needs at least one field name");
+    }
+    let mut key_cols = Vec::new();
+    for k in &key_names {
+        key_cols.push(column(engine, k)?);
+    }
+    let mut value_cols: Vec<ColumnSpec> = Vec::new();
+    let mut aggs = Vec::new();
+    for (flag, field) in &a.aggs.list {
+        let kind = match flag {
+            AggFlag::Count => AggKind::Count,
+            AggFlag::Sum => AggKind::Sum,
+            AggFlag::Mean => AggKind::Mean,
+            AggFlag::Min => AggKind::Min,
+            AggFlag::Max => AggKind::Max,
+            AggFlag::NUnique => AggKind::NUnique,
+        };
+        if kind == AggKind::Count {
+            aggs.push((kind, None));
+            continue;
+        }
+        let c = column(engine, field.trim())?;
+        aggs.push((kind, Some((c.name.clone(), c.ftype))));
+        if !value_cols.iter().any(|v| v.name == c.name) {
+            value_cols.push(c);
+        }
+    }
+    let gspec = GroupSpec::new(key_cols.iter().map(|c| c.name.clone()).collect(), &aggs)?;
+    // GroupSpec numbers value columns in first-use order, as we collected them.
+    let value_cols: Vec<ColumnSpec> = gspec
+        .values
+        .iter()
+        .filter_map(|v| value_cols.iter().find(|c| c.name == v.name).cloned())
+        .collect();
+    let nkeys = key_cols.len();
+    let spec = row_spec(
+        engine,
+        key_cols.into_iter().chain(value_cols).collect(),
+        &a.rows,
+    );
+    let (keys, values) = spec.columns.split_at(nkeys);
+
+    let input = Input {
+        file: a.file.clone(),
+        limit: a.limit,
+        filter: a.filter.clone(),
+    };
+    let mut total = GroupPartial::new();
+    scan(
+        ctx,
+        &input,
+        &a.rows,
+        &spec,
+        || Part {
+            groups: GroupPartial::new(),
+            key: KeyBuilder::new(),
+        },
+        |p, fields| {
+            p.key.clear();
+            for k in keys {
+                p.key.push(first(k, fields));
+            }
+            if let Some(key) = p.key.key() {
+                p.groups.add_row(&gspec, key, |i| {
+                    values.get(i).and_then(|c| first(c, fields))
+                });
+            }
+        },
+        |p| total += p.groups,
+    )?;
+
+    let order = match a.sort {
+        Some(SortArg::Key) => Order::Key,
+        Some(SortArg::Value) | None => Order::Value,
+    };
+    let result = total.finish(&gspec, order, a.top);
+    let plot_top = a.top.unwrap_or(PLOT_TOP);
+    match plot_to {
+        Some(PlotTo::Terminal) => {
+            return emit(&plot::terminal(
+                &Bars::from_table(&result, plot_top),
+                TERMINAL_WIDTH,
+            ))
+            .map(|()| ExitCode::SUCCESS);
+        }
+        Some(PlotTo::Svg(path)) => {
+            let svg = plot::svg(&Bars::from_table(&result, plot_top))?;
+            std::fs::write(path, svg)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Some(PlotTo::Png(path)) => plot::png(&Bars::from_table(&result, plot_top), path)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {}
+    }
+    let format = match a.format {
+        StatsFormat::Table => OutFormat::Table,
+        StatsFormat::Csv => OutFormat::Csv,
+        StatsFormat::Json => OutFormat::Json,
+    };
+    emit(&render::group_table(&result, format))?;
+    Ok(ExitCode::SUCCESS)
+}
