@@ -683,6 +683,29 @@ mod tests {
     }
 
     #[test]
+    fn scapy_aliases() {
+        let r = crate::net::testutil::engine().registry();
+        for (alias, field) in [
+            ("version", "ip.version"),
+            ("ihl", "ip.ihl"),
+            ("tos", "ip.dsfield"),
+            ("len", "ip.len"),
+            ("id", "ip.id"),
+            ("frag", "ip.frag_offset"),
+            ("ttl", "ip.ttl"),
+            ("proto", "ip.proto"),
+            ("ip.chksum", "ip.checksum"),
+            ("src", "ip.src"),
+            ("dst", "ip.dst"),
+            ("ip.options", "ip.opt.count"),
+        ] {
+            let col = r.resolve(alias).unwrap_or_else(|| panic!("alias {alias}"));
+            let first = col.fields.first().map(|f| r.field(*f).name.as_str());
+            assert_eq!(first, Some(field), "alias {alias}");
+        }
+    }
+
+    #[test]
     fn scapy_option_count() {
         // NOP, EOL, then two zero bytes of padding: Scapy counts 4 options.
         let d = with_checksum(
