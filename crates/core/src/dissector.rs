@@ -212,7 +212,7 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     /// Store a field value (ignored unless the job wants the field).
-    #[inline]
+    #[inline(always)]
     pub fn add(&mut self, f: FieldId, v: Value<'_>) {
         self.fields.add(f, v);
     }
@@ -224,7 +224,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Does the job want this field? Lets a dissector skip costly decoding.
-    #[inline]
+    #[inline(always)]
     pub fn wants(&self, f: FieldId) -> bool {
         self.fields.wants(f)
     }

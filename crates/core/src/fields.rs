@@ -91,6 +91,9 @@ const NONE: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 pub struct Fields {
     wanted: Wanted,
+    /// `wanted` as a plain bitmap (all ones for [`Wanted::All`]): one load and
+    /// one test per `add`.
+    bits: Vec<u64>,
     entries: Vec<Entry>,
     arena: Vec<u8>,
     layers: Vec<LayerRecord>,
@@ -104,8 +107,17 @@ pub struct Fields {
 
 impl Fields {
     pub fn new(field_count: usize, wanted: Wanted) -> Fields {
+        let bits = match &wanted {
+            Wanted::All => vec![u64::MAX; field_count.div_ceil(64)],
+            Wanted::Some(b) => {
+                let mut b = b.clone();
+                b.resize(field_count.div_ceil(64), 0);
+                b
+            }
+        };
         Fields {
             wanted,
+            bits,
             entries: Vec::with_capacity(64),
             arena: Vec::with_capacity(1024),
             layers: Vec::with_capacity(16),
@@ -132,7 +144,10 @@ impl Fields {
 
     #[inline]
     pub fn wants(&self, f: FieldId) -> bool {
-        self.wanted.contains(f)
+        let i = f.index();
+        self.bits
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
     pub fn wanted(&self) -> &Wanted {
@@ -156,9 +171,18 @@ impl Fields {
     /// Store a value if the field is wanted. Values whose type does not match the
     /// registry are the caller's bug; the engine checks plugin values before they
     /// get here.
-    #[inline]
+    #[inline(always)]
     pub fn add(&mut self, f: FieldId, v: Value<'_>) {
-        if !self.wanted.contains(f) || f.index() >= self.first.len() {
+        // The common case — a field the job does not want — is one bit test,
+        // inlined into the dissector.
+        if self.wants(f) {
+            self.store(f, v);
+        }
+    }
+
+    fn store(&mut self, f: FieldId, v: Value<'_>) {
+        let i = f.index();
+        if i >= self.first.len() {
             return;
         }
         let value = match v {
@@ -180,7 +204,6 @@ impl Fields {
             }
         };
         let idx = u32::try_from(self.entries.len()).unwrap_or(NONE);
-        let i = f.index();
         if self.first[i] == NONE {
             self.first[i] = idx;
         }
@@ -195,7 +218,7 @@ impl Fields {
     /// Store a string built in place (e.g. a decompressed DNS name) without an
     /// intermediate allocation: `build` appends to the arena.
     pub fn add_str_with(&mut self, f: FieldId, build: impl FnOnce(&mut Vec<u8>)) {
-        if !self.wanted.contains(f) || f.index() >= self.first.len() {
+        if !self.wants(f) || f.index() >= self.first.len() {
             return;
         }
         let start = self.arena.len();
