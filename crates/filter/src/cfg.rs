@@ -274,7 +274,22 @@ fn fold_block(b: &mut Block) -> Option<bool> {
     };
     match (a, operand) {
         (Some(av), Some(bv)) => Some(jump_taken(b.code, av, bv)),
-        _ => None,
+        _ => {
+            // `and #m; jeq #0` is `jset #m` with the branches swapped.
+            let is_jeq0 = b.code == BPF_JMP | BPF_JEQ | BPF_K && b.k == 0 && !b.impure;
+            if let Some(last) = b
+                .stmts
+                .last()
+                .copied()
+                .filter(|s| is_jeq0 && s.code == BPF_ALU | BPF_AND | BPF_K)
+            {
+                b.stmts.pop();
+                b.code = BPF_JMP | BPF_JSET | BPF_K;
+                b.k = last.k;
+                std::mem::swap(&mut b.jt, &mut b.jf);
+            }
+            None
+        }
     }
 }
 

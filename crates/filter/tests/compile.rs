@@ -1,0 +1,290 @@
+//! Data-driven tests of the compiler: libpcap's error messages and columns, and
+//! the semantics of the generated programs on hand-built packets.
+
+use pcapx_filter::{DEFAULT_SNAPLEN, compile};
+
+const EN10MB: u32 = 1;
+const RAW: u32 = 12;
+
+fn check_err(expr: &str, linktype: u32, expected: &str) {
+    match compile(expr, linktype, 0) {
+        Ok(p) => panic!(
+            "'{expr}' compiled but should fail with '{expected}':\n{}",
+            p.dump()
+        ),
+        Err(e) => assert!(
+            e.message.contains(expected),
+            "'{expr}': got '{e}', want '{expected}'"
+        ),
+    }
+}
+
+#[test]
+fn libpcap_semantic_errors() {
+    check_err("port 70000", EN10MB, "illegal port number 70000 > 65535");
+    check_err(
+        "portrange 1-70000",
+        EN10MB,
+        "illegal port number 70000 > 65535",
+    );
+    check_err(
+        "net 10.0.0.1/8",
+        EN10MB,
+        "non-network bits set in \"10.0.0.1/8\"",
+    );
+    check_err(
+        "net 1.2.3.4 mask 255.255.0.0",
+        EN10MB,
+        "non-network bits set in \"1.2.3.4 mask 255.255.0.0\"",
+    );
+    check_err("net 10.0.0.0/33", EN10MB, "mask length must be <= 32");
+    check_err("host ::1/64", EN10MB, "non-network bits set in \"::1/64\"");
+    check_err("host 1.2.3.0/24", EN10MB, "Mask syntax for networks only");
+    check_err(
+        "ip6 host 1.2.3.4",
+        EN10MB,
+        "'ip6' modifier applied to ip host",
+    );
+    check_err("ip host ::1", EN10MB, "'ip' modifier applied to ip6 host");
+    check_err("tcp host 1.2.3.4", EN10MB, "'tcp' modifier applied to host");
+    check_err("arp src port 80", EN10MB, "illegal qualifier of 'port'");
+    check_err("ip port 80", EN10MB, "illegal qualifier of 'port'");
+    check_err("udp port http", EN10MB, "port 'http' is tcp");
+    check_err("port nosuchservice", EN10MB, "unknown port 'nosuchservice'");
+    check_err(
+        "port 80 and 1.2.3.4",
+        EN10MB,
+        "'port' modifier applied to ip host",
+    );
+    check_err("host foo.example", EN10MB, "unknown host 'foo.example'");
+    check_err("ether host foo", EN10MB, "unknown ether host 'foo'");
+    check_err("ether src 1.2.3.4", EN10MB, "illegal link layer address");
+    check_err(
+        "host 1:2:3:4:5:6",
+        EN10MB,
+        "ethernet address used in non-ether expression",
+    );
+    check_err("gateway 1.2.3.4", EN10MB, "'gateway' requires a name");
+    check_err("gateway router", EN10MB, "name lookups");
+    check_err("ip proto \\nosuch", EN10MB, "unknown ip proto 'nosuch'");
+    check_err(
+        "ether proto \\nosuch",
+        EN10MB,
+        "unknown ether proto 'nosuch'",
+    );
+    check_err("tcp proto 6", EN10MB, "'tcp proto' is bogus");
+    check_err(
+        "arp proto 6",
+        EN10MB,
+        "arp does not encapsulate another protocol",
+    );
+    check_err("ip[0] << 33 = 1", EN10MB, "shift by more than 31 bits");
+    check_err("ip[1:3] = 1", EN10MB, "data size must be 1, 2, or 4");
+    check_err("tcp[0] / 0 = 1", EN10MB, "division by zero");
+    check_err("tcp[0] % 0 = 1", EN10MB, "modulus by zero");
+    check_err("ah[0] = 1", EN10MB, "unsupported index operation");
+    check_err(
+        "ip[1000000000000] = 1",
+        EN10MB,
+        "number 1000000000000 overflows 32 bits",
+    );
+    check_err(
+        "vlan 5000",
+        EN10MB,
+        "VLAN tag 5000 greater than maximum 4095",
+    );
+    check_err(
+        "mpls 1048576",
+        EN10MB,
+        "MPLS label 1048576 greater than maximum 1048575",
+    );
+    check_err(
+        "pppoes 65536",
+        EN10MB,
+        "PPPoE session number 65536 greater than maximum 65535",
+    );
+    check_err(
+        "tcp broadcast",
+        EN10MB,
+        "only link-layer/IP broadcast filters supported",
+    );
+    check_err("inbound", EN10MB, "inbound/outbound not supported");
+    check_err(
+        "ifname eth0",
+        EN10MB,
+        "ifname supported only on PF linktype",
+    );
+    check_err("ip and ip6", EN10MB, "expression rejects all packets");
+    check_err(
+        "ether host 1:2:3:4:5:6",
+        RAW,
+        "ethernet addresses supported only on ethernet",
+    );
+    check_err("vlan", RAW, "no VLAN support for Raw IP");
+    check_err("mpls", RAW, "no MPLS support for Raw IP");
+    check_err("llc", 113, "'llc' not supported for Linux cooked v1");
+    check_err("arp", RAW, "expression rejects all packets");
+    check_err("broadcast", RAW, "not a broadcast link");
+    check_err(
+        "multicast",
+        113,
+        "link-layer multicast filters supported only on ethernet",
+    );
+    check_err("ip", 147, "link type 147 is not supported");
+}
+
+#[test]
+fn syntax_errors_carry_columns() {
+    let cases: &[(&str, &str, usize)] = &[
+        (
+            "tcp port",
+            "expected a port number after 'port', found end of expression",
+            9,
+        ),
+        (
+            "tcp port and",
+            "expected a port number after 'port', found 'and'",
+            10,
+        ),
+        ("port 80 and", "expected a primitive after 'and'", 12),
+        ("host", "expected a host address after 'host'", 5),
+        ("ip and not 1.2.3.4", "has no qualifier to reuse", 12),
+        ("tcp or 80", "has no qualifier to reuse", 8),
+        ("1.2.3.4", "expected a filter primitive", 1),
+        ("(tcp", "expected ')'", 5),
+        (
+            "tcp )",
+            "expected 'and', 'or' or the end of the expression",
+            5,
+        ),
+        ("ether[0] = 1 +", "expected an arithmetic expression", 15),
+        ("less 100 or 200", "has no qualifier to reuse", 13),
+        ("tcp @ udp", "illegal character '@'", 5),
+        ("ip[0] 5", "expected a comparison operator", 7),
+    ];
+    for (expr, msg, col) in cases {
+        let e = compile(expr, EN10MB, 0).expect_err(expr);
+        assert!(
+            e.message.contains(msg),
+            "'{expr}': got '{}', want '{msg}'",
+            e.message
+        );
+        assert_eq!(e.column, *col, "'{expr}': column of '{e}'");
+        let rendered = e.render(expr);
+        let caret = rendered.lines().nth(1).unwrap();
+        assert_eq!(caret.find('^'), Some(col - 1), "{rendered}");
+    }
+    assert_eq!(
+        compile("tcp port and", EN10MB, 0).unwrap_err().to_string(),
+        "expected a port number after 'port', found 'and' at column 10"
+    );
+}
+
+/// Ethernet + IPv4 + TCP SYN 10.0.0.1:12345 -> 192.168.1.2:80.
+fn tcp_syn() -> Vec<u8> {
+    let mut p = vec![
+        0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x08,
+        0x00, // ethernet
+        0x45, 0x00, 0x00, 0x28, 0x00, 0x01, 0x00, 0x00, 0x40, 0x06, 0x00, 0x00, // ip
+        10, 0, 0, 1, 192, 168, 1, 2, // addresses
+        0x30, 0x39, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0x20, 0x00, 0, 0, 0,
+        0, // tcp
+    ];
+    p.truncate(54);
+    p
+}
+
+fn vlan_tagged(p: &[u8], id: u16) -> Vec<u8> {
+    let mut v = p[..12].to_vec();
+    v.extend_from_slice(&[0x81, 0x00]);
+    v.extend_from_slice(&id.to_be_bytes());
+    v.extend_from_slice(&p[12..]);
+    v
+}
+
+fn check(expr: &str, pkt: &[u8], expected: bool) {
+    let p = compile(expr, EN10MB, DEFAULT_SNAPLEN).unwrap_or_else(|e| panic!("'{expr}': {e}"));
+    let wire = u32::try_from(pkt.len()).unwrap();
+    assert_eq!(p.matches(pkt, wire), expected, "'{expr}'\n{}", p.dump());
+}
+
+#[test]
+fn semantics_on_hand_built_packets() {
+    let syn = tcp_syn();
+    for (expr, want) in [
+        ("", true),
+        ("ip", true),
+        ("tcp", true),
+        ("udp", false),
+        ("tcp port 80", true),
+        ("tcp port http", true),
+        ("port 80 or 443", true),
+        ("src port 80", false),
+        ("dst port 80 and src port 12345", true),
+        ("portrange 70-90", true),
+        ("host 10.0.0.1", true),
+        ("src host 192.168.1.2", false),
+        ("src 10.0.0.1 and dst 192.168.1.2", true),
+        ("net 10.0.0.0/8", true),
+        ("net 10", true),
+        ("dst net 192.168.0.0 mask 255.255.0.0", true),
+        ("ether src 66:77:88:99:aa:bb", true),
+        ("ether dst 66:77:88:99:aa:bb", false),
+        ("ether host 00.11.22.33.44.55", true),
+        ("tcp[tcpflags] & tcp-syn != 0", true),
+        ("tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-syn", true),
+        ("tcp[tcpflags] & tcp-ack != 0", false),
+        ("ip[9] = 6 and ip[8] = 64", true),
+        ("len = 54", true),
+        ("less 53", false),
+        ("greater 54", true),
+        ("not tcp or host 10.0.0.1", true),
+        ("tcp or udp and port 53", false),
+        ("ip proto \\tcp", true),
+        ("proto 6", true),
+        ("ether proto \\ip", true),
+        ("ip6 or arp", false),
+        ("vlan", false),
+        ("broadcast", false),
+        ("ip multicast", false),
+        ("tcp[2:2] / 16 = 5", true),
+        ("tcp[2:2] - 80 = 0 and -1 = 0xffffffff", true),
+        ("protochain 6", true),
+    ] {
+        check(expr, &syn, want);
+    }
+    // Truncated capture: the port load is out of bounds, so the packet is rejected.
+    check("tcp port 80", &syn[..36], false);
+    check("tcp", &syn[..24], true);
+    // VLAN shifts what follows.
+    let tagged = vlan_tagged(&syn, 100);
+    check("vlan 100 and tcp port 80", &tagged, true);
+    check("vlan 101 and tcp", &tagged, false);
+    check("tcp port 80", &tagged, false);
+    check("vlan and host 10.0.0.1", &tagged, true);
+}
+
+#[test]
+fn other_link_types() {
+    let syn = tcp_syn();
+    let ip = &syn[14..];
+    for lt in [RAW, 101, 228] {
+        let p = compile("tcp dst port 80 and host 10.0.0.1", lt, 0).unwrap();
+        assert!(p.matches(ip, 40), "linktype {lt}");
+    }
+    assert!(compile("ip6", 228, 0).is_err());
+    // Linux cooked v1: 16-byte header, protocol at 14; packet type 4 = outgoing.
+    let mut sll = vec![0, 4, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
+    sll.extend_from_slice(ip);
+    assert!(
+        compile("outbound and tcp port 80", 113, 0)
+            .unwrap()
+            .matches(&sll, 56)
+    );
+    assert!(!compile("inbound", 113, 0).unwrap().matches(&sll, 56));
+    // BSD loopback, little-endian AF_INET.
+    let mut null = vec![2, 0, 0, 0];
+    null.extend_from_slice(ip);
+    assert!(compile("ip and tcp", 0, 0).unwrap().matches(&null, 44));
+    assert_eq!(compile("ip", 1, 1234).unwrap().run(&syn, 54), 1234);
+}

@@ -1,0 +1,109 @@
+//! `Program::dump()` snapshots for representative expressions, and exact
+//! equality with `tcpdump -d` where libpcap's optimised program is simple.
+
+use std::process::Command;
+
+use pcapx_filter::{DEFAULT_SNAPLEN, compile, linktype_from_name};
+
+/// (link type, expression) pairs snapshotted.
+const SNAPSHOTS: &[(&str, &str)] = &[
+    ("EN10MB", "ip"),
+    ("EN10MB", "tcp port 80"),
+    ("EN10MB", "port 80 or 443"),
+    ("EN10MB", "host 1.2.3.4 and not port 22"),
+    (
+        "EN10MB",
+        "src net 10.0.0.0/8 or dst net 192.168.0.0 mask 255.255.0.0",
+    ),
+    ("EN10MB", "ip6 net fe80::/10"),
+    ("EN10MB", "ether src 00:11:22:33:44:55"),
+    ("EN10MB", "vlan 100 and tcp"),
+    ("EN10MB", "mpls 16 and ip"),
+    ("EN10MB", "pppoes 3 and udp port 53"),
+    ("EN10MB", "tcp[tcpflags] & (tcp-syn|tcp-ack) != 0"),
+    ("EN10MB", "tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x47455420"),
+    ("EN10MB", "icmp[icmptype] = icmp-echo"),
+    ("EN10MB", "portrange 1000-2000"),
+    ("EN10MB", "less 64 or greater 1500"),
+    ("EN10MB", "ip6 protochain 17"),
+    ("EN10MB", "llc"),
+    ("RAW", "tcp port 80"),
+    ("IPV4", "udp"),
+    ("IPV6", "icmp6"),
+    ("LINUX_SLL", "inbound and ip"),
+    ("LINUX_SLL2", "outbound and arp"),
+    ("NULL", "ip6"),
+    ("LOOP", "ip"),
+];
+
+fn name(lt: &str, expr: &str) -> String {
+    let clean: String = expr
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("{lt}__{clean}")
+}
+
+#[test]
+fn dump_snapshots() {
+    for (lt, expr) in SNAPSHOTS {
+        let p = compile(expr, linktype_from_name(lt).unwrap(), DEFAULT_SNAPLEN)
+            .unwrap_or_else(|e| panic!("{lt} '{expr}': {e}"));
+        insta::assert_snapshot!(name(lt, expr), p.dump(), &format!("{lt}: {expr}"));
+    }
+}
+
+/// Expressions whose optimised libpcap program we reproduce instruction for instruction.
+const SAME_AS_TCPDUMP: &[&str] = &[
+    "ip",
+    "arp",
+    "tcp",
+    "udp port 53",
+    "tcp port 80",
+    "ip6 host ::1",
+    "vlan 100 and tcp",
+    "greater 100",
+    "src net 10.0.0.0/8",
+    "ether host 1:2:3:4:5:6",
+    "broadcast",
+    "multicast",
+    "ip multicast",
+    "ip broadcast",
+    "icmp",
+    "mpls and ip",
+    "pppoes and ip",
+    "host 1.2.3.4",
+    "icmp6[icmp6type] = icmp6-echo",
+    "len - 1 > 3 * 4",
+    "ether proto 1",
+    "iso",
+    "stp",
+    "ip[6:2] & 0x1fff != 0",
+    "tcp[tcpflags] & (tcp-syn|tcp-ack) != 0",
+];
+
+#[test]
+fn dump_equals_tcpdump_d() {
+    if Command::new("tcpdump").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tcpdump is required in CI"
+        );
+        println!("skipped: tcpdump not installed");
+        return;
+    }
+    for expr in SAME_AS_TCPDUMP {
+        let out = Command::new("tcpdump")
+            .args(["-y", "EN10MB", "-d", "--", expr])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "tcpdump -d '{expr}' failed");
+        let want = String::from_utf8_lossy(&out.stdout);
+        let got = compile(expr, 1, DEFAULT_SNAPLEN).unwrap().dump();
+        assert_eq!(got, want, "dump differs from tcpdump -d for '{expr}'");
+    }
+    println!(
+        "dump: {} expressions identical to tcpdump -d",
+        SAME_AS_TCPDUMP.len()
+    );
+}
