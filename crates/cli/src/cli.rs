@@ -14,6 +14,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub cmd: Command,
+    /// Load a dissector plugin (.so); repeatable. Folders in PCAPX_PLUGIN_PATH
+    /// (':'-separated) are loaded too.
+    #[arg(long = "plugin", value_name = "PATH", global = true)]
+    pub plugins: Vec<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -30,6 +34,11 @@ pub enum Command {
     Info(InfoArgs),
     /// Turn a capture into a field table: CSV, JSON, JSON Lines or Parquet
     Convert(ConvertArgs),
+    /// Write the records matching a tcpdump filter expression to a new capture
+    /// (`tcpdump -r FILE -w OUT EXPR`), or print the compiled BPF program (--dump)
+    Filter(FilterArgs),
+    /// List the loaded dissector plugins: name, version, ABI, protocols, fields, bindings
+    Plugins(PluginsArgs),
     /// Group-by statistics over the convert table: count, sum, mean, min, max, nunique; bar charts
     Stats(StatsArgs),
     /// pandas describe() of fields: count/mean/std/quartiles, or count/unique/top/freq
@@ -384,4 +393,36 @@ pub struct UniqueArgs {
     pub counts: bool,
     #[command(flatten)]
     pub rows: RowArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  pcapx filter in.pcap 'tcp and port 443' -o out.pcap\n  pcapx filter --dump 'tcp port 80'\n  pcapx filter --dump --linktype RAW 'ip and udp'"
+)]
+pub struct FilterArgs {
+    /// `FILE EXPR` to filter a capture, or just `EXPR` with --dump
+    #[arg(value_name = "FILE EXPR", num_args = 1..=2, required = true)]
+    pub args: Vec<String>,
+    /// Output capture (same format and headers as the input; uncompressed)
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Print the compiled program like `tcpdump -d` instead of filtering
+    #[arg(long)]
+    pub dump: bool,
+    /// Link type for --dump: a libpcap name (EN10MB, RAW, LINUX_SLL, LINUX_SLL2, NULL, LOOP, IPV4, IPV6) or a number
+    #[arg(long, value_name = "NAME|NUMBER", default_value = "EN10MB")]
+    pub linktype: String,
+    /// Snapshot length for --dump (the value an accepting `ret` returns)
+    #[arg(long, value_name = "N", default_value_t = 262_144)]
+    pub snaplen: u32,
+    /// Print how many records were read and written on standard error
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PluginsArgs {
+    /// JSON output
+    #[arg(long)]
+    pub json: bool,
 }

@@ -1,10 +1,17 @@
-//! Building the dissection engine: built-ins, then plugins, then freeze.
+//! Building the dissection engine: built-ins, then plugins (PCAPX_PLUGIN_PATH
+//! folders, then `--plugin` files), then freeze. Plugins are loaded once, here,
+//! before any worker runs, and never unloaded.
+
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use pcapx_core::Engine;
 
-/// The engine with every built-in dissector registered and the registry frozen.
-pub fn build() -> Result<Engine> {
-    let b = pcapx_dissectors::builder().context("registering the built-in dissectors")?;
+/// The engine with every built-in dissector and plugin registered and the
+/// registry frozen.
+pub fn build(plugins: &[PathBuf]) -> Result<Engine> {
+    let mut b = pcapx_dissectors::builder().context("registering the built-in dissectors")?;
+    let loaded = pcapx_plugin_host::load_all(plugins)?;
+    pcapx_plugin_host::add_all(&loaded, &mut b)?;
     Ok(b.build())
 }

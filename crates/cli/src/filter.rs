@@ -1,24 +1,92 @@
-//! The packet filter applied by every command that reads captures.
+//! The packet filter applied by every command that reads captures
+//! (`--filter EXPR`): tcpdump/libpcap syntax compiled to classic BPF by
+//! `pcapx-filter` and run on the raw record, like `pcap_offline_filter`.
+//! A pcapng file with several link types gets one program per link type,
+//! compiled on first use.
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
 use pcapx_capture::Record;
+use pcapx_filter::{FilterError, Program};
 
-/// No filter yet: every record passes. (`--filter` arrives with the filter
-/// language; this type is where it plugs in.)
-#[derive(Default)]
+/// Link types used to check an expression before any packet is read: an
+/// expression that compiles for neither is wrong whatever the capture holds.
+const PROBE_LINKTYPES: [u32; 2] = [1, 101];
+
 pub struct PacketFilter {
-    _private: (),
+    /// The capture, for error messages.
+    file: String,
+    expr: Option<String>,
+    /// (link type, program) compiled so far; a capture has very few.
+    programs: Vec<(u32, Program)>,
+}
+
+/// `filter: <message>` plus the expression with a caret under the column.
+pub fn filter_error(expr: &str, e: &FilterError) -> anyhow::Error {
+    anyhow!("filter: {e}\n{}", indent(&e.render(expr)))
+}
+
+fn indent(s: &str) -> String {
+    s.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl PacketFilter {
-    pub fn new(expr: Option<&str>) -> Result<PacketFilter> {
+    /// No expression: every record passes. An expression that compiles for no
+    /// link type at all (a syntax error) fails here, before any packet.
+    pub fn new(file: &str, expr: Option<&str>) -> Result<PacketFilter> {
+        let expr = expr.map(str::trim).filter(|e| !e.is_empty());
         if let Some(e) = expr {
-            anyhow::bail!("filter: the filter language is not wired in yet ('{e}')");
+            let mut first_err = None;
+            for lt in PROBE_LINKTYPES {
+                match pcapx_filter::compile(e, lt, 0) {
+                    Ok(_) => {
+                        first_err = None;
+                        break;
+                    }
+                    Err(err) => {
+                        if first_err.is_none() {
+                            first_err = Some(err);
+                        }
+                    }
+                }
+            }
+            if let Some(err) = first_err {
+                return Err(filter_error(e, &err));
+            }
         }
-        Ok(PacketFilter::default())
+        Ok(PacketFilter {
+            file: file.to_owned(),
+            expr: expr.map(str::to_owned),
+            programs: Vec::new(),
+        })
     }
 
-    pub fn matches(&mut self, _rec: &Record<'_>) -> Result<bool> {
-        Ok(true)
+    /// Does the record pass? The program for its link type is compiled on first
+    /// use; an expression that makes no sense for that link type (`ether host`
+    /// on raw IP) is an error naming the packet, as libpcap refuses it.
+    #[inline]
+    pub fn matches(&mut self, rec: &Record<'_>) -> Result<bool> {
+        let Some(expr) = &self.expr else {
+            return Ok(true);
+        };
+        let file = &self.file;
+        let prog = match self.programs.iter().position(|(lt, _)| *lt == rec.linktype) {
+            Some(i) => &self.programs[i].1,
+            None => {
+                let p = pcapx_filter::compile(expr, rec.linktype, 0).map_err(|e| {
+                    filter_error(expr, &e).context(format!(
+                        "{file}: packet {}: link type {} ({})",
+                        rec.number,
+                        rec.linktype,
+                        crate::cmd::linktype_name(rec.linktype)
+                    ))
+                })?;
+                self.programs.push((rec.linktype, p));
+                &self.programs[self.programs.len() - 1].1
+            }
+        };
+        Ok(prog.matches(rec.data, rec.wirelen))
     }
 }

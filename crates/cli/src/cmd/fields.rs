@@ -21,9 +21,8 @@ struct FieldRow<'a> {
     origin: &'a str,
 }
 
-pub fn run(a: &FieldsArgs) -> Result<ExitCode> {
-    let engine = crate::engine::build()?;
-    let reg = engine.registry();
+pub fn run(a: &FieldsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
+    let reg = ctx.engine.registry();
     if let Some(l) = &a.layer
         && reg.proto_by_name(l).is_none()
     {

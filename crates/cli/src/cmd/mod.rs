@@ -4,7 +4,9 @@ mod convert;
 mod count;
 mod describe;
 mod fields;
+mod filter;
 mod info;
+mod plugins;
 mod show;
 mod stats;
 mod summary;
@@ -15,37 +17,43 @@ use std::process::ExitCode;
 use anyhow::Result;
 use pcapx_core::Engine;
 
+pub use info::linktype_name;
+
 use crate::cli::{Cli, Command, Input};
 use crate::filter::PacketFilter;
 
-/// What every capture-reading command needs: the frozen engine.
+/// What every capture-reading command needs: the frozen engine (built-ins
+/// plus any plugins).
 pub struct Ctx {
     pub engine: Engine,
 }
 
 impl Ctx {
-    pub fn new() -> Result<Ctx> {
+    pub fn new(plugins: &[std::path::PathBuf]) -> Result<Ctx> {
         Ok(Ctx {
-            engine: crate::engine::build()?,
+            engine: crate::engine::build(plugins)?,
         })
     }
 
     /// The packet filter for `--filter` (compiled per link type on first use).
     pub fn filter(&self, input: &Input) -> Result<PacketFilter> {
-        PacketFilter::new(input.filter.as_deref())
+        PacketFilter::new(&input.file, input.filter.as_deref())
     }
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    let p = &cli.plugins;
     match cli.cmd {
-        Command::Fields(a) => fields::run(&a),
-        Command::Summary(a) => summary::run(&a, &Ctx::new()?),
-        Command::Show(a) => show::run(&a, &Ctx::new()?),
-        Command::Count(a) => count::run(&a, &Ctx::new()?),
-        Command::Info(a) => info::run(&a, &Ctx::new()?),
-        Command::Convert(a) => convert::run(&a, &Ctx::new()?),
-        Command::Stats(a) => stats::run(&a, &Ctx::new()?),
-        Command::Describe(a) => describe::run(&a, &Ctx::new()?),
-        Command::Unique(a) => unique::run(&a, &Ctx::new()?),
+        Command::Fields(a) => fields::run(&a, &Ctx::new(p)?),
+        Command::Summary(a) => summary::run(&a, &Ctx::new(p)?),
+        Command::Show(a) => show::run(&a, &Ctx::new(p)?),
+        Command::Count(a) => count::run(&a, &Ctx::new(p)?),
+        Command::Info(a) => info::run(&a, &Ctx::new(p)?),
+        Command::Convert(a) => convert::run(&a, &Ctx::new(p)?),
+        Command::Stats(a) => stats::run(&a, &Ctx::new(p)?),
+        Command::Describe(a) => describe::run(&a, &Ctx::new(p)?),
+        Command::Unique(a) => unique::run(&a, &Ctx::new(p)?),
+        Command::Filter(a) => filter::run(&a),
+        Command::Plugins(a) => plugins::run(&a, p),
     }
 }

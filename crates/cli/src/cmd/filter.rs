@@ -1,0 +1,71 @@
+//! `pcapx filter`: `tcpdump -r FILE -w OUT EXPR` in Rust (matching records
+//! copied byte for byte, headers kept), and `--dump` to print the compiled
+//! classic-BPF program like `tcpdump -d`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::FilterArgs;
+use crate::filter::{PacketFilter, filter_error};
+use crate::input;
+
+pub fn run(a: &FilterArgs) -> Result<ExitCode> {
+    if a.dump {
+        let [expr] = a.args.as_slice() else {
+            bail!(
+                "filter --dump takes one expression (quote it): pcapx filter --dump 'tcp port 80'"
+            );
+        };
+        let Some(lt) = pcapx_filter::linktype_from_name(&a.linktype) else {
+            bail!(
+                "unknown link type '{}' (use a libpcap name such as EN10MB, RAW, LINUX_SLL, NULL, or a number)",
+                a.linktype
+            );
+        };
+        let prog =
+            pcapx_filter::compile(expr, lt, a.snaplen).map_err(|e| filter_error(expr, &e))?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(prog.dump().as_bytes())?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let [file, expr] = a.args.as_slice() else {
+        bail!("usage: pcapx filter FILE EXPR -o OUT (or pcapx filter --dump EXPR)");
+    };
+    let Some(out_path) = &a.output else {
+        bail!("pcapx filter needs an output file: -o OUT");
+    };
+    let mut filter = PacketFilter::new(file, Some(expr))?;
+    let mut cap = input::open(file)?;
+    let out =
+        File::create(out_path).with_context(|| format!("cannot create {}", out_path.display()))?;
+    let mut err = None;
+    let stats =
+        pcapx_capture::copy_through(&mut cap, BufWriter::with_capacity(1 << 20, out), |rec| {
+            if err.is_some() {
+                return false;
+            }
+            filter.matches(rec).unwrap_or_else(|e| {
+                err = Some(e);
+                false
+            })
+        })
+        .with_context(|| format!("writing {}", out_path.display()))?;
+    if let Some(e) = err {
+        return Err(e);
+    }
+    input::report_damage(&cap);
+    if a.verbose {
+        eprintln!(
+            "pcapx: {file}: {} packets read, {} written to {}, {} filtered out",
+            stats.read,
+            stats.written,
+            out_path.display(),
+            stats.read - stats.written
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
