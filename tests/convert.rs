@@ -281,7 +281,10 @@ fn account_reconciles() {
         .collect();
     let (read, rows, skipped, filtered) = (nums[0], nums[1], nums[2], nums[3]);
     assert_eq!(read, rows + skipped + filtered, "{err}");
-    assert_eq!(usize::try_from(rows).unwrap(), common::stdout(&o).lines().count() - 1);
+    assert_eq!(
+        usize::try_from(rows).unwrap(),
+        common::stdout(&o).lines().count() - 1
+    );
     let total = ok(&["info", "--json", "fixtures/tutorial.pcap"]);
     let j: serde_json::Value = serde_json::from_str(&total).unwrap();
     assert_eq!(j["packets"].as_u64(), Some(read));

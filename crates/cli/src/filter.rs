@@ -16,8 +16,11 @@ pub struct PacketFilter {
     /// The capture, for error messages.
     file: String,
     expr: Option<String>,
-    /// (link type, program) compiled so far; a capture has very few.
-    programs: Vec<(u32, Program)>,
+    /// (link type, program) compiled so far; a capture has very few. `None`:
+    /// the expression rejects every packet of that link type.
+    programs: Vec<(u32, Option<Program>)>,
+    /// The capture has interfaces of several link types (pcapng).
+    multi_linktype: bool,
 }
 
 /// `filter: <message>` plus the expression with a caret under the column.
@@ -35,6 +38,23 @@ fn indent(s: &str) -> String {
 impl PacketFilter {
     /// No expression: every record passes. An expression that compiles for no
     /// link type at all (a syntax error) fails here, before any packet.
+    /// The filter for reading `cap`. In a capture with several link types, an
+    /// expression that rejects every packet of one of them (`not ip` on raw
+    /// IPv4) simply matches nothing there; in a single-link-type capture it is
+    /// libpcap's error "expression rejects all packets".
+    pub fn for_capture(
+        file: &str,
+        expr: Option<&str>,
+        cap: &pcapx_capture::Capture,
+    ) -> Result<PacketFilter> {
+        let mut f = PacketFilter::new(file, expr)?;
+        let mut lts: Vec<u32> = cap.info().interfaces.iter().map(|i| i.linktype).collect();
+        lts.sort_unstable();
+        lts.dedup();
+        f.multi_linktype = lts.len() > 1;
+        Ok(f)
+    }
+
     pub fn new(file: &str, expr: Option<&str>) -> Result<PacketFilter> {
         let expr = expr.map(str::trim).filter(|e| !e.is_empty());
         if let Some(e) = expr {
@@ -60,6 +80,7 @@ impl PacketFilter {
             file: file.to_owned(),
             expr: expr.map(str::to_owned),
             programs: Vec::new(),
+            multi_linktype: false,
         })
     }
 
@@ -75,18 +96,28 @@ impl PacketFilter {
         let prog = match self.programs.iter().position(|(lt, _)| *lt == rec.linktype) {
             Some(i) => &self.programs[i].1,
             None => {
-                let p = pcapx_filter::compile(expr, rec.linktype, 0).map_err(|e| {
-                    filter_error(expr, &e).context(format!(
-                        "{file}: packet {}: link type {} ({})",
-                        rec.number,
-                        rec.linktype,
-                        crate::cmd::linktype_name(rec.linktype)
-                    ))
-                })?;
+                let p = match pcapx_filter::compile(expr, rec.linktype, 0) {
+                    Ok(p) => Some(p),
+                    Err(e)
+                        if self.multi_linktype && e.message == "expression rejects all packets" =>
+                    {
+                        None
+                    }
+                    Err(e) => {
+                        return Err(filter_error(expr, &e).context(format!(
+                            "{file}: packet {}: link type {} ({})",
+                            rec.number,
+                            rec.linktype,
+                            crate::cmd::linktype_name(rec.linktype)
+                        )));
+                    }
+                };
                 self.programs.push((rec.linktype, p));
                 &self.programs[self.programs.len() - 1].1
             }
         };
-        Ok(prog.matches(rec.data, rec.wirelen))
+        Ok(prog
+            .as_ref()
+            .is_some_and(|p| p.matches(rec.data, rec.wirelen)))
     }
 }

@@ -95,7 +95,7 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         },
     )?;
     let mut cap = input::open(&a.input.file)?;
-    let mut filter = ctx.filter(&a.input)?;
+    let mut filter = ctx.filter(&a.input, &cap)?;
     let out: Box<dyn Write + Send> = match &a.output {
         Some(p) => {
             Box::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)

@@ -38,8 +38,8 @@ pub fn run(a: &FilterArgs) -> Result<ExitCode> {
     let Some(out_path) = &a.output else {
         bail!("pcapx filter needs an output file: -o OUT");
     };
-    let mut filter = PacketFilter::new(file, Some(expr))?;
     let mut cap = input::open(file)?;
+    let mut filter = PacketFilter::for_capture(file, Some(expr), &cap)?;
     let out =
         File::create(out_path).with_context(|| format!("cannot create {}", out_path.display()))?;
     let mut err = None;

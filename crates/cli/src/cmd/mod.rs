@@ -35,9 +35,10 @@ impl Ctx {
         })
     }
 
-    /// The packet filter for `--filter` (compiled per link type on first use).
-    pub fn filter(&self, input: &Input) -> Result<PacketFilter> {
-        PacketFilter::new(&input.file, input.filter.as_deref())
+    /// The packet filter for `--filter` on `cap` (compiled per link type on
+    /// first use).
+    pub fn filter(&self, input: &Input, cap: &pcapx_capture::Capture) -> Result<PacketFilter> {
+        PacketFilter::for_capture(&input.file, input.filter.as_deref(), cap)
     }
 }
 

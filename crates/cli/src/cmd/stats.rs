@@ -87,7 +87,7 @@ pub(super) fn scan<A: Send>(
 ) -> Result<()> {
     let engine = &ctx.engine;
     let mut cap = input::open(&input.file)?;
-    let mut filter = ctx.filter(input)?;
+    let mut filter = ctx.filter(input, &cap)?;
     let threads = pcapx_pipeline::thread_count(rows.threads);
     let wanted = spec.wanted(engine.registry().field_count());
     let limit = input.limit;
