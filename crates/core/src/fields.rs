@@ -310,6 +310,13 @@ impl Fields {
         self.first.get(f.index()).is_some_and(|&i| i != NONE)
     }
 
+    /// The entry of a field's first occurrence.
+    #[inline]
+    pub fn first_entry(&self, f: FieldId) -> Option<&Entry> {
+        let i = *self.first.get(f.index())?;
+        self.entries.get(i as usize)
+    }
+
     /// First occurrence of a field (what tshark's `-E occurrence=f` shows).
     pub fn first(&self, f: FieldId) -> Option<Value<'_>> {
         let i = *self.first.get(f.index())?;

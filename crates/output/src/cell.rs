@@ -39,6 +39,25 @@ pub fn for_each_value<'f>(
             let Ok(target) = u16::try_from(li + 1) else {
                 return;
             };
+            if occ == Occurrence::First {
+                // Fast path: the column's earliest entry in the packet (entries
+                // are in layer order) is usually in the target layer itself; if
+                // it lies past the target layer, that layer has none.
+                let Some(e) = fields
+                    .outermost(&col.fields)
+                    .and_then(|f| fields.first_entry(f))
+                else {
+                    return;
+                };
+                match e.layer.cmp(&target) {
+                    std::cmp::Ordering::Equal => {
+                        f(fields.value(e));
+                        return;
+                    }
+                    std::cmp::Ordering::Greater => return,
+                    std::cmp::Ordering::Less => {} // an earlier layer has it: scan
+                }
+            }
             let mut it = fields
                 .layer_entries(target)
                 .filter(|e| col.fields.contains(&e.field))

@@ -11,8 +11,6 @@ use crate::{Encoded, OutputError};
 /// Per-worker encoder for the text formats.
 pub struct TextEncoder {
     format: Format,
-    /// CSV rows go through the `csv` crate (RFC 4180 quoting), one writer per batch.
-    csv: Option<csv::Writer<Vec<u8>>>,
     buf: Vec<u8>,
     cell: Vec<u8>,
     rows: u64,
@@ -23,7 +21,6 @@ impl TextEncoder {
     pub fn new(format: Format) -> TextEncoder {
         TextEncoder {
             format,
-            csv: None,
             buf: Vec::with_capacity(1 << 20),
             cell: Vec::with_capacity(256),
             rows: 0,
@@ -37,26 +34,26 @@ impl TextEncoder {
         };
         match self.format {
             Format::Csv => {
-                let w = self.csv.get_or_insert_with(|| {
-                    csv::WriterBuilder::new()
-                        .terminator(csv::Terminator::Any(b'\n'))
-                        .buffer_capacity(1 << 16)
-                        .from_writer(Vec::with_capacity(1 << 20))
-                });
-                for col in &spec.columns {
-                    self.cell.clear();
+                // Cells are formatted straight into the batch buffer and quoted
+                // afterwards only if they need it (RFC 4180: a cell holding
+                // `,`, `"`, CR or LF is wrapped in quotes, inner quotes doubled).
+                for (i, col) in spec.columns.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(b',');
+                    }
+                    let start = self.buf.len();
                     let mut n = 0;
+                    let buf = &mut self.buf;
                     for_each_value(col, fields, spec.occurrence, |v| {
                         if n > 0 {
-                            self.cell.push(b';');
+                            buf.push(b';');
                         }
                         n += 1;
-                        cw.text(&mut self.cell, v);
+                        cw.text(buf, v);
                     });
-                    // Writing into a Vec cannot fail.
-                    let _ = w.write_field(&self.cell);
+                    quote_csv_tail(&mut self.buf, start, &mut self.cell);
                 }
-                let _ = w.write_record(None::<&[u8]>);
+                self.buf.push(b'\n');
             }
             Format::Json | Format::Jsonl => {
                 if self.names.len() != spec.columns.len() {
@@ -108,12 +105,31 @@ impl TextEncoder {
 
     pub fn take(&mut self) -> Encoded {
         let rows = std::mem::take(&mut self.rows);
-        let bytes = match self.csv.take() {
-            Some(w) => w.into_inner().unwrap_or_default(),
-            None => std::mem::replace(&mut self.buf, Vec::with_capacity(1 << 20)),
-        };
+        let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(1 << 20));
         Encoded::Text { bytes, rows }
     }
+}
+
+/// Quote the cell `buf[start..]` in place if RFC 4180 requires it.
+fn quote_csv_tail(buf: &mut Vec<u8>, start: usize, scratch: &mut Vec<u8>) {
+    let Some(cell) = buf.get(start..) else { return };
+    if !cell
+        .iter()
+        .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
+        return;
+    }
+    scratch.clear();
+    scratch.push(b'"');
+    for &b in cell {
+        if b == b'"' {
+            scratch.push(b'"');
+        }
+        scratch.push(b);
+    }
+    scratch.push(b'"');
+    buf.truncate(start);
+    buf.extend_from_slice(scratch);
 }
 
 fn json_value(out: &mut Vec<u8>, scratch: &mut Vec<u8>, cw: &CellWriter, v: Value<'_>) {
@@ -190,5 +206,38 @@ impl<W: Write> TextWriter<W> {
         }
         self.out.flush()?;
         Ok(self.rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(cell: &str) -> String {
+        let mut buf = b"x,".to_vec();
+        buf.extend_from_slice(cell.as_bytes());
+        let mut scratch = Vec::new();
+        quote_csv_tail(&mut buf, 2, &mut scratch);
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn csv_quoting_follows_rfc4180_and_the_csv_crate() {
+        for cell in [
+            "plain",
+            "a,b",
+            "say \"hi\"",
+            "two\nlines",
+            "cr\r",
+            "",
+            "x;y",
+        ] {
+            let mut w = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(Vec::new());
+            w.write_record(["x", cell]).unwrap();
+            let want = String::from_utf8(w.into_inner().unwrap()).unwrap();
+            assert_eq!(format!("{}\n", q(cell)), want, "cell {cell:?}");
+        }
     }
 }
