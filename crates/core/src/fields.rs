@@ -276,6 +276,7 @@ impl Fields {
         }
     }
 
+    #[inline]
     pub fn value(&self, e: &Entry) -> Value<'_> {
         match e.value {
             Stored::U64(x) => Value::U64(x),
@@ -291,6 +292,7 @@ impl Fields {
         }
     }
 
+    #[inline]
     fn slice(&self, o: u32, l: u32) -> &[u8] {
         let (o, l) = (o as usize, l as usize);
         self.arena.get(o..o + l).unwrap_or(&[])
@@ -306,6 +308,7 @@ impl Fields {
         &self.anomalies
     }
 
+    #[inline]
     pub fn has(&self, f: FieldId) -> bool {
         self.first.get(f.index()).is_some_and(|&i| i != NONE)
     }
@@ -318,6 +321,7 @@ impl Fields {
     }
 
     /// First occurrence of a field (what tshark's `-E occurrence=f` shows).
+    #[inline]
     pub fn first(&self, f: FieldId) -> Option<Value<'_>> {
         let i = *self.first.get(f.index())?;
         (i != NONE).then(|| self.value(&self.entries[i as usize]))
@@ -357,16 +361,23 @@ impl Fields {
     }
 
     /// Of `candidates`, the field whose first occurrence comes first.
+    #[inline]
     pub fn outermost(&self, candidates: &[FieldId]) -> Option<FieldId> {
-        candidates
-            .iter()
-            .copied()
-            .filter_map(|f| {
-                let i = *self.first.get(f.index())?;
-                (i != NONE).then_some((i, f))
-            })
-            .min_by_key(|&(i, _)| i)
-            .map(|(_, f)| f)
+        self.outermost_entry(candidates).map(|e| e.field)
+    }
+
+    /// Of `candidates`, the first occurrence that comes first in the packet
+    /// (entries are stored in packet order, so this is also the outermost).
+    #[inline]
+    pub fn outermost_entry(&self, candidates: &[FieldId]) -> Option<&Entry> {
+        let mut best = NONE;
+        for f in candidates {
+            if let Some(&i) = self.first.get(f.index()) {
+                best = best.min(i);
+            }
+        }
+        // `NONE` is past the end of `entries`.
+        self.entries.get(best as usize)
     }
 
     /// Entries belonging to layer `layer`.

@@ -19,7 +19,7 @@ use parquet::schema::types::Type;
 use pcapx_core::{FieldType, Fields, Value};
 
 use crate::OutputError;
-use crate::cell::{CellWriter, for_each_value};
+use crate::cell::{CellWriter, Row};
 use crate::table::{Occurrence, TableSpec, TimeFormat};
 
 /// Rows per Parquet row group; batches are merged until this many rows.
@@ -152,6 +152,7 @@ impl ParquetEncoder {
         let cw = CellWriter {
             time_format: TimeFormat::Epoch,
         };
+        let mut row = Row::new(fields);
         for (i, col) in spec.columns.iter().enumerate() {
             let data = &mut self.batch.cols[i];
             let scratch = &mut self.scratch;
@@ -159,7 +160,7 @@ impl ParquetEncoder {
             let mut got = false;
             let mut n = 0usize;
             let kind = self.kinds[i];
-            for_each_value(col, fields, spec.occurrence, |v| {
+            row.for_each(col, spec.occurrence, |v| {
                 match (kind, data as &mut ColData) {
                     (Kind::Str, ColData::Bytes(..)) | (Kind::Bytes, ColData::Bytes(..)) => {
                         if n > 0 {

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use pcapx_core::{Fields, Value};
 
-use crate::cell::{CellWriter, for_each_value};
+use crate::cell::{CellWriter, Row};
 use crate::table::{Format, Occurrence, TableSpec};
 use crate::{Encoded, OutputError};
 
@@ -37,21 +37,35 @@ impl TextEncoder {
                 // Cells are formatted straight into the batch buffer and quoted
                 // afterwards only if they need it (RFC 4180: a cell holding
                 // `,`, `"`, CR or LF is wrapped in quotes, inner quotes doubled).
+                // Only strings can hold those; every other value's text is
+                // digits, hex and `.:-;`.
+                let mut row = Row::new(fields);
                 for (i, col) in spec.columns.iter().enumerate() {
                     if i > 0 {
                         self.buf.push(b',');
                     }
                     let start = self.buf.len();
-                    let mut n = 0;
-                    let buf = &mut self.buf;
-                    for_each_value(col, fields, spec.occurrence, |v| {
-                        if n > 0 {
-                            buf.push(b';');
+                    let mut quote = false;
+                    if spec.occurrence == Occurrence::First {
+                        if let Some(v) = row.first(col) {
+                            quote = matches!(v, Value::Str(_));
+                            cw.text(&mut self.buf, v);
                         }
-                        n += 1;
-                        cw.text(buf, v);
-                    });
-                    quote_csv_tail(&mut self.buf, start, &mut self.cell);
+                    } else {
+                        let mut n = 0;
+                        let buf = &mut self.buf;
+                        row.for_each(col, spec.occurrence, |v| {
+                            if n > 0 {
+                                buf.push(b';');
+                            }
+                            n += 1;
+                            quote |= matches!(v, Value::Str(_));
+                            cw.text(buf, v);
+                        });
+                    }
+                    if quote {
+                        quote_csv_tail(&mut self.buf, start, &mut self.cell);
+                    }
                 }
                 self.buf.push(b'\n');
             }
@@ -67,6 +81,7 @@ impl TextEncoder {
                     self.buf.extend_from_slice(b",\n");
                 }
                 self.buf.push(b'{');
+                let mut row = Row::new(fields);
                 for (i, col) in spec.columns.iter().enumerate() {
                     if i > 0 {
                         self.buf.push(b',');
@@ -80,7 +95,7 @@ impl TextEncoder {
                     let mut n = 0;
                     let buf = &mut self.buf;
                     let cell = &mut self.cell;
-                    for_each_value(col, fields, spec.occurrence, |v| {
+                    row.for_each(col, spec.occurrence, |v| {
                         if n > 0 {
                             buf.push(b',');
                         }
