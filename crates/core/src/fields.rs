@@ -41,18 +41,49 @@ impl Wanted {
     }
 }
 
-#[derive(Copy, Clone, Debug, PartialEq)]
-enum Stored {
-    U64(u64),
-    I64(i64),
-    F64(f64),
-    Bool(bool),
-    Ipv4([u8; 4]),
-    Ipv6([u8; 16]),
-    Mac([u8; 6]),
-    Bytes(u32, u32),
-    Str(u32, u32),
-    Time(i64),
+/// The type of a stored value; its bits live in [`Entry::a`]/[`Entry::b`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    U64,
+    I64,
+    F64,
+    Bool,
+    /// Big-endian in the low 32 bits of `a`.
+    Ipv4,
+    /// Big-endian: bytes 0–7 in `a`, 8–15 in `b`.
+    Ipv6,
+    /// Big-endian in the low 48 bits of `a`.
+    Mac,
+    /// Arena offset in `a`, length in `b`.
+    Bytes,
+    Str,
+    Time,
+}
+
+/// A value split into a kind and two machine words, so that storing one is a
+/// few register moves (no enum copy through memory).
+#[inline(always)]
+#[allow(clippy::cast_sign_loss)] // bit patterns, undone in `Fields::value`
+fn split(v: Value<'_>) -> (Kind, u64, u64) {
+    match v {
+        Value::U64(x) => (Kind::U64, x, 0),
+        Value::I64(x) => (Kind::I64, x as u64, 0),
+        Value::F64(x) => (Kind::F64, x.to_bits(), 0),
+        Value::Bool(x) => (Kind::Bool, u64::from(x), 0),
+        Value::Ipv4(x) => (Kind::Ipv4, u64::from(u32::from_be_bytes(x)), 0),
+        Value::Ipv6(x) => {
+            let x = u128::from_be_bytes(x);
+            #[allow(clippy::cast_possible_truncation)] // the two halves
+            (Kind::Ipv6, (x >> 64) as u64, x as u64)
+        }
+        Value::Mac([a, b, c, d, e, f]) => {
+            (Kind::Mac, u64::from_be_bytes([0, 0, a, b, c, d, e, f]), 0)
+        }
+        Value::Time(x) => (Kind::Time, x as u64, 0),
+        // Slices are stashed in the arena first (see `Fields::add`).
+        Value::Bytes(_) => (Kind::Bytes, 0, 0),
+        Value::Str(_) => (Kind::Str, 0, 0),
+    }
 }
 
 /// One stored field value.
@@ -61,7 +92,9 @@ pub struct Entry {
     pub field: FieldId,
     /// Index into [`Fields::layers`].
     pub layer: u16,
-    value: Stored,
+    kind: Kind,
+    a: u64,
+    b: u64,
 }
 
 /// One dissected layer of the packet.
@@ -98,10 +131,8 @@ pub struct Fields {
     arena: Vec<u8>,
     layers: Vec<LayerRecord>,
     anomalies: Vec<AnomalyHit>,
-    /// First entry index per field id (`NONE` when absent).
-    first: Vec<u32>,
-    /// Last entry index per field id.
-    last: Vec<u32>,
+    /// First and last entry index per field id (`NONE` when absent).
+    first_last: Vec<[u32; 2]>,
     cur_layer: u16,
 }
 
@@ -122,8 +153,7 @@ impl Fields {
             arena: Vec::with_capacity(1024),
             layers: Vec::with_capacity(16),
             anomalies: Vec::with_capacity(4),
-            first: vec![NONE; field_count],
-            last: vec![NONE; field_count],
+            first_last: vec![[NONE; 2]; field_count],
             cur_layer: 0,
         }
     }
@@ -131,9 +161,9 @@ impl Fields {
     /// Forget the previous packet, keeping all capacity.
     pub fn clear(&mut self) {
         for e in &self.entries {
-            let i = e.field.index();
-            self.first[i] = NONE;
-            self.last[i] = NONE;
+            if let Some(fl) = self.first_last.get_mut(e.field.index()) {
+                *fl = [NONE; 2];
+            }
         }
         self.entries.clear();
         self.arena.clear();
@@ -174,51 +204,52 @@ impl Fields {
     #[inline(always)]
     pub fn add(&mut self, f: FieldId, v: Value<'_>) {
         // The common case — a field the job does not want — is one bit test,
-        // inlined into the dissector.
+        // inlined into the dissector; for a wanted scalar the call below gets
+        // the value in registers (`v`'s variant is known at the call site).
         if self.wants(f) {
-            self.store(f, v);
+            match v {
+                Value::Bytes(b) => self.store_slice(f, Kind::Bytes, b),
+                Value::Str(s) => self.store_slice(f, Kind::Str, s.as_bytes()),
+                _ => {
+                    let (kind, a, b) = split(v);
+                    self.push_entry(f, kind, a, b);
+                }
+            }
         }
     }
 
-    fn store(&mut self, f: FieldId, v: Value<'_>) {
-        let i = f.index();
-        if i >= self.first.len() {
+    #[inline(never)]
+    fn store_slice(&mut self, f: FieldId, kind: Kind, bytes: &[u8]) {
+        if f.index() >= self.first_last.len() {
             return;
         }
-        let value = match v {
-            Value::U64(x) => Stored::U64(x),
-            Value::I64(x) => Stored::I64(x),
-            Value::F64(x) => Stored::F64(x),
-            Value::Bool(x) => Stored::Bool(x),
-            Value::Ipv4(x) => Stored::Ipv4(x),
-            Value::Ipv6(x) => Stored::Ipv6(x),
-            Value::Mac(x) => Stored::Mac(x),
-            Value::Time(x) => Stored::Time(x),
-            Value::Bytes(b) => {
-                let (o, l) = self.stash(b);
-                Stored::Bytes(o, l)
-            }
-            Value::Str(s) => {
-                let (o, l) = self.stash(s.as_bytes());
-                Stored::Str(o, l)
-            }
+        let (o, l) = self.stash(bytes);
+        self.push_entry(f, kind, u64::from(o), u64::from(l));
+    }
+
+    #[inline(never)]
+    fn push_entry(&mut self, f: FieldId, kind: Kind, a: u64, b: u64) {
+        let Some(fl) = self.first_last.get_mut(f.index()) else {
+            return;
         };
         let idx = u32::try_from(self.entries.len()).unwrap_or(NONE);
-        if self.first[i] == NONE {
-            self.first[i] = idx;
+        if fl[0] == NONE {
+            fl[0] = idx;
         }
-        self.last[i] = idx;
+        fl[1] = idx;
         self.entries.push(Entry {
             field: f,
             layer: self.cur_layer,
-            value,
+            kind,
+            a,
+            b,
         });
     }
 
     /// Store a string built in place (e.g. a decompressed DNS name) without an
     /// intermediate allocation: `build` appends to the arena.
     pub fn add_str_with(&mut self, f: FieldId, build: impl FnOnce(&mut Vec<u8>)) {
-        if !self.wants(f) || f.index() >= self.first.len() {
+        if !self.wants(f) || f.index() >= self.first_last.len() {
             return;
         }
         let start = self.arena.len();
@@ -234,17 +265,7 @@ impl Fields {
         }
         let o = u32::try_from(start).unwrap_or(0);
         let l = u32::try_from(self.arena.len() - start).unwrap_or(0);
-        let idx = u32::try_from(self.entries.len()).unwrap_or(NONE);
-        let i = f.index();
-        if self.first[i] == NONE {
-            self.first[i] = idx;
-        }
-        self.last[i] = idx;
-        self.entries.push(Entry {
-            field: f,
-            layer: self.cur_layer,
-            value: Stored::Str(o, l),
-        });
+        self.push_entry(f, Kind::Str, u64::from(o), u64::from(l));
     }
 
     fn stash(&mut self, b: &[u8]) -> (u32, u32) {
@@ -277,25 +298,31 @@ impl Fields {
     }
 
     #[inline]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // undoes `split`
     pub fn value(&self, e: &Entry) -> Value<'_> {
-        match e.value {
-            Stored::U64(x) => Value::U64(x),
-            Stored::I64(x) => Value::I64(x),
-            Stored::F64(x) => Value::F64(x),
-            Stored::Bool(x) => Value::Bool(x),
-            Stored::Ipv4(x) => Value::Ipv4(x),
-            Stored::Ipv6(x) => Value::Ipv6(x),
-            Stored::Mac(x) => Value::Mac(x),
-            Stored::Time(x) => Value::Time(x),
-            Stored::Bytes(o, l) => Value::Bytes(self.slice(o, l)),
-            Stored::Str(o, l) => Value::Str(std::str::from_utf8(self.slice(o, l)).unwrap_or("")),
+        match e.kind {
+            Kind::U64 => Value::U64(e.a),
+            Kind::I64 => Value::I64(e.a as i64),
+            Kind::F64 => Value::F64(f64::from_bits(e.a)),
+            Kind::Bool => Value::Bool(e.a != 0),
+            Kind::Ipv4 => Value::Ipv4((e.a as u32).to_be_bytes()),
+            Kind::Ipv6 => Value::Ipv6(((u128::from(e.a) << 64) | u128::from(e.b)).to_be_bytes()),
+            Kind::Mac => {
+                let [_, _, a, b, c, d, e, f] = e.a.to_be_bytes();
+                Value::Mac([a, b, c, d, e, f])
+            }
+            Kind::Time => Value::Time(e.a as i64),
+            Kind::Bytes => Value::Bytes(self.slice(e.a, e.b)),
+            Kind::Str => Value::Str(std::str::from_utf8(self.slice(e.a, e.b)).unwrap_or("")),
         }
     }
 
     #[inline]
-    fn slice(&self, o: u32, l: u32) -> &[u8] {
-        let (o, l) = (o as usize, l as usize);
-        self.arena.get(o..o + l).unwrap_or(&[])
+    fn slice(&self, o: u64, l: u64) -> &[u8] {
+        let (Ok(o), Ok(l)) = (usize::try_from(o), usize::try_from(l)) else {
+            return &[];
+        };
+        self.arena.get(o..o.saturating_add(l)).unwrap_or(&[])
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -310,39 +337,42 @@ impl Fields {
 
     #[inline]
     pub fn has(&self, f: FieldId) -> bool {
-        self.first.get(f.index()).is_some_and(|&i| i != NONE)
+        self.first_last
+            .get(f.index())
+            .is_some_and(|fl| fl[0] != NONE)
     }
 
     /// The entry of a field's first occurrence.
     #[inline]
     pub fn first_entry(&self, f: FieldId) -> Option<&Entry> {
-        let i = *self.first.get(f.index())?;
+        let i = self.first_last.get(f.index())?[0];
         self.entries.get(i as usize)
     }
 
     /// First occurrence of a field (what tshark's `-E occurrence=f` shows).
     #[inline]
     pub fn first(&self, f: FieldId) -> Option<Value<'_>> {
-        let i = *self.first.get(f.index())?;
-        (i != NONE).then(|| self.value(&self.entries[i as usize]))
+        let i = self.first_last.get(f.index())?[0];
+        self.entries.get(i as usize).map(|e| self.value(e))
     }
 
     /// Last occurrence (`-E occurrence=l`).
     pub fn last(&self, f: FieldId) -> Option<Value<'_>> {
-        let i = *self.last.get(f.index())?;
-        (i != NONE).then(|| self.value(&self.entries[i as usize]))
+        let i = self.first_last.get(f.index())?[1];
+        self.entries.get(i as usize).map(|e| self.value(e))
     }
 
     /// Every occurrence, in packet order.
     pub fn all(&self, f: FieldId) -> impl Iterator<Item = Value<'_>> {
-        let start = self.first.get(f.index()).copied().unwrap_or(NONE);
-        let end = self.last.get(f.index()).copied().unwrap_or(NONE);
+        let [start, end] = self.first_last.get(f.index()).copied().unwrap_or([NONE; 2]);
         let range = if start == NONE {
             0..0
         } else {
             start as usize..end as usize + 1
         };
-        self.entries[range]
+        self.entries
+            .get(range)
+            .unwrap_or(&[])
             .iter()
             .filter(move |e| e.field == f)
             .map(|e| self.value(e))
@@ -372,8 +402,8 @@ impl Fields {
     pub fn outermost_entry(&self, candidates: &[FieldId]) -> Option<&Entry> {
         let mut best = NONE;
         for f in candidates {
-            if let Some(&i) = self.first.get(f.index()) {
-                best = best.min(i);
+            if let Some(fl) = self.first_last.get(f.index()) {
+                best = best.min(fl[0]);
             }
         }
         // `NONE` is past the end of `entries`.
@@ -415,6 +445,34 @@ mod tests {
         assert!(!f.has(FieldId(1)));
         assert_eq!(f.all(FieldId(1)).count(), 0);
         assert_eq!(f.first(FieldId(9)), None);
+    }
+
+    #[test]
+    fn every_value_type_round_trips() {
+        let v6: [u8; 16] = std::array::from_fn(|i| u8::try_from(i * 17).unwrap_or(0));
+        let values = [
+            Value::U64(u64::MAX),
+            Value::I64(i64::MIN),
+            Value::I64(-1),
+            Value::F64(-0.5),
+            Value::F64(f64::INFINITY),
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Ipv4([192, 0, 2, 255]),
+            Value::Ipv6(v6),
+            Value::Mac([0xff, 1, 2, 3, 4, 0xfe]),
+            Value::Bytes(&[0, 1, 0xff]),
+            Value::Str("héllo"),
+            Value::Time(-1_234_567_890_123),
+            Value::Bytes(&[]),
+        ];
+        let mut f = Fields::new(values.len(), Wanted::All);
+        for (i, v) in values.iter().enumerate() {
+            f.add(FieldId(u32::try_from(i).unwrap()), *v);
+        }
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(f.first(FieldId(u32::try_from(i).unwrap())), Some(*v));
+        }
     }
 
     #[test]

@@ -151,7 +151,7 @@ fn two_digits(out: &mut [u8], x: u64) {
 
 /// Append `x` in decimal (what `itoa`/`Display` write), without a call into
 /// the formatting machinery or `memcpy`.
-#[inline]
+#[inline(always)]
 pub(crate) fn push_u64(out: &mut Vec<u8>, x: u64) {
     if x < 10 {
         #[allow(clippy::cast_possible_truncation)] // x < 10
@@ -248,17 +248,30 @@ fn push_epoch(out: &mut Vec<u8>, ns: i64) {
 impl CellWriter {
     /// Append the plain-text form of `v` (tshark's `-T fields` style, decimal
     /// integers, booleans as 1/0).
-    #[inline]
+    ///
+    /// Inlined so that it merges with the caller's match on the stored value;
+    /// the rare types are formatted out of line.
+    #[inline(always)]
     pub fn text(&self, out: &mut Vec<u8>, v: Value<'_>) {
         match v {
             Value::U64(x) => push_u64(out, x),
             Value::I64(x) => push_i64(out, x),
-            Value::F64(x) => {
-                use std::io::Write as _;
-                let _ = write!(out, "{x}");
-            }
             Value::Bool(b) => out.push(if b { b'1' } else { b'0' }),
             Value::Ipv4(a) => push_ipv4(out, a),
+            Value::Str(s) => out.extend_from_slice(s.as_bytes()),
+            Value::Time(ns) if self.time_format == TimeFormat::Epoch => push_epoch(out, ns),
+            _ => self.text_other(out, v),
+        }
+    }
+
+    #[inline(never)]
+    fn text_other(&self, out: &mut Vec<u8>, v: Value<'_>) {
+        match v {
+            Value::U64(x) => push_u64(out, x),
+            Value::I64(x) => push_i64(out, x),
+            Value::Bool(b) => out.push(if b { b'1' } else { b'0' }),
+            Value::Ipv4(a) => push_ipv4(out, a),
+            Value::Str(s) => out.extend_from_slice(s.as_bytes()),
             Value::Mac(m) => {
                 for (i, o) in m.iter().enumerate() {
                     if i > 0 {
@@ -269,19 +282,19 @@ impl CellWriter {
                 }
             }
             Value::Bytes(b) => {
+                out.reserve(2 * b.len());
                 for o in b {
                     out.push(HEX[usize::from(o >> 4)]);
                     out.push(HEX[usize::from(o & 15)]);
                 }
             }
-            Value::Str(s) => out.extend_from_slice(s.as_bytes()),
             Value::Time(ns) => match self.time_format {
                 TimeFormat::Epoch => push_epoch(out, ns),
                 TimeFormat::Iso => {
                     let _ = write_iso8601(&mut VecFmt(out), ns);
                 }
             },
-            Value::Ipv6(_) => {
+            Value::F64(_) | Value::Ipv6(_) => {
                 use std::io::Write as _;
                 let _ = write!(out, "{v}");
             }
