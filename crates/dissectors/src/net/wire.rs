@@ -39,13 +39,19 @@ pub(crate) fn ipv6(d: &[u8], i: usize) -> Option<[u8; 16]> {
 /// The Internet checksum (RFC 1071) of `d`: 0 when a header with its checksum
 /// field included verifies.
 pub(crate) fn internet_checksum(d: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut chunks = d.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    // One's-complement sums can be taken over any word size and folded
+    // afterwards (RFC 1071 §2): add big-endian 32-bit words into 64 bits.
+    let mut sum: u64 = 0;
+    let mut words = d.chunks_exact(4);
+    for w in &mut words {
+        sum += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
     }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
+    let mut tail = words.remainder().chunks_exact(2);
+    for c in &mut tail {
+        sum += u64::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [last] = tail.remainder() {
+        sum += u64::from(*last) << 8;
     }
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
@@ -85,5 +91,28 @@ mod tests {
         bad[11] = 0x62;
         assert_ne!(internet_checksum(&bad), 0);
         assert_eq!(internet_checksum(&[0xff]), !0xff00);
+        // Every length and carry pattern against the plain 16-bit sum.
+        let reference = |d: &[u8]| {
+            let mut sum: u32 = 0;
+            for c in d.chunks(2) {
+                sum += u32::from(c[0]) << 8 | u32::from(c.get(1).copied().unwrap_or(0));
+            }
+            while sum > 0xffff {
+                sum = (sum & 0xffff) + (sum >> 16);
+            }
+            !u16::try_from(sum).unwrap()
+        };
+        let data: Vec<u8> = (0..200u32)
+            .map(|i| u8::try_from((i * 97 + 13) % 256).unwrap() | 0x80)
+            .collect();
+        for len in 0..data.len() {
+            assert_eq!(
+                internet_checksum(&data[..len]),
+                reference(&data[..len]),
+                "len {len}"
+            );
+        }
+        assert_eq!(internet_checksum(&[0xff; 64]), reference(&[0xff; 64]));
+        assert_eq!(internet_checksum(&[0; 20]), reference(&[0; 20]));
     }
 }
