@@ -43,15 +43,18 @@ pub(crate) enum Cond {
 
 /// Scratch slots reserved for state that crosses blocks (the `protochain` walk).
 /// Blocks touching them are "impure": never folded, skipped or used as facts.
+/// The code generator allocates further cross-block slots (the run-time offsets
+/// of `geneve`/`vxlan`) downwards from here; [`compile`] is told the lowest.
 pub(crate) const PC_NH: u32 = 14;
 /// See [`PC_NH`].
 pub(crate) const PC_OFF: u32 = 15;
 
-fn impure(stmts: &[Insn]) -> bool {
+/// Does a block touch a scratch slot at or above `floor` (cross-block state)?
+fn impure(stmts: &[Insn], floor: u32) -> bool {
     stmts.iter().any(|s| {
         let touches_mem = matches!(class(s.code), BPF_ST | BPF_STX)
             || (matches!(class(s.code), BPF_LD | BPF_LDX) && mode(s.code) == BPF_MEM);
-        touches_mem && (s.k == PC_NH || s.k == PC_OFF)
+        touches_mem && s.k >= floor
     })
 }
 
@@ -93,36 +96,43 @@ type Memo = HashMap<(usize, Target, Target), Target>;
 
 /// Lower a condition into blocks. Blocks are created in reverse program order
 /// (a block's successors exist before it), so every edge points to a lower id.
-fn emit(c: &Cond, t: Target, f: Target, blocks: &mut Vec<Block>, memo: &mut Memo) -> Target {
+fn emit(
+    c: &Cond,
+    t: Target,
+    f: Target,
+    blocks: &mut Vec<Block>,
+    memo: &mut Memo,
+    floor: u32,
+) -> Target {
     match c {
         Cond::Shared(inner) => {
             let key = (Rc::as_ptr(inner) as usize, t, f);
             if let Some(&done) = memo.get(&key) {
                 return done;
             }
-            let r = emit(inner, t, f, blocks, memo);
+            let r = emit(inner, t, f, blocks, memo, floor);
             memo.insert(key, r);
             r
         }
         Cond::True => t,
         Cond::False => f,
-        Cond::Not(a) => emit(a, f, t, blocks, memo),
+        Cond::Not(a) => emit(a, f, t, blocks, memo, floor),
         Cond::If(c, a, b) => {
-            let eb = emit(b, t, f, blocks, memo);
-            let ea = emit(a, t, f, blocks, memo);
-            emit(c, ea, eb, blocks, memo)
+            let eb = emit(b, t, f, blocks, memo, floor);
+            let ea = emit(a, t, f, blocks, memo, floor);
+            emit(c, ea, eb, blocks, memo, floor)
         }
         Cond::And(a, b) => {
-            let eb = emit(b, t, f, blocks, memo);
-            emit(a, eb, f, blocks, memo)
+            let eb = emit(b, t, f, blocks, memo, floor);
+            emit(a, eb, f, blocks, memo, floor)
         }
         Cond::Or(a, b) => {
-            let eb = emit(b, t, f, blocks, memo);
-            emit(a, t, eb, blocks, memo)
+            let eb = emit(b, t, f, blocks, memo, floor);
+            emit(a, t, eb, blocks, memo, floor)
         }
         Cond::Test(test) => {
             blocks.push(Block {
-                impure: impure(&test.stmts),
+                impure: impure(&test.stmts, floor),
                 stmts: test.stmts.clone(),
                 code: test.code,
                 k: test.k,
@@ -134,9 +144,10 @@ fn emit(c: &Cond, t: Target, f: Target, blocks: &mut Vec<Block>, memo: &mut Memo
     }
 }
 
-/// Compile a condition to a flat program returning `accept` or 0.
+/// Compile a condition to a flat program returning `accept` or 0; scratch
+/// slots from `floor` up carry state across blocks.
 /// Returns `None` when the program rejects every packet.
-pub(crate) fn compile(root: &Cond, accept: u32) -> Option<Vec<Insn>> {
+pub(crate) fn compile(root: &Cond, accept: u32, floor: u32) -> Option<Vec<Insn>> {
     let mut rev = Vec::new();
     let entry = emit(
         root,
@@ -144,6 +155,7 @@ pub(crate) fn compile(root: &Cond, accept: u32) -> Option<Vec<Insn>> {
         Target::Reject,
         &mut rev,
         &mut HashMap::new(),
+        floor,
     );
     // Renumber so that block 0 is first and edges point forward.
     let n = rev.len();
@@ -494,6 +506,11 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
                     Some(false) => b.jt = b.jf,
                     None => continue,
                 }
+                // No block reads A from another (until the last pass), so a
+                // constant loaded only to settle the jump is dead now.
+                if b.stmts.last().is_some_and(|s| s.code == BPF_LD | BPF_IMM) {
+                    b.stmts.pop();
+                }
                 changed = true;
                 continue;
             }
@@ -770,12 +787,24 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
     // Order: reachable blocks by position (entry is the lowest reachable one).
     let mut order: Vec<usize> = (0..blocks.len()).filter(|&i| live[i]).collect();
     loop {
+        // An unconditional jump to the block laid out next (or to the accepting
+        // return right after the last block) is left out.
+        let falls_through: Vec<bool> = (0..order.len())
+            .map(|pos| {
+                let b = &blocks[order[pos]];
+                (b.code == JA || b.jt == b.jf)
+                    && match order.get(pos + 1) {
+                        Some(&next) => b.jt == Target::Block(next),
+                        None => b.jt == Target::Accept,
+                    }
+            })
+            .collect();
         // Instruction index of each block's first statement.
         let mut start = vec![0usize; blocks.len()];
         let mut pc = 0usize;
-        for &i in &order {
+        for (pos, &i) in order.iter().enumerate() {
             start[i] = pc;
-            pc += blocks[i].stmts.len() + 1;
+            pc += blocks[i].stmts.len() + usize::from(!falls_through[pos]);
         }
         let accept_pc = pc;
         let reject_pc = pc + 1;
@@ -823,9 +852,12 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
             continue;
         }
         let mut out = Vec::with_capacity(pc + 2);
-        for &i in &order {
+        for (pos, &i) in order.iter().enumerate() {
             let b = &blocks[i];
             out.extend_from_slice(&b.stmts);
+            if falls_through[pos] {
+                continue;
+            }
             let from = out.len() + 1;
             if b.code == JA || b.jt == b.jf {
                 let off = u32::try_from(addr(b.jt).saturating_sub(from)).unwrap_or(u32::MAX);
@@ -869,7 +901,7 @@ mod tests {
             Cond::and(test(12, 0x800), byte(6)),
             Cond::and(test(12, 0x800), byte(17)),
         );
-        let p = compile(&c, 100).unwrap();
+        let p = compile(&c, 100, PC_NH).unwrap();
         let d = dump(&p);
         assert_eq!(d.matches("ldh      [12]").count(), 1, "{d}");
         assert_eq!(d.matches("ldb      [23]").count(), 1, "{d}");
@@ -878,9 +910,9 @@ mod tests {
     #[test]
     fn contradiction_rejects_everything() {
         let c = Cond::and(test(12, 0x800), test(12, 0x86dd));
-        assert!(compile(&c, 100).is_none());
+        assert!(compile(&c, 100, PC_NH).is_none());
         assert_eq!(
-            compile(&Cond::True, 7).unwrap(),
+            compile(&Cond::True, 7, PC_NH).unwrap(),
             vec![Insn::stmt(BPF_RET | BPF_K, 7)]
         );
     }
@@ -896,7 +928,7 @@ mod tests {
             k: 5,
         });
         assert_eq!(
-            compile(&c, 9).unwrap(),
+            compile(&c, 9, PC_NH).unwrap(),
             vec![Insn::stmt(BPF_RET | BPF_K, 9)]
         );
     }
@@ -908,7 +940,7 @@ mod tests {
             c = Cond::or(Cond::and(test(2 * i, i), test(2 * i + 1, i)), c);
         }
         let c = Cond::and(c, test(1000, 1));
-        let p = compile(&c, 1).unwrap();
+        let p = compile(&c, 1, PC_NH).unwrap();
         crate::vm::validate(&p).unwrap();
         assert!(p.iter().any(|i| i.code == JA));
     }

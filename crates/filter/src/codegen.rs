@@ -225,11 +225,11 @@ impl Qual {
 pub(crate) enum Arith {
     Const(u32),
     Len,
-    /// Load `size` bytes at `base + index` (absolute), or at `X + base + index`
-    /// with X = IPv4 header length read at `msh`.
+    /// Load `size` bytes at `base + index`, or, with `tran`, at
+    /// `base + IPv4 header length (read at base) + index`.
     Load {
-        msh: Option<u32>,
-        base: u32,
+        tran: bool,
+        base: Off,
         index: Box<Arith>,
         size: u16,
     },
@@ -244,8 +244,53 @@ pub(crate) struct ArithV {
     pub guards: Vec<Cond>,
 }
 
-fn ld(size: u16, off: u32) -> Insn {
-    Insn::stmt(BPF_LD | size | BPF_ABS, off)
+/// An absolute packet offset: a constant, plus the run-time value of a scratch
+/// register when a variable-length header (Geneve, VXLAN) precedes it (libpcap's
+/// `bpf_abs_offset`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Off {
+    pub reg: Option<u32>,
+    pub k: u32,
+}
+
+impl Off {
+    pub const fn abs(k: u32) -> Off {
+        Off { reg: None, k }
+    }
+    pub fn add(self, k: u32) -> Off {
+        Off {
+            reg: self.reg,
+            k: self.k.wrapping_add(k),
+        }
+    }
+}
+
+/// Load `size` bytes at `off` into A (`ld [k]`, or `ldx M[r]; ld [x + k]`).
+fn ld(size: u16, off: Off) -> Vec<Insn> {
+    match off.reg {
+        None => vec![Insn::stmt(BPF_LD | size | BPF_ABS, off.k)],
+        Some(r) => vec![
+            Insn::stmt(BPF_LDX | BPF_MEM, r),
+            Insn::stmt(BPF_LD | size | BPF_IND, off.k),
+        ],
+    }
+}
+
+/// X = length of the IPv4 header at `nl` (plus the variable part of `nl`, if any),
+/// like libpcap's `gen_loadx_iphdrlen()`.
+fn loadx_iphdrlen(nl: Off) -> Vec<Insn> {
+    use crate::insn::{BPF_ADD, BPF_LSH};
+    match nl.reg {
+        None => vec![Insn::stmt(BPF_LDX | BPF_MSH | BPF_B, nl.k)],
+        Some(r) => vec![
+            Insn::stmt(BPF_LDX | BPF_MEM, r),
+            Insn::stmt(BPF_LD | BPF_B | BPF_IND, nl.k),
+            Insn::stmt(BPF_ALU | BPF_AND | BPF_K, 0xf),
+            Insn::stmt(BPF_ALU | BPF_LSH | BPF_K, 2),
+            Insn::stmt(BPF_ALU | BPF_ADD | BPF_X, 0),
+            Insn::stmt(BPF_MISC | BPF_TAX, 0),
+        ],
+    }
 }
 
 fn test(stmts: Vec<Insn>, op: u16, k: u32) -> Cond {
@@ -257,25 +302,25 @@ fn test(stmts: Vec<Insn>, op: u16, k: u32) -> Cond {
 }
 
 /// `[off:size] == v`
-fn cmp(off: u32, size: u16, v: u32) -> Cond {
-    test(vec![ld(size, off)], BPF_JEQ, v)
+fn cmp(off: Off, size: u16, v: u32) -> Cond {
+    test(ld(size, off), BPF_JEQ, v)
 }
 
 /// `[off:size] & mask == v`
-fn mcmp(off: u32, size: u16, v: u32, mask: u32) -> Cond {
-    let mut stmts = vec![ld(size, off)];
+fn mcmp(off: Off, size: u16, v: u32, mask: u32) -> Cond {
+    let mut stmts = ld(size, off);
     if mask != 0xffff_ffff {
         stmts.push(Insn::stmt(BPF_ALU | BPF_AND | BPF_K, mask));
     }
     test(stmts, BPF_JEQ, v)
 }
 
-fn cmp_gt(off: u32, size: u16, v: u32) -> Cond {
-    test(vec![ld(size, off)], BPF_JGT, v)
+fn cmp_gt(off: Off, size: u16, v: u32) -> Cond {
+    test(ld(size, off), BPF_JGT, v)
 }
 
-fn cmp_ge(off: u32, size: u16, v: u32) -> Cond {
-    test(vec![ld(size, off)], BPF_JGE, v)
+fn cmp_ge(off: Off, size: u16, v: u32) -> Cond {
+    test(ld(size, off), BPF_JGE, v)
 }
 
 fn and_all(conds: impl IntoIterator<Item = Cond>) -> Cond {
@@ -290,27 +335,19 @@ fn and_all(conds: impl IntoIterator<Item = Cond>) -> Cond {
 }
 
 /// Compare bytes at `off` with `bytes`, as libpcap's `gen_bcmp` (last word first).
-fn bcmp(off: u32, bytes: &[u8]) -> Cond {
+fn bcmp(off: Off, bytes: &[u8]) -> Cond {
     let mut parts = Vec::new();
     let mut size = bytes.len();
     while size >= 4 {
         let p = &bytes[size - 4..size];
         let v = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
-        parts.push(cmp(
-            off.wrapping_add(u32::try_from(size - 4).unwrap_or(0)),
-            BPF_W,
-            v,
-        ));
+        parts.push(cmp(off.add(u32::try_from(size - 4).unwrap_or(0)), BPF_W, v));
         size -= 4;
     }
     while size >= 2 {
         let p = &bytes[size - 2..size];
         let v = u32::from(u16::from_be_bytes([p[0], p[1]]));
-        parts.push(cmp(
-            off.wrapping_add(u32::try_from(size - 2).unwrap_or(0)),
-            BPF_H,
-            v,
-        ));
+        parts.push(cmp(off.add(u32::try_from(size - 2).unwrap_or(0)), BPF_H, v));
         size -= 2;
     }
     if size > 0 {
@@ -350,9 +387,9 @@ fn ethertype_to_ppptype(p: u32) -> u32 {
 pub(crate) struct Gen {
     dlt: u32,
     link: Link,
-    off_linkhdr: u32,
-    off_linktype: u32,
-    off_linkpl: u32,
+    off_linkhdr: Off,
+    off_linktype: Off,
+    off_linkpl: Off,
     off_nl: u32,
     off_nl_nosnap: u32,
     label_stack_depth: u32,
@@ -360,7 +397,30 @@ pub(crate) struct Gen {
     /// Set once `protochain` was used: libpcap's optimizer cannot see through its
     /// loop, so it never reports "expression rejects all packets" for it.
     pub used_protochain: std::cell::Cell<bool>,
+    /// Set once `geneve`/`vxlan` was used: libpcap disables its optimizer for
+    /// them, so it never reports "expression rejects all packets" either.
+    pub used_encap: bool,
+    /// libpcap's `is_geneve`/`is_encap`: the link layer was pushed by
+    /// `geneve`/`vxlan`, so Ethernet address tests first check that the
+    /// encapsulated packet has an Ethernet header.
+    encap: bool,
+    /// Scratch slots from here up hold offsets computed at run time (allocated
+    /// downwards from `PC_NH`); arithmetic temporaries stay below.
+    reg_floor: u32,
 }
+
+/// Tunnel encapsulations whose payload the rest of the expression looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Encap {
+    Geneve,
+    Vxlan,
+}
+
+const GENEVE_PORT: u32 = 6081;
+const VXLAN_PORT: u32 = 4789;
+const ETHERTYPE_TEB: u32 = 0x6558;
+/// Scratch slots always left for arithmetic temporaries.
+const MIN_TEMPORARIES: u32 = 2;
 
 impl Gen {
     /// Set up for a DLT; `None` if the link type is not supported.
@@ -379,14 +439,17 @@ impl Gen {
         Some(Gen {
             dlt,
             link,
-            off_linkhdr: 0,
-            off_linktype,
-            off_linkpl,
+            off_linkhdr: Off::abs(0),
+            off_linktype: Off::abs(off_linktype),
+            off_linkpl: Off::abs(off_linkpl),
             off_nl: 0,
             off_nl_nosnap,
             label_stack_depth: 0,
             null_order,
             used_protochain: std::cell::Cell::new(false),
+            used_encap: false,
+            encap: false,
+            reg_floor: crate::cfg::PC_NH,
         })
     }
 
@@ -394,27 +457,67 @@ impl Gen {
         dlt_description(self.dlt)
     }
 
-    fn linkhdr(&self, k: u32) -> u32 {
-        self.off_linkhdr.wrapping_add(k)
+    /// Scratch slots from this one up carry state across blocks.
+    pub fn scratch_limit(&self) -> u32 {
+        self.reg_floor
     }
-    fn linktype_off(&self, k: u32) -> u32 {
-        self.off_linktype.wrapping_add(k)
+
+    fn alloc_reg(&mut self) -> GResult<u32> {
+        if self.reg_floor <= MIN_TEMPORARIES {
+            return Err("too many registers needed to evaluate expression".into());
+        }
+        self.reg_floor -= 1;
+        Ok(self.reg_floor)
+    }
+
+    /// libpcap's `gen_geneve_ll_check()`: after `geneve`/`vxlan`, does the
+    /// encapsulated packet start with an Ethernet header (link header offset
+    /// differs from the payload offset)? `None` when not encapsulated.
+    fn encap_ll_check(&self) -> Option<Cond> {
+        let (Some(hdr), Some(pl)) = (self.off_linkhdr.reg, self.off_linkpl.reg) else {
+            return None;
+        };
+        self.encap.then(|| {
+            Cond::not(Cond::Test(Test {
+                stmts: vec![
+                    Insn::stmt(BPF_LD | BPF_MEM, hdr),
+                    Insn::stmt(BPF_LDX | BPF_MEM, pl),
+                ],
+                code: BPF_JMP | BPF_JEQ | BPF_X,
+                k: 0,
+            }))
+        })
+    }
+
+    /// `c`, preceded by the encapsulated-Ethernet check when needed.
+    fn with_ll_check(&self, c: Cond) -> Cond {
+        match self.encap_ll_check() {
+            Some(chk) => Cond::and(chk, c),
+            None => c,
+        }
+    }
+
+    fn linkhdr(&self, k: u32) -> Off {
+        self.off_linkhdr.add(k)
+    }
+    fn linktype_off(&self, k: u32) -> Off {
+        self.off_linktype.add(k)
     }
     /// OR_LINKPL: relative to the network-layer header.
-    fn nl(&self, k: u32) -> u32 {
-        self.off_linkpl.wrapping_add(self.off_nl).wrapping_add(k)
+    fn nl(&self, k: u32) -> Off {
+        self.off_linkpl.add(self.off_nl).add(k)
     }
     /// OR_LLC: relative to the link-layer payload.
-    fn llc_off(&self, k: u32) -> u32 {
-        self.off_linkpl.wrapping_add(k)
+    fn llc_off(&self, k: u32) -> Off {
+        self.off_linkpl.add(k)
     }
-    fn nosnap(&self, k: u32) -> u32 {
-        self.off_linkpl
-            .wrapping_add(self.off_nl_nosnap)
-            .wrapping_add(k)
+    fn nosnap(&self, k: u32) -> Off {
+        self.off_linkpl.add(self.off_nl_nosnap).add(k)
     }
+    /// Is the current link layer Ethernet (the capture's, or one pushed by
+    /// `geneve`/`vxlan`; not after `pppoes`)?
     fn is_ethernet(&self) -> bool {
-        self.dlt == DLT_EN10MB
+        self.link == Link::Ethernet
     }
 
     // ----- link-layer type tests ------------------------------------------------
@@ -449,7 +552,7 @@ impl Gen {
                 };
                 Cond::or(cmp(lt, BPF_H, p), Cond::and(not_len(), s))
             }
-            _ if p <= ETHERMTU => Cond::and(not_len(), cmp(lt.wrapping_add(2), BPF_B, p)),
+            _ if p <= ETHERMTU => Cond::and(not_len(), cmp(lt.add(2), BPF_B, p)),
             _ => cmp(lt, BPF_H, p),
         }
     }
@@ -643,6 +746,9 @@ impl Gen {
 
     /// `protochain N`: walk IPv6 extension headers (and IPv4 AH) to protocol `v`.
     pub fn protochain(&self, v: u32, p: Pq) -> GResult<Cond> {
+        if self.off_linkpl.reg.is_some() {
+            return Err("'protochain' not supported with variable length headers".into());
+        }
         self.used_protochain.set(true);
         match p {
             Pq::Default => Ok(Cond::or(
@@ -667,7 +773,8 @@ impl Gen {
     fn protochain_walk(&self, v: u32, v6: bool) -> Cond {
         use crate::cfg::{PC_NH, PC_OFF};
         use crate::insn::{BPF_ADD, BPF_MUL, BPF_TXA};
-        let nl = self.nl(0);
+        // Only called with constant offsets (see `protochain`).
+        let nl = self.nl(0).k;
         let nh = |val: u32| test(vec![Insn::stmt(BPF_LD | BPF_MEM, PC_NH)], BPF_JEQ, val);
         let always = |mut stmts: Vec<Insn>| {
             stmts.push(Insn::stmt(BPF_LD | BPF_IMM, 0));
@@ -675,14 +782,14 @@ impl Gen {
         };
         let init = if v6 {
             vec![
-                ld(BPF_B, self.nl(6)),
+                Insn::stmt(BPF_LD | BPF_B | BPF_ABS, nl.wrapping_add(6)),
                 Insn::stmt(BPF_ST, PC_NH),
                 Insn::stmt(BPF_LDX | BPF_IMM, 40),
                 Insn::stmt(BPF_STX, PC_OFF),
             ]
         } else {
             vec![
-                ld(BPF_B, self.nl(9)),
+                Insn::stmt(BPF_LD | BPF_B | BPF_ABS, nl.wrapping_add(9)),
                 Insn::stmt(BPF_ST, PC_NH),
                 Insn::stmt(BPF_LDX | BPF_MSH | BPF_B, nl),
                 Insn::stmt(BPF_STX, PC_OFF),
@@ -846,7 +953,7 @@ impl Gen {
         if !self.is_ethernet() {
             return Err("ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel".into());
         }
-        Ok(match dir {
+        let c = match dir {
             Dir::Src => bcmp(self.linkhdr(6), mac),
             Dir::Dst => bcmp(self.linkhdr(0), mac),
             Dir::And => Cond::and(bcmp(self.linkhdr(6), mac), bcmp(self.linkhdr(0), mac)),
@@ -854,25 +961,34 @@ impl Gen {
                 Cond::or(bcmp(self.linkhdr(6), mac), bcmp(self.linkhdr(0), mac))
             }
             other => return Err(wlan_dir_error(other, true)),
-        })
+        };
+        Ok(self.with_ll_check(c))
     }
 
     // ----- ports -------------------------------------------------------------------
 
     fn ipfrag(&self) -> Cond {
-        Cond::not(test(vec![ld(BPF_H, self.nl(6))], BPF_JSET, 0x1fff))
+        Cond::not(test(ld(BPF_H, self.nl(6)), BPF_JSET, 0x1fff))
     }
 
     fn tran4(&self, off: u32, size: u16) -> Vec<Insn> {
-        vec![
-            Insn::stmt(BPF_LDX | BPF_MSH | BPF_B, self.nl(0)),
-            Insn::stmt(BPF_LD | size | BPF_IND, self.nl(off)),
-        ]
+        let mut s = loadx_iphdrlen(self.nl(0));
+        s.push(Insn::stmt(BPF_LD | size | BPF_IND, self.nl(off).k));
+        s
+    }
+
+    /// Load from the transport header (OR_TRAN_IPV4 / OR_TRAN_IPV6).
+    fn tran(&self, v6: bool, off: u32, size: u16) -> Vec<Insn> {
+        if v6 {
+            ld(size, self.nl(40u32.wrapping_add(off)))
+        } else {
+            self.tran4(off, size)
+        }
     }
 
     fn port_atom(&self, v6: bool, off: u32, lo: u32, hi: Option<u32>) -> Cond {
         let stmts = if v6 {
-            vec![ld(BPF_H, self.nl(40 + off))]
+            ld(BPF_H, self.nl(40 + off))
         } else {
             self.tran4(off, BPF_H)
         };
@@ -938,7 +1054,7 @@ impl Gen {
         match p {
             Pq::Default | Pq::Link => {
                 if self.is_ethernet() {
-                    Ok(bcmp(self.linkhdr(0), &[0xff; 6]))
+                    Ok(self.with_ll_check(bcmp(self.linkhdr(0), &[0xff; 6])))
                 } else {
                     Err("not a broadcast link".into())
                 }
@@ -959,7 +1075,7 @@ impl Gen {
         match p {
             Pq::Default | Pq::Link => {
                 if self.is_ethernet() {
-                    Ok(test(vec![ld(BPF_B, self.linkhdr(0))], BPF_JSET, 1))
+                    Ok(self.with_ll_check(test(ld(BPF_B, self.linkhdr(0)), BPF_JSET, 1)))
                 } else {
                     Err("link-layer multicast filters supported only on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel".into())
                 }
@@ -990,21 +1106,26 @@ impl Gen {
             '<' => Cond::not(cmp_ge(off, BPF_B, val)),
             '>' => cmp_gt(off, BPF_B, val),
             '|' => Cond::not(test(
-                vec![
-                    ld(BPF_B, off),
-                    Insn::stmt(BPF_ALU | crate::insn::BPF_OR | BPF_K, val),
-                ],
+                {
+                    let mut s = ld(BPF_B, off);
+                    s.push(Insn::stmt(BPF_ALU | crate::insn::BPF_OR | BPF_K, val));
+                    s
+                },
                 BPF_JEQ,
                 0,
             )),
-            _ => test(vec![ld(BPF_B, off)], BPF_JSET, val),
+            _ => test(ld(BPF_B, off), BPF_JSET, val),
         }
     }
 
     pub fn inbound(&self, outbound: bool) -> GResult<Cond> {
         let c = match self.link {
-            Link::Sll if self.off_linkhdr == 0 => cmp(0, BPF_H, LINUX_SLL_OUTGOING),
-            Link::Sll2 if self.off_linkhdr == 0 => cmp(10, BPF_B, LINUX_SLL_OUTGOING),
+            Link::Sll if self.off_linkhdr == Off::abs(0) => {
+                cmp(Off::abs(0), BPF_H, LINUX_SLL_OUTGOING)
+            }
+            Link::Sll2 if self.off_linkhdr == Off::abs(0) => {
+                cmp(Off::abs(10), BPF_B, LINUX_SLL_OUTGOING)
+            }
             _ => {
                 return Err(format!(
                     "inbound/outbound not supported on linktype {} (the link-layer header carries no direction)",
@@ -1032,8 +1153,8 @@ impl Gen {
             Some(v) => Cond::and(tpid, mcmp(self.nl(0), BPF_H, v, 0x0fff)),
             None => tpid,
         };
-        self.off_linkpl = self.off_linkpl.wrapping_add(4);
-        self.off_linktype = self.off_linktype.wrapping_add(4);
+        self.off_linkpl = self.off_linkpl.add(4);
+        self.off_linktype = self.off_linktype.add(4);
         Ok(c)
     }
 
@@ -1082,9 +1203,155 @@ impl Gen {
         self.link = Link::Ppp;
         self.off_linkhdr = hdr;
         self.off_linktype = hdr;
-        self.off_linkpl = hdr.wrapping_add(2);
+        self.off_linkpl = hdr.add(2);
         self.off_nl = 0;
         self.off_nl_nosnap = 0;
+        self.encap = false;
+        Ok(c)
+    }
+
+    /// `geneve [vni]` / `vxlan [vni]` (libpcap 1.10 `gen_geneve()`, libpcap 1.11
+    /// `gen_vxlan()`): UDP to the tunnel port over IPv4 or IPv6, a valid tunnel
+    /// header and the VNI if given. Everything after it applies to the
+    /// encapsulated packet, whose offsets depend on the outer IPv4 header length
+    /// and, for Geneve, the options length: they are computed at run time into
+    /// three scratch registers (link-layer type, link-layer header, link-layer
+    /// payload) that later loads go through (`ldx M[r]; ld [x + k]`).
+    ///
+    /// For Geneve the payload is an Ethernet frame when the protocol type is
+    /// Transparent Ethernet Bridging (0x6558); otherwise the protocol type field
+    /// itself serves as the EtherType of a payload without link header, and the
+    /// link header and payload offsets are equal.
+    pub fn encap(&mut self, kind: Encap, vni: Option<u32>) -> GResult<Cond> {
+        use crate::insn::{BPF_ADD, BPF_MUL, BPF_TXA};
+        let (port, name) = match kind {
+            Encap::Geneve => (GENEVE_PORT, "Geneve"),
+            Encap::Vxlan => (VXLAN_PORT, "VXLAN"),
+        };
+        let mut checks = Vec::new();
+        for v6 in [false, true] {
+            let mut c = self.port_family(v6, port, None, Some(IPPROTO_UDP), Dir::Dst)?;
+            let mut flags = self.tran(v6, 8, BPF_B);
+            let flags = match kind {
+                // version 0
+                Encap::Geneve => {
+                    flags.push(Insn::stmt(BPF_ALU | BPF_AND | BPF_K, 0xc0));
+                    test(flags, BPF_JEQ, 0)
+                }
+                // only the I flag
+                Encap::Vxlan => test(flags, BPF_JEQ, 0x08),
+            };
+            c = Cond::and(c, flags);
+            if let Some(v) = vni {
+                if v > 0x00ff_ffff {
+                    return Err(format!("{name} VNI {v} greater than maximum 16777215"));
+                }
+                let mut s = self.tran(v6, 12, BPF_W);
+                s.push(Insn::stmt(BPF_ALU | BPF_AND | BPF_K, 0xffff_ff00));
+                c = Cond::and(c, test(s, BPF_JEQ, v << 8));
+            }
+            checks.push(c);
+        }
+        let lt = self.alloc_reg()?;
+        let hdr = self.alloc_reg()?;
+        let pl = self.alloc_reg()?;
+        let nl = self.nl(0);
+        let alu = |op: u16, k: u32| Insn::stmt(BPF_ALU | op | BPF_K, k);
+        let always = |mut stmts: Vec<Insn>| {
+            stmts.push(Insn::stmt(BPF_LD | BPF_IMM, 0));
+            test(stmts, BPF_JGE, 0)
+        };
+        // A = outer IP header length plus the variable part of its offset.
+        let ip_len = |v6: bool| -> Vec<Insn> {
+            match (v6, nl.reg) {
+                (true, None) => vec![Insn::stmt(BPF_LD | BPF_IMM, 40)],
+                (true, Some(r)) => vec![
+                    Insn::stmt(BPF_LDX | BPF_MEM, r),
+                    Insn::stmt(BPF_LD | BPF_IMM, 40),
+                    Insn::stmt(BPF_ALU | BPF_ADD | BPF_X, 0),
+                ],
+                (false, _) => {
+                    let mut s = loadx_iphdrlen(nl);
+                    s.push(Insn::stmt(BPF_MISC | BPF_TXA, 0));
+                    s
+                }
+            }
+        };
+        // Then A = start of the tunnel header (after the 8-byte UDP header).
+        let tail: Vec<Insn> = match kind {
+            Encap::Geneve => vec![
+                alu(BPF_ADD, nl.k.wrapping_add(8)),
+                Insn::stmt(BPF_MISC | BPF_TAX, 0),
+                alu(BPF_ADD, 2),
+                Insn::stmt(BPF_ST, lt),
+                Insn::stmt(BPF_LD | BPF_B | BPF_IND, 0),
+                alu(BPF_AND, 0x3f),
+                alu(BPF_MUL, 4),
+                alu(BPF_ADD, 8),
+                Insn::stmt(BPF_ALU | BPF_ADD | BPF_X, 0),
+                Insn::stmt(BPF_ST, hdr),
+            ],
+            Encap::Vxlan => vec![
+                alu(BPF_ADD, nl.k.wrapping_add(8)),
+                alu(BPF_ADD, 8),
+                Insn::stmt(BPF_ST, hdr),
+                alu(BPF_ADD, 12),
+                Insn::stmt(BPF_ST, lt),
+                alu(BPF_ADD, 2),
+                Insn::stmt(BPF_ST, pl),
+            ],
+        };
+        let mut fams = checks.into_iter().zip([false, true]).map(|(c, v6)| {
+            let mut s = ip_len(v6);
+            s.extend_from_slice(&tail);
+            Cond::and(c, always(s))
+        });
+        let (Some(v4), Some(v6)) = (fams.next(), fams.next()) else {
+            return Err("internal error: missing tunnel family".into());
+        };
+        let mut c = Cond::or(v4, v6);
+        if kind == Encap::Geneve {
+            let teb = test(
+                vec![
+                    Insn::stmt(BPF_LDX | BPF_MEM, lt),
+                    Insn::stmt(BPF_LD | BPF_H | BPF_IND, 0),
+                ],
+                BPF_JEQ,
+                ETHERTYPE_TEB,
+            );
+            let ethernet = always(vec![
+                Insn::stmt(BPF_LD | BPF_MEM, hdr),
+                alu(BPF_ADD, 12),
+                Insn::stmt(BPF_ST, lt),
+                alu(BPF_ADD, 2),
+                Insn::stmt(BPF_ST, pl),
+            ]);
+            let bare = always(vec![
+                Insn::stmt(BPF_LD | BPF_MEM, hdr),
+                Insn::stmt(BPF_ST, pl),
+            ]);
+            c = Cond::and(
+                c,
+                Cond::If(Box::new(teb), Box::new(ethernet), Box::new(bare)),
+            );
+        }
+        self.dlt = DLT_EN10MB;
+        self.link = Link::Ethernet;
+        self.off_linkhdr = Off {
+            reg: Some(hdr),
+            k: 0,
+        };
+        self.off_linktype = Off {
+            reg: Some(lt),
+            k: 0,
+        };
+        self.off_linkpl = Off {
+            reg: Some(pl),
+            k: 0,
+        };
+        self.off_nl = 0;
+        self.encap = true;
+        self.used_encap = true;
         Ok(c)
     }
 
@@ -1113,7 +1380,7 @@ impl Gen {
         match p {
             Pq::Link => Ok(ArithV {
                 e: Arith::Load {
-                    msh: None,
+                    tran: false,
                     base: self.linkhdr(0),
                     index: idx,
                     size,
@@ -1133,7 +1400,7 @@ impl Gen {
                 guards.push(self.proto_abbrev(p)?);
                 Ok(ArithV {
                     e: Arith::Load {
-                        msh: None,
+                        tran: false,
                         base: self.nl(0),
                         index: idx,
                         size,
@@ -1156,7 +1423,7 @@ impl Gen {
                 g.push(self.ipfrag());
                 Ok(ArithV {
                     e: Arith::Load {
-                        msh: Some(self.nl(0)),
+                        tran: true,
                         base: self.nl(0),
                         index: idx,
                         size,
@@ -1169,7 +1436,7 @@ impl Gen {
                 guards.push(cmp(self.nl(6), BPF_B, IPPROTO_ICMPV6));
                 Ok(ArithV {
                     e: Arith::Load {
-                        msh: None,
+                        tran: false,
                         base: self.nl(40),
                         index: idx,
                         size,
@@ -1236,54 +1503,58 @@ pub(crate) fn arith_bin(op: u16, a: ArithV, b: ArithV) -> GResult<ArithV> {
 }
 
 /// Compile an arithmetic expression into statements leaving its value in A,
-/// using scratch slots from `depth` upwards.
-fn compile_arith(e: &Arith, depth: u32, out: &mut Vec<Insn>) -> GResult<()> {
-    if depth >= crate::cfg::PC_NH {
+/// using scratch slots from `depth` upwards, below `limit`.
+fn compile_arith(e: &Arith, depth: u32, limit: u32, out: &mut Vec<Insn>) -> GResult<()> {
+    if depth >= limit {
         return Err("too many registers needed to evaluate expression".into());
     }
     match e {
         Arith::Const(k) => out.push(Insn::stmt(BPF_LD | BPF_IMM, *k)),
         Arith::Len => out.push(Insn::stmt(BPF_LD | BPF_W | BPF_LEN, 0)),
         Arith::Load {
-            msh,
+            tran,
             base,
             index,
             size,
-        } => match (msh, index.as_ref()) {
-            (None, Arith::Const(i)) => out.push(ld(*size, base.wrapping_add(*i))),
-            (Some(m), Arith::Const(i)) => {
-                out.push(Insn::stmt(BPF_LDX | BPF_MSH | BPF_B, *m));
-                out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.wrapping_add(*i)));
+        } => match (tran, index.as_ref()) {
+            (false, Arith::Const(i)) => out.extend(ld(*size, base.add(*i))),
+            (true, Arith::Const(i)) => {
+                out.extend(loadx_iphdrlen(*base));
+                out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k.wrapping_add(*i)));
             }
-            (None, idx) => {
-                compile_arith(idx, depth, out)?;
+            (false, idx) => {
+                compile_arith(idx, depth, limit, out)?;
+                if let Some(r) = base.reg {
+                    out.push(Insn::stmt(BPF_LDX | BPF_MEM, r));
+                    out.push(Insn::stmt(BPF_ALU | crate::insn::BPF_ADD | BPF_X, 0));
+                }
                 out.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
-                out.push(Insn::stmt(BPF_LD | size | BPF_IND, *base));
+                out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k));
             }
-            (Some(m), idx) => {
-                compile_arith(idx, depth, out)?;
+            (true, idx) => {
+                compile_arith(idx, depth, limit, out)?;
                 out.push(Insn::stmt(BPF_ST, depth));
-                out.push(Insn::stmt(BPF_LDX | BPF_MSH | BPF_B, *m));
+                out.extend(loadx_iphdrlen(*base));
                 out.push(Insn::stmt(BPF_LD | BPF_MEM, depth));
                 out.push(Insn::stmt(BPF_ALU | crate::insn::BPF_ADD | BPF_X, 0));
                 out.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
-                out.push(Insn::stmt(BPF_LD | size | BPF_IND, *base));
+                out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k));
             }
         },
         Arith::Bin(op, l, r) => {
             if let Arith::Const(k) = r.as_ref() {
-                compile_arith(l, depth, out)?;
+                compile_arith(l, depth, limit, out)?;
                 out.push(Insn::stmt(BPF_ALU | op | BPF_K, *k));
             } else {
-                compile_arith(r, depth, out)?;
+                compile_arith(r, depth, limit, out)?;
                 out.push(Insn::stmt(BPF_ST, depth));
-                compile_arith(l, depth + 1, out)?;
+                compile_arith(l, depth + 1, limit, out)?;
                 out.push(Insn::stmt(BPF_LDX | BPF_MEM, depth));
                 out.push(Insn::stmt(BPF_ALU | op | BPF_X, 0));
             }
         }
         Arith::Neg(a) => {
-            compile_arith(a, depth, out)?;
+            compile_arith(a, depth, limit, out)?;
             out.push(Insn::stmt(BPF_ALU | BPF_NEG, 0));
         }
     }
@@ -1302,7 +1573,8 @@ pub(crate) enum Relop {
 }
 
 /// `gen_relation()`: the guards of both sides, then the comparison.
-pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV) -> GResult<Cond> {
+/// Scratch slots from `limit` up hold state across blocks and are not used.
+pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, limit: u32) -> GResult<Cond> {
     let (jop, negate) = match op {
         Relop::Gt => (BPF_JGT, false),
         Relop::Ge => (BPF_JGE, false),
@@ -1313,16 +1585,16 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV) -> GResult<Cond> {
     };
     let mut stmts = Vec::new();
     let t = if let Arith::Const(k) = a1.e {
-        compile_arith(&a0.e, 0, &mut stmts)?;
+        compile_arith(&a0.e, 0, limit, &mut stmts)?;
         Cond::Test(Test {
             stmts,
             code: BPF_JMP | jop | BPF_K,
             k,
         })
     } else {
-        compile_arith(&a1.e, 0, &mut stmts)?;
+        compile_arith(&a1.e, 0, limit, &mut stmts)?;
         stmts.push(Insn::stmt(BPF_ST, 0));
-        compile_arith(&a0.e, 1, &mut stmts)?;
+        compile_arith(&a0.e, 1, limit, &mut stmts)?;
         stmts.push(Insn::stmt(BPF_LDX | BPF_MEM, 0));
         Cond::Test(Test {
             stmts,

@@ -3,6 +3,9 @@
 //!
 //! * [`compile`] / [`compile_with`] turn an expression into a [`Program`] for a
 //!   link type, with libpcap 1.10's semantics (its `gencode.c` is the model).
+//!   `geneve [vni]` (libpcap 1.10) and `vxlan [vni]` (libpcap 1.11) make the rest
+//!   of the expression apply to the encapsulated packet; its offsets are computed
+//!   at run time into scratch registers, as libpcap does.
 //! * [`Program::matches`] / [`Program::run`] execute it on a captured record the
 //!   way `pcap_offline_filter()` does; [`Program::dump`] prints it like `tcpdump -d`.
 //! * [`Insn`] is `struct sock_filter`, so [`Program::insns`] can be attached to a
@@ -13,7 +16,9 @@
 //!
 //! Architecture invariants: compiling and running never panic on any input; running
 //! never allocates; a fault while running (out-of-bounds load, division by zero)
-//! rejects the packet.
+//! rejects the packet; scratch memory starts zeroed (libpcap leaves it
+//! uninitialised, which only matters for `geneve`/`vxlan` inside an `or`, where
+//! later tests may read offsets that were never computed).
 
 mod cfg;
 mod codegen;
@@ -144,11 +149,14 @@ pub fn compile_with(expr: &str, opts: &Options) -> Result<Program, FilterError> 
     } else {
         opts.snaplen
     };
-    let insns = match cfg::compile(&cond, snaplen) {
+    let insns = match cfg::compile(&cond, snaplen, p.g.scratch_limit()) {
         Some(insns) => insns,
         // libpcap reports this only when its optimizer proves it, which it never
         // does through a protochain loop; such programs simply reject everything.
-        None if p.g.used_protochain.get() => vec![Insn::stmt(insn::BPF_RET | insn::BPF_K, 0)],
+        // Likewise for geneve/vxlan, for which libpcap turns its optimizer off.
+        None if p.g.used_protochain.get() || p.g.used_encap => {
+            vec![Insn::stmt(insn::BPF_RET | insn::BPF_K, 0)]
+        }
         None => return Err(FilterError::new("expression rejects all packets".into(), 1)),
     };
     // The code generator only emits valid programs; checking keeps the promise

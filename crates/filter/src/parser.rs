@@ -6,8 +6,8 @@
 
 use crate::cfg::Cond;
 use crate::codegen::{
-    self, Addr, Arith, ArithV, Dir, GResult, Gen, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, Pq, Qual,
-    Relop,
+    self, Addr, Arith, ArithV, Dir, Encap, GResult, Gen, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
+    Pq, Qual, Relop,
 };
 use crate::error::FilterError;
 use crate::insn::{
@@ -702,8 +702,13 @@ impl Parser {
                 self.g.pppoes(s)
             }
             Kw::Geneve | Kw::Vxlan => {
-                self.opt_num();
-                Err(format!("'{text}' is not supported by pcapx yet"))
+                let vni = self.opt_num();
+                let kind = if kw == Kw::Geneve {
+                    Encap::Geneve
+                } else {
+                    Encap::Vxlan
+                };
+                self.g.encap(kind, vni)
             }
             Kw::Llc => {
                 if let Tok::Id(sub) = self.peek().clone() {
@@ -824,7 +829,7 @@ impl Parser {
         };
         self.bump();
         let a1 = self.arith()?;
-        Self::at(codegen::relation(op, a0, a1), col)
+        Self::at(codegen::relation(op, a0, a1, self.g.scratch_limit()), col)
     }
 
     fn arith(&mut self) -> PResult<ArithV> {

@@ -1,14 +1,18 @@
-//! Conformance against tcpdump/libpcap: for every corpus pcap file with a
-//! supported link type that tcpdump reads cleanly, and for a broad list of
-//! expressions, the set of matching record numbers must equal tcpdump's, and
-//! expressions tcpdump refuses must be refused too.
+//! Conformance against tcpdump/libpcap: for every corpus capture (pcap, or
+//! pcapng whose interfaces all share one link type) with a supported link type
+//! that tcpdump reads cleanly, and for a broad list of expressions, the set of
+//! matching record numbers must equal tcpdump's, and expressions tcpdump refuses
+//! must be refused too.
 //!
-//! tcpdump's matches are obtained with `tcpdump -r FILE -w - EXPR` and mapped back
-//! to record numbers by walking the input records in order.
+//! Input records are read with `pcapx-capture`. tcpdump's matches are obtained
+//! with `tcpdump -r FILE -w - EXPR` and mapped back to record numbers by walking
+//! the input records in order, matching original length and bytes (records equal
+//! in both get the same verdict from any filter, so the mapping is exact).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use pcapx_capture::{ByteOrder, Capture as CaptureFile};
 use pcapx_filter::{NullByteOrder, Options, compile_with};
 
 /// Expressions checked on every file.
@@ -141,6 +145,44 @@ const EXPRESSIONS: &[&str] = &[
     "ip or ip6",
     "tcp[100000] = 1",
     "ether[1000:4] = 0 or ip",
+    "geneve",
+    "geneve and ip",
+    "geneve 786734",
+    "geneve 786734 and tcp",
+    "geneve 10 and tcp",
+    "geneve and tcp port 80",
+    "geneve and tcp dst port 80",
+    "geneve and udp",
+    "geneve and ip6",
+    "geneve and arp",
+    "geneve and host 10.0.0.226",
+    "geneve and src net 192.168.0.0/16",
+    "geneve and ether host 26:ed:54:f8:c4:28",
+    "geneve and ether src 00:11:22:33:44:55",
+    "geneve and ether broadcast",
+    "geneve and ether multicast",
+    "geneve and broadcast",
+    "geneve and ether proto 0x0800",
+    "geneve and vlan",
+    "geneve and mpls",
+    "geneve and llc",
+    "geneve and pppoes and ip",
+    "geneve and ip[9] = 6",
+    "geneve and ether[12:2] = 0x0800",
+    "geneve and tcp[tcpflags] & tcp-syn != 0",
+    "geneve and tcp[13] & 0x18 = 0x18",
+    "geneve and tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x47455420",
+    "geneve and udp[8:2] = 0x0100",
+    "geneve and icmp6[icmp6type] = icmp6-echo",
+    "geneve and ip[2:2] > 100 and tcp",
+    "geneve and geneve",
+    "geneve and not tcp",
+    "not geneve",
+    "ip and geneve",
+    "udp and geneve and tcp",
+    "vlan and geneve",
+    "geneve and protochain 6",
+    "geneve 16777216",
 ];
 
 /// Only for link types that carry a direction.
@@ -148,22 +190,59 @@ const DIRECTION_EXPRESSIONS: &[&str] = &["inbound", "outbound", "inbound and tcp
 
 const SUPPORTED: &[u32] = &[0, 1, 12, 14, 101, 108, 113, 228, 229, 276];
 
+/// One input record.
 struct Record {
-    ts_sec: u32,
-    ts_frac: u32,
-    orig_len: u32,
+    wirelen: u32,
     data: Vec<u8>,
 }
 
+/// An input capture with one link type.
 struct Capture {
     linktype: u32,
+    /// Byte order of the (first) section, for `DLT_NULL`.
     little_endian: bool,
     records: Vec<Record>,
 }
 
-/// Minimal pcap reader: returns `None` for anything that is not a complete,
-/// well-formed pcap file.
-fn read_pcap(bytes: &[u8]) -> Option<Capture> {
+/// Read a pcap or pcapng file with `pcapx-capture`. `None` for anything
+/// unreadable or damaged, and for pcapng files whose interfaces have different
+/// link types (tcpdump cannot read those).
+fn read_capture(path: &Path) -> Option<Capture> {
+    let mut file = CaptureFile::open(path).ok()?;
+    let mut records = Vec::new();
+    let mut linktypes = Vec::new();
+    file.for_each(|rec| {
+        if !linktypes.contains(&rec.linktype) {
+            linktypes.push(rec.linktype);
+        }
+        records.push(Record {
+            wirelen: rec.wirelen,
+            data: rec.data.to_vec(),
+        });
+    })
+    .ok()?;
+    if file.damage_count() > 0 {
+        return None;
+    }
+    let info = file.info();
+    for i in &info.interfaces {
+        if !linktypes.contains(&i.linktype) {
+            linktypes.push(i.linktype);
+        }
+    }
+    let [linktype] = linktypes[..] else {
+        return None;
+    };
+    let little_endian = info.sections.first()?.byte_order == ByteOrder::Little;
+    Some(Capture {
+        linktype,
+        little_endian,
+        records,
+    })
+}
+
+/// Minimal reader for tcpdump's pcap output: (original length, bytes) per record.
+fn read_pcap_output(bytes: &[u8]) -> Option<Vec<(u32, &[u8])>> {
     let magic = bytes.get(..4)?;
     let little = match magic {
         [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => true,
@@ -178,28 +257,15 @@ fn read_pcap(bytes: &[u8]) -> Option<Capture> {
             u32::from_be_bytes(b)
         })
     };
-    let linktype = u32_at(20)? & 0xffff;
     let mut records = Vec::new();
     let mut off = 24;
     while off < bytes.len() {
-        let ts_sec = u32_at(off)?;
-        let ts_frac = u32_at(off + 4)?;
         let incl = usize::try_from(u32_at(off + 8)?).ok()?;
         let orig_len = u32_at(off + 12)?;
-        let data = bytes.get(off + 16..off + 16 + incl)?.to_vec();
-        records.push(Record {
-            ts_sec,
-            ts_frac,
-            orig_len,
-            data,
-        });
+        records.push((orig_len, bytes.get(off + 16..off + 16 + incl)?));
         off += 16 + incl;
     }
-    Some(Capture {
-        linktype,
-        little_endian: little,
-        records,
-    })
+    Some(records)
 }
 
 enum Outcome {
@@ -221,20 +287,16 @@ fn tcpdump(file: &Path, expr: &str, input: &Capture) -> Outcome {
     if !out.status.success() {
         return Outcome::Refused(String::from_utf8_lossy(&out.stderr).trim().to_string());
     }
-    let Some(got) = read_pcap(&out.stdout) else {
+    let Some(got) = read_pcap_output(&out.stdout) else {
         return Outcome::Refused("unreadable tcpdump output".into());
     };
     let mut idx = Vec::new();
     let mut j = 0;
-    for r in &got.records {
+    for &(orig_len, data) in &got {
         while j < input.records.len() {
             let c = &input.records[j];
             j += 1;
-            if c.ts_sec == r.ts_sec
-                && c.ts_frac == r.ts_frac
-                && c.orig_len == r.orig_len
-                && c.data == r.data
-            {
+            if c.wirelen == orig_len && c.data == data {
                 idx.push(j - 1);
                 break;
             }
@@ -259,7 +321,10 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     for p in entries {
         if p.is_dir() {
             collect(&p, out);
-        } else if p.extension().is_some_and(|e| e == "pcap" || e == "cap") {
+        } else if p
+            .extension()
+            .is_some_and(|e| e == "pcap" || e == "cap" || e == "pcapng" || e == "ntar")
+        {
             out.push(p);
         }
     }
@@ -288,12 +353,10 @@ fn matches_tcpdump_on_corpus() {
     let mut files = Vec::new();
     collect(&corpus, &mut files);
     let (mut checked_files, mut checks, mut both_refused, mut packets) = (0, 0, 0, 0usize);
+    let mut pcapng_files = 0;
     let mut mismatches = Vec::new();
     for file in &files {
-        let Ok(bytes) = std::fs::read(file) else {
-            continue;
-        };
-        let Some(cap) = read_pcap(&bytes) else {
+        let Some(cap) = read_capture(file) else {
             continue;
         };
         if !SUPPORTED.contains(&cap.linktype) {
@@ -305,6 +368,12 @@ fn matches_tcpdump_on_corpus() {
             _ => continue,
         }
         checked_files += 1;
+        if file
+            .extension()
+            .is_some_and(|e| e == "pcapng" || e == "ntar")
+        {
+            pcapng_files += 1;
+        }
         packets += cap.records.len();
         let opts = Options {
             null_byte_order: if cap.little_endian {
@@ -342,7 +411,7 @@ fn matches_tcpdump_on_corpus() {
                         .records
                         .iter()
                         .enumerate()
-                        .filter(|(_, r)| prog.matches(&r.data, r.orig_len))
+                        .filter(|(_, r)| prog.matches(&r.data, r.wirelen))
                         .map(|(i, _)| i)
                         .collect();
                     if got != want {
@@ -365,7 +434,7 @@ fn matches_tcpdump_on_corpus() {
         }
     }
     println!(
-        "conformance: {checked_files} files ({packets} records) x expressions = {checks} checks, {both_refused} refused by both, {} mismatches",
+        "conformance: {checked_files} files ({pcapng_files} pcapng, {packets} records) x expressions = {checks} checks, {both_refused} refused by both, {} mismatches",
         mismatches.len()
     );
     for m in mismatches.iter().take(60) {
@@ -375,6 +444,7 @@ fn matches_tcpdump_on_corpus() {
         checked_files > 50,
         "too few corpus files checked: {checked_files}"
     );
+    assert!(pcapng_files > 0, "no pcapng corpus file was checked");
     assert!(
         mismatches.is_empty(),
         "{} mismatches with tcpdump",

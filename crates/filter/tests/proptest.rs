@@ -57,7 +57,7 @@ proptest! {
     #[test]
     fn compile_never_panics(words in prop::collection::vec(prop::sample::select(vec![
         "tcp", "udp", "ip", "ip6", "port", "80", "host", "1.2.3.4", "::1", "and", "or", "not", "(", ")",
-        "src", "dst", "net", "10.0.0.0/8", "vlan", "mpls", "pppoes", "[", "]", ":", "2", "=", "!=", "+", "-",
+        "src", "dst", "net", "10.0.0.0/8", "vlan", "mpls", "pppoes", "geneve", "vxlan", "[", "]", ":", "2", "=", "!=", "+", "-",
         "*", "/", "0", "&", "|", "^", "<<", ">>", "len", "ether", "proto", "protochain", "portrange", "1-5",
         "icmp", "tcpflags", "tcp-syn", "less", "greater", "broadcast", "multicast", "mask", "255.0.0.0",
         "aa:bb:cc:dd:ee:ff", "\\tcp", "gateway", "inbound", "llc", "arp", "rarp", "sctp", "icmp6",
