@@ -179,6 +179,11 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32) -> Option<Vec<Insn>>
         Target::Accept => Some(vec![Insn::stmt(BPF_RET | BPF_K, accept)]),
         Target::Block(_) => {
             eliminate_redundant_loads(&mut blocks, entry);
+            // Blocks whose remaining code and successors are identical can be
+            // shared even though their predecessors leave different values in
+            // the registers: the same code does the same thing from each state.
+            let mut entry = entry;
+            merge_identical(&mut blocks, &mut entry);
             Some(layout(blocks, entry, accept))
         }
     }
@@ -613,10 +618,92 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
         if merge_identical(blocks, entry) {
             changed = true;
         }
+        if pullup(blocks, *entry) {
+            changed = true;
+        }
         if !changed {
             break;
         }
     }
+}
+
+/// libpcap's `or_pullup()` / `and_pullup()`. In a chain of tests that all leave
+/// to the same exit on success (`or`; on failure for `and`) and otherwise fall
+/// to the next test, the order of the tests does not matter. When a test B is
+/// followed by a chain D .. S whose last test S computes the same value as B,
+/// S is moved up right after B, so the redundant load pass can reuse B's value
+/// (`port 80 or 443` loads each port field once). The tests are moved by
+/// rotating the contents of the chain's blocks, so every edge stays as it was
+/// (and keeps pointing forward). Only pure tests whose sole predecessor is the
+/// previous block of the chain are touched, so no other path sees a different
+/// set of tests. Like libpcap, this may change which of two out-of-bounds loads
+/// happens first on a truncated packet.
+fn pullup(blocks: &mut [Block], entry: Target) -> bool {
+    let live = reachable(blocks, entry);
+    let mut indeg = vec![0usize; blocks.len()];
+    if let Target::Block(e) = entry {
+        indeg[e] += 1;
+    }
+    for (i, b) in blocks.iter().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        let succ: &[Target] = if b.jt == b.jf { &[b.jt] } else { &[b.jt, b.jf] };
+        for t in succ {
+            if let Target::Block(j) = *t {
+                indeg[j] += 1;
+            }
+        }
+    }
+    let is_test = |b: &Block| !b.impure && b.code != JA && b.jt != b.jf;
+    let mut changed = false;
+    for or in [true, false] {
+        let exit = |b: &Block| if or { b.jt } else { b.jf };
+        let next = |b: &Block| if or { b.jf } else { b.jt };
+        for i in 0..blocks.len() {
+            if !live[i] || !is_test(&blocks[i]) {
+                continue;
+            }
+            let e = exit(&blocks[i]);
+            let in_chain = |j: usize| {
+                let b = &blocks[j];
+                is_test(b) && exit(b) == e && indeg[j] == 1
+            };
+            let mut chain = Vec::new();
+            let mut t = next(&blocks[i]);
+            let found = loop {
+                let Target::Block(j) = t else { break false };
+                if !in_chain(j) {
+                    break false;
+                }
+                let same = blocks[j].stmts == blocks[i].stmts;
+                if chain.is_empty() && same {
+                    // Already adjacent.
+                    break false;
+                }
+                chain.push(j);
+                if same {
+                    break true;
+                }
+                t = next(&blocks[j]);
+            };
+            if !found {
+                continue;
+            }
+            let content = |b: &Block| (b.stmts.clone(), b.code, b.k);
+            let mut carried = chain.last().map(|&s| content(&blocks[s]));
+            for &j in &chain {
+                let here = content(&blocks[j]);
+                if let Some((stmts, code, k)) = carried.replace(here) {
+                    blocks[j].stmts = stmts;
+                    blocks[j].code = code;
+                    blocks[j].k = k;
+                }
+            }
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// Merge blocks with identical statements, jump and (merged) successors,
@@ -905,6 +992,30 @@ mod tests {
         let d = dump(&p);
         assert_eq!(d.matches("ldh      [12]").count(), 1, "{d}");
         assert_eq!(d.matches("ldb      [23]").count(), 1, "{d}");
+    }
+
+    #[test]
+    fn pullup_groups_tests_of_the_same_value() {
+        // [0:2]==1 or [2:2]==1 or [0:2]==2 or [2:2]==2: each field loaded once.
+        let c = Cond::or(
+            Cond::or(test(0, 1), test(2, 1)),
+            Cond::or(test(0, 2), test(2, 2)),
+        );
+        let p = compile(&c, 100, PC_NH).unwrap();
+        let d = dump(&p);
+        assert_eq!(d.matches("ldh      [0]").count(), 1, "{d}");
+        assert_eq!(d.matches("ldh      [2]").count(), 1, "{d}");
+        assert_eq!(p.len(), 8, "{d}");
+        let naive = |pkt: &[u8]| {
+            let h = |o: usize| u16::from_be_bytes([pkt[o], pkt[o + 1]]);
+            matches!(h(0), 1 | 2) || matches!(h(2), 1 | 2)
+        };
+        for a in 0..4u8 {
+            for b in 0..4u8 {
+                let pkt = [0, a, 0, b];
+                assert_eq!(crate::vm::run(&p, &pkt, 4) != 0, naive(&pkt), "{pkt:?}");
+            }
+        }
     }
 
     #[test]
