@@ -49,6 +49,7 @@ struct Ids {
     checksum: FieldId,
     src: FieldId,
     dst: FieldId,
+    cur_rt: FieldId,
     addr: FieldId,
     opt_type: FieldId,
     opt_len: FieldId,
@@ -259,6 +260,15 @@ impl Dissector for Ipv4 {
             Some("dst"),
             false,
         )?;
+        let cur_rt = field(
+            r,
+            "ip.cur_rt",
+            "Current Route",
+            V4,
+            "The header's destination address when a source-route option (LSRR/SSRR) names a different final destination, which is then ip.dst (as Wireshark shows it)",
+            None,
+            false,
+        )?;
         let addr = field(
             r,
             "ip.addr",
@@ -321,6 +331,7 @@ impl Dissector for Ipv4 {
             checksum,
             src,
             dst,
+            cur_rt,
             addr,
             opt_type,
             opt_len,
@@ -402,8 +413,20 @@ impl Dissector for Ipv4 {
             cx.add(ids.addr, Value::Ipv4(a));
         }
         if let Some(a) = ipv4(data, 16) {
-            cx.add(ids.dst, Value::Ipv4(a));
-            cx.add(ids.addr, Value::Ipv4(a));
+            // With a loose/strict source route, Wireshark's ip.dst is the final
+            // destination (the route's last address) and the header's address
+            // is the current hop, ip.cur_rt.
+            match source_route_final(data.get(MIN_HDR..hlen.min(data.len())).unwrap_or(&[])) {
+                Some(f) => {
+                    cx.add(ids.dst, Value::Ipv4(f));
+                    cx.add(ids.cur_rt, Value::Ipv4(a));
+                    cx.add(ids.addr, Value::Ipv4(f));
+                }
+                None => {
+                    cx.add(ids.dst, Value::Ipv4(a));
+                    cx.add(ids.addr, Value::Ipv4(a));
+                }
+            }
         }
         let (Some(tot), Some(ff), Some(proto), true) = (tot, ff, proto, data.len() >= MIN_HDR)
         else {
@@ -454,7 +477,9 @@ impl Dissector for Ipv4 {
         }
         let (Some(src), Some(dst), Some(p)) = (
             view.get(layer, "ip.src"),
-            view.get(layer, "ip.dst"),
+            // Scapy shows the header's destination (ip.cur_rt when source-routed).
+            view.get(layer, "ip.cur_rt")
+                .or_else(|| view.get(layer, "ip.dst")),
             view.get(layer, "ip.proto").and_then(|v| v.as_u64()),
         ) else {
             return false;
@@ -520,6 +545,29 @@ impl Ipv4 {
         }
         cx.add(ids.opt_count, Value::U64(count));
     }
+}
+
+/// The final destination named by a complete LSRR (131) or SSRR (137) option:
+/// the last address of its route data.
+fn source_route_final(opts: &[u8]) -> Option<[u8; 4]> {
+    let mut i = 0usize;
+    while let Some(&t) = opts.get(i) {
+        match t {
+            0 => return None,
+            1 => i += 1,
+            _ => {
+                let l = usize::from(*opts.get(i + 1)?);
+                if l < 2 {
+                    return None;
+                }
+                if (t == 131 || t == 137) && l >= 7 && (l - 3) % 4 == 0 {
+                    return ipv4(opts.get(i..i + l)?, l - 4);
+                }
+                i += l;
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]

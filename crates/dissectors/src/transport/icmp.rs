@@ -190,7 +190,11 @@ impl Dissector for Icmp {
         out.push_str("ICMP ");
         let below = layer.saturating_sub(1);
         if view.proto_name(below) == Some("ip")
-            && let (Some(s), Some(d)) = (view.get(below, "ip.src"), view.get(below, "ip.dst"))
+            && let (Some(s), Some(d)) = (
+                view.get(below, "ip.src"),
+                view.get(below, "ip.cur_rt")
+                    .or_else(|| view.get(below, "ip.dst")),
+            )
         {
             let _ = write!(out, "{s} > {d} ");
         }

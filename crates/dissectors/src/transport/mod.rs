@@ -83,11 +83,20 @@ pub(crate) fn write_endpoints(
         Some("ipv6") => ("ipv6.src", "ipv6.dst"),
         _ => ("", ""),
     };
+    let below_is_ip = src == "ip.src";
     let below = layer.saturating_sub(1);
     let addrs = if src.is_empty() {
         None
     } else {
-        view.get(below, src).zip(view.get(below, dst))
+        // Scapy shows the header's destination: with a source route that is
+        // ip.cur_rt (ip.dst is then the route's final address, as in Wireshark).
+        let hdr_dst = if below_is_ip {
+            view.get(below, "ip.cur_rt")
+        } else {
+            None
+        };
+        view.get(below, src)
+            .zip(hdr_dst.or_else(|| view.get(below, dst)))
     };
     match addrs {
         Some((s, d)) => {
