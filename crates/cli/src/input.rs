@@ -4,7 +4,7 @@
 use std::ops::ControlFlow;
 
 use anyhow::Result;
-use pcapx_capture::{Capture, Record};
+use pcapx_capture::{Batch, Capture, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS, Record};
 use pcapx_core::PacketMeta;
 
 use crate::filter::PacketFilter;
@@ -100,5 +100,74 @@ pub fn report_damage(cap: &Capture) {
     }
     if n > 5 {
         eprintln!("pcapx: {name}: … and {} more", n - 5);
+    }
+}
+
+/// A batch on its way to a pipeline worker, with what the reader decided for
+/// each record: which passed the filter and how many the `-c` limit allows.
+pub struct Work {
+    pub batch: Batch,
+    /// Records (from the start of the batch) that the reader has counted.
+    pub take: usize,
+    /// Per record: passed the filter.
+    pub pass: Vec<bool>,
+}
+
+impl Work {
+    /// The records a worker should process: `(record, passed the filter)`.
+    pub fn records(&self) -> impl Iterator<Item = (Record<'_>, bool)> {
+        self.batch
+            .iter()
+            .take(self.take)
+            .enumerate()
+            .map(|(i, r)| (r, self.pass.get(i).copied().unwrap_or(false)))
+    }
+}
+
+/// Feeds the parallel pipeline from the reader's thread: batches in file
+/// order, the filter applied and the `-c` limit counted there, so the limit
+/// is exact whatever the thread count.
+pub struct Feeder<'a> {
+    cap: &'a mut Capture,
+    filter: PacketFilter,
+    limit: Option<u64>,
+    used: u64,
+    done: bool,
+}
+
+impl<'a> Feeder<'a> {
+    pub fn new(cap: &'a mut Capture, filter: PacketFilter, limit: Option<u64>) -> Feeder<'a> {
+        Feeder {
+            cap,
+            filter,
+            limit,
+            used: 0,
+            done: limit == Some(0),
+        }
+    }
+
+    /// The next batch, or `None` at the end of the file or of the limit.
+    pub fn next_work(&mut self) -> Result<Option<Work>> {
+        if self.done {
+            return Ok(None);
+        }
+        let Some(batch) = self
+            .cap
+            .next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)?
+        else {
+            return Ok(None);
+        };
+        let mut pass = Vec::with_capacity(batch.len());
+        for rec in batch.iter() {
+            if self.limit.is_some_and(|l| self.used >= l) {
+                self.done = true;
+                break;
+            }
+            let ok = self.filter.matches(&rec)?;
+            self.used += u64::from(ok);
+            pass.push(ok);
+        }
+        let take = pass.len();
+        Ok(Some(Work { batch, take, pass }))
     }
 }

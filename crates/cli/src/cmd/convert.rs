@@ -7,11 +7,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use pcapx_capture::{Batch, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS};
 use pcapx_output::{Encoded, Encoder, Format, Occurrence, TimeFormat, Writer};
 
 use crate::cli::{ConvertArgs, OccurrenceArg, TimeFmt, ToFormat};
-use crate::input;
+use crate::input::{self, Work};
 use crate::table;
 
 /// Per-batch account, summed in order by the writer thread.
@@ -37,16 +36,6 @@ impl std::ops::AddAssign for Account {
         self.filtered_out += o.filtered_out;
         self.damaged += o.damaged;
     }
-}
-
-/// A batch on its way to a worker: which of its records passed the filter and
-/// the `-c` limit.
-pub struct Work {
-    pub batch: Batch,
-    /// Records (from the start of the batch) that the reader has counted.
-    pub take: usize,
-    /// Per record: passed the filter.
-    pub pass: Vec<bool>,
 }
 
 fn format_of(a: &ConvertArgs) -> Result<Format> {
@@ -95,7 +84,7 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         },
     )?;
     let mut cap = input::open(&a.input.file)?;
-    let mut filter = ctx.filter(&a.input, &cap)?;
+    let filter = ctx.filter(&a.input, &cap)?;
     let out: Box<dyn Write + Send> = match &a.output {
         Some(p) => {
             Box::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)
@@ -106,42 +95,25 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         .output
         .as_ref()
         .map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
-    let mut writer = Writer::new(BufWriter::with_capacity(1 << 20, out), &spec, format)
+    // A small buffer: batches (hundreds of KiB) bypass it and go straight to the
+    // file, with no extra copy; the header and small tails are buffered.
+    let mut writer = Writer::new(BufWriter::with_capacity(64 << 10, out), &spec, format)
         .with_context(|| format!("writing {out_name}"))?;
 
     let progress = progress_bar(a.quiet, &a.input.file);
     let threads = pcapx_pipeline::thread_count(a.table.threads);
     let wanted = spec.wanted(engine.registry().field_count());
     let mut total = Account::default();
-    let mut used = 0u64;
-    let limit = a.input.limit;
-    let mut done = limit == Some(0);
+    let mut feeder = input::Feeder::new(&mut cap, filter, a.input.limit);
 
     let result = pcapx_pipeline::run(
         threads,
         || -> Result<Option<Work>> {
-            if done {
-                return Ok(None);
+            let w = feeder.next_work()?;
+            if let (Some(pb), Some(w)) = (&progress, &w) {
+                pb.set_position(w.batch.byte_range().end);
             }
-            let Some(batch) = cap.next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)? else {
-                return Ok(None);
-            };
-            let mut pass = Vec::with_capacity(batch.len());
-            let mut take = 0;
-            for rec in batch.iter() {
-                if limit.is_some_and(|l| used >= l) {
-                    done = true;
-                    break;
-                }
-                let ok = filter.matches(&rec)?;
-                used += u64::from(ok);
-                pass.push(ok);
-                take += 1;
-            }
-            if let Some(pb) = &progress {
-                pb.set_position(batch.byte_range().end);
-            }
-            Ok(Some(Work { batch, take, pass }))
+            Ok(w)
         },
         || {
             (
@@ -151,9 +123,9 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         },
         |(fields, enc), w: Work| -> (Encoded, Account) {
             let mut acc = Account::default();
-            for (i, rec) in w.batch.iter().take(w.take).enumerate() {
+            for (rec, pass) in w.records() {
                 acc.read += 1;
-                if !w.pass.get(i).copied().unwrap_or(false) {
+                if !pass {
                     acc.filtered_out += 1;
                     continue;
                 }

@@ -10,7 +10,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use pcapx_capture::{DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS};
 use pcapx_core::{Engine, Fields, Value};
 use pcapx_output::{
     ColumnSpec, Occurrence, Scope, TUTORIAL_COLUMNS, TableSpec, TimeFormat, for_each_value,
@@ -20,9 +19,9 @@ use pcapx_stats::{
 };
 
 use super::Ctx;
-use super::convert::Work;
 use crate::cli::{AggFlag, Input, RowArgs, SortArg, StatsArgs, StatsFormat};
 use crate::input;
+use crate::input::Work;
 use crate::table;
 
 /// Bars in a plot when `--top` is not given.
@@ -87,40 +86,18 @@ pub(super) fn scan<A: Send>(
 ) -> Result<()> {
     let engine = &ctx.engine;
     let mut cap = input::open(&input.file)?;
-    let mut filter = ctx.filter(input, &cap)?;
+    let filter = ctx.filter(input, &cap)?;
     let threads = pcapx_pipeline::thread_count(rows.threads);
     let wanted = spec.wanted(engine.registry().field_count());
-    let limit = input.limit;
-    let mut used = 0u64;
-    let mut done = limit == Some(0);
+    let mut feeder = input::Feeder::new(&mut cap, filter, input.limit);
     pcapx_pipeline::run(
         threads,
-        || -> Result<Option<Work>> {
-            if done {
-                return Ok(None);
-            }
-            let Some(batch) = cap.next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)? else {
-                return Ok(None);
-            };
-            let mut pass = Vec::with_capacity(batch.len());
-            let mut take = 0;
-            for rec in batch.iter() {
-                if limit.is_some_and(|l| used >= l) {
-                    done = true;
-                    break;
-                }
-                let ok = filter.matches(&rec)?;
-                used += u64::from(ok);
-                pass.push(ok);
-                take += 1;
-            }
-            Ok(Some(Work { batch, take, pass }))
-        },
+        || feeder.next_work(),
         || engine.new_fields(wanted.clone()),
         |fields, w: Work| -> A {
             let mut part = make();
-            for (i, rec) in w.batch.iter().take(w.take).enumerate() {
-                if !w.pass.get(i).copied().unwrap_or(false) {
+            for (rec, pass) in w.records() {
+                if !pass {
                     continue;
                 }
                 engine.dissect(&input::meta(&rec), rec.data, fields);
