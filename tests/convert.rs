@@ -475,3 +475,48 @@ fn default_table_matches_tshark() {
     );
     assert!(totals["cells"] > 1000);
 }
+
+#[test]
+fn parquet_duckdb_reads_it_and_agrees_with_stats() {
+    if !common::python_with(&["duckdb"], "parquet_duckdb_reads_it_and_agrees_with_stats") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t.parquet");
+    ok(&[
+        "convert",
+        "fixtures/tutorial.pcap",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let code = format!(
+        "import duckdb\n\
+         p = {:?}\n\
+         print(duckdb.sql(f\"select typeof(any_value(ttl)), typeof(any_value(time)), typeof(any_value(src)), typeof(any_value(seq)) from '{{p}}'\").fetchall()[0])\n\
+         for r in duckdb.sql(f\"select src, sum(payload) s from '{{p}}' group by src order by s desc, src\").fetchall(): print(f'{{r[0]}},{{r[1]}}')",
+        out.to_str().unwrap()
+    );
+    let o = Command::new("python3")
+        .args(["-c", &code])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("('UTINYINT', 'TIMESTAMPTZ_NS', 'VARCHAR', 'UINTEGER')")
+    );
+    let duck: Vec<&str> = lines.collect();
+    let ours = ok(&[
+        "stats",
+        "fixtures/tutorial.pcap",
+        "--group-by",
+        "src",
+        "--sum",
+        "payload",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(duck, ours.lines().skip(1).collect::<Vec<_>>());
+}
