@@ -141,14 +141,7 @@ fn output_is_identical_for_any_thread_count() {
 fn parquet_reads_back_with_types_and_rows() {
     use parquet::basic::{LogicalType, Type as Physical};
     use parquet::file::reader::{FileReader, SerializedFileReader};
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("t.parquet");
-    ok(&[
-        "convert",
-        "fixtures/tutorial.pcap",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let (_dir, out) = tutorial_parquet();
     let r = SerializedFileReader::new(std::fs::File::open(&out).unwrap()).unwrap();
     let meta = r.metadata();
     let csv_rows = ok(&["convert", "fixtures/tutorial.pcap"]).lines().count() - 1;
@@ -198,14 +191,7 @@ fn parquet_pandas_reads_it() {
     if !common::python_with(&["pandas", "pyarrow"], "parquet_pandas_reads_it") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("t.parquet");
-    ok(&[
-        "convert",
-        "fixtures/tutorial.pcap",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let (_dir, out) = tutorial_parquet();
     let code = format!(
         "import pandas as pd; d = pd.read_parquet({:?}); print(len(d), str(d['ttl'].dtype), str(d['time'].dtype), d['src'].iloc[0])",
         out.to_str().unwrap()
@@ -481,14 +467,7 @@ fn parquet_duckdb_reads_it_and_agrees_with_stats() {
     if !common::python_with(&["duckdb"], "parquet_duckdb_reads_it_and_agrees_with_stats") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("t.parquet");
-    ok(&[
-        "convert",
-        "fixtures/tutorial.pcap",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let (_dir, out) = tutorial_parquet();
     let code = format!(
         "import duckdb\n\
          p = {:?}\n\
@@ -519,4 +498,17 @@ fn parquet_duckdb_reads_it_and_agrees_with_stats() {
         "csv",
     ]);
     assert_eq!(duck, ours.lines().skip(1).collect::<Vec<_>>());
+}
+
+/// The tutorial fixture converted to Parquet in a fresh temporary folder.
+fn tutorial_parquet() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t.parquet");
+    ok(&[
+        "convert",
+        "fixtures/tutorial.pcap",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    (dir, out)
 }

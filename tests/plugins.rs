@@ -114,27 +114,10 @@ fn ntp_plugin_fields_match_tshark_everywhere() {
     if !common::tool("tshark", "ntp_plugin_fields_match_tshark_everywhere") {
         return;
     }
-    let t = Command::new("tshark")
-        .args([
-            "-n",
-            "-r",
-            f,
-            "-T",
-            "fields",
-            "-E",
-            "separator=,",
-            "-e",
-            "frame.number",
-            "-e",
-            "ntp.stratum",
-            "-e",
-            "ntp.flags.mode",
-            "-e",
-            "ntp.ppoll",
-        ])
-        .output()
-        .unwrap();
-    let theirs = String::from_utf8_lossy(&t.stdout);
+    let theirs = common::tshark_fields(
+        f,
+        &["frame.number", "ntp.stratum", "ntp.flags.mode", "ntp.ppoll"],
+    );
     let ours_rows: Vec<&str> = ours.lines().skip(1).collect();
     let theirs_rows: Vec<&str> = theirs.lines().collect();
     assert_eq!(ours_rows, theirs_rows, "pcapx vs tshark");
@@ -162,26 +145,8 @@ fn tftp_c_plugin_matches_tshark() {
     if !common::tool("tshark", "tftp_c_plugin_matches_tshark") {
         return;
     }
-    let t = Command::new("tshark")
-        .args([
-            "-n",
-            "-r",
-            f,
-            "-T",
-            "fields",
-            "-E",
-            "separator=,",
-            "-e",
-            "frame.number",
-            "-e",
-            "tftp.opcode",
-            "-e",
-            "tftp.block",
-        ])
-        .output()
-        .unwrap();
+    let theirs = common::tshark_fields(f, &["frame.number", "tftp.opcode", "tftp.block"]);
     let ours_rows: Vec<&str> = ours.lines().skip(1).collect();
-    let theirs = String::from_utf8_lossy(&t.stdout);
     assert_eq!(ours_rows, theirs.lines().collect::<Vec<_>>());
 }
 

@@ -156,3 +156,19 @@ pub fn repeated_capture(name: &str, copies: usize, out: &Path) {
     use std::io::Write as _;
     w.into_inner().flush().expect("flush");
 }
+
+/// `tshark -n -r FILE -T fields -E separator=, -e F…`: one CSV line per packet.
+pub fn tshark_fields(file: &str, fields: &[&str]) -> String {
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r", file, "-T", "fields", "-E", "separator=,"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let o = cmd.output().expect("run tshark");
+    assert!(
+        o.status.success(),
+        "tshark failed on {file}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
