@@ -5,15 +5,14 @@
 //! with `+=` in batch order, which keeps the first-seen order of the whole
 //! capture. Memory grows with the number of distinct values, not of packets.
 
-use std::collections::HashMap;
-
 use pcapx_core::Value;
 
+use crate::fxhash::FxHashMap;
 use crate::key::{Key, Scalar, decode};
 
 #[derive(Clone, Debug, Default)]
 pub struct Distinct {
-    index: HashMap<Key, usize>,
+    index: FxHashMap<Key, usize>,
     /// Encoded value and count, in first-seen order.
     entries: Vec<(Key, u64)>,
     /// Values counted (absent values are not values).

@@ -14,10 +14,10 @@
 //! batch, which depends on the batch boundaries but never on the thread count.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
 
 use pcapx_core::{FieldType, Value};
 
+use crate::fxhash::{FxHashMap, FxHashSet};
 use crate::key::{Key, Scalar, decode_all, encode, fmt_float};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -218,7 +218,7 @@ struct ValAcc {
     sum: Option<Num>,
     min: Option<Num>,
     max: Option<Num>,
-    set: HashSet<Key>,
+    set: FxHashSet<Key>,
 }
 
 impl ValAcc {
@@ -253,7 +253,7 @@ struct Group {
 /// The aggregates of some rows (one batch, or everything merged so far).
 #[derive(Clone, Debug, Default)]
 pub struct GroupPartial {
-    index: HashMap<Key, usize>,
+    index: FxHashMap<Key, usize>,
     groups: Vec<(Key, Group)>,
     scratch: Vec<u8>,
 }

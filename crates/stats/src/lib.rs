@@ -20,6 +20,7 @@
 
 pub mod describe;
 pub mod distinct;
+pub mod fxhash;
 pub mod group;
 pub mod key;
 pub mod plot;

@@ -1,0 +1,110 @@
+//! A small, fast non-cryptographic hasher (the Fx hash of rustc/Firefox) for
+//! the group and distinct-value maps.
+//!
+//! The maps are keyed by encoded field values — short byte strings — and
+//! SipHash (std's default, built to resist hash flooding) was a visible part
+//! of the per-row cost. Flooding is not a concern worth that price here: the
+//! worst an adversarial capture can do is make one local `stats` run slower,
+//! and the output never depends on the hash (groups and distinct values are
+//! kept in first-seen order and sorted at the end).
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+/// The Fx hasher: `h = (h.rotl(5) ^ word) * SEED` per 8-byte word.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher {
+    hash: u64,
+}
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// `BuildHasher` for [`FxHasher`].
+pub type FxBuild = BuildHasherDefault<FxHasher>;
+/// A `HashMap` with [`FxHasher`].
+pub type FxHashMap<K, V> = HashMap<K, V, FxBuild>;
+/// A `HashSet` with [`FxHasher`].
+pub type FxHashSet<K> = HashSet<K, FxBuild>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    fn h(b: &[u8]) -> u64 {
+        FxBuild::default().hash_one(b)
+    }
+
+    #[test]
+    fn distinct_inputs_hash_differently() {
+        let samples: [&[u8]; 6] = [
+            b"",
+            b"\x05\x0a\x00\x00\x01",
+            b"\x05\x0a\x00\x00\x02",
+            b"\x05\x0a\x00\x00\x01\x00",
+            b"0123456789abcdef",
+            b"0123456789abcdeg",
+        ];
+        for (i, a) in samples.iter().enumerate() {
+            for b in &samples[i + 1..] {
+                assert_ne!(h(a), h(b), "{a:?} vs {b:?}");
+            }
+        }
+        assert_eq!(h(b"abc"), h(b"abc"));
+    }
+
+    #[test]
+    fn map_works_as_a_map() {
+        let mut m: FxHashMap<Vec<u8>, usize> = FxHashMap::default();
+        for i in 0..1000u32 {
+            m.insert(i.to_be_bytes().to_vec(), i as usize);
+        }
+        assert_eq!(m.len(), 1000);
+        assert_eq!(m.get(7u32.to_be_bytes().as_slice()), Some(&7));
+    }
+}
