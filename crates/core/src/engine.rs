@@ -69,8 +69,17 @@ struct Table {
     name: String,
     /// (key, dissector index), sorted by key.
     bound: Vec<(u64, usize)>,
+    /// Direct index for the keys below [`DENSE_KEYS`] (ports, EtherTypes,
+    /// IP protocol numbers, link types): dissector index + 1, 0 when unbound.
+    /// As long as the largest such bound key + 1; zero-filled, so pages never
+    /// read are never touched.
+    dense: Vec<u16>,
     heuristics: Vec<usize>,
 }
+
+/// Keys below this are looked up in [`Table::dense`], larger ones by binary
+/// search in [`Table::bound`].
+const DENSE_KEYS: u64 = 1 << 16;
 
 /// Collects dissectors; [`EngineBuilder::build`] freezes everything.
 pub struct EngineBuilder {
@@ -352,6 +361,24 @@ impl EngineBuilder {
         }
         for t in &mut tables {
             t.bound.sort_unstable_by_key(|&(k, _)| k);
+            let small = t.bound.iter().filter(|&&(k, _)| k < DENSE_KEYS);
+            if let Some(top) = small.clone().map(|&(k, _)| k).max() {
+                let mut dense = vec![0u16; usize::try_from(top).unwrap_or(0) + 1];
+                for &(k, d) in small {
+                    if let (Ok(k), Ok(d1)) = (usize::try_from(k), u16::try_from(d + 1))
+                        && let Some(slot) = dense.get_mut(k)
+                    {
+                        *slot = d1;
+                    }
+                }
+                // Only trusted if every small key made it in (fewer than
+                // 65535 dissectors); otherwise binary search everything.
+                if dense.iter().filter(|&&d| d != 0).count()
+                    == t.bound.iter().filter(|&&(k, _)| k < DENSE_KEYS).count()
+                {
+                    t.dense = dense;
+                }
+            }
         }
         for (t, d) in self.heuristics {
             tables[t.0 as usize].heuristics.push(d);
@@ -361,7 +388,23 @@ impl EngineBuilder {
             by_proto[p.index()] = i;
         }
         let linktype = tables.iter().position(|t| t.name == "linktype");
+        let f = &self.frame;
+        let frame_ids = [
+            f.number,
+            f.time_epoch,
+            f.len,
+            f.cap_len,
+            f.truncated,
+            f.interface_id,
+            f.linktype,
+            f.comment,
+        ];
+        let frame_mask = frame_ids
+            .iter()
+            .all(|id| id.index() < 64)
+            .then(|| frame_ids.iter().fold(0u64, |m, id| m | 1 << id.index()));
         Engine {
+            frame_mask,
             registry: self.registry,
             dissectors: self.dissectors,
             protos: self.protos,
@@ -383,6 +426,9 @@ pub struct Engine {
     tables: Vec<Table>,
     linktype: Option<usize>,
     frame: FrameFields,
+    /// Bitmap of the per-record frame field ids (all below 64: they are
+    /// registered first), `None` if they were not; one test skips them all.
+    frame_mask: Option<u64>,
     anomalies: CoreAnomalies,
 }
 
@@ -440,8 +486,13 @@ impl Engine {
         v
     }
 
+    #[inline]
     fn lookup(&self, t: usize, key: u64) -> Option<usize> {
         let tab = self.tables.get(t)?;
+        if !tab.dense.is_empty() && key < DENSE_KEYS {
+            let d = usize::try_from(key).ok().and_then(|k| tab.dense.get(k))?;
+            return usize::from(*d).checked_sub(1);
+        }
         tab.bound
             .binary_search_by_key(&key, |&(k, _)| k)
             .ok()
@@ -466,29 +517,30 @@ impl Engine {
             header_len: 0,
             quoted: false,
         });
-        out.add(ff.number, Value::U64(meta.number));
-        out.add(ff.time_epoch, Value::Time(meta.ts_ns));
-        out.add(ff.len, Value::U64(u64::from(meta.wirelen)));
-        out.add(ff.cap_len, Value::U64(u64::from(meta.caplen)));
-        out.add(ff.truncated, Value::Bool(meta.caplen < meta.wirelen));
-        out.add(ff.interface_id, Value::U64(u64::from(meta.interface)));
-        out.add(ff.linktype, Value::U64(u64::from(meta.linktype)));
-        if let Some(c) = meta.comment {
-            out.add(ff.comment, Value::Str(c));
+        if self.frame_mask.is_none_or(|m| out.wants_any_low(m)) {
+            out.add(ff.number, Value::U64(meta.number));
+            out.add(ff.time_epoch, Value::Time(meta.ts_ns));
+            out.add(ff.len, Value::U64(u64::from(meta.wirelen)));
+            out.add(ff.cap_len, Value::U64(u64::from(meta.caplen)));
+            out.add(ff.truncated, Value::Bool(meta.caplen < meta.wirelen));
+            out.add(ff.interface_id, Value::U64(u64::from(meta.interface)));
+            out.add(ff.linktype, Value::U64(u64::from(meta.linktype)));
+            if let Some(c) = meta.comment {
+                out.add(ff.comment, Value::Str(c));
+            }
         }
 
         let mut start = 0usize;
         let mut end = data.len();
-        let mut next = match self.linktype {
-            Some(t) if self.lookup(t, u64::from(meta.linktype)).is_some() => Next::Table(
-                TableId(u32::try_from(t).unwrap_or(u32::MAX)),
-                u64::from(meta.linktype),
-            ),
-            _ => {
-                out.anomaly_at_frame(self.anomalies.unknown_linktype);
-                Next::End
-            }
-        };
+        // The link-layer dissector, looked up once: the first turn of the loop
+        // takes it instead of looking it up again.
+        let mut link = self
+            .linktype
+            .and_then(|t| self.lookup(t, u64::from(meta.linktype)));
+        if link.is_none() {
+            out.anomaly_at_frame(self.anomalies.unknown_linktype);
+        }
+        let mut next = Next::End;
         let mut prev: Option<ProtoId> = None;
         let mut declared: Option<usize> = None;
         let mut quoted = false;
@@ -498,7 +550,7 @@ impl Engine {
         loop {
             let slice = data.get(start..end).unwrap_or(&[]);
             let chosen = match next {
-                Next::End => None,
+                Next::End => link.take(),
                 Next::Table(t, key) => {
                     let t = t.0 as usize;
                     let probe = self.probe_ctx(meta, out, prev, declared, quoted, start);

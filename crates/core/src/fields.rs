@@ -180,6 +180,12 @@ impl Fields {
             .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
+    /// Is any field whose id is set in `mask` (a bitmap of ids 0–63) wanted?
+    #[inline]
+    pub fn wants_any_low(&self, mask: u64) -> bool {
+        self.bits.first().is_some_and(|w| w & mask != 0)
+    }
+
     pub fn wanted(&self) -> &Wanted {
         &self.wanted
     }
