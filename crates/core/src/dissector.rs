@@ -5,7 +5,7 @@
 //! is wrapped in exactly the same interface as a built-in.
 
 use crate::engine::PacketMeta;
-use crate::fields::{Fields, LayerRecord};
+use crate::fields::{FieldMask, Fields, LayerRecord};
 use crate::registry::{
     AnomalyDef, AnomalyId, FieldDef, FieldId, ProtoId, ProtocolDef, Registry, RegistryError,
 };
@@ -227,6 +227,12 @@ impl<'a> Ctx<'a> {
     #[inline(always)]
     pub fn wants(&self, f: FieldId) -> bool {
         self.fields.wants(f)
+    }
+
+    /// Does the job want any field of `mask`? One test for a group of fields.
+    #[inline(always)]
+    pub fn wants_any(&self, mask: FieldMask) -> bool {
+        self.fields.wants_any(mask)
     }
 
     /// Record an anomaly on this layer.

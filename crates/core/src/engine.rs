@@ -2,7 +2,7 @@
 //! that decodes one packet layer by layer.
 
 use crate::dissector::{Ctx, Dissector, Next, PacketView, Registrar, TableId};
-use crate::fields::{Fields, LayerRecord, Wanted};
+use crate::fields::{FieldMask, Fields, LayerRecord, Wanted};
 use crate::registry::{
     AnomalyDef, AnomalyId, FieldDef, FieldId, ProtoId, ProtocolDef, Registry, RegistryError,
 };
@@ -399,10 +399,7 @@ impl EngineBuilder {
             f.linktype,
             f.comment,
         ];
-        let frame_mask = frame_ids
-            .iter()
-            .all(|id| id.index() < 64)
-            .then(|| frame_ids.iter().fold(0u64, |m, id| m | 1 << id.index()));
+        let frame_mask = FieldMask::of(&frame_ids);
         Engine {
             frame_mask,
             registry: self.registry,
@@ -426,9 +423,8 @@ pub struct Engine {
     tables: Vec<Table>,
     linktype: Option<usize>,
     frame: FrameFields,
-    /// Bitmap of the per-record frame field ids (all below 64: they are
-    /// registered first), `None` if they were not; one test skips them all.
-    frame_mask: Option<u64>,
+    /// The per-record frame fields: one test skips them all.
+    frame_mask: FieldMask,
     anomalies: CoreAnomalies,
 }
 
@@ -517,7 +513,7 @@ impl Engine {
             header_len: 0,
             quoted: false,
         });
-        if self.frame_mask.is_none_or(|m| out.wants_any_low(m)) {
+        if out.wants_any(self.frame_mask) {
             out.add(ff.number, Value::U64(meta.number));
             out.add(ff.time_epoch, Value::Time(meta.ts_ns));
             out.add(ff.len, Value::U64(u64::from(meta.wirelen)));

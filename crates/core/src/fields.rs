@@ -41,6 +41,36 @@ impl Wanted {
     }
 }
 
+/// A group of fields tested together with [`Fields::wants_any`] (e.g. the
+/// TCP flag bits, or every TCP option field), so that a dissector can skip
+/// decoding work none of whose results is wanted with a single test.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FieldMask {
+    /// All ids fall in 64-bit word `word` of the wanted bitmap.
+    Word { word: usize, bits: u64 },
+    /// The ids span several words (or none was given): the test always
+    /// passes, which is always correct, just not a shortcut.
+    Always,
+}
+
+impl FieldMask {
+    /// The mask of `ids`. Ids a dissector registers one after another almost
+    /// always share a word.
+    pub fn of(ids: &[FieldId]) -> FieldMask {
+        let Some(first) = ids.first() else {
+            return FieldMask::Always;
+        };
+        let word = first.index() / 64;
+        if ids.iter().any(|f| f.index() / 64 != word) {
+            return FieldMask::Always;
+        }
+        FieldMask::Word {
+            word,
+            bits: ids.iter().fold(0, |m, f| m | 1 << (f.index() % 64)),
+        }
+    }
+}
+
 /// The type of a stored value; its bits live in [`Entry::a`]/[`Entry::b`].
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Kind {
@@ -180,10 +210,13 @@ impl Fields {
             .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
-    /// Is any field whose id is set in `mask` (a bitmap of ids 0–63) wanted?
+    /// Is any field of `mask` wanted? One load and one test for the group.
     #[inline]
-    pub fn wants_any_low(&self, mask: u64) -> bool {
-        self.bits.first().is_some_and(|w| w & mask != 0)
+    pub fn wants_any(&self, mask: FieldMask) -> bool {
+        match mask {
+            FieldMask::Word { word, bits } => self.bits.get(word).is_some_and(|w| w & bits != 0),
+            FieldMask::Always => true,
+        }
     }
 
     pub fn wanted(&self) -> &Wanted {
@@ -425,6 +458,22 @@ impl Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_mask_tests_a_group_at_once() {
+        let mut w = Wanted::none(200);
+        w.insert(FieldId(70));
+        let f = Fields::new(200, w);
+        assert!(f.wants_any(FieldMask::of(&[FieldId(69), FieldId(70)])));
+        assert!(!f.wants_any(FieldMask::of(&[FieldId(69), FieldId(71)])));
+        assert!(!f.wants_any(FieldMask::of(&[FieldId(6), FieldId(7)])));
+        // Ids in different words: no shortcut, the test always passes.
+        assert_eq!(FieldMask::of(&[FieldId(1), FieldId(70)]), FieldMask::Always);
+        assert_eq!(FieldMask::of(&[]), FieldMask::Always);
+        assert!(f.wants_any(FieldMask::Always));
+        let all = Fields::new(200, Wanted::All);
+        assert!(all.wants_any(FieldMask::of(&[FieldId(130)])));
+    }
 
     #[test]
     fn stores_only_wanted_and_clears() {

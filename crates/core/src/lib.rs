@@ -20,7 +20,7 @@ pub mod value;
 
 pub use dissector::{Ctx, Dissector, Next, Outcome, Registrar};
 pub use engine::{Engine, EngineBuilder, PacketMeta};
-pub use fields::{Entry, Fields, LayerRecord, Wanted};
+pub use fields::{Entry, FieldMask, Fields, LayerRecord, Wanted};
 pub use registry::{
     AnomalyDef, AnomalyId, Column, FieldDef, FieldId, ProtoId, ProtocolDef, Registry, RegistryError,
 };

@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 
 use pcapx_core::dissector::{PacketView, TableId};
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar,
+    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldMask, FieldType, Next, Outcome, Registrar,
     RegistryError, Value,
 };
 
@@ -57,6 +57,10 @@ struct Ids {
     bad_checksum: AnomalyId,
     ip_proto: TableId,
     ethertype: TableId,
+    /// `ip.dsfield` and its parts: one test for the three.
+    tos_mask: FieldMask,
+    /// `ip.flags`, its bits and `ip.frag_offset`.
+    flag_mask: FieldMask,
 }
 
 /// IPv4 (`ip`).
@@ -339,6 +343,8 @@ impl Dissector for Ipv4 {
             bad_checksum,
             ip_proto,
             ethertype,
+            tos_mask: FieldMask::of(&[dsfield, dscp, ecn]),
+            flag_mask: FieldMask::of(&[flags, rb, df, mf, frag_offset]),
         });
         Ok(())
     }
@@ -371,7 +377,9 @@ impl Dissector for Ipv4 {
             return Outcome::end(0);
         }
         let u = |v: Option<u8>| v.map(u64::from);
-        if let Some(tos) = u8_at(data, 1) {
+        if let Some(tos) = u8_at(data, 1)
+            && cx.wants_any(ids.tos_mask)
+        {
             cx.add(ids.dsfield, Value::U64(u64::from(tos)));
             cx.add(ids.dscp, Value::U64(u64::from(tos >> 2)));
             cx.add(ids.ecn, Value::U64(u64::from(tos & 3)));
@@ -391,7 +399,9 @@ impl Dissector for Ipv4 {
             cx.add(ids.id, Value::U64(u64::from(i)));
         }
         let ff = be16(data, 6);
-        if let Some(ff) = ff {
+        if let Some(ff) = ff
+            && cx.wants_any(ids.flag_mask)
+        {
             cx.add(ids.flags, Value::U64(u64::from(ff >> 13)));
             cx.add(ids.rb, Value::Bool(ff & 0x8000 != 0));
             cx.add(ids.df, Value::Bool(ff & 0x4000 != 0));
@@ -435,7 +445,12 @@ impl Dissector for Ipv4 {
         };
         let complete = data.len() >= hlen;
         let opts = data.get(MIN_HDR..hlen.min(data.len())).unwrap_or(&[]);
-        self.options(ids, opts, complete, cx);
+        if opts.is_empty() {
+            // What the walk does for no options, without the call.
+            cx.add(ids.opt_count, Value::U64(0));
+        } else {
+            self.options(ids, opts, complete, cx);
+        }
         if !complete {
             cx.short();
             return Outcome::end(data.len());

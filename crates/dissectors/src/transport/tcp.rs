@@ -7,7 +7,7 @@
 
 use pcapx_core::dissector::{PacketView, TableId};
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar,
+    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldMask, FieldType, Next, Outcome, Registrar,
     RegistryError, Value,
 };
 
@@ -51,6 +51,11 @@ pub struct Tcp {
     bad_option: AnomalyId,
     bad_hdr_len: AnomalyId,
     port_table: TableId,
+    /// `tcp.flags` and its bits.
+    flag_mask: FieldMask,
+    /// Every field the option walk fills in (`tcp.option_kind`, the option
+    /// values, the option count).
+    opt_mask: FieldMask,
 }
 
 /// Masks of the 12-bit flags word, in the order of [`Tcp::flag_bits`].
@@ -91,6 +96,8 @@ impl Tcp {
             bad_option: AnomalyId(u32::MAX),
             bad_hdr_len: AnomalyId(u32::MAX),
             port_table: TableId(u32::MAX),
+            flag_mask: FieldMask::Always,
+            opt_mask: FieldMask::Always,
         }
     }
 
@@ -124,6 +131,36 @@ impl Tcp {
             i += declared;
         }
         count
+    }
+
+    /// The option walk when no option field is wanted: the same anomalies as
+    /// [`Tcp::options`], in the same order, and nothing else.
+    fn check_options(&self, opts: &[u8], cx: &mut Ctx<'_>) {
+        let mut i = 0usize;
+        while let Some(&kind) = opts.get(i) {
+            match kind {
+                0 => break,
+                1 => {
+                    i += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            let declared = opts.get(i + 1).copied().map_or(0, usize::from);
+            if declared < 2 {
+                cx.anomaly(self.bad_option);
+                i += 2;
+                continue;
+            }
+            if i + declared > opts.len() {
+                cx.anomaly(self.bad_option);
+                break;
+            }
+            if !option_len_ok(kind, declared - 2) {
+                cx.anomaly(self.bad_option);
+            }
+            i += declared;
+        }
     }
 
     fn option(&self, kind: u8, body: &[u8], cx: &mut Ctx<'_>) {
@@ -164,12 +201,22 @@ impl Tcp {
                 );
                 true
             }
-            (2..=5 | 8, _) => false,
-            _ => true,
+            _ => option_len_ok(kind, body.len()),
         };
         if !ok {
             cx.anomaly(self.bad_option);
         }
+    }
+}
+
+/// Is `len` a valid body length for option `kind`? (Kinds pcapx does not
+/// decode are skipped by their length, whatever it is.)
+fn option_len_ok(kind: u8, len: usize) -> bool {
+    match (kind, len) {
+        (2, 2) | (3, 1) | (4, 0) | (8, 8) => true,
+        (5, n) => n % 8 == 0,
+        (2..=5 | 8, _) => false,
+        _ => true,
     }
 }
 
@@ -315,6 +362,32 @@ impl Dissector for Tcp {
             "the TCP data offset is below 5 words or beyond the segment",
             false,
         )?;
+        self.flag_mask = FieldMask::of(&[
+            self.flags,
+            self.flag_bits[0],
+            self.flag_bits[1],
+            self.flag_bits[2],
+            self.flag_bits[3],
+            self.flag_bits[4],
+            self.flag_bits[5],
+            self.flag_bits[6],
+            self.flag_bits[7],
+            self.flag_bits[8],
+            self.flag_bits[9],
+        ]);
+        self.opt_mask = FieldMask::of(&[
+            self.opt_count,
+            self.option_kind,
+            self.mss,
+            self.wscale_shift,
+            self.wscale_mult,
+            self.sack_perm,
+            self.sack_le,
+            self.sack_re,
+            self.sack_count,
+            self.tsval,
+            self.tsecr,
+        ]);
         self.port_table = r.table("tcp.port");
         r.bind("ip.proto", 6);
         Ok(())
@@ -352,9 +425,11 @@ impl Dissector for Tcp {
         cx.add(self.dataofs, Value::U64(u64::from(dataofs)));
         cx.add(self.reserved, Value::U64(u64::from((word >> 9) & 0x7)));
         let flags = word & 0x0FFF;
-        cx.add(self.flags, Value::U64(u64::from(flags)));
-        for (&id, mask) in self.flag_bits.iter().zip(FLAG_MASKS) {
-            cx.add(id, Value::Bool(flags & mask != 0));
+        if cx.wants_any(self.flag_mask) {
+            cx.add(self.flags, Value::U64(u64::from(flags)));
+            for (&id, mask) in self.flag_bits.iter().zip(FLAG_MASKS) {
+                cx.add(id, Value::Bool(flags & mask != 0));
+            }
         }
         let Some(window) = be16(data, 14) else {
             cx.short();
@@ -380,8 +455,13 @@ impl Dissector for Tcp {
             return Outcome::end(data.len().min(MIN_HDR));
         }
         let opts_end = hdr_len.min(data.len());
-        let count = self.options(data.get(MIN_HDR..opts_end).unwrap_or(&[]), cx);
-        cx.add(self.opt_count, Value::U64(count));
+        let opts = data.get(MIN_HDR..opts_end).unwrap_or(&[]);
+        if cx.wants_any(self.opt_mask) {
+            let count = self.options(opts, cx);
+            cx.add(self.opt_count, Value::U64(count));
+        } else {
+            self.check_options(opts, cx);
+        }
         let tcp_len = segment - hdr_len;
         cx.add(self.len, Value::U64(len64(tcp_len)));
         if hdr_len > data.len() {
@@ -578,5 +658,73 @@ mod tests {
                 (20, "tcp.urgent_pointer"),
             ],
         );
+    }
+
+    /// With no option field wanted, the lean walk must raise exactly the
+    /// anomalies of the full one (same names, layers, order) and the engine
+    /// must see the same layers — over hand-picked edge cases and
+    /// pseudo-random option areas of every length.
+    #[test]
+    fn lean_option_walk_matches_full_walk() {
+        use pcapx_core::{PacketMeta, Wanted};
+        let eng = super::super::testutil::engine();
+        let len_id = eng.registry().field_by_name("tcp.len").expect("tcp.len");
+        let mut some = Wanted::none(eng.registry().field_count());
+        some.insert(len_id);
+        let mut all_f = eng.new_fields(Wanted::All);
+        let mut some_f = eng.new_fields(some);
+        let mut cases: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0x01, 0x01, 0x01, 0x01],
+            vec![0x02, 0x00, 0x01, 0x01],
+            vec![0x02, 0x01, 0x01, 0x01],
+            vec![0x02, 0x03, 0x05, 0x01],
+            vec![0x05, 0x06, 0, 0, 0, 0, 0x01, 0x01],
+            vec![0x05, 0x0a, 0, 0, 0, 1, 0, 0, 0, 2, 0x01, 0x01],
+            vec![0x08, 0x0a, 0, 0, 0, 1, 0, 0, 0, 2, 0x01, 0x00],
+            vec![0x08, 0x0c, 0, 0, 0, 1, 0, 0, 0, 2, 0x01, 0x00],
+            vec![0x1e, 0x04, 0xaa, 0xbb],
+            vec![0x03, 0x03, 0x07, 0xff],
+            vec![0x04, 0x03, 0x00, 0x00],
+            vec![0x00, 0x02, 0x00, 0x00],
+            vec![0x01, 0x02],
+        ];
+        let mut x: u32 = 0x1234_5678;
+        for n in 0..400usize {
+            let len = (n % 10) * 4;
+            let mut o = Vec::with_capacity(len);
+            for _ in 0..len {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let b = (x >> 24).to_be_bytes()[3];
+                // Bias towards the option kinds and lengths that matter.
+                o.push(if b < 0x80 { b % 12 } else { b });
+            }
+            cases.push(o);
+        }
+        for opts in cases {
+            let mut tcp = SYN[..20].to_vec();
+            let words = u8::try_from(5 + opts.len() / 4).expect("small header");
+            tcp[12] = (words << 4) | (tcp[12] & 0x0f);
+            tcp.extend_from_slice(&opts);
+            tcp.extend_from_slice(b"data");
+            let pkt = ipv4(6, &tcp);
+            let (_, reference) = run(&pkt);
+            let meta = PacketMeta {
+                number: 1,
+                caplen: u32::try_from(pkt.len()).expect("small"),
+                wirelen: u32::try_from(pkt.len()).expect("small"),
+                linktype: 228,
+                ..PacketMeta::default()
+            };
+            eng.dissect(&meta, &pkt, &mut all_f);
+            eng.dissect(&meta, &pkt, &mut some_f);
+            assert_eq!(reference.anomalies(), all_f.anomalies(), "{opts:02x?}");
+            assert_eq!(all_f.anomalies(), some_f.anomalies(), "{opts:02x?}");
+            assert_eq!(all_f.layers(), some_f.layers(), "{opts:02x?}");
+            assert_eq!(
+                all_f.first(len_id).map(|v| v.to_string()),
+                some_f.first(len_id).map(|v| v.to_string())
+            );
+        }
     }
 }
