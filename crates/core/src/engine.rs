@@ -537,25 +537,40 @@ impl Engine {
             out.anomaly_at_frame(self.anomalies.unknown_linktype);
         }
         let mut next = Next::End;
-        let mut prev: Option<ProtoId> = None;
-        let mut declared: Option<usize> = None;
-        let mut quoted = false;
         let mut padding: Option<(usize, usize)> = None;
         let mut depth = 0usize;
+        // One context for the whole packet: the loop updates the few things
+        // that change per layer (offset, protocol below, declared length).
+        let mut cx = Ctx {
+            fields: out,
+            meta,
+            registry: &self.registry,
+            prev: None,
+            declared_len: None,
+            quoted: false,
+            offset: 0,
+            truncated_id: self.anomalies.truncated,
+            malformed_id: self.anomalies.malformed,
+        };
 
         loop {
             let slice = data.get(start..end).unwrap_or(&[]);
+            let probe = |cx: &Ctx<'_>| ProbeState {
+                number: meta.number,
+                prev: cx.prev,
+                declared: cx.declared_len,
+                quoted: cx.quoted,
+                offset: start,
+            };
             let chosen = match next {
                 Next::End => link.take(),
                 Next::Table(t, key) => {
                     let t = t.0 as usize;
-                    let probe = self.probe_ctx(meta, out, prev, declared, quoted, start);
-                    let d = self.lookup(t, key).or_else(|| {
-                        let cx = probe;
-                        self.heuristic_with(t, slice, cx)
-                    });
-                    if d.is_none() && !slice.is_empty() && !quoted {
-                        out.anomaly(self.anomalies.unknown_next);
+                    let d = self
+                        .lookup(t, key)
+                        .or_else(|| self.heuristic_with(t, slice, probe(&cx)));
+                    if d.is_none() && !slice.is_empty() && !cx.quoted {
+                        cx.fields.anomaly(self.anomalies.unknown_next);
                     }
                     d
                 }
@@ -564,56 +579,40 @@ impl Engine {
                     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
                     self.lookup(t, u64::from(lo))
                         .or_else(|| self.lookup(t, u64::from(hi)))
-                        .or_else(|| {
-                            let cx = self.probe_ctx(meta, out, prev, declared, quoted, start);
-                            self.heuristic_with(t, slice, cx)
-                        })
+                        .or_else(|| self.heuristic_with(t, slice, probe(&cx)))
                 }
             };
             let Some(di) = chosen else { break };
             if depth >= MAX_LAYERS {
-                out.anomaly(self.anomalies.too_deep);
+                cx.fields.anomaly(self.anomalies.too_deep);
                 break;
             }
             depth += 1;
             let proto = self.protos[di];
-            let layer = out.push_layer(LayerRecord {
+            let layer = cx.fields.push_layer(LayerRecord {
                 proto,
                 offset: u32::try_from(start).unwrap_or(u32::MAX),
                 header_len: 0,
-                quoted,
+                quoted: cx.quoted,
             });
-            let outcome = {
-                let mut cx = Ctx {
-                    fields: out,
-                    meta,
-                    registry: &self.registry,
-                    prev,
-                    declared_len: declared,
-                    quoted,
-                    offset: start,
-                    truncated_id: self.anomalies.truncated,
-                    malformed_id: self.anomalies.malformed,
-                };
-                let o = self.dissectors[di].dissect(slice, &mut cx);
-                quoted = cx.quoted;
-                o
-            };
+            cx.offset = start;
+            let outcome = self.dissectors[di].dissect(slice, &mut cx);
             let hl = outcome.header_len.min(slice.len());
-            out.set_header_len(layer, u32::try_from(hl).unwrap_or(u32::MAX));
+            cx.fields
+                .set_header_len(layer, u32::try_from(hl).unwrap_or(u32::MAX));
             let pstart = start + hl;
             let mut pend = end;
             if let Some(p) = outcome.payload_len {
                 let declared_end = pstart.saturating_add(p);
                 if declared_end < end {
-                    if padding.is_none() && !quoted {
+                    if padding.is_none() && !cx.quoted {
                         padding = Some((declared_end, end));
                     }
                     pend = declared_end;
                 }
             }
-            declared = outcome.payload_len;
-            prev = Some(proto);
+            cx.declared_len = outcome.payload_len;
+            cx.prev = Some(proto);
             start = pstart;
             end = pend;
             next = outcome.next;
@@ -621,6 +620,7 @@ impl Engine {
                 break;
             }
         }
+        let quoted = cx.quoted;
 
         if start < end {
             let rest = &data[start..end];
@@ -663,24 +663,6 @@ impl Engine {
 
     // A heuristic probe only reads; it gets a context over a scratch sink so that
     // `accepts` cannot record anything.
-    fn probe_ctx(
-        &self,
-        meta: &PacketMeta<'_>,
-        _out: &Fields,
-        prev: Option<ProtoId>,
-        declared: Option<usize>,
-        quoted: bool,
-        offset: usize,
-    ) -> ProbeState {
-        ProbeState {
-            number: meta.number,
-            prev,
-            declared,
-            quoted,
-            offset,
-        }
-    }
-
     fn heuristic_with(&self, t: usize, slice: &[u8], p: ProbeState) -> Option<usize> {
         if self
             .tables
