@@ -116,6 +116,18 @@ fn split(v: Value<'_>) -> (Kind, u64, u64) {
     }
 }
 
+#[cold]
+#[inline(never)]
+fn grow_push(v: &mut Vec<Entry>, field: FieldId, layer: u16, kind: Kind, a: u64, b: u64) {
+    v.push(Entry {
+        field,
+        layer,
+        kind,
+        a,
+        b,
+    });
+}
+
 /// One stored field value.
 #[derive(Copy, Clone, Debug)]
 pub struct Entry {
@@ -276,13 +288,21 @@ impl Fields {
             fl[0] = idx;
         }
         fl[1] = idx;
-        self.entries.push(Entry {
-            field: f,
-            layer: self.cur_layer,
-            kind,
-            a,
-            b,
-        });
+        let layer = self.cur_layer;
+        // With spare capacity (every packet after the first few) the push
+        // cannot grow the vector, so this path has no call in it and needs no
+        // saved registers; growing is a call to a cold function.
+        if self.entries.len() < self.entries.capacity() {
+            self.entries.push(Entry {
+                field: f,
+                layer,
+                kind,
+                a,
+                b,
+            });
+        } else {
+            grow_push(&mut self.entries, f, layer, kind, a, b);
+        }
     }
 
     /// Store a string built in place (e.g. a decompressed DNS name) without an
