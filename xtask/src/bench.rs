@@ -462,6 +462,28 @@ fn write_report(
         };
         writeln!(m, "| {} | {:.3} s | {rt} | {ratio} |", r.name, r.pcapx_s)?;
     }
+    let time_of = |name: &str| rs.iter().find(|r| r.name == name).map(|r| r.pcapx_s);
+    if let (Some(pq), Some(csv)) = (
+        time_of("convert --to parquet"),
+        time_of("convert --to csv -o file"),
+    ) {
+        writeln!(
+            m,
+            "\nParquet vs CSV, both written to a file: {:.2}× the CSV time.",
+            pq / csv
+        )?;
+    }
+    if let (Some(t1), Some(tn)) = (
+        time_of("convert --to csv --threads 1"),
+        time_of("convert --to csv (tutorial table)"),
+    ) {
+        writeln!(
+            m,
+            "\nconvert --to csv, 1 worker thread vs {} cores: {:.2}× faster with all cores.",
+            sh("nproc"),
+            t1 / tn
+        )?;
+    }
     if let Some(kb) = rss_kb {
         #[allow(clippy::cast_precision_loss)]
         let mib = kb as f64 / 1024.0;
