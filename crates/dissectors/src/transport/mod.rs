@@ -8,7 +8,10 @@
 //! * [`dns::Dns`] on UDP and TCP port 53 and UDP 5353 (mDNS);
 //! * [`services`]: Scapy's port → service names for summaries.
 
-use pcapx_core::{Dissector, FieldDef, FieldId, FieldType, Registrar, RegistryError};
+use pcapx_core::dissector::{PacketView, TableId};
+use pcapx_core::{
+    Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar, RegistryError, Value,
+};
 
 pub mod dns;
 pub mod icmp;
@@ -111,4 +114,55 @@ pub(crate) fn write_endpoints(
             services::write_port(out, dport, udp, view.numeric);
         }
     }
+}
+
+/// The end of a TCP or UDP layer: the payload bytes (only when wanted and not
+/// empty) and the hand-off to the port tables when there is a payload.
+#[allow(clippy::too_many_arguments)] // one call site per transport, all plain values
+pub(crate) fn transport_payload(
+    cx: &mut Ctx<'_>,
+    data: &[u8],
+    hdr_len: usize,
+    payload_len: usize,
+    payload_field: FieldId,
+    port_table: TableId,
+    sport: u16,
+    dport: u16,
+) -> Outcome {
+    if payload_len > 0 && cx.wants(payload_field) {
+        let end = data.len().min(hdr_len + payload_len);
+        if let Some(p) = data.get(hdr_len..end) {
+            cx.add(payload_field, Value::Bytes(p));
+        }
+    }
+    let next = if payload_len > 0 && data.len() > hdr_len {
+        Next::Ports(port_table, sport, dport)
+    } else {
+        Next::End
+    };
+    Outcome {
+        header_len: hdr_len,
+        payload_len: Some(payload_len),
+        next,
+    }
+}
+
+/// Source and destination port of a (not quoted) TCP/UDP layer, for summaries.
+pub(crate) fn summary_ports(
+    view: &PacketView<'_>,
+    layer: usize,
+    proto: &str,
+) -> Option<(u16, u16)> {
+    if view.layer(layer).is_none_or(|l| l.quoted) {
+        return None;
+    }
+    let port = |n: &str| {
+        view.get(layer, n)
+            .and_then(|v| v.as_u64())
+            .and_then(|v| u16::try_from(v).ok())
+    };
+    Some((
+        port(&format!("{proto}.srcport"))?,
+        port(&format!("{proto}.dstport"))?,
+    ))
 }

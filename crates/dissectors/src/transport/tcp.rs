@@ -7,7 +7,7 @@
 
 use pcapx_core::dissector::{PacketView, TableId};
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldMask, FieldType, Next, Outcome, Registrar,
+    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldMask, FieldType, Outcome, Registrar,
     RegistryError, Value,
 };
 
@@ -468,40 +468,29 @@ impl Dissector for Tcp {
             cx.short();
             return Outcome::end(data.len());
         }
-        if cx.wants(self.payload) && tcp_len > 0 {
-            let end = data.len().min(hdr_len + tcp_len);
-            if let Some(p) = data.get(hdr_len..end) {
-                cx.add(self.payload, Value::Bytes(p));
-            }
-        }
-        let next = if tcp_len > 0 && data.len() > hdr_len {
-            Next::Ports(self.port_table, sport, dport)
-        } else {
-            Next::End
-        };
-        Outcome {
-            header_len: hdr_len,
-            payload_len: Some(tcp_len),
-            next,
-        }
+        super::transport_payload(
+            cx,
+            data,
+            hdr_len,
+            tcp_len,
+            self.payload,
+            self.port_table,
+            sport,
+            dport,
+        )
     }
 
     fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
-        if view.layer(layer).is_none_or(|l| l.quoted) {
-            return false;
-        }
-        let port = |n: &str| {
-            view.get(layer, n)
-                .and_then(|v| v.as_u64())
-                .and_then(|v| u16::try_from(v).ok())
-        };
-        let (Some(sport), Some(dport)) = (port("tcp.srcport"), port("tcp.dstport")) else {
+        let Some((sport, dport)) = super::summary_ports(view, layer, "tcp") else {
             return false;
         };
         out.push_str("TCP ");
         super::write_endpoints(view, layer, out, sport, dport, false);
         out.push(' ');
-        let flags = port("tcp.flags").unwrap_or(0);
+        let flags = view
+            .get(layer, "tcp.flags")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
         for (bit, &letter) in FLAG_LETTERS.iter().enumerate() {
             if flags & (1 << bit) != 0 {
                 out.push(char::from(letter));

@@ -2,8 +2,8 @@
 
 use pcapx_core::dissector::{PacketView, TableId};
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar,
-    RegistryError, Value,
+    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, Registrar, RegistryError,
+    Value,
 };
 
 use super::{UNSET, be16, field, len64};
@@ -102,34 +102,20 @@ impl Dissector for Udp {
             length - HDR
         };
         cx.add(self.payload_len, Value::U64(len64(payload_len)));
-        if cx.wants(self.payload) {
-            let end = data.len().min(HDR + payload_len);
-            if let Some(p) = data.get(HDR..end) {
-                cx.add(self.payload, Value::Bytes(p));
-            }
-        }
-        let next = if payload_len > 0 && data.len() > HDR {
-            Next::Ports(self.port_table, sport, dport)
-        } else {
-            Next::End
-        };
-        Outcome {
-            header_len: HDR,
-            payload_len: Some(payload_len),
-            next,
-        }
+        super::transport_payload(
+            cx,
+            data,
+            HDR,
+            payload_len,
+            self.payload,
+            self.port_table,
+            sport,
+            dport,
+        )
     }
 
     fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
-        if view.layer(layer).is_none_or(|l| l.quoted) {
-            return false;
-        }
-        let port = |n: &str| {
-            view.get(layer, n)
-                .and_then(|v| v.as_u64())
-                .and_then(|v| u16::try_from(v).ok())
-        };
-        let (Some(sport), Some(dport)) = (port("udp.srcport"), port("udp.dstport")) else {
+        let Some((sport, dport)) = super::summary_ports(view, layer, "udp") else {
             return false;
         };
         out.push_str("UDP ");
