@@ -13,7 +13,7 @@ use pcapx_core::{
     Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar, RegistryError, Value,
 };
 
-use super::{UNSET, arr, be16, field, len64};
+use super::{UNSET, arr, field, len64};
 
 const HDR: usize = 8;
 
@@ -130,20 +130,9 @@ impl Dissector for Icmp {
     }
 
     fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
-        let (Some(&ty), Some(&code)) = (data.first(), data.get(1)) else {
-            if let Some(&ty) = data.first() {
-                cx.add(self.ty, Value::U64(u64::from(ty)));
-            }
-            cx.short();
+        let Some((ty, code)) = super::icmp_head(data, cx, self.ty, self.code, self.checksum) else {
             return Outcome::end(data.len());
         };
-        cx.add(self.ty, Value::U64(u64::from(ty)));
-        cx.add(self.code, Value::U64(u64::from(code)));
-        let Some(ck) = be16(data, 2) else {
-            cx.short();
-            return Outcome::end(data.len());
-        };
-        cx.add(self.checksum, Value::U64(u64::from(ck)));
         let Some(rest) = arr::<4>(data, 4) else {
             cx.short();
             return Outcome::end(data.len());

@@ -151,7 +151,8 @@ pub(crate) fn transport_payload(
 pub(crate) fn summary_ports(
     view: &PacketView<'_>,
     layer: usize,
-    proto: &str,
+    src: &str,
+    dst: &str,
 ) -> Option<(u16, u16)> {
     if view.layer(layer).is_none_or(|l| l.quoted) {
         return None;
@@ -161,8 +162,30 @@ pub(crate) fn summary_ports(
             .and_then(|v| v.as_u64())
             .and_then(|v| u16::try_from(v).ok())
     };
-    Some((
-        port(&format!("{proto}.srcport"))?,
-        port(&format!("{proto}.dstport"))?,
-    ))
+    Some((port(src)?, port(dst)?))
+}
+
+/// The type, code and checksum that ICMP and ICMPv6 share. Emits what is
+/// present; `None` (with `short` recorded) when the 4 bytes are not all there.
+pub(crate) fn icmp_head(
+    data: &[u8],
+    cx: &mut Ctx<'_>,
+    ty_field: FieldId,
+    code_field: FieldId,
+    checksum_field: FieldId,
+) -> Option<(u8, u8)> {
+    if let Some(&ty) = data.first() {
+        cx.add(ty_field, Value::U64(u64::from(ty)));
+    }
+    let (Some(&ty), Some(&code)) = (data.first(), data.get(1)) else {
+        cx.short();
+        return None;
+    };
+    cx.add(code_field, Value::U64(u64::from(code)));
+    let Some(ck) = be16(data, 2) else {
+        cx.short();
+        return None;
+    };
+    cx.add(checksum_field, Value::U64(u64::from(ck)));
+    Some((ty, code))
 }

@@ -481,7 +481,8 @@ impl Dissector for Tcp {
     }
 
     fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
-        let Some((sport, dport)) = super::summary_ports(view, layer, "tcp") else {
+        let Some((sport, dport)) = super::summary_ports(view, layer, "tcp.srcport", "tcp.dstport")
+        else {
             return false;
         };
         out.push_str("TCP ");

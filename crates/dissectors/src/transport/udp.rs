@@ -115,7 +115,8 @@ impl Dissector for Udp {
     }
 
     fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
-        let Some((sport, dport)) = super::summary_ports(view, layer, "udp") else {
+        let Some((sport, dport)) = super::summary_ports(view, layer, "udp.srcport", "udp.dstport")
+        else {
             return false;
         };
         out.push_str("UDP ");
