@@ -1,0 +1,24 @@
+//! Conversations: the stateful layer over single packets.
+//!
+//! - [`community_id`] — Corelight Community ID v1 ([`CommunityId`]).
+//! - [`packet`] — the cheap header parse ([`packet::parse`] → [`PacketInfo`])
+//!   that picks a packet's flow without the dissection engine.
+//! - [`key`] — the symmetric [`FlowKey`] and the address-pair shard hash.
+//! - [`table`] — the [`FlowTable`]: bidirectional flows with Zeek's
+//!   `conn_state` and `history`, idle/active timeouts, TCP port reuse.
+//! - [`reassembly`] — per-direction TCP reassembly ([`Stream`]) for
+//!   application dissectors, in bounded memory.
+//!
+//! This crate does no I/O.
+
+pub mod community_id;
+pub mod key;
+pub mod packet;
+pub mod reassembly;
+pub mod table;
+
+pub use community_id::CommunityId;
+pub use key::{Addr, FlowKey};
+pub use packet::{PacketInfo, parse};
+pub use reassembly::{Stream, StreamConfig};
+pub use table::{ConnState, FlowConfig, FlowRecord, FlowTable};
