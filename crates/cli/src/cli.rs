@@ -45,6 +45,9 @@ pub enum Command {
     Describe(DescribeArgs),
     /// The distinct values of a field in first-seen order (pandas unique()), optionally with counts
     Unique(UniqueArgs),
+    /// One row per bidirectional flow (Zeek conn.log-like): Community ID, endpoints, times,
+    /// packets/bytes each way, tcp.stream/udp.stream, conn_state, history
+    Flows(FlowsArgs),
 }
 
 /// Arguments shared by every command that reads a capture.
@@ -425,4 +428,33 @@ pub struct PluginsArgs {
     /// JSON output
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FlowsArgs {
+    #[command(flatten)]
+    pub input: Input,
+    /// Output format (default: from the extension of -o, else csv)
+    #[arg(long, value_enum)]
+    pub to: Option<ToFormat>,
+    /// Output file (default: standard output; Parquet needs a file)
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// How times are written in CSV/JSON
+    #[arg(long, value_enum, default_value_t)]
+    pub time_format: TimeFmt,
+    /// End a flow after this many seconds without a packet (default: TCP 300, UDP 60,
+    /// ICMP and others 60, as Zeek); applies to every protocol when given
+    #[arg(long, value_name = "S")]
+    pub idle_timeout: Option<f64>,
+    /// End a flow this many seconds after its first packet; the next packet starts a new
+    /// one (default 1800, as nfstream)
+    #[arg(long, value_name = "S")]
+    pub active_timeout: Option<f64>,
+    /// Community ID seed
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub community_id_seed: u16,
+    /// Print the account (packets, flows, most concurrent flows) on standard error
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }

@@ -39,7 +39,7 @@
 //! timeout, so expiry costs O(1) per expired flow; nothing is kept for a flow
 //! once it has been handed out.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::community_id::{CommunityId, Tuple};
 use crate::key::{Addr, FlowKey, ICMP, ICMPV6, TCP, UDP};
@@ -265,6 +265,8 @@ pub struct FlowTable {
     frags: HashMap<(Addr, Addr, u8, u32), (L4, i64)>,
     now: i64,
     stats: TableStats,
+    /// First-frame numbers of the live flows (for ordered output).
+    live_first: BTreeSet<u64>,
 }
 
 fn class_of(proto: u8) -> usize {
@@ -292,6 +294,7 @@ impl FlowTable {
             frags: HashMap::new(),
             now: i64::MIN,
             stats: TableStats::default(),
+            live_first: BTreeSet::new(),
         }
     }
 
@@ -302,6 +305,13 @@ impl FlowTable {
     /// Flows currently live.
     pub fn live(&self) -> usize {
         self.map.len()
+    }
+
+    /// The first-frame number of the oldest live flow: every flow handed out
+    /// from now on starts at or after it, so ended flows that start before
+    /// it can be written in first-packet order.
+    pub fn oldest_live(&self) -> Option<u64> {
+        self.live_first.first().copied()
     }
 
     fn idle(&self, class: usize) -> i64 {
@@ -395,6 +405,7 @@ impl FlowTable {
             return;
         };
         self.map.remove(&f.key);
+        self.live_first.remove(&f.first_frame);
         self.free.push(i);
         out.push(self.record(&mut f, reason));
     }
@@ -625,6 +636,7 @@ impl FlowTable {
             }
         };
         self.map.insert(key, i);
+        self.live_first.insert(number);
         self.stats.flows += 1;
         self.stats.max_concurrent = self.stats.max_concurrent.max(self.map.len() as u64);
         // Linked by the caller (unlink + push_back).

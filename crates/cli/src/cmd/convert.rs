@@ -39,7 +39,12 @@ impl std::ops::AddAssign for Account {
 }
 
 fn format_of(a: &ConvertArgs) -> Result<Format> {
-    if let Some(t) = a.to {
+    format_from(a.to, a.output.as_deref())
+}
+
+/// The output format: `--to`, else the extension of `-o`, else CSV.
+pub(super) fn format_from(to: Option<ToFormat>, output: Option<&Path>) -> Result<Format> {
+    if let Some(t) = to {
         return Ok(match t {
             ToFormat::Csv => Format::Csv,
             ToFormat::Json => Format::Json,
@@ -47,12 +52,7 @@ fn format_of(a: &ConvertArgs) -> Result<Format> {
             ToFormat::Parquet => Format::Parquet,
         });
     }
-    match a
-        .output
-        .as_deref()
-        .and_then(Path::extension)
-        .and_then(|e| e.to_str())
-    {
+    match output.and_then(Path::extension).and_then(|e| e.to_str()) {
         Some(ext) => match Format::from_name(ext) {
             Some(f) => Ok(f),
             None => bail!(

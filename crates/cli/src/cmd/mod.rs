@@ -5,6 +5,7 @@ mod count;
 mod describe;
 mod fields;
 mod filter;
+mod flows;
 mod info;
 mod plugins;
 mod show;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stats(a) => stats::run(&a, &Ctx::new(p)?),
         Command::Describe(a) => describe::run(&a, &Ctx::new(p)?),
         Command::Unique(a) => unique::run(&a, &Ctx::new(p)?),
+        Command::Flows(a) => flows::run(&a, &Ctx::new(p)?),
         Command::Filter(a) => filter::run(&a),
         Command::Plugins(a) => plugins::run(&a, p),
     }

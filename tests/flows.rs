@@ -1,0 +1,340 @@
+//! `pcapx flows`: the flow table checked against tshark's conversation
+//! tables (`-z conv,tcp` / `-z conv,udp`) on the corpus, formats, and
+//! Community IDs against the spec's vectors through the binary.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use common::{ok, pcapx, stderr};
+
+/// One conversation from tshark's text table: endpoints and per-direction
+/// frames/bytes (`bytes` is `None` when tshark rounded it to kB/MB).
+#[derive(Debug)]
+struct Conv {
+    a: String,
+    b: String,
+    /// B → A ("<-") and A → B ("->").
+    ba: (u64, Option<u64>),
+    ab: (u64, Option<u64>),
+    rel_start: f64,
+    duration: f64,
+}
+
+fn tshark_conv(file: &str, kind: &str) -> Vec<Conv> {
+    let o = Command::new("tshark")
+        .args(["-n", "-q", "-r", file, "-z", &format!("conv,{kind}")])
+        .output()
+        .expect("run tshark");
+    assert!(
+        o.status.success(),
+        "tshark on {file}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let t: Vec<&str> = line.split_whitespace().collect();
+        if t.len() < 4 || t[1] != "<->" {
+            continue;
+        }
+        // a <-> b  f1 n1 unit1  f2 n2 unit2  f n unit  start  duration
+        let num = |i: usize| t[i].replace(',', "").parse::<u64>().expect("number");
+        let bytes = |i: usize| (t[i + 1] == "bytes").then(|| num(i));
+        out.push(Conv {
+            a: t[0].to_owned(),
+            b: t[2].to_owned(),
+            ba: (num(3), bytes(4)),
+            ab: (num(6), bytes(7)),
+            rel_start: t[t.len() - 2].parse().expect("start"),
+            duration: t[t.len() - 1].parse().expect("duration"),
+        });
+    }
+    out
+}
+
+/// tshark's `addr:port` (IPv6 addresses too, without brackets).
+fn endpoint(addr: &str, port: &str) -> String {
+    format!("{addr}:{port}")
+}
+
+/// Per endpoint pair (A, B): (frames, bytes) A → B and B → A, summed over
+/// pcapx's flows of that pair, plus the first flow's start time.
+type Pairs = HashMap<(String, String), ((u64, u64), (u64, u64), f64, f64)>;
+
+fn pcapx_pairs(file: &str, proto: &str) -> Pairs {
+    let out = ok(&["flows", file, "--to", "jsonl"]);
+    let mut m = Pairs::new();
+    for line in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("jsonl");
+        if v["proto"] != proto {
+            continue;
+        }
+        let s = endpoint(v["src"].as_str().unwrap(), &v["sport"].to_string());
+        let d = endpoint(v["dst"].as_str().unwrap(), &v["dport"].to_string());
+        let n = |k: &str| v[k].as_u64().unwrap();
+        let t = |k: &str| {
+            v[k].as_str()
+                .map_or_else(|| v[k].as_f64().unwrap(), |s| s.parse().unwrap())
+        };
+        let (fwd, rev) = (
+            (n("orig_packets"), n("orig_bytes")),
+            (n("resp_packets"), n("resp_bytes")),
+        );
+        let (first, last) = (t("first_time"), t("last_time"));
+        for (key, ab, ba) in [((s.clone(), d.clone()), fwd, rev), ((d, s), rev, fwd)] {
+            let e = m.entry(key).or_insert(((0, 0), (0, 0), f64::MAX, f64::MIN));
+            e.0.0 += ab.0;
+            e.0.1 += ab.1;
+            e.1.0 += ba.0;
+            e.1.1 += ba.1;
+            e.2 = e.2.min(first);
+            e.3 = e.3.max(last);
+        }
+    }
+    m
+}
+
+fn capture_start(file: &str) -> f64 {
+    let o = Command::new("tshark")
+        .args([
+            "-n",
+            "-r",
+            file,
+            "-c",
+            "1",
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+        ])
+        .output()
+        .expect("tshark");
+    String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .parse()
+        .expect("epoch")
+}
+
+#[test]
+fn conversations_match_tshark_on_corpus() {
+    let Some(corpus) = common::corpus("conversations_match_tshark_on_corpus") else {
+        return;
+    };
+    if !common::tool("tshark", "conversations_match_tshark_on_corpus") {
+        return;
+    }
+    let files = [
+        "ethernet-ipv4/ssh.pcap",
+        "ethernet-ipv4/whois.pcap",
+        "ethernet-ipv4/print-flags.pcap",
+        "ethernet-ipv4/tfo-5c1fa7f9ae91.pcap",
+        "ethernet-ipv4/mptcp-fclose.pcap",
+        "ethernet-ipv4/dhcp-rfc4388.pcap",
+        "ethernet-ipv4/tftp.pcap",
+        "dns/dns_tcp.pcap",
+        "dns/edns-opts.pcap",
+        "dns/dns-badcookie.pcap",
+    ];
+    // Not here until IP defragmentation lands: `afs.pcap` (fragmented UDP:
+    // tshark counts a reassembled datagram once, at its last fragment, in
+    // the UDP table; pcapx counts every fragment in the flow).
+    let mut checked = 0;
+    for f in files {
+        let path = corpus.join(f);
+        let file = path.to_str().unwrap();
+        let t0 = capture_start(file);
+        for (kind, proto) in [("tcp", "tcp"), ("udp", "udp")] {
+            let ours = pcapx_pairs(file, proto);
+            let theirs = tshark_conv(file, kind);
+            let n_pairs = ours.len() / 2;
+            assert_eq!(n_pairs, theirs.len(), "{f} {kind}: conversation count");
+            for c in &theirs {
+                let Some(&(ab, ba, first, last)) = ours.get(&(c.a.clone(), c.b.clone())) else {
+                    panic!("{f} {kind}: no flow for {} <-> {}", c.a, c.b);
+                };
+                assert_eq!(ab.0, c.ab.0, "{f} {kind} {}->{}: frames", c.a, c.b);
+                assert_eq!(ba.0, c.ba.0, "{f} {kind} {}<-{}: frames", c.a, c.b);
+                if let Some(b) = c.ab.1 {
+                    assert_eq!(ab.1, b, "{f} {kind} {}->{}: bytes", c.a, c.b);
+                }
+                if let Some(b) = c.ba.1 {
+                    assert_eq!(ba.1, b, "{f} {kind} {}<-{}: bytes", c.a, c.b);
+                }
+                assert!(
+                    (first - t0 - c.rel_start).abs() < 1e-6,
+                    "{f} {kind}: relative start"
+                );
+                assert!(
+                    (last - first - c.duration).abs() < 1e-3,
+                    "{f} {kind}: duration"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 15, "only {checked} conversations checked");
+}
+
+#[test]
+fn tcp_stream_ids_match_tshark() {
+    // On these captures no flow is split by a timeout, so pcapx's per-flow
+    // tcp.stream equals tshark's number for the flow's first packet.
+    let Some(corpus) = common::corpus("tcp_stream_ids_match_tshark") else {
+        return;
+    };
+    if !common::tool("tshark", "tcp_stream_ids_match_tshark") {
+        return;
+    }
+    for f in [
+        "ethernet-ipv4/ssh.pcap",
+        "dns/dns_tcp.pcap",
+        "ethernet-ipv4/mptcp-fclose.pcap",
+    ] {
+        let path = corpus.join(f);
+        let file = path.to_str().unwrap();
+        let firsts: HashMap<String, String> = {
+            let t = common::tshark_fields(file, &["tcp.stream", "ip.src", "tcp.srcport"]);
+            let mut m = HashMap::new();
+            for l in t.lines() {
+                let mut it = l.splitn(2, ',');
+                let (Some(s), Some(rest)) = (it.next(), it.next()) else {
+                    continue;
+                };
+                if !s.is_empty() {
+                    m.entry(s.to_owned()).or_insert_with(|| rest.to_owned());
+                }
+            }
+            m
+        };
+        let out = ok(&["flows", file, "--to", "jsonl"]);
+        let mut n = 0;
+        for line in out.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let Some(id) = v["tcp.stream"].as_u64() else {
+                continue;
+            };
+            let want = firsts.get(&id.to_string()).expect("tshark has the stream");
+            let (src, sport) = (v["src"].as_str().unwrap(), v["sport"].to_string());
+            let (dst, dport) = (v["dst"].as_str().unwrap(), v["dport"].to_string());
+            assert!(
+                *want == format!("{src},{sport}") || *want == format!("{dst},{dport}"),
+                "{f}: tcp.stream {id}: tshark's first packet {want}, pcapx {src}:{sport}"
+            );
+            n += 1;
+        }
+        assert_eq!(n, firsts.len(), "{f}: number of TCP streams");
+    }
+}
+
+#[test]
+fn formats_and_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("f.parquet");
+    ok(&[
+        "flows",
+        "fixtures/tutorial.pcap",
+        "-o",
+        pq.to_str().unwrap(),
+    ]);
+    let csv = ok(&["flows", "fixtures/tutorial.pcap"]);
+    let jsonl = ok(&["flows", "fixtures/tutorial.pcap", "--to", "jsonl"]);
+    let json = ok(&["flows", "fixtures/tutorial.pcap", "--to", "json"]);
+    let rows = jsonl.lines().count();
+    assert!(rows > 0);
+    assert_eq!(csv.lines().count(), rows + 1);
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.starts_with("community_id,proto,src,sport,dst,dport,first_time,last_time,duration,"),
+        "{header}"
+    );
+    let arr: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(arr.as_array().unwrap().len(), rows);
+    // Parquet: same row count, typed columns.
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let r = SerializedFileReader::new(std::fs::File::open(&pq).unwrap()).unwrap();
+    let md = r.metadata();
+    assert_eq!(md.file_metadata().num_rows(), i64::try_from(rows).unwrap());
+    let schema = md.file_metadata().schema_descr();
+    let ty = |name: &str| {
+        let i = (0..schema.num_columns())
+            .find(|&i| schema.column(i).name() == name)
+            .unwrap();
+        schema.column(i).physical_type()
+    };
+    use parquet::basic::Type;
+    assert_eq!(ty("orig_packets"), Type::INT64);
+    assert_eq!(ty("sport"), Type::INT32);
+    assert_eq!(ty("duration"), Type::DOUBLE);
+    assert_eq!(ty("first_time"), Type::INT64);
+    assert_eq!(ty("community_id"), Type::BYTE_ARRAY);
+}
+
+#[test]
+fn every_packet_is_counted_once() {
+    // Sum of packets over all flows = IP packets in the capture.
+    let jsonl = ok(&["flows", "fixtures/tutorial.pcap", "--to", "jsonl"]);
+    let total: u64 = jsonl
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["orig_packets"].as_u64().unwrap() + v["resp_packets"].as_u64().unwrap()
+        })
+        .sum();
+    let o = pcapx(&["flows", "fixtures/tutorial.pcap", "-v"]);
+    let err = stderr(&o);
+    let read: u64 = err
+        .split(": ")
+        .nth(2)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let not_ip: u64 = err
+        .split(", ")
+        .find(|s| s.ends_with("not IP"))
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(total + not_ip, read, "{err}");
+}
+
+#[test]
+fn community_id_seed_and_filter() {
+    let a = ok(&[
+        "flows",
+        "fixtures/tutorial.pcap",
+        "--to",
+        "jsonl",
+        "-f",
+        "tcp",
+    ]);
+    let b = ok(&[
+        "flows",
+        "fixtures/tutorial.pcap",
+        "--to",
+        "jsonl",
+        "-f",
+        "tcp",
+        "--community-id-seed",
+        "1",
+    ]);
+    assert_eq!(a.lines().count(), b.lines().count());
+    for (x, y) in a.lines().zip(b.lines()) {
+        let (x, y): (serde_json::Value, serde_json::Value) = (
+            serde_json::from_str(x).unwrap(),
+            serde_json::from_str(y).unwrap(),
+        );
+        assert_eq!(x["proto"], "tcp");
+        assert!(x["community_id"].as_str().unwrap().starts_with("1:"));
+        assert_ne!(x["community_id"], y["community_id"]);
+    }
+    let bad = pcapx(&["flows", "fixtures/tutorial.pcap", "--idle-timeout", "-3"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
