@@ -338,3 +338,56 @@ fn community_id_seed_and_filter() {
     let bad = pcapx(&["flows", "fixtures/tutorial.pcap", "--idle-timeout", "-3"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn identical_for_any_thread_count() {
+    // 300 copies of the tutorial capture, one second apart: many batches,
+    // flows split by the idle timeout and by port reuse across copies.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.pcap");
+    common::repeated_capture("tutorial.pcap", 300, &big);
+    let big = big.to_str().unwrap();
+    for extra in [&[][..], &["--idle-timeout", "0.5"][..]] {
+        let run = |threads: &str| {
+            let mut args = vec!["flows", big, "--threads", threads];
+            args.extend_from_slice(extra);
+            ok(&args)
+        };
+        let one = run("1");
+        assert!(one.lines().count() > 5, "{extra:?}");
+        for t in ["2", "3", "5"] {
+            assert!(
+                run(t) == one,
+                "--threads {t} {extra:?} differs from --threads 1"
+            );
+        }
+    }
+    let split = ok(&["flows", big, "--idle-timeout", "0.5"]).lines().count();
+    let long = ok(&["flows", big]).lines().count();
+    assert!(
+        split > long,
+        "idle timeout 0.5 s must split flows: {split} vs {long}"
+    );
+}
+
+#[test]
+fn every_corpus_capture_without_panic_and_thread_identity() {
+    let Some(corpus) = common::corpus("every_corpus_capture_without_panic") else {
+        return;
+    };
+    for f in common::captures(&corpus) {
+        let file = f.to_str().unwrap();
+        let a = pcapx(&["flows", file, "--threads", "1", "--to", "jsonl"]);
+        let code = a.status.code();
+        // Unreadable files fail cleanly (exit 2), never crash.
+        assert!(
+            matches!(code, Some(0 | 2)),
+            "{file}: exit {code:?}: {}",
+            stderr(&a)
+        );
+        if code == Some(0) {
+            let b = pcapx(&["flows", file, "--threads", "3", "--to", "jsonl"]);
+            assert!(a.stdout == b.stdout, "{file}: threads 1 vs 3 differ");
+        }
+    }
+}

@@ -454,6 +454,9 @@ pub struct FlowsArgs {
     /// Community ID seed
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub community_id_seed: u16,
+    /// Worker threads (default: all cores); output is identical for any count
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Print the account (packets, flows, most concurrent flows) on standard error
     #[arg(short = 'v', long)]
     pub verbose: bool,

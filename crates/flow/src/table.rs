@@ -249,6 +249,10 @@ pub struct TableStats {
     /// Non-first fragments whose first fragment was not seen (kept in an
     /// address-pair flow without ports).
     pub orphan_fragments: u64,
+    /// First fragments not remembered because 65,536 fragmented datagrams
+    /// were already pending (per table: with several workers this limit is
+    /// per shard, the one case where the thread count can change a flow).
+    pub untracked_fragments: u64,
 }
 
 /// The live flows of one worker (or of the whole file, sequentially).
@@ -277,7 +281,8 @@ fn class_of(proto: u8) -> usize {
     }
 }
 
-/// Cap on remembered first fragments (oldest are dropped first).
+/// Cap on remembered first fragments (entries older than 60 s are dropped
+/// when it is reached; a later fragment never matches an entry that old).
 const MAX_FRAGS: usize = 65_536;
 const FRAG_TIMEOUT_NS: i64 = 60 * SEC;
 
@@ -487,10 +492,21 @@ impl FlowTable {
         if let (Some(fr), Some(src), Some(dst)) = (p.frag, p.src, p.dst) {
             let k = (src, dst, p.proto, fr.id);
             if fr.offset == 0 {
-                if !matches!(p.l4, L4::Other) && self.frags.len() < MAX_FRAGS {
-                    self.frags.insert(k, (p.l4, ts_ns));
+                if !matches!(p.l4, L4::Other) {
+                    if self.frags.len() >= MAX_FRAGS {
+                        let now = self.now;
+                        self.frags
+                            .retain(|_, v| now.saturating_sub(v.1) <= FRAG_TIMEOUT_NS);
+                    }
+                    if self.frags.len() < MAX_FRAGS {
+                        self.frags.insert(k, (p.l4, ts_ns));
+                    } else {
+                        self.stats.untracked_fragments += 1;
+                    }
                 }
-            } else if let Some(&(l4, _)) = self.frags.get(&k) {
+            } else if let Some(&(l4, first_ts)) = self.frags.get(&k)
+                && self.now.saturating_sub(first_ts) <= FRAG_TIMEOUT_NS
+            {
                 p_l4 = l4;
                 if !fr.more {
                     self.frags.remove(&k);
@@ -517,22 +533,24 @@ impl FlowTable {
         };
         let idx = match self.map.get(&key).copied() {
             Some(i) => {
-                let reuse = {
-                    let f = self.slots[i as usize].as_ref();
-                    f.is_some_and(|f| {
-                        ts_ns.saturating_sub(f.first_ns) > self.cfg.active_ns
-                            || tcp.is_some_and(|(seq, flags, _)| port_reuse(f, fwd, seq, flags))
-                    })
-                };
-                if reuse {
-                    let reason = if self.slots[i as usize]
-                        .as_ref()
-                        .is_some_and(|f| ts_ns.saturating_sub(f.first_ns) > self.cfg.active_ns)
-                    {
-                        EndReason::Active
+                // Whether a flow ends here depends only on its own packets
+                // and the clock (the latest time seen), never on other
+                // flows: the LRU sweep in `expire` may end an idle flow
+                // earlier, but only one this check would end anyway, so one
+                // table and many shards make the same flows.
+                let idle = self.idle(class_of(key.proto));
+                let reason = self.slots[i as usize].as_ref().and_then(|f| {
+                    if self.now.saturating_sub(f.last_ns) > idle {
+                        Some(EndReason::Idle)
+                    } else if ts_ns.saturating_sub(f.first_ns) > self.cfg.active_ns {
+                        Some(EndReason::Active)
+                    } else if tcp.is_some_and(|(seq, flags, _)| port_reuse(f, fwd, seq, flags)) {
+                        Some(EndReason::PortReuse)
                     } else {
-                        EndReason::PortReuse
-                    };
+                        None
+                    }
+                });
+                if let Some(reason) = reason {
                     self.end(i, reason, out);
                     self.new_flow(key, fwd, number, ts_ns, &q)
                 } else {

@@ -1,26 +1,35 @@
 //! `pcapx flows`: one row per bidirectional flow, like Zeek's conn.log.
 //!
-//! The reader's thread runs the cheap header parse and the flow table; ended
-//! flows wait in a reorder buffer until no live flow started before them, so
-//! rows come out in first-packet order (a flow's first frame number) while
-//! memory stays bounded by the flows live within one timeout. `tcp.stream`
-//! and `udp.stream` number the TCP (UDP) rows in that order from 0.
+//! The flow-sharded path: the reader's thread reads batches (filter and `-c`
+//! applied there, as for every command), runs the cheap header parse on each
+//! record and picks its worker by a symmetric hash of the IP address pair
+//! (not the ports, so every fragment of a datagram goes with its flow). Each
+//! worker owns the flow table of its shard and walks every batch in file
+//! order, placing its own packets and advancing its clock on the others, so
+//! its flows split and end exactly as in one table over the whole file.
+//! Ended flows come back to the caller's thread and wait in a reorder buffer
+//! until every worker's oldest live flow is younger, then are written: rows
+//! are in first-packet order (a flow's first frame number) for any thread
+//! count, while memory stays bounded by the live flows. `tcp.stream` and
+//! `udp.stream` number the TCP (UDP) rows in that order from 0.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::ops::ControlFlow;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::mpsc;
 
 use anyhow::{Context, Result, bail};
 use pcapx_core::{FieldId, FieldType, Fields, Value, Wanted};
 use pcapx_dissectors::transport::services;
+use pcapx_flow::key::addr_pair_shard;
 use pcapx_flow::key::{ICMP, ICMPV6, SCTP, TCP, UDP};
 use pcapx_flow::{FlowConfig, FlowRecord, FlowTable};
 use pcapx_output::{ColumnSpec, Encoder, Format, Occurrence, Scope, TableSpec, TimeFormat, Writer};
 
 use crate::cli::{FlowsArgs, TimeFmt};
-use crate::input;
+use crate::input::{self, Work};
 
 /// The flow table's columns, in order.
 pub const COLUMNS: &[(&str, FieldType)] = &[
@@ -198,7 +207,7 @@ pub fn run(a: &FlowsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         TimeFmt::Iso => TimeFormat::Iso,
     });
     let mut cap = input::open(&a.input.file)?;
-    let mut filter = ctx.filter(&a.input, &cap)?;
+    let filter = ctx.filter(&a.input, &cap)?;
     let out: Box<dyn Write + Send> = match &a.output {
         Some(p) => {
             Box::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)
@@ -213,79 +222,197 @@ pub fn run(a: &FlowsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         .with_context(|| format!("writing {out_name}"))?;
     let mut enc = Encoder::new(&spec, format);
     let mut fields = Fields::new(COLUMNS.len(), Wanted::All);
-    let mut table = FlowTable::new(cfg);
-    let mut ended: Vec<FlowRecord> = Vec::new();
-    // Ended flows waiting for every older live flow to end.
-    let mut pending: BTreeMap<u64, FlowRecord> = BTreeMap::new();
     let mut numbering = Numbering::default();
     let mut scratch = String::new();
     let mut rows = 0u64;
-    let mut max_pending = 0usize;
-
-    let mut emit = |pending: &mut BTreeMap<u64, FlowRecord>,
-                    upto: Option<u64>,
-                    enc: &mut Encoder,
-                    writer: &mut Writer<_>|
-     -> Result<()> {
-        let mut n = 0;
-        while let Some(e) = pending.first_entry() {
-            if upto.is_some_and(|u| *e.key() >= u) {
-                break;
-            }
-            let r = e.remove();
+    let mut write = |flows: &mut Vec<FlowRecord>| -> Result<()> {
+        if flows.is_empty() {
+            return Ok(());
+        }
+        for r in flows.drain(..) {
             fill(&mut fields, &r, &mut numbering, &mut scratch);
             enc.push(&spec, &fields);
-            n += 1;
+            rows += 1;
         }
-        if n > 0 {
-            rows += n;
-            writer
-                .write(enc.take())
-                .with_context(|| format!("writing {out_name}"))?;
-        }
+        writer
+            .write(enc.take())
+            .with_context(|| format!("writing {out_name}"))?;
         Ok(())
     };
-
-    let counts = input::walk(&mut cap, &mut filter, a.input.limit, |rec| {
-        let info = pcapx_flow::parse(rec.linktype, rec.data);
-        table.packet(rec.number, rec.ts_ns, rec.wirelen, &info, &mut ended);
-        if !ended.is_empty() {
-            for r in ended.drain(..) {
-                pending.insert(r.first_frame, r);
-            }
-            max_pending = max_pending.max(pending.len());
-            let upto = table.oldest_live();
-            if pending
-                .first_key_value()
-                .is_some_and(|(k, _)| upto.is_none_or(|u| *k < u))
-            {
-                emit(&mut pending, upto, &mut enc, &mut writer)?;
-            }
-        }
-        Ok(ControlFlow::Continue(()))
-    })?;
-    table.finish(&mut ended);
-    for r in ended.drain(..) {
-        pending.insert(r.first_frame, r);
-    }
-    emit(&mut pending, None, &mut enc, &mut writer)?;
+    let threads = pcapx_pipeline::thread_count(a.threads);
+    let feeder = input::Feeder::new(&mut cap, filter, a.input.limit);
+    let acc = sharded(feeder, cfg, threads, &mut write)?;
     writer
         .finish()
         .with_context(|| format!("writing {out_name}"))?;
     input::report_damage(&cap);
     if a.verbose {
-        let s = table.stats();
         eprintln!(
-            "pcapx: {}: {} packets read, {} filtered out, {} not IP, {} flows written, at most {} live and {} waiting to be written, {} orphan fragments",
-            a.input.file,
-            counts.read,
-            counts.filtered_out,
-            s.not_ip,
-            rows,
-            s.max_concurrent,
-            max_pending,
-            s.orphan_fragments
+            "pcapx: {}: {} packets read, {} filtered out, {} not IP, {} flows written, {} orphan fragments",
+            a.input.file, acc.read, acc.filtered_out, acc.not_ip, rows, acc.orphan_fragments
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the reader and the workers counted.
+#[derive(Default, Debug)]
+struct Account {
+    read: u64,
+    filtered_out: u64,
+    not_ip: u64,
+    orphan_fragments: u64,
+}
+
+/// Marks a record that goes to no worker (not IP, or filtered out).
+const NO_SHARD: u16 = u16::MAX;
+
+/// A batch and each record's worker, shared by every worker.
+struct Shared {
+    work: Work,
+    shard: Vec<u16>,
+}
+
+/// A worker's report after a batch: the flows that ended, and the first
+/// frame of its oldest live flow (every flow it ends later starts there or
+/// after; `u64::MAX` after its last batch).
+struct Report {
+    worker: usize,
+    flows: Vec<FlowRecord>,
+    watermark: u64,
+    orphan_fragments: u64,
+}
+
+fn worker(me: usize, cfg: FlowConfig, rx: &mpsc::Receiver<Arc<Shared>>, tx: &mpsc::Sender<Report>) {
+    let mut table = FlowTable::new(cfg);
+    let mut next_frame = 0u64;
+    let me16 = u16::try_from(me).unwrap_or(NO_SHARD);
+    while let Ok(b) = rx.recv() {
+        let mut flows = Vec::new();
+        for (i, (rec, pass)) in b.work.records().enumerate() {
+            next_frame = rec.number + 1;
+            if !pass {
+                continue;
+            }
+            if b.shard.get(i).copied() == Some(me16) {
+                let info = pcapx_flow::parse(rec.linktype, rec.data);
+                table.packet(rec.number, rec.ts_ns, rec.wirelen, &info, &mut flows);
+            } else {
+                // Another worker's packet still moves the clock forward.
+                table.expire(rec.ts_ns, &mut flows);
+            }
+        }
+        let watermark = table.oldest_live().unwrap_or(next_frame);
+        if tx
+            .send(Report {
+                worker: me,
+                flows,
+                watermark,
+                orphan_fragments: 0,
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
+    let mut flows = Vec::new();
+    table.finish(&mut flows);
+    let _ = tx.send(Report {
+        worker: me,
+        flows,
+        watermark: u64::MAX,
+        orphan_fragments: table.stats().orphan_fragments,
+    });
+}
+
+/// Run the flow-sharded path; `write` gets ended flows in first-packet order.
+fn sharded(
+    mut feeder: input::Feeder<'_>,
+    cfg: FlowConfig,
+    threads: usize,
+    write: &mut dyn FnMut(&mut Vec<FlowRecord>) -> Result<()>,
+) -> Result<Account> {
+    let n = threads.clamp(1, usize::from(NO_SHARD));
+    let mut acc = Account::default();
+    let (res_tx, res_rx) = mpsc::channel::<Report>();
+    let mut pending: BTreeMap<u64, FlowRecord> = BTreeMap::new();
+    let mut marks = vec![0u64; n];
+    let mut out = Vec::new();
+    let mut take = |r: Report,
+                    pending: &mut BTreeMap<u64, FlowRecord>,
+                    marks: &mut [u64],
+                    acc: &mut Account|
+     -> Result<()> {
+        for f in r.flows {
+            pending.insert(f.first_frame, f);
+        }
+        marks[r.worker] = r.watermark;
+        acc.orphan_fragments += r.orphan_fragments;
+        let safe = marks.iter().copied().min().unwrap_or(u64::MAX);
+        while let Some(e) = pending.first_entry() {
+            if *e.key() >= safe {
+                break;
+            }
+            out.push(e.remove());
+        }
+        write(&mut out)
+    };
+    std::thread::scope(|s| -> Result<()> {
+        let mut txs = Vec::with_capacity(n);
+        for w in 0..n {
+            let (tx, rx) = mpsc::sync_channel::<Arc<Shared>>(4);
+            txs.push(tx);
+            let res_tx = res_tx.clone();
+            std::thread::Builder::new()
+                .name(format!("pcapx-flows-{w}"))
+                .spawn_scoped(s, move || worker(w, cfg, &rx, &res_tx))
+                .context("cannot start a flow worker thread")?;
+        }
+        drop(res_tx);
+        let mut result = Ok(());
+        loop {
+            let work = match feeder.next_work() {
+                Ok(Some(w)) => w,
+                Ok(None) => break,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let mut shard = Vec::with_capacity(work.take);
+            for (rec, pass) in work.records() {
+                acc.read += 1;
+                if !pass {
+                    acc.filtered_out += 1;
+                    shard.push(NO_SHARD);
+                    continue;
+                }
+                let info = pcapx_flow::parse(rec.linktype, rec.data);
+                match (info.src, info.dst) {
+                    (Some(a), Some(b)) => {
+                        shard.push(u16::try_from(addr_pair_shard(&a, &b, n)).unwrap_or(0));
+                    }
+                    _ => {
+                        acc.not_ip += 1;
+                        shard.push(NO_SHARD);
+                    }
+                }
+            }
+            let shared = Arc::new(Shared { work, shard });
+            for tx in &txs {
+                // A worker only stops early if the writer failed; the
+                // error comes from `take` below.
+                let _ = tx.send(Arc::clone(&shared));
+            }
+            while let Ok(r) = res_rx.try_recv() {
+                take(r, &mut pending, &mut marks, &mut acc)?;
+            }
+        }
+        drop(txs);
+        for r in res_rx.iter() {
+            take(r, &mut pending, &mut marks, &mut acc)?;
+        }
+        result
+    })?;
+    Ok(acc)
 }
