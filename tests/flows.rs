@@ -391,3 +391,100 @@ fn every_corpus_capture_without_panic_and_thread_identity() {
         }
     }
 }
+
+#[test]
+fn conversations_report_matches_tshark_conv() {
+    let Some(corpus) = common::corpus("conversations_report_matches_tshark_conv") else {
+        return;
+    };
+    if !common::tool("tshark", "conversations_report_matches_tshark_conv") {
+        return;
+    }
+    let cases = [
+        ("ethernet-ipv4/ssh.pcap", "tcp"),
+        ("ethernet-ipv4/whois.pcap", "tcp"),
+        ("ethernet-ipv4/mptcp-fclose.pcap", "tcp"),
+        ("dns/dns_tcp.pcap", "tcp"),
+        ("ethernet-ipv4/dhcp-rfc4388.pcap", "udp"),
+        ("dns/edns-opts.pcap", "udp"),
+        ("ethernet-ipv4/tftp.pcap", "udp"),
+        ("ethernet-ipv4/afs.pcap", "ip"),
+        ("ethernet-ipv4/eapon1.pcap", "ip"),
+        ("ipv6/icmpv6.pcap", "ipv6"),
+    ];
+    let mut rows = 0;
+    for (f, kind) in cases {
+        let path = corpus.join(f);
+        let file = path.to_str().unwrap();
+        let theirs = tshark_conv(file, kind);
+        let ours: serde_json::Value = serde_json::from_str(&ok(&[
+            "stats",
+            file,
+            "--conversations",
+            kind,
+            "--format",
+            "json",
+        ]))
+        .unwrap();
+        let ours = ours.as_array().unwrap();
+        assert_eq!(ours.len(), theirs.len(), "{f} {kind}: rows");
+        for (o, t) in ours.iter().zip(&theirs) {
+            let ep = |a: &str, p: &serde_json::Value| match p.as_u64() {
+                Some(p) => format!("{a}:{p}"),
+                None => a.to_owned(),
+            };
+            let a = ep(o["address_a"].as_str().unwrap(), &o["port_a"]);
+            let b = ep(o["address_b"].as_str().unwrap(), &o["port_b"]);
+            assert_eq!(
+                (a.as_str(), b.as_str()),
+                (t.a.as_str(), t.b.as_str()),
+                "{f} {kind}: row order / endpoints"
+            );
+            let n = |k: &str| o[k].as_u64().unwrap();
+            assert_eq!(
+                (n("frames_b_to_a"), n("frames_a_to_b")),
+                (t.ba.0, t.ab.0),
+                "{f} {kind} {a}: frames"
+            );
+            if let Some(x) = t.ba.1 {
+                assert_eq!(n("bytes_b_to_a"), x, "{f} {kind} {a}: bytes <-");
+            }
+            if let Some(x) = t.ab.1 {
+                assert_eq!(n("bytes_a_to_b"), x, "{f} {kind} {a}: bytes ->");
+            }
+            let rel = o["rel_start"].as_f64().unwrap();
+            let dur = o["duration"].as_f64().unwrap();
+            assert!(
+                (rel - t.rel_start).abs() < 1e-6,
+                "{f} {kind} {a}: start {rel} vs {}",
+                t.rel_start
+            );
+            assert!(
+                (dur - t.duration).abs() < 1e-4,
+                "{f} {kind} {a}: duration {dur} vs {}",
+                t.duration
+            );
+            rows += 1;
+        }
+    }
+    assert!(rows >= 20, "only {rows} conversations compared");
+}
+
+#[test]
+fn conversations_formats() {
+    let table = ok(&["stats", "fixtures/tutorial.pcap", "--conversations"]);
+    assert!(table.contains("TCP Conversations"), "{table}");
+    let csv = ok(&[
+        "stats",
+        "fixtures/tutorial.pcap",
+        "--conversations",
+        "udp",
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        csv.starts_with("address_a,port_a,address_b,port_b,frames_b_to_a,"),
+        "{csv}"
+    );
+    assert!(csv.lines().count() > 1);
+}

@@ -204,6 +204,16 @@ pub enum StatsFormat {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvKind {
+    Tcp,
+    Udp,
+    /// IPv4 address pairs
+    Ip,
+    /// IPv6 address pairs
+    Ipv6,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SortArg {
     /// By key, ascending
     Key,
@@ -233,8 +243,23 @@ pub struct StatsArgs {
     #[arg(short = 'f', long, value_name = "EXPR")]
     pub filter: Option<String>,
     /// Group key field(s), comma-separated
-    #[arg(long = "group-by", value_name = "FIELD[,FIELD…]", required = true)]
+    #[arg(
+        long = "group-by",
+        value_name = "FIELD[,FIELD…]",
+        required_unless_present = "conversations"
+    )]
     pub group_by: Vec<String>,
+    /// Instead of a group-by: the conversations table of `tshark -z conv,tcp|udp|ip|ipv6`
+    /// (frames and bytes each way, relative start, duration); default tcp
+    #[arg(
+        long,
+        value_enum,
+        value_name = "KIND",
+        num_args = 0..=1,
+        default_missing_value = "tcp",
+        conflicts_with_all = ["group_by", "plot"]
+    )]
+    pub conversations: Option<ConvKind>,
     #[command(flatten)]
     pub aggs: Aggregates,
     /// Only the first N rows (after sorting); plots default to 20

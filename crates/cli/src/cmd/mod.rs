@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+mod conversations;
 mod convert;
 mod count;
 mod describe;

@@ -153,6 +153,15 @@ struct Part {
 }
 
 pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
+    if let Some(kind) = a.conversations {
+        let input = Input {
+            file: a.file.clone(),
+            limit: a.limit,
+            filter: a.filter.clone(),
+        };
+        let mut out = std::io::stdout().lock();
+        return super::conversations::report(ctx, &input, kind, a.format, &mut out);
+    }
     let engine = &ctx.engine;
     let plot_to = a.plot.as_deref().map(plot_target).transpose()?;
     let key_names: Vec<&str> = a
