@@ -174,6 +174,9 @@ pub struct ConvertArgs {
     /// Which occurrence of a repeated field to write
     #[arg(long, value_enum, default_value_t)]
     pub occurrence: OccurrenceArg,
+    /// Seed of the `communityid` field (Community ID v1)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub community_id_seed: u16,
     /// Print the account (packets read, rows written, skipped, damaged) on standard error
     #[arg(short = 'v', long)]
     pub verbose: bool,

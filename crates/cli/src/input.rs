@@ -5,7 +5,9 @@ use std::ops::ControlFlow;
 
 use anyhow::Result;
 use pcapx_capture::{Batch, Capture, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS, Record};
-use pcapx_core::PacketMeta;
+use pcapx_core::{Engine, FieldId, Fields, PacketMeta, Value, Wanted};
+use pcapx_flow::CommunityId;
+use pcapx_flow::numbering::{StreamNumbering, packet_community_id};
 
 use crate::filter::PacketFilter;
 
@@ -111,6 +113,112 @@ pub struct Work {
     pub take: usize,
     /// Per record: passed the filter.
     pub pass: Vec<bool>,
+    /// Per record: the per-file fields (empty unless the table wants them).
+    pub streams: Vec<StreamValues>,
+    /// Where those values go.
+    pub stream_ids: StreamIds,
+}
+
+/// The field ids of the fields a sequential per-file pass provides:
+/// `tcp.stream`, `udp.stream` (tshark's numbering) and `communityid`.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct StreamIds {
+    pub tcp: Option<FieldId>,
+    pub udp: Option<FieldId>,
+    pub cid: Option<FieldId>,
+}
+
+impl StreamIds {
+    /// The ids among `wanted`; `None` when the job wants none of them.
+    pub fn wanted(engine: &Engine, wanted: &Wanted) -> Option<StreamIds> {
+        let reg = engine.registry();
+        let pick = |name: &str| reg.field_by_name(name).filter(|&f| wanted.contains(f));
+        let ids = StreamIds {
+            tcp: pick("tcp.stream"),
+            udp: pick("udp.stream"),
+            cid: pick("communityid"),
+        };
+        (ids.tcp.is_some() || ids.udp.is_some() || ids.cid.is_some()).then_some(ids)
+    }
+}
+
+/// One record's per-file values (no heap: the Community ID is inline).
+#[derive(Copy, Clone, Debug)]
+pub struct StreamValues {
+    tcp: u32,
+    udp: u32,
+    cid_len: u8,
+    cid: [u8; pcapx_flow::community_id::LEN],
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The sequential pass that numbers conversations the way tshark does and
+/// computes each packet's Community ID. It runs on the reader's thread, in
+/// file order over every record read (whatever the filter, as tshark numbers
+/// streams over the whole file), and its values travel with the batch, so
+/// the output is the same for any thread count.
+pub struct StreamPass {
+    ids: StreamIds,
+    numbering: StreamNumbering,
+    cid: CommunityId,
+    scratch: String,
+}
+
+impl StreamPass {
+    pub fn new(ids: StreamIds, seed: u16) -> StreamPass {
+        StreamPass {
+            ids,
+            numbering: StreamNumbering::new(),
+            cid: CommunityId::new(seed),
+            scratch: String::with_capacity(pcapx_flow::community_id::LEN),
+        }
+    }
+
+    fn values(&mut self, rec: &Record<'_>) -> StreamValues {
+        let p = pcapx_flow::parse(rec.linktype, rec.data);
+        let s = self.numbering.packet(&p, rec.ts_ns);
+        let mut v = StreamValues {
+            tcp: s.tcp_stream.unwrap_or(NONE),
+            udp: s.udp_stream.unwrap_or(NONE),
+            cid_len: 0,
+            cid: [0; pcapx_flow::community_id::LEN],
+        };
+        if self.ids.cid.is_some() {
+            self.scratch.clear();
+            if packet_community_id(&self.cid, &p, s.l4, &mut self.scratch) {
+                let b = self.scratch.as_bytes();
+                let n = b.len().min(v.cid.len());
+                v.cid[..n].copy_from_slice(&b[..n]);
+                v.cid_len = u8::try_from(n).unwrap_or(0);
+            }
+        }
+        v
+    }
+}
+
+impl Work {
+    /// Add record `i`'s per-file values to `fields` (after the engine has
+    /// dissected it).
+    pub fn add_stream_fields(&self, i: usize, fields: &mut Fields) {
+        let Some(v) = self.streams.get(i) else { return };
+        if let Some(f) = self.stream_ids.tcp
+            && v.tcp != NONE
+        {
+            fields.add(f, Value::U64(u64::from(v.tcp)));
+        }
+        if let Some(f) = self.stream_ids.udp
+            && v.udp != NONE
+        {
+            fields.add(f, Value::U64(u64::from(v.udp)));
+        }
+        if let Some(f) = self.stream_ids.cid
+            && v.cid_len > 0
+            && let Ok(s) = std::str::from_utf8(&v.cid[..usize::from(v.cid_len)])
+        {
+            fields.add(f, Value::Str(s));
+        }
+    }
 }
 
 impl Work {
@@ -133,6 +241,7 @@ pub struct Feeder<'a> {
     limit: Option<u64>,
     used: u64,
     done: bool,
+    streams: Option<StreamPass>,
 }
 
 impl<'a> Feeder<'a> {
@@ -143,7 +252,14 @@ impl<'a> Feeder<'a> {
             limit,
             used: 0,
             done: limit == Some(0),
+            streams: None,
         }
+    }
+
+    /// Also run the per-file stream pass (see [`StreamPass`]).
+    pub fn with_streams(mut self, pass: Option<StreamPass>) -> Feeder<'a> {
+        self.streams = pass;
+        self
     }
 
     /// The next batch, or `None` at the end of the file or of the limit.
@@ -168,6 +284,21 @@ impl<'a> Feeder<'a> {
             pass.push(ok);
         }
         let take = pass.len();
-        Ok(Some(Work { batch, take, pass }))
+        let mut streams = Vec::new();
+        let mut stream_ids = StreamIds::default();
+        if let Some(sp) = self.streams.as_mut() {
+            stream_ids = sp.ids;
+            streams.reserve(take);
+            for rec in batch.iter().take(take) {
+                streams.push(sp.values(&rec));
+            }
+        }
+        Ok(Some(Work {
+            batch,
+            take,
+            pass,
+            streams,
+            stream_ids,
+        }))
     }
 }

@@ -122,10 +122,31 @@ impl CommunityId {
         h.finalize().into()
     }
 
+    /// The digest without ports, as for a datagram whose transport header is
+    /// not at hand (an IP fragment): tshark hashes those this way.
+    pub fn digest_without_ports(&self, src: &[u8], dst: &[u8], proto: u8) -> [u8; 20] {
+        let (a, b) = if src <= dst { (src, dst) } else { (dst, src) };
+        let mut h = Sha1::new();
+        h.update(self.seed.to_be_bytes());
+        h.update(a);
+        h.update(b);
+        h.update([proto, 0]);
+        h.finalize().into()
+    }
+
     /// Append the textual ID (`1:` + base64) to `out`, without allocating
     /// when `out` has room.
     pub fn write(&self, t: &Tuple<'_>, out: &mut String) {
         let d = self.digest(t);
+        Self::encode(d, out);
+    }
+
+    /// [`CommunityId::write`] for [`CommunityId::digest_without_ports`].
+    pub fn write_without_ports(&self, src: &[u8], dst: &[u8], proto: u8, out: &mut String) {
+        Self::encode(self.digest_without_ports(src, dst, proto), out);
+    }
+
+    fn encode(d: [u8; 20], out: &mut String) {
         let mut buf = [0u8; 28];
         // 20 bytes always encode to exactly 28 characters with padding.
         let n = base64::engine::general_purpose::STANDARD

@@ -6,6 +6,8 @@
 //! - [`key`] — the symmetric [`FlowKey`] and the address-pair shard hash.
 //! - [`table`] — the [`FlowTable`]: bidirectional flows with Zeek's
 //!   `conn_state` and `history`, idle/active timeouts, TCP port reuse.
+//! - [`numbering`] — tshark's `tcp.stream`/`udp.stream` numbering and the
+//!   per-packet Community ID, for packet tables.
 //! - [`reassembly`] — per-direction TCP reassembly ([`Stream`]) for
 //!   application dissectors, in bounded memory.
 //!
@@ -13,6 +15,7 @@
 
 pub mod community_id;
 pub mod key;
+pub mod numbering;
 pub mod packet;
 pub mod reassembly;
 pub mod table;

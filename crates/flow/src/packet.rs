@@ -80,6 +80,24 @@ pub struct PacketInfo {
     /// sent, not what was captured). For protocols without a known transport
     /// header it is the IP payload length.
     pub payload_len: u32,
+    /// The IP payload length according to the IP header (for a fragment:
+    /// this fragment's share of the datagram).
+    pub ip_payload_len: u32,
+    /// Was the whole IP payload captured (not cut by the snaplen)?
+    pub ip_payload_captured: bool,
+    /// For an ICMP/ICMPv6 error: the quoted datagram's addresses, protocol
+    /// and transport header as far as it was quoted (a TCP header needs its
+    /// first 16 bytes, through the window).
+    pub quoted: Option<Quoted>,
+}
+
+/// The offending datagram quoted in an ICMP error.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Quoted {
+    pub src: Addr,
+    pub dst: Addr,
+    pub proto: u8,
+    pub l4: L4,
 }
 
 impl PacketInfo {
@@ -276,6 +294,8 @@ fn ipv6(d: &[u8], off: usize, p: &mut PacketInfo) -> Option<()> {
 
 fn transport(d: &[u8], r: Range<usize>, ip_payload: usize, p: &mut PacketInfo) -> Option<()> {
     let ip_payload32 = u32::try_from(ip_payload).unwrap_or(u32::MAX);
+    p.ip_payload_len = ip_payload32;
+    p.ip_payload_captured = r.len() >= ip_payload;
     if p.frag.is_some_and(|f| f.offset > 0) {
         p.l4 = L4::Fragment;
         p.payload = r;
@@ -339,6 +359,14 @@ fn transport(d: &[u8], r: Range<usize>, ip_payload: usize, p: &mut PacketInfo) -
             };
             let id = if query { be16(seg, 4) } else { None };
             p.l4 = L4::Icmp { ty, code, id };
+            let error = if p.proto == ICMP {
+                matches!(ty, 3 | 4 | 5 | 11 | 12)
+            } else {
+                matches!(ty, 1..=4)
+            };
+            if error && let Some(inner) = seg.get(8..) {
+                p.quoted = quoted(inner);
+            }
             let hl = if p.proto == ICMP { 8 } else { 4 };
             p.payload = (r.start + hl).min(r.end)..r.end;
             p.payload_len = u32::try_from(ip_payload.saturating_sub(hl)).unwrap_or(u32::MAX);
@@ -346,6 +374,29 @@ fn transport(d: &[u8], r: Range<usize>, ip_payload: usize, p: &mut PacketInfo) -
         _ => {}
     }
     Some(())
+}
+
+/// Parse the datagram quoted in an ICMP error (no further quoting).
+fn quoted(d: &[u8]) -> Option<Quoted> {
+    let mut q = PacketInfo::default();
+    match d.first()? >> 4 {
+        4 => {
+            let _ = ipv4(d, 0, &mut q);
+        }
+        6 => {
+            let _ = ipv6(d, 0, &mut q);
+        }
+        _ => return None,
+    }
+    // A TCP header quoted without its flags and window (the usual 8 bytes
+    // of ICMPv4) parses as `Other`: tshark too stops before its
+    // conversation lookup.
+    Some(Quoted {
+        src: q.src?,
+        dst: q.dst?,
+        proto: q.proto,
+        l4: q.l4,
+    })
 }
 
 #[cfg(test)]

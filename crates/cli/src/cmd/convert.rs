@@ -104,7 +104,9 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let threads = pcapx_pipeline::thread_count(a.table.threads);
     let wanted = spec.wanted(engine.registry().field_count());
     let mut total = Account::default();
-    let mut feeder = input::Feeder::new(&mut cap, filter, a.input.limit);
+    let streams = input::StreamIds::wanted(engine, &wanted)
+        .map(|ids| input::StreamPass::new(ids, a.community_id_seed));
+    let mut feeder = input::Feeder::new(&mut cap, filter, a.input.limit).with_streams(streams);
 
     let result = pcapx_pipeline::run(
         threads,
@@ -123,13 +125,14 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         },
         |(fields, enc), w: Work| -> (Encoded, Account) {
             let mut acc = Account::default();
-            for (rec, pass) in w.records() {
+            for (i, (rec, pass)) in w.records().enumerate() {
                 acc.read += 1;
                 if !pass {
                     acc.filtered_out += 1;
                     continue;
                 }
                 engine.dissect(&input::meta(&rec), rec.data, fields);
+                w.add_stream_fields(i, fields);
                 if spec.accepts(fields) {
                     enc.push(&spec, fields);
                     acc.rows += 1;

@@ -89,18 +89,21 @@ pub(super) fn scan<A: Send>(
     let filter = ctx.filter(input, &cap)?;
     let threads = pcapx_pipeline::thread_count(rows.threads);
     let wanted = spec.wanted(engine.registry().field_count());
-    let mut feeder = input::Feeder::new(&mut cap, filter, input.limit);
+    let streams =
+        input::StreamIds::wanted(engine, &wanted).map(|ids| input::StreamPass::new(ids, 0));
+    let mut feeder = input::Feeder::new(&mut cap, filter, input.limit).with_streams(streams);
     pcapx_pipeline::run(
         threads,
         || feeder.next_work(),
         || engine.new_fields(wanted.clone()),
         |fields, w: Work| -> A {
             let mut part = make();
-            for (rec, pass) in w.records() {
+            for (i, (rec, pass)) in w.records().enumerate() {
                 if !pass {
                     continue;
                 }
                 engine.dissect(&input::meta(&rec), rec.data, fields);
+                w.add_stream_fields(i, fields);
                 if spec.accepts(fields) {
                     row(&mut part, fields);
                 }

@@ -33,7 +33,35 @@ pub fn all() -> Vec<Box<dyn Dissector>> {
         Box::new(icmp::Icmp::new()),
         Box::new(icmpv6::Icmpv6::new()),
         Box::new(dns::Dns::new()),
+        Box::new(CommunityIdField),
     ]
+}
+
+/// Declares the `communityid` field (alias `community_id`): Corelight
+/// Community ID v1 of the packet's flow, tshark's field name. It is bound to
+/// no table, so the engine never calls it; the value comes from a per-file
+/// pass outside the engine (pcapx-flow), only when a table asks for it.
+#[derive(Default)]
+pub struct CommunityIdField;
+
+impl Dissector for CommunityIdField {
+    fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
+        r.protocol("communityid", "Community ID Flow Hashing", "CommunityID")?;
+        r.field(
+            FieldDef::new(
+                "communityid",
+                "Community ID",
+                FieldType::Str,
+                "Corelight Community ID v1 of the packet's flow (seed 0 unless --community-id-seed)",
+            )
+            .alias("community_id"),
+        )?;
+        Ok(())
+    }
+
+    fn dissect(&self, _data: &[u8], _cx: &mut Ctx<'_>) -> Outcome {
+        Outcome::end(0)
+    }
 }
 
 /// Placeholder id before `register` runs; the field store ignores it.

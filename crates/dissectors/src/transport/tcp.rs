@@ -388,6 +388,14 @@ impl Dissector for Tcp {
             self.tsval,
             self.tsecr,
         ]);
+        // Filled by a per-file pass outside the engine (pcapx-flow's
+        // numbering), only when a table asks for it.
+        r.field(f(
+            "tcp.stream",
+            "Stream index",
+            U32,
+            "The TCP conversation's index in order of first appearance, numbered as tshark does (a new SYN on reused ports starts a new one)",
+        ))?;
         self.port_table = r.table("tcp.port");
         r.bind("ip.proto", 6);
         Ok(())

@@ -74,6 +74,13 @@ impl Dissector for Udp {
             "the UDP length is below 8 or beyond the IP payload",
             false,
         )?;
+        // Filled by a per-file pass outside the engine, like `tcp.stream`.
+        r.field(FieldDef::new(
+            "udp.stream",
+            "Stream index",
+            U32,
+            "The UDP conversation's index in order of first appearance, numbered as tshark does",
+        ))?;
         self.port_table = r.table("udp.port");
         r.bind("ip.proto", 17);
         Ok(())
