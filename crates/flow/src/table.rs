@@ -170,6 +170,9 @@ pub struct FlowRecord {
     pub gaps: u64,
     /// Segments with an absurd sequence jump (both directions).
     pub absurd_jumps: u64,
+    /// The conversation number (`tcp.stream`/`udp.stream`) the caller gave
+    /// the flow's first packet, if any.
+    pub stream: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -221,6 +224,7 @@ const H_MULTI: u16 = 64;
 #[derive(Clone, Debug)]
 struct Flow {
     key: FlowKey,
+    stream: Option<u32>,
     /// The originator is the key's `lo` endpoint.
     orig_lo: bool,
     first_frame: u64,
@@ -472,6 +476,7 @@ impl FlowTable {
             end,
             gaps,
             absurd_jumps: absurd,
+            stream: f.stream,
         }
     }
 
@@ -484,6 +489,21 @@ impl FlowTable {
         ts_ns: i64,
         wire_len: u32,
         p: &PacketInfo,
+        out: &mut Vec<FlowRecord>,
+    ) {
+        self.packet_in_stream(number, ts_ns, wire_len, p, None, out);
+    }
+
+    /// [`FlowTable::packet`] with the packet's conversation number (tshark's
+    /// `tcp.stream`/`udp.stream`, from [`crate::numbering`]); a flow keeps
+    /// its first packet's, so flow and packet tables join on it.
+    pub fn packet_in_stream(
+        &mut self,
+        number: u64,
+        ts_ns: i64,
+        wire_len: u32,
+        p: &PacketInfo,
+        stream: Option<u32>,
         out: &mut Vec<FlowRecord>,
     ) {
         self.stats.packets += 1;
@@ -552,12 +572,12 @@ impl FlowTable {
                 });
                 if let Some(reason) = reason {
                     self.end(i, reason, out);
-                    self.new_flow(key, fwd, number, ts_ns, &q)
+                    self.new_flow(key, fwd, number, ts_ns, &q, stream)
                 } else {
                     i
                 }
             }
-            None => self.new_flow(key, fwd, number, ts_ns, &q),
+            None => self.new_flow(key, fwd, number, ts_ns, &q, stream),
         };
         self.unlink(idx);
         if let Some(f) = self.slots[idx as usize].as_mut() {
@@ -600,7 +620,15 @@ impl FlowTable {
         self.push_back(idx);
     }
 
-    fn new_flow(&mut self, key: FlowKey, fwd: bool, number: u64, ts: i64, p: &PacketInfo) -> u32 {
+    fn new_flow(
+        &mut self,
+        key: FlowKey,
+        fwd: bool,
+        number: u64,
+        ts: i64,
+        p: &PacketInfo,
+        stream: Option<u32>,
+    ) -> u32 {
         // A first packet that is a SYN-ACK: its receiver is the originator.
         let flip = matches!(p.l4, L4::Tcp { flags, .. } if flags & (SYN | ACK) == (SYN | ACK) && flags & (RST | FIN) == 0);
         let orig_lo = fwd != flip;
@@ -617,6 +645,7 @@ impl FlowTable {
         };
         let mut f = Flow {
             key,
+            stream,
             orig_lo,
             first_frame: number,
             first_ns: ts,

@@ -11,7 +11,9 @@
 //! until every worker's oldest live flow is younger, then are written: rows
 //! are in first-packet order (a flow's first frame number) for any thread
 //! count, while memory stays bounded by the live flows. `tcp.stream` and
-//! `udp.stream` number the TCP (UDP) rows in that order from 0.
+//! `udp.stream` are those of the flow's first packet in packet tables
+//! (tshark's numbering, computed on the reader's thread): flows split by a
+//! timeout share their conversation's number.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -25,6 +27,7 @@ use pcapx_core::{FieldId, FieldType, Fields, Value, Wanted};
 use pcapx_dissectors::transport::services;
 use pcapx_flow::key::addr_pair_shard;
 use pcapx_flow::key::{ICMP, ICMPV6, SCTP, TCP, UDP};
+use pcapx_flow::numbering::StreamNumbering;
 use pcapx_flow::{FlowConfig, FlowRecord, FlowTable};
 use pcapx_output::{ColumnSpec, Encoder, Format, Occurrence, Scope, TableSpec, TimeFormat, Writer};
 
@@ -100,14 +103,7 @@ fn service(r: &FlowRecord) -> Option<&'static str> {
     name(r.dport).or_else(|| name(r.sport))
 }
 
-/// Stream numbers handed out in output order.
-#[derive(Default)]
-struct Numbering {
-    tcp: u32,
-    udp: u32,
-}
-
-fn fill(fields: &mut Fields, r: &FlowRecord, n: &mut Numbering, scratch: &mut String) {
+fn fill(fields: &mut Fields, r: &FlowRecord, scratch: &mut String) {
     fields.clear();
     let mut col = 0u32;
     let mut put = |fields: &mut Fields, v: Option<Value<'_>>| {
@@ -148,14 +144,8 @@ fn fill(fields: &mut Fields, r: &FlowRecord, n: &mut Numbering, scratch: &mut St
         put(fields, Some(Value::U64(d.payload_bytes)));
     }
     let (tcp, udp) = match r.proto {
-        TCP => {
-            n.tcp += 1;
-            (Some(n.tcp - 1), None)
-        }
-        UDP => {
-            n.udp += 1;
-            (None, Some(n.udp - 1))
-        }
+        TCP => (r.stream, None),
+        UDP => (None, r.stream),
         _ => (None, None),
     };
     put(fields, tcp.map(|x| Value::U64(u64::from(x))));
@@ -222,7 +212,6 @@ pub fn run(a: &FlowsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         .with_context(|| format!("writing {out_name}"))?;
     let mut enc = Encoder::new(&spec, format);
     let mut fields = Fields::new(COLUMNS.len(), Wanted::All);
-    let mut numbering = Numbering::default();
     let mut scratch = String::new();
     let mut rows = 0u64;
     let mut write = |flows: &mut Vec<FlowRecord>| -> Result<()> {
@@ -230,7 +219,7 @@ pub fn run(a: &FlowsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
             return Ok(());
         }
         for r in flows.drain(..) {
-            fill(&mut fields, &r, &mut numbering, &mut scratch);
+            fill(&mut fields, &r, &mut scratch);
             enc.push(&spec, &fields);
             rows += 1;
         }
@@ -267,11 +256,15 @@ struct Account {
 /// Marks a record that goes to no worker (not IP, or filtered out).
 const NO_SHARD: u16 = u16::MAX;
 
-/// A batch and each record's worker, shared by every worker.
+/// A batch and each record's worker and conversation number, shared by
+/// every worker.
 struct Shared {
     work: Work,
     shard: Vec<u16>,
+    stream: Vec<u32>,
 }
+
+const NO_STREAM: u32 = u32::MAX;
 
 /// A worker's report after a batch: the flows that ended, and the first
 /// frame of its oldest live flow (every flow it ends later starts there or
@@ -296,7 +289,15 @@ fn worker(me: usize, cfg: FlowConfig, rx: &mpsc::Receiver<Arc<Shared>>, tx: &mps
             }
             if b.shard.get(i).copied() == Some(me16) {
                 let info = pcapx_flow::parse(rec.linktype, rec.data);
-                table.packet(rec.number, rec.ts_ns, rec.wirelen, &info, &mut flows);
+                let stream = b.stream.get(i).copied().filter(|&s| s != NO_STREAM);
+                table.packet_in_stream(
+                    rec.number,
+                    rec.ts_ns,
+                    rec.wirelen,
+                    &info,
+                    stream,
+                    &mut flows,
+                );
             } else {
                 // Another worker's packet still moves the clock forward.
                 table.expire(rec.ts_ns, &mut flows);
@@ -337,6 +338,7 @@ fn sharded(
     let (res_tx, res_rx) = mpsc::channel::<Report>();
     let mut pending: BTreeMap<u64, FlowRecord> = BTreeMap::new();
     let mut marks = vec![0u64; n];
+    let mut numbering = StreamNumbering::new();
     let mut out = Vec::new();
     let mut take = |r: Report,
                     pending: &mut BTreeMap<u64, FlowRecord>,
@@ -380,14 +382,19 @@ fn sharded(
                 }
             };
             let mut shard = Vec::with_capacity(work.take);
+            let mut stream = Vec::with_capacity(work.take);
             for (rec, pass) in work.records() {
                 acc.read += 1;
+                // Conversations are numbered over every record, as in
+                // packet tables (and tshark), whatever the filter.
+                let info = pcapx_flow::parse(rec.linktype, rec.data);
+                let s = numbering.packet(&info, rec.ts_ns);
+                stream.push(s.tcp_stream.or(s.udp_stream).unwrap_or(NO_STREAM));
                 if !pass {
                     acc.filtered_out += 1;
                     shard.push(NO_SHARD);
                     continue;
                 }
-                let info = pcapx_flow::parse(rec.linktype, rec.data);
                 match (info.src, info.dst) {
                     (Some(a), Some(b)) => {
                         shard.push(u16::try_from(addr_pair_shard(&a, &b, n)).unwrap_or(0));
@@ -398,7 +405,11 @@ fn sharded(
                     }
                 }
             }
-            let shared = Arc::new(Shared { work, shard });
+            let shared = Arc::new(Shared {
+                work,
+                shard,
+                stream,
+            });
             for tx in &txs {
                 // A worker only stops early if the writer failed; the
                 // error comes from `take` below.
