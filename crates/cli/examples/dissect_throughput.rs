@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let max = opt("--max", 1_000_000);
     let rounds = opt("--rounds", 3);
-    let engine = pcapx_dissectors::builder()?.build();
+    let engine = pcapx_dissectors::builder()?.build()?;
     let spec = TableSpec::build(
         engine.registry(),
         None,

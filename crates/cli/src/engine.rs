@@ -13,5 +13,5 @@ pub fn build(plugins: &[PathBuf]) -> Result<Engine> {
     let mut b = pcapx_dissectors::builder().context("registering the built-in dissectors")?;
     let loaded = pcapx_plugin_host::load_all(plugins)?;
     pcapx_plugin_host::add_all(&loaded, &mut b)?;
-    Ok(b.build())
+    b.build().context("freezing the dissector registry")
 }

@@ -12,7 +12,9 @@ use crate::registry::{
 use crate::value::Value;
 
 /// A named dispatch table (`ethertype`, `ip.proto`, `tcp.port`, `udp.port`,
-/// `linktype`, …), numbered in order of first mention.
+/// `linktype`, …), numbered in order of first mention. A table exists once a
+/// dissector declares it ([`Registrar::declare_table`]); binding into a table
+/// nobody declares fails [`crate::EngineBuilder::build`].
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TableId(pub u32);
 
@@ -125,7 +127,7 @@ impl PacketView<'_> {
 pub struct Registrar<'a> {
     pub(crate) registry: &'a mut Registry,
     pub(crate) proto: Option<ProtoId>,
-    pub(crate) tables: &'a mut Vec<String>,
+    pub(crate) tables: &'a mut Vec<TableDecl>,
     pub(crate) bindings: &'a mut Vec<(TableId, u64)>,
     pub(crate) heuristics: &'a mut Vec<TableId>,
     pub(crate) origin: &'a str,
@@ -175,26 +177,52 @@ impl Registrar<'_> {
         })
     }
 
-    /// The id of a dispatch table, creating it on first mention.
-    pub fn table(&mut self, name: &str) -> TableId {
-        if let Some(i) = self.tables.iter().position(|t| t == name) {
+    /// Declare a dispatch table this dissector hands off into (its own, like
+    /// `tcp.port`, or a shared one, like `ethertype`) and get its id for
+    /// [`Next::Table`]/[`Next::Ports`]. Declaring an existing table again
+    /// returns the same id.
+    pub fn declare_table(&mut self, name: &str) -> TableId {
+        let t = self.table_id(name);
+        if let Some(decl) = self.tables.get_mut(t.0 as usize) {
+            decl.declared = true;
+        }
+        t
+    }
+
+    /// A table by name, recorded (undeclared) on first mention.
+    fn table_id(&mut self, name: &str) -> TableId {
+        if let Some(i) = self.tables.iter().position(|t| t.name == name) {
             return TableId(u32::try_from(i).unwrap_or(u32::MAX));
         }
-        self.tables.push(name.to_owned());
+        self.tables.push(TableDecl {
+            name: name.to_owned(),
+            declared: false,
+        });
         TableId(u32::try_from(self.tables.len() - 1).unwrap_or(u32::MAX))
     }
 
-    /// Be called for `key` in `table` (e.g. `("ethertype", 0x0800)`).
-    pub fn bind(&mut self, table: &str, key: u64) {
-        let t = self.table(table);
-        self.bindings.push((t, key));
+    /// Be called for `key` in `table`, e.g.
+    /// `r.bind(tables::ETHERTYPE, EtherType::IPV4)` (see [`crate::keys`]).
+    /// Some dissector must declare `table`, or building the engine fails.
+    pub fn bind(&mut self, table: &str, key: impl Into<u64>) {
+        let t = self.table_id(table);
+        self.bindings.push((t, key.into()));
     }
 
-    /// Be offered payloads of `table` that no binding claimed.
+    /// Be offered payloads of `table` that no binding claimed. Some dissector
+    /// must declare `table`, or building the engine fails.
     pub fn heuristic(&mut self, table: &str) {
-        let t = self.table(table);
+        let t = self.table_id(table);
         self.heuristics.push(t);
     }
+}
+
+/// A dispatch table as registration knows it.
+#[derive(Clone, Debug)]
+pub(crate) struct TableDecl {
+    pub(crate) name: String,
+    /// Some dissector declared it; only then may others bind into it.
+    pub(crate) declared: bool,
 }
 
 /// Per-layer context handed to [`Dissector::dissect`].

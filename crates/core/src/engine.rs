@@ -1,8 +1,9 @@
 //! The [`Engine`]: frozen registry + dissectors + dispatch tables, and the loop
 //! that decodes one packet layer by layer.
 
-use crate::dissector::{Ctx, Dissector, Next, PacketView, Registrar, TableId};
+use crate::dissector::{Ctx, Dissector, Next, Outcome, PacketView, Registrar, TableDecl, TableId};
 use crate::fields::{FieldMask, Fields, LayerRecord, Wanted};
+use crate::keys::tables;
 use crate::registry::{
     AnomalyDef, AnomalyId, FieldDef, FieldId, ProtoId, ProtocolDef, Registry, RegistryError,
 };
@@ -81,12 +82,40 @@ struct Table {
 /// search in [`Table::bound`].
 const DENSE_KEYS: u64 = 1 << 16;
 
+/// Why [`EngineBuilder::build`] refused to freeze the engine.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BuildError {
+    /// A dissector binds (or offers a heuristic) into a table that no
+    /// dissector declares: most likely a misspelt table name.
+    #[error(
+        "dissector '{protocol}' ({origin}) {}dispatch table '{table}', which no dissector declares",
+        if *.heuristic { "offers a heuristic in " } else { "binds into " }
+    )]
+    UndeclaredTable {
+        table: String,
+        /// The binding dissector's protocol name.
+        protocol: String,
+        /// `built-in` or the plugin's name.
+        origin: String,
+        heuristic: bool,
+    },
+}
+
+impl BuildError {
+    /// `built-in` or the name of the plugin whose dissector is at fault.
+    pub fn origin(&self) -> &str {
+        match self {
+            BuildError::UndeclaredTable { origin, .. } => origin,
+        }
+    }
+}
+
 /// Collects dissectors; [`EngineBuilder::build`] freezes everything.
 pub struct EngineBuilder {
     registry: Registry,
     dissectors: Vec<Box<dyn Dissector>>,
     protos: Vec<ProtoId>,
-    tables: Vec<String>,
+    tables: Vec<TableDecl>,
     bindings: Vec<(TableId, u64, usize)>,
     heuristics: Vec<(TableId, usize)>,
     frame: FrameFields,
@@ -281,7 +310,11 @@ impl EngineBuilder {
             registry: r,
             dissectors: Vec::new(),
             protos: Vec::new(),
-            tables: Vec::new(),
+            // The engine itself hands each record to this table.
+            tables: vec![TableDecl {
+                name: tables::LINKTYPE.to_owned(),
+                declared: true,
+            }],
             bindings: Vec::new(),
             heuristics: Vec::new(),
             frame: FrameFields {
@@ -342,13 +375,36 @@ impl EngineBuilder {
         &self.registry
     }
 
-    /// Freeze: after this the registry and tables never change.
-    pub fn build(self) -> Engine {
+    /// Is every binding and heuristic aimed at a declared table? The first
+    /// one that is not names the table and the dissector. [`Self::build`]
+    /// runs this; a plugin loader may run it first to blame the plugin.
+    pub fn check(&self) -> Result<(), BuildError> {
+        let bound = self.bindings.iter().map(|&(t, _, d)| (t, d, false));
+        let heur = self.heuristics.iter().map(|&(t, d)| (t, d, true));
+        for (t, d, heuristic) in bound.chain(heur) {
+            let decl = &self.tables[t.0 as usize];
+            if !decl.declared {
+                let p = self.registry.protocol(self.protos[d]);
+                return Err(BuildError::UndeclaredTable {
+                    table: decl.name.clone(),
+                    protocol: p.name.clone(),
+                    origin: p.origin.clone(),
+                    heuristic,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Freeze: after this the registry and tables never change. Fails if a
+    /// dissector binds into a table nobody declares ([`Self::check`]).
+    pub fn build(self) -> Result<Engine, BuildError> {
+        self.check()?;
         let mut tables: Vec<Table> = self
             .tables
             .iter()
             .map(|n| Table {
-                name: n.clone(),
+                name: n.name.clone(),
                 ..Table::default()
             })
             .collect();
@@ -387,7 +443,7 @@ impl EngineBuilder {
         for (i, p) in self.protos.iter().enumerate() {
             by_proto[p.index()] = i;
         }
-        let linktype = tables.iter().position(|t| t.name == "linktype");
+        let linktype = tables.iter().position(|t| t.name == tables::LINKTYPE);
         let f = &self.frame;
         let frame_ids = [
             f.number,
@@ -400,7 +456,7 @@ impl EngineBuilder {
             f.comment,
         ];
         let frame_mask = FieldMask::of(&frame_ids);
-        Engine {
+        Ok(Engine {
             frame_mask,
             registry: self.registry,
             dissectors: self.dissectors,
@@ -410,7 +466,7 @@ impl EngineBuilder {
             linktype,
             frame: self.frame,
             anomalies: self.anomalies,
-        }
+        })
     }
 }
 
@@ -495,6 +551,9 @@ impl Engine {
             .map(|i| tab.bound[i].1)
     }
 
+    /// The first heuristic of table `t` that accepts `data`. A probe only
+    /// reads: `accepts` gets the walk's context by shared reference, so it
+    /// cannot record anything (and no scratch sink is built per probe).
     fn heuristic(&self, t: usize, data: &[u8], cx: &Ctx<'_>) -> Option<usize> {
         let tab = self.tables.get(t)?;
         tab.heuristics
@@ -504,8 +563,23 @@ impl Engine {
     }
 
     /// Decode one packet into `out` (which is cleared first).
+    ///
+    /// The steps, in order: the `frame` pseudo-layer; the walk down the
+    /// dissector chain from the link type ([`Engine::walk_layers`]); what no
+    /// dissector claimed becomes a `data` layer, bytes past the first declared
+    /// length a `padding` layer; last, `frame.protocols` names the layers.
     pub fn dissect(&self, meta: &PacketMeta<'_>, data: &[u8], out: &mut Fields) {
         out.clear();
+        self.frame_layer(meta, out);
+        let end = self.walk_layers(meta, data, out);
+        self.data_layer(data, &end, out);
+        self.padding_layer(data, end.padding, out);
+        self.protocols_field(out);
+    }
+
+    /// Layer 0: the `frame` pseudo-protocol and the record's own facts.
+    #[inline]
+    fn frame_layer(&self, meta: &PacketMeta<'_>, out: &mut Fields) {
         let ff = &self.frame;
         out.push_layer(LayerRecord {
             proto: ff.proto,
@@ -525,21 +599,20 @@ impl Engine {
                 out.add(ff.comment, Value::Str(c));
             }
         }
+    }
 
-        let mut start = 0usize;
-        let mut end = data.len();
-        // The link-layer dissector, looked up once: the first turn of the loop
-        // takes it instead of looking it up again.
-        let mut link = self
-            .linktype
-            .and_then(|t| self.lookup(t, u64::from(meta.linktype)));
-        if link.is_none() {
-            out.anomaly_at_frame(self.anomalies.unknown_linktype);
-        }
-        let mut next = Next::End;
-        let mut padding: Option<(usize, usize)> = None;
-        let mut depth = 0usize;
-        // One context for the whole packet: the loop updates the few things
+    /// Run the dissector chain: the link-layer dissector first, then whatever
+    /// each layer hands off to, until a layer ends the chain, nobody claims
+    /// the hand-off, or [`MAX_LAYERS`] is reached. Returns where the walk
+    /// stopped.
+    #[inline]
+    fn walk_layers(&self, meta: &PacketMeta<'_>, data: &[u8], out: &mut Fields) -> WalkEnd {
+        let mut walk = Walk {
+            start: 0,
+            end: data.len(),
+            padding: None,
+        };
+        // One context for the whole packet: each step updates the few things
         // that change per layer (offset, protocol below, declared length).
         let mut cx = Ctx {
             fields: out,
@@ -552,147 +625,162 @@ impl Engine {
             truncated_id: self.anomalies.truncated,
             malformed_id: self.anomalies.malformed,
         };
-
-        loop {
-            let slice = data.get(start..end).unwrap_or(&[]);
-            let probe = |cx: &Ctx<'_>| ProbeState {
-                number: meta.number,
-                prev: cx.prev,
-                declared: cx.declared_len,
-                quoted: cx.quoted,
-                offset: start,
-            };
-            let chosen = match next {
-                Next::End => link.take(),
-                Next::Table(t, key) => {
-                    let t = t.0 as usize;
-                    let d = self
-                        .lookup(t, key)
-                        .or_else(|| self.heuristic_with(t, slice, probe(&cx)));
-                    if d.is_none() && !slice.is_empty() && !cx.quoted {
-                        cx.fields.anomaly(self.anomalies.unknown_next);
-                    }
-                    d
-                }
-                Next::Ports(t, a, b) => {
-                    let t = t.0 as usize;
-                    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-                    self.lookup(t, u64::from(lo))
-                        .or_else(|| self.lookup(t, u64::from(hi)))
-                        .or_else(|| self.heuristic_with(t, slice, probe(&cx)))
-                }
-            };
-            let Some(di) = chosen else { break };
+        let mut chosen = self.link_dissector(meta, cx.fields);
+        let mut depth = 0usize;
+        while let Some(di) = chosen {
             if depth >= MAX_LAYERS {
                 cx.fields.anomaly(self.anomalies.too_deep);
                 break;
             }
             depth += 1;
-            let proto = self.protos[di];
-            let layer = cx.fields.push_layer(LayerRecord {
-                proto,
-                offset: u32::try_from(start).unwrap_or(u32::MAX),
-                header_len: 0,
-                quoted: cx.quoted,
-            });
-            cx.offset = start;
-            let outcome = self.dissectors[di].dissect(slice, &mut cx);
-            let hl = outcome.header_len.min(slice.len());
-            cx.fields
-                .set_header_len(layer, u32::try_from(hl).unwrap_or(u32::MAX));
-            let pstart = start + hl;
-            let mut pend = end;
-            if let Some(p) = outcome.payload_len {
-                let declared_end = pstart.saturating_add(p);
-                if declared_end < end {
-                    if padding.is_none() && !cx.quoted {
-                        padding = Some((declared_end, end));
-                    }
-                    pend = declared_end;
-                }
-            }
-            cx.declared_len = outcome.payload_len;
-            cx.prev = Some(proto);
-            start = pstart;
-            end = pend;
-            next = outcome.next;
-            if matches!(next, Next::End) {
+            let slice = data.get(walk.start..walk.end).unwrap_or(&[]);
+            let outcome = self.decode_layer(di, slice, walk.start, &mut cx);
+            walk.advance(&outcome, cx.quoted);
+            if matches!(outcome.next, Next::End) {
                 break;
             }
+            let rest = data.get(walk.start..walk.end).unwrap_or(&[]);
+            cx.offset = walk.start;
+            chosen = self.choose(outcome.next, rest, &mut cx);
         }
-        let quoted = cx.quoted;
-
-        if start < end {
-            let rest = &data[start..end];
-            out.push_layer(LayerRecord {
-                proto: ff.data_proto,
-                offset: u32::try_from(start).unwrap_or(u32::MAX),
-                header_len: u32::try_from(rest.len()).unwrap_or(u32::MAX),
-                quoted,
-            });
-            out.add(ff.data, Value::Bytes(rest));
-            out.add(ff.data_len, Value::U64(rest.len() as u64));
-        }
-        if let Some((ps, pe)) = padding
-            && let Some(pad) = data.get(ps..pe)
-        {
-            {
-                out.push_layer(LayerRecord {
-                    proto: ff.padding_proto,
-                    offset: u32::try_from(ps).unwrap_or(u32::MAX),
-                    header_len: u32::try_from(pad.len()).unwrap_or(u32::MAX),
-                    quoted: false,
-                });
-                out.add(ff.padding, Value::Bytes(pad));
-                out.add(ff.padding_len, Value::U64(pad.len() as u64));
-            }
-        }
-        if out.wants(ff.protocols) {
-            let reg = &self.registry;
-            let layers: Vec<ProtoId> = out.layers().iter().skip(1).map(|l| l.proto).collect();
-            out.add_str_with(ff.protocols, |b| {
-                for (i, p) in layers.iter().enumerate() {
-                    if i > 0 {
-                        b.push(b':');
-                    }
-                    b.extend_from_slice(reg.protocol(*p).name.as_bytes());
-                }
-            });
+        WalkEnd {
+            start: walk.start,
+            end: walk.end,
+            padding: walk.padding,
+            quoted: cx.quoted,
         }
     }
 
-    // A heuristic probe only reads; it gets a context over a scratch sink so that
-    // `accepts` cannot record anything.
-    fn heuristic_with(&self, t: usize, slice: &[u8], p: ProbeState) -> Option<usize> {
-        if self
-            .tables
-            .get(t)
-            .is_none_or(|tab| tab.heuristics.is_empty())
-        {
-            return None;
+    /// The dissector bound to the record's link type; `unknown-linktype` on
+    /// the frame when there is none.
+    #[inline]
+    fn link_dissector(&self, meta: &PacketMeta<'_>, out: &mut Fields) -> Option<usize> {
+        let link = self
+            .linktype
+            .and_then(|t| self.lookup(t, u64::from(meta.linktype)));
+        if link.is_none() {
+            out.anomaly_at_frame(self.anomalies.unknown_linktype);
         }
-        let mut scratch = Fields::new(0, Wanted::none(0));
-        let meta = PacketMeta {
-            number: p.number,
-            ..PacketMeta::default()
+        link
+    }
+
+    /// Who decodes the bytes a layer handed off: the table binding (for
+    /// ports, the lower port first, then the higher), then the table's
+    /// heuristics in registration order. An unclaimed table hand-off of
+    /// non-empty, unquoted bytes is an `unknown-next` anomaly on the layer
+    /// that handed off.
+    #[inline]
+    fn choose(&self, next: Next, rest: &[u8], cx: &mut Ctx<'_>) -> Option<usize> {
+        match next {
+            Next::End => None,
+            Next::Table(t, key) => {
+                let t = t.0 as usize;
+                let d = self.lookup(t, key).or_else(|| self.heuristic(t, rest, cx));
+                if d.is_none() && !rest.is_empty() && !cx.quoted {
+                    cx.fields.anomaly(self.anomalies.unknown_next);
+                }
+                d
+            }
+            Next::Ports(t, a, b) => {
+                let t = t.0 as usize;
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                self.lookup(t, u64::from(lo))
+                    .or_else(|| self.lookup(t, u64::from(hi)))
+                    .or_else(|| self.heuristic(t, rest, cx))
+            }
+        }
+    }
+
+    /// Open a layer for dissector `di` at byte `offset`, run it on `slice`,
+    /// and record its header length (clamped to the slice). The context then
+    /// describes this layer to the next: its protocol and declared length.
+    #[inline]
+    fn decode_layer(&self, di: usize, slice: &[u8], offset: usize, cx: &mut Ctx<'_>) -> Outcome {
+        let proto = self.protos[di];
+        let layer = cx.fields.push_layer(LayerRecord {
+            proto,
+            offset: u32::try_from(offset).unwrap_or(u32::MAX),
+            header_len: 0,
+            quoted: cx.quoted,
+        });
+        cx.offset = offset;
+        let outcome = self.dissectors[di].dissect(slice, cx);
+        let header_len = outcome.header_len.min(slice.len());
+        cx.fields
+            .set_header_len(layer, u32::try_from(header_len).unwrap_or(u32::MAX));
+        cx.declared_len = outcome.payload_len;
+        cx.prev = Some(proto);
+        Outcome {
+            header_len,
+            ..outcome
+        }
+    }
+
+    /// What the walk left unclaimed, `data[start..end]`, as a `data` layer.
+    #[inline]
+    fn data_layer(&self, data: &[u8], end: &WalkEnd, out: &mut Fields) {
+        let ff = &self.frame;
+        let Some(rest) = data.get(end.start..end.end).filter(|r| !r.is_empty()) else {
+            return;
         };
-        let cx = Ctx {
-            fields: &mut scratch,
-            meta: &meta,
-            registry: &self.registry,
-            prev: p.prev,
-            declared_len: p.declared,
-            quoted: p.quoted,
-            offset: p.offset,
-            truncated_id: self.anomalies.truncated,
-            malformed_id: self.anomalies.malformed,
+        out.push_layer(LayerRecord {
+            proto: ff.data_proto,
+            offset: u32::try_from(end.start).unwrap_or(u32::MAX),
+            header_len: u32::try_from(rest.len()).unwrap_or(u32::MAX),
+            quoted: end.quoted,
+        });
+        out.add(ff.data, Value::Bytes(rest));
+        out.add(ff.data_len, Value::U64(rest.len() as u64));
+    }
+
+    /// The bytes past the first declared length (Ethernet padding, trailers)
+    /// as a `padding` layer.
+    #[inline]
+    fn padding_layer(&self, data: &[u8], padding: Option<(usize, usize)>, out: &mut Fields) {
+        let ff = &self.frame;
+        let Some(pad) = padding.and_then(|(ps, pe)| data.get(ps..pe)) else {
+            return;
         };
-        self.heuristic(t, slice, &cx)
+        let offset = padding.map_or(0, |(ps, _)| ps);
+        out.push_layer(LayerRecord {
+            proto: ff.padding_proto,
+            offset: u32::try_from(offset).unwrap_or(u32::MAX),
+            header_len: u32::try_from(pad.len()).unwrap_or(u32::MAX),
+            quoted: false,
+        });
+        out.add(ff.padding, Value::Bytes(pad));
+        out.add(ff.padding_len, Value::U64(pad.len() as u64));
+    }
+
+    /// `frame.protocols`: the layers after `frame`, outermost first, joined
+    /// by `:` (written straight into the sink's arena).
+    #[inline]
+    fn protocols_field(&self, out: &mut Fields) {
+        let reg = &self.registry;
+        out.add_str_from_layers(self.frame.protocols, |layers, b| {
+            for (i, l) in layers.iter().skip(1).enumerate() {
+                if i > 0 {
+                    b.push(b':');
+                }
+                b.extend_from_slice(reg.protocol(l.proto).name.as_bytes());
+            }
+        });
     }
 
     /// Scapy-style one-line summary of a dissected packet (`fields` must have
     /// been filled with [`Wanted::All`]).
     pub fn summary_line(&self, fields: &Fields, data: &[u8], numeric: bool) -> String {
+        let mut line = String::new();
+        self.summary_into(fields, data, numeric, &mut line);
+        line
+    }
+
+    /// [`Engine::summary_line`] appended to `out`: with a reused `out` this
+    /// allocates nothing once the string has grown to its working size.
+    ///
+    /// The innermost layer with a summary of its own gives its summary; the
+    /// layers around it give their names, joined by ` / `.
+    pub fn summary_into(&self, fields: &Fields, data: &[u8], numeric: bool, out: &mut String) {
         let view = PacketView {
             fields,
             registry: &self.registry,
@@ -700,41 +788,472 @@ impl Engine {
             numeric,
         };
         let layers = fields.layers();
-        let mut parts: Vec<String> = Vec::with_capacity(layers.len());
+        let base = out.len();
+        // Parts are written innermost first after `base`, then copied out in
+        // packet order and the scratch copies dropped.
+        let mut parts = [(0usize, 0usize); SUMMARY_PARTS];
+        let mut n = 0;
         let mut found = false;
         for i in (1..layers.len()).rev() {
+            let start = out.len();
             let proto = layers[i].proto;
-            let mut s = String::new();
-            let mut own = false;
             let d = self.dissector(proto);
-            if let (false, Some(d)) = (found, d) {
-                own = d.summary(&view, i, &mut s);
-            }
+            let own = match (found, d) {
+                (false, Some(d)) => d.summary(&view, i, out),
+                _ => false,
+            };
             if own {
                 found = true;
             } else {
-                s.clear();
+                out.truncate(start);
                 match d.and_then(|d| d.layer_name(&view, i)) {
-                    Some(name) => s.push_str(name),
-                    None => s.push_str(&self.registry.protocol(proto).summary_name),
+                    Some(name) => out.push_str(name),
+                    None => out.push_str(&self.registry.protocol(proto).summary_name),
                 }
             }
             // Layers with an empty summary name (raw IP's pseudo link layer) are
             // not shown, as in Scapy.
-            if !s.is_empty() {
-                parts.push(s);
+            if out.len() > start
+                && let Some(slot) = parts.get_mut(n)
+            {
+                *slot = (start, out.len());
+                n += 1;
             }
         }
-        parts.reverse();
-        parts.join(" / ")
+        let mut buf = std::mem::take(out).into_bytes();
+        let scratch_end = buf.len();
+        for (k, &(s, e)) in parts[..n].iter().rev().enumerate() {
+            if k > 0 {
+                buf.extend_from_slice(b" / ");
+            }
+            buf.extend_from_within(s..e);
+        }
+        buf.drain(base..scratch_end);
+        // Only `&str`s were written, so this is valid UTF-8.
+        *out = String::from_utf8(buf)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     }
 }
 
-#[derive(Copy, Clone)]
-struct ProbeState {
-    number: u64,
-    prev: Option<ProtoId>,
-    declared: Option<usize>,
+/// Most parts a summary line can have: every layer the walk may record
+/// (`frame` is never shown; the chain, `data` and `padding` are).
+const SUMMARY_PARTS: usize = MAX_LAYERS + 2;
+
+/// The walk's position: the current layer's bytes are `data[start..end]`.
+struct Walk {
+    start: usize,
+    end: usize,
+    /// Bytes past the first (outermost, unquoted) declared length.
+    padding: Option<(usize, usize)>,
+}
+
+impl Walk {
+    /// Step past a decoded layer: the next layer starts after its header and
+    /// ends where the layer's declared payload length says, if that is before
+    /// the captured end; the bytes cut off the first time are padding.
+    #[inline]
+    fn advance(&mut self, outcome: &Outcome, quoted: bool) {
+        let payload_start = self.start + outcome.header_len;
+        if let Some(len) = outcome.payload_len {
+            let declared_end = payload_start.saturating_add(len);
+            if declared_end < self.end {
+                if self.padding.is_none() && !quoted {
+                    self.padding = Some((declared_end, self.end));
+                }
+                self.end = declared_end;
+            }
+        }
+        self.start = payload_start;
+    }
+}
+
+/// Where [`Engine::walk_layers`] stopped.
+struct WalkEnd {
+    /// Unclaimed bytes: `data[start..end]`.
+    start: usize,
+    end: usize,
+    padding: Option<(usize, usize)>,
+    /// The walk was inside a quoted packet when it stopped.
     quoted: bool,
-    offset: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    //! The engine's walk with tiny test-only dissectors over a made-up link
+    //! layer: byte 0 is a key into `toy.type`, byte 1 the declared payload
+    //! length (`0xff`: none).
+    use super::*;
+
+    const TYPE: &str = "toy.type";
+    const PORT: &str = "toy.port";
+
+    type Step = fn(&[u8], &mut Ctx<'_>, TableId) -> Outcome;
+
+    /// A dissector made of a name, its registrations and one step function.
+    struct Toy {
+        name: &'static str,
+        declares: &'static str,
+        binds: &'static [(&'static str, u64)],
+        heuristic: Option<(&'static str, u8)>,
+        step: Step,
+        table: TableId,
+    }
+
+    impl Dissector for Toy {
+        fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
+            r.protocol(self.name, self.name, self.name)?;
+            self.table = r.declare_table(self.declares);
+            for &(t, k) in self.binds {
+                r.bind(t, k);
+            }
+            if let Some((t, _)) = self.heuristic {
+                r.heuristic(t);
+            }
+            Ok(())
+        }
+        fn accepts(&self, data: &[u8], _cx: &Ctx<'_>) -> bool {
+            self.heuristic
+                .is_some_and(|(_, first)| data.first() == Some(&first))
+        }
+        fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
+            (self.step)(data, cx, self.table)
+        }
+    }
+
+    fn toy(name: &'static str, binds: &'static [(&'static str, u64)], step: Step) -> Toy {
+        Toy {
+            name,
+            declares: TYPE,
+            binds,
+            heuristic: None,
+            step,
+            table: TableId(0),
+        }
+    }
+
+    fn end1(d: &[u8], cx: &mut Ctx<'_>, _: TableId) -> Outcome {
+        if d.is_empty() {
+            cx.short();
+        }
+        Outcome::end(1)
+    }
+
+    fn builder() -> EngineBuilder {
+        let mut b = EngineBuilder::new();
+        let mut add = |d: Toy| b.add(Box::new(d), "test").map(|_| ()).unwrap();
+        add(toy("link", &[(tables::LINKTYPE, 1)], |d, _, t| Outcome {
+            header_len: 2,
+            payload_len: d.get(1).filter(|&&l| l != 0xff).map(|&l| usize::from(l)),
+            next: Next::Table(t, d.first().map_or(0, |&k| u64::from(k))),
+        }));
+        add(toy("a", &[(TYPE, 1)], end1));
+        add(Toy {
+            declares: PORT,
+            ..toy("ports", &[(TYPE, 2)], |d, _, t| {
+                let port = |i: usize| {
+                    d.get(i..i + 2)
+                        .map_or(0, |p| u16::from_be_bytes([p[0], p[1]]))
+                };
+                Outcome::next(4, Next::Ports(t, port(0), port(2)))
+            })
+        });
+        add(toy("p80", &[(PORT, 80)], end1));
+        add(toy("p443", &[(PORT, 443)], end1));
+        add(Toy {
+            heuristic: Some((PORT, b'H')),
+            ..toy("h1", &[], end1)
+        });
+        add(Toy {
+            heuristic: Some((PORT, b'H')),
+            ..toy("h2", &[], end1)
+        });
+        add(Toy {
+            heuristic: Some((TYPE, b'Z')),
+            ..toy("hz", &[], end1)
+        });
+        add(toy("quote", &[(TYPE, 5)], |_, cx, t| {
+            cx.set_quoted();
+            // The quoted copy: a `toy.type` layer whose declared length lies.
+            Outcome {
+                header_len: 1,
+                payload_len: Some(1),
+                next: Next::Table(t, 1),
+            }
+        }));
+        add(toy("loop", &[(TYPE, 9)], |_, _, t| {
+            Outcome::next(1, Next::Table(t, 9))
+        }));
+        b
+    }
+
+    struct Decoded {
+        engine_protocols: String,
+        layers: Vec<(String, u32, u32, bool)>,
+        anomalies: Vec<(String, Option<String>)>,
+        fields: Fields,
+    }
+
+    fn dissect_with(engine: &Engine, linktype: u32, data: &[u8], wanted: Wanted) -> Decoded {
+        let reg = engine.registry();
+        let mut out = engine.new_fields(wanted);
+        let meta = PacketMeta {
+            number: 1,
+            caplen: u32::try_from(data.len()).unwrap(),
+            wirelen: u32::try_from(data.len()).unwrap(),
+            linktype,
+            ..PacketMeta::default()
+        };
+        engine.dissect(&meta, data, &mut out);
+        let name = |p: ProtoId| reg.protocol(p).name.clone();
+        let layers = out
+            .layers()
+            .iter()
+            .map(|l| (name(l.proto), l.offset, l.header_len, l.quoted))
+            .collect();
+        let anomalies = out
+            .anomalies()
+            .iter()
+            .map(|h| {
+                let layer = out
+                    .layers()
+                    .get(usize::from(h.layer))
+                    .map(|l| name(l.proto));
+                (reg.anomaly(h.id).name.clone(), layer)
+            })
+            .collect();
+        let engine_protocols = match out.first(engine.frame_fields().protocols) {
+            Some(Value::Str(s)) => s.to_owned(),
+            _ => String::new(),
+        };
+        Decoded {
+            engine_protocols,
+            layers,
+            anomalies,
+            fields: out,
+        }
+    }
+
+    fn dissect(data: &[u8]) -> Decoded {
+        let engine = builder().build().unwrap();
+        dissect_with(&engine, 1, data, Wanted::All)
+    }
+
+    fn protocols(data: &[u8]) -> String {
+        dissect(data).engine_protocols
+    }
+
+    fn anomalies(data: &[u8]) -> Vec<(String, Option<String>)> {
+        dissect(data).anomalies
+    }
+
+    fn layer(name: &str, offset: u32, header_len: u32, quoted: bool) -> (String, u32, u32, bool) {
+        (name.to_owned(), offset, header_len, quoted)
+    }
+
+    fn hit(anomaly: &str, layer: &str) -> (String, Option<String>) {
+        (anomaly.to_owned(), Some(layer.to_owned()))
+    }
+
+    #[test]
+    fn dispatches_by_table_key_and_keeps_the_rest_as_data() {
+        let d = dissect(&[1, 0xff, 0xaa, 0xbb]);
+        assert_eq!(
+            d.layers,
+            [
+                layer("frame", 0, 0, false),
+                layer("link", 0, 2, false),
+                layer("a", 2, 1, false),
+                layer("data", 3, 1, false),
+            ]
+        );
+        assert_eq!(d.engine_protocols, "link:a:data");
+        assert!(d.anomalies.is_empty());
+    }
+
+    #[test]
+    fn ports_try_the_lower_bound_port_first_then_the_higher() {
+        // 443 and 80 are both bound: the lower wins whichever side it is on.
+        assert_eq!(
+            protocols(&[2, 0xff, 1, 0xbb, 0, 80, b'x']),
+            "link:ports:p80"
+        );
+        assert_eq!(
+            protocols(&[2, 0xff, 0, 80, 1, 0xbb, b'x']),
+            "link:ports:p80"
+        );
+        // 8080 is not bound: the higher port's binding is used.
+        assert_eq!(
+            protocols(&[2, 0xff, 0x1f, 0x90, 1, 0xbb, b'x']),
+            "link:ports:p443"
+        );
+    }
+
+    #[test]
+    fn heuristics_run_after_bindings_in_registration_order() {
+        // No port bound: h1 and h2 both accept 'H'; h1 registered first.
+        assert_eq!(protocols(&[2, 0xff, 0, 1, 0, 2, b'H']), "link:ports:h1");
+        // A binding beats a willing heuristic.
+        assert_eq!(protocols(&[2, 0xff, 0, 1, 0, 80, b'H']), "link:ports:p80");
+        // Nobody: data, and unclaimed ports are not an anomaly.
+        let d = dissect(&[2, 0xff, 0, 1, 0, 2, b'G']);
+        assert_eq!(d.engine_protocols, "link:ports:data");
+        assert!(d.anomalies.is_empty());
+        // A table hand-off nobody is bound to is offered to the table's heuristics…
+        assert_eq!(protocols(&[7, 0xff, b'Z']), "link:hz");
+        // …and is `unknown-next` on the layer that handed off when none accepts.
+        let d = dissect(&[7, 0xff, b'Y']);
+        assert_eq!(d.engine_protocols, "link:data");
+        assert_eq!(d.anomalies, [hit("unknown-next", "link")]);
+        // No bytes to hand off: nothing unknown about it.
+        assert!(anomalies(&[7, 0xff]).is_empty());
+    }
+
+    #[test]
+    fn the_depth_cap_stops_a_chain_that_never_ends() {
+        let mut frame = vec![9, 0xff];
+        frame.extend(std::iter::repeat_n(0u8, 60));
+        let d = dissect(&frame);
+        assert_eq!(
+            d.layers.iter().filter(|l| l.0 == "loop").count(),
+            MAX_LAYERS - 1
+        );
+        // Frame, link, 47 loops, the rest as data.
+        assert_eq!(d.layers.len(), 1 + MAX_LAYERS + 1);
+        assert_eq!(d.layers.last(), Some(&layer("data", 49, 13, false)));
+        assert_eq!(d.anomalies, [hit("too-deep", "loop")]);
+    }
+
+    #[test]
+    fn bytes_past_the_declared_length_are_padding() {
+        // The link layer declares 1 byte of payload; 3 more are captured.
+        let d = dissect(&[1, 1, 0xaa, 0, 0, 0]);
+        assert_eq!(
+            d.layers,
+            [
+                layer("frame", 0, 0, false),
+                layer("link", 0, 2, false),
+                layer("a", 2, 1, false),
+                layer("padding", 3, 3, false),
+            ]
+        );
+        let padding_len = d.fields.first(d_field("padding.len"));
+        assert_eq!(padding_len, Some(Value::U64(3)));
+        assert_eq!(d.engine_protocols, "link:a:padding");
+        // A declared length beyond the captured bytes cuts nothing.
+        assert_eq!(protocols(&[1, 9, 0xaa, 0xbb]), "link:a:data");
+        // Declared zero: the payload is empty, so the hand-off reaches `a`
+        // with no bytes (it reports itself short) and all else is padding.
+        let d = dissect(&[1, 0, 0xaa]);
+        assert_eq!(d.engine_protocols, "link:a:padding");
+        assert_eq!(d.anomalies, [hit("malformed", "a")]);
+    }
+
+    fn d_field(name: &str) -> FieldId {
+        builder().registry().field_by_name(name).unwrap()
+    }
+
+    #[test]
+    fn layers_after_a_quote_are_quoted_and_never_padding_or_unknown() {
+        // quote → a (quoted, declared length 1 of 3 bytes: no padding).
+        let d = dissect(&[5, 0xff, 0x00, 0xaa, 0xbb, 0xcc]);
+        assert_eq!(
+            d.layers,
+            [
+                layer("frame", 0, 0, false),
+                layer("link", 0, 2, false),
+                layer("quote", 2, 1, false),
+                layer("a", 3, 1, true),
+            ]
+        );
+        assert_eq!(d.engine_protocols, "link:quote:a");
+        // The data after a quoted layer is itself quoted.
+        let mut b = EngineBuilder::new();
+        b.add(
+            Box::new(toy("link", &[(tables::LINKTYPE, 1)], |_, cx, t| {
+                cx.set_quoted();
+                Outcome::next(1, Next::Table(t, 77))
+            })),
+            "test",
+        )
+        .unwrap();
+        let quoted_link = b.build().unwrap();
+        let d = dissect_with(&quoted_link, 1, &[0, 0xaa], Wanted::All);
+        assert_eq!(d.layers.last(), Some(&layer("data", 1, 1, true)));
+        // No `unknown-next` inside a quote.
+        assert!(d.anomalies.is_empty());
+    }
+
+    #[test]
+    fn an_unknown_link_type_is_a_frame_anomaly_and_all_data() {
+        let engine = builder().build().unwrap();
+        let d = dissect_with(&engine, 147, &[1, 2, 3], Wanted::All);
+        assert_eq!(d.engine_protocols, "data");
+        assert_eq!(d.anomalies, [("unknown-linktype".to_owned(), None)]);
+        assert!(!engine.knows_linktype(147));
+        assert!(engine.knows_linktype(1));
+    }
+
+    #[test]
+    fn frame_protocols_is_stored_only_when_wanted() {
+        let engine = builder().build().unwrap();
+        let protocols = engine.frame_fields().protocols;
+        let d = dissect_with(&engine, 1, &[1, 0xff, 0], Wanted::none(0));
+        assert!(!d.fields.has(protocols));
+        assert_eq!(d.layers.len(), 3, "layers are recorded all the same");
+        let mut w = Wanted::none(engine.registry().field_count());
+        w.insert(protocols);
+        let d = dissect_with(&engine, 1, &[1, 0xff, 0], w);
+        assert_eq!(d.engine_protocols, "link:a");
+        assert_eq!(d.fields.entries().len(), 1);
+    }
+
+    #[test]
+    fn a_binding_into_an_undeclared_table_fails_build_naming_both() {
+        let mut b = builder();
+        b.add(Box::new(toy("typo", &[("toy.prot", 8080)], end1)), "test")
+            .unwrap();
+        let err = b.build().err().expect("a misspelt table must not build");
+        assert_eq!(
+            err,
+            BuildError::UndeclaredTable {
+                table: "toy.prot".into(),
+                protocol: "typo".into(),
+                origin: "test".into(),
+                heuristic: false,
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "dissector 'typo' (test) binds into dispatch table 'toy.prot', which no dissector declares"
+        );
+        // The same for a heuristic.
+        let mut b = builder();
+        b.add(
+            Box::new(Toy {
+                heuristic: Some(("udp.prot", 0)),
+                ..toy("typo", &[], end1)
+            }),
+            "plugin-x",
+        )
+        .unwrap();
+        assert_eq!(
+            b.build().err().map(|e| e.to_string()).as_deref(),
+            Some(
+                "dissector 'typo' (plugin-x) offers a heuristic in dispatch table 'udp.prot', which no dissector declares"
+            )
+        );
+        // Binding before the owner declares is fine: only the frozen state counts.
+        let mut b = EngineBuilder::new();
+        b.add(Box::new(toy("early", &[("late.table", 1)], end1)), "test")
+            .unwrap();
+        b.add(
+            Box::new(Toy {
+                declares: "late.table",
+                ..toy("owner", &[], end1)
+            }),
+            "test",
+        )
+        .unwrap();
+        assert!(b.build().is_ok());
+    }
 }

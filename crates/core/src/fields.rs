@@ -327,6 +327,22 @@ impl Fields {
         self.push_entry(f, Kind::Str, u64::from(o), u64::from(l));
     }
 
+    /// [`Fields::add_str_with`] for a string made from the layers recorded
+    /// so far (`frame.protocols`), without copying them anywhere.
+    pub fn add_str_from_layers(
+        &mut self,
+        f: FieldId,
+        build: impl FnOnce(&[LayerRecord], &mut Vec<u8>),
+    ) {
+        if !self.wants(f) {
+            return;
+        }
+        // Moving the vector out and back is two pointer swaps, no allocation.
+        let layers = std::mem::take(&mut self.layers);
+        self.add_str_with(f, |b| build(&layers, b));
+        self.layers = layers;
+    }
+
     fn stash(&mut self, b: &[u8]) -> (u32, u32) {
         let o = self.arena.len();
         self.arena.extend_from_slice(b);

@@ -7,6 +7,8 @@
 //!   dissectors implement, and the [`Registrar`] they register through.
 //! * [`fields`] — [`Fields`], the reusable per-packet sink that dissectors push typed
 //!   values into (no per-packet heap allocation once warm).
+//! * [`keys`] — names of the built-in dispatch tables and newtypes for their keys
+//!   ([`EtherType`], [`IpProto`], [`Port`], [`LinkType`]).
 //! * [`engine`] — [`Engine`], which walks the dispatch tables from the link type down,
 //!   one layer at a time.
 //!
@@ -15,12 +17,14 @@
 pub mod dissector;
 pub mod engine;
 pub mod fields;
+pub mod keys;
 pub mod registry;
 pub mod value;
 
 pub use dissector::{Ctx, Dissector, Next, Outcome, Registrar};
-pub use engine::{Engine, EngineBuilder, PacketMeta};
+pub use engine::{BuildError, Engine, EngineBuilder, PacketMeta};
 pub use fields::{Entry, FieldMask, Fields, LayerRecord, Wanted};
+pub use keys::{EtherType, IpProto, LinkType, Port};
 pub use registry::{
     AnomalyDef, AnomalyId, Column, FieldDef, FieldId, ProtoId, ProtocolDef, Registry, RegistryError,
 };

@@ -14,6 +14,7 @@ fn engine() -> &'static Engine {
         pcapx_dissectors::builder()
             .expect("built-ins register")
             .build()
+            .expect("built-ins build")
     })
 }
 

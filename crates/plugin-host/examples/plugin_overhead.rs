@@ -19,8 +19,8 @@
 use std::time::Instant;
 
 use pcapx_core::{
-    Ctx, Dissector, Engine, FieldDef, FieldId, FieldType, Outcome, PacketMeta, Registrar,
-    RegistryError, Value, Wanted,
+    Ctx, Dissector, Engine, FieldDef, FieldId, FieldType, Outcome, PacketMeta, Port, Registrar,
+    RegistryError, Value, Wanted, keys::tables,
 };
 
 /// A client NTP packet with an MD5 authenticator (frame 7 of the corpus's
@@ -72,7 +72,7 @@ struct NativeNull;
 impl Dissector for NativeNull {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("pcapx-null-test", "Null", "NullTest")?;
-        r.bind("udp.port", 123);
+        r.bind(tables::UDP_PORT, Port(123));
         Ok(())
     }
     fn dissect(&self, data: &[u8], _cx: &mut Ctx<'_>) -> Outcome {
@@ -107,7 +107,7 @@ fn ntp_time_ns(seconds: u32, fraction: u32) -> i64 {
 impl Dissector for NativeNtp {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("ntp", "Network Time Protocol", "NTPHeader")?;
-        r.bind("udp.port", 123);
+        r.bind(tables::UDP_PORT, Port(123));
         use FieldType::*;
         for (n, t) in [
             ("ntp.flags", U8),
@@ -205,10 +205,10 @@ fn engines(
 ) -> Result<(Engine, Engine), Box<dyn std::error::Error>> {
     let mut b = pcapx_dissectors::builder()?;
     plugin.add_to(&mut b)?;
-    let with_plugin = b.build();
+    let with_plugin = b.build()?;
     let mut b = pcapx_dissectors::builder()?;
     b.add(native, "built-in")?;
-    Ok((with_plugin, b.build()))
+    Ok((with_plugin, b.build()?))
 }
 
 fn wanted(engine: &Engine, names: &[&str]) -> Wanted {

@@ -132,7 +132,7 @@ impl Dissector for PluginDissector {
             "a plugin dissector failed (panicked or returned invalid results) on this packet",
             true,
         )?;
-        self.tables = d.tables.iter().map(|t| r.table(t)).collect();
+        self.tables = d.tables.iter().map(|t| r.declare_table(t)).collect();
         for (t, k) in &d.bindings {
             r.bind(t, *k);
         }

@@ -23,7 +23,7 @@ mod ffi;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use pcapx_core::{Dissector, EngineBuilder, RegistryError};
+use pcapx_core::{BuildError, Dissector, EngineBuilder, RegistryError};
 use serde::Serialize;
 
 pub use dissector::PluginDissector;
@@ -62,6 +62,15 @@ pub enum PluginError {
         plugin: String,
         #[source]
         source: RegistryError,
+    },
+    /// A protocol of the plugin binds into a dispatch table no dissector
+    /// declares (a misspelt `udp.port`?).
+    #[error("plugin '{plugin}' ({path}): {source}")]
+    Bind {
+        path: String,
+        plugin: String,
+        #[source]
+        source: Box<BuildError>,
     },
     #[error("plugin folder {dir} (from {PLUGIN_PATH_ENV}): {source}")]
     Dir {
@@ -269,9 +278,22 @@ impl LoadedPlugin {
     }
 }
 
-/// Register several plugins, in order.
+/// Register several plugins, in order, then check their bindings: a binding
+/// into a table no dissector (built-in or plugin) declares is an error naming
+/// the plugin, the protocol and the table.
 pub fn add_all(plugins: &[LoadedPlugin], b: &mut EngineBuilder) -> Result<(), PluginError> {
-    plugins.iter().try_for_each(|p| p.add_to(b))
+    plugins.iter().try_for_each(|p| p.add_to(b))?;
+    if let Err(source) = b.check()
+        && let Some(p) = plugins.iter().find(|p| p.info.name == source.origin())
+    {
+        return Err(PluginError::Bind {
+            path: p.info.path.clone(),
+            plugin: p.info.name.clone(),
+            source: Box::new(source),
+        });
+    }
+    // Anything else is not a plugin's mistake: `EngineBuilder::build` reports it.
+    Ok(())
 }
 
 /// Load one plugin file. Call at start-up, before any worker runs.

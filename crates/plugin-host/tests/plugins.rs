@@ -14,7 +14,7 @@ fn engine_with(plugins: &[&LoadedPlugin]) -> Engine {
     for p in plugins {
         p.add_to(&mut b).unwrap();
     }
-    b.build()
+    b.build().unwrap()
 }
 
 fn has_anomaly(engine: &Engine, fields: &Fields, name: &str) -> bool {

@@ -17,11 +17,13 @@ pub fn run(a: &SummaryArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let mut fields = engine.new_fields(Wanted::All);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut line = String::new();
     input::walk(&mut cap, &mut filter, a.input.limit, |rec| {
         engine.dissect(&input::meta(rec), rec.data, &mut fields);
-        let line = engine.summary_line(&fields, rec.data, a.numeric);
+        line.clear();
+        engine.summary_into(&fields, rec.data, a.numeric, &mut line);
+        line.push('\n');
         out.write_all(line.as_bytes())?;
-        out.write_all(b"\n")?;
         Ok(ControlFlow::Continue(()))
     })?;
     out.flush()?;

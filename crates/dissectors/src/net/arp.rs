@@ -5,6 +5,7 @@
 //! IPv4 with 4-byte addresses, as Wireshark does; other sizes give the raw
 //! `arp.src.hw` / `arp.src.proto` bytes. What follows the addresses is padding.
 
+use pcapx_core::{EtherType, keys::tables};
 use std::fmt::Write;
 
 use pcapx_core::dissector::PacketView;
@@ -126,8 +127,8 @@ impl Dissector for Arp {
             FieldType::Bytes,
             "Target protocol address (not a 4-byte IPv4 address)",
         )?;
-        r.bind("ethertype", 0x0806);
-        r.bind("ethertype", 0x8035);
+        r.bind(tables::ETHERTYPE, EtherType::ARP);
+        r.bind(tables::ETHERTYPE, EtherType::RARP);
         self.ids = Some(Ids {
             hw_type,
             proto_type,
@@ -218,25 +219,40 @@ impl Dissector for Arp {
         let psrc = addr("arp.src.proto_ipv4", "arp.src.proto");
         let pdst = addr("arp.dst.proto_ipv4", "arp.dst.proto");
         let hwsrc = addr("arp.src.hw_mac", "arp.src.hw");
-        let show = |v: Option<pcapx_core::Value<'_>>| v.map(|v| v.to_string()).unwrap_or_default();
         let _ = match op {
-            1 => write!(out, "ARP who has {} says {}", show(pdst), show(psrc)),
-            2 => write!(out, "ARP is at {} says {}", show(hwsrc), show(psrc)),
+            1 => write!(out, "ARP who has {} says {}", Shown(pdst), Shown(psrc)),
+            2 => write!(out, "ARP is at {} says {}", Shown(hwsrc), Shown(psrc)),
             _ => {
                 let name = match op {
-                    3 => "RARP-req".to_owned(),
-                    4 => "RARP-rep".to_owned(),
-                    5 => "Dyn-RARP-req".to_owned(),
-                    6 => "Dyn-RAR-rep".to_owned(),
-                    7 => "Dyn-RARP-err".to_owned(),
-                    8 => "InARP-req".to_owned(),
-                    9 => "InARP-rep".to_owned(),
-                    n => n.to_string(),
+                    3 => "RARP-req",
+                    4 => "RARP-rep",
+                    5 => "Dyn-RARP-req",
+                    6 => "Dyn-RAR-rep",
+                    7 => "Dyn-RARP-err",
+                    8 => "InARP-req",
+                    9 => "InARP-rep",
+                    _ => "",
                 };
-                write!(out, "ARP {name} {} > {}", show(psrc), show(pdst))
+                if name.is_empty() {
+                    write!(out, "ARP {op} {} > {}", Shown(psrc), Shown(pdst))
+                } else {
+                    write!(out, "ARP {name} {} > {}", Shown(psrc), Shown(pdst))
+                }
             }
         };
         true
+    }
+}
+
+/// A value as the summary prints it; nothing when absent (no allocation).
+struct Shown<'a>(Option<pcapx_core::Value<'a>>);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(v) => v.fmt(f),
+            None => Ok(()),
+        }
     }
 }
 

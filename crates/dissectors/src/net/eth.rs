@@ -4,6 +4,7 @@
 //!
 //! Scapy shows Ethernet II as `Ether` and 802.3 frames as `Dot3`.
 
+use pcapx_core::{LinkType, keys::tables};
 use std::fmt::Write;
 
 use pcapx_core::dissector::{PacketView, TableId};
@@ -81,9 +82,9 @@ impl Dissector for Ethernet {
             )
             .hex(),
         )?;
-        let ethertype = r.table("ethertype");
-        let llc = r.table("llc");
-        r.bind("linktype", 1);
+        let ethertype = r.declare_table(tables::ETHERTYPE);
+        let llc = r.declare_table(tables::LLC);
+        r.bind(tables::LINKTYPE, LinkType::ETHERNET);
         self.ids = Some(Ids {
             dst,
             src,

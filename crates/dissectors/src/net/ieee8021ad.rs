@@ -4,6 +4,7 @@
 
 use pcapx_core::dissector::PacketView;
 use pcapx_core::{Ctx, Dissector, FieldDef, FieldType, Outcome, Registrar, RegistryError};
+use pcapx_core::{EtherType, keys::tables};
 
 use super::vlan::{TagIds, dissect_tag, tag_summary};
 
@@ -49,9 +50,9 @@ impl Dissector for Ieee8021ad {
             FieldType::U16,
             "pcapx: 802.3 length after the S-tag, when the value is 1500 or less",
         ))?;
-        let ethertype = r.table("ethertype");
-        let llc = r.table("llc");
-        r.bind("ethertype", 0x88a8);
+        let ethertype = r.declare_table(tables::ETHERTYPE);
+        let llc = r.declare_table(tables::LLC);
+        r.bind(tables::ETHERTYPE, EtherType::QINQ);
         self.ids = Some(TagIds {
             priority,
             dei,

@@ -16,6 +16,7 @@
 //! * A version-6 packet (e.g. on linktype 228) is handed to IPv6 with a
 //!   `malformed` anomaly, as Wireshark does.
 
+use pcapx_core::{EtherType, IpProto, LinkType, keys::tables};
 use std::fmt::Write;
 use std::sync::{Arc, OnceLock};
 
@@ -311,11 +312,11 @@ impl Dissector for Ipv4 {
         )?;
         let _ = self.version_out.set(version);
         let bad_checksum = r.anomaly("bad-checksum", "a header checksum does not verify", true)?;
-        let ip_proto = r.table("ip.proto");
-        let ethertype = r.table("ethertype");
-        r.bind("ethertype", 0x0800);
-        r.bind("linktype", 228);
-        r.bind("ip.proto", 4);
+        let ip_proto = r.declare_table(tables::IP_PROTO);
+        let ethertype = r.declare_table(tables::ETHERTYPE);
+        r.bind(tables::ETHERTYPE, EtherType::IPV4);
+        r.bind(tables::LINKTYPE, LinkType::IPV4);
+        r.bind(tables::IP_PROTO, IpProto::IPIP);
         self.ids = Some(Ids {
             version,
             hdr_len,

@@ -8,6 +8,7 @@
 //! `payload_len` is the payload length, except that a payload length of 0 with
 //! a hop-by-hop header next leaves the length to the jumbo payload option.
 
+use pcapx_core::{EtherType, IpProto, LinkType, keys::tables};
 use std::fmt::Write;
 use std::sync::{Arc, OnceLock};
 
@@ -149,10 +150,10 @@ impl Dissector for Ipv6 {
             false,
         )?;
         let _ = self.opts.set(OptIds { typ, length, jumbo });
-        let ip_proto = r.table("ip.proto");
-        r.bind("ethertype", 0x86dd);
-        r.bind("linktype", 229);
-        r.bind("ip.proto", 41);
+        let ip_proto = r.declare_table(tables::IP_PROTO);
+        r.bind(tables::ETHERTYPE, EtherType::IPV6);
+        r.bind(tables::LINKTYPE, LinkType::IPV6);
+        r.bind(tables::IP_PROTO, IpProto::IPV6);
         self.ids = Some(Ids {
             version,
             tclass,

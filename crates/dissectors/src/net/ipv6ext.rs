@@ -9,6 +9,7 @@
 //! hop-by-hop header supplies the length when the IPv6 payload length is 0.
 //! A non-first fragment ends the dissection (pcapx does not reassemble).
 
+use pcapx_core::{IpProto, keys::tables};
 use std::sync::{Arc, OnceLock};
 
 use pcapx_core::dissector::{PacketView, TableId};
@@ -50,7 +51,7 @@ fn common(r: &mut Registrar<'_>, p: &str) -> Result<Common, RegistryError> {
         nxt,
         len,
         len_oct,
-        ip_proto: r.table("ip.proto"),
+        ip_proto: r.declare_table(tables::IP_PROTO),
     })
 }
 
@@ -138,7 +139,7 @@ impl OptHeader {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol(self.proto, self.display, self.summary)?;
         self.common = Some(common(r, self.proto)?);
-        r.bind("ip.proto", self.key);
+        r.bind(tables::IP_PROTO, self.key);
         Ok(())
     }
 
@@ -314,7 +315,7 @@ impl Dissector for Routing {
             FieldType::Ipv6,
             "Segment routing: a segment, in list order",
         )?;
-        r.bind("ip.proto", 43);
+        r.bind(tables::IP_PROTO, IpProto::IPV6_ROUTE);
         self.ids = Some(RoutingIds {
             common,
             typ,
@@ -465,8 +466,8 @@ impl Dissector for FragHdr {
             "Fragment identification",
             true,
         )?;
-        let ip_proto = r.table("ip.proto");
-        r.bind("ip.proto", 44);
+        let ip_proto = r.declare_table(tables::IP_PROTO);
+        r.bind(tables::IP_PROTO, IpProto::IPV6_FRAG);
         self.ids = Some(FragIds {
             nxt,
             reserved_octet,
@@ -580,8 +581,8 @@ impl Dissector for Ah {
             "Integrity check value",
             false,
         )?;
-        let ip_proto = r.table("ip.proto");
-        r.bind("ip.proto", 51);
+        let ip_proto = r.declare_table(tables::IP_PROTO);
+        r.bind(tables::IP_PROTO, IpProto::AH);
         self.ids = Some(AhIds {
             nxt,
             length,

@@ -10,6 +10,7 @@
 //! is `LLC / SNAP` when a SNAP header is present, so the text matches.
 
 use pcapx_core::dissector::{PacketView, TableId};
+use pcapx_core::keys::tables;
 use pcapx_core::{
     Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar, RegistryError, Value,
 };
@@ -86,10 +87,10 @@ impl Dissector for Llc {
             FieldType::U16,
             "SNAP protocol id under Cisco's OUI 00-00-0C (CDP 0x2000, DTP 0x2004, ...)",
         )?;
-        let ethertype = r.table("ethertype");
-        let by_dsap = r.table("llc.dsap");
-        r.bind("llc", 0);
-        r.bind("sll.ltype", 4);
+        let ethertype = r.declare_table(tables::ETHERTYPE);
+        let by_dsap = r.declare_table(tables::LLC_DSAP);
+        r.bind(tables::LLC, 0u64); // 802.3 frames with an LLC header
+        r.bind(tables::SLL_LTYPE, 4u64); // LINUX_SLL_P_802_2
         self.ids = Some(Ids {
             dsap,
             ssap,

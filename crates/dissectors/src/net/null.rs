@@ -12,6 +12,7 @@ use pcapx_core::dissector::TableId;
 use pcapx_core::{
     Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar, RegistryError, Value,
 };
+use pcapx_core::{LinkType, keys::tables};
 
 use super::wire::be32;
 
@@ -45,9 +46,9 @@ impl Dissector for Null {
             )
             .hex(),
         )?;
-        let ethertype = r.table("ethertype");
-        r.bind("linktype", 0);
-        r.bind("linktype", 108);
+        let ethertype = r.declare_table(tables::ETHERTYPE);
+        r.bind(tables::LINKTYPE, LinkType::NULL);
+        r.bind(tables::LINKTYPE, LinkType::LOOP);
         self.ids = Some(Ids {
             family,
             typ,

@@ -9,6 +9,7 @@
 
 use pcapx_core::dissector::TableId;
 use pcapx_core::{Ctx, Dissector, Next, Outcome, Registrar, RegistryError};
+use pcapx_core::{LinkType, keys::tables};
 
 use super::wire::u8_at;
 
@@ -21,10 +22,10 @@ pub struct RawIp {
 impl Dissector for RawIp {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("raw", "Raw packet data", "")?;
-        self.ethertype = Some(r.table("ethertype"));
-        r.bind("linktype", 101);
-        r.bind("linktype", 12);
-        r.bind("linktype", 14);
+        self.ethertype = Some(r.declare_table(tables::ETHERTYPE));
+        r.bind(tables::LINKTYPE, LinkType::RAW);
+        r.bind(tables::LINKTYPE, LinkType::RAW_12);
+        r.bind(tables::LINKTYPE, LinkType::RAW_14);
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use pcapx_core::dissector::{PacketView, TableId};
 use pcapx_core::{
     Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar, RegistryError, Value,
 };
+use pcapx_core::{LinkType, keys::tables};
 
 use super::wire::{be16, be32, ipv4, u8_at};
 
@@ -124,10 +125,10 @@ impl Dissector for Sll {
             "SLL2: index of the capturing interface",
             false,
         )?;
-        let ethertype = r.table("ethertype");
-        let ltype_table = r.table("sll.ltype");
-        r.bind("linktype", 113);
-        r.bind("linktype", 276);
+        let ethertype = r.declare_table(tables::ETHERTYPE);
+        let ltype_table = r.declare_table(tables::SLL_LTYPE);
+        r.bind(tables::LINKTYPE, LinkType::LINUX_SLL);
+        r.bind(tables::LINKTYPE, LinkType::LINUX_SLL2);
         self.ids = Some(Ids {
             pkttype,
             hatype,

@@ -7,7 +7,12 @@ use pcapx_core::{Engine, Fields, PacketMeta, Wanted};
 
 pub(crate) fn engine() -> &'static Engine {
     static E: OnceLock<Engine> = OnceLock::new();
-    E.get_or_init(|| crate::builder().expect("built-ins register").build())
+    E.get_or_init(|| {
+        crate::builder()
+            .expect("built-ins register")
+            .build()
+            .expect("built-ins build")
+    })
 }
 
 /// Bytes from a hex string; whitespace and newlines are ignored.

@@ -2,6 +2,7 @@
 //! any depth: each tag is one layer, as in Wireshark (`vlan`) and Scapy (`Dot1Q`).
 //! The S-tag of 802.1ad (0x88a8) is its own protocol, [`super::Ieee8021ad`].
 
+use pcapx_core::{EtherType, keys::tables};
 use std::fmt::Write;
 
 use pcapx_core::dissector::{PacketView, TableId};
@@ -135,10 +136,10 @@ impl Dissector for Vlan {
             FieldType::U16,
             "802.3 length of the tagged LLC payload",
         ))?;
-        let ethertype = r.table("ethertype");
-        let llc = r.table("llc");
-        r.bind("ethertype", 0x8100);
-        r.bind("ethertype", 0x9100);
+        let ethertype = r.declare_table(tables::ETHERTYPE);
+        let llc = r.declare_table(tables::LLC);
+        r.bind(tables::ETHERTYPE, EtherType::VLAN);
+        r.bind(tables::ETHERTYPE, EtherType::QINQ_OLD);
         self.ids = Some(TagIds {
             priority,
             dei,

@@ -10,6 +10,7 @@
 //! `dns.pointer-loop` (and, like tshark, the name reads
 //! `<Name contains a pointer that loops>`), a name over 255 bytes `malformed`.
 
+use pcapx_core::{Port, keys::tables};
 use std::fmt::Write as _;
 
 use pcapx_core::dissector::PacketView;
@@ -473,9 +474,9 @@ impl Dissector for Dns {
             "a DNS name compression pointer does not point strictly backwards (a loop, a self or forward pointer)",
             false,
         )?;
-        r.bind("udp.port", 53);
-        r.bind("udp.port", 5353);
-        r.bind("tcp.port", 53);
+        r.bind(tables::UDP_PORT, Port::DNS);
+        r.bind(tables::UDP_PORT, Port::MDNS);
+        r.bind(tables::TCP_PORT, Port::DNS);
         Ok(())
     }
 
@@ -522,22 +523,34 @@ impl Dissector for Dns {
     }
 }
 
+thread_local! {
+    /// The summary's name/rdata scratch, reused per worker thread so that a
+    /// summary line allocates nothing once warm.
+    static SUMMARY_SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// Scapy's `DNS.mysummary` from the message bytes.
 fn scapy_summary(msg: &[u8], mdns: bool, out: &mut String) {
+    let mut buf = SUMMARY_SCRATCH.take();
+    buf.clear();
+    scapy_summary_with(msg, mdns, out, &mut buf);
+    SUMMARY_SCRATCH.set(buf);
+}
+
+fn scapy_summary_with(msg: &[u8], mdns: bool, out: &mut String, buf: &mut Vec<u8>) {
     if mdns {
         out.push('m');
     }
     let flags = be16(msg, 2).unwrap_or(0);
     let qd = be16(msg, 4).unwrap_or(0);
     let an = be16(msg, 6).unwrap_or(0);
-    let mut buf = Vec::new();
     if flags & 0x8000 == 0 {
         out.push_str("DNS Qry");
         if qd > 0 {
-            let w = walk_name(msg, HDR, Some(&mut buf), Style::Raw);
+            let w = walk_name(msg, HDR, Some(buf), Style::Raw);
             if w.err.is_none() {
                 out.push(' ');
-                py_bytes_repr(&buf, out);
+                py_bytes_repr(buf, out);
             }
         }
         return;
@@ -551,15 +564,13 @@ fn scapy_summary(msg: &[u8], mdns: bool, out: &mut String) {
             .map(|o| o + 4);
     }
     let first = if an > 0 {
-        off.and_then(|o| first_rdata(msg, o, &mut buf))
+        off.and_then(|o| first_rdata(msg, o, buf, out))
     } else {
         None
     };
     match first {
-        Some(Some(())) => {
-            out.push(' ');
-            let _ = out.write_str(std::str::from_utf8(&buf).unwrap_or(""));
-        }
+        // Written: a space and the answer's data.
+        Some(Some(())) => {}
         // The first answer is of a type Scapy decodes with a dedicated class.
         Some(None) => {}
         None => {
@@ -582,8 +593,9 @@ fn scapy_summary(msg: &[u8], mdns: bool, out: &mut String) {
 }
 
 /// Scapy's printed `rdata` of the answer at `off`: `None` when there is no
-/// decodable answer, `Some(None)` when the answer is not a plain `DNSRR`.
-fn first_rdata(msg: &[u8], off: usize, out: &mut Vec<u8>) -> Option<Option<()>> {
+/// decodable answer (nothing written), `Some(None)` when the answer is not a
+/// plain `DNSRR`; `Some(Some(()))` after writing a space and the data to `s`.
+fn first_rdata(msg: &[u8], off: usize, name: &mut Vec<u8>, s: &mut String) -> Option<Option<()>> {
     let w = walk_name(msg, off, None, Style::Raw);
     let off = w.end?;
     let ty = be16(msg, off)?;
@@ -596,7 +608,8 @@ fn first_rdata(msg: &[u8], off: usize, out: &mut Vec<u8>) -> Option<Option<()>> 
     ) {
         return Some(None);
     }
-    let mut s = String::new();
+    let mark = s.len();
+    s.push(' ');
     match ty {
         1 => {
             let a = arr::<4>(rdata, 0)?;
@@ -607,12 +620,13 @@ fn first_rdata(msg: &[u8], off: usize, out: &mut Vec<u8>) -> Option<Option<()>> 
             let _ = write!(s, "{}", std::net::Ipv6Addr::from(a));
         }
         2 | 3 | 4 | 5 | 12 | 39 => {
-            let mut name = Vec::new();
-            let w = walk_name(msg, start, Some(&mut name), Style::Raw);
+            name.clear();
+            let w = walk_name(msg, start, Some(name), Style::Raw);
             if w.err.is_some() {
+                s.truncate(mark);
                 return None;
             }
-            py_bytes_repr(&name, &mut s);
+            py_bytes_repr(name, s);
         }
         16 => {
             s.push('[');
@@ -624,14 +638,13 @@ fn first_rdata(msg: &[u8], off: usize, out: &mut Vec<u8>) -> Option<Option<()>> 
                     s.push_str(", ");
                 }
                 first = false;
-                py_bytes_repr(piece, &mut s);
+                py_bytes_repr(piece, s);
                 rest = tail.get(usize::from(n)..).unwrap_or(&[]);
             }
             s.push(']');
         }
-        _ => py_bytes_repr(rdata, &mut s),
+        _ => py_bytes_repr(rdata, s),
     }
-    out.extend_from_slice(s.as_bytes());
     Some(Some(()))
 }
 

@@ -6,6 +6,7 @@
 //! (0x0800) as a quoted packet, so it shows as second occurrences of `ip.src`,
 //! `udp.srcport`, … (tshark) and as `IPerror / UDPerror` in summaries (Scapy).
 
+use pcapx_core::{IpProto, keys::tables};
 use std::fmt::Write as _;
 
 use pcapx_core::dissector::{PacketView, TableId};
@@ -124,8 +125,8 @@ impl Dissector for Icmp {
             )
             .alias("payload"),
         )?;
-        self.ethertype = r.table("ethertype");
-        r.bind("ip.proto", 1);
+        self.ethertype = r.declare_table(tables::ETHERTYPE);
+        r.bind(tables::IP_PROTO, IpProto::ICMP);
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 //! belong to the ICMPv6 layer (as in Scapy, whose echo classes keep the data in
 //! a field), so they do not become a `data` layer.
 
+use pcapx_core::{IpProto, keys::tables};
 use std::fmt::Write as _;
 
 use pcapx_core::dissector::{PacketView, TableId};
@@ -138,8 +139,8 @@ impl Dissector for Icmpv6 {
             "a Neighbor Discovery option has length 0",
             false,
         )?;
-        self.ethertype = r.table("ethertype");
-        r.bind("ip.proto", 58);
+        self.ethertype = r.declare_table(tables::ETHERTYPE);
+        r.bind(tables::IP_PROTO, IpProto::ICMPV6);
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use pcapx_core::{
     AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldMask, FieldType, Outcome, Registrar,
     RegistryError, Value,
 };
+use pcapx_core::{IpProto, keys::tables};
 
 use super::{UNSET, be16, be32, field, len64};
 
@@ -396,8 +397,8 @@ impl Dissector for Tcp {
             U32,
             "The TCP conversation's index in order of first appearance, numbered as tshark does (a new SYN on reused ports starts a new one)",
         ))?;
-        self.port_table = r.table("tcp.port");
-        r.bind("ip.proto", 6);
+        self.port_table = r.declare_table(tables::TCP_PORT);
+        r.bind(tables::IP_PROTO, IpProto::TCP);
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use pcapx_core::{
     Ctx, Dissector, Engine, FieldDef, FieldId, FieldType, Fields, Next, Outcome, PacketMeta,
     Registrar, RegistryError, Value, Wanted,
 };
+use pcapx_core::{EtherType, keys::tables};
 
 use super::{UNSET, arr, be16};
 
@@ -32,13 +33,13 @@ impl Dissector for MiniIp {
         r.protocol(p, "test IP", if self.v6 { "IPv6" } else { "IP" })?;
         self.src = r.field(FieldDef::new(&format!("{p}.src"), "src", ty, ""))?;
         self.dst = r.field(FieldDef::new(&format!("{p}.dst"), "dst", ty, ""))?;
-        self.table = r.table("ip.proto");
+        self.table = r.declare_table(tables::IP_PROTO);
         if self.v6 {
-            r.bind("linktype", u64::from(LINKTYPE_IPV6));
-            r.bind("ethertype", 0x86dd);
+            r.bind(tables::LINKTYPE, u64::from(LINKTYPE_IPV6));
+            r.bind(tables::ETHERTYPE, EtherType::IPV6);
         } else {
-            r.bind("linktype", u64::from(LINKTYPE_IPV4));
-            r.bind("ethertype", 0x0800);
+            r.bind(tables::LINKTYPE, u64::from(LINKTYPE_IPV4));
+            r.bind(tables::ETHERTYPE, EtherType::IPV4);
         }
         Ok(())
     }
@@ -110,7 +111,7 @@ pub(crate) fn engine() -> Engine {
             b.add(Box::new(d), "test").expect("test IP registers");
         }
     }
-    b.build()
+    b.build().expect("test engine builds")
 }
 
 /// IPv4 10.0.0.1 → 10.0.0.2 carrying `payload` as protocol `proto`.

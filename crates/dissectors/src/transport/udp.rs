@@ -5,6 +5,7 @@ use pcapx_core::{
     AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, Registrar, RegistryError,
     Value,
 };
+use pcapx_core::{IpProto, keys::tables};
 
 use super::{UNSET, be16, field, len64};
 
@@ -81,8 +82,8 @@ impl Dissector for Udp {
             U32,
             "The UDP conversation's index in order of first appearance, numbered as tshark does",
         ))?;
-        self.port_table = r.table("udp.port");
-        r.bind("ip.proto", 17);
+        self.port_table = r.declare_table(tables::UDP_PORT);
+        r.bind(tables::IP_PROTO, IpProto::UDP);
         Ok(())
     }
 
