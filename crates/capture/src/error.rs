@@ -1,6 +1,7 @@
 //! Errors. Every variant names the file (as given by the caller; standard
-//! input is `<stdin>`). The I/O cause is part of the message rather than a
-//! `source()`, so printing either the message or the whole chain reads well.
+//! input is `<stdin>`). The I/O cause is both in the message (so the message
+//! alone reads well) and the `source()` (so callers can match on its
+//! `io::ErrorKind`); chain printers skip a cause already in the message.
 
 use std::io;
 
@@ -28,6 +29,7 @@ pub enum CaptureError {
         /// The file as named by the caller.
         path: String,
         /// The operating system's error.
+        #[source]
         err: io::Error,
     },
 }
@@ -51,5 +53,5 @@ pub enum CopyError {
     Read(#[from] CaptureError),
     /// Writing the output failed.
     #[error("write error: {0}")]
-    Write(io::Error),
+    Write(#[source] io::Error),
 }

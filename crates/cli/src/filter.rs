@@ -99,7 +99,8 @@ impl PacketFilter {
                 let p = match pcapx_filter::compile(expr, rec.linktype, 0) {
                     Ok(p) => Some(p),
                     Err(e)
-                        if self.multi_linktype && e.message == "expression rejects all packets" =>
+                        if self.multi_linktype
+                            && e.kind == pcapx_filter::FilterErrorKind::RejectsAll =>
                     {
                         None
                     }

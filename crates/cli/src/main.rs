@@ -38,10 +38,49 @@ fn main() -> ExitCode {
     }
 }
 
+/// Is any cause in the chain an `io::Error` of kind `BrokenPipe`? Library
+/// errors carry their I/O causes as `source()`, so no message is searched.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            || c.to_string().contains("Broken pipe")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_broken_pipe;
+    use std::io;
+
+    fn pipe() -> io::Error {
+        io::Error::from(io::ErrorKind::BrokenPipe)
+    }
+
+    #[test]
+    fn a_broken_pipe_is_found_by_kind_anywhere_in_the_chain() {
+        let read = pcapx_capture::CaptureError::Io {
+            path: "<stdout>".into(),
+            err: pipe(),
+        };
+        assert!(is_broken_pipe(&anyhow::Error::new(read).context("summary")));
+        let write = pcapx_capture::CopyError::Write(pipe());
+        assert!(is_broken_pipe(&anyhow::Error::new(write)));
+        let out = pcapx_output::OutputError::Io(pipe());
+        assert!(is_broken_pipe(
+            &anyhow::Error::new(out).context("writing CSV")
+        ));
+    }
+
+    #[test]
+    fn other_errors_are_not_a_broken_pipe_whatever_their_text() {
+        let denied = pcapx_capture::CaptureError::Io {
+            path: "x.pcap".into(),
+            err: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        assert!(!is_broken_pipe(&anyhow::Error::new(denied)));
+        // Text is not evidence: only the kind counts.
+        assert!(!is_broken_pipe(&anyhow::anyhow!(
+            "Broken pipe (os error 32)"
+        )));
+    }
 }

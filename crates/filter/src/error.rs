@@ -11,11 +11,38 @@ pub struct FilterError {
     /// 1-based column (in characters) of the token the error is about; one past
     /// the end for "unexpected end of expression".
     pub column: usize,
+    /// What kind of failure this is, for callers that treat one differently.
+    pub kind: FilterErrorKind,
+}
+
+/// The kinds of [`FilterError`] a caller may want to tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FilterErrorKind {
+    /// A syntax or semantic error in the expression.
+    Invalid,
+    /// The expression is valid but can match nothing on this link type
+    /// (libpcap's "expression rejects all packets"): a capture with several
+    /// link types may skip it for those interfaces.
+    RejectsAll,
 }
 
 impl FilterError {
     pub(crate) fn new(message: String, column: usize) -> Self {
-        Self { message, column }
+        Self {
+            message,
+            column,
+            kind: FilterErrorKind::Invalid,
+        }
+    }
+
+    /// libpcap's "expression rejects all packets" for this link type.
+    pub(crate) fn rejects_all() -> Self {
+        Self {
+            message: "expression rejects all packets".into(),
+            column: 1,
+            kind: FilterErrorKind::RejectsAll,
+        }
     }
 
     /// Render the expression with a caret under the offending column:

@@ -30,7 +30,7 @@ mod parser;
 mod vm;
 
 pub use codegen::{NullByteOrder, PROTOCHAIN_STEPS};
-pub use error::FilterError;
+pub use error::{FilterError, FilterErrorKind};
 pub use insn::Insn;
 pub use vm::{ValidateError, run, validate};
 
@@ -157,7 +157,7 @@ pub fn compile_with(expr: &str, opts: &Options) -> Result<Program, FilterError> 
         None if p.g.used_protochain.get() || p.g.used_encap => {
             vec![Insn::stmt(insn::BPF_RET | insn::BPF_K, 0)]
         }
-        None => return Err(FilterError::new("expression rejects all packets".into(), 1)),
+        None => return Err(FilterError::rejects_all()),
     };
     // The code generator only emits valid programs; checking keeps the promise
     // that a Program always validates.
