@@ -7,6 +7,9 @@
 pub mod net;
 pub mod transport;
 
+#[cfg(test)]
+pub(crate) mod testutil;
+
 use pcapx_core::{Dissector, EngineBuilder, RegistryError};
 
 /// Every built-in dissector, in registration order (which is also the order in

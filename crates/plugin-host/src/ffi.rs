@@ -175,9 +175,11 @@ unsafe fn bytes<'x>(ptr: *const u8, len: usize) -> Option<&'x [u8]> {
     Some(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 unsafe extern "C" fn cb_add_bytes(cx: *mut c_void, field: u32, ptr: *const u8, len: usize) {
-    // SAFETY: as in `cb_add_u64`; `ptr`/`len` describe bytes the plugin owns
-    // for the duration of the callback.
+    // SAFETY: as in `cb_add_u64`: `cx` is the handle the host passed to this
+    // very `dissect` call.
     if let Some(c) = unsafe { call(cx) } {
+        // SAFETY: `ptr`/`len` describe bytes the plugin owns for the duration
+        // of the callback (ABI contract).
         match unsafe { bytes(ptr, len) } {
             Some(b) => c.add_bytes(field, b),
             None => c.fail(),
@@ -185,8 +187,9 @@ unsafe extern "C" fn cb_add_bytes(cx: *mut c_void, field: u32, ptr: *const u8, l
     }
 }
 unsafe extern "C" fn cb_add_str(cx: *mut c_void, field: u32, ptr: *const u8, len: usize) {
-    // SAFETY: as in `cb_add_bytes`.
+    // SAFETY: as in `cb_add_u64`: `cx` is the handle of this `dissect` call.
     if let Some(c) = unsafe { call(cx) } {
+        // SAFETY: as in `cb_add_bytes`: the plugin's bytes, valid for the call.
         match unsafe { bytes(ptr, len) } {
             Some(b) => c.add_str(field, b),
             None => c.fail(),
@@ -306,11 +309,13 @@ pub(crate) fn open(path: &Path) -> Result<(PluginDesc, Vec<ProtoFns>), PluginErr
         path: file.clone(),
         reason: what,
     };
-    // SAFETY (for every `string` call below): declaration strings are NULL or
-    // NUL-terminated and stay valid forever (ABI contract).
+    // SAFETY: declaration strings are NULL or NUL-terminated and stay valid
+    // forever (ABI contract); this is the plugin's name.
     let name = unsafe { string(d.name) }
         .ok_or_else(|| decl_err("plugin name is missing or not UTF-8".into()))?;
+    // SAFETY: as for `name`: a declaration string, NULL or NUL-terminated.
     let version = unsafe { string(d.version) }.unwrap_or_default();
+    // SAFETY: as for `name`: a declaration string, NULL or NUL-terminated.
     let description = unsafe { string(d.description) }.unwrap_or_default();
     let mut protos = Vec::new();
     let mut fns = Vec::new();
@@ -436,45 +441,69 @@ unsafe fn strings(p: *const *const c_char, count: u32, what: &str) -> Result<Vec
 /// # Safety
 /// The record's pointers must follow the ABI contract.
 unsafe fn protocol(p: &abi::ProtocolDecl) -> Result<(ProtoDesc, ProtoFns), String> {
-    // SAFETY (for the calls below): the caller guarantees the ABI contract.
+    // Every pointer in `p` (and in the records it points to) is NULL or valid
+    // for as long as the plugin is loaded, which is forever: the caller
+    // guarantees the ABI contract. Each block below relies on that for the
+    // one pointer it reads.
+    // SAFETY: `p.name` is a NULL or NUL-terminated declaration string.
     let name = unsafe { string(p.name) }.ok_or("a protocol has no name")?;
     let ctx = |e: String| format!("protocol '{name}': {e}");
+    // SAFETY: `p.display` is a NULL or NUL-terminated declaration string.
     let display = unsafe { string(p.display) }.unwrap_or_else(|| name.clone());
+    // SAFETY: `p.summary_name` is a NULL or NUL-terminated declaration string.
     let summary_name = unsafe { string(p.summary_name) }.unwrap_or_default();
     let mut fields = Vec::new();
-    for (i, f) in unsafe { array(p.fields, p.field_count) }
-        .map_err(ctx)?
-        .iter()
-        .enumerate()
-    {
+    // SAFETY: `p.fields` points to `p.field_count` field records (or is NULL
+    // with a zero count).
+    let field_decls = unsafe { array(p.fields, p.field_count) }.map_err(ctx)?;
+    for (i, f) in field_decls.iter().enumerate() {
+        // SAFETY: `f.name` is a NULL or NUL-terminated declaration string.
         let fname =
             unsafe { string(f.name) }.ok_or_else(|| ctx(format!("field {i} has no name")))?;
         let ftype = pcapx_core::FieldType::from_u8(f.ftype)
             .ok_or_else(|| ctx(format!("field '{fname}' has unknown type {}", f.ftype)))?;
+        // SAFETY: `f.display` is a NULL or NUL-terminated declaration string.
+        let display = unsafe { string(f.display) }.unwrap_or_else(|| fname.clone());
+        // SAFETY: `f.description` is a NULL or NUL-terminated declaration string.
+        let description = unsafe { string(f.description) }.unwrap_or_default();
+        // SAFETY: `f.aliases` points to `f.alias_count` string pointers (or is
+        // NULL with a zero count).
+        let aliases = unsafe { strings(f.aliases, u32::from(f.alias_count), "aliases") };
         fields.push(FieldDesc {
-            display: unsafe { string(f.display) }.unwrap_or_else(|| fname.clone()),
-            description: unsafe { string(f.description) }.unwrap_or_default(),
-            aliases: unsafe { strings(f.aliases, u32::from(f.alias_count), "aliases") }
-                .map_err(ctx)?,
+            display,
+            description,
+            aliases: aliases.map_err(ctx)?,
             hex: f.base == abi::BASE_HEX,
             name: fname,
             ftype,
         });
     }
     let mut bindings = Vec::new();
-    for b in unsafe { array(p.bindings, p.binding_count) }.map_err(ctx)? {
+    // SAFETY: `p.bindings` points to `p.binding_count` binding records (or is
+    // NULL with a zero count).
+    let binding_decls = unsafe { array(p.bindings, p.binding_count) }.map_err(ctx)?;
+    for b in binding_decls {
+        // SAFETY: `b.table` is a NULL or NUL-terminated declaration string.
         let t = unsafe { string(b.table) }.ok_or_else(|| ctx("a binding has no table".into()))?;
         bindings.push((t, b.key));
     }
     let mut anomalies = Vec::new();
-    for a in unsafe { array(p.anomalies, p.anomaly_count) }.map_err(ctx)? {
-        anomalies.push(AnomalyDesc {
-            name: unsafe { string(a.name) }.ok_or_else(|| ctx("an anomaly has no name".into()))?,
-            description: unsafe { string(a.description) }.unwrap_or_default(),
-        });
+    // SAFETY: `p.anomalies` points to `p.anomaly_count` anomaly records (or is
+    // NULL with a zero count).
+    let anomaly_decls = unsafe { array(p.anomalies, p.anomaly_count) }.map_err(ctx)?;
+    for a in anomaly_decls {
+        // SAFETY: `a.name` is a NULL or NUL-terminated declaration string.
+        let name = unsafe { string(a.name) }.ok_or_else(|| ctx("an anomaly has no name".into()))?;
+        // SAFETY: `a.description` is a NULL or NUL-terminated declaration string.
+        let description = unsafe { string(a.description) }.unwrap_or_default();
+        anomalies.push(AnomalyDesc { name, description });
     }
+    // SAFETY: `p.heuristics` points to `p.heuristic_count` string pointers (or
+    // is NULL with a zero count).
     let heuristics =
         unsafe { strings(p.heuristics, p.heuristic_count, "heuristics") }.map_err(ctx)?;
+    // SAFETY: `p.tables` points to `p.table_count` string pointers (or is NULL
+    // with a zero count).
     let tables = unsafe { strings(p.tables, p.table_count, "tables") }.map_err(ctx)?;
     let dissect = p.dissect.ok_or_else(|| ctx("no dissect callback".into()))?;
     if !heuristics.is_empty() && p.accepts.is_none() {

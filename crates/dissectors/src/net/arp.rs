@@ -258,7 +258,7 @@ impl std::fmt::Display for Shown<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::net::testutil::{check, check_truncation, hex, summary};
+    use crate::testutil::{check, check_truncation, hex, summary};
 
     const REPLY: &str = "f8eda5c0a4f2 f8eda5c0a4f1 0806
         0001 0800 06 04 0002 f8eda5c0a4f1 0a000001 f8eda5c0a4f2 0a000002

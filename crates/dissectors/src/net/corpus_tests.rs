@@ -10,7 +10,7 @@ use std::process::Command;
 
 use pcapx_core::{PacketMeta, Wanted};
 
-use super::testutil::engine;
+use crate::testutil::engine;
 
 /// The fields compared.
 const FIELDS: &[&str] = &[

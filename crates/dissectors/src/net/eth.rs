@@ -190,7 +190,7 @@ pub(crate) fn length_or_type(
 
 #[cfg(test)]
 mod tests {
-    use crate::net::testutil::{check, check_truncation, hex, summary};
+    use crate::testutil::{check, check_truncation, hex, summary};
 
     // Ethernet II / IPv4 / UDP 53, as captured (from the arp-who-has style traces).
     const ETH_ARP: &str = "ffffffffffff f8eda5c0a4f1 0806

@@ -87,7 +87,7 @@ impl Dissector for Ieee8021ad {
 
 #[cfg(test)]
 mod tests {
-    use crate::net::testutil::{check, check_truncation, hex, summary};
+    use crate::testutil::{check, check_truncation, hex, summary};
 
     #[test]
     fn qinq_arp() {

@@ -588,7 +588,7 @@ fn source_route_final(opts: &[u8]) -> Option<[u8; 4]> {
 
 #[cfg(test)]
 mod tests {
-    use crate::net::testutil::{check, check_truncation, hex, summary};
+    use crate::testutil::{check, check_truncation, hex, summary};
 
     // Ethernet / IPv4 (router alert option) / IGMP, from igmpv3-queries.pcap.
     const IGMP: &str = "01005e000001 000a0b0c0d0e 0800
@@ -748,7 +748,7 @@ mod tests {
 
     #[test]
     fn scapy_aliases() {
-        let r = crate::net::testutil::engine().registry();
+        let r = crate::testutil::engine().registry();
         for (alias, field) in [
             ("version", "ip.version"),
             ("ihl", "ip.ihl"),

@@ -260,7 +260,7 @@ impl Dissector for Ipv6 {
 
 #[cfg(test)]
 mod tests {
-    use crate::net::testutil::{check, check_truncation, hex, summary};
+    use crate::testutil::{check, check_truncation, hex, summary};
 
     // IPv6 / No Next Header with 4 bytes of payload, then 2 of padding.
     const NONXT: &str = "6a312345 0004 3b 40

@@ -645,7 +645,7 @@ impl Dissector for Ah {
 
 #[cfg(test)]
 mod tests {
-    use crate::net::testutil::{check, check_truncation, hex, summary};
+    use crate::testutil::{check, check_truncation, hex, summary};
 
     const V6_SRC: &str = "20010078000100320000000000000001";
     const V6_DST: &str = "20010078000100320000000000000002";
@@ -800,9 +800,9 @@ mod tests {
         check_truncation(229, &d, 72, &[("ah.spi", 56), ("ah.sequence", 60)]);
         // AH over IPv4 (protocol 51) with a zero-length AH, as Wireshark reads it.
         let d = hex("45000020 0001 0000 40 33 0000 0a000001 0a000002 3a00 0000 00000001 80007ae6");
-        let f = crate::net::testutil::dissect(228, &d, d.len());
+        let f = crate::testutil::dissect(228, &d, d.len());
         assert_eq!(
-            crate::net::testutil::value(&f, "ah.sequence").as_deref(),
+            crate::testutil::value(&f, "ah.sequence").as_deref(),
             Some("2147515110")
         );
     }

@@ -173,7 +173,7 @@ impl Dissector for Llc {
 
 #[cfg(test)]
 mod tests {
-    use crate::net::testutil::{check, check_truncation, hex, summary};
+    use crate::testutil::{check, check_truncation, hex, summary};
 
     #[test]
     fn snap_cisco_and_ethertype() {

@@ -34,8 +34,6 @@ pub(crate) mod wire;
 
 #[cfg(test)]
 mod corpus_tests;
-#[cfg(test)]
-pub(crate) mod testutil;
 
 pub use arp::Arp;
 pub use eth::Ethernet;

@@ -87,7 +87,7 @@ impl Dissector for Null {
 
 #[cfg(test)]
 mod tests {
-    use crate::net::testutil::{check, check_truncation, hex, summary};
+    use crate::testutil::{check, check_truncation, hex, summary};
 
     const V6: &str =
         "60000000 0000 3b 40 00000000000000000000000000000001 00000000000000000000000000000001";

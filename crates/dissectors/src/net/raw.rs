@@ -50,7 +50,7 @@ impl Dissector for RawIp {
 
 #[cfg(test)]
 mod tests {
-    use crate::net::testutil::{check, hex, summary};
+    use crate::testutil::{check, hex, summary};
 
     #[test]
     fn dispatches_by_version() {

@@ -243,7 +243,7 @@ impl Sll {
 
 #[cfg(test)]
 mod tests {
-    use crate::net::testutil::{check, check_truncation, hex, summary};
+    use crate::testutil::{check, check_truncation, hex, summary};
 
     const ARP: &str = "0000 0001 0006 cc2de02619990000 0806
         0001 0800 0604 0001 cc2de0261999 c0a81601 000000000000 c0a816a0";

@@ -167,7 +167,7 @@ impl Dissector for Vlan {
 
 #[cfg(test)]
 mod tests {
-    use crate::net::testutil::{check, check_truncation, hex, summary};
+    use crate::testutil::{check, check_truncation, hex, summary};
 
     #[test]
     fn three_stacked_tags() {

@@ -21,6 +21,12 @@ pub(crate) fn be32(d: &[u8], i: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b))
 }
 
+/// `N` bytes at `i` as an array.
+#[inline]
+pub(crate) fn arr<const N: usize>(d: &[u8], i: usize) -> Option<[u8; N]> {
+    d.get(i..i.checked_add(N)?)?.try_into().ok()
+}
+
 #[inline]
 pub(crate) fn mac(d: &[u8], i: usize) -> Option<[u8; 6]> {
     d.get(i..i.checked_add(6)?)?.try_into().ok()

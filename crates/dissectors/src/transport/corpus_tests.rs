@@ -130,13 +130,8 @@ fn normalize(s: &str) -> String {
     }
 }
 
-fn engine() -> Option<Engine> {
-    let eng = super::testutil::engine();
-    if eng.registry().proto_by_name("eth").is_none() {
-        println!("skipped: no Ethernet dissector registered yet");
-        return None;
-    }
-    Some(eng)
+fn engine() -> &'static Engine {
+    crate::testutil::engine()
 }
 
 #[test]
@@ -145,7 +140,7 @@ fn fields_match_tshark() {
     if Command::new("tshark").arg("-v").output().is_err() && tool_missing("tshark") {
         return;
     }
-    let Some(eng) = engine() else { return };
+    let eng = engine();
     let ids: Vec<_> = FIELDS
         .iter()
         .map(|n| eng.registry().field_by_name(n).expect("registered"))
@@ -255,7 +250,7 @@ fn summaries_match_scapy() {
     if !probe.is_ok_and(|o| o.status.success()) && tool_missing("python3 with scapy") {
         return;
     }
-    let Some(eng) = engine() else { return };
+    let eng = engine();
     let dirs = [root.join("ethernet-ipv4"), root.join("dns")];
     let paths: Vec<PathBuf> = files(&root)
         .into_iter()

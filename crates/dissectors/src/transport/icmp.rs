@@ -282,14 +282,14 @@ fn code_name(ty: u8, code: u8) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{check, ipv4, run, truncations};
+    use crate::testutil::{check_ip, ipv4, run, truncations};
 
     const ECHO: &[u8] = &[8, 0, 0xf7, 0xfd, 0x00, 0x01, 0x00, 0x02, b'a', b'b'];
 
     #[test]
     fn echo_request() {
         let pkt = ipv4(1, ECHO);
-        check(
+        check_ip(
             &pkt,
             &[
                 ("icmp.type", "8"),
@@ -318,7 +318,7 @@ mod tests {
         let mut msg = vec![3, 3, 0, 0, 0, 0, 0, 0];
         msg.extend_from_slice(&inner[..28]);
         let pkt = ipv4(1, &msg);
-        check(
+        check_ip(
             &pkt,
             &[
                 ("icmp.type", "3"),
@@ -341,12 +341,12 @@ mod tests {
     #[test]
     fn redirect_and_mtu() {
         let pkt = ipv4(1, &[5, 1, 0, 0, 192, 168, 0, 1]);
-        check(
+        check_ip(
             &pkt,
             &[("icmp.redir_gw", "192.168.0.1"), ("icmp.payload_len", "0")],
         );
         let pkt = ipv4(1, &[3, 4, 0, 0, 0, 0, 0x05, 0xdc]);
-        check(&pkt, &[("icmp.mtu", "1500")]);
+        check_ip(&pkt, &[("icmp.mtu", "1500")]);
     }
 
     #[test]

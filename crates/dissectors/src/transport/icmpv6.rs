@@ -279,12 +279,12 @@ impl Dissector for Icmpv6 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{anomalies, check, ipv6, run};
+    use crate::testutil::{anomalies, check_ip, ipv6, run};
 
     #[test]
     fn echo_request() {
         let pkt = ipv6(58, &[128, 0, 0x12, 0x34, 0, 1, 0, 3, b'x', b'y']);
-        check(
+        check_ip(
             &pkt,
             &[
                 ("icmpv6.type", "128"),
@@ -310,7 +310,7 @@ mod tests {
         m.extend_from_slice(&[1, 1, 0, 0x11, 0x22, 0x33, 0x44, 0x55]); // src LL addr
         m.extend_from_slice(&[14, 1, 1, 2, 3, 4, 5, 6]); // nonce
         let pkt = ipv6(58, &m);
-        check(
+        check_ip(
             &pkt,
             &[
                 ("icmpv6.nd.ns.target_address", "fe80::1"),
@@ -325,8 +325,8 @@ mod tests {
         // a zero-length option stops the walk with an anomaly
         m.extend_from_slice(&[1, 0]);
         let pkt = ipv6(58, &m);
-        let (eng, f) = run(&pkt);
-        assert!(anomalies(&eng, &f).iter().any(|a| a == "icmpv6.bad-option"));
+        let (_, f) = run(&pkt);
+        assert!(anomalies(&f).iter().any(|a| a == "icmpv6.bad-option"));
     }
 
     #[test]
@@ -335,7 +335,7 @@ mod tests {
         let mut m = vec![2, 0, 0, 0, 0, 0, 0x05, 0x00];
         m.extend_from_slice(&inner);
         let pkt = ipv6(58, &m);
-        check(
+        check_ip(
             &pkt,
             &[
                 ("icmpv6.mtu", "1280"),
@@ -357,13 +357,13 @@ mod tests {
         m.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
         let full = ipv6(58, &m);
         for cut in 0..m.len() {
-            let (eng, f) = super::super::testutil::run_cut(&full[..40 + cut], full.len());
-            let names = anomalies(&eng, &f);
+            let (_, f) = crate::testutil::run_cut(&full[..40 + cut], full.len());
+            let names = anomalies(&f);
             assert!(
                 names.iter().any(|n| n == "truncated"),
                 "cut {cut}: {names:?}"
             );
-            let got = super::super::testutil::render(&eng, &f, "icmpv6.type");
+            let got = crate::testutil::render(&f, "icmpv6.type");
             assert_eq!(got.is_empty(), cut == 0, "cut {cut}");
         }
     }

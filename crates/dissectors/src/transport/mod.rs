@@ -22,8 +22,6 @@ pub mod udp;
 
 #[cfg(test)]
 mod corpus_tests;
-#[cfg(test)]
-mod testutil;
 
 /// The transport- and application-layer dissectors, in registration order.
 pub fn all() -> Vec<Box<dyn Dissector>> {
@@ -67,19 +65,8 @@ impl Dissector for CommunityIdField {
 /// Placeholder id before `register` runs; the field store ignores it.
 pub(crate) const UNSET: FieldId = FieldId(u32::MAX);
 
-pub(crate) fn be16(d: &[u8], at: usize) -> Option<u16> {
-    let b = d.get(at..at.checked_add(2)?)?;
-    Some(u16::from_be_bytes([b[0], b[1]]))
-}
-
-pub(crate) fn be32(d: &[u8], at: usize) -> Option<u32> {
-    let b = d.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-pub(crate) fn arr<const N: usize>(d: &[u8], at: usize) -> Option<[u8; N]> {
-    d.get(at..at.checked_add(N)?)?.try_into().ok()
-}
+// The crate's one set of bounds-checked readers.
+pub(crate) use crate::net::wire::{arr, be16, be32};
 
 /// Register a field: `field(r, name, display, type, description)`.
 pub(crate) fn field(

@@ -104,64 +104,29 @@ impl Tcp {
 
     /// Walk the options; returns Scapy's option count (`len(TCP.options)`).
     fn options(&self, opts: &[u8], cx: &mut Ctx<'_>) -> u64 {
-        let mut i = 0usize;
         let mut count = 0u64;
-        while let Some(&kind) = opts.get(i) {
+        walk_options(opts, |step| {
             count += 1;
-            cx.add(self.option_kind, Value::U64(u64::from(kind)));
-            match kind {
-                0 => break,
-                1 => {
-                    i += 1;
-                    continue;
-                }
-                _ => {}
+            cx.add(self.option_kind, Value::U64(u64::from(step.kind())));
+            match step {
+                OptStep::BadLen(_) | OptStep::Overrun(_) => cx.anomaly(self.bad_option),
+                OptStep::Option(kind, body) => self.option(kind, body, cx),
+                OptStep::End | OptStep::Nop => {}
             }
-            let declared = opts.get(i + 1).copied().map_or(0, usize::from);
-            if declared < 2 {
-                // Scapy assumes length 2 and goes on; so do we, after flagging it.
-                cx.anomaly(self.bad_option);
-                i += 2;
-                continue;
-            }
-            let Some(body) = opts.get(i + 2..i + declared) else {
-                cx.anomaly(self.bad_option);
-                break;
-            };
-            self.option(kind, body, cx);
-            i += declared;
-        }
+        });
         count
     }
 
     /// The option walk when no option field is wanted: the same anomalies as
     /// [`Tcp::options`], in the same order, and nothing else.
     fn check_options(&self, opts: &[u8], cx: &mut Ctx<'_>) {
-        let mut i = 0usize;
-        while let Some(&kind) = opts.get(i) {
-            match kind {
-                0 => break,
-                1 => {
-                    i += 1;
-                    continue;
-                }
-                _ => {}
-            }
-            let declared = opts.get(i + 1).copied().map_or(0, usize::from);
-            if declared < 2 {
-                cx.anomaly(self.bad_option);
-                i += 2;
-                continue;
-            }
-            if i + declared > opts.len() {
-                cx.anomaly(self.bad_option);
-                break;
-            }
-            if !option_len_ok(kind, declared - 2) {
+        walk_options(opts, |step| match step {
+            OptStep::BadLen(_) | OptStep::Overrun(_) => cx.anomaly(self.bad_option),
+            OptStep::Option(kind, body) if !option_len_ok(kind, body.len()) => {
                 cx.anomaly(self.bad_option);
             }
-            i += declared;
-        }
+            _ => {}
+        });
     }
 
     fn option(&self, kind: u8, body: &[u8], cx: &mut Ctx<'_>) {
@@ -207,6 +172,65 @@ impl Tcp {
         if !ok {
             cx.anomaly(self.bad_option);
         }
+    }
+}
+
+/// One step of the TCP option walk, shared by the decoding walk and the
+/// checking walk so that both see the same options and the same anomalies.
+#[derive(Copy, Clone)]
+enum OptStep<'a> {
+    /// End of option list (kind 0); the walk stops.
+    End,
+    /// No-operation (kind 1).
+    Nop,
+    /// An option whose length byte is below 2 or missing: Scapy assumes 2
+    /// and goes on.
+    BadLen(u8),
+    /// An option whose length runs past the header; the walk stops.
+    Overrun(u8),
+    /// A well-formed option: kind and body (after kind and length).
+    Option(u8, &'a [u8]),
+}
+
+impl OptStep<'_> {
+    fn kind(self) -> u8 {
+        match self {
+            OptStep::End => 0,
+            OptStep::Nop => 1,
+            OptStep::BadLen(k) | OptStep::Overrun(k) | OptStep::Option(k, _) => k,
+        }
+    }
+}
+
+/// Walk the options area `opts`, calling `f` once per option.
+#[inline(always)]
+fn walk_options<'a>(opts: &'a [u8], mut f: impl FnMut(OptStep<'a>)) {
+    let mut i = 0usize;
+    while let Some(&kind) = opts.get(i) {
+        match kind {
+            0 => {
+                f(OptStep::End);
+                break;
+            }
+            1 => {
+                f(OptStep::Nop);
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let declared = opts.get(i + 1).copied().map_or(0, usize::from);
+        if declared < 2 {
+            f(OptStep::BadLen(kind));
+            i += 2;
+            continue;
+        }
+        let Some(body) = opts.get(i + 2..i + declared) else {
+            f(OptStep::Overrun(kind));
+            break;
+        };
+        f(OptStep::Option(kind, body));
+        i += declared;
     }
 }
 
@@ -518,7 +542,7 @@ impl Dissector for Tcp {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{check, ipv4, run, truncations};
+    use crate::testutil::{check_ip, ipv4, run, truncations};
 
     /// SYN from 10.0.0.1:36112 to 10.0.0.2:443 with MSS, SACK-permitted,
     /// timestamps, NOP and window scale.
@@ -538,7 +562,7 @@ mod tests {
     #[test]
     fn syn_with_options() {
         let pkt = ipv4(6, SYN);
-        check(
+        check_ip(
             &pkt,
             &[
                 ("tcp.srcport", "36112"),
@@ -586,7 +610,7 @@ mod tests {
         ];
         seg.extend_from_slice(b"hello");
         let pkt = ipv4(6, &seg);
-        check(
+        check_ip(
             &pkt,
             &[
                 ("tcp.flags", "511"),
@@ -620,7 +644,7 @@ mod tests {
             0x22, 0x00, 0x01, 0x22, 0x09, 0, 0, 0,
         ];
         let pkt = ipv4(6, &seg);
-        check(
+        check_ip(
             &pkt,
             &[("tcp.opt.count", "3"), ("tcp.option_kind", "34,1,34")],
         );
@@ -635,7 +659,7 @@ mod tests {
             0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x10, 0, 1, 0, 0, 0, 0,
         ];
         let pkt = ipv4(6, &seg);
-        check(&pkt, &[("tcp.hdr_len", "16"), ("tcp.dstport", "2")]);
+        check_ip(&pkt, &[("tcp.hdr_len", "16"), ("tcp.dstport", "2")]);
         let (eng, f) = run(&pkt);
         let bad = eng
             .registry()
@@ -666,7 +690,7 @@ mod tests {
     #[test]
     fn lean_option_walk_matches_full_walk() {
         use pcapx_core::{PacketMeta, Wanted};
-        let eng = super::super::testutil::engine();
+        let eng = crate::testutil::engine();
         let len_id = eng.registry().field_by_name("tcp.len").expect("tcp.len");
         let mut some = Wanted::none(eng.registry().field_count());
         some.insert(len_id);

@@ -141,14 +141,14 @@ impl Dissector for Udp {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{anomalies, check, ipv4, ipv6, run, truncations};
+    use crate::testutil::{anomalies, check_ip, ipv4, ipv6, run, truncations};
 
     const DGRAM: &[u8] = &[0x8d, 0x10, 0x1f, 0x40, 0x00, 0x0c, 0xab, 0xcd, 1, 2, 3, 4];
 
     #[test]
     fn fields_and_summary() {
         let pkt = ipv4(17, DGRAM);
-        check(
+        check_ip(
             &pkt,
             &[
                 ("udp.srcport", "36112"),
@@ -179,7 +179,7 @@ mod tests {
         let mut d = DGRAM.to_vec();
         d[5] = 10; // two bytes of the IP payload are past the UDP datagram
         let pkt = ipv4(17, &d);
-        check(
+        check_ip(
             &pkt,
             &[
                 ("udp.payload_len", "2"),
@@ -195,12 +195,12 @@ mod tests {
             let mut d = DGRAM.to_vec();
             d[5] = bad;
             let pkt = ipv4(17, &d);
-            check(
+            check_ip(
                 &pkt,
                 &[("udp.length", &bad.to_string()), ("udp.payload_len", "4")],
             );
-            let (eng, f) = run(&pkt);
-            let names = anomalies(&eng, &f);
+            let (_, f) = run(&pkt);
+            let names = anomalies(&f);
             assert!(names.iter().any(|n| n == "udp.bad-length"), "{names:?}");
         }
     }

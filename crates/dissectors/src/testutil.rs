@@ -1,5 +1,6 @@
-//! Test helpers: one engine with every built-in, and `check`-style helpers that
-//! are the only callers of the engine API in the unit tests.
+//! Test helpers for every dissector's unit tests: one engine with every
+//! built-in, frames from hex, raw-IP wrappers for transport payloads, and the
+//! `check`-style helpers that are the only callers of the engine API there.
 
 use std::sync::OnceLock;
 
@@ -128,6 +129,100 @@ pub(crate) fn check_truncation(
                     );
                 }
             }
+        }
+    }
+}
+
+pub(crate) const LINKTYPE_IPV4: u32 = 228;
+pub(crate) const LINKTYPE_IPV6: u32 = 229;
+
+/// IPv4 10.0.0.1 → 10.0.0.2 carrying `payload` as protocol `proto`.
+pub(crate) fn ipv4(proto: u8, payload: &[u8]) -> Vec<u8> {
+    let tl = u16::try_from(20 + payload.len()).expect("small test packet");
+    let mut p = vec![
+        0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
+    p[2..4].copy_from_slice(&tl.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// IPv6 2001:db8::1 → 2001:db8::2 carrying `payload` with next header `nh`.
+pub(crate) fn ipv6(nh: u8, payload: &[u8]) -> Vec<u8> {
+    let pl = u16::try_from(payload.len()).expect("small test packet");
+    let mut p = vec![0x60, 0, 0, 0, 0, 0, nh, 64];
+    p[4..6].copy_from_slice(&pl.to_be_bytes());
+    for last in [1u8, 2] {
+        p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        p.extend_from_slice(&[0; 11]);
+        p.push(last);
+    }
+    p.extend_from_slice(payload);
+    p
+}
+
+fn linktype(pkt: &[u8]) -> u32 {
+    if pkt.first().is_some_and(|b| b >> 4 == 6) {
+        LINKTYPE_IPV6
+    } else {
+        LINKTYPE_IPV4
+    }
+}
+
+/// Dissect `pkt` (raw IP) with every field wanted; `wirelen` ≥ `pkt.len()`.
+pub(crate) fn run_cut(pkt: &[u8], wirelen: usize) -> (&'static Engine, Fields) {
+    (engine(), dissect(linktype(pkt), pkt, wirelen))
+}
+
+pub(crate) fn run(pkt: &[u8]) -> (&'static Engine, Fields) {
+    run_cut(pkt, pkt.len())
+}
+
+/// Every occurrence of a field or alias, rendered like tshark, joined by `,`.
+pub(crate) fn render(f: &Fields, name: &str) -> String {
+    let col = engine()
+        .registry()
+        .resolve(name)
+        .unwrap_or_else(|| panic!("unknown field {name}"));
+    let Some(id) = f.column_field(&col) else {
+        return String::new();
+    };
+    f.all(id)
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Dissect a raw IP packet and compare fields or aliases, every occurrence
+/// joined by `,` (`""` = absent).
+pub(crate) fn check_ip(pkt: &[u8], expected: &[(&str, &str)]) {
+    let (_, f) = run(pkt);
+    for (name, want) in expected {
+        assert_eq!(render(&f, name), *want, "field {name}");
+    }
+}
+
+/// Cut an IPv4 packet carrying `seg` at every length inside `seg` (as a snaplen
+/// would): no panic, `truncated` recorded while the cut is inside the first
+/// `hdr` bytes, and each `(min_len, field)` present once at least `min_len`
+/// bytes of `seg` are there.
+pub(crate) fn truncations(proto: u8, seg: &[u8], hdr: usize, present: &[(usize, &str)]) {
+    let full = ipv4(proto, seg);
+    for cut in 0..seg.len() {
+        let pkt = full.get(..20 + cut).expect("in range");
+        let (_, f) = run_cut(pkt, full.len());
+        let names = anomalies(&f);
+        assert!(
+            cut >= hdr || names.iter().any(|n| n == "truncated"),
+            "cut {cut}: no truncated anomaly ({names:?})"
+        );
+        for &(min, name) in present {
+            let got = render(&f, name);
+            assert_eq!(
+                !got.is_empty(),
+                cut >= min,
+                "cut {cut}: field {name} = {got:?}"
+            );
         }
     }
 }
