@@ -206,3 +206,31 @@ fn every_command_has_help() {
         assert!(out.contains("Usage: pcapx"), "{cmd}: {out}");
     }
 }
+
+/// A layer cut by the snaplen says so and where: the byte is the packet's
+/// captured length as tshark reports it, for every truncated packet.
+#[test]
+fn show_says_where_and_why_a_layer_was_cut() {
+    if !common::tool("tshark", "show_says_where_and_why_a_layer_was_cut") {
+        return;
+    }
+    let file = fixture("snaplen-truncated.pcap");
+    let file = file.to_str().expect("utf-8 path");
+    let caplens: Vec<u32> = common::tshark_fields(file, &["frame.cap_len"])
+        .lines()
+        .map(|l| l.trim().parse().expect("cap_len"))
+        .collect();
+    let mut seen = 0;
+    for (i, caplen) in caplens.iter().enumerate() {
+        let n = (i + 1).to_string();
+        let out = ok(&["show", file, "-p", &n]);
+        for line in out.lines().filter(|l| l.contains("!! truncated")) {
+            let want = format!(
+                "!! truncated at byte {caplen}: cut by the capture snaplen (caplen {caplen})"
+            );
+            assert_eq!(line.trim(), want, "packet {n}");
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "no truncated layer in the snaplen fixture");
+}

@@ -5,7 +5,7 @@
 //! is wrapped in exactly the same interface as a built-in.
 
 use crate::engine::PacketMeta;
-use crate::fields::{FieldMask, Fields, LayerRecord};
+use crate::fields::{Cut, FieldMask, Fields, LayerRecord, Limit};
 use crate::registry::{
     AnomalyDef, AnomalyId, FieldDef, FieldId, ProtoId, ProtocolDef, Registry, RegistryError,
 };
@@ -154,6 +154,15 @@ impl Registrar<'_> {
         Ok(id)
     }
 
+    /// Name the header field whose value this layer returns as
+    /// [`Outcome::payload_len`] (`IPv4 total length`, `UDP length`): a layer
+    /// above that is cut short by it says so in `pcapx show`.
+    pub fn length_field(&mut self, name: &str) {
+        if let Some(p) = self.proto {
+            self.registry.set_length_name(p, name);
+        }
+    }
+
     /// Register a field of this protocol.
     pub fn field(&mut self, def: FieldDef) -> Result<FieldId, RegistryError> {
         let proto = self
@@ -234,6 +243,10 @@ pub struct Ctx<'a> {
     pub(crate) declared_len: Option<usize>,
     pub(crate) quoted: bool,
     pub(crate) offset: usize,
+    /// Where this layer's bytes end in the frame, and the enclosing layer
+    /// whose declared length set that end (`None`: the captured frame's end).
+    pub(crate) end: usize,
+    pub(crate) cut_by: Option<ProtoId>,
     pub(crate) truncated_id: AnomalyId,
     pub(crate) malformed_id: AnomalyId,
 }
@@ -271,15 +284,30 @@ impl<'a> Ctx<'a> {
     /// The layer needed bytes that are not there. Counted as `truncated` when the
     /// frame was cut by the snaplen, `malformed` otherwise (a length field lies);
     /// nothing inside a quoted packet (an ICMP error's copy is short by design).
+    /// The anomaly records where the layer's bytes end and what ended them:
+    /// an enclosing layer's declared length, the snaplen, or the frame.
     pub fn short(&mut self) {
         if self.quoted {
             return;
         }
-        if self.meta.caplen < self.meta.wirelen {
-            self.fields.anomaly(self.truncated_id);
+        let cut_by_capture = self.meta.caplen < self.meta.wirelen;
+        let limit = match self.cut_by {
+            Some(p) => Limit::Declared(p),
+            None if cut_by_capture => Limit::Snaplen {
+                caplen: self.meta.caplen,
+            },
+            None => Limit::FrameEnd,
+        };
+        let cut = Cut {
+            at: u32::try_from(self.end).unwrap_or(u32::MAX),
+            limit,
+        };
+        let id = if cut_by_capture {
+            self.truncated_id
         } else {
-            self.fields.anomaly(self.malformed_id);
-        }
+            self.malformed_id
+        };
+        self.fields.anomaly_cut(id, cut);
     }
 
     /// Record `malformed` on this layer.

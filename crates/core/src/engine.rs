@@ -610,6 +610,7 @@ impl Engine {
         let mut walk = Walk {
             start: 0,
             end: data.len(),
+            cut_by: None,
             padding: None,
         };
         // One context for the whole packet: each step updates the few things
@@ -622,6 +623,8 @@ impl Engine {
             declared_len: None,
             quoted: false,
             offset: 0,
+            end: data.len(),
+            cut_by: None,
             truncated_id: self.anomalies.truncated,
             malformed_id: self.anomalies.malformed,
         };
@@ -634,8 +637,8 @@ impl Engine {
             }
             depth += 1;
             let slice = data.get(walk.start..walk.end).unwrap_or(&[]);
-            let outcome = self.decode_layer(di, slice, walk.start, &mut cx);
-            walk.advance(&outcome, cx.quoted);
+            let outcome = self.decode_layer(di, slice, &walk, &mut cx);
+            walk.advance(&outcome, cx.quoted, self.protos[di]);
             if matches!(outcome.next, Next::End) {
                 break;
             }
@@ -691,12 +694,14 @@ impl Engine {
         }
     }
 
-    /// Open a layer for dissector `di` at byte `offset`, run it on `slice`,
-    /// and record its header length (clamped to the slice). The context then
-    /// describes this layer to the next: its protocol and declared length.
+    /// Open a layer for dissector `di` where the walk stands, run it on
+    /// `slice`, and record its header length (clamped to the slice). The
+    /// context then describes this layer to the next: its protocol and
+    /// declared length.
     #[inline]
-    fn decode_layer(&self, di: usize, slice: &[u8], offset: usize, cx: &mut Ctx<'_>) -> Outcome {
+    fn decode_layer(&self, di: usize, slice: &[u8], walk: &Walk, cx: &mut Ctx<'_>) -> Outcome {
         let proto = self.protos[di];
+        let offset = walk.start;
         let layer = cx.fields.push_layer(LayerRecord {
             proto,
             offset: u32::try_from(offset).unwrap_or(u32::MAX),
@@ -704,6 +709,8 @@ impl Engine {
             quoted: cx.quoted,
         });
         cx.offset = offset;
+        cx.end = walk.end;
+        cx.cut_by = walk.cut_by;
         let outcome = self.dissectors[di].dissect(slice, cx);
         let header_len = outcome.header_len.min(slice.len());
         cx.fields
@@ -843,6 +850,8 @@ const SUMMARY_PARTS: usize = MAX_LAYERS + 2;
 struct Walk {
     start: usize,
     end: usize,
+    /// The layer whose declared length set `end` (`None`: the frame's end).
+    cut_by: Option<ProtoId>,
     /// Bytes past the first (outermost, unquoted) declared length.
     padding: Option<(usize, usize)>,
 }
@@ -852,7 +861,7 @@ impl Walk {
     /// ends where the layer's declared payload length says, if that is before
     /// the captured end; the bytes cut off the first time are padding.
     #[inline]
-    fn advance(&mut self, outcome: &Outcome, quoted: bool) {
+    fn advance(&mut self, outcome: &Outcome, quoted: bool, proto: ProtoId) {
         let payload_start = self.start + outcome.header_len;
         if let Some(len) = outcome.payload_len {
             let declared_end = payload_start.saturating_add(len);
@@ -861,6 +870,7 @@ impl Walk {
                     self.padding = Some((declared_end, self.end));
                 }
                 self.end = declared_end;
+                self.cut_by = Some(proto);
             }
         }
         self.start = payload_start;
@@ -1181,6 +1191,53 @@ mod tests {
         assert_eq!(d.layers.last(), Some(&layer("data", 1, 1, true)));
         // No `unknown-next` inside a quote.
         assert!(d.anomalies.is_empty());
+    }
+
+    #[test]
+    fn a_short_layer_records_where_its_bytes_ended_and_why() {
+        use crate::fields::{Cut, Limit};
+        let engine = builder().build().unwrap();
+        let link = engine.registry().proto_by_name("link").unwrap();
+        let cut_of = |d: &Decoded| d.fields.anomalies().first().and_then(|h| h.cut);
+        // The link layer declares 0 payload bytes: `a` gets none, cut at byte 2
+        // by the link's declared length.
+        let d = dissect_with(&engine, 1, &[1, 0, 0xaa], Wanted::All);
+        assert_eq!(d.anomalies, [hit("malformed", "a")]);
+        assert_eq!(
+            cut_of(&d),
+            Some(Cut {
+                at: 2,
+                limit: Limit::Declared(link)
+            })
+        );
+        // The frame simply ends.
+        let d = dissect_with(&engine, 1, &[1, 0xff], Wanted::All);
+        assert_eq!(
+            cut_of(&d),
+            Some(Cut {
+                at: 2,
+                limit: Limit::FrameEnd
+            })
+        );
+        // The snaplen kept 2 of 60 bytes: `truncated`, cut by the capture.
+        let mut out = engine.new_fields(Wanted::All);
+        let meta = PacketMeta {
+            caplen: 2,
+            wirelen: 60,
+            linktype: 1,
+            ..PacketMeta::default()
+        };
+        engine.dissect(&meta, &[1, 0xff], &mut out);
+        let hits = out.anomalies();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(engine.registry().anomaly(hits[0].id).name, "truncated");
+        assert_eq!(
+            hits[0].cut,
+            Some(Cut {
+                at: 2,
+                limit: Limit::Snaplen { caplen: 2 }
+            })
+        );
     }
 
     #[test]

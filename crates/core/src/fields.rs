@@ -158,6 +158,29 @@ pub struct AnomalyHit {
     pub id: AnomalyId,
     /// Layer index where it was found, or `u16::MAX` for the frame itself.
     pub layer: u16,
+    /// For a layer cut short (`truncated`, `malformed` from
+    /// [`crate::Ctx::short`]): where its bytes ended and what ended them.
+    pub cut: Option<Cut>,
+}
+
+/// Where a layer's bytes ran out, and why.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    /// Byte offset in the frame where the layer's bytes end.
+    pub at: u32,
+    pub limit: Limit,
+}
+
+/// What limited the bytes a layer was given.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// The capture's snaplen: only `caplen` bytes of the frame were kept.
+    Snaplen { caplen: u32 },
+    /// A length field of an enclosing layer (IPv4 total length, IPv6 payload
+    /// length, UDP length, 802.3 length): the protocol that declared it.
+    Declared(ProtoId),
+    /// The frame itself ends there (nothing was cut by the capture).
+    FrameEnd,
 }
 
 const NONE: u32 = u32::MAX;
@@ -353,22 +376,27 @@ impl Fields {
     }
 
     pub fn anomaly(&mut self, id: AnomalyId) {
-        let hit = AnomalyHit {
-            id,
-            layer: self.cur_layer,
-        };
-        if !self.anomalies.contains(&hit) {
-            self.anomalies.push(hit);
-        }
+        self.push_anomaly(id, self.cur_layer, None);
+    }
+
+    /// Record an anomaly on the current layer with where and why its bytes
+    /// ran out.
+    pub fn anomaly_cut(&mut self, id: AnomalyId, cut: Cut) {
+        self.push_anomaly(id, self.cur_layer, Some(cut));
     }
 
     pub fn anomaly_at_frame(&mut self, id: AnomalyId) {
-        let hit = AnomalyHit {
-            id,
-            layer: u16::MAX,
-        };
-        if !self.anomalies.contains(&hit) {
-            self.anomalies.push(hit);
+        self.push_anomaly(id, u16::MAX, None);
+    }
+
+    /// Each anomaly is recorded once per layer (the first report wins).
+    fn push_anomaly(&mut self, id: AnomalyId, layer: u16, cut: Option<Cut>) {
+        if !self
+            .anomalies
+            .iter()
+            .any(|h| h.id == id && h.layer == layer)
+        {
+            self.anomalies.push(AnomalyHit { id, layer, cut });
         }
     }
 

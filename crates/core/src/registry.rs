@@ -140,6 +140,9 @@ pub struct Registry {
     anomaly_by_name: HashMap<String, AnomalyId>,
     aliases: Vec<Column>,
     alias_by_name: HashMap<String, usize>,
+    /// Per protocol, the header field it returns as its payload length
+    /// (`IPv4 total length`), for saying what cut a layer short.
+    length_names: Vec<(ProtoId, String)>,
 }
 
 pub(crate) fn valid_name(s: &str) -> bool {
@@ -258,6 +261,18 @@ impl Registry {
     }
     pub fn protocol(&self, id: ProtoId) -> &ProtocolDef {
         &self.protos[id.index()]
+    }
+    /// The header field `id` declares its payload length with, if named
+    /// (see [`crate::Registrar::length_field`]).
+    pub fn length_name(&self, id: ProtoId) -> Option<&str> {
+        self.length_names
+            .iter()
+            .find(|(p, _)| *p == id)
+            .map(|(_, n)| n.as_str())
+    }
+    pub(crate) fn set_length_name(&mut self, id: ProtoId, name: &str) {
+        self.length_names.retain(|(p, _)| *p != id);
+        self.length_names.push((id, name.to_owned()));
     }
     pub fn anomaly(&self, id: AnomalyId) -> &AnomalyDef {
         &self.anomalies[id.index()]

@@ -6,6 +6,7 @@ use std::ops::ControlFlow;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
+use pcapx_core::fields::Limit;
 use pcapx_core::{Base, Engine, Fields, Value, Wanted};
 
 use crate::cli::ShowArgs;
@@ -104,7 +105,28 @@ pub fn render(engine: &Engine, fields: &Fields, out: &mut String) {
             .filter(|h| usize::from(h.layer) == li || (li == 0 && h.layer == u16::MAX))
         {
             let a = reg.anomaly(hit.id);
-            let _ = writeln!(out, "{indent}  !! {}: {}", a.name, a.description);
+            match hit.cut {
+                Some(cut) => {
+                    let _ = write!(out, "{indent}  !! {} at byte {}: ", a.name, cut.at);
+                    let _ = match cut.limit {
+                        Limit::Snaplen { caplen } => {
+                            writeln!(out, "cut by the capture snaplen (caplen {caplen})")
+                        }
+                        Limit::Declared(p) => match reg.length_name(p) {
+                            Some(name) => writeln!(out, "cut by the {name}"),
+                            None => writeln!(
+                                out,
+                                "cut by the payload length {} declares",
+                                reg.protocol(p).display
+                            ),
+                        },
+                        Limit::FrameEnd => writeln!(out, "the frame ends there"),
+                    };
+                }
+                None => {
+                    let _ = writeln!(out, "{indent}  !! {}: {}", a.name, a.description);
+                }
+            }
         }
     }
 }

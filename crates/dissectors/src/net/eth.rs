@@ -38,6 +38,7 @@ pub struct Ethernet {
 impl Dissector for Ethernet {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("eth", "Ethernet", "Ether")?;
+        r.length_field("802.3 length");
         let mut f =
             |n: &str, d: &str, t: FieldType, desc: &str| r.field(FieldDef::new(n, d, t, desc));
         let dst = f(

@@ -17,6 +17,7 @@ pub struct Ieee8021ad {
 impl Dissector for Ieee8021ad {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("ieee8021ad", "IEEE 802.1ad", "Dot1AD")?;
+        r.length_field("802.3 length");
         let priority = r.field(FieldDef::new(
             "ieee8021ad.priority",
             "Priority",

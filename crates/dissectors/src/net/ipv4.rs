@@ -103,6 +103,7 @@ impl Dissector for Ipv4 {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         use FieldType::{Bool, Ipv4 as V4, U8, U16};
         r.protocol("ip", "Internet Protocol Version 4", "IP")?;
+        r.length_field("IPv4 total length");
         let version = field(
             r,
             "ip.version",

@@ -71,6 +71,7 @@ impl Dissector for Ipv6 {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         use FieldType::{Ipv6 as V6, U8, U16, U32};
         r.protocol("ipv6", "Internet Protocol Version 6", "IPv6")?;
+        r.length_field("IPv6 payload length");
         let mut f = |n: &str, d: &str, t: FieldType, desc: &str, hex: bool| {
             let def = FieldDef::new(n, d, t, desc);
             r.field(if hex { def.hex() } else { def })

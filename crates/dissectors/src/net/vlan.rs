@@ -103,6 +103,7 @@ pub struct Vlan {
 impl Dissector for Vlan {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("vlan", "802.1Q Virtual LAN", "Dot1Q")?;
+        r.length_field("802.3 length");
         let priority = r.field(FieldDef::new(
             "vlan.priority",
             "Priority",

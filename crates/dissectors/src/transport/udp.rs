@@ -48,6 +48,7 @@ impl Dissector for Udp {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         use FieldType::{Bytes, U16, U32};
         r.protocol("udp", "User Datagram Protocol", "UDP")?;
+        r.length_field("UDP length");
         self.srcport =
             r.field(FieldDef::new("udp.srcport", "Source Port", U16, "").alias("sport"))?;
         self.dstport =
@@ -172,6 +173,26 @@ mod tests {
             eng.summary_line(&f, &pkt6, false),
             "IPv6 / UDP 2001:db8::1:36112 > 2001:db8::2:8000 / Raw"
         );
+    }
+
+    #[test]
+    fn a_header_cut_by_the_ip_total_length_says_so() {
+        use pcapx_core::{Cut, Limit};
+        // IPv4 total length 24: only 4 of the UDP header's 8 bytes belong to
+        // the datagram, though the frame carries all 12.
+        let mut pkt = ipv4(17, DGRAM);
+        pkt[2..4].copy_from_slice(&24u16.to_be_bytes());
+        let (eng, f) = run(&pkt);
+        assert_eq!(anomalies(&f), ["malformed"]);
+        let ip = eng.registry().proto_by_name("ip").unwrap();
+        assert_eq!(
+            f.anomalies()[0].cut,
+            Some(Cut {
+                at: 24,
+                limit: Limit::Declared(ip)
+            })
+        );
+        assert_eq!(eng.registry().length_name(ip), Some("IPv4 total length"));
     }
 
     #[test]
