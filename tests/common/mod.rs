@@ -42,7 +42,7 @@ pub fn ok(args: &[&str]) -> String {
     stdout(&o)
 }
 
-fn ci() -> bool {
+pub fn ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 

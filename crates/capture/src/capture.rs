@@ -4,6 +4,7 @@ use crate::batch::{Batch, BatchData, Builder, Record};
 use crate::damage::{Damage, DamageKind};
 use crate::error::CaptureError;
 use crate::info::{CaptureInfo, Compression};
+use crate::live::{LiveConfig, LiveInterface, LiveSource, LiveStats};
 use crate::mmap::{MappedFile, MappedRange};
 use crate::parser::{Detect, Parser, Step, Window};
 use crate::source::{Fill, Stream, open_stream};
@@ -24,6 +25,47 @@ pub const STDIN_NAME: &str = "<stdin>";
 enum Backing {
     Mapped(Arc<MappedFile>),
     Stream(Stream),
+    Live(Box<LiveStream>),
+}
+
+/// Live packets as a pcapng byte stream: the source appends blocks, the
+/// parser consumes them, consumed bytes are dropped at the next fill.
+struct LiveStream {
+    src: LiveSource,
+    buf: Vec<u8>,
+    base: u64,
+    eof: bool,
+}
+
+impl LiveStream {
+    fn window(&self) -> Window<'_> {
+        Window {
+            data: &self.buf,
+            base: self.base,
+            eof: self.eof,
+        }
+    }
+
+    /// Drops the bytes before `keep_from`, then appends what the rings hold
+    /// (waiting for at least one packet with `wait`). Returns whether bytes
+    /// were added or the stream ended.
+    fn fill(&mut self, keep_from: u64, wait: bool) -> io::Result<bool> {
+        if self.eof {
+            return Ok(true);
+        }
+        let drop = usize::try_from(keep_from.saturating_sub(self.base))
+            .unwrap_or(usize::MAX)
+            .min(self.buf.len());
+        if drop > 0 {
+            self.buf.drain(..drop);
+            self.base = self.base.saturating_add(crate::bytes::u64_of(drop));
+        }
+        let before = self.buf.len();
+        if self.src.fill(&mut self.buf, wait)? {
+            self.eof = true;
+        }
+        Ok(self.eof || self.buf.len() > before)
+    }
 }
 
 /// An open capture file being read front to back.
@@ -33,6 +75,9 @@ pub struct Capture {
     builder: Builder,
     spare: Option<Builder>,
     done: bool,
+    /// Live input: whether a fill may block (only while the batch being
+    /// built has no record yet, so packets are handed on promptly).
+    live_wait: bool,
 }
 
 impl std::fmt::Debug for Capture {
@@ -148,6 +193,7 @@ impl Capture {
             builder: Builder::default(),
             spare: None,
             done: false,
+            live_wait: false,
         };
         // Read the headers that precede the first packet so that `info()`
         // already knows the first section's interfaces. They (and the first
@@ -159,6 +205,8 @@ impl Capture {
                     break;
                 }
                 Step::Header { offset, len } => cap.push_header(offset, len),
+                // Live input with no packet yet.
+                Step::NeedMore => break,
                 _ => {
                     cap.done = true;
                     break;
@@ -166,6 +214,51 @@ impl Capture {
             }
         }
         Ok(cap)
+    }
+
+    /// Starts a live capture (Linux `AF_PACKET`): the packets arrive as the
+    /// records of a pcapng capture with one interface per captured
+    /// interface, batch by batch, until the configured duration passes or a
+    /// stop signal arrives (or forever). A batch is handed out as soon as the
+    /// kernel ring has nothing more, so packets are not held back.
+    pub fn open_live(cfg: &LiveConfig) -> Result<Capture, CaptureError> {
+        let mut src = LiveSource::open(cfg)?;
+        let name = src.name().to_owned();
+        let mut buf = Vec::new();
+        src.fill(&mut buf, false).map_err(io_err(&name))?;
+        let live = LiveStream {
+            src,
+            buf,
+            base: 0,
+            eof: false,
+        };
+        let parser = match Parser::detect(&live.window(), &name, Compression::None, false)? {
+            Detect::Found(p) => p,
+            Detect::NeedMore => return Err(CaptureError::NotCapture { path: name }),
+        };
+        Self::start(Backing::Live(Box::new(live)), parser)
+    }
+
+    /// Whether this is a live capture.
+    pub fn is_live(&self) -> bool {
+        matches!(self.backing, Backing::Live(_))
+    }
+
+    /// A live capture's interfaces (id order), `None` for a file.
+    pub fn live_interfaces(&self) -> Option<Vec<LiveInterface>> {
+        match &self.backing {
+            Backing::Live(l) => Some(l.src.interfaces().cloned().collect()),
+            _ => None,
+        }
+    }
+
+    /// A live capture's counters per interface (kernel received/dropped,
+    /// delivered), `None` for a file.
+    pub fn live_stats(&self) -> Option<Vec<LiveStats>> {
+        match &self.backing {
+            Backing::Live(l) => Some(l.src.stats()),
+            _ => None,
+        }
     }
 
     /// What is known about the file so far (complete after the last batch).
@@ -207,6 +300,7 @@ impl Capture {
                     self.parser.step(&w)
                 }
                 Backing::Stream(s) => self.parser.step(&s.window()),
+                Backing::Live(l) => self.parser.step(&l.window()),
             };
             match step {
                 Step::Skip => {}
@@ -229,6 +323,21 @@ impl Capture {
                     }
                     // A map is always complete: the parser never asks for more.
                     Backing::Mapped(_) => return Ok(Step::End),
+                    Backing::Live(l) => {
+                        if l.window().eof {
+                            return Ok(Step::End);
+                        }
+                        let wait = self.live_wait;
+                        let got =
+                            l.fill(self.parser.pos, wait)
+                                .map_err(|err| CaptureError::Io {
+                                    path: l.src.name().to_owned(),
+                                    err,
+                                })?;
+                        if !got && !wait {
+                            return Ok(Step::NeedMore);
+                        }
+                    }
                 },
                 other => return Ok(other),
             }
@@ -239,6 +348,7 @@ impl Capture {
         match &self.backing {
             Backing::Mapped(_) => None,
             Backing::Stream(s) => Some(s.window().slice(offset, len).unwrap_or(&[])),
+            Backing::Live(l) => Some(l.window().slice(offset, len).unwrap_or(&[])),
         }
     }
 
@@ -247,6 +357,7 @@ impl Capture {
         let src = match &self.backing {
             Backing::Mapped(_) => None,
             Backing::Stream(s) => Some(s.window().slice(r.offset, len).unwrap_or(&[])),
+            Backing::Live(l) => Some(l.window().slice(r.offset, len).unwrap_or(&[])),
         };
         self.builder.push_record(r, src);
     }
@@ -269,7 +380,7 @@ impl Capture {
                 start: range.start,
                 end: range.end,
             }),
-            Backing::Stream(_) => BatchData::Owned(b.buf),
+            Backing::Stream(_) | Backing::Live(_) => BatchData::Owned(b.buf),
         };
         Batch {
             data,
@@ -302,6 +413,7 @@ impl Capture {
             if self.done {
                 break;
             }
+            self.live_wait = self.builder.records.is_empty();
             match self.next_item()? {
                 Step::Record(r) => {
                     let over = self.builder.bytes.saturating_add(u64::from(r.raw_len)) > max_bytes;
@@ -313,6 +425,11 @@ impl Capture {
                     self.push_record(r);
                 }
                 Step::Header { offset, len } => self.push_header(offset, len),
+                // Live input: the rings are empty for now; hand on what we have.
+                Step::NeedMore if !self.builder.is_empty() => {
+                    return Ok(Some(self.finish_batch(self.parser.pos)));
+                }
+                Step::NeedMore => {}
                 _ => self.done = true,
             }
         }

@@ -32,6 +32,14 @@ pub enum CaptureError {
         #[source]
         err: io::Error,
     },
+    /// Live capture could not start or failed (names the interface).
+    #[error("{iface}: {message}")]
+    Live {
+        /// The interface.
+        iface: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl CaptureError {
@@ -41,6 +49,7 @@ impl CaptureError {
             CaptureError::NotCapture { path }
             | CaptureError::BadHeader { path, .. }
             | CaptureError::Io { path, .. } => path,
+            CaptureError::Live { iface, .. } => iface,
         }
     }
 }

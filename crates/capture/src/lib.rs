@@ -24,6 +24,9 @@
 //! * `parser` — the format-independent step machine and resynchronisation;
 //!   `pcap` and `pcapng` — the two formats.
 //! * `source` — streamed input with gzip/zstd detection and a bounded buffer.
+//! * `live` — live capture (Linux `AF_PACKET`, TPACKET_V3 ring) as a pcapng
+//!   byte stream ([`Capture::open_live`]); its `sys` module holds the socket
+//!   and ring `unsafe`.
 //! * `mmap` — the memory map and `MADV_DONTNEED` release of dropped batches.
 //! * `batch` — [`Batch`], [`Record`], [`HeaderBlock`].
 //! * `time` — integer nanosecond timestamp conversions ([`TsResolution`]).
@@ -31,7 +34,8 @@
 //!
 //! # Invariants
 //!
-//! * **No `unsafe` outside `mmap.rs`**, and each block there has a `SAFETY:` comment.
+//! * **No `unsafe` outside `mmap.rs` and `live/sys.rs`**, and each block
+//!   there has a `SAFETY:` comment.
 //! * **Never panics on input**: every read of file bytes is bounds-checked;
 //!   lengths are validated before use; arithmetic saturates.
 //! * **Always advances**: each parser step consumes at least one byte or
@@ -55,6 +59,7 @@ mod capture;
 mod damage;
 mod error;
 mod info;
+pub mod live;
 mod mmap;
 mod parser;
 mod pcap;
@@ -69,6 +74,7 @@ pub use capture::{Capture, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS, STDIN_NAM
 pub use damage::{Damage, DamageKind};
 pub use error::{CaptureError, CopyError};
 pub use info::{CaptureInfo, Compression, Format, InterfaceInfo, SectionInfo};
+pub use live::{FilterPlace, InterfaceListing, LiveConfig, LiveInterface, LiveStats};
 pub use time::TsResolution;
 pub use writer::{
     CaptureWriter, CopyStats, InterfaceSpec, PcapHeader, PcapNgWriter, PcapWriter, copy_through,

@@ -215,6 +215,11 @@ impl<W: Write> PcapWriter<W> {
         &self.out
     }
 
+    /// The underlying writer, mutably (e.g. to flush or sync it between records).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// Returns the underlying writer.
     pub fn into_inner(self) -> W {
         self.out
@@ -410,6 +415,11 @@ impl<W: Write> PcapNgWriter<W> {
     /// The underlying writer.
     pub fn get_ref(&self) -> &W {
         &self.out
+    }
+
+    /// The underlying writer, mutably (e.g. to flush or sync it between records).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
     }
 
     /// Returns the underlying writer.

@@ -48,20 +48,35 @@ pub enum Command {
     /// One row per bidirectional flow (Zeek conn.log-like): Community ID, endpoints, times,
     /// packets/bytes each way, tcp.stream/udp.stream, conn_state, history
     Flows(FlowsArgs),
+    /// Capture live packets (Linux AF_PACKET): print summaries or write pcap/pcapng, like tcpdump
+    Capture(CaptureArgs),
 }
 
 /// Arguments shared by every command that reads a capture.
 #[derive(Args, Debug, Clone)]
 pub struct Input {
     /// Capture file (pcap or pcapng, optionally gzip/zstd compressed); `-` reads standard input
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", default_value = "", hide_default_value = true)]
     pub file: String,
+    #[command(flatten)]
+    pub live: LiveArgs,
     /// Stop after this many packets (counted after the filter)
     #[arg(short = 'c', long = "count", value_name = "N")]
     pub limit: Option<u64>,
     /// Only packets matching this tcpdump/libpcap filter expression, e.g. 'tcp port 443'
     #[arg(short = 'f', long, value_name = "EXPR")]
     pub filter: Option<String>,
+}
+
+/// Live capture in place of FILE, for the reading commands.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LiveArgs {
+    /// Capture live from this interface instead of reading FILE (repeatable; Linux, root or CAP_NET_RAW)
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+    /// With -i: stop after this many seconds (also stops on Ctrl-C / SIGTERM)
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
 }
 
 #[derive(Args, Debug)]
@@ -237,8 +252,10 @@ pcapx stats temp.pcap --group-by src --sum payload --plot src.svg"
 )]
 pub struct StatsArgs {
     /// Capture file (pcap or pcapng, optionally gzip/zstd compressed); `-` reads standard input
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", default_value = "", hide_default_value = true)]
     pub file: String,
+    #[command(flatten)]
+    pub live: LiveArgs,
     /// Stop after this many packets (counted after the filter)
     #[arg(short = 'c', long = "limit", value_name = "N")]
     pub limit: Option<u64>,
@@ -449,6 +466,9 @@ pub struct FilterArgs {
     /// Print how many records were read and written on standard error
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    /// Capture live: `pcapx filter -i IFACE EXPR -o OUT` (writes pcapng; stops on --duration or Ctrl-C)
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 #[derive(Args, Debug)]
@@ -488,4 +508,80 @@ pub struct FlowsArgs {
     /// Print the account (packets, flows, most concurrent flows) on standard error
     #[arg(short = 'v', long)]
     pub verbose: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureFormat {
+    Pcap,
+    Pcapng,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TimePrecision {
+    Micro,
+    #[default]
+    Nano,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Needs root or CAP_NET_RAW. Stops after -c packets, after --duration, or on \
+Ctrl-C / SIGTERM; the output file is complete in every case, and tcpdump's three counter lines \
+(captured, received by filter, dropped by kernel) go to standard error. The filter runs in the \
+kernel (SO_ATTACH_FILTER) where it can, else in user space with a note.\n\n\
+Examples:\n  pcapx capture --list-interfaces\n  pcapx capture -i eth0 -c 10\n  \
+pcapx capture -i eth0 -f 'tcp port 443' -w https.pcap\n  \
+pcapx capture -i eth0 -i eth1 --duration 60 -w both.pcapng\n  \
+pcapx capture -i any -w trace.pcapng --ring-size 100 --ring-files 10\n  \
+pcapx capture -i eth0 -w - | pcapx summary -"
+)]
+pub struct CaptureArgs {
+    /// Interface to capture on (repeat for several; `any` for all, as LINUX_SLL2 cooked capture)
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+    /// List the interfaces (like `tcpdump -D`) and exit
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list: bool,
+    /// Stop after this many packets (exactly N are written)
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this many seconds
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Only packets matching this tcpdump/libpcap filter expression, e.g. 'tcp port 443'
+    #[arg(short = 'f', long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Bytes kept per packet (default 262144)
+    #[arg(short = 's', long, value_name = "N", default_value_t = 262_144)]
+    pub snaplen: u32,
+    /// Kernel ring buffer per interface, MiB
+    #[arg(short = 'B', long = "buffer", value_name = "MiB", default_value_t = 4)]
+    pub buffer: u32,
+    /// Do not put the interfaces in promiscuous mode
+    #[arg(short = 'p', long = "no-promisc")]
+    pub no_promisc: bool,
+    /// Write packets to this capture file (`-` is standard output) instead of printing summaries
+    #[arg(short = 'w', long = "write", value_name = "OUT")]
+    pub output: Option<String>,
+    /// Output format (default: from the extension of -w: .pcapng/.ntar is pcapng, else pcap)
+    #[arg(long, value_enum)]
+    pub format: Option<CaptureFormat>,
+    /// Timestamp precision of the output file
+    #[arg(long, value_enum, default_value_t)]
+    pub time_precision: TimePrecision,
+    /// Ring buffer: start a new file when the current one reaches this many MiB
+    #[arg(long, value_name = "MiB")]
+    pub ring_size: Option<u64>,
+    /// Ring buffer: start a new file after this many seconds (checked when a packet arrives)
+    #[arg(long, value_name = "S")]
+    pub ring_seconds: Option<u64>,
+    /// Ring buffer: keep only the last K files
+    #[arg(long, value_name = "K")]
+    pub ring_files: Option<u64>,
+    /// Summaries: show port numbers instead of service names
+    #[arg(short = 'n', long)]
+    pub numeric: bool,
+    /// No "listening on" line and no notes on standard error (the counters are still printed)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }

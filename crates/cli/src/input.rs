@@ -3,17 +3,64 @@
 
 use std::ops::ControlFlow;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use pcapx_capture::{Batch, Capture, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS, Record};
 use pcapx_core::{Engine, FieldId, Fields, PacketMeta, Value, Wanted};
 use pcapx_flow::CommunityId;
 use pcapx_flow::numbering::{StreamNumbering, packet_community_id};
 
+use crate::cli::{Input, LiveArgs, TimePrecision};
 use crate::filter::PacketFilter;
 
-/// Open a capture (`-` is standard input). The error names the file.
-pub fn open(file: &str) -> Result<Capture> {
+/// Open a capture file (`-` is standard input). The error names the file.
+pub fn open_file(file: &str) -> Result<Capture> {
     Ok(Capture::open(file)?)
+}
+
+/// Open the command's input: the capture FILE, or a live capture on the
+/// `-i` interfaces (same batches, same records; the filter also goes into
+/// the kernel).
+pub fn open(input: &Input) -> Result<Capture> {
+    open_either(&input.file, &input.live, input.filter.as_deref())
+}
+
+/// [`open`] from the parts (for commands without an [`Input`]).
+pub fn open_either(file: &str, live: &LiveArgs, filter: Option<&str>) -> Result<Capture> {
+    if live.interfaces.is_empty() {
+        if file.is_empty() {
+            bail!("give a capture FILE (`-` for standard input) or -i IFACE for a live capture");
+        }
+        if live.duration.is_some() {
+            bail!("--duration applies to live capture (-i IFACE) only");
+        }
+        return open_file(file);
+    }
+    if !file.is_empty() {
+        bail!("give either a capture FILE or -i IFACE, not both");
+    }
+    let cfg = crate::cmd::live_config(
+        &live.interfaces,
+        0,
+        4,
+        true,
+        filter.map(str::to_owned),
+        live.duration,
+        TimePrecision::Nano,
+    )?;
+    let cap = Capture::open_live(&cfg)?;
+    crate::cmd::announce(&cap.live_interfaces().unwrap_or_default());
+    Ok(cap)
+}
+
+impl Input {
+    /// The input's name for messages: the file, or the interfaces.
+    pub fn name(&self) -> String {
+        if self.live.interfaces.is_empty() {
+            self.file.clone()
+        } else {
+            self.live.interfaces.join(",")
+        }
+    }
 }
 
 /// The engine's view of a record.
@@ -89,6 +136,16 @@ pub fn walk(
 /// Tell the user on standard error what the reader had to skip. Damage is not
 /// fatal: every good packet was processed.
 pub fn report_damage(cap: &Capture) {
+    if let Some(stats) = cap.live_stats() {
+        let dropped: u64 = stats.iter().map(|s| s.dropped).sum();
+        let received: u64 = stats.iter().map(|s| s.received).sum();
+        if dropped > 0 {
+            eprintln!(
+                "pcapx: {}: warning: {dropped} of {received} packets dropped by kernel",
+                cap.info().path
+            );
+        }
+    }
     let n = cap.damage_count();
     if n == 0 {
         return;

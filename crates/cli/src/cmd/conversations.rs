@@ -106,7 +106,7 @@ pub fn report(
     format: StatsFormat,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
-    let mut cap = input::open(&input_args.file)?;
+    let mut cap = input::open(input_args)?;
     let mut filter = ctx.filter(input_args, &cap)?;
     let cfg = FlowConfig {
         tcp_idle_ns: i64::MAX,

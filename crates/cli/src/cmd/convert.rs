@@ -83,7 +83,7 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
             OccurrenceArg::All => Occurrence::All,
         },
     )?;
-    let mut cap = input::open(&a.input.file)?;
+    let mut cap = input::open(&a.input)?;
     let filter = ctx.filter(&a.input, &cap)?;
     let out: Box<dyn Write + Send> = match &a.output {
         Some(p) => {

@@ -27,7 +27,7 @@ struct Node {
 pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let engine = &ctx.engine;
     let reg = engine.registry();
-    let mut cap = input::open(&a.input.file)?;
+    let mut cap = input::open(&a.input)?;
     let mut filter = ctx.filter(&a.input, &cap)?;
     let mut fields = engine.new_fields(Wanted::none(reg.field_count()));
     let id = |n: &str| reg.proto_by_name(n).unwrap_or(ProtoId(u32::MAX));

@@ -32,13 +32,22 @@ pub fn run(a: &FilterArgs) -> Result<ExitCode> {
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let [file, expr] = a.args.as_slice() else {
-        bail!("usage: pcapx filter FILE EXPR -o OUT (or pcapx filter --dump EXPR)");
+    let (file, expr) = match (a.args.as_slice(), a.live.interfaces.is_empty()) {
+        ([file, expr], true) => (file.clone(), expr),
+        ([expr], false) => (a.live.interfaces.join(","), expr),
+        _ => bail!(
+            "usage: pcapx filter FILE EXPR -o OUT, pcapx filter -i IFACE EXPR -o OUT, or pcapx filter --dump EXPR"
+        ),
     };
+    let file = &file;
     let Some(out_path) = &a.output else {
         bail!("pcapx filter needs an output file: -o OUT");
     };
-    let mut cap = input::open(file)?;
+    let mut cap = if a.live.interfaces.is_empty() {
+        input::open_either(file, &a.live, None)?
+    } else {
+        input::open_either("", &a.live, Some(expr))?
+    };
     let mut filter = PacketFilter::for_capture(file, Some(expr), &cap)?;
     let out =
         File::create(out_path).with_context(|| format!("cannot create {}", out_path.display()))?;

@@ -196,7 +196,7 @@ pub fn run(a: &FlowsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         TimeFmt::Epoch => TimeFormat::Epoch,
         TimeFmt::Iso => TimeFormat::Iso,
     });
-    let mut cap = input::open(&a.input.file)?;
+    let mut cap = input::open(&a.input)?;
     let filter = ctx.filter(&a.input, &cap)?;
     let out: Box<dyn Write + Send> = match &a.output {
         Some(p) => {

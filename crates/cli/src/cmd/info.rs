@@ -80,7 +80,7 @@ fn iso(ns: i64) -> String {
 }
 
 pub fn run(a: &InfoArgs, ctx: &super::Ctx) -> Result<ExitCode> {
-    let mut cap = input::open(&a.input.file)?;
+    let mut cap = input::open(&a.input)?;
     let mut filter = ctx.filter(&a.input, &cap)?;
     let (mut first, mut last) = (None::<i64>, None::<i64>);
     let (mut trunc, mut capb, mut wireb) = (0u64, 0u64, 0u64);

@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+mod capture;
 mod conversations;
 mod convert;
 mod count;
@@ -19,6 +20,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use pcapx_core::Engine;
 
+pub use capture::{announce, live_config};
 pub use info::linktype_name;
 
 use crate::cli::{Cli, Command, Input};
@@ -40,7 +42,7 @@ impl Ctx {
     /// The packet filter for `--filter` on `cap` (compiled per link type on
     /// first use).
     pub fn filter(&self, input: &Input, cap: &pcapx_capture::Capture) -> Result<PacketFilter> {
-        PacketFilter::for_capture(&input.file, input.filter.as_deref(), cap)
+        PacketFilter::for_capture(&input.name(), input.filter.as_deref(), cap)
     }
 }
 
@@ -58,6 +60,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Unique(a) => unique::run(&a, &Ctx::new(p)?),
         Command::Flows(a) => flows::run(&a, &Ctx::new(p)?),
         Command::Filter(a) => filter::run(&a),
+        Command::Capture(a) => capture::run(&a, p),
         Command::Plugins(a) => plugins::run(&a, p),
     }
 }

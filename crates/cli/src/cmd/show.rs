@@ -14,7 +14,7 @@ use crate::input;
 
 pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let engine = &ctx.engine;
-    let mut cap = input::open(&a.input.file)?;
+    let mut cap = input::open(&a.input)?;
     let mut filter = ctx.filter(&a.input, &cap)?;
     let mut fields = engine.new_fields(Wanted::All);
     let stdout = std::io::stdout();

@@ -85,7 +85,7 @@ pub(super) fn scan<A: Send>(
     mut merge: impl FnMut(A),
 ) -> Result<()> {
     let engine = &ctx.engine;
-    let mut cap = input::open(&input.file)?;
+    let mut cap = input::open(input)?;
     let filter = ctx.filter(input, &cap)?;
     let threads = pcapx_pipeline::thread_count(rows.threads);
     let wanted = spec.wanted(engine.registry().field_count());
@@ -159,6 +159,7 @@ pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
     if let Some(kind) = a.conversations {
         let input = Input {
             file: a.file.clone(),
+            live: a.live.clone(),
             limit: a.limit,
             filter: a.filter.clone(),
         };
@@ -219,6 +220,7 @@ pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
 
     let input = Input {
         file: a.file.clone(),
+        live: a.live.clone(),
         limit: a.limit,
         filter: a.filter.clone(),
     };

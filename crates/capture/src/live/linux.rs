@@ -1,0 +1,550 @@
+//! The Linux live source: opens one packet socket + ring per interface and
+//! turns ring blocks into pcapng bytes (SHB, IDBs, then EPBs). Safe code:
+//! ring blocks are parsed with bounds-checked reads.
+
+use std::io;
+use std::time::Instant;
+
+use pcapx_filter::Program;
+
+use super::sys::{self, Ring, Socket};
+use super::{
+    FilterPlace, InterfaceListing, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL2, LiveConfig,
+    LiveInterface, LiveStats,
+};
+use crate::bytes::ByteOrder;
+use crate::error::CaptureError;
+use crate::time::TsResolution;
+use crate::writer::{InterfaceSpec, PcapNgWriter};
+
+/// Classic BPF's limit on program length (`BPF_MAXINSNS`).
+const BPF_MAXINSNS: usize = 4096;
+/// Per-frame slot size for `tpacket_req3` (V3 packs packets into blocks;
+/// this only sets `tp_frame_nr`).
+const FRAME_SIZE: u32 = 2048;
+/// A partly filled block is handed over after this long.
+const RETIRE_MS: u32 = 50;
+/// Longest single wait, so the deadline and the stop flag are checked often.
+const MAX_POLL_MS: u64 = 200;
+
+const ARPHRD_ETHER: u16 = 1;
+const ARPHRD_LOOPBACK: u16 = 772;
+const IFF_UP: u32 = 0x1;
+const IFF_LOOPBACK: u32 = 0x8;
+const IFF_RUNNING: u32 = 0x40;
+
+/// `tpacket3_hdr` is 48 bytes; the `sockaddr_ll` follows at
+/// `TPACKET_ALIGN(48)` = 48.
+const HDR_LEN: usize = 48;
+const SLL_LEN: usize = 20;
+const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
+const ETH_P_8021Q: u16 = 0x8100;
+/// EPB header before the packet data: type, length, interface, ts high,
+/// ts low, caplen, wirelen.
+const EPB_HEAD: usize = 28;
+
+struct Iface {
+    info: LiveInterface,
+    cooked: bool,
+    /// Declared before `sock`: unmapped before the socket closes.
+    ring: Ring,
+    sock: Socket,
+    next: usize,
+    /// The filter when it runs in user space.
+    user_prog: Option<Program>,
+    reject_all: bool,
+    /// Kernel counters accumulated so far (the kernel resets them on each read).
+    kernel: std::cell::Cell<(u64, u64)>,
+    delivered: u64,
+}
+
+/// Packets from one or more interfaces as a pcapng byte stream.
+pub(crate) struct LiveSource {
+    ifaces: Vec<Iface>,
+    name: String,
+    deadline: Option<Instant>,
+    stop_on_signals: bool,
+    headers: Option<Vec<u8>>,
+    ended: bool,
+    /// The loopback interface's index: its outgoing copies are skipped, as
+    /// libpcap does, since every packet also comes back in.
+    lo_ifindex: Option<u32>,
+    order: ByteOrder,
+    tsresol: TsResolution,
+}
+
+fn native_order() -> ByteOrder {
+    if cfg!(target_endian = "big") {
+        ByteOrder::Big
+    } else {
+        ByteOrder::Little
+    }
+}
+
+fn live_err(iface: &str, message: impl Into<String>) -> CaptureError {
+    CaptureError::Live {
+        iface: iface.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn os_err(iface: &str, what: &str, e: &io::Error) -> CaptureError {
+    let msg = match e.raw_os_error() {
+        Some(libc::EPERM | libc::EACCES) => {
+            "you don't have permission to capture on that device (needs root or CAP_NET_RAW)"
+                .to_owned()
+        }
+        Some(libc::ENODEV | libc::ENXIO) => "no such interface".to_owned(),
+        Some(libc::ENETDOWN) => "interface is down".to_owned(),
+        _ => format!("{what}: {e}"),
+    };
+    live_err(iface, msg)
+}
+
+fn mentions_vlan(expr: &str) -> bool {
+    expr.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| w.eq_ignore_ascii_case("vlan"))
+}
+
+/// Ring geometry for `bytes`: blocks of 1 MiB (256 KiB for small rings), at
+/// least two.
+fn geometry(bytes: usize) -> (u32, u32) {
+    let block: u32 = if bytes >= 4 << 20 { 1 << 20 } else { 256 << 10 };
+    let nr = (bytes / block as usize).max(2);
+    (block, u32::try_from(nr).unwrap_or(u32::MAX))
+}
+
+impl LiveSource {
+    pub(crate) fn open(cfg: &LiveConfig) -> Result<LiveSource, CaptureError> {
+        if cfg.interfaces.is_empty() {
+            return Err(live_err("live", "no interface given"));
+        }
+        let snaplen = if cfg.snaplen == 0 {
+            super::DEFAULT_SNAPLEN
+        } else {
+            cfg.snaplen
+        };
+        let expr = cfg
+            .filter
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty());
+        let mut ifaces = Vec::with_capacity(cfg.interfaces.len());
+        for name in &cfg.interfaces {
+            ifaces.push(open_iface(name, cfg, snaplen, expr)?);
+        }
+        let tsresol = TsResolution(if cfg.tsresol == 6 { 6 } else { 9 });
+        let order = native_order();
+        let mut w =
+            PcapNgWriter::new(Vec::new(), order).map_err(|e| os_err("live", "header", &e))?;
+        for it in &ifaces {
+            w.add_interface(&InterfaceSpec {
+                linktype: u16::try_from(it.info.linktype).unwrap_or(1),
+                snaplen,
+                name: Some(it.info.name.clone()),
+                tsresol,
+                tsoffset: 0,
+                fcs_len: None,
+            })
+            .map_err(|e| os_err(&it.info.name, "header", &e))?;
+        }
+        if cfg.stop_on_signals {
+            sys::install_stop_handlers().map_err(|e| os_err("live", "signal handlers", &e))?;
+        }
+        Ok(LiveSource {
+            name: cfg.interfaces.join(","),
+            ifaces,
+            deadline: cfg.duration.map(|d| Instant::now() + d),
+            stop_on_signals: cfg.stop_on_signals,
+            headers: Some(w.into_inner()),
+            ended: false,
+            lo_ifindex: loopback_index(),
+            order,
+            tsresol,
+        })
+    }
+
+    /// The capture's name (the interfaces, comma-separated).
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The interfaces, in id order.
+    pub(crate) fn interfaces(&self) -> impl Iterator<Item = &LiveInterface> {
+        self.ifaces.iter().map(|i| &i.info)
+    }
+
+    /// Reads the kernel counters (they reset on read, so they accumulate here).
+    pub(crate) fn stats(&self) -> Vec<LiveStats> {
+        self.ifaces
+            .iter()
+            .map(|it| {
+                let (mut recv, mut drop) = it.kernel.get();
+                if let Ok(k) = it.sock.stats() {
+                    recv = recv.saturating_add(u64::from(k.packets));
+                    drop = drop.saturating_add(u64::from(k.drops));
+                    it.kernel.set((recv, drop));
+                }
+                LiveStats {
+                    received: recv,
+                    dropped: drop,
+                    delivered: it.delivered,
+                }
+            })
+            .collect()
+    }
+
+    fn should_stop(&self) -> bool {
+        (self.stop_on_signals && sys::stop_requested())
+            || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Appends pcapng bytes to `out`: the headers on the first call, then
+    /// every packet the rings hold. With `wait`, blocks until there is at
+    /// least one packet or the capture ends. Returns `true` at the end
+    /// (deadline passed or stop signal).
+    pub(crate) fn fill(&mut self, out: &mut Vec<u8>, wait: bool) -> io::Result<bool> {
+        if let Some(h) = self.headers.take() {
+            out.extend_from_slice(&h);
+            return Ok(false);
+        }
+        if self.ended {
+            return Ok(true);
+        }
+        loop {
+            let before = out.len();
+            for i in 0..self.ifaces.len() {
+                self.drain(i, out);
+            }
+            if out.len() > before {
+                return Ok(false);
+            }
+            if self.should_stop() {
+                self.ended = true;
+                return Ok(true);
+            }
+            if !wait {
+                return Ok(false);
+            }
+            let mut timeout = MAX_POLL_MS;
+            if let Some(d) = self.deadline {
+                let left = d.saturating_duration_since(Instant::now());
+                timeout = timeout.min(u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1));
+            }
+            let socks: Vec<&Socket> = self.ifaces.iter().map(|i| &i.sock).collect();
+            sys::poll(&socks, i32::try_from(timeout).unwrap_or(200))?;
+        }
+    }
+
+    /// Moves every block user space owns from interface `i`'s ring to `out`.
+    fn drain(&mut self, i: usize, out: &mut Vec<u8>) {
+        let order = self.order;
+        let micro = self.tsresol == TsResolution::MICRO;
+        let lo = self.lo_ifindex;
+        let Some(it) = self.ifaces.get_mut(i) else {
+            return;
+        };
+        let id = u32::try_from(i).unwrap_or(u32::MAX);
+        let blocks = it.ring.blocks();
+        for _ in 0..blocks {
+            let b = it.next;
+            let Some(block) = it.ring.user_block(b) else {
+                break;
+            };
+            let n = rd32(block, 12).unwrap_or(0);
+            let mut off = rd32(block, 16).map_or(usize::MAX, |v| v as usize);
+            for _ in 0..n {
+                let Some(hdr) = off.checked_add(HDR_LEN).and_then(|e| block.get(off..e)) else {
+                    break;
+                };
+                let pkt = Packet::parse(hdr, block, off).filter(|p| !p.is_loopback_echo(lo));
+                if let Some(p) = pkt {
+                    let enc = Encode {
+                        order,
+                        micro,
+                        id,
+                        cooked: it.cooked,
+                        snaplen: it.info.snaplen,
+                    };
+                    let keep = !it.reject_all && enc.epb(out, &p, it.user_prog.as_ref());
+                    it.delivered += u64::from(keep);
+                }
+                let next = rd32(hdr, 0).unwrap_or(0) as usize;
+                if next == 0 {
+                    break;
+                }
+                off = off.saturating_add(next);
+            }
+            it.ring.release(b);
+            it.next = (b + 1) % blocks.max(1);
+        }
+    }
+}
+
+fn rd32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+fn rd16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_ne_bytes([s[0], s[1]]))
+}
+
+/// One packet of a ring block.
+struct Packet<'a> {
+    sec: u32,
+    nsec: u32,
+    len: u32,
+    status: u32,
+    vlan_tci: u16,
+    vlan_tpid: u16,
+    sll: &'a [u8],
+    data: &'a [u8],
+}
+
+/// `PACKET_OUTGOING` in `sll_pkttype`.
+const PACKET_OUTGOING: u8 = 4;
+
+fn loopback_index() -> Option<u32> {
+    let list = sys::interfaces().ok()?;
+    list.into_iter().find_map(|(idx, name)| {
+        let (flags, _) = sys::interface_flags_and_type(&name).ok()?;
+        (flags & IFF_LOOPBACK != 0).then_some(idx)
+    })
+}
+
+impl<'a> Packet<'a> {
+    /// An outgoing packet on the loopback interface (it is seen again incoming).
+    fn is_loopback_echo(&self, lo: Option<u32>) -> bool {
+        lo.is_some() && self.sll.get(10) == Some(&PACKET_OUTGOING) && rd32(self.sll, 4) == lo
+    }
+
+    fn parse(hdr: &[u8], block: &'a [u8], off: usize) -> Option<Packet<'a>> {
+        let snap = rd32(hdr, 12)? as usize;
+        let mac = usize::from(rd16(hdr, 24)?);
+        let start = off.checked_add(mac)?;
+        let data = block.get(start..start.checked_add(snap)?)?;
+        let sll_at = off.checked_add(HDR_LEN)?;
+        let sll = block.get(sll_at..sll_at.checked_add(SLL_LEN)?)?;
+        Some(Packet {
+            sec: rd32(hdr, 4)?,
+            nsec: rd32(hdr, 8)?,
+            len: rd32(hdr, 16)?,
+            status: rd32(hdr, 20)?,
+            vlan_tci: u16::try_from(rd32(hdr, 32)? & 0xffff).unwrap_or(0),
+            vlan_tpid: rd16(hdr, 36)?,
+            sll,
+            data,
+        })
+    }
+}
+
+struct Encode {
+    order: ByteOrder,
+    micro: bool,
+    id: u32,
+    cooked: bool,
+    snaplen: u32,
+}
+
+impl Encode {
+    /// Appends the packet as an EPB (VLAN tag re-inserted, or the LINUX_SLL2
+    /// header prepended) unless the user-space filter rejects it.
+    fn epb(&self, out: &mut Vec<u8>, p: &Packet<'_>, prog: Option<&Program>) -> bool {
+        let start = out.len();
+        out.resize(start + EPB_HEAD, 0);
+        let mut added: u32 = 0;
+        if self.cooked {
+            // LINUX_SLL2: protocol, reserved, ifindex, ARPHRD type, packet
+            // type, address length, 8 address bytes (all from sockaddr_ll).
+            let s = p.sll;
+            out.extend_from_slice(&s[2..4]); // sll_protocol, already big-endian
+            out.extend_from_slice(&[0, 0]);
+            let ifindex = rd32(s, 4).unwrap_or(0);
+            out.extend_from_slice(&ifindex.to_be_bytes());
+            let hatype = rd16(s, 8).unwrap_or(0);
+            out.extend_from_slice(&hatype.to_be_bytes());
+            out.push(s[10]);
+            out.push(s[11].min(8));
+            out.extend_from_slice(&s[12..20]);
+            out.extend_from_slice(p.data);
+            added = 20;
+        } else if (p.status & TP_STATUS_VLAN_VALID != 0 || p.vlan_tci != 0) && p.data.len() >= 12 {
+            // The kernel took the 802.1Q tag out of the frame; put it back
+            // after the MAC addresses, as libpcap does.
+            let tpid = if p.status & TP_STATUS_VLAN_TPID_VALID != 0 && p.vlan_tpid != 0 {
+                p.vlan_tpid
+            } else {
+                ETH_P_8021Q
+            };
+            out.extend_from_slice(&p.data[..12]);
+            out.extend_from_slice(&tpid.to_be_bytes());
+            out.extend_from_slice(&p.vlan_tci.to_be_bytes());
+            out.extend_from_slice(&p.data[12..]);
+            added = 4;
+        } else {
+            out.extend_from_slice(p.data);
+        }
+        let full = out.len() - start - EPB_HEAD;
+        let caplen = full.min(self.snaplen as usize);
+        out.truncate(start + EPB_HEAD + caplen);
+        let wirelen = p.len.saturating_add(added);
+        if let Some(prog) = prog
+            && !prog.matches(&out[start + EPB_HEAD..], wirelen)
+        {
+            out.truncate(start);
+            return false;
+        }
+        while !(out.len() - start).is_multiple_of(4) {
+            out.push(0);
+        }
+        let total = out.len() - start + 4;
+        let ts = if self.micro {
+            u64::from(p.sec) * 1_000_000 + u64::from(p.nsec / 1000)
+        } else {
+            u64::from(p.sec) * 1_000_000_000 + u64::from(p.nsec)
+        };
+        let o = self.order;
+        let total32 = u32::try_from(total).unwrap_or(u32::MAX);
+        let fields = [
+            6u32,
+            total32,
+            self.id,
+            u32::try_from(ts >> 32).unwrap_or(0),
+            u32::try_from(ts & 0xffff_ffff).unwrap_or(0),
+            u32::try_from(caplen).unwrap_or(u32::MAX),
+            wirelen,
+        ];
+        for (k, v) in fields.iter().enumerate() {
+            let bytes = match o {
+                ByteOrder::Little => v.to_le_bytes(),
+                ByteOrder::Big => v.to_be_bytes(),
+            };
+            out[start + 4 * k..start + 4 * k + 4].copy_from_slice(&bytes);
+        }
+        o.put_u32(out, total32);
+        true
+    }
+}
+
+fn open_iface(
+    name: &str,
+    cfg: &LiveConfig,
+    snaplen: u32,
+    expr: Option<&str>,
+) -> Result<Iface, CaptureError> {
+    let any = name == "any";
+    let (ifindex, cooked) = if any {
+        (0, true)
+    } else {
+        let idx = sys::ifindex(name).map_err(|e| os_err(name, "interface", &e))?;
+        let (flags, hw) =
+            sys::interface_flags_and_type(name).map_err(|e| os_err(name, "interface", &e))?;
+        if flags & IFF_UP == 0 {
+            return Err(live_err(name, "interface is down"));
+        }
+        (idx, !matches!(hw, ARPHRD_ETHER | ARPHRD_LOOPBACK))
+    };
+    let linktype = if cooked {
+        LINKTYPE_LINUX_SLL2
+    } else {
+        LINKTYPE_ETHERNET
+    };
+    let sock = Socket::open(cooked).map_err(|e| os_err(name, "socket", &e))?;
+    sock.set_tpacket_v3()
+        .map_err(|e| os_err(name, "PACKET_VERSION", &e))?;
+    let (block, nr) = geometry(cfg.buffer_bytes);
+    let ring = Ring::new(&sock, block, nr, FRAME_SIZE, RETIRE_MS)
+        .map_err(|e| os_err(name, "PACKET_RX_RING", &e))?;
+    let mut place = FilterPlace::None;
+    let mut user_prog = None;
+    let mut reject_all = false;
+    if let Some(expr) = expr {
+        match pcapx_filter::compile(expr, linktype, snaplen) {
+            Err(e) if e.message == "expression rejects all packets" => {
+                // BPF_RET|BPF_K 0: nothing reaches user space.
+                sock.attach_filter(&[(0x06, 0, 0, 0)])
+                    .map_err(|e| os_err(name, "SO_ATTACH_FILTER", &e))?;
+                place = FilterPlace::RejectAll;
+                reject_all = true;
+            }
+            Err(e) => return Err(live_err(name, format!("filter: {e}"))),
+            Ok(p) => {
+                let why = if cooked {
+                    Some("cooked capture: the kernel filter would see packets without the LINUX_SLL2 header".to_owned())
+                } else if mentions_vlan(expr) {
+                    Some("the kernel strips VLAN tags before its filter runs".to_owned())
+                } else if p.insns().len() > BPF_MAXINSNS {
+                    Some(format!(
+                        "filter too long for the kernel ({} instructions, at most {BPF_MAXINSNS})",
+                        p.insns().len()
+                    ))
+                } else {
+                    let insns: Vec<(u16, u8, u8, u32)> = p
+                        .insns()
+                        .iter()
+                        .map(|i| (i.code, i.jt, i.jf, i.k))
+                        .collect();
+                    match sock.attach_filter(&insns) {
+                        Ok(()) => None,
+                        Err(e) => Some(format!("the kernel refused the filter: {e}")),
+                    }
+                };
+                match why {
+                    None => place = FilterPlace::Kernel,
+                    Some(w) => {
+                        place = FilterPlace::User(w);
+                        user_prog = Some(p);
+                    }
+                }
+            }
+        }
+    }
+    if cfg.promisc && !any {
+        sock.add_promisc(ifindex)
+            .map_err(|e| os_err(name, "PACKET_ADD_MEMBERSHIP", &e))?;
+    }
+    sock.bind(ifindex).map_err(|e| os_err(name, "bind", &e))?;
+    Ok(Iface {
+        info: LiveInterface {
+            name: name.to_owned(),
+            ifindex,
+            linktype,
+            snaplen,
+            filter: place,
+        },
+        cooked,
+        ring,
+        sock,
+        next: 0,
+        user_prog,
+        reject_all,
+        kernel: std::cell::Cell::new((0, 0)),
+        delivered: 0,
+    })
+}
+
+/// The interfaces of this network namespace, like `tcpdump -D` (without
+/// the `any` pseudo-device, which the caller lists).
+pub fn list_interfaces() -> Result<Vec<InterfaceListing>, CaptureError> {
+    let list = sys::interfaces().map_err(|e| os_err("live", "if_nameindex", &e))?;
+    let mut out = Vec::with_capacity(list.len());
+    for (index, name) in list {
+        let (flags, hw) = sys::interface_flags_and_type(&name).unwrap_or((0, 0));
+        out.push(InterfaceListing {
+            index,
+            up: flags & IFF_UP != 0,
+            running: flags & IFF_RUNNING != 0,
+            loopback: flags & IFF_LOOPBACK != 0,
+            linktype: if matches!(hw, ARPHRD_ETHER | ARPHRD_LOOPBACK) {
+                LINKTYPE_ETHERNET
+            } else {
+                LINKTYPE_LINUX_SLL2
+            },
+            name,
+        });
+    }
+    Ok(out)
+}
