@@ -435,7 +435,20 @@ fn side_by_side_with_tcpdump() {
     let (p, t) = (lab.path("pcapx.pcap"), lab.path("tcpdump.pcap"));
     let mut server = lab.server();
     let mut px = lab.start(PCAPX, &["capture", "-i", "vb", "-w", &p]);
-    let mut td = lab.start("tcpdump", &["-i", "vb", "-U", "-n", "-Z", "root", "-w", &t]);
+    let mut td = lab.start(
+        "tcpdump",
+        &[
+            "-i",
+            "vb",
+            "-U",
+            "--immediate-mode",
+            "-n",
+            "-Z",
+            "root",
+            "-w",
+            &t,
+        ],
+    );
     lab.send(60, 100, true);
     server.wait();
     std::thread::sleep(SETTLE);
@@ -443,11 +456,14 @@ fn side_by_side_with_tcpdump() {
     td.signal("INT");
     let (code, _, err) = px.wait(LIMIT);
     assert_eq!(code, Some(0), "pcapx: {err}");
-    let _ = td.wait(LIMIT);
+    let (_, _, td_err) = td.wait(LIMIT);
 
     let (fp, ft) = (frames(&p), frames(&t));
     assert!(fp.len() >= 60 + 8, "too few frames: {}", fp.len());
-    assert_eq!(fp, ft, "pcapx and tcpdump captured different frames");
+    assert_eq!(
+        fp, ft,
+        "pcapx and tcpdump captured different frames; tcpdump: {td_err}"
+    );
     let (captured, received, dropped) = counters(&err);
     assert_eq!(captured, fp.len() as u64);
     assert!(received >= captured, "{err}");
@@ -498,7 +514,18 @@ fn filter_keeps_what_tcpdump_keeps() {
     let mut px = lab.start(PCAPX, &["capture", "-i", "vb", "-f", expr, "-w", &p]);
     let mut td = lab.start(
         "tcpdump",
-        &["-i", "vb", "-U", "-n", "-Z", "root", "-w", &t, expr],
+        &[
+            "-i",
+            "vb",
+            "-U",
+            "--immediate-mode",
+            "-n",
+            "-Z",
+            "root",
+            "-w",
+            &t,
+            expr,
+        ],
     );
     lab.send(40, 60, true);
     server.wait();
@@ -507,7 +534,7 @@ fn filter_keeps_what_tcpdump_keeps() {
     td.signal("INT");
     let (code, _, err) = px.wait(LIMIT);
     assert_eq!(code, Some(0), "{err}");
-    let _ = td.wait(LIMIT);
+    let (_, _, td_err) = td.wait(LIMIT);
     assert!(
         !err.contains("user space"),
         "filter should run in the kernel: {err}"
@@ -515,7 +542,7 @@ fn filter_keeps_what_tcpdump_keeps() {
     let (fp, ft) = (frames(&p), frames(&t));
     // 20 datagrams to 5001/5003, the SYN and the SYN-ACK.
     assert_eq!(fp.len(), 22, "{err}");
-    assert_eq!(fp, ft);
+    assert_eq!(fp, ft, "tcpdump: {td_err}");
     let (captured, received, _) = counters(&err);
     assert_eq!((captured, received), (22, 22), "kernel filter: {err}");
 }
@@ -736,7 +763,20 @@ fn reading_commands_take_an_interface() {
     };
     let t = lab.path("t.pcap");
     let server = lab.server();
-    let mut td = lab.start("tcpdump", &["-i", "vb", "-U", "-n", "-Z", "root", "-w", &t]);
+    let mut td = lab.start(
+        "tcpdump",
+        &[
+            "-i",
+            "vb",
+            "-U",
+            "--immediate-mode",
+            "-n",
+            "-Z",
+            "root",
+            "-w",
+            &t,
+        ],
+    );
     let mut sum = lab.start(PCAPX, &["summary", "-i", "vb", "-c", "12", "-f", "udp"]);
     let mut stats = lab.start(
         PCAPX,
@@ -758,7 +798,8 @@ fn reading_commands_take_an_interface() {
     let (c2, out2, e2) = stats.wait(LIMIT);
     std::thread::sleep(SETTLE);
     td.signal("INT");
-    let _ = td.wait(LIMIT);
+    let (_, _, td_err) = td.wait(LIMIT);
+    assert!(td_err.contains("packets captured"), "tcpdump: {td_err}");
     drop(server);
     assert_eq!(c1, Some(0), "{e1}");
     assert_eq!(c2, Some(0), "{e2}");

@@ -63,6 +63,50 @@ fn time(prog: &str, args: &[String], runs: usize) -> Result<f64> {
     Ok(median(v))
 }
 
+/// `bench-data/bench-N.pcap`, generated when missing.
+pub fn ensure_data(root: &Path, packets: u64) -> Result<PathBuf> {
+    let data = root
+        .join("bench-data")
+        .join(format!("bench-{packets}.pcap"));
+    if !data.exists() {
+        eprintln!("bench: generating {}", data.display());
+        let opts = crate::benchdata::Options {
+            packets,
+            ..crate::benchdata::Options::default()
+        };
+        crate::benchdata::run(&opts)?;
+    }
+    Ok(data)
+}
+
+/// Builds pcapx and its examples in release mode; returns the binary's path.
+pub fn build_release(root: &Path) -> Result<String> {
+    eprintln!("bench: building pcapx (release)");
+    let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "pcapx",
+            "--bins",
+            "--examples",
+        ])
+        .current_dir(root)
+        .status()?;
+    if !st.success() {
+        return Err("cargo build --release failed".into());
+    }
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    Ok(target.join("release/pcapx").to_string_lossy().into_owned())
+}
+
+/// The number of cores, as `nproc` prints it.
+pub fn nproc() -> String {
+    sh("nproc")
+}
+
 fn have(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
@@ -143,37 +187,10 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
             other => return Err(format!("bench: unknown argument '{other}'").into()),
         }
     }
-    let data = root
-        .join("bench-data")
-        .join(format!("bench-{}.pcap", o.packets));
-    if !data.exists() {
-        eprintln!("bench: generating {}", data.display());
-        let opts = crate::benchdata::Options {
-            packets: o.packets,
-            ..crate::benchdata::Options::default()
-        };
-        crate::benchdata::run(&opts)?;
-    }
-    eprintln!("bench: building pcapx (release)");
-    let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "-q",
-            "-p",
-            "pcapx",
-            "--bins",
-            "--examples",
-        ])
-        .current_dir(&root)
-        .status()?;
-    if !st.success() {
-        return Err("cargo build --release failed".into());
-    }
+    let data = ensure_data(&root, o.packets)?;
+    let bin_s = build_release(&root)?;
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let bin = target.join("release/pcapx");
-    let bin_s = bin.to_string_lossy().into_owned();
     let f = data.to_string_lossy().into_owned();
     let tmp = std::env::temp_dir().join("pcapx-bench");
     std::fs::create_dir_all(&tmp)?;
@@ -247,7 +264,7 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
     };
 
     let help_ok = |cmd: &str| {
-        Command::new(&bin)
+        Command::new(&bin_s)
             .args([cmd, "--help"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -378,6 +395,19 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
         rss_kb,
         &plugin_line,
     )?;
+    // Live capture under load (needs root, ip, tcpreplay, tcpdump).
+    let root_user = sh("id -u") == "0";
+    if root_user && have("ip") && have("tcpreplay") && have("tcpdump") {
+        match crate::capbench::section(&bin_s, &data, 0, 1) {
+            Ok(sec) => {
+                let doc = std::fs::read_to_string(&o.out)?;
+                std::fs::write(&o.out, crate::capbench::replace_section(&doc, &sec))?;
+            }
+            Err(e) => eprintln!("bench: live capture job failed: {e}"),
+        }
+    } else {
+        eprintln!("bench: live capture job skipped (needs root, ip, tcpreplay and tcpdump)");
+    }
     eprintln!("bench: wrote {}", o.out.display());
     Ok(std::process::ExitCode::SUCCESS)
 }

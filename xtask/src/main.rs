@@ -10,6 +10,7 @@
 
 mod bench;
 mod benchdata;
+mod capbench;
 mod fixtures;
 mod packets;
 
@@ -36,7 +37,11 @@ tasks:
       bench-data/)
   bench [--packets N] [--runs R] [--ref-runs R] [--out FILE]
       run the benchmarks on bench-data/bench-N.pcap (generated if missing)
-      side by side with tshark/tcpdump and rewrite BENCHMARKS.md";
+      side by side with tshark/tcpdump and rewrite BENCHMARKS.md
+  bench-capture [--packets N] [--limit L] [--runs R]
+      live capture under load only (root): tcpreplay --topspeed the first L
+      packets (0: all) of bench-N.pcap onto a veth in a private namespace while
+      pcapx, then tcpdump, captures the peer; updates that BENCHMARKS.md section";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -58,6 +63,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         "test-fixtures" => test_fixtures(rest),
         "bench-data" => bench_data(rest),
         "bench" => bench::run(rest),
+        "bench-capture" => capbench::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

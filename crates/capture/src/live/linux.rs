@@ -67,6 +67,9 @@ pub(crate) struct LiveSource {
     stop_on_signals: bool,
     headers: Option<Vec<u8>>,
     ended: bool,
+    /// Set when a stop was requested: the rings are drained until then, so
+    /// packets in a block the kernel had not yet retired are not lost.
+    final_drain: Option<Instant>,
     /// The loopback interface's index: its outgoing copies are skipped, as
     /// libpcap does, since every packet also comes back in.
     lo_ifindex: Option<u32>,
@@ -159,6 +162,7 @@ impl LiveSource {
             stop_on_signals: cfg.stop_on_signals,
             headers: Some(w.into_inner()),
             ended: false,
+            final_drain: None,
             lo_ifindex: loopback_index(),
             order,
             tsresol,
@@ -220,7 +224,16 @@ impl LiveSource {
             if out.len() > before {
                 return Ok(false);
             }
-            if self.should_stop() {
+            if self.final_drain.is_none() && self.should_stop() {
+                // The kernel retires a partly filled block after RETIRE_MS:
+                // keep draining a little longer than that before ending.
+                self.final_drain = Some(
+                    Instant::now() + std::time::Duration::from_millis(u64::from(RETIRE_MS) + 30),
+                );
+            }
+            if let Some(t) = self.final_drain
+                && Instant::now() >= t
+            {
                 self.ended = true;
                 return Ok(true);
             }
@@ -228,7 +241,7 @@ impl LiveSource {
                 return Ok(false);
             }
             let mut timeout = MAX_POLL_MS;
-            if let Some(d) = self.deadline {
+            if let Some(d) = self.final_drain.or(self.deadline) {
                 let left = d.saturating_duration_since(Instant::now());
                 timeout = timeout.min(u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1));
             }
