@@ -47,19 +47,31 @@ impl PacketFilter {
         expr: Option<&str>,
         cap: &pcapx_capture::Capture,
     ) -> Result<PacketFilter> {
-        let mut f = PacketFilter::new(file, expr)?;
         let mut lts: Vec<u32> = cap.info().interfaces.iter().map(|i| i.linktype).collect();
         lts.sort_unstable();
         lts.dedup();
+        // A live capture's link types are known before any packet: check
+        // the expression against them (`inbound` needs LINUX_SLL2).
+        let mut f = if cap.is_live() && !lts.is_empty() {
+            PacketFilter::with_probes(file, expr, &lts)?
+        } else {
+            PacketFilter::new(file, expr)?
+        };
         f.multi_linktype = lts.len() > 1;
         Ok(f)
     }
 
     pub fn new(file: &str, expr: Option<&str>) -> Result<PacketFilter> {
+        Self::with_probes(file, expr, &PROBE_LINKTYPES)
+    }
+
+    /// [`PacketFilter::new`], checking the expression against `probes`
+    /// (link types) instead of Ethernet and raw IP.
+    pub fn with_probes(file: &str, expr: Option<&str>, probes: &[u32]) -> Result<PacketFilter> {
         let expr = expr.map(str::trim).filter(|e| !e.is_empty());
         if let Some(e) = expr {
             let mut first_err = None;
-            for lt in PROBE_LINKTYPES {
+            for &lt in probes {
                 match pcapx_filter::compile(e, lt, 0) {
                     Ok(_) => {
                         first_err = None;

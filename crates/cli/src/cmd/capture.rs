@@ -35,7 +35,14 @@ pub fn run(a: &CaptureArgs, plugins: &[PathBuf]) -> Result<ExitCode> {
     let ring = RingOpts::from_args(a)?;
     let name = a.interfaces.join(",");
     // A filter that does not compile fails before any socket is opened.
-    let mut filter = PacketFilter::new(&name, a.filter.as_deref())?;
+    // Checked against the link types live capture will use: Ethernet, and
+    // LINUX_SLL2 for `any` (where `inbound`/`outbound` work).
+    let probes: &[u32] = if a.interfaces.iter().any(|i| i == "any") {
+        &[276, 1]
+    } else {
+        &[1, 276]
+    };
+    let mut filter = PacketFilter::with_probes(&name, a.filter.as_deref(), probes)?;
     let format = match (a.format, a.output.as_deref()) {
         (Some(f), _) => f,
         (None, Some(out)) if is_pcapng_name(out) => CaptureFormat::Pcapng,

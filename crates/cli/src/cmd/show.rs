@@ -21,6 +21,8 @@ pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut found = false;
     let mut text = String::new();
+    // Live packets are printed as they arrive.
+    let live = cap.is_live();
     input::walk(&mut cap, &mut filter, a.input.limit, |rec| {
         if let Some(p) = a.packet
             && rec.number != p
@@ -40,6 +42,9 @@ pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         }
         out.write_all(text.as_bytes())?;
         out.write_all(b"\n")?;
+        if live {
+            out.flush()?;
+        }
         Ok(if a.packet.is_some() {
             ControlFlow::Break(())
         } else {

@@ -18,12 +18,17 @@ pub fn run(a: &SummaryArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut line = String::new();
+    // Live packets are printed as they arrive.
+    let live = cap.is_live();
     input::walk(&mut cap, &mut filter, a.input.limit, |rec| {
         engine.dissect(&input::meta(rec), rec.data, &mut fields);
         line.clear();
         engine.summary_into(&fields, rec.data, a.numeric, &mut line);
         line.push('\n');
         out.write_all(line.as_bytes())?;
+        if live {
+            out.flush()?;
+        }
         Ok(ControlFlow::Continue(()))
     })?;
     out.flush()?;
