@@ -3,6 +3,7 @@
 //! Tasks:
 //! - `test-fixtures [--check]`: write (or verify) the small captures in `fixtures/`.
 //! - `bench-data [--packets N] [--out DIR] [--pcapng] [--seed S]`: a large deterministic capture for benchmarks.
+//! - `fuzz --list | fuzz TARGET [--seconds N]`: coverage-guided fuzzing ([`fuzz`]).
 //!
 //! Modules: [`packets`] holds the frame builders every task shares, [`fixtures`]
 //! the fixture table, [`benchdata`] the benchmark traffic model. A `bench` task
@@ -11,6 +12,7 @@
 mod bench;
 mod benchdata;
 mod fixtures;
+mod fuzz;
 mod packets;
 
 use std::path::PathBuf;
@@ -36,7 +38,11 @@ tasks:
       bench-data/)
   bench [--packets N] [--runs R] [--ref-runs R] [--out FILE]
       run the benchmarks on bench-data/bench-N.pcap (generated if missing)
-      side by side with tshark/tcpdump and rewrite BENCHMARKS.md";
+      side by side with tshark/tcpdump and rewrite BENCHMARKS.md
+  fuzz --list | fuzz TARGET [--seconds N] [--seeds]
+      list the fuzz targets, or run one (libFuzzer via cargo-fuzz) for N
+      seconds (default 60) on its seed corpus in fuzz/corpus/TARGET; exits
+      non-zero on a crash, timeout or out-of-memory (see FUZZING.md)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -58,6 +64,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         "test-fixtures" => test_fixtures(rest),
         "bench-data" => bench_data(rest),
         "bench" => bench::run(rest),
+        "fuzz" => fuzz::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
