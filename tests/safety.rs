@@ -91,6 +91,8 @@ const WRITERS: &[&[&str]] = &[
     &["convert", "t.pcap", "--to", "jsonl", "-o", "OUT"],
     &["convert", "t.pcap", "--to", "parquet", "-o", "OUT"],
     &["filter", "t.pcap", "tcp", "-o", "OUT"],
+    &["flows", "t.pcap", "-o", "OUT"],
+    &["flows", "t.pcap", "--to", "parquet", "-o", "OUT"],
     &["stats", "t.pcap", "--group-by", "src", "--plot", "OUT.svg"],
     &["stats", "t.pcap", "--group-by", "src", "--plot", "OUT.png"],
 ];

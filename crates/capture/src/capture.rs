@@ -194,6 +194,19 @@ impl Capture {
         self.parser.next_number.saturating_sub(1)
     }
 
+    /// Checks that everything read so far from a memory-mapped file is still
+    /// the file's own (it did not shrink meanwhile): for consumers that do
+    /// not check each batch with [`Batch::check_intact`], call it after the
+    /// last batch was used. Always `Ok` for streamed input.
+    pub fn check_intact(&self) -> Result<(), CaptureError> {
+        match &self.backing {
+            Backing::Mapped(map) if !map.intact(self.parser.pos) => {
+                Err(map.shrank(self.handed_out))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Whether the file is memory-mapped.
     pub fn is_mapped(&self) -> bool {
         matches!(self.backing, Backing::Mapped(_))
