@@ -91,7 +91,7 @@ const WRITERS: &[&[&str]] = &[
     &["convert", "t.pcap", "--to", "jsonl", "-o", "OUT"],
     &["convert", "t.pcap", "--to", "parquet", "-o", "OUT"],
     &["filter", "t.pcap", "tcp", "-o", "OUT"],
-    &["flows", "t.pcap", "-o", "OUT"],
+    &["flows", "t.pcap", "--to", "csv", "-o", "OUT"],
     &["flows", "t.pcap", "--to", "parquet", "-o", "OUT"],
     &["stats", "t.pcap", "--group-by", "src", "--plot", "OUT.svg"],
     &["stats", "t.pcap", "--group-by", "src", "--plot", "OUT.png"],

@@ -24,9 +24,19 @@ pub enum OutputFileError {
     /// The output resolves to an input file.
     #[error("output {output} is the input {input}")]
     IsInput { output: String, input: String },
-    /// Creating, writing, syncing or renaming failed.
+    /// Creating the output (or its temporary file) failed.
+    #[error("cannot create {path}: {err}")]
+    Create { path: String, err: io::Error },
+    /// Writing, syncing or renaming failed.
     #[error("cannot write {path}: {err}")]
     Io { path: String, err: io::Error },
+}
+
+fn create_err(path: &Path) -> impl Fn(io::Error) -> OutputFileError + '_ {
+    move |err| OutputFileError::Create {
+        path: path.display().to_string(),
+        err,
+    }
 }
 
 fn io_err(path: &Path) -> impl Fn(io::Error) -> OutputFileError + '_ {
@@ -150,7 +160,7 @@ impl AtomicOutput {
                 .create(true)
                 .truncate(true)
                 .open(path)
-                .map_err(io_err(path))?;
+                .map_err(create_err(path))?;
             return Ok(AtomicOutput {
                 file: Some(file),
                 kind: Kind::Direct,
@@ -161,7 +171,7 @@ impl AtomicOutput {
         let target = match &meta {
             // Follow a symlink so the rename replaces the file it points to.
             Some(_) if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
-                fs::canonicalize(path).map_err(io_err(path))?
+                fs::canonicalize(path).map_err(create_err(path))?
             }
             _ => path.to_owned(),
         };
@@ -173,7 +183,7 @@ impl AtomicOutput {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => {
                     attempt += 1;
                 }
-                Err(e) => return Err(io_err(path)(e)),
+                Err(e) => return Err(create_err(path)(e)),
             }
         };
         // An existing file keeps its permissions.
