@@ -327,16 +327,14 @@ fn truncate_while_reading(args: &[&str], out: Option<&str>) {
             cut / 1_000_000
         );
         assert!(err.starts_with(&msg), "{args:?}: {err}");
-        // The packet named is one that lies before the cut.
+        // The packet named is the last one read intact: inside the file (it
+        // may lie past the cut when it was read before the truncation).
         let after: u64 = err[msg.len()..]
             .trim_end()
             .trim_end_matches(')')
             .parse()
             .unwrap_or_else(|_| panic!("{err}"));
-        assert!(
-            after * 516 + 24 <= cut,
-            "{args:?}: packet {after} is past the cut: {err}"
-        );
+        assert!(after < 200_000, "{args:?}: {err}");
         if let Some(out) = out {
             assert!(
                 !d.join(out).exists(),
