@@ -14,9 +14,32 @@ use pcapx_fuzz::Bytes;
 use pcapx_plugin_abi as abi;
 
 const NAMES: &[&str] = &[
-    "ntp", "tftp", "x", "", "ip", "udp", "Ntp", "ntp.x", "ntp..", "9p", "a-b", "tcp.port",
-    "udp.port", "ethertype", "ip.proto", "linktype", "ntp.stratum", "ntp.mode", "src",
-    "dst", "payload", "ntp.bad", "ntp.Bad", "plugin-failed", "ntp.stratum.x", "tftp.opcode",
+    "ntp",
+    "tftp",
+    "x",
+    "",
+    "ip",
+    "udp",
+    "Ntp",
+    "ntp.x",
+    "ntp..",
+    "9p",
+    "a-b",
+    "tcp.port",
+    "udp.port",
+    "ethertype",
+    "ip.proto",
+    "linktype",
+    "ntp.stratum",
+    "ntp.mode",
+    "src",
+    "dst",
+    "payload",
+    "ntp.bad",
+    "ntp.Bad",
+    "plugin-failed",
+    "ntp.stratum.x",
+    "tftp.opcode",
 ];
 
 /// Keeps every allocation the declaration points into alive.
@@ -148,14 +171,34 @@ fn protocol(a: &mut Arena, b: &mut Bytes) -> abi::ProtocolDecl {
         name: a.string(b),
         display: a.string(b),
         summary_name: a.string(b),
-        fields: if nf == 0 { std::ptr::null() } else { fields.as_ptr() },
-        bindings: if nb == 0 { std::ptr::null() } else { bindings.as_ptr() },
+        fields: if nf == 0 {
+            std::ptr::null()
+        } else {
+            fields.as_ptr()
+        },
+        bindings: if nb == 0 {
+            std::ptr::null()
+        } else {
+            bindings.as_ptr()
+        },
         heuristics: a.list(b, nh),
         tables: a.list(b, nt),
-        anomalies: if na == 0 { std::ptr::null() } else { anomalies.as_ptr() },
+        anomalies: if na == 0 {
+            std::ptr::null()
+        } else {
+            anomalies.as_ptr()
+        },
         user: std::ptr::null_mut(),
-        dissect: if b.byte() % 8 == 0 { None } else { Some(dissect) },
-        accepts: if b.byte() & 1 == 0 { None } else { Some(accepts) },
+        dissect: if b.byte() % 8 == 0 {
+            None
+        } else {
+            Some(dissect)
+        },
+        accepts: if b.byte() & 1 == 0 {
+            None
+        } else {
+            Some(accepts)
+        },
         summary: None,
     };
     a.fields.push(fields);
@@ -170,31 +213,45 @@ fuzz_target!(|data: &[u8]| {
     let np = b.pick(4);
     let protocols: Vec<abi::ProtocolDecl> = (0..np).map(|_| protocol(&mut arena, &mut b)).collect();
     let decl = abi::PluginDecl {
-        magic: if b.byte() % 16 == 0 { 0x1234_5678 } else { abi::PLUGIN_MAGIC },
+        magic: if b.byte() % 16 == 0 {
+            0x1234_5678
+        } else {
+            abi::PLUGIN_MAGIC
+        },
         size: size(&mut b, size_of_u32::<abi::PluginDecl>()),
-        abi_major: if b.byte() % 16 == 0 { 2 } else { abi::ABI_MAJOR },
+        abi_major: if b.byte() % 16 == 0 {
+            2
+        } else {
+            abi::ABI_MAJOR
+        },
         abi_minor: u16::from(b.byte() % 3),
         flags: u32::from(b.byte() & 1),
         name: arena.string(&mut b),
         version: arena.string(&mut b),
         description: arena.string(&mut b),
         protocol_count: u32::try_from(np).unwrap_or(0),
-        protocols: if np == 0 { std::ptr::null() } else { protocols.as_ptr() },
+        protocols: if np == 0 {
+            std::ptr::null()
+        } else {
+            protocols.as_ptr()
+        },
     };
     let mut builder = pcapx_dissectors::builder().expect("built-ins register");
     // SAFETY: every pointer in `decl` is NULL or points into `arena` /
     // `protocols`, alive until the end of this call; strings are
     // NUL-terminated CStrings and every count matches its array.
-    let result = unsafe {
-        pcapx_plugin_host::check_declaration(&decl, "fuzz.so", &mut builder)
-    };
+    let result = unsafe { pcapx_plugin_host::check_declaration(&decl, "fuzz.so", &mut builder) };
     match result {
         Ok(p) => {
             assert!(!p.info().protocols.is_empty());
             let engine = builder.build();
             for proto in &p.info().protocols {
                 for f in &proto.fields {
-                    assert!(engine.registry().field_by_name(&f.name).is_some(), "{}", f.name);
+                    assert!(
+                        engine.registry().field_by_name(&f.name).is_some(),
+                        "{}",
+                        f.name
+                    );
                 }
             }
         }
