@@ -3,6 +3,7 @@
 //! Tasks:
 //! - `test-fixtures [--check]`: write (or verify) the small captures in `fixtures/`.
 //! - `bench-data [--packets N] [--out DIR] [--pcapng] [--seed S]`: a large deterministic capture for benchmarks.
+//! - `fuzz --list | fuzz TARGET [--seconds N]`: coverage-guided fuzzing ([`fuzz`]).
 //!
 //! Modules: [`packets`] holds the frame builders every task shares, [`fixtures`]
 //! the fixture table, [`benchdata`] the benchmark traffic model. A `bench` task
@@ -12,6 +13,7 @@ mod bench;
 mod benchdata;
 mod capbench;
 mod fixtures;
+mod fuzz;
 mod packets;
 
 use std::path::PathBuf;
@@ -41,7 +43,11 @@ tasks:
   bench-capture [--packets N] [--limit L] [--runs R]
       live capture under load only (root): tcpreplay --topspeed the first L
       packets (0: all) of bench-N.pcap onto a veth in a private namespace while
-      pcapx, then tcpdump, captures the peer; updates that BENCHMARKS.md section";
+      pcapx, then tcpdump, captures the peer; updates that BENCHMARKS.md section
+  fuzz --list | fuzz TARGET [--seconds N] [--seeds]
+      list the fuzz targets, or run one (libFuzzer via cargo-fuzz) for N
+      seconds (default 60) on its seed corpus in fuzz/corpus/TARGET; exits
+      non-zero on a crash, timeout or out-of-memory (see FUZZING.md)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -64,6 +70,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         "bench-data" => bench_data(rest),
         "bench" => bench::run(rest),
         "bench-capture" => capbench::run(rest),
+        "fuzz" => fuzz::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

@@ -72,9 +72,27 @@ pub struct Batch {
     pub(crate) records: Vec<RecIdx>,
     pub(crate) headers: Vec<HdrIdx>,
     pub(crate) range: Range<u64>,
+    /// Number of the last record before this batch (0: none).
+    pub(crate) after: u64,
 }
 
 impl Batch {
+    /// Checks that the bytes this batch was read from are still the file's:
+    /// call it after using a batch of a memory-mapped file (a file truncated
+    /// by another process meanwhile reads as zeros past its new end, see
+    /// ARCHITECTURE.md). Always `Ok` for streamed input, whose bytes are owned.
+    pub fn check_intact(&self) -> Result<(), crate::CaptureError> {
+        match &self.data {
+            BatchData::Mapped(r) if !r.map.intact(self.range.end) => Err(r.map.shrank(self.after)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Number of the last record before this batch (0 when none).
+    pub fn number_before(&self) -> u64 {
+        self.after
+    }
+
     fn bytes(&self) -> &[u8] {
         match &self.data {
             BatchData::Mapped(r) => r.map.bytes(),

@@ -78,6 +78,8 @@ pub struct Capture {
     /// Live input: whether a fill may block (only while the batch being
     /// built has no record yet, so packets are handed on promptly).
     live_wait: bool,
+    /// Number of the last record in the batches handed out so far.
+    handed_out: u64,
 }
 
 impl std::fmt::Debug for Capture {
@@ -128,8 +130,11 @@ impl Capture {
         let name = path.display().to_string();
         let file = File::open(path).map_err(io_err(&name))?;
         let meta = file.metadata().map_err(io_err(&name))?;
-        if allow_map && meta.is_file() && meta.len() > 0 {
-            let map = MappedFile::open(&file).map_err(io_err(&name))?;
+        if allow_map
+            && meta.is_file()
+            && meta.len() > 0
+            && let Some(map) = MappedFile::open(&file, &name).map_err(io_err(&name))?
+        {
             let compressed = matches!(
                 map.bytes().get(..4),
                 Some([0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd])
@@ -194,6 +199,7 @@ impl Capture {
             spare: None,
             done: false,
             live_wait: false,
+            handed_out: 0,
         };
         // Read the headers that precede the first packet so that `info()`
         // already knows the first section's interfaces. They (and the first
@@ -279,6 +285,19 @@ impl Capture {
     /// Number of records read so far (handed out or queued).
     pub fn records_read(&self) -> u64 {
         self.parser.next_number.saturating_sub(1)
+    }
+
+    /// Checks that everything read so far from a memory-mapped file is still
+    /// the file's own (it did not shrink meanwhile): for consumers that do
+    /// not check each batch with [`Batch::check_intact`], call it after the
+    /// last batch was used. Always `Ok` for streamed input.
+    pub fn check_intact(&self) -> Result<(), CaptureError> {
+        match &self.backing {
+            Backing::Mapped(map) if !map.intact(self.parser.pos) => {
+                Err(map.shrank(self.handed_out))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Whether the file is memory-mapped.
@@ -387,6 +406,7 @@ impl Capture {
             records: b.records,
             headers: b.headers,
             range,
+            after: self.handed_out,
         }
     }
 
@@ -395,7 +415,32 @@ impl Capture {
     /// record is larger), in file order; `None` at the end. The first batch
     /// always starts with the file header / first section header, even when
     /// the capture has no packets.
+    ///
+    /// A memory-mapped file that shrinks while it is read gives
+    /// [`CaptureError::Shrank`] (here, or from [`Batch::check_intact`] for a
+    /// batch already handed out), never a signal.
     pub fn next_batch(
+        &mut self,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Option<Batch>, CaptureError> {
+        let batch = self.next_batch_unchecked(max_records, max_bytes)?;
+        if let Backing::Mapped(map) = &self.backing {
+            // The batch was indexed from the map: its bytes (and the parser's
+            // view of what follows) are only good if the file did not shrink.
+            let end = batch.as_ref().map_or(self.parser.pos, |b| b.range.end);
+            if !map.intact(end) {
+                self.done = true;
+                return Err(map.shrank(self.handed_out));
+            }
+        }
+        if let Some(last) = batch.as_ref().and_then(|b| b.records.last()) {
+            self.handed_out = last.number;
+        }
+        Ok(batch)
+    }
+
+    fn next_batch_unchecked(
         &mut self,
         max_records: usize,
         max_bytes: usize,
@@ -488,6 +533,7 @@ impl Capture {
                     return Ok(Some(b));
                 }
             }
+            batch.check_intact()?;
             self.recycle(batch);
         }
         Ok(None)

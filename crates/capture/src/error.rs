@@ -23,6 +23,20 @@ pub enum CaptureError {
         /// What is wrong with the header.
         message: String,
     },
+    /// The file became shorter while it was being read (truncated or
+    /// rewritten by another process). Every packet up to `after` was read
+    /// intact; nothing after it was used.
+    #[error("{path}: file shrank from {} to {} while being read (after packet {after})", human(*.from), human(*.to))]
+    Shrank {
+        /// The file as named by the caller.
+        path: String,
+        /// Size when it was opened.
+        from: u64,
+        /// Size when the shrink was noticed.
+        to: u64,
+        /// The last packet read intact (0: none).
+        after: u64,
+    },
     /// Opening, mapping or reading failed.
     #[error("{path}: {err}")]
     Io {
@@ -48,9 +62,19 @@ impl CaptureError {
         match self {
             CaptureError::NotCapture { path }
             | CaptureError::BadHeader { path, .. }
+            | CaptureError::Shrank { path, .. }
             | CaptureError::Io { path, .. } => path,
             CaptureError::Live { iface, .. } => iface,
         }
+    }
+}
+
+/// A size for messages: bytes below 10 MB, whole megabytes (10^6) above.
+fn human(n: u64) -> String {
+    if n < 10_000_000 {
+        format!("{n} bytes")
+    } else {
+        format!("{} MB", n / 1_000_000)
     }
 }
 

@@ -91,6 +91,25 @@ pub struct InterfaceInfo {
 
 /// Interfaces kept in [`CaptureInfo::interfaces`] at most (more are counted).
 pub(crate) const MAX_INFO_INTERFACES: usize = 65_536;
+/// Sections kept in [`CaptureInfo::sections`] at most (more are counted).
+pub(crate) const MAX_INFO_SECTIONS: usize = 65_536;
+/// Longest text kept from one option (names, descriptions, comments of
+/// sections and interfaces); longer values are cut at a character boundary.
+pub(crate) const MAX_OPTION_TEXT: usize = 4096;
+
+/// An option's text, NUL-trimmed by the caller, lossily decoded and capped at
+/// [`MAX_OPTION_TEXT`] bytes.
+pub(crate) fn option_text(value: &[u8]) -> String {
+    let mut s = String::from_utf8_lossy(value.get(..MAX_OPTION_TEXT).unwrap_or(value)).into_owned();
+    if s.len() > MAX_OPTION_TEXT {
+        let mut cut = MAX_OPTION_TEXT;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
 
 /// Everything known about a capture. Filled at open time with what precedes
 /// the first packet; sections and interfaces found later in the file are
@@ -110,8 +129,11 @@ pub struct CaptureInfo {
     pub snaplen: Option<u32>,
     /// pcap only: the raw 32-bit link-type field (with FCS/reserved bits).
     pub linktype_field: Option<u32>,
-    /// Sections, in file order (pcap: one).
+    /// Sections, in file order (pcap: one; capped at 65536, see
+    /// [`CaptureInfo::section_count`]).
     pub sections: Vec<SectionInfo>,
+    /// Total number of sections seen.
+    pub section_total: u64,
     /// Interfaces, in file order (capped at 65536; see `interface_count`).
     pub interfaces: Vec<InterfaceInfo>,
     /// Total number of interfaces seen.
@@ -121,7 +143,16 @@ pub struct CaptureInfo {
 impl CaptureInfo {
     /// Number of sections seen (pcap: 1).
     pub fn section_count(&self) -> usize {
-        self.sections.len()
+        usize::try_from(self.section_total)
+            .unwrap_or(usize::MAX)
+            .max(self.sections.len())
+    }
+
+    pub(crate) fn push_section(&mut self, s: SectionInfo) {
+        self.section_total = self.section_total.saturating_add(1);
+        if self.sections.len() < MAX_INFO_SECTIONS {
+            self.sections.push(s);
+        }
     }
 
     /// Byte order of the first section.

@@ -1,45 +1,283 @@
-//! The only module with `unsafe`: memory-mapping a capture file and telling
-//! the kernel when mapped pages are no longer needed.
+//! The only module with `unsafe`: memory-mapping a capture file, telling the
+//! kernel when mapped pages are no longer needed, and surviving a file that
+//! shrinks while it is mapped.
+//!
+//! # Files that shrink under the map
+//!
+//! Touching a mapped page that lies past the end of a file truncated after it
+//! was mapped raises SIGBUS. A process-wide SIGBUS handler (installed once,
+//! on the first map) looks the faulting address up in a fixed table of the
+//! live maps; for one of ours it maps an anonymous zero page over the faulting
+//! page (`MAP_FIXED`), records the lowest faulting offset of that map, and
+//! returns, so the read completes with zeros instead of killing the process.
+//! Any other SIGBUS goes to the handler that was installed before (Rust's
+//! runtime, or the default action, which terminates as before).
+//!
+//! Zeros are never mistaken for data: [`MappedFile::intact`] tells whether the
+//! bytes up to an offset are still the file's (no fault at or below it, and
+//! the file still at least that long); the reader checks it for each batch it
+//! indexes, the consumers for each batch they processed, and a batch that
+//! fails the check is reported as [`crate::CaptureError::Shrank`] instead of
+//! being used. A stable file pays one `fstat` per batch and nothing per
+//! packet. See ARCHITECTURE.md, "Inputs that change while read".
 #![allow(unsafe_code)]
 
 use memmap2::Mmap;
 use std::fs::File;
 use std::io;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// Granularity used to keep `DontNeed` advice strictly inside a batch's range.
 const PAGE: u64 = 4096;
 
-/// A read-only map of a whole capture file.
+/// How many maps can be live at once with SIGBUS protection; a file opened
+/// beyond that is streamed instead of mapped.
+const SLOTS: usize = 64;
+
+/// One live map in the table the SIGBUS handler reads (lock-free: a signal
+/// handler must not take locks or allocate).
+struct Slot {
+    /// Address of the first byte; 0 = free.
+    start: AtomicUsize,
+    /// Length in bytes; 0 while being claimed or released.
+    len: AtomicUsize,
+    /// Lowest offset (page-aligned) whose page was replaced by zeros.
+    fault: AtomicU64,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const FREE: Slot = Slot {
+    start: AtomicUsize::new(0),
+    len: AtomicUsize::new(0),
+    fault: AtomicU64::new(u64::MAX),
+};
+static TABLE: [Slot; SLOTS] = [FREE; SLOTS];
+
+/// The system page size, read once before the handler is installed.
+static PAGE_SIZE: AtomicUsize = AtomicUsize::new(4096);
+
+/// The SIGBUS disposition that was in place before ours (chained to for
+/// faults outside our maps). `None` if installing failed.
+static PREVIOUS: OnceLock<Option<libc::sigaction>> = OnceLock::new();
+
+/// The SIGBUS handler (see the module docs). Only async-signal-safe work:
+/// atomics, `mmap`, `sigaction`.
+extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid `siginfo_t` to an SA_SIGINFO handler;
+    // for SIGBUS `si_addr` is the faulting address.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    let page = PAGE_SIZE.load(Ordering::Relaxed).max(1);
+    for slot in &TABLE {
+        let start = slot.start.load(Ordering::Acquire);
+        let len = slot.len.load(Ordering::Acquire);
+        if start == 0 || len == 0 || addr < start || addr - start >= len {
+            continue;
+        }
+        let at = addr - addr % page;
+        // SAFETY: `at..at + page` is a page inside one of our live read-only
+        // file maps (the slot is cleared before the map is unmapped, and no
+        // map is dropped while one of its bytes is being read). Replacing it
+        // with a private anonymous zero page at the same address keeps every
+        // `&[u8]` into the map valid (same address, readable, never written);
+        // the bytes now read as zero, and `intact` reports the range as lost
+        // so they are never used as data. `mmap` is async-signal-safe on Linux
+        // (a plain system call).
+        let p = unsafe {
+            libc::mmap(
+                at as *mut libc::c_void,
+                page,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if p != libc::MAP_FAILED {
+            let off = u64::try_from(at.saturating_sub(start)).unwrap_or(u64::MAX);
+            slot.fault.fetch_min(off, Ordering::AcqRel);
+            return;
+        }
+        break;
+    }
+    chain(sig, info, ctx);
+}
+
+/// Hands a SIGBUS that is not ours to the previous disposition.
+fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let prev = PREVIOUS.get().copied().flatten();
+    match prev {
+        Some(p)
+            if p.sa_sigaction != libc::SIG_DFL
+                && p.sa_sigaction != libc::SIG_IGN
+                && p.sa_flags & libc::SA_SIGINFO != 0 =>
+        {
+            // SAFETY: the previous handler was installed with SA_SIGINFO, so
+            // `sa_sigaction` is a function of exactly this signature; we pass
+            // on the arguments the kernel gave us.
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                unsafe { std::mem::transmute(p.sa_sigaction) };
+            f(sig, info, ctx);
+        }
+        Some(p) if p.sa_sigaction != libc::SIG_DFL && p.sa_sigaction != libc::SIG_IGN => {
+            // SAFETY: without SA_SIGINFO, `sa_sigaction` holds a plain
+            // `void (*)(int)` handler.
+            let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(p.sa_sigaction) };
+            f(sig);
+        }
+        _ => {
+            // Default action: restore it and return; the faulting access runs
+            // again and the process dies of SIGBUS as it would have without us.
+            // SAFETY: a zeroed `sigaction` with SIG_DFL (= 0) is a valid
+            // disposition; the old-action pointer may be null.
+            unsafe {
+                let mut dfl: libc::sigaction = std::mem::zeroed();
+                dfl.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(sig, &dfl, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
+/// Installs the SIGBUS handler once; false if that failed.
+fn install() -> bool {
+    PREVIOUS
+        .get_or_init(|| {
+            // SAFETY: sysconf has no preconditions.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            if let Ok(p) = usize::try_from(page)
+                && p > 0
+            {
+                PAGE_SIZE.store(p, Ordering::Relaxed);
+            }
+            // SAFETY: both structs are fully initialised (zeroed, then the
+            // fields we use set); `on_sigbus` has the SA_SIGINFO signature and
+            // only does async-signal-safe work. SA_ONSTACK lets it run on the
+            // alternate stack Rust's runtime sets up for its own handlers.
+            unsafe {
+                let mut new: libc::sigaction = std::mem::zeroed();
+                let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                    on_sigbus;
+                new.sa_sigaction = handler as libc::sighandler_t;
+                new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+                libc::sigemptyset(&mut new.sa_mask);
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(libc::SIGBUS, &new, &mut old) == 0 {
+                    Some(old)
+                } else {
+                    None
+                }
+            }
+        })
+        .is_some()
+}
+
+/// A read-only map of a whole capture file, registered with the SIGBUS
+/// handler.
 pub(crate) struct MappedFile {
     map: Mmap,
+    /// The open file, for `fstat` when checking that it did not shrink.
+    file: File,
+    slot: usize,
+    /// The file as named by the caller, for errors.
+    name: String,
 }
 
 impl MappedFile {
-    pub(crate) fn open(file: &File) -> io::Result<MappedFile> {
+    /// Maps `file`; `Ok(None)` when it cannot be protected (handler not
+    /// installed, or too many maps live): the caller streams it instead.
+    pub(crate) fn open(file: &File, name: &str) -> io::Result<Option<MappedFile>> {
+        if !install() {
+            return Ok(None);
+        }
+        let Some(slot) = TABLE.iter().position(|s| {
+            s.start
+                .compare_exchange(0, usize::MAX, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        }) else {
+            return Ok(None);
+        };
+        let file = match file.try_clone() {
+            Ok(f) => f,
+            Err(e) => {
+                TABLE[slot].start.store(0, Ordering::Release);
+                return Err(e);
+            }
+        };
         // SAFETY: the map is read-only and only ever read through `&[u8]`.
-        // memmap2 cannot rule out another process truncating or rewriting the
-        // file while it is mapped (that would be undefined behaviour, typically
-        // SIGBUS); like ripgrep, we accept this for regular files, which is the
-        // documented trade-off of memory-mapped input, and callers can choose
-        // `Capture::open_streamed` instead.
-        let map = unsafe { Mmap::map(file)? };
+        // Another process may truncate the file while it is mapped; a read of
+        // a page past the new end then raises SIGBUS, which `on_sigbus` turns
+        // into a zero page plus a recorded fault (this map is registered in
+        // the handler's table below before any byte of it is read), and
+        // `intact` keeps those zeros from being used as data. A file
+        // rewritten in place without shrinking cannot be detected: its new
+        // bytes are read as they are, as with any reader.
+        let map = match unsafe { Mmap::map(&file) } {
+            Ok(m) => m,
+            Err(e) => {
+                TABLE[slot].start.store(0, Ordering::Release);
+                return Err(e);
+            }
+        };
         #[cfg(unix)]
         {
             // Purely a hint; failure is harmless.
             let _ = map.advise(memmap2::Advice::Sequential);
         }
-        Ok(MappedFile { map })
+        let s = &TABLE[slot];
+        s.fault.store(u64::MAX, Ordering::Release);
+        s.len.store(0, Ordering::Release);
+        s.start.store(map.as_ptr() as usize, Ordering::Release);
+        s.len.store(map.len(), Ordering::Release);
+        Ok(Some(MappedFile {
+            map,
+            file,
+            slot,
+            name: name.to_owned(),
+        }))
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.map
     }
 
+    /// The mapped length (the file's size when it was opened).
+    pub(crate) fn len(&self) -> u64 {
+        u64::try_from(self.map.len()).unwrap_or(u64::MAX)
+    }
+
+    /// The file's size now (`None` if `fstat` fails).
+    pub(crate) fn current_len(&self) -> Option<u64> {
+        self.file.metadata().ok().map(|m| m.len())
+    }
+
+    /// Whether the mapped bytes before `end` are the file's own: no page at
+    /// or before `end` was replaced by zeros, and the file is still at least
+    /// `end` bytes long (or as long as the map).
+    pub(crate) fn intact(&self, end: u64) -> bool {
+        let fault = TABLE[self.slot].fault.load(Ordering::Acquire);
+        if fault < end {
+            return false;
+        }
+        let end = end.min(self.len());
+        self.current_len().is_none_or(|now| now >= end)
+    }
+
+    /// The error for a map that is no longer intact; `after` is the last
+    /// packet read intact.
+    pub(crate) fn shrank(&self, after: u64) -> crate::CaptureError {
+        crate::CaptureError::Shrank {
+            path: self.name.clone(),
+            from: self.len(),
+            to: self.current_len().unwrap_or(0),
+            after,
+        }
+    }
+
     /// Advises the kernel that the whole pages inside `start..end` are not
     /// needed any more, so the resident set stays small on huge files.
     pub(crate) fn release(&self, start: u64, end: u64) {
-        let len = u64::try_from(self.map.len()).unwrap_or(u64::MAX);
+        let len = self.len();
         let start = start.saturating_add(PAGE - 1) / PAGE * PAGE;
         let end = end.min(len) / PAGE * PAGE;
         if end <= start {
@@ -55,7 +293,9 @@ impl MappedFile {
             // never written, so MADV_DONTNEED only drops the resident copies of
             // the pages: any later access (including through a `&[u8]` that
             // another batch or the reader still holds) faults them back in from
-            // the file with identical contents. No memory is invalidated.
+            // the file with identical contents (or, past a shrunk end, through
+            // the SIGBUS handler as zeros that `intact` reports). No memory is
+            // invalidated.
             let _ = unsafe {
                 self.map
                     .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, count)
@@ -65,6 +305,16 @@ impl MappedFile {
         {
             let _ = (offset, count);
         }
+    }
+}
+
+impl Drop for MappedFile {
+    fn drop(&mut self) {
+        // Unregister before `map` is unmapped (fields drop after this body).
+        let s = &TABLE[self.slot];
+        s.len.store(0, Ordering::Release);
+        s.fault.store(u64::MAX, Ordering::Release);
+        s.start.store(0, Ordering::Release);
     }
 }
 

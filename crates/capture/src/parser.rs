@@ -150,6 +150,7 @@ impl Parser {
             sections: Vec::new(),
             interfaces: Vec::new(),
             interface_count: 0,
+            section_total: 0,
         };
         if magic == crate::pcapng::SHB_MAGIC {
             // The byte-order magic decides whether this is pcapng at all.
@@ -211,7 +212,7 @@ impl Parser {
         };
         info.snaplen = Some(state.snaplen);
         info.linktype_field = Some(state.linktype_field);
-        info.sections.push(section);
+        info.push_section(section);
         info.push_interface(iface);
         Ok(Detect::Found(Box::new(Parser::new(info, Fmt::Pcap(state)))))
     }

@@ -2,7 +2,7 @@
 
 use crate::bytes::{ByteOrder, pad4, u64_of, usize_sat};
 use crate::damage::DamageKind;
-use crate::info::{InterfaceInfo, SectionInfo};
+use crate::info::{InterfaceInfo, SectionInfo, option_text};
 use crate::parser::{Cand, Fmt, Parser, RecIdx, Step, Window};
 use crate::time::{TsResolution, add_offset_s};
 
@@ -21,6 +21,8 @@ const CUSTOM: u32 = 0x0bad;
 const CUSTOM_NOCOPY: u32 = 0x4000_0bad;
 /// Largest block accepted (bounds stream buffers).
 pub(crate) const MAX_BLOCK: u32 = 64 << 20;
+/// Interfaces one section may declare; later IDBs are reported as damage.
+pub(crate) const MAX_SECTION_INTERFACES: usize = 65_536;
 
 const OPT_END: u16 = 0;
 const OPT_COMMENT: u16 = 1;
@@ -279,7 +281,7 @@ impl Parser {
         };
         let opts = block.get(24..block.len().saturating_sub(4)).unwrap_or(&[]);
         for (code, _, value) in Options::new(opts, order) {
-            let text = || Some(String::from_utf8_lossy(trim_nul(value)).into_owned());
+            let text = || Some(option_text(trim_nul(value)));
             match code {
                 OPT_COMMENT => section.comment = section.comment.take().or_else(text),
                 SHB_HARDWARE => section.hardware = text(),
@@ -293,7 +295,7 @@ impl Parser {
             st.ifaces.clear();
             st.sections_seen = st.sections_seen.saturating_add(1);
         }
-        self.info.sections.push(section);
+        self.info.push_section(section);
         Step::Header {
             offset: pos,
             len: block.len(),
@@ -301,6 +303,24 @@ impl Parser {
     }
 
     fn ng_interface(&mut self, block: &[u8], order: ByteOrder, pos: u64) -> Step {
+        if let Fmt::Ng(st) = &self.fmt
+            && st.ifaces.len() >= MAX_SECTION_INTERFACES
+        {
+            // Bounded memory: a hostile section cannot declare millions of
+            // interfaces. The block is kept (byte-exact copies keep it); its
+            // packets are reported as `unknown-interface`.
+            self.report(
+                pos,
+                DamageKind::BadBlock,
+                format!(
+                    "interface description block ignored: more than {MAX_SECTION_INTERFACES} interfaces in one section"
+                ),
+            );
+            return Step::Header {
+                offset: pos,
+                len: block.len(),
+            };
+        }
         let linktype = u32::from(order.u16(block, 8).unwrap_or(0));
         let snaplen = order.u32(block, 12).unwrap_or(0);
         let opts = block.get(16..block.len().saturating_sub(4)).unwrap_or(&[]);
@@ -313,9 +333,9 @@ impl Parser {
         let (mut name, mut description, mut fcs_len) = (None, None, None);
         for (code, _, value) in Options::new(opts, order) {
             match code {
-                IF_NAME => name = Some(String::from_utf8_lossy(trim_nul(value)).into_owned()),
+                IF_NAME => name = Some(option_text(trim_nul(value))),
                 IF_DESCRIPTION => {
-                    description = Some(String::from_utf8_lossy(trim_nul(value)).into_owned());
+                    description = Some(option_text(trim_nul(value)));
                 }
                 IF_TSRESOL => {
                     if let Some(&r) = value.first() {

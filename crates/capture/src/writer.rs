@@ -102,6 +102,7 @@ pub fn copy_through<W: Write, F: FnMut(&Record<'_>) -> bool>(
         read += u64_of(batch.len());
         w.write_batch(&batch, |_, r| keep(r))
             .map_err(CopyError::Write)?;
+        batch.check_intact()?;
         capture.recycle(batch);
     }
     let written = w.records_written();

@@ -101,6 +101,10 @@ pub fn walk(
         return Ok(c);
     }
     cap.try_for_each(|rec| {
+        if let Err(e) = crate::signals::check() {
+            err = Some(e);
+            return ControlFlow::Break(());
+        }
         c.read += 1;
         match filter.matches(rec) {
             Ok(true) => {}
@@ -324,6 +328,7 @@ impl<'a> Feeder<'a> {
         if self.done {
             return Ok(None);
         }
+        crate::signals::check()?;
         let Some(batch) = self
             .cap
             .next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)?
@@ -358,4 +363,30 @@ impl<'a> Feeder<'a> {
             stream_ids,
         }))
     }
+}
+
+/// [`pcapx_pipeline::run`] over a [`Feeder`]'s work, with every batch checked
+/// after its worker used it: the output of a batch whose memory-mapped bytes
+/// changed under it (the file shrank) never reaches `sink`; the run stops
+/// with the capture's "file shrank" error instead.
+pub fn pipeline<S: Send, O: Send>(
+    threads: usize,
+    next: impl FnMut() -> Result<Option<Work>>,
+    init: impl Fn() -> S + Sync,
+    process: impl Fn(&mut S, &Work) -> O + Sync,
+    mut sink: impl FnMut(O) -> Result<()>,
+) -> Result<()> {
+    pcapx_pipeline::run(
+        threads,
+        next,
+        init,
+        |state, work: Work| {
+            let out = process(state, &work);
+            (out, work.batch.check_intact())
+        },
+        |(out, intact)| {
+            intact?;
+            sink(out)
+        },
+    )
 }

@@ -3,13 +3,16 @@
 //! This binary is the only place that uses `anyhow`; every library crate
 //! reports `thiserror` errors. `main` prints the whole cause chain prefixed by
 //! `pcapx: ` and exits 2; a closed pipe (`pcapx summary big.pcap | head`) exits
-//! quietly with 0.
+//! quietly with 0. SIGINT/SIGTERM stop the run at the next batch: exit 130
+//! or 143, with no partial output file left behind (see `signals`).
 
 mod cli;
 mod cmd;
 mod engine;
 mod filter;
 mod input;
+mod outfile;
+mod signals;
 mod table;
 
 use std::process::ExitCode;
@@ -18,9 +21,19 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    match cmd::run(args) {
+    let result = signals::install().and_then(|()| cmd::run(args));
+    match result {
         Ok(code) => code,
         Err(e) => {
+            if let Some(sig) = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<signals::Interrupted>())
+            {
+                eprintln!(
+                    "pcapx: {sig}; unfinished output files were removed (existing files are unchanged)"
+                );
+                return ExitCode::from(sig.exit_code());
+            }
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }

@@ -7,11 +7,13 @@
 //! in packet order and writes them out. Nothing here allocates per packet once
 //! warm, except Parquet's string columns, which slice one shared buffer.
 
+pub mod atomic;
 mod cell;
 mod parquet_out;
 mod table;
 mod text;
 
+pub use atomic::{AtomicOutput, Durability, OutputFileError, check_not_input};
 pub use cell::{CellWriter, for_each_value};
 pub use parquet_out::{ParquetEncoder, ParquetWriter};
 pub use table::{

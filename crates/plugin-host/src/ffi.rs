@@ -268,6 +268,53 @@ pub(crate) fn open(path: &Path) -> Result<(PluginDesc, Vec<ProtoFns>), PluginErr
     // SAFETY: `pcapx_plugin_v1` has type `EntryFn` by the ABI contract; `info`
     // is valid for the call. Plugins are loaded before any worker runs.
     let decl = unsafe { entry(&info) };
+    // SAFETY: `decl` is what the plugin's entry point returned; the ABI
+    // contract makes it NULL or a `pcapx_plugin` whose pointers stay valid.
+    let parsed = unsafe { read_decl(decl, &file, &plugin_file) }?;
+    // Never unloaded: the dissectors keep calling into it for the process's life.
+    std::mem::forget(lib);
+    Ok(parsed)
+}
+
+/// Validates a plugin declaration that is already in memory exactly as
+/// [`crate::load`] does after calling a library's entry point (magic, size, ABI
+/// version, every record, duplicate names), then registers its protocols
+/// with `b` as [`crate::LoadedPlugin::add_to`] does. `name` stands for the file in
+/// errors. This is the declaration parser's entry point for the fuzz target
+/// (`fuzz/src/bin/plugin_decl.rs`) and tests; nothing is loaded or called.
+///
+/// # Safety
+/// `decl` must be NULL or point to a `pcapx_plugin` that follows the ABI
+/// contract as far as its own magic, size and counts say (strings NULL or
+/// NUL-terminated, arrays of the declared length); its callbacks are stored
+/// in the registered dissectors and called only if `b` is built and used.
+pub unsafe fn check_declaration(
+    decl: *const pcapx_plugin_abi::PluginDecl,
+    name: &str,
+    b: &mut pcapx_core::EngineBuilder,
+) -> Result<crate::LoadedPlugin, PluginError> {
+    // SAFETY: forwarded from this function's contract.
+    let (desc, fns) = unsafe { read_decl(decl, name, name) }?;
+    let plugin = crate::from_parts(desc, fns, name.to_owned())?;
+    plugin.add_to(b)?;
+    Ok(plugin)
+}
+
+/// Reads a plugin's declaration (what the entry point returned) into owned
+/// data, checking magic, size, ABI version and every record. `file` and
+/// `plugin_file` name the plugin in errors.
+///
+/// # Safety
+/// `decl` must be NULL or point to memory that follows the ABI contract for
+/// a `pcapx_plugin` as far as its own `size`, magic and counts say (strings
+/// NULL or NUL-terminated, arrays of the declared length and record sizes).
+pub(crate) unsafe fn read_decl(
+    decl: *const abi::PluginDecl,
+    file: &str,
+    plugin_file: &str,
+) -> Result<(PluginDesc, Vec<ProtoFns>), PluginError> {
+    let file = file.to_owned();
+    let plugin_file = plugin_file.to_owned();
     let bad = |reason: String| PluginError::BadEntry {
         path: file.clone(),
         reason,
@@ -329,8 +376,6 @@ pub(crate) fn open(path: &Path) -> Result<(PluginDesc, Vec<ProtoFns>), PluginErr
         protos.push(desc);
         fns.push(f);
     }
-    // Never unloaded: the dissectors keep calling into it for the process's life.
-    std::mem::forget(lib);
     Ok((
         PluginDesc {
             name,

@@ -27,6 +27,8 @@ use pcapx_core::{BuildError, Dissector, EngineBuilder, RegistryError};
 use serde::Serialize;
 
 pub use dissector::PluginDissector;
+#[doc(hidden)]
+pub use ffi::check_declaration;
 
 use desc::PluginDesc;
 use ffi::ProtoFns;
@@ -300,7 +302,14 @@ pub fn add_all(plugins: &[LoadedPlugin], b: &mut EngineBuilder) -> Result<(), Pl
 pub fn load(path: impl AsRef<Path>) -> Result<LoadedPlugin, PluginError> {
     let path = path.as_ref();
     let (desc, fns) = ffi::open(path)?;
-    let file = path.display().to_string();
+    from_parts(desc, fns, path.display().to_string())
+}
+
+pub(crate) fn from_parts(
+    desc: PluginDesc,
+    fns: Vec<ffi::ProtoFns>,
+    file: String,
+) -> Result<LoadedPlugin, PluginError> {
     check_names(&desc, &file)?;
     let info = PluginInfo {
         name: desc.name.clone(),

@@ -1,16 +1,16 @@
 //! `pcapx convert`: a capture to a field table (CSV, JSON, JSON Lines, Parquet)
 //! on the ordered parallel pipeline.
 
-use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use pcapx_output::{Encoded, Encoder, Format, Occurrence, TimeFormat, Writer};
+use pcapx_output::{Durability, Encoded, Encoder, Format, Occurrence, TimeFormat, Writer};
 
 use crate::cli::{ConvertArgs, OccurrenceArg, TimeFmt, ToFormat};
 use crate::input::{self, Work};
+use crate::outfile;
 use crate::table;
 
 /// Per-batch account, summed in order by the writer thread.
@@ -83,12 +83,20 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
             OccurrenceArg::All => Occurrence::All,
         },
     )?;
+    // Parquet is costly to recreate: synced before it takes the final name.
+    let durability = if format == Format::Parquet {
+        Durability::Sync
+    } else {
+        Durability::NoSync
+    };
+    let target = match &a.output {
+        Some(p) => Some(outfile::create(p, [&a.input.file], durability)?),
+        None => None,
+    };
     let mut cap = input::open(&a.input)?;
     let filter = ctx.filter(&a.input, &cap)?;
-    let out: Box<dyn Write + Send> = match &a.output {
-        Some(p) => {
-            Box::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)
-        }
+    let out: Box<dyn Write + Send> = match &target {
+        Some(t) => Box::new(t.handle()?),
         None => Box::new(std::io::stdout()),
     };
     let out_name = a
@@ -108,7 +116,7 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         .map(|ids| input::StreamPass::new(ids, a.community_id_seed));
     let mut feeder = input::Feeder::new(&mut cap, filter, a.input.limit).with_streams(streams);
 
-    let result = pcapx_pipeline::run(
+    let result = input::pipeline(
         threads,
         || -> Result<Option<Work>> {
             let w = feeder.next_work()?;
@@ -123,7 +131,7 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
                 Encoder::new(&spec, format),
             )
         },
-        |(fields, enc), w: Work| -> (Encoded, Account) {
+        |(fields, enc), w: &Work| -> (Encoded, Account) {
             let mut acc = Account::default();
             for (i, (rec, pass)) in w.records().enumerate() {
                 acc.read += 1;
@@ -157,6 +165,9 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     writer
         .finish()
         .with_context(|| format!("writing {out_name}"))?;
+    if let Some(t) = target {
+        outfile::commit(t)?;
+    }
     total.damaged = cap.damage_count();
     input::report_damage(&cap);
     if a.verbose {

@@ -2,8 +2,7 @@
 //! copied byte for byte, headers kept), and `--dump` to print the compiled
 //! classic-BPF program like `tcpdump -d`.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -11,6 +10,9 @@ use anyhow::{Context, Result, bail};
 use crate::cli::FilterArgs;
 use crate::filter::{PacketFilter, filter_error};
 use crate::input;
+use crate::{outfile, signals};
+use pcapx_capture::{CaptureWriter, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS};
+use pcapx_output::Durability;
 
 pub fn run(a: &FilterArgs) -> Result<ExitCode> {
     if a.dump {
@@ -43,37 +45,47 @@ pub fn run(a: &FilterArgs) -> Result<ExitCode> {
     let Some(out_path) = &a.output else {
         bail!("pcapx filter needs an output file: -o OUT");
     };
+    // A capture file is costly to recreate: synced before it takes its name.
+    let inputs = a.live.interfaces.is_empty().then_some(file);
+    let target = outfile::create(out_path, inputs, Durability::Sync)?;
     let mut cap = if a.live.interfaces.is_empty() {
         input::open_either(file, &a.live, None)?
     } else {
         input::open_either("", &a.live, Some(expr))?
     };
     let mut filter = PacketFilter::for_capture(file, Some(expr), &cap)?;
-    let out =
-        File::create(out_path).with_context(|| format!("cannot create {}", out_path.display()))?;
-    let mut err = None;
-    let stats =
-        pcapx_capture::copy_through(&mut cap, BufWriter::with_capacity(1 << 20, out), |rec| {
-            if err.is_some() {
-                return false;
-            }
-            filter.matches(rec).unwrap_or_else(|e| {
-                err = Some(e);
-                false
-            })
+    let written_to = || format!("writing {}", out_path.display());
+    let mut w = CaptureWriter::new(target.handle()?);
+    let mut read = 0u64;
+    while let Some(batch) = cap.next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)? {
+        signals::check()?;
+        read += batch.len() as u64;
+        let mut err = None;
+        w.write_batch(&batch, |_, rec| {
+            err.is_none()
+                && filter.matches(rec).unwrap_or_else(|e| {
+                    err = Some(e);
+                    false
+                })
         })
-        .with_context(|| format!("writing {}", out_path.display()))?;
-    if let Some(e) = err {
-        return Err(e);
+        .with_context(written_to)?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        batch.check_intact()?;
+        cap.recycle(batch);
     }
+    let written = w.records_written();
+    w.finish().with_context(written_to)?;
+    outfile::commit(target)?;
     input::report_damage(&cap);
     if a.verbose {
         eprintln!(
             "pcapx: {file}: {} packets read, {} written to {}, {} filtered out",
-            stats.read,
-            stats.written,
+            read,
+            written,
             out_path.display(),
-            stats.read - stats.written
+            read - written
         );
     }
     Ok(ExitCode::SUCCESS)

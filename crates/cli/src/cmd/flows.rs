@@ -16,7 +16,6 @@
 //! timeout share their conversation's number.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -29,7 +28,9 @@ use pcapx_flow::key::addr_pair_shard;
 use pcapx_flow::key::{ICMP, ICMPV6, SCTP, TCP, UDP};
 use pcapx_flow::numbering::StreamNumbering;
 use pcapx_flow::{FlowConfig, FlowRecord, FlowTable};
-use pcapx_output::{ColumnSpec, Encoder, Format, Occurrence, Scope, TableSpec, TimeFormat, Writer};
+use pcapx_output::{
+    ColumnSpec, Durability, Encoder, Format, Occurrence, Scope, TableSpec, TimeFormat, Writer,
+};
 
 use crate::cli::{FlowsArgs, TimeFmt};
 use crate::input::{self, Work};
@@ -196,12 +197,19 @@ pub fn run(a: &FlowsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         TimeFmt::Epoch => TimeFormat::Epoch,
         TimeFmt::Iso => TimeFormat::Iso,
     });
+    let durability = if format == Format::Parquet {
+        Durability::Sync
+    } else {
+        Durability::NoSync
+    };
+    let target = match &a.output {
+        Some(p) => Some(crate::outfile::create(p, [&a.input.file], durability)?),
+        None => None,
+    };
     let mut cap = input::open(&a.input)?;
     let filter = ctx.filter(&a.input, &cap)?;
-    let out: Box<dyn Write + Send> = match &a.output {
-        Some(p) => {
-            Box::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)
-        }
+    let out: Box<dyn Write + Send> = match &target {
+        Some(t) => Box::new(t.handle()?),
         None => Box::new(std::io::stdout()),
     };
     let out_name = a
@@ -231,9 +239,15 @@ pub fn run(a: &FlowsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let threads = pcapx_pipeline::thread_count(a.threads);
     let feeder = input::Feeder::new(&mut cap, filter, a.input.limit);
     let acc = sharded(feeder, cfg, threads, &mut write)?;
+    // The workers do not check each batch: make sure the mapped input did not
+    // shrink under them before the output is made visible.
+    cap.check_intact()?;
     writer
         .finish()
         .with_context(|| format!("writing {out_name}"))?;
+    if let Some(t) = target {
+        crate::outfile::commit(t)?;
+    }
     input::report_damage(&cap);
     if a.verbose {
         eprintln!(

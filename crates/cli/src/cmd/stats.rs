@@ -12,7 +12,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use pcapx_core::{Engine, Fields, Value};
 use pcapx_output::{
-    ColumnSpec, Occurrence, Scope, TUTORIAL_COLUMNS, TableSpec, TimeFormat, for_each_value,
+    ColumnSpec, Durability, Occurrence, Scope, TUTORIAL_COLUMNS, TableSpec, TimeFormat,
+    for_each_value,
 };
 use pcapx_stats::{
     AggKind, Bars, GroupPartial, GroupSpec, KeyBuilder, Order, OutFormat, plot, render,
@@ -22,6 +23,7 @@ use super::Ctx;
 use crate::cli::{AggFlag, Input, RowArgs, SortArg, StatsArgs, StatsFormat};
 use crate::input;
 use crate::input::Work;
+use crate::outfile;
 use crate::table;
 
 /// Bars in a plot when `--top` is not given.
@@ -92,11 +94,11 @@ pub(super) fn scan<A: Send>(
     let streams =
         input::StreamIds::wanted(engine, &wanted).map(|ids| input::StreamPass::new(ids, 0));
     let mut feeder = input::Feeder::new(&mut cap, filter, input.limit).with_streams(streams);
-    pcapx_pipeline::run(
+    input::pipeline(
         threads,
         || feeder.next_work(),
         || engine.new_fields(wanted.clone()),
-        |fields, w: Work| -> A {
+        |fields, w: &Work| -> A {
             let mut part = make();
             for (i, (rec, pass)) in w.records().enumerate() {
                 if !pass {
@@ -168,6 +170,10 @@ pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
     }
     let engine = &ctx.engine;
     let plot_to = a.plot.as_deref().map(plot_target).transpose()?;
+    // Refuse a plot over the input before reading anything.
+    if let Some(PlotTo::Svg(p) | PlotTo::Png(p)) = &plot_to {
+        outfile::guard(p, [&a.file])?;
+    }
     let key_names: Vec<&str> = a
         .group_by
         .iter()
@@ -264,11 +270,17 @@ pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
         }
         Some(PlotTo::Svg(path)) => {
             let svg = plot::svg(&Bars::from_table(&result, plot_top))?;
-            std::fs::write(path, svg)
+            let mut out = outfile::create(path, [&a.file], Durability::NoSync)?;
+            out.write_all(svg.as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))?;
+            outfile::commit(out)?;
         }
-        Some(PlotTo::Png(path)) => plot::png(&Bars::from_table(&result, plot_top), path)
-            .with_context(|| format!("cannot write {}", path.display()))?,
+        Some(PlotTo::Png(path)) => {
+            let out = outfile::create(path, [&a.file], Durability::NoSync)?;
+            plot::png(&Bars::from_table(&result, plot_top), out.write_path())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            outfile::commit(out)?;
+        }
         None => {}
     }
     let format = match a.format {
