@@ -66,6 +66,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     let mut seconds = 60u64;
     let mut list = false;
     let mut seeds_only = false;
+    let mut seed: Option<u64> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -76,6 +77,13 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
                     .map_err(|e| format!("--seconds: {e}"))?;
             }
             "--seeds" => seeds_only = true,
+            "--seed" => {
+                seed = Some(
+                    crate::value(&mut it, a)?
+                        .parse()
+                        .map_err(|e| format!("--seed: {e}"))?,
+                );
+            }
             other if !other.starts_with('-') && target.is_none() => target = Some(other.to_owned()),
             other => return Err(format!("fuzz: unknown argument '{other}'").into()),
         }
@@ -88,7 +96,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     }
     let Some(name) = target else {
         return Err(
-            "usage: cargo xtask fuzz --list | cargo xtask fuzz TARGET [--seconds N] [--seeds]"
+            "usage: cargo xtask fuzz --list | cargo xtask fuzz TARGET [--seconds N] [--seed N] [--seeds]"
                 .into(),
         );
     };
@@ -120,6 +128,9 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     fs::create_dir_all(&artifacts)?;
     let max_time = format!("-max_total_time={seconds}");
     let artifact_prefix = format!("-artifact_prefix={}/", artifacts.display());
+    // A fixed libFuzzer seed makes the run a reproducible sequence of inputs
+    // (CI uses one, so a run can only fail on a real regression).
+    let seed_arg = seed.map(|s| format!("-seed={s}"));
     let out = Command::new("cargo")
         .current_dir(&root)
         .args(["fuzz", "run", "--fuzz-dir", "fuzz", "--sanitizer", "none"])
@@ -135,6 +146,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
             "-print_final_stats=1",
             artifact_prefix.as_str(),
         ])
+        .args(seed_arg.as_deref())
         .stdout(Stdio::inherit())
         .stderr(Stdio::piped())
         .output()?;

@@ -44,10 +44,11 @@ tasks:
       live capture under load only (root): tcpreplay --topspeed the first L
       packets (0: all) of bench-N.pcap onto a veth in a private namespace while
       pcapx, then tcpdump, captures the peer; updates that BENCHMARKS.md section
-  fuzz --list | fuzz TARGET [--seconds N] [--seeds]
+  fuzz --list | fuzz TARGET [--seconds N] [--seed N] [--seeds]
       list the fuzz targets, or run one (libFuzzer via cargo-fuzz) for N
       seconds (default 60) on its seed corpus in fuzz/corpus/TARGET; exits
-      non-zero on a crash, timeout or out-of-memory (see FUZZING.md)";
+      non-zero on a crash, timeout or out-of-memory (see FUZZING.md);
+      --seed N fixes libFuzzer's random seed (reproducible runs, as in CI)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
