@@ -37,6 +37,13 @@ pub(crate) enum Kw {
     Iso,
     Esis,
     Isis,
+    IsisL1,
+    IsisL2,
+    IsisIih,
+    IsisLsp,
+    IsisSnp,
+    IsisCsnp,
+    IsisPsnp,
     Clnp,
     Stp,
     Ipx,
@@ -84,6 +91,20 @@ pub(crate) enum Kw {
     Addr4,
     Ra,
     Ta,
+    Fisu,
+    Lssu,
+    Msu,
+    Hfisu,
+    Hlssu,
+    Hmsu,
+    Sio,
+    Opc,
+    Dpc,
+    Sls,
+    Hsio,
+    Hopc,
+    Hdpc,
+    Hsls,
     /// A keyword of libpcap that pcapx does not implement (ATM, SS7, ISO PDU types...).
     Unsupported,
 }
@@ -97,6 +118,8 @@ pub(crate) enum Tok {
     Hid6(String),
     /// MAC address, normalised to its 6 bytes.
     Eid([u8; 6]),
+    /// ARCnet or MS/TP one-byte address (`$c0`).
+    Aid(u8),
     Id(String),
     Kw(Kw),
     LParen,
@@ -166,6 +189,13 @@ fn keyword(word: &str) -> Option<Tok> {
         "iso" => Iso,
         "esis" | "es-is" => Esis,
         "isis" | "is-is" => Isis,
+        "l1" => IsisL1,
+        "l2" => IsisL2,
+        "iih" => IsisIih,
+        "lsp" => IsisLsp,
+        "snp" => IsisSnp,
+        "csnp" => IsisCsnp,
+        "psnp" => IsisPsnp,
         "clnp" => Clnp,
         "stp" => Stp,
         "ipx" => Ipx,
@@ -213,10 +243,22 @@ fn keyword(word: &str) -> Option<Tok> {
         "address4" | "addr4" => Addr4,
         "ra" => Ra,
         "ta" => Ta,
-        "l1" | "l2" | "iih" | "lsp" | "snp" | "csnp" | "psnp" | "lane" | "metac" | "bcc"
-        | "oam" | "oamf4" | "oamf4ec" | "oamf4sc" | "sc" | "ilmic" | "vpi" | "vci"
-        | "connectmsg" | "metaconnect" | "fisu" | "lssu" | "lsu" | "msu" | "hfisu" | "hlssu"
-        | "hmsu" | "sio" | "opc" | "dpc" | "sls" | "hsio" | "hopc" | "hdpc" | "hsls" => Unsupported,
+        "lane" | "metac" | "bcc" | "oam" | "oamf4" | "oamf4ec" | "oamf4sc" | "sc" | "ilmic"
+        | "vpi" | "vci" | "connectmsg" | "metaconnect" => Unsupported,
+        "fisu" => Fisu,
+        "lssu" | "lsu" => Lssu,
+        "msu" => Msu,
+        "hfisu" => Hfisu,
+        "hlssu" => Hlssu,
+        "hmsu" => Hmsu,
+        "sio" => Sio,
+        "opc" => Opc,
+        "dpc" => Dpc,
+        "sls" => Sls,
+        "hsio" => Hsio,
+        "hopc" => Hopc,
+        "hdpc" => Hdpc,
+        "hsls" => Hsls,
         _ => return named_number(word).map(Tok::Num),
     };
     Some(Tok::Kw(kw))
@@ -398,6 +440,21 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, FilterError> {
                     i = j;
                     continue;
                 }
+            }
+        }
+        // `$XX`: a one-byte ARCnet/MS-TP address (scanner.l's AID).
+        if c == '$' {
+            let mut j = i + 1;
+            while j < chars.len() && j < i + 3 && chars[j].is_ascii_hexdigit() {
+                j += 1;
+            }
+            let ends = chars.get(j).is_none_or(|&c| !id_char(c));
+            if j > i + 1 && ends {
+                let text: String = chars[i..j].iter().collect();
+                let v = u8::from_str_radix(&text[1..], 16).unwrap_or(0);
+                push(&mut out, Tok::Aid(v), text);
+                i = j;
+                continue;
             }
         }
         if c.is_ascii_alphanumeric() {
