@@ -581,6 +581,9 @@ impl Gen {
             246 => (Link::NotImpl("PFSYNC"), n, 4, 0, 0),
             202 => (Link::NotImpl("AX.25"), n, n, n, n),
             226 => (Link::Ipnet, 1, 24, 0, n),
+            // libpcap 1.11: Ethernet with a 4-byte switch tag after the
+            // source address (libpcap 1.10 only allows `len`/`link[...]`)
+            281 | 284 => (Link::Ethernet, 16, 18, 0, 3),
             240 => {
                 off_linkhdr = 4;
                 (Link::Ethernet, 16, 18, 0, 3)
@@ -1593,13 +1596,13 @@ impl Gen {
     }
 
     pub fn is_arcnet(&self) -> bool {
-        self.link == Link::Arcnet
+        self.link == Link::Arcnet || self.link == Link::MsTp
     }
 
     /// libpcap's `gen_acode()` for `link host $XX` (libpcap 1.11 semantics:
     /// libpcap 1.10 mis-parses the address, e.g. `$c0` as 0xdc).
     pub fn ahost_code(&self, addr: u8, dir: Dir) -> GResult<Cond> {
-        if self.link != Link::Arcnet {
+        if !self.is_arcnet() {
             return Err("aid supported only on ARCnet".into());
         }
         self.ahost(addr, dir)
@@ -1680,13 +1683,16 @@ impl Gen {
     }
 
     /// `gen_ahostop()`: one-byte ARCnet addresses (source first, destination second).
+    /// On MS/TP (libpcap 1.11) the destination is at 3 and the source at 4.
     pub fn ahost(&self, addr: u8, dir: Dir) -> GResult<Cond> {
-        if self.link != Link::Arcnet {
-            return Err("aid supported only on ARCnet".into());
-        }
+        let (so, doff) = match self.link {
+            Link::Arcnet => (0, 1),
+            Link::MsTp => (4, 3),
+            _ => return Err("aid supported only on ARCnet".into()),
+        };
         let (s, d) = (
-            cmp(self.linkhdr(0), BPF_B, u32::from(addr)),
-            cmp(self.linkhdr(1), BPF_B, u32::from(addr)),
+            cmp(self.linkhdr(so), BPF_B, u32::from(addr)),
+            cmp(self.linkhdr(doff), BPF_B, u32::from(addr)),
         );
         Ok(match dir {
             Dir::Src => s,
@@ -1788,6 +1794,10 @@ impl Gen {
                 if self.link == Link::Arcnet {
                     return self.ahost(0, Dir::Dst);
                 }
+                // libpcap 1.11: MS/TP broadcast is destination 0xff
+                if self.link == Link::MsTp {
+                    return self.ahost(0xff, Dir::Dst);
+                }
                 if self.link == Link::Wlan {
                     return Ok(self.wlan_host(&[0xff; 6], Dir::Dst));
                 }
@@ -1885,6 +1895,22 @@ impl Gen {
             }
             Link::Juniper => {
                 return Ok(mcmp(self.linkhdr(3), BPF_B, u32::from(!outbound), 0x01));
+            }
+            // libpcap 1.11: the direction bits of the switch tag
+            _ if self.dlt == 281 => {
+                return Ok(mcmp(
+                    self.linkhdr(12),
+                    BPF_B,
+                    if outbound { 0x20 } else { 0 },
+                    0xe0,
+                ));
+            }
+            _ if self.dlt == 284 => {
+                return Ok(if outbound {
+                    mcmp(self.linkhdr(12), BPF_B, 0x40, 0xc0)
+                } else {
+                    mcmp(self.linkhdr(12), BPF_B, 0, 0x40)
+                });
             }
             _ => {
                 return Err(format!(
@@ -2136,7 +2162,7 @@ impl Gen {
     /// libpcap's `gen_llc_internal()`: does the frame have an 802.2 LLC header?
     pub fn llc(&self) -> GResult<Cond> {
         match self.dlt {
-            DLT_EN10MB => {
+            DLT_EN10MB | 281 | 284 => {
                 let b0 = Cond::not(cmp_gt(self.linktype_off(0), BPF_H, ETHERMTU));
                 let b1 = Cond::not(cmp(self.llc_off(0), BPF_H, 0xffff));
                 Ok(Cond::and(b0, b1))

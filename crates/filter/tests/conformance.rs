@@ -349,8 +349,13 @@ fn known_difference(expr: &str, linktype: u32) -> Option<&'static str> {
     let p80211 = ["type ", "subtype ", "dir "]
         .iter()
         .any(|k| expr.starts_with(k));
-    (linktype == 192 && p80211)
-        .then_some("libpcap 1.11 allows type/subtype/dir on PPI, 1.10 refuses them")
+    if linktype == 192 && p80211 {
+        return Some("libpcap 1.11 allows type/subtype/dir on PPI, 1.10 refuses them");
+    }
+    if linktype == 281 || linktype == 284 {
+        return Some("libpcap 1.11 filters through DSA_TAG_BRCM/DSA_TAG_DSA headers, 1.10 refuses");
+    }
+    None
 }
 
 /// Outcome counters and mismatch descriptions for one file.
