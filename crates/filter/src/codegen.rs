@@ -482,6 +482,8 @@ pub(crate) struct Gen {
     /// 802.11 link types: the registers holding the radio header length (if
     /// any) and the 802.11 payload offset, filled in by [`Gen::with_prologue`].
     wlan_regs: Option<(Option<u32>, u32)>,
+    /// SUNATM after `lane`: the ATM pseudo-header primitives still apply.
+    atm: bool,
 }
 
 /// Tunnel encapsulations whose payload the rest of the expression looks at.
@@ -634,6 +636,7 @@ impl Gen {
             encap: false,
             reg_floor: crate::cfg::PC_NH,
             wlan_regs: None,
+            atm: false,
         };
         if link == Link::Wlan {
             // the 802.11 header length (payload offset) and, after a radio
@@ -691,8 +694,12 @@ impl Gen {
         })
     }
 
-    /// `c`, preceded by the encapsulated-Ethernet check when needed.
+    /// `c`, preceded by the encapsulated-Ethernet check when needed, or after
+    /// `lane` by libpcap's `gen_prevlinkhdr_check()` (not an LE Control frame).
     fn with_ll_check(&self, c: Cond) -> Cond {
+        if self.atm && self.link == Link::Ethernet {
+            return Cond::and(Cond::not(cmp(Off::abs(4), BPF_H, 0xff00)), c);
+        }
         match self.encap_ll_check() {
             Some(chk) => Cond::and(chk, c),
             None => c,
@@ -828,6 +835,7 @@ impl Gen {
             return Ok(Cond::and(bos, mcmp(self.nl(0), BPF_B, version, 0xf0)));
         }
         Ok(match self.link {
+            Link::Ethernet if self.atm => self.with_ll_check(self.ether_linktype(p)),
             Link::Ethernet => self.ether_linktype(p),
             Link::Sll | Link::Sll2 => self.sll_linktype(p),
             Link::Null | Link::Loop => {
@@ -1641,6 +1649,94 @@ impl Gen {
         })
     }
 
+    /// `ifindex N` (libpcap's `gen_ifindex()`): the interface index of the
+    /// Linux cooked v2 header; other link types carry none in a savefile.
+    pub fn ifindex(&self, n: u32) -> GResult<Cond> {
+        if self.link == Link::Sll2 && self.off_linkhdr == Off::abs(0) {
+            return Ok(cmp(self.linkhdr(4), BPF_W, n));
+        }
+        Err(format!(
+            "ifindex not supported on {} when reading savefiles",
+            self.desc()
+        ))
+    }
+
+    /// `vpi`/`vci` (SUNATM) or the SS7 fields, compared with `op`.
+    pub fn field_code(&self, field: &str, v: u32, op: u16, rev: bool) -> GResult<Cond> {
+        match field {
+            "vpi" | "vci" => {
+                if self.dlt != 123 && !self.atm {
+                    return Err(format!("'{field}' supported only on raw ATM"));
+                }
+                let (off, size) = if field == "vpi" {
+                    (1, BPF_B)
+                } else {
+                    (2, BPF_H)
+                };
+                let t = test(ld(size, self.linkhdr(off)), op, v);
+                // libpcap 1.10 negates only `<`/`<=`, so its `!=` is `==`;
+                // libpcap 1.11 fixed that, and pcapx follows it
+                Ok(if rev { Cond::not(t) } else { t })
+            }
+            _ => self.mtp3field(field, v, op, rev),
+        }
+    }
+
+    /// The SUNATM abbreviations (libpcap's `gen_atmtype_abbrev()` and
+    /// `gen_atmmulti_abbrev()`); `lane` makes what follows apply to the LAN
+    /// Emulation Ethernet frame.
+    pub fn atm_abbrev(&mut self, kw: &str) -> GResult<Cond> {
+        if self.dlt != 123 && !self.atm {
+            let what = match kw {
+                "oamf4sc" => "oam4sc",
+                "oamf4ec" => "oam4ec",
+                k => k,
+            };
+            return Err(format!("'{what}' supported only on raw ATM"));
+        }
+        // relative to the link header, as libpcap does (even after `lane`)
+        let vpi = |v: u32| cmp(self.linkhdr(1), BPF_B, v);
+        let vci = |v: u32| cmp(self.linkhdr(2), BPF_H, v);
+        let msg = |v: u32| cmp(self.linkhdr(4 + 5), BPF_B, v);
+        let msgs = |types: &[u32]| {
+            let mut acc = Cond::or(msg(types[0]), msg(types[1]));
+            for &t in &types[2..] {
+                acc = Cond::or(msg(t), acc);
+            }
+            acc
+        };
+        Ok(match kw {
+            "metac" => Cond::and(vpi(0), vci(1)),
+            "bcc" => Cond::and(vpi(0), vci(2)),
+            "oamf4sc" => Cond::and(vpi(0), vci(3)),
+            "oamf4ec" => Cond::and(vpi(0), vci(4)),
+            "sc" => Cond::and(vpi(0), vci(5)),
+            "ilmic" => Cond::and(vpi(0), vci(16)),
+            "oam" | "oamf4" => Cond::and(vpi(0), Cond::or(vci(3), vci(4))),
+            "connectmsg" => Cond::and(
+                Cond::and(vpi(0), vci(5)),
+                msgs(&[0x05, 0x02, 0x07, 0x0f, 0x4d, 0x5a]),
+            ),
+            "metaconnect" => Cond::and(
+                Cond::and(vpi(0), vci(1)),
+                msgs(&[0x05, 0x02, 0x07, 0x4d, 0x5a]),
+            ),
+            _ => {
+                // lane: PT_LANE, then an Ethernet header after a 2-byte LE header
+                let c = mcmp(self.linkhdr(0), BPF_B, 0x01, 0x0f);
+                self.atm = true;
+                self.dlt = DLT_EN10MB;
+                self.link = Link::Ethernet;
+                self.off_linkhdr = Off::abs(4 + 2);
+                self.off_linktype = Off::abs(4 + 2 + 12);
+                self.off_linkpl = Off::abs(4 + 2 + 14);
+                self.off_nl = 0;
+                self.off_nl_nosnap = 3;
+                c
+            }
+        })
+    }
+
     /// `sio`, `opc`, `dpc`, `sls` and the `h...` variants for high-speed links
     /// (libpcap's `gen_mtp3field_code()`), compared with `op` (negated if `rev`).
     pub fn mtp3field(&self, field: &str, v: u32, op: u16, rev: bool) -> GResult<Cond> {
@@ -1931,7 +2027,7 @@ impl Gen {
             return Err(format!("no VLAN support for {}", self.desc()));
         }
         let tpid = match self.link {
-            Link::Ethernet => {
+            Link::Ethernet if !self.atm => {
                 let lt = self.linktype_off(0);
                 Cond::or(
                     Cond::or(
@@ -1941,8 +2037,8 @@ impl Gen {
                     cmp(lt, BPF_H, ETHERTYPE_8021QINQ),
                 )
             }
-            // libpcap 1.10: 802.11 except PPI, through gen_linktype()
-            Link::Wlan if self.dlt != 192 => Cond::or(
+            // libpcap 1.10: 802.11 except PPI (and LANE), through gen_linktype()
+            Link::Wlan | Link::Ethernet if self.dlt != 192 => Cond::or(
                 Cond::or(
                     self.linktype(ETHERTYPE_8021Q)?,
                     self.linktype(ETHERTYPE_8021AD)?,

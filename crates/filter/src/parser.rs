@@ -717,6 +717,18 @@ impl Parser {
             Kw::Sio | Kw::Opc | Kw::Dpc | Kw::Sls | Kw::Hsio | Kw::Hopc | Kw::Hdpc | Kw::Hsls => {
                 return self.mtp3value(text, col);
             }
+            Kw::Vpi | Kw::Vci => return self.mtp3value(text, col),
+            Kw::Lane
+            | Kw::Metac
+            | Kw::Bcc
+            | Kw::Oam
+            | Kw::Oamf4
+            | Kw::Oamf4ec
+            | Kw::Oamf4sc
+            | Kw::Sc
+            | Kw::Ilmic
+            | Kw::Connectmsg
+            | Kw::Metaconnect => self.g.atm_abbrev(text),
             Kw::Less => Ok(Gen::less(self.expect_num(text)?)),
             Kw::Greater => Ok(Gen::greater(self.expect_num(text)?)),
             Kw::Byte => {
@@ -736,8 +748,8 @@ impl Parser {
             Kw::Inbound => self.g.inbound(false),
             Kw::Outbound => self.g.inbound(true),
             Kw::Ifindex => {
-                self.expect_num(text)?;
-                Err("ifindex not supported on this linktype (only on Linux cooked v2 live captures)".into())
+                let n = self.expect_num(text)?;
+                self.g.ifindex(n)
             }
             Kw::Vlan => {
                 let id = self.opt_num();
@@ -853,7 +865,6 @@ impl Parser {
                 };
                 self.g.wlan_dir(d)
             }
-            Kw::Unsupported => Err(format!("'{text}' is not supported by pcapx")),
             _ => {
                 return Err(FilterError::new(
                     format!("expected a filter primitive, found '{text}'"),
@@ -933,7 +944,7 @@ impl Parser {
         if let Some((op, rev)) = relop(self.peek()) {
             self.bump();
             let v = self.expect_num(field)?;
-            return Self::at(self.g.mtp3field(field, v, op, rev), col);
+            return Self::at(self.g.field_code(field, v, op, rev), col);
         }
         if matches!(self.peek(), Tok::LParen) {
             self.bump();
@@ -941,7 +952,7 @@ impl Parser {
             loop {
                 let vcol = self.col();
                 let v = self.expect_num(field)?;
-                let c = Self::at(self.g.mtp3field(field, v, BPF_JEQ, false), vcol)?;
+                let c = Self::at(self.g.field_code(field, v, BPF_JEQ, false), vcol)?;
                 acc = Some(match acc {
                     None => c,
                     Some(a) => Cond::or(a, c),
@@ -959,7 +970,7 @@ impl Parser {
             return Ok(acc.unwrap_or(Cond::False));
         }
         let v = self.expect_num(field)?;
-        Self::at(self.g.mtp3field(field, v, BPF_JEQ, false), col)
+        Self::at(self.g.field_code(field, v, BPF_JEQ, false), col)
     }
 
     /// `head id` after an optional protocol qualifier.

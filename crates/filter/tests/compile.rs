@@ -178,6 +178,14 @@ fn libpcap_semantic_errors() {
         "radio information not present in capture",
     );
     check_err("tcp && udp", EN10MB, "expression rejects all packets");
+    check_err("vpi 1", EN10MB, "'vpi' supported only on raw ATM");
+    check_err("oamf4sc", EN10MB, "'oam4sc' supported only on raw ATM");
+    check_err("lane", 113, "'lane' supported only on raw ATM");
+    check_err(
+        "ifindex 1",
+        113,
+        "ifindex not supported on Linux cooked v1 when reading savefiles",
+    );
     check_err("tcp && udp", 104, "expression rejects all packets");
 }
 
@@ -304,6 +312,37 @@ fn link_layer_dispatch() {
     // libpcap 1.10 tests the IP version nibble at the start of the SLIP
     // pseudo-header, not of the IP header
     assert!(!compile("ip", 8, 0).unwrap().matches(&slip, 60));
+}
+
+/// SUNATM: the pseudo-header (flags, VPI, VCI) and `lane` switching to the
+/// emulated Ethernet frame after the 2-byte LE header.
+#[test]
+fn sunatm_fields_and_lane() {
+    let mut cell = vec![0x01, 0, 0x00, 0x05, 0xff, 0x00, 0, 0, 0, 0x05];
+    cell.resize(40, 0);
+    for (expr, want) in [
+        ("sc", true),
+        ("connectmsg", true),
+        ("metaconnect", false),
+        ("vpi 0 and vci 5", true),
+        ("vci != 5", false),
+        ("oam", false),
+    ] {
+        let p = compile(expr, 123, 0).unwrap_or_else(|e| panic!("'{expr}': {e}"));
+        assert_eq!(p.matches(&cell, 40), want, "'{expr}'\n{}", p.dump());
+    }
+    // an LE control frame (marker 0xff00) is not an emulated Ethernet frame
+    assert!(!compile("lane and ip", 123, 0).unwrap().matches(&cell, 40));
+    let mut lane = vec![0x01, 0, 0, 32, 0, 1];
+    lane.extend_from_slice(&[0xff; 6]);
+    lane.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45]);
+    lane.resize(60, 0);
+    assert!(
+        compile("lane and ip and broadcast", 123, 0)
+            .unwrap()
+            .matches(&lane, 60)
+    );
+    assert!(!compile("lane and ip6", 123, 0).unwrap().matches(&lane, 60));
 }
 
 /// The SS7 primitives on MTP2: a MSU with SIO 0x85, OPC 1234, DPC 100, SLS 5.

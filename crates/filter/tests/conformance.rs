@@ -194,7 +194,13 @@ const EXPRESSIONS: &[&str] = &[
 ];
 
 /// Only for link types that carry a direction.
-const DIRECTION_EXPRESSIONS: &[&str] = &["inbound", "outbound", "inbound and tcp"];
+const DIRECTION_EXPRESSIONS: &[&str] = &[
+    "inbound",
+    "outbound",
+    "inbound and tcp",
+    "ifindex 1",
+    "ifindex 2 or ifindex 3",
+];
 
 /// The link types [`EXPRESSIONS`] runs on.
 const CORE_LINKTYPES: &[u32] = &[0, 1, 12, 14, 101, 108, 113, 228, 229, 276];
@@ -351,6 +357,9 @@ fn known_difference(expr: &str, linktype: u32) -> Option<&'static str> {
         .any(|k| expr.starts_with(k));
     if linktype == 192 && p80211 {
         return Some("libpcap 1.11 allows type/subtype/dir on PPI, 1.10 refuses them");
+    }
+    if linktype == 165 && (expr == "broadcast" || expr.contains('$')) {
+        return Some("libpcap 1.11 has MS/TP addresses and broadcast, 1.10 refuses them");
     }
     if linktype == 281 || linktype == 284 {
         return Some("libpcap 1.11 filters through DSA_TAG_BRCM/DSA_TAG_DSA headers, 1.10 refuses");
