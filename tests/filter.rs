@@ -54,6 +54,27 @@ fn dump_matches_tcpdump() {
     }
     let raw = ok(&["filter", "--dump", "--linktype", "RAW", "udp"]);
     assert!(raw.contains("ret"), "{raw}");
+    // every libpcap link-type name, as `tcpdump -y NAME -d` where both agree
+    for (lt, e) in [
+        ("C_HDLC", "ip"),
+        ("PPP", "tcp port 80"),
+        ("PPP_SERIAL", "ip6"),
+        ("FDDI", "ip"),
+        ("IEEE802", "arp"),
+        ("ARCNET_LINUX", "ip6"),
+        ("MTP2", "sio 3"),
+        ("BACNET_MS_TP", "len > 100"),
+        ("NFLOG", "link[0] = 2"),
+        ("DSA_TAG_EDSA", "greater 64"),
+        ("pktap", "len >= 10"),
+    ] {
+        let ours = ok(&["filter", "--dump", "--linktype", lt, e]);
+        let theirs = Command::new("tcpdump")
+            .args(["-y", lt, "-d", e])
+            .output()
+            .unwrap();
+        assert_eq!(ours, String::from_utf8_lossy(&theirs.stdout), "{lt}: {e}");
+    }
 }
 
 #[test]
@@ -222,6 +243,14 @@ fn errors_have_a_caret_and_exit_2() {
         "ether host 1:2:3:4:5:6",
     ]);
     assert_eq!(o.status.code(), Some(2));
+    // libpcap's refusals, with its wording
+    let o = pcapx(&["filter", "--dump", "--linktype", "NFLOG", "ip"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("NFLOG link-layer type filtering not implemented"),
+        "{}",
+        stderr(&o)
+    );
     let o = pcapx(&["filter", "--dump", "port 70000"]);
     assert_eq!(o.status.code(), Some(2));
     let o = pcapx(&["filter", "fixtures/tutorial.pcap", "tcp"]);

@@ -55,21 +55,30 @@ const IPPROTO_FRAGMENT: u32 = 44;
 const ISO9542_ESIS: u32 = 0x82;
 const ISO10589_ISIS: u32 = 0x83;
 const ISO8473_CLNP: u32 = 0x81;
+const ISIS_L1_LAN_IIH: u32 = 15;
+const ISIS_L2_LAN_IIH: u32 = 16;
+const ISIS_PTP_IIH: u32 = 17;
+const ISIS_L1_LSP: u32 = 18;
+const ISIS_L2_LSP: u32 = 20;
+const ISIS_L1_CSNP: u32 = 24;
+const ISIS_L2_CSNP: u32 = 25;
+const ISIS_L1_PSNP: u32 = 26;
+const ISIS_L2_PSNP: u32 = 27;
 
-/// How many headers `protochain` walks before giving up (no match).
-pub const PROTOCHAIN_STEPS: usize = 8;
+/// The most headers a `protochain` walk follows before giving up (no match):
+/// the walk is unrolled, with as many steps (up to this) as fit in
+/// `BPF_MAXINSNS` instructions; libpcap's own loop has no bound.
+pub const PROTOCHAIN_STEPS: usize = 128;
 
 /// Supported DLT values.
 pub(crate) const DLT_NULL: u32 = 0;
 pub(crate) const DLT_EN10MB: u32 = 1;
 pub(crate) const DLT_RAW: u32 = 12;
-pub(crate) const DLT_RAW_OPENBSD: u32 = 14;
 pub(crate) const DLT_LOOP: u32 = 108;
 pub(crate) const DLT_LINUX_SLL: u32 = 113;
 pub(crate) const DLT_IPV4: u32 = 228;
 pub(crate) const DLT_IPV6: u32 = 229;
 pub(crate) const DLT_LINUX_SLL2: u32 = 276;
-pub(crate) const LINKTYPE_RAW: u32 = 101;
 
 /// How the 4-byte address family of `DLT_NULL` is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -83,18 +92,54 @@ pub enum NullByteOrder {
     Big,
 }
 
+/// How `gen_linktype()` tests the link-layer payload type (libpcap's switch on
+/// the DLT).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Link {
+    /// EN10MB, NETANALYZER, NETANALYZER_TRANSPARENT.
     Ethernet,
     Sll,
     Sll2,
+    /// NULL and ENC: a 4-byte address family in the writer's byte order.
     Null,
+    /// LOOP: the address family in network byte order.
     Loop,
+    /// RAW, SLIP, SLIP_BSDOS: the IP version nibble.
     Raw,
     Ipv4,
     Ipv6,
+    /// PPP, PPP_PPPD, PPP_SERIAL, PPP_ETHER (and after `pppoes`).
     Ppp,
+    PppBsdos,
+    /// C_HDLC, HDLC: an EtherType, 0xfefe for OSI.
+    Chdlc,
+    /// FDDI, token ring, LLC-encapsulated ATM, IP over Fibre Channel: 802.2 LLC.
+    Llc,
+    /// SUNATM: the ATM pseudo-header's protocol, then LLC.
+    SunAtm,
+    Arcnet,
+    Ltalk,
+    Frelay,
+    MsTp,
+    Ipnet,
+    Juniper,
+    /// 802.11, bare or after a radio header (PRISM, AVS, radiotap, PPI): the
+    /// radio header length and the 802.11 header length are computed at run
+    /// time by a prologue (libpcap's `insert_compute_vloffsets()`).
+    Wlan,
+    /// PFLOG: a header whose length libpcap computes at run time; pcapx
+    /// implements only `len`, `greater`, `less` and `link[...]` for it.
+    VarHeader,
+    /// Link types for which libpcap reports "... link-layer type filtering not
+    /// implemented" (the message prefix).
+    NotImpl(&'static str),
+    /// Anything else libpcap accepts: an EtherType at `off_linktype` if it has
+    /// one, otherwise only `len` and `link[...]`.
+    Other,
 }
+
+/// libpcap's `OFFSET_NOT_SET`; adding to it wraps around like libpcap's `u_int`.
+pub(crate) const NOT_SET: u32 = u32::MAX;
 
 /// Protocol qualifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +172,13 @@ pub(crate) enum Pq {
     Iso,
     Esis,
     Isis,
+    IsisL1,
+    IsisL2,
+    IsisIih,
+    IsisLsp,
+    IsisSnp,
+    IsisCsnp,
+    IsisPsnp,
     Clnp,
     Stp,
     Ipx,
@@ -165,6 +217,13 @@ impl Pq {
             Pq::Iso => "iso",
             Pq::Esis => "esis",
             Pq::Isis => "isis",
+            Pq::IsisL1 => "l1",
+            Pq::IsisL2 => "l2",
+            Pq::IsisIih => "iih",
+            Pq::IsisLsp => "lsp",
+            Pq::IsisSnp => "snp",
+            Pq::IsisCsnp => "csnp",
+            Pq::IsisPsnp => "psnp",
             Pq::Clnp => "clnp",
             Pq::Stp => "stp",
             Pq::Ipx => "ipx",
@@ -334,6 +393,26 @@ fn and_all(conds: impl IntoIterator<Item = Cond>) -> Cond {
     acc
 }
 
+/// A test that is always true, run for the side effects of `stmts`.
+fn always(mut stmts: Vec<Insn>) -> Cond {
+    stmts.push(Insn::stmt(BPF_LD | BPF_IMM, 0));
+    test(stmts, BPF_JGE, 0)
+}
+
+/// Does any statement of `c` read scratch slot `r`?
+fn uses_reg(c: &Cond, r: u32) -> bool {
+    match c {
+        Cond::True | Cond::False => false,
+        Cond::Test(t) => t.stmts.iter().any(|s| {
+            matches!(s.code & 0x07, BPF_LD | BPF_LDX) && s.code & 0xe0 == BPF_MEM && s.k == r
+        }),
+        Cond::And(a, b) | Cond::Or(a, b) => uses_reg(a, r) || uses_reg(b, r),
+        Cond::Not(a) => uses_reg(a, r),
+        Cond::Shared(a) => uses_reg(a, r),
+        Cond::If(a, b, d) => uses_reg(a, r) || uses_reg(b, r) || uses_reg(d, r),
+    }
+}
+
 /// Compare bytes at `off` with `bytes`, as libpcap's `gen_bcmp` (last word first).
 fn bcmp(off: Off, bytes: &[u8]) -> Cond {
     let mut parts = Vec::new();
@@ -354,20 +433,6 @@ fn bcmp(off: Off, bytes: &[u8]) -> Cond {
         parts.push(cmp(off, BPF_B, u32::from(bytes[0])));
     }
     and_all(parts)
-}
-
-fn dlt_description(dlt: u32) -> String {
-    match dlt {
-        DLT_NULL => "BSD loopback".into(),
-        DLT_EN10MB => "Ethernet".into(),
-        DLT_RAW | DLT_RAW_OPENBSD | LINKTYPE_RAW => "Raw IP".into(),
-        DLT_LOOP => "OpenBSD loopback".into(),
-        DLT_LINUX_SLL => "Linux cooked v1".into(),
-        DLT_LINUX_SLL2 => "Linux cooked v2".into(),
-        DLT_IPV4 => "Raw IPv4".into(),
-        DLT_IPV6 => "Raw IPv6".into(),
-        other => format!("DLT {other}"),
-    }
 }
 
 fn ethertype_to_ppptype(p: u32) -> u32 {
@@ -392,11 +457,18 @@ pub(crate) struct Gen {
     off_linkpl: Off,
     off_nl: u32,
     off_nl_nosnap: u32,
+    /// Offset of the MTP2 header for the SS7 primitives (`sio`, `opc`, ...),
+    /// when the link type carries one.
+    ss7: Option<u32>,
     label_stack_depth: u32,
     null_order: NullByteOrder,
     /// Set once `protochain` was used: libpcap's optimizer cannot see through its
     /// loop, so it never reports "expression rejects all packets" for it.
     pub used_protochain: std::cell::Cell<bool>,
+    /// How many headers a `protochain` walk follows (unrolled).
+    pub protochain_steps: usize,
+    /// Estimated instructions per unrolled step of all walks generated.
+    pub protochain_cost: std::cell::Cell<usize>,
     /// Set once `geneve`/`vxlan` was used: libpcap disables its optimizer for
     /// them, so it never reports "expression rejects all packets" either.
     pub used_encap: bool,
@@ -407,6 +479,11 @@ pub(crate) struct Gen {
     /// Scratch slots from here up hold offsets computed at run time (allocated
     /// downwards from `PC_NH`); arithmetic temporaries stay below.
     reg_floor: u32,
+    /// 802.11 link types: the registers holding the radio header length (if
+    /// any) and the 802.11 payload offset, filled in by [`Gen::with_prologue`].
+    wlan_regs: Option<(Option<u32>, u32)>,
+    /// SUNATM after `lane`: the ATM pseudo-header primitives still apply.
+    atm: bool,
 }
 
 /// Tunnel encapsulations whose payload the rest of the expression looks at.
@@ -423,38 +500,166 @@ const ETHERTYPE_TEB: u32 = 0x6558;
 const MIN_TEMPORARIES: u32 = 2;
 
 impl Gen {
-    /// Set up for a DLT; `None` if the link type is not supported.
-    pub fn new(dlt: u32, null_order: NullByteOrder) -> Option<Gen> {
-        let (link, off_linktype, off_linkpl, off_nl_nosnap) = match dlt {
-            DLT_EN10MB => (Link::Ethernet, 12, 14, 3),
-            DLT_LINUX_SLL => (Link::Sll, 14, 16, 3),
-            DLT_LINUX_SLL2 => (Link::Sll2, 0, 20, 3),
-            DLT_NULL => (Link::Null, 0, 4, 0),
-            DLT_LOOP => (Link::Loop, 0, 4, 0),
-            DLT_RAW | DLT_RAW_OPENBSD | LINKTYPE_RAW => (Link::Raw, u32::MAX, 0, 0),
-            DLT_IPV4 => (Link::Ipv4, u32::MAX, 0, 0),
-            DLT_IPV6 => (Link::Ipv6, u32::MAX, 0, 0),
-            _ => return None,
+    /// Set up for a LINKTYPE_/DLT_ value (libpcap's `init_linktype()`).
+    ///
+    /// # Errors
+    /// libpcap's "unknown data link type" for values it has no code for.
+    pub fn new(linktype: u32, null_order: NullByteOrder) -> GResult<Gen> {
+        use crate::linktypes::{MATCHING_MAX, MATCHING_MIN};
+        let dlt = crate::linktypes::linktype_to_dlt(linktype);
+        let n = NOT_SET;
+        let mut off_linkhdr = 0;
+        let mut ss7 = None;
+        // (link, off_linktype, off_linkpl, off_nl, off_nl_nosnap)
+        let (link, lt, pl, nl, nosnap) = match dlt {
+            7 => (Link::Arcnet, 2, 6, 0, 0),
+            129 => (Link::Arcnet, 4, 8, 0, 0),
+            DLT_EN10MB => (Link::Ethernet, 12, 14, 0, 3),
+            8 => (Link::Raw, n, 16, 0, 0),
+            15 => (Link::Raw, n, 24, 0, 0),
+            DLT_NULL => (Link::Null, 0, 4, 0, 0),
+            DLT_LOOP => (Link::Loop, 0, 4, 0, 0),
+            109 => (Link::Null, 0, 12, 0, 0),
+            9 | 166 | 50 => (Link::Ppp, 2, 4, 0, 0),
+            104 | 112 => (Link::Chdlc, 2, 4, 0, 0),
+            51 => (Link::Ppp, 6, 8, 0, 0),
+            16 => (Link::PppBsdos, 5, 24, 0, 0),
+            10 => (Link::Llc, 13, 13, 8, 3),
+            6 => (Link::Llc, 14, 14, 8, 3),
+            105 | 119 | 127 | 163 | 192 => (Link::Wlan, 24, 0, 8, 3),
+            11 | 19 => (Link::Llc, 0, 0, 8, 3),
+            123 => (Link::SunAtm, 4, 4, 8, 3),
+            DLT_RAW | DLT_IPV4 | DLT_IPV6 => (
+                match dlt {
+                    DLT_IPV4 => Link::Ipv4,
+                    DLT_IPV6 => Link::Ipv6,
+                    _ => Link::Raw,
+                },
+                n,
+                0,
+                0,
+                0,
+            ),
+            DLT_LINUX_SLL => (Link::Sll, 14, 16, 0, 0),
+            DLT_LINUX_SLL2 => (Link::Sll2, 0, 20, 0, 0),
+            114 => (Link::Ltalk, n, 0, 0, 0),
+            122 => (Link::Llc, 16, 16, 8, 3),
+            107 => (Link::Frelay, n, 0, 0, 0),
+            182 => (Link::NotImpl("Multi-link Frame Relay"), n, 0, 4, 0),
+            138 => (Link::Other, 16, 18, 0, 0),
+            99 => (Link::Other, 6, 44, 0, 0),
+            117 => (Link::VarHeader, 0, 0, 0, 0),
+            134 | 131 | 130 | 179 | 181 | 180 => (Link::Juniper, 4, 4, 0, n),
+            137 => (Link::Juniper, 4, 4, 0, 10),
+            135 => (Link::Juniper, 8, 8, 0, 10),
+            167 | 178 => (Link::Juniper, 16, 14, 18, 21),
+            168 => (Link::Juniper, 4, 6, 0, n),
+            133 => (Link::Juniper, 6, 12, 0, n),
+            132 => (Link::Juniper, 6, n, n, n),
+            164 => (Link::Juniper, 12, 12, 0, n),
+            165 => (Link::MsTp, n, n, n, n),
+            136 => (Link::Juniper, 12, n, n, n),
+            183 | 200 => (Link::Juniper, 18, n, n, n),
+            194 | 232 | 233 | 234 | 238 => (Link::Juniper, 8, n, n, n),
+            140 | 139 | 197 => {
+                // (li, li_hsl, sio, opc, dpc, sls) relative to the link header
+                let base = match dlt {
+                    140 => 0,
+                    139 => 4,
+                    _ => 20,
+                };
+                ss7 = Some(base);
+                (
+                    Link::NotImpl(match dlt {
+                        197 => "ERF",
+                        _ => "MTP2",
+                    }),
+                    n,
+                    n,
+                    n,
+                    n,
+                )
+            }
+            246 => (Link::NotImpl("PFSYNC"), n, 4, 0, 0),
+            202 => (Link::NotImpl("AX.25"), n, n, n, n),
+            226 => (Link::Ipnet, 1, 24, 0, n),
+            // libpcap 1.11: Ethernet with a 4-byte switch tag after the
+            // source address (libpcap 1.10 only allows `len`/`link[...]`)
+            281 | 284 => (Link::Ethernet, 16, 18, 0, 3),
+            240 => {
+                off_linkhdr = 4;
+                (Link::Ethernet, 16, 18, 0, 3)
+            }
+            241 => {
+                off_linkhdr = 12;
+                (Link::Ethernet, 24, 26, 0, 3)
+            }
+            MATCHING_MIN..=MATCHING_MAX => {
+                let link = match dlt {
+                    144 => Link::NotImpl("IrDA"),
+                    143 => Link::NotImpl("DOCSIS"),
+                    177 => Link::NotImpl("LAPD"),
+                    186 | 189 | 220 | 249 => Link::NotImpl("USB"),
+                    187 | 201 => Link::NotImpl("Bluetooth"),
+                    190 | 227 => Link::NotImpl("CAN"),
+                    195 | 191 | 215 | 230 | 283 => Link::NotImpl("IEEE 802.15.4"),
+                    193 => Link::NotImpl("IEEE 802.16"),
+                    196 => Link::NotImpl("SITA"),
+                    198 => Link::NotImpl("RAIF1"),
+                    199 | 209 => Link::NotImpl("IPMB"),
+                    239 => Link::NotImpl("NFLOG"),
+                    _ => Link::Other,
+                };
+                (link, n, n, n, n)
+            }
+            _ => {
+                return Err(format!(
+                    "unknown data link type {dlt} (min {MATCHING_MIN}, max {MATCHING_MAX})"
+                ));
+            }
         };
-        Some(Gen {
+        let mut g = Gen {
             dlt,
             link,
-            off_linkhdr: Off::abs(0),
-            off_linktype: Off::abs(off_linktype),
-            off_linkpl: Off::abs(off_linkpl),
-            off_nl: 0,
-            off_nl_nosnap,
+            off_linkhdr: Off::abs(off_linkhdr),
+            off_linktype: Off::abs(lt),
+            off_linkpl: Off::abs(pl),
+            off_nl: nl,
+            off_nl_nosnap: nosnap,
+            ss7,
             label_stack_depth: 0,
             null_order,
             used_protochain: std::cell::Cell::new(false),
+            protochain_steps: PROTOCHAIN_STEPS,
+            protochain_cost: std::cell::Cell::new(0),
             used_encap: false,
             encap: false,
             reg_floor: crate::cfg::PC_NH,
-        })
+            wlan_regs: None,
+            atm: false,
+        };
+        if link == Link::Wlan {
+            // the 802.11 header length (payload offset) and, after a radio
+            // header, the radio header length live in scratch registers
+            let pl = g.alloc_reg()?;
+            let hdr = if g.radio_header() {
+                let r = g.alloc_reg()?;
+                g.off_linkhdr = Off { reg: Some(r), k: 0 };
+                Some(r)
+            } else {
+                None
+            };
+            g.off_linkpl = Off {
+                reg: Some(pl),
+                k: 0,
+            };
+            g.wlan_regs = Some((hdr, pl));
+        }
+        Ok(g)
     }
 
     fn desc(&self) -> String {
-        dlt_description(self.dlt)
+        crate::linktypes::description(self.dlt)
     }
 
     /// Scratch slots from this one up carry state across blocks.
@@ -489,8 +694,12 @@ impl Gen {
         })
     }
 
-    /// `c`, preceded by the encapsulated-Ethernet check when needed.
+    /// `c`, preceded by the encapsulated-Ethernet check when needed, or after
+    /// `lane` by libpcap's `gen_prevlinkhdr_check()` (not an LE Control frame).
     fn with_ll_check(&self, c: Cond) -> Cond {
+        if self.atm && self.link == Link::Ethernet {
+            return Cond::and(Cond::not(cmp(Off::abs(4), BPF_H, 0xff00)), c);
+        }
         match self.encap_ll_check() {
             Some(chk) => Cond::and(chk, c),
             None => c,
@@ -514,6 +723,12 @@ impl Gen {
     fn nosnap(&self, k: u32) -> Off {
         self.off_linkpl.add(self.off_nl_nosnap).add(k)
     }
+    /// Does the record start with a radio header (PRISM, AVS, radiotap, PPI)
+    /// whose length libpcap reads at run time?
+    fn radio_header(&self) -> bool {
+        matches!(self.dlt, 119 | 127 | 163 | 192)
+    }
+
     /// Is the current link layer Ethernet (the capture's, or one pushed by
     /// `geneve`/`vxlan`; not after `pppoes`)?
     fn is_ethernet(&self) -> bool {
@@ -620,6 +835,7 @@ impl Gen {
             return Ok(Cond::and(bos, mcmp(self.nl(0), BPF_B, version, 0xf0)));
         }
         Ok(match self.link {
+            Link::Ethernet if self.atm => self.with_ll_check(self.ether_linktype(p)),
             Link::Ethernet => self.ether_linktype(p),
             Link::Sll | Link::Sll2 => self.sll_linktype(p),
             Link::Null | Link::Loop => {
@@ -656,7 +872,96 @@ impl Gen {
                 }
             }
             Link::Ppp => cmp(self.linktype_off(0), BPF_H, ethertype_to_ppptype(p)),
+            Link::PppBsdos => {
+                let lt = self.linktype_off(0);
+                if p == ETHERTYPE_IP {
+                    // also Van Jacobson compressed and uncompressed TCP/IP
+                    Cond::or(
+                        Cond::or(cmp(lt, BPF_H, 0x0021), cmp(lt, BPF_H, 0x002d)),
+                        cmp(lt, BPF_H, 0x002f),
+                    )
+                } else {
+                    cmp(lt, BPF_H, ethertype_to_ppptype(p))
+                }
+            }
+            Link::Chdlc => {
+                let p = if p == LLCSAP_ISONS { (p << 8) | p } else { p };
+                cmp(self.linktype_off(0), BPF_H, p)
+            }
+            Link::Llc => self.llc_linktype(p),
+            Link::SunAtm => Cond::and(
+                // the pseudo-header's protocol type is LLC (PT_LLC)
+                mcmp(self.linkhdr(0), BPF_B, 2, 0x0f),
+                self.llc_linktype(p),
+            ),
+            Link::Arcnet => {
+                let lt = self.linktype_off(0);
+                match p {
+                    ETHERTYPE_IPV6 => cmp(lt, BPF_B, 0xc4),
+                    ETHERTYPE_IP => Cond::or(cmp(lt, BPF_B, 0xd4), cmp(lt, BPF_B, 0xf0)),
+                    ETHERTYPE_ARP => Cond::or(cmp(lt, BPF_B, 0xd5), cmp(lt, BPF_B, 0xf1)),
+                    ETHERTYPE_REVARP => cmp(lt, BPF_B, 0xd6),
+                    ETHERTYPE_ATALK => cmp(lt, BPF_B, 0xdd),
+                    _ => Cond::False,
+                }
+            }
+            Link::Ltalk => {
+                if p == ETHERTYPE_ATALK {
+                    Cond::True
+                } else {
+                    Cond::False
+                }
+            }
+            Link::Frelay => {
+                let nlpid = |v: u32| cmp(self.linkhdr(2), BPF_H, (0x03 << 8) | v);
+                match p {
+                    ETHERTYPE_IP => nlpid(0xcc),
+                    ETHERTYPE_IPV6 => nlpid(0x8e),
+                    LLCSAP_ISONS => Cond::or(
+                        nlpid(ISO8473_CLNP),
+                        Cond::or(nlpid(ISO9542_ESIS), nlpid(ISO10589_ISIS)),
+                    ),
+                    _ => Cond::False,
+                }
+            }
+            Link::Juniper => mcmp(self.linkhdr(0), BPF_W, 0x4d47_4300, 0xffff_ff00),
+            Link::MsTp => mcmp(self.linkhdr(0), BPF_W, 0x55ff_0000, 0xffff_0000),
+            Link::Ipnet => match p {
+                ETHERTYPE_IP => cmp(self.linktype_off(0), BPF_B, 2),
+                ETHERTYPE_IPV6 => cmp(self.linktype_off(0), BPF_B, 26),
+                _ => Cond::False,
+            },
+            Link::Wlan => Cond::and(self.wlan_data_frame(), self.llc_linktype(p)),
+            Link::VarHeader => {
+                return Err(format!(
+                    "{} link-layer type filtering is not implemented by pcapx yet",
+                    self.desc()
+                ));
+            }
+            Link::NotImpl(what) => {
+                return Err(format!("{what} link-layer type filtering not implemented"));
+            }
+            Link::Other => {
+                if self.off_linktype.k == NOT_SET && self.off_linktype.reg.is_none() {
+                    return Err(format!(
+                        "{} link-layer type filtering not implemented",
+                        self.desc()
+                    ));
+                }
+                cmp(self.linktype_off(0), BPF_H, p)
+            }
         })
+    }
+
+    /// libpcap's `gen_llc_linktype()`: 802.2 LLC (FDDI, token ring, ATM, ...).
+    fn llc_linktype(&self, p: u32) -> Cond {
+        match p {
+            LLCSAP_IP | LLCSAP_ISONS | LLCSAP_NETBEUI => cmp(self.llc_off(0), BPF_H, (p << 8) | p),
+            LLCSAP_IPX => cmp(self.llc_off(0), BPF_B, LLCSAP_IPX),
+            ETHERTYPE_ATALK => self.snap(0x080007, ETHERTYPE_ATALK),
+            _ if p <= ETHERMTU => cmp(self.llc_off(0), BPF_B, p),
+            _ => cmp(self.llc_off(6), BPF_H, p),
+        }
     }
 
     // ----- protocols -------------------------------------------------------------
@@ -691,12 +996,47 @@ impl Gen {
             Pq::Esis => self.proto(ISO9542_ESIS, Pq::Iso, Dir::Default),
             Pq::Isis => self.proto(ISO10589_ISIS, Pq::Iso, Dir::Default),
             Pq::Clnp => self.proto(ISO8473_CLNP, Pq::Iso, Dir::Default),
+            Pq::IsisL1 => self.isis_any(&[
+                ISIS_L1_LAN_IIH,
+                ISIS_PTP_IIH,
+                ISIS_L1_LSP,
+                ISIS_L1_CSNP,
+                ISIS_L1_PSNP,
+            ]),
+            Pq::IsisL2 => self.isis_any(&[
+                ISIS_L2_LAN_IIH,
+                ISIS_PTP_IIH,
+                ISIS_L2_LSP,
+                ISIS_L2_CSNP,
+                ISIS_L2_PSNP,
+            ]),
+            Pq::IsisIih => self.isis_any(&[ISIS_L1_LAN_IIH, ISIS_L2_LAN_IIH, ISIS_PTP_IIH]),
+            Pq::IsisLsp => self.isis_any(&[ISIS_L1_LSP, ISIS_L2_LSP]),
+            Pq::IsisSnp => self.isis_any(&[ISIS_L1_CSNP, ISIS_L2_CSNP, ISIS_L1_PSNP, ISIS_L2_PSNP]),
+            Pq::IsisCsnp => self.isis_any(&[ISIS_L1_CSNP, ISIS_L2_CSNP]),
+            Pq::IsisPsnp => self.isis_any(&[ISIS_L1_PSNP, ISIS_L2_PSNP]),
             Pq::Stp => self.linktype(LLCSAP_8021D),
             Pq::Ipx => self.linktype(LLCSAP_IPX),
             Pq::Netbeui => self.linktype(LLCSAP_NETBEUI),
             Pq::Radio => Err("'radio' is not a valid protocol type".into()),
             Pq::Default => Err("syntax error".into()),
         }
+    }
+
+    /// Any of the IS-IS PDU types, ORed in libpcap's order.
+    fn isis_any(&self, types: &[u32]) -> GResult<Cond> {
+        let mut it = types.iter();
+        let Some(&first) = it.next() else {
+            return Ok(Cond::False);
+        };
+        let mut acc = self.proto(first, Pq::Isis, Dir::Default)?;
+        if let Some(&second) = it.next() {
+            acc = Cond::or(acc, self.proto(second, Pq::Isis, Dir::Default)?);
+        }
+        for &t in it {
+            acc = Cond::or(self.proto(t, Pq::Isis, Dir::Default)?, acc);
+        }
+        Ok(acc)
     }
 
     /// `gen_proto()`: `[ip|ip6|ether|iso] proto N`.
@@ -723,10 +1063,21 @@ impl Gen {
                 let b1 = Cond::or(cmp(self.nl(6), BPF_B, v), frag);
                 Ok(Cond::and(self.linktype(ETHERTYPE_IPV6)?, b1))
             }
-            Pq::Iso => Ok(Cond::and(
-                self.linktype(LLCSAP_ISONS)?,
-                cmp(self.nosnap(0), BPF_B, v),
+            Pq::Iso => Ok(match self.link {
+                // the NLPID after a UI control byte
+                Link::Frelay => cmp(self.linkhdr(2), BPF_H, (0x03 << 8) | v),
+                // OSI in Cisco HDLC is stuffed with a fudge byte
+                Link::Chdlc => {
+                    Cond::and(self.linktype(LLCSAP_ISONS)?, cmp(self.nosnap(1), BPF_B, v))
+                }
+                _ => Cond::and(self.linktype(LLCSAP_ISONS)?, cmp(self.nosnap(0), BPF_B, v)),
+            }),
+            Pq::Isis => Ok(Cond::and(
+                self.proto(ISO10589_ISIS, Pq::Iso, Dir::Default)?,
+                cmp(self.nosnap(4), BPF_B, v),
             )),
+            Pq::Clnp => Err("'clnp proto' is not supported".into()),
+            Pq::Esis => Err("'esis proto' is bogus".into()),
             Pq::Arp => Err("arp does not encapsulate another protocol".into()),
             Pq::Rarp => Err("rarp does not encapsulate another protocol".into()),
             Pq::Atalk => Err("AppleTalk encapsulation is not specifiable".into()),
@@ -823,7 +1174,9 @@ impl Gen {
         };
         let ife = |c: Cond, a: Cond, b: Cond| Cond::If(Box::new(c), Box::new(a), Box::new(b));
         let mut next = Cond::False;
-        for _ in 0..PROTOCHAIN_STEPS {
+        self.protochain_cost
+            .set(self.protochain_cost.get() + if v6 { 36 } else { 19 });
+        for _ in 0..self.protochain_steps {
             let shared = Cond::Shared(std::rc::Rc::new(next));
             let ah = ife(nh(51), Cond::and(adv_ah(), shared.clone()), Cond::False);
             let advance = if v6 {
@@ -886,7 +1239,12 @@ impl Gen {
             Pq::Rarp => self.hostop(addr, mask, dir, ETHERTYPE_REVARP, 14, 24),
             Pq::Arp => self.hostop(addr, mask, dir, ETHERTYPE_ARP, 14, 24),
             Pq::Ip6 => Err("'ip6' modifier applied to ip host".into()),
-            Pq::Decnet => Err("DECnet addresses are not supported by pcapx".into()),
+            Pq::Decnet => self.dnhost(addr, dir),
+            Pq::Lat => Err("LAT host filtering not implemented".into()),
+            Pq::Sca => Err("SCA host filtering not implemented".into()),
+            Pq::Moprc => Err("MOPRC host filtering not implemented".into()),
+            Pq::Mopdl => Err("MOPDL host filtering not implemented".into()),
+            Pq::Atalk => Err("AppleTalk host filtering not implemented".into()),
             other => Err(format!("'{}' modifier applied to {typestr}", other.name())),
         }
     }
@@ -928,6 +1286,50 @@ impl Gen {
         Ok(Cond::and(self.linktype(ETHERTYPE_IPV6)?, and_all(words)))
     }
 
+    /// libpcap's `gen_dnhostop()`: a DECnet data packet to or from `addr`
+    /// (area << 10 | node), with or without padding, long or short header.
+    pub fn dnhost(&self, addr: u32, dir: Dir) -> GResult<Cond> {
+        let (sh, lh) = match dir {
+            Dir::Dst => (1, 7),
+            Dir::Src => (3, 15),
+            Dir::And => {
+                return Ok(Cond::and(
+                    self.dnhost(addr, Dir::Src)?,
+                    self.dnhost(addr, Dir::Dst)?,
+                ));
+            }
+            Dir::Default | Dir::Or => {
+                return Ok(Cond::or(
+                    self.dnhost(addr, Dir::Src)?,
+                    self.dnhost(addr, Dir::Dst)?,
+                ));
+            }
+            other => return Err(wlan_dir_error(other, false)),
+        };
+        // the address is little-endian in the packet (libpcap's ntohs on x86)
+        let a = ((addr & 0xff) << 8) | ((addr >> 8) & 0xff);
+        let long_pad = Cond::and(
+            mcmp(self.nl(2), BPF_H, 0x8106, 0xff07),
+            cmp(self.nl(2 + 1 + lh), BPF_H, a),
+        );
+        let long = Cond::and(
+            mcmp(self.nl(2), BPF_B, 0x06, 0x07),
+            cmp(self.nl(2 + lh), BPF_H, a),
+        );
+        let b1 = Cond::or(long, long_pad);
+        let short_pad = Cond::and(
+            mcmp(self.nl(2), BPF_H, 0x8102, 0xff07),
+            cmp(self.nl(2 + 1 + sh), BPF_H, a),
+        );
+        let b1 = Cond::or(short_pad, b1);
+        let short = Cond::and(
+            mcmp(self.nl(2), BPF_B, 0x02, 0x07),
+            cmp(self.nl(2 + sh), BPF_H, a),
+        );
+        let b1 = Cond::or(short, b1);
+        Ok(Cond::and(self.linktype(ETHERTYPE_DN)?, b1))
+    }
+
     /// `gen_host6()`.
     pub fn host6(
         &self,
@@ -950,19 +1352,451 @@ impl Gen {
 
     /// `gen_ehostop()`: Ethernet addresses.
     pub fn ehost(&self, mac: &[u8; 6], dir: Dir) -> GResult<Cond> {
-        if !self.is_ethernet() {
-            return Err("ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel".into());
+        if self.link == Link::Wlan {
+            return Ok(self.wlan_host(mac, dir));
         }
+        let Some((src, dst)) = self.mac48_offsets() else {
+            return Err("ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel".into());
+        };
+        let (s, d) = (bcmp(self.linkhdr(src), mac), bcmp(self.linkhdr(dst), mac));
         let c = match dir {
-            Dir::Src => bcmp(self.linkhdr(6), mac),
-            Dir::Dst => bcmp(self.linkhdr(0), mac),
-            Dir::And => Cond::and(bcmp(self.linkhdr(6), mac), bcmp(self.linkhdr(0), mac)),
-            Dir::Default | Dir::Or => {
-                Cond::or(bcmp(self.linkhdr(6), mac), bcmp(self.linkhdr(0), mac))
-            }
+            Dir::Src => s,
+            Dir::Dst => d,
+            Dir::And => Cond::and(s, d),
+            Dir::Default | Dir::Or => Cond::or(s, d),
             other => return Err(wlan_dir_error(other, true)),
         };
         Ok(self.with_ll_check(c))
+    }
+
+    /// The frame control byte (`fc`, 0) or flags byte (1) of the 802.11 header.
+    fn wlan_fc(&self, byte: u32, bit: u32) -> Cond {
+        test(ld(BPF_B, self.linkhdr(byte)), BPF_JSET, bit)
+    }
+
+    /// libpcap's `gen_check_802_11_data_frame()`.
+    fn wlan_data_frame(&self) -> Cond {
+        Cond::and(Cond::not(self.wlan_fc(0, 0x04)), self.wlan_fc(0, 0x08))
+    }
+
+    /// The address test shape of libpcap's `gen_wlanhostop()`: `to_ds` when
+    /// To DS is set, else `not_to_ds`; for source addresses also the From DS
+    /// split (`from_ds_clear` when From DS is clear); `non_data` for
+    /// management/control frames; never for frames of the reserved type.
+    fn wlan_by_ds(
+        &self,
+        to_ds: Cond,
+        not_to_ds: Cond,
+        from_ds_clear: Option<Cond>,
+        non_data: Cond,
+    ) -> Cond {
+        let mut b0 = Cond::and(self.wlan_fc(1, 0x01), to_ds);
+        b0 = Cond::or(Cond::and(Cond::not(self.wlan_fc(1, 0x01)), not_to_ds), b0);
+        if let Some(c) = from_ds_clear {
+            b0 = Cond::and(self.wlan_fc(1, 0x02), b0);
+            b0 = Cond::or(Cond::and(Cond::not(self.wlan_fc(1, 0x02)), c), b0);
+        }
+        b0 = Cond::and(self.wlan_fc(0, 0x08), b0);
+        b0 = Cond::or(Cond::and(Cond::not(self.wlan_fc(0, 0x08)), non_data), b0);
+        Cond::and(Cond::not(self.wlan_fc(0, 0x04)), b0)
+    }
+
+    /// libpcap's `gen_wlanhostop()`: 802.11 source/destination/addr1..4/ra/ta.
+    fn wlan_host(&self, mac: &[u8; 6], dir: Dir) -> Cond {
+        let at = |k: u32| bcmp(self.linkhdr(k), mac);
+        // neither a control frame, nor a CTS or ACK
+        let not_ctl_cts_ack = || {
+            let b0 = Cond::not(mcmp(self.linkhdr(0), BPF_B, 0x04, 0x0c));
+            let b1 = Cond::not(mcmp(self.linkhdr(0), BPF_B, 0xc0, 0xf0));
+            let b2 = Cond::not(mcmp(self.linkhdr(0), BPF_B, 0xd0, 0xf0));
+            Cond::or(b0, Cond::and(b1, b2))
+        };
+        match dir {
+            Dir::Src => self.wlan_by_ds(at(24), at(16), Some(at(10)), at(10)),
+            Dir::Dst => self.wlan_by_ds(at(16), at(4), None, at(4)),
+            Dir::And => Cond::and(self.wlan_host(mac, Dir::Src), self.wlan_host(mac, Dir::Dst)),
+            Dir::Default | Dir::Or => {
+                Cond::or(self.wlan_host(mac, Dir::Src), self.wlan_host(mac, Dir::Dst))
+            }
+            Dir::Addr1 => at(4),
+            Dir::Addr2 => Cond::and(not_ctl_cts_ack(), at(10)),
+            Dir::Addr3 => Cond::and(Cond::not(mcmp(self.linkhdr(0), BPF_B, 0x04, 0x0c)), at(16)),
+            Dir::Addr4 => Cond::and(mcmp(self.linkhdr(1), BPF_B, 0x03, 0x03), at(24)),
+            Dir::Ra => Cond::and(self.wlan_fc(0, 0x08), at(4)),
+            Dir::Ta => Cond::and(Cond::and(not_ctl_cts_ack(), self.wlan_fc(0, 0x08)), at(10)),
+        }
+    }
+
+    /// `type T [subtype S]` / `subtype S` (libpcap's `gen_p80211_type()`).
+    pub fn wlan_type(&self, value: u32, mask: u32) -> GResult<Cond> {
+        if self.link != Link::Wlan {
+            return Err("802.11 link-layer types supported only on 802.11".into());
+        }
+        Ok(mcmp(self.linkhdr(0), BPF_B, value, mask))
+    }
+
+    /// `dir D` (libpcap's `gen_p80211_fcdir()`).
+    pub fn wlan_dir(&self, value: u32) -> GResult<Cond> {
+        if self.link != Link::Wlan {
+            return Err("frame direction supported only with 802.11 headers".into());
+        }
+        Ok(mcmp(self.linkhdr(1), BPF_B, value, 0x03))
+    }
+
+    /// Prepend the computation of the run-time 802.11 offsets, when the program
+    /// uses them (libpcap's `insert_compute_vloffsets()`): the radio header
+    /// length, then the 802.11 header length (24, +2 for QoS data frames, and
+    /// for radiotap rounded up to 4 when the radiotap flags say so).
+    pub fn with_prologue(&self, cond: Cond) -> Cond {
+        let Some((hdr, pl)) = self.wlan_regs else {
+            return cond;
+        };
+        let pl_used = uses_reg(&cond, pl);
+        let hdr_used = hdr.is_some_and(|r| pl_used || uses_reg(&cond, r));
+        if !pl_used && !hdr_used {
+            return cond;
+        }
+        let alu = |op: u16, k: u32| Insn::stmt(BPF_ALU | op | BPF_K, k);
+        let mut parts = Vec::new();
+        if let (Some(r), true) = (hdr, hdr_used) {
+            use crate::insn::{BPF_LSH, BPF_OR};
+            parts.push(match self.dlt {
+                // radiotap and PPI: 16-bit little-endian length at offset 2
+                127 | 192 => always(vec![
+                    Insn::stmt(BPF_LD | BPF_B | BPF_ABS, 3),
+                    alu(BPF_LSH, 8),
+                    Insn::stmt(BPF_MISC | BPF_TAX, 0),
+                    Insn::stmt(BPF_LD | BPF_B | BPF_ABS, 2),
+                    Insn::stmt(BPF_ALU | BPF_OR | BPF_X, 0),
+                    Insn::stmt(BPF_ST, r),
+                ]),
+                // AVS: 32-bit big-endian length at offset 4
+                163 => always(vec![
+                    Insn::stmt(BPF_LD | BPF_W | BPF_ABS, 4),
+                    Insn::stmt(BPF_ST, r),
+                ]),
+                // Prism: 144 bytes, unless it is really an AVS header
+                _ => Cond::If(
+                    Box::new(test(
+                        vec![
+                            Insn::stmt(BPF_LD | BPF_W | BPF_ABS, 0),
+                            alu(BPF_AND, 0xffff_f000),
+                        ],
+                        BPF_JEQ,
+                        0x8021_1000,
+                    )),
+                    Box::new(always(vec![
+                        Insn::stmt(BPF_LD | BPF_W | BPF_ABS, 4),
+                        Insn::stmt(BPF_ST, r),
+                    ])),
+                    Box::new(always(vec![
+                        Insn::stmt(BPF_LD | BPF_IMM, 144),
+                        Insn::stmt(BPF_ST, r),
+                    ])),
+                ),
+            });
+        }
+        if pl_used {
+            use crate::insn::{BPF_ADD, BPF_TXA};
+            let ldx = || match hdr {
+                Some(r) => Insn::stmt(BPF_LDX | BPF_MEM, r),
+                None => Insn::stmt(BPF_LDX | BPF_IMM, 0),
+            };
+            let fc = |bit: u32| {
+                test(
+                    vec![ldx(), Insn::stmt(BPF_LD | BPF_B | BPF_IND, 0)],
+                    BPF_JSET,
+                    bit,
+                )
+            };
+            let first = test(
+                vec![
+                    ldx(),
+                    Insn::stmt(BPF_MISC | BPF_TXA, 0),
+                    alu(BPF_ADD, 24),
+                    Insn::stmt(BPF_ST, pl),
+                    Insn::stmt(BPF_LD | BPF_B | BPF_IND, 0),
+                ],
+                BPF_JSET,
+                0x08,
+            );
+            let datapad = if self.dlt == 127 {
+                let present =
+                    |bit: u32| test(vec![Insn::stmt(BPF_LD | BPF_W | BPF_ABS, 4)], BPF_JSET, bit);
+                let round = Cond::Shared(std::rc::Rc::new(always(vec![
+                    Insn::stmt(BPF_LD | BPF_MEM, pl),
+                    alu(BPF_ADD, 3),
+                    alu(BPF_AND, !3),
+                    Insn::stmt(BPF_ST, pl),
+                ])));
+                let flags_at = |k: u32| {
+                    Cond::If(
+                        Box::new(test(
+                            vec![Insn::stmt(BPF_LD | BPF_B | BPF_ABS, k)],
+                            BPF_JSET,
+                            0x20,
+                        )),
+                        Box::new(round.clone()),
+                        Box::new(Cond::True),
+                    )
+                };
+                let tsft = Cond::If(
+                    Box::new(present(0x0100_0000)),
+                    Box::new(flags_at(16)),
+                    Box::new(flags_at(8)),
+                );
+                let no_ext = Cond::If(
+                    Box::new(present(0x0000_0080)),
+                    Box::new(Cond::True),
+                    Box::new(tsft),
+                );
+                Cond::If(
+                    Box::new(present(0x0200_0000)),
+                    Box::new(no_ext),
+                    Box::new(Cond::True),
+                )
+            } else {
+                Cond::True
+            };
+            let datapad = Cond::Shared(std::rc::Rc::new(datapad));
+            let qos = Cond::If(
+                Box::new(fc(0x80)),
+                Box::new(Cond::and(
+                    always(vec![
+                        Insn::stmt(BPF_LD | BPF_MEM, pl),
+                        alu(BPF_ADD, 2),
+                        Insn::stmt(BPF_ST, pl),
+                    ]),
+                    datapad.clone(),
+                )),
+                Box::new(datapad),
+            );
+            parts.push(Cond::If(
+                Box::new(first),
+                Box::new(Cond::If(
+                    Box::new(fc(0x04)),
+                    Box::new(Cond::True),
+                    Box::new(qos),
+                )),
+                Box::new(Cond::True),
+            ));
+        }
+        parts.push(cond);
+        and_all(parts)
+    }
+
+    /// Offsets of the source and destination MAC-48 addresses in the link
+    /// header (libpcap's `gen_ehostop`, `gen_fhostop`, `gen_thostop`,
+    /// `gen_ipfchostop`), or `None` if the link type has none pcapx handles.
+    fn mac48_offsets(&self) -> Option<(u32, u32)> {
+        if self.is_ethernet() {
+            return Some((6, 0));
+        }
+        if self.link != Link::Llc {
+            return None;
+        }
+        match self.dlt {
+            10 => Some((7, 1)),
+            6 => Some((8, 2)),
+            122 => Some((10, 2)),
+            _ => None,
+        }
+    }
+
+    pub fn is_arcnet(&self) -> bool {
+        self.link == Link::Arcnet || self.link == Link::MsTp
+    }
+
+    /// libpcap's `gen_acode()` for `link host $XX` (libpcap 1.11 semantics:
+    /// libpcap 1.10 mis-parses the address, e.g. `$c0` as 0xdc).
+    pub fn ahost_code(&self, addr: u8, dir: Dir) -> GResult<Cond> {
+        if !self.is_arcnet() {
+            return Err("aid supported only on ARCnet".into());
+        }
+        self.ahost(addr, dir)
+    }
+
+    /// `fisu`, `lssu`, `msu` and their high-speed-link variants (libpcap's
+    /// `gen_mtp2type_abbrev()`): the MTP2 length indicator.
+    pub fn mtp2type(&self, kw: &str) -> GResult<Cond> {
+        let hsl = kw.starts_with('h');
+        let Some(base) = self.ss7 else {
+            return Err(format!(
+                "'{kw}' supported only on {}",
+                if hsl { "MTP2_HSL" } else { "MTP2" }
+            ));
+        };
+        let ncmp = |off: u32, size: u16, mask: u32, op: u16, rev: bool, v: u32| {
+            let mut st = ld(size, Off::abs(off));
+            st.push(Insn::stmt(BPF_ALU | BPF_AND | BPF_K, mask));
+            let t = test(st, op, v);
+            if rev { Cond::not(t) } else { t }
+        };
+        let (li, li_hsl) = (base + 2, base + 4);
+        Ok(match kw {
+            "fisu" => ncmp(li, BPF_B, 0x3f, BPF_JEQ, false, 0),
+            "lssu" | "lsu" => Cond::and(
+                ncmp(li, BPF_B, 0x3f, BPF_JGT, false, 0),
+                ncmp(li, BPF_B, 0x3f, BPF_JGT, true, 2),
+            ),
+            "msu" => ncmp(li, BPF_B, 0x3f, BPF_JGT, false, 2),
+            "hfisu" => ncmp(li_hsl, BPF_H, 0xff80, BPF_JEQ, false, 0),
+            "hlssu" => Cond::and(
+                ncmp(li_hsl, BPF_H, 0xff80, BPF_JGT, false, 0),
+                ncmp(li_hsl, BPF_H, 0xff80, BPF_JGT, true, 0x0100),
+            ),
+            _ => ncmp(li_hsl, BPF_H, 0xff80, BPF_JGT, false, 0x0100),
+        })
+    }
+
+    /// `ifindex N` (libpcap's `gen_ifindex()`): the interface index of the
+    /// Linux cooked v2 header; other link types carry none in a savefile.
+    pub fn ifindex(&self, n: u32) -> GResult<Cond> {
+        if self.link == Link::Sll2 && self.off_linkhdr == Off::abs(0) {
+            return Ok(cmp(self.linkhdr(4), BPF_W, n));
+        }
+        Err(format!(
+            "ifindex not supported on {} when reading savefiles",
+            self.desc()
+        ))
+    }
+
+    /// `vpi`/`vci` (SUNATM) or the SS7 fields, compared with `op`.
+    pub fn field_code(&self, field: &str, v: u32, op: u16, rev: bool) -> GResult<Cond> {
+        match field {
+            "vpi" | "vci" => {
+                if self.dlt != 123 && !self.atm {
+                    return Err(format!("'{field}' supported only on raw ATM"));
+                }
+                let (off, size) = if field == "vpi" {
+                    (1, BPF_B)
+                } else {
+                    (2, BPF_H)
+                };
+                let t = test(ld(size, self.linkhdr(off)), op, v);
+                // libpcap 1.10 negates only `<`/`<=`, so its `!=` is `==`;
+                // libpcap 1.11 fixed that, and pcapx follows it
+                Ok(if rev { Cond::not(t) } else { t })
+            }
+            _ => self.mtp3field(field, v, op, rev),
+        }
+    }
+
+    /// The SUNATM abbreviations (libpcap's `gen_atmtype_abbrev()` and
+    /// `gen_atmmulti_abbrev()`); `lane` makes what follows apply to the LAN
+    /// Emulation Ethernet frame.
+    pub fn atm_abbrev(&mut self, kw: &str) -> GResult<Cond> {
+        if self.dlt != 123 && !self.atm {
+            let what = match kw {
+                "oamf4sc" => "oam4sc",
+                "oamf4ec" => "oam4ec",
+                k => k,
+            };
+            return Err(format!("'{what}' supported only on raw ATM"));
+        }
+        // relative to the link header, as libpcap does (even after `lane`)
+        let vpi = |v: u32| cmp(self.linkhdr(1), BPF_B, v);
+        let vci = |v: u32| cmp(self.linkhdr(2), BPF_H, v);
+        let msg = |v: u32| cmp(self.linkhdr(4 + 5), BPF_B, v);
+        let msgs = |types: &[u32]| {
+            let mut acc = Cond::or(msg(types[0]), msg(types[1]));
+            for &t in &types[2..] {
+                acc = Cond::or(msg(t), acc);
+            }
+            acc
+        };
+        Ok(match kw {
+            "metac" => Cond::and(vpi(0), vci(1)),
+            "bcc" => Cond::and(vpi(0), vci(2)),
+            "oamf4sc" => Cond::and(vpi(0), vci(3)),
+            "oamf4ec" => Cond::and(vpi(0), vci(4)),
+            "sc" => Cond::and(vpi(0), vci(5)),
+            "ilmic" => Cond::and(vpi(0), vci(16)),
+            "oam" | "oamf4" => Cond::and(vpi(0), Cond::or(vci(3), vci(4))),
+            "connectmsg" => Cond::and(
+                Cond::and(vpi(0), vci(5)),
+                msgs(&[0x05, 0x02, 0x07, 0x0f, 0x4d, 0x5a]),
+            ),
+            "metaconnect" => Cond::and(
+                Cond::and(vpi(0), vci(1)),
+                msgs(&[0x05, 0x02, 0x07, 0x4d, 0x5a]),
+            ),
+            _ => {
+                // lane: PT_LANE, then an Ethernet header after a 2-byte LE header
+                let c = mcmp(self.linkhdr(0), BPF_B, 0x01, 0x0f);
+                self.atm = true;
+                self.dlt = DLT_EN10MB;
+                self.link = Link::Ethernet;
+                self.off_linkhdr = Off::abs(4 + 2);
+                self.off_linktype = Off::abs(4 + 2 + 12);
+                self.off_linkpl = Off::abs(4 + 2 + 14);
+                self.off_nl = 0;
+                self.off_nl_nosnap = 3;
+                c
+            }
+        })
+    }
+
+    /// `sio`, `opc`, `dpc`, `sls` and the `h...` variants for high-speed links
+    /// (libpcap's `gen_mtp3field_code()`), compared with `op` (negated if `rev`).
+    pub fn mtp3field(&self, field: &str, v: u32, op: u16, rev: bool) -> GResult<Cond> {
+        let (hsl, name) = match field.strip_prefix('h') {
+            Some(n) => (3, n),
+            None => (0, field),
+        };
+        let Some(base) = self.ss7 else {
+            return Err(format!("'{name}' supported only on SS7"));
+        };
+        let (off, size, mask, max, val) = match name {
+            "sio" => (base + 3, BPF_B, 0xffff_ffff, 255, v),
+            "opc" => (
+                base + 4,
+                BPF_W,
+                0x00c0_ff0f,
+                16383,
+                ((v & 0x3c00) >> 10) + ((v & 0x03fc) << 6) + ((v & 0x3) << 22),
+            ),
+            "dpc" => (
+                base + 4,
+                BPF_W,
+                0xff3f_0000,
+                16383,
+                ((v & 0xff) << 24) + ((v & 0x3f00) << 8),
+            ),
+            _ => (base + 7, BPF_B, 0xf0, 15, v << 4),
+        };
+        if v > max {
+            return Err(format!("{name} value {v} too big; max value = {max}"));
+        }
+        let mut st = ld(size, Off::abs(off + hsl));
+        if mask != 0xffff_ffff {
+            st.push(Insn::stmt(BPF_ALU | BPF_AND | BPF_K, mask));
+        }
+        let t = test(st, op, val);
+        // libpcap 1.10 negates only `<`/`<=` here, so its `!=` is `==`;
+        // libpcap 1.11 fixed that, and pcapx follows it
+        Ok(if rev { Cond::not(t) } else { t })
+    }
+
+    /// `gen_ahostop()`: one-byte ARCnet addresses (source first, destination second).
+    /// On MS/TP (libpcap 1.11) the destination is at 3 and the source at 4.
+    pub fn ahost(&self, addr: u8, dir: Dir) -> GResult<Cond> {
+        let (so, doff) = match self.link {
+            Link::Arcnet => (0, 1),
+            Link::MsTp => (4, 3),
+            _ => return Err("aid supported only on ARCnet".into()),
+        };
+        let (s, d) = (
+            cmp(self.linkhdr(so), BPF_B, u32::from(addr)),
+            cmp(self.linkhdr(doff), BPF_B, u32::from(addr)),
+        );
+        Ok(match dir {
+            Dir::Src => s,
+            Dir::Dst => d,
+            Dir::And => Cond::and(s, d),
+            Dir::Default | Dir::Or => Cond::or(s, d),
+            other => return Err(wlan_dir_error(other, true)),
+        })
     }
 
     // ----- ports -------------------------------------------------------------------
@@ -1053,10 +1887,19 @@ impl Gen {
     pub fn broadcast(&self, p: Pq) -> GResult<Cond> {
         match p {
             Pq::Default | Pq::Link => {
-                if self.is_ethernet() {
-                    Ok(self.with_ll_check(bcmp(self.linkhdr(0), &[0xff; 6])))
-                } else {
-                    Err("not a broadcast link".into())
+                if self.link == Link::Arcnet {
+                    return self.ahost(0, Dir::Dst);
+                }
+                // libpcap 1.11: MS/TP broadcast is destination 0xff
+                if self.link == Link::MsTp {
+                    return self.ahost(0xff, Dir::Dst);
+                }
+                if self.link == Link::Wlan {
+                    return Ok(self.wlan_host(&[0xff; 6], Dir::Dst));
+                }
+                match self.mac48_offsets() {
+                    Some((_, dst)) => Ok(self.with_ll_check(bcmp(self.linkhdr(dst), &[0xff; 6]))),
+                    None => Err("not a broadcast link".into()),
                 }
             }
             Pq::Ip => {
@@ -1074,8 +1917,15 @@ impl Gen {
     pub fn multicast(&self, p: Pq) -> GResult<Cond> {
         match p {
             Pq::Default | Pq::Link => {
-                if self.is_ethernet() {
-                    Ok(self.with_ll_check(test(ld(BPF_B, self.linkhdr(0)), BPF_JSET, 1)))
+                if self.link == Link::Arcnet {
+                    return self.ahost(0, Dir::Dst);
+                }
+                if self.link == Link::Wlan {
+                    let mc = |k: u32| test(ld(BPF_B, self.linkhdr(k)), BPF_JSET, 1);
+                    return Ok(self.wlan_by_ds(mc(16), mc(4), None, mc(4)));
+                }
+                if let Some((_, dst)) = self.mac48_offsets() {
+                    Ok(self.with_ll_check(test(ld(BPF_B, self.linkhdr(dst)), BPF_JSET, 1)))
                 } else {
                     Err("link-layer multicast filters supported only on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel".into())
                 }
@@ -1126,28 +1976,77 @@ impl Gen {
             Link::Sll2 if self.off_linkhdr == Off::abs(0) => {
                 cmp(Off::abs(10), BPF_B, LINUX_SLL_OUTGOING)
             }
+            // libpcap 1.10: inbound is `link[0] == 0`, outbound its negation
+            // (libpcap 1.11 compares with 1 for outbound instead).
+            _ if self.dlt == 8 => cmp(self.linkhdr(0), BPF_B, 0),
+            _ if self.dlt == 226 => {
+                return Ok(cmp(self.linkhdr(2), BPF_H, if outbound { 1 } else { 2 }));
+            }
+            // struct pfloghdr's dir: PF_IN 1, PF_OUT 2
+            _ if self.dlt == 117 => {
+                return Ok(cmp(self.linkhdr(60), BPF_B, if outbound { 2 } else { 1 }));
+            }
+            _ if self.dlt == 166 => {
+                return Ok(cmp(self.linkhdr(0), BPF_B, if outbound { 1 } else { 0 }));
+            }
+            Link::Juniper => {
+                return Ok(mcmp(self.linkhdr(3), BPF_B, u32::from(!outbound), 0x01));
+            }
+            // libpcap 1.11: the direction bits of the switch tag
+            _ if self.dlt == 281 => {
+                return Ok(mcmp(
+                    self.linkhdr(12),
+                    BPF_B,
+                    if outbound { 0x20 } else { 0 },
+                    0xe0,
+                ));
+            }
+            _ if self.dlt == 284 => {
+                return Ok(if outbound {
+                    mcmp(self.linkhdr(12), BPF_B, 0x40, 0xc0)
+                } else {
+                    mcmp(self.linkhdr(12), BPF_B, 0, 0x40)
+                });
+            }
             _ => {
                 return Err(format!(
-                    "inbound/outbound not supported on linktype {} (the link-layer header carries no direction)",
+                    "inbound/outbound not supported on {} when reading savefiles",
                     self.desc()
                 ));
             }
         };
-        Ok(if outbound { c } else { Cond::not(c) })
+        Ok(if outbound == (self.dlt == 8) {
+            Cond::not(c)
+        } else {
+            c
+        })
     }
 
     pub fn vlan(&mut self, id: Option<u32>) -> GResult<Cond> {
-        if self.link != Link::Ethernet || self.label_stack_depth > 0 {
+        if self.label_stack_depth > 0 {
             return Err(format!("no VLAN support for {}", self.desc()));
         }
-        let lt = self.linktype_off(0);
-        let tpid = Cond::or(
-            Cond::or(
-                cmp(lt, BPF_H, ETHERTYPE_8021Q),
-                cmp(lt, BPF_H, ETHERTYPE_8021AD),
+        let tpid = match self.link {
+            Link::Ethernet if !self.atm => {
+                let lt = self.linktype_off(0);
+                Cond::or(
+                    Cond::or(
+                        cmp(lt, BPF_H, ETHERTYPE_8021Q),
+                        cmp(lt, BPF_H, ETHERTYPE_8021AD),
+                    ),
+                    cmp(lt, BPF_H, ETHERTYPE_8021QINQ),
+                )
+            }
+            // libpcap 1.10: 802.11 except PPI (and LANE), through gen_linktype()
+            Link::Wlan | Link::Ethernet if self.dlt != 192 => Cond::or(
+                Cond::or(
+                    self.linktype(ETHERTYPE_8021Q)?,
+                    self.linktype(ETHERTYPE_8021AD)?,
+                ),
+                self.linktype(ETHERTYPE_8021QINQ)?,
             ),
-            cmp(lt, BPF_H, ETHERTYPE_8021QINQ),
-        );
+            _ => return Err(format!("no VLAN support for {}", self.desc())),
+        };
         let c = match id {
             Some(v) if v > 0x0fff => return Err(format!("VLAN tag {v} greater than maximum 4095")),
             Some(v) => Cond::and(tpid, mcmp(self.nl(0), BPF_H, v, 0x0fff)),
@@ -1168,8 +2067,8 @@ impl Gen {
             )
         } else {
             match self.link {
-                Link::Ethernet => self.linktype(ETHERTYPE_MPLS)?,
-                Link::Ppp => self.linktype(0x0281)?,
+                Link::Ethernet | Link::Chdlc => self.linktype(ETHERTYPE_MPLS)?,
+                Link::Ppp if self.dlt == 9 => self.linktype(0x0281)?,
                 _ => return Err(format!("no MPLS support for {}", self.desc())),
             }
         };
@@ -1200,6 +2099,7 @@ impl Gen {
             c = Cond::and(c, mcmp(self.nl(0), BPF_W, s, 0xffff));
         }
         let hdr = self.nl(6);
+        self.dlt = 9;
         self.link = Link::Ppp;
         self.off_linkhdr = hdr;
         self.off_linktype = hdr;
@@ -1355,14 +2255,41 @@ impl Gen {
         Ok(c)
     }
 
+    /// libpcap's `gen_llc_internal()`: does the frame have an 802.2 LLC header?
     pub fn llc(&self) -> GResult<Cond> {
-        if self.link == Link::Ethernet {
-            let b0 = Cond::not(cmp_gt(self.linktype_off(0), BPF_H, ETHERMTU));
-            let b1 = Cond::not(cmp(self.llc_off(0), BPF_H, 0xffff));
-            Ok(Cond::and(b0, b1))
-        } else {
-            Err(format!("'llc' not supported for {}", self.desc()))
+        match self.dlt {
+            DLT_EN10MB | 281 | 284 => {
+                let b0 = Cond::not(cmp_gt(self.linktype_off(0), BPF_H, ETHERMTU));
+                let b1 = Cond::not(cmp(self.llc_off(0), BPF_H, 0xffff));
+                Ok(Cond::and(b0, b1))
+            }
+            123 => Ok(mcmp(self.linkhdr(0), BPF_B, 2, 0x0f)),
+            105 | 119 | 127 | 163 | 192 => Ok(self.wlan_data_frame()),
+            6 | 10 | 11 => Ok(Cond::True),
+            _ => Err(format!("'llc' not supported for {}", self.desc())),
         }
+    }
+
+    /// `llc i`: an LLC information frame (control byte bit 0 clear).
+    pub fn llc_i(&self) -> GResult<Cond> {
+        let b1 = Cond::not(test(ld(BPF_B, self.llc_off(2)), BPF_JSET, 0x01));
+        Ok(Cond::and(self.llc()?, b1))
+    }
+
+    /// `llc s` / `llc u`: supervisory (0x01) or unnumbered (0x03) format.
+    pub fn llc_format(&self, fmt: u32) -> GResult<Cond> {
+        Ok(Cond::and(
+            self.llc()?,
+            mcmp(self.llc_off(2), BPF_B, fmt, 0x03),
+        ))
+    }
+
+    /// `llc rr|rnr|rej` (`mask` 0x0f) and `llc ui|ua|disc|...` (`mask` 0xef).
+    pub fn llc_subtype(&self, subtype: u32, mask: u32) -> GResult<Cond> {
+        Ok(Cond::and(
+            self.llc()?,
+            mcmp(self.llc_off(2), BPF_B, subtype, mask),
+        ))
     }
 
     // ----- arithmetic --------------------------------------------------------------
@@ -1378,6 +2305,16 @@ impl Gen {
         let ArithV { e: idx, mut guards } = index;
         let idx = Box::new(idx);
         match p {
+            Pq::Radio if matches!(self.dlt, 119 | 127 | 163) => Ok(ArithV {
+                e: Arith::Load {
+                    tran: false,
+                    base: Off::abs(0),
+                    index: idx,
+                    size,
+                },
+                guards,
+            }),
+            Pq::Radio => Err("radio information not present in capture".into()),
             Pq::Link => Ok(ArithV {
                 e: Arith::Load {
                     tran: false,
@@ -1622,6 +2559,14 @@ pub(crate) fn atoin(s: &str) -> Option<(u32, u32)> {
         len += 8;
     }
     (len <= 32).then_some((addr, len))
+}
+
+/// Parse a DECnet address `area.node` like libpcap's `__pcap_atodn`.
+pub(crate) fn atodn(s: &str) -> Option<u32> {
+    let mut it = s.split('.');
+    let area: u32 = it.next()?.parse().ok()?;
+    let node: u32 = it.next()?.parse().ok()?;
+    Some(((area << 10) & 0o176_000) | (node & 0o1777))
 }
 
 /// Look up a protocol name for `proto`/`protochain` (libpcap's `lookup_proto`).

@@ -37,6 +37,13 @@ pub(crate) enum Kw {
     Iso,
     Esis,
     Isis,
+    IsisL1,
+    IsisL2,
+    IsisIih,
+    IsisLsp,
+    IsisSnp,
+    IsisCsnp,
+    IsisPsnp,
     Clnp,
     Stp,
     Ipx,
@@ -84,8 +91,33 @@ pub(crate) enum Kw {
     Addr4,
     Ra,
     Ta,
-    /// A keyword of libpcap that pcapx does not implement (ATM, SS7, ISO PDU types...).
-    Unsupported,
+    Lane,
+    Metac,
+    Bcc,
+    Oam,
+    Oamf4,
+    Oamf4ec,
+    Oamf4sc,
+    Sc,
+    Ilmic,
+    Vpi,
+    Vci,
+    Connectmsg,
+    Metaconnect,
+    Fisu,
+    Lssu,
+    Msu,
+    Hfisu,
+    Hlssu,
+    Hmsu,
+    Sio,
+    Opc,
+    Dpc,
+    Sls,
+    Hsio,
+    Hopc,
+    Hdpc,
+    Hsls,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,6 +129,8 @@ pub(crate) enum Tok {
     Hid6(String),
     /// MAC address, normalised to its 6 bytes.
     Eid([u8; 6]),
+    /// ARCnet or MS/TP one-byte address (`$c0`).
+    Aid(u8),
     Id(String),
     Kw(Kw),
     LParen,
@@ -166,6 +200,13 @@ fn keyword(word: &str) -> Option<Tok> {
         "iso" => Iso,
         "esis" | "es-is" => Esis,
         "isis" | "is-is" => Isis,
+        "l1" => IsisL1,
+        "l2" => IsisL2,
+        "iih" => IsisIih,
+        "lsp" => IsisLsp,
+        "snp" => IsisSnp,
+        "csnp" => IsisCsnp,
+        "psnp" => IsisPsnp,
         "clnp" => Clnp,
         "stp" => Stp,
         "ipx" => Ipx,
@@ -213,10 +254,33 @@ fn keyword(word: &str) -> Option<Tok> {
         "address4" | "addr4" => Addr4,
         "ra" => Ra,
         "ta" => Ta,
-        "l1" | "l2" | "iih" | "lsp" | "snp" | "csnp" | "psnp" | "lane" | "metac" | "bcc"
-        | "oam" | "oamf4" | "oamf4ec" | "oamf4sc" | "sc" | "ilmic" | "vpi" | "vci"
-        | "connectmsg" | "metaconnect" | "fisu" | "lssu" | "lsu" | "msu" | "hfisu" | "hlssu"
-        | "hmsu" | "sio" | "opc" | "dpc" | "sls" | "hsio" | "hopc" | "hdpc" | "hsls" => Unsupported,
+        "lane" => Lane,
+        "metac" => Metac,
+        "bcc" => Bcc,
+        "oam" => Oam,
+        "oamf4" => Oamf4,
+        "oamf4ec" => Oamf4ec,
+        "oamf4sc" => Oamf4sc,
+        "sc" => Sc,
+        "ilmic" => Ilmic,
+        "vpi" => Vpi,
+        "vci" => Vci,
+        "connectmsg" => Connectmsg,
+        "metaconnect" => Metaconnect,
+        "fisu" => Fisu,
+        "lssu" | "lsu" => Lssu,
+        "msu" => Msu,
+        "hfisu" => Hfisu,
+        "hlssu" => Hlssu,
+        "hmsu" => Hmsu,
+        "sio" => Sio,
+        "opc" => Opc,
+        "dpc" => Dpc,
+        "sls" => Sls,
+        "hsio" => Hsio,
+        "hopc" => Hopc,
+        "hdpc" => Hdpc,
+        "hsls" => Hsls,
         _ => return named_number(word).map(Tok::Num),
     };
     Some(Tok::Kw(kw))
@@ -398,6 +462,21 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, FilterError> {
                     i = j;
                     continue;
                 }
+            }
+        }
+        // `$XX`: a one-byte ARCnet/MS-TP address (scanner.l's AID).
+        if c == '$' {
+            let mut j = i + 1;
+            while j < chars.len() && j < i + 3 && chars[j].is_ascii_hexdigit() {
+                j += 1;
+            }
+            let ends = chars.get(j).is_none_or(|&c| !id_char(c));
+            if j > i + 1 && ends {
+                let text: String = chars[i..j].iter().collect();
+                let v = u8::from_str_radix(&text[1..], 16).unwrap_or(0);
+                push(&mut out, Tok::Aid(v), text);
+                i = j;
+                continue;
             }
         }
         if c.is_ascii_alphanumeric() {

@@ -25,6 +25,7 @@ mod codegen;
 mod error;
 pub mod insn;
 mod lexer;
+mod linktypes;
 mod names;
 mod parser;
 mod vm;
@@ -132,18 +133,57 @@ pub fn compile(expr: &str, linktype: u32, snaplen: u32) -> Result<Program, Filte
 /// # Errors
 /// See [`compile`].
 pub fn compile_with(expr: &str, opts: &Options) -> Result<Program, FilterError> {
-    let Some(g) = codegen::Gen::new(opts.linktype, opts.null_byte_order) else {
-        return Err(FilterError::new(
+    let toks = lexer::tokenize(expr)?;
+    // `protochain` walks are unrolled (classic BPF cannot loop backwards): as
+    // many header steps as fit in BPF_MAXINSNS, estimated from a first pass.
+    let (first, cost) = compile_steps(toks.clone(), opts, MIN_PROTOCHAIN_STEPS)?;
+    let too_long = |p: &Program| {
+        FilterError::new(
             format!(
-                "link type {} is not supported by the filter compiler (supported: EN10MB, RAW, LINKTYPE_RAW, IPV4, IPV6, LINUX_SLL, LINUX_SLL2, NULL, LOOP)",
-                opts.linktype
+                "expression too complex: {} instructions, more than the maximum {}",
+                p.insns.len(),
+                insn::BPF_MAXINSNS
             ),
             1,
-        ));
+        )
     };
-    let toks = lexer::tokenize(expr)?;
+    // instructions per step: about 19 for an IPv4 walk, 36 for an IPv6 walk
+    let mut steps = (3900 / cost.max(1)).clamp(MIN_PROTOCHAIN_STEPS, PROTOCHAIN_STEPS);
+    if cost == 0 || steps == MIN_PROTOCHAIN_STEPS {
+        if first.insns.len() > insn::BPF_MAXINSNS {
+            return Err(too_long(&first));
+        }
+        return Ok(first);
+    }
+    loop {
+        match compile_steps(toks.clone(), opts, steps) {
+            Ok((p, _)) if p.insns.len() <= insn::BPF_MAXINSNS => return Ok(p),
+            Ok(_) if steps > MIN_PROTOCHAIN_STEPS => {
+                steps = (steps * 3 / 4).max(MIN_PROTOCHAIN_STEPS);
+            }
+            Ok((p, _)) => return Err(too_long(&p)),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The fewest `protochain` header steps pcapx unrolls.
+const MIN_PROTOCHAIN_STEPS: usize = 8;
+
+/// Compile with `steps` unrolled `protochain` header steps; also returns the
+/// estimated instructions per step (0 without `protochain`). The program is
+/// validated except for its length.
+fn compile_steps(
+    toks: Vec<lexer::Token>,
+    opts: &Options,
+    steps: usize,
+) -> Result<(Program, usize), FilterError> {
+    let mut g = codegen::Gen::new(opts.linktype, opts.null_byte_order)
+        .map_err(|m| FilterError::new(m, 1))?;
+    g.protochain_steps = steps;
     let mut p = parser::Parser::new(toks, g);
     let cond = p.program()?;
+    let cond = p.g.with_prologue(cond);
     let snaplen = if opts.snaplen == 0 {
         DEFAULT_SNAPLEN
     } else {
@@ -161,20 +201,28 @@ pub fn compile_with(expr: &str, opts: &Options) -> Result<Program, FilterError> 
     };
     // The code generator only emits valid programs; checking keeps the promise
     // that a Program always validates.
-    validate(&insns).map_err(|e| {
-        FilterError::new(
-            format!("internal error: generated an invalid program: {e}"),
-            1,
-        )
-    })?;
-    Ok(Program {
-        insns,
-        linktype: opts.linktype,
-    })
+    match validate(&insns) {
+        Ok(()) | Err(ValidateError::TooLong(_)) => {}
+        Err(e) => {
+            return Err(FilterError::new(
+                format!("internal error: generated an invalid program: {e}"),
+                1,
+            ));
+        }
+    }
+    Ok((
+        Program {
+            insns,
+            linktype: opts.linktype,
+        },
+        p.g.protochain_cost.get(),
+    ))
 }
 
-/// Resolve a link type name (`EN10MB`, `RAW`, `LINUX_SLL`, `NULL`, ... with or
-/// without a `DLT_`/`LINKTYPE_` prefix, any case) or a decimal number.
+/// Resolve a link type name as `tcpdump -y` does (libpcap's
+/// `pcap_datalink_name_to_val()`: `EN10MB`, `RAW`, `C_HDLC`, `IEEE802_11_RADIO`,
+/// ... any case, optionally with a `DLT_`/`LINKTYPE_` prefix; also `ETHERNET`,
+/// `SLL`, `SLL2`) or a decimal number (a LINKTYPE_ value).
 #[must_use]
 pub fn linktype_from_name(name: &str) -> Option<u32> {
     let t = name.trim();
@@ -186,17 +234,20 @@ pub fn linktype_from_name(name: &str) -> Option<u32> {
         .strip_prefix("DLT_")
         .or_else(|| up.strip_prefix("LINKTYPE_"))
         .unwrap_or(&up);
-    Some(match bare {
-        "NULL" => codegen::DLT_NULL,
-        "EN10MB" | "ETHERNET" => codegen::DLT_EN10MB,
-        "RAW" => codegen::DLT_RAW,
-        "LOOP" => codegen::DLT_LOOP,
-        "LINUX_SLL" | "SLL" => codegen::DLT_LINUX_SLL,
-        "LINUX_SLL2" | "SLL2" => codegen::DLT_LINUX_SLL2,
-        "IPV4" => codegen::DLT_IPV4,
-        "IPV6" => codegen::DLT_IPV6,
-        _ => return None,
-    })
+    match bare {
+        "ETHERNET" => Some(codegen::DLT_EN10MB),
+        "SLL" => Some(codegen::DLT_LINUX_SLL),
+        "SLL2" => Some(codegen::DLT_LINUX_SLL2),
+        "CHDLC" => Some(104),
+        "PPP_HDLC" => Some(50),
+        _ => linktypes::by_name(bare),
+    }
+}
+
+/// Every link type name libpcap knows, with its DLT value on Linux and its
+/// description (for `--linktype` help and error messages).
+pub fn linktype_names() -> impl Iterator<Item = (&'static str, u32, &'static str)> {
+    linktypes::DLTS.iter().map(|(v, n, d)| (*n, *v, *d))
 }
 
 #[cfg(test)]
@@ -212,5 +263,9 @@ mod tests {
         assert_eq!(linktype_from_name("NULL"), Some(0));
         assert_eq!(linktype_from_name("101"), Some(101));
         assert_eq!(linktype_from_name("bogus"), None);
+        assert_eq!(linktype_from_name("C_HDLC"), Some(104));
+        assert_eq!(linktype_from_name("ieee802_11_radio"), Some(127));
+        assert_eq!(linktype_from_name("DLT_PPP_SERIAL"), Some(50));
+        assert_eq!(linktype_from_name("DSA_TAG_EDSA"), Some(285));
     }
 }

@@ -342,7 +342,9 @@ pub(crate) fn ether_proto(name: &str) -> Option<u32> {
         "ip" => 0x0800,
         "ip6" => 0x86dd,
         "lat" => 0x6004,
+        "lldp" => 0x88cc,
         "loopback" => 0x9000,
+        "slow" => 0x8809,
         "mopdl" => 0x6001,
         "moprc" => 0x6002,
         "rarp" => 0x8035,
@@ -351,6 +353,56 @@ pub(crate) fn ether_proto(name: &str) -> Option<u32> {
         "stp" => 0x42,
         "ipx" => 0xe0,
         "netbeui" => 0xf0,
+        _ => return None,
+    })
+}
+
+/// 802.11 frame types (grammar.y's `ieee80211_types`).
+pub(crate) fn wlan_type(name: &str) -> Option<u32> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "data" => 0x08,
+        "mgt" | "management" => 0x00,
+        "ctl" | "control" => 0x04,
+        _ => return None,
+    })
+}
+
+/// 802.11 frame subtypes of a type (grammar.y's `ieee80211_*_subtypes`).
+pub(crate) fn wlan_subtype(of_type: u32, name: &str) -> Option<u32> {
+    let n = name.to_ascii_lowercase();
+    Some(match (of_type, n.as_str()) {
+        (0x00, "assocreq" | "assoc-req") => 0x00,
+        (0x00, "assocresp" | "assoc-resp") => 0x10,
+        (0x00, "reassocreq" | "reassoc-req") => 0x20,
+        (0x00, "reassocresp" | "reassoc-resp") => 0x30,
+        (0x00, "probereq" | "probe-req") => 0x40,
+        (0x00, "proberesp" | "probe-resp") => 0x50,
+        (0x00, "beacon") => 0x80,
+        (0x00, "atim") => 0x90,
+        (0x00, "disassoc" | "disassociation") => 0xa0,
+        (0x00, "auth" | "authentication") => 0xb0,
+        (0x00, "deauth" | "deauthentication") => 0xc0,
+        (0x04, "ps-poll") => 0xa0,
+        (0x04, "rts") => 0xb0,
+        (0x04, "cts") => 0xc0,
+        (0x04, "ack") => 0xd0,
+        (0x04, "cf-end") => 0xe0,
+        (0x04, "cf-end-ack") => 0xf0,
+        (0x08, "data") => 0x00,
+        (0x08, "data-cf-ack") => 0x10,
+        (0x08, "data-cf-poll") => 0x20,
+        (0x08, "data-cf-ack-poll") => 0x30,
+        (0x08, "null") => 0x40,
+        (0x08, "cf-ack") => 0x50,
+        (0x08, "cf-poll") => 0x60,
+        (0x08, "cf-ack-poll") => 0x70,
+        (0x08, "qos-data") => 0x80,
+        (0x08, "qos-data-cf-ack") => 0x90,
+        (0x08, "qos-data-cf-poll") => 0xa0,
+        (0x08, "qos-data-cf-ack-poll") => 0xb0,
+        (0x08, "qos") => 0xc0,
+        (0x08, "qos-cf-poll") => 0xe0,
+        (0x08, "qos-cf-ack-poll") => 0xf0,
         _ => return None,
     })
 }

@@ -11,7 +11,8 @@ use crate::codegen::{
 };
 use crate::error::FilterError;
 use crate::insn::{
-    BPF_ADD, BPF_AND, BPF_DIV, BPF_LSH, BPF_MOD, BPF_MUL, BPF_OR, BPF_RSH, BPF_SUB, BPF_XOR,
+    BPF_ADD, BPF_AND, BPF_DIV, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_LSH, BPF_MOD, BPF_MUL, BPF_OR,
+    BPF_RSH, BPF_SUB, BPF_XOR,
 };
 use crate::lexer::{Kw, Tok, Token};
 use crate::names::{self, PortProto};
@@ -53,6 +54,13 @@ fn pq_of(kw: Kw) -> Option<Pq> {
         Kw::Iso => Pq::Iso,
         Kw::Esis => Pq::Esis,
         Kw::Isis => Pq::Isis,
+        Kw::IsisL1 => Pq::IsisL1,
+        Kw::IsisL2 => Pq::IsisL2,
+        Kw::IsisIih => Pq::IsisIih,
+        Kw::IsisLsp => Pq::IsisLsp,
+        Kw::IsisSnp => Pq::IsisSnp,
+        Kw::IsisCsnp => Pq::IsisCsnp,
+        Kw::IsisPsnp => Pq::IsisPsnp,
         Kw::Clnp => Pq::Clnp,
         Kw::Stp => Pq::Stp,
         Kw::Ipx => Pq::Ipx,
@@ -196,7 +204,7 @@ impl Parser {
     fn starts_id(&self, n: usize) -> bool {
         match self.peek_at(n) {
             Tok::Kw(Kw::Not) | Tok::Bang => self.starts_id(n + 1),
-            Tok::Id(_) | Tok::Hid(_) | Tok::Hid6(_) | Tok::Eid(_) => true,
+            Tok::Id(_) | Tok::Hid(_) | Tok::Hid6(_) | Tok::Eid(_) | Tok::Aid(_) => true,
             Tok::Num(_) => !arith_op(self.peek_at(n + 1)),
             Tok::LParen => self.starts_id(n + 1),
             _ => false,
@@ -296,6 +304,23 @@ impl Parser {
                 } else {
                     Err(FilterError::new(
                         "ethernet address used in non-ether expression".into(),
+                        col,
+                    ))
+                }
+            }
+            Tok::Aid(a) => {
+                self.bump();
+                if (q.addr == Some(Addr::Host) || q.addr == Some(Addr::Default))
+                    && q.proto == Pq::Link
+                {
+                    Ok((Self::at(self.g.ahost_code(a, q.dir), col)?, q))
+                } else {
+                    Err(FilterError::new(
+                        if self.g.is_arcnet() {
+                            "ARCnet address used in non-arc expression".into()
+                        } else {
+                            "aid supported only on ARCnet".into()
+                        },
                         col,
                     ))
                 }
@@ -416,8 +441,17 @@ impl Parser {
             None => {
                 let err = || format!("unknown port in range '{name}'");
                 let (a, b) = name.split_once('-').ok_or_else(err)?;
-                let (p1, t1) = names::port(a).ok_or_else(err)?;
-                let (p2, t2) = names::port(b).ok_or_else(err)?;
+                // either end may be a number (getaddrinfo() resolves numeric
+                // services for TCP and UDP alike) or a service name
+                let lookup = |n: &str| {
+                    n.parse::<u32>()
+                        .ok()
+                        // glibc truncates a numeric service to 16 bits
+                        .map(|v| (v & 0xffff, PortProto::Both))
+                        .or_else(|| names::port(n))
+                };
+                let (p1, t1) = lookup(a).ok_or_else(err)?;
+                let (p2, t2) = lookup(b).ok_or_else(err)?;
                 (p1, p2, if t1 == t2 { t1 } else { PortProto::Both })
             }
         };
@@ -443,22 +477,26 @@ impl Parser {
         };
         let (v, vlen) = match s {
             None => (v, 32),
-            Some(s) => {
-                if q.proto == Pq::Decnet {
+            Some(s) if q.proto == Pq::Decnet => match codegen::atodn(s) {
+                Some(a) => (a, 32),
+                None => {
                     return Err(FilterError::new(
-                        "DECnet addresses are not supported by pcapx".into(),
+                        format!("malformed decnet address '{s}'"),
                         col,
                     ));
                 }
-                match codegen::atoin(s) {
-                    Some(x) => x,
-                    None => {
-                        return Err(FilterError::new(format!("invalid IPv4 address '{s}'"), col));
-                    }
+            },
+            Some(s) => match codegen::atoin(s) {
+                Some(x) => x,
+                None => {
+                    return Err(FilterError::new(format!("invalid IPv4 address '{s}'"), col));
                 }
-            }
+            },
         };
         let r = match addr {
+            Addr::Default | Addr::Host | Addr::Net if q.proto == Pq::Decnet => {
+                self.g.host(v, 0, q.proto, q.dir, addr)
+            }
             Addr::Default | Addr::Host | Addr::Net => {
                 if q.proto == Pq::Link {
                     Err("illegal link layer address".to_string())
@@ -645,6 +683,13 @@ impl Parser {
                             self.bump();
                             Ok((Self::at(self.g.multicast(pq), col)?, Qual::ERR))
                         }
+                        // `pqual p80211`: the qualifier is ignored
+                        Tok::Kw(k2 @ (Kw::Type | Kw::Subtype | Kw::Direction)) => {
+                            let k2 = *k2;
+                            self.bump();
+                            let t = self.bump();
+                            Ok((self.other(k2, &t.text, t.col)?, Qual::ERR))
+                        }
                         _ => {
                             self.bump();
                             Ok((Self::at(self.g.proto_abbrev(pq), col)?, Qual::ERR))
@@ -666,6 +711,24 @@ impl Parser {
         let r: GResult<Cond> = match kw {
             Kw::Broadcast => self.g.broadcast(Pq::Default),
             Kw::Multicast => self.g.multicast(Pq::Default),
+            Kw::Fisu | Kw::Lssu | Kw::Msu | Kw::Hfisu | Kw::Hlssu | Kw::Hmsu => {
+                self.g.mtp2type(text)
+            }
+            Kw::Sio | Kw::Opc | Kw::Dpc | Kw::Sls | Kw::Hsio | Kw::Hopc | Kw::Hdpc | Kw::Hsls => {
+                return self.mtp3value(text, col);
+            }
+            Kw::Vpi | Kw::Vci => return self.mtp3value(text, col),
+            Kw::Lane
+            | Kw::Metac
+            | Kw::Bcc
+            | Kw::Oam
+            | Kw::Oamf4
+            | Kw::Oamf4ec
+            | Kw::Oamf4sc
+            | Kw::Sc
+            | Kw::Ilmic
+            | Kw::Connectmsg
+            | Kw::Metaconnect => self.g.atm_abbrev(text),
             Kw::Less => Ok(Gen::less(self.expect_num(text)?)),
             Kw::Greater => Ok(Gen::greater(self.expect_num(text)?)),
             Kw::Byte => {
@@ -685,8 +748,8 @@ impl Parser {
             Kw::Inbound => self.g.inbound(false),
             Kw::Outbound => self.g.inbound(true),
             Kw::Ifindex => {
-                self.expect_num(text)?;
-                Err("ifindex not supported on this linktype (only on Linux cooked v2 live captures)".into())
+                let n = self.expect_num(text)?;
+                self.g.ifindex(n)
             }
             Kw::Vlan => {
                 let id = self.opt_num();
@@ -710,14 +773,38 @@ impl Parser {
                 };
                 self.g.encap(kind, vni)
             }
-            Kw::Llc => {
-                if let Tok::Id(sub) = self.peek().clone() {
+            Kw::Llc => match self.peek().clone() {
+                Tok::Id(sub) => {
                     self.bump();
-                    Err(format!("'llc {sub}' is not supported by pcapx"))
-                } else {
-                    self.g.llc()
+                    let sub_lc = sub.to_ascii_lowercase();
+                    match sub_lc.as_str() {
+                        "i" => self.g.llc_i(),
+                        "s" => self.g.llc_format(0x01),
+                        "u" => self.g.llc_format(0x03),
+                        "rr" => self.g.llc_subtype(0x01, 0x0f),
+                        "rnr" => self.g.llc_subtype(0x05, 0x0f),
+                        "rej" => self.g.llc_subtype(0x09, 0x0f),
+                        _ => match sub_lc.as_str() {
+                            "ui" => Ok(0x03),
+                            "ua" => Ok(0x63),
+                            "disc" => Ok(0x43),
+                            "dm" => Ok(0x0f),
+                            "sabme" => Ok(0x6f),
+                            "test" => Ok(0xe3),
+                            "xid" => Ok(0xaf),
+                            "frmr" => Ok(0x87),
+                            _ => Err(format!("unknown LLC type name \"{sub}\"")),
+                        }
+                        .and_then(|v| self.g.llc_subtype(v, 0xef)),
+                    }
                 }
-            }
+                // "rnr" is a keyword for PF, as in libpcap's grammar
+                Tok::Kw(Kw::Rnr) => {
+                    self.bump();
+                    self.g.llc_subtype(0x05, 0x0f)
+                }
+                _ => self.g.llc(),
+            },
             Kw::Ifname | Kw::Rset | Kw::Reason | Kw::Action => {
                 if matches!(self.peek(), Tok::Id(_) | Tok::Num(_)) {
                     self.bump();
@@ -739,11 +826,45 @@ impl Parser {
                     if kw == Kw::Rnr { "rnr" } else { "srnr" }
                 ))
             }
-            Kw::Type | Kw::Subtype => {
-                Err("802.11 link-layer types supported only on 802.11".into())
+            Kw::Type => {
+                let t = self.wlan_type_value()?;
+                if matches!(self.peek(), Tok::Kw(Kw::Subtype)) {
+                    self.bump();
+                    let st = self.wlan_subtype_value(Some(t))?;
+                    self.g.wlan_type(t | st, 0x0c | 0xf0)
+                } else {
+                    self.g.wlan_type(t, 0x0c)
+                }
             }
-            Kw::Direction => Err("frame direction supported only with 802.11 headers".into()),
-            Kw::Unsupported => Err(format!("'{text}' is not supported by pcapx")),
+            Kw::Subtype => {
+                let st = self.wlan_subtype_value(None)?;
+                self.g.wlan_type(st, 0x0c | 0xf0)
+            }
+            Kw::Direction => {
+                let d = match self.peek().clone() {
+                    Tok::Num(v) => {
+                        self.bump();
+                        v
+                    }
+                    Tok::Id(name) => {
+                        self.bump();
+                        match name.to_ascii_lowercase().as_str() {
+                            "nods" => 0,
+                            "tods" => 1,
+                            "fromds" => 2,
+                            "dstods" => 3,
+                            _ => {
+                                return Err(FilterError::new(
+                                    "unknown 802.11 direction".into(),
+                                    col,
+                                ));
+                            }
+                        }
+                    }
+                    _ => return self.unexpected("an 802.11 direction after 'dir'"),
+                };
+                self.g.wlan_dir(d)
+            }
             _ => {
                 return Err(FilterError::new(
                     format!("expected a filter primitive, found '{text}'"),
@@ -752,6 +873,104 @@ impl Parser {
             }
         };
         Self::at(r, col)
+    }
+
+    /// An 802.11 type after `type`: a number or `mgt`/`ctl`/`data` names.
+    fn wlan_type_value(&mut self) -> PResult<u32> {
+        let col = self.col();
+        match self.peek().clone() {
+            Tok::Num(v) => {
+                self.bump();
+                if v & !0x0c != 0 {
+                    return Err(FilterError::new(
+                        format!("invalid 802.11 type value 0x{v:02x}"),
+                        col,
+                    ));
+                }
+                Ok(v)
+            }
+            Tok::Id(name) => {
+                self.bump();
+                names::wlan_type(&name).ok_or_else(|| {
+                    FilterError::new(format!("unknown 802.11 type name \"{name}\""), col)
+                })
+            }
+            _ => self.unexpected("an 802.11 type after 'type'"),
+        }
+    }
+
+    /// An 802.11 subtype: a number, a name of the subtypes of `of_type`, or
+    /// (after a bare `subtype`) of any type, which it then includes.
+    fn wlan_subtype_value(&mut self, of_type: Option<u32>) -> PResult<u32> {
+        let col = self.col();
+        match self.peek().clone() {
+            Tok::Num(v) if of_type.is_some() => {
+                self.bump();
+                if v & !0xf0 != 0 {
+                    return Err(FilterError::new(
+                        format!("invalid 802.11 subtype value 0x{v:02x}"),
+                        col,
+                    ));
+                }
+                Ok(v)
+            }
+            Tok::Id(name) => {
+                self.bump();
+                match of_type {
+                    Some(t) => names::wlan_subtype(t, &name).ok_or_else(|| {
+                        FilterError::new(format!("unknown 802.11 subtype name \"{name}\""), col)
+                    }),
+                    None => [0x00, 0x04, 0x08]
+                        .into_iter()
+                        .find_map(|t| names::wlan_subtype(t, &name).map(|st| st | t))
+                        .ok_or_else(|| FilterError::new("unknown 802.11 type name".into(), col)),
+                }
+            }
+            _ => self.unexpected("an 802.11 subtype"),
+        }
+    }
+
+    /// `mtp3field mtp3value`: `NUM`, `relop NUM` or `( NUM or NUM ... )`.
+    fn mtp3value(&mut self, field: &str, col: usize) -> PResult<Cond> {
+        let relop = |t: &Tok| match t {
+            Tok::Gt => Some((BPF_JGT, false)),
+            Tok::Ge => Some((BPF_JGE, false)),
+            Tok::Eq => Some((BPF_JEQ, false)),
+            Tok::Le => Some((BPF_JGT, true)),
+            Tok::Lt => Some((BPF_JGE, true)),
+            Tok::Ne => Some((BPF_JEQ, true)),
+            _ => None,
+        };
+        if let Some((op, rev)) = relop(self.peek()) {
+            self.bump();
+            let v = self.expect_num(field)?;
+            return Self::at(self.g.field_code(field, v, op, rev), col);
+        }
+        if matches!(self.peek(), Tok::LParen) {
+            self.bump();
+            let mut acc: Option<Cond> = None;
+            loop {
+                let vcol = self.col();
+                let v = self.expect_num(field)?;
+                let c = Self::at(self.g.field_code(field, v, BPF_JEQ, false), vcol)?;
+                acc = Some(match acc {
+                    None => c,
+                    Some(a) => Cond::or(a, c),
+                });
+                if self.is_or() {
+                    self.bump();
+                    continue;
+                }
+                break;
+            }
+            if !matches!(self.peek(), Tok::RParen) {
+                return self.unexpected("')'");
+            }
+            self.bump();
+            return Ok(acc.unwrap_or(Cond::False));
+        }
+        let v = self.expect_num(field)?;
+        Self::at(self.g.field_code(field, v, BPF_JEQ, false), col)
     }
 
     /// `head id` after an optional protocol qualifier.

@@ -41,6 +41,17 @@ const SNAPSHOTS: &[(&str, &str)] = &[
     ("LINUX_SLL2", "outbound and arp"),
     ("NULL", "ip6"),
     ("LOOP", "ip"),
+    ("C_HDLC", "isis"),
+    ("PPP", "tcp port 80"),
+    ("FDDI", "ether src 1:2:3:4:5:6 and ip"),
+    ("ARCNET_LINUX", "link host $c0"),
+    ("MTP2", "sio 3 and dpc 2 and sls != 1"),
+    ("IEEE802_11", "wlan src 1:2:3:4:5:6"),
+    ("IEEE802_11_RADIO", "tcp port 80"),
+    ("IEEE802_11_RADIO", "type mgt subtype beacon"),
+    ("PRISM_HEADER", "radio[0] = 0 and ip"),
+    ("EN10MB", "llc ui"),
+    ("EN10MB", "decnet src 1.1"),
 ];
 
 fn name(lt: &str, expr: &str) -> String {
@@ -92,6 +103,90 @@ const SAME_AS_TCPDUMP: &[&str] = &[
     "tcp dst port 80 or 8080",
 ];
 
+/// (link type, expression) pairs beyond Ethernet whose program equals
+/// `tcpdump -y LINKTYPE -d` instruction for instruction.
+const SAME_AS_TCPDUMP_ON: &[(&str, &str)] = &[
+    ("EN10MB", "l1"),
+    ("EN10MB", "l2"),
+    ("EN10MB", "iih"),
+    ("EN10MB", "lsp"),
+    ("EN10MB", "snp"),
+    ("EN10MB", "csnp"),
+    ("EN10MB", "psnp"),
+    ("EN10MB", "clnp"),
+    ("EN10MB", "esis"),
+    ("EN10MB", "isis proto 17"),
+    ("EN10MB", "iso proto \\isis"),
+    ("EN10MB", "decnet src 1.1"),
+    ("EN10MB", "decnet host 10.20"),
+    ("EN10MB", "llc s"),
+    ("EN10MB", "llc u"),
+    ("EN10MB", "llc rr"),
+    ("EN10MB", "llc ui"),
+    ("EN10MB", "netbeui"),
+    ("EN10MB", "ipx"),
+    ("EN10MB", "atalk"),
+    ("EN10MB", "aarp"),
+    ("EN10MB", "sca"),
+    ("EN10MB", "lat"),
+    ("EN10MB", "mopdl"),
+    ("EN10MB", "moprc"),
+    ("EN10MB", "portrange 25-smtp"),
+    ("EN10MB", "portrange smtp-25"),
+    ("C_HDLC", "ip"),
+    ("C_HDLC", "isis"),
+    ("C_HDLC", "mpls"),
+    ("PPP", "tcp port 80"),
+    ("PPP", "mpls and ip"),
+    ("FDDI", "ip"),
+    ("FDDI", "isis proto 17"),
+    ("FDDI", "ether src 1:2:3:4:5:6"),
+    ("FDDI", "broadcast"),
+    ("IEEE802", "arp"),
+    ("IEEE802", "multicast"),
+    ("ARCNET_LINUX", "ip6"),
+    ("ARCNET", "ip"),
+    ("ARCNET", "broadcast"),
+    ("MTP2", "sio 3"),
+    ("MTP2", "dpc (1 or 2)"),
+    ("MTP2_WITH_PHDR", "hopc 5"),
+    ("ERF", "msu"),
+    ("SUNATM", "llc i"),
+    ("FRELAY", "isis"),
+    ("IP_OVER_FC", "ip and udp"),
+    ("PPP_ETHER", "ip6"),
+    ("PPP_BSDOS", "ip"),
+    ("JUNIPER_ETHER", "ip"),
+    ("IPNET", "ip6"),
+    ("BACNET_MS_TP", "ip"),
+    ("NETANALYZER", "tcp"),
+    ("ATM_RFC1483", "stp"),
+    ("ENC", "len > 1"),
+    ("LTALK", "atalk"),
+    ("SLIP", "inbound"),
+    ("IEEE802_11", "len > 20"),
+    ("SUNATM", "vpi 1"),
+    ("SUNATM", "vci 5"),
+    ("SUNATM", "vpi (1 or 2)"),
+    ("SUNATM", "metac"),
+    ("SUNATM", "bcc"),
+    ("SUNATM", "oam"),
+    ("SUNATM", "oamf4ec"),
+    ("SUNATM", "oamf4sc"),
+    ("SUNATM", "sc"),
+    ("SUNATM", "ilmic"),
+    ("SUNATM", "connectmsg"),
+    ("SUNATM", "metaconnect"),
+    ("SUNATM", "lane and ip"),
+    ("SUNATM", "lane and ether host 1:2:3:4:5:6"),
+    ("SUNATM", "lane and vpi 1"),
+    ("SUNATM", "lane and vlan 3 and ip"),
+    ("SUNATM", "lane and tcp port 80"),
+    ("LINUX_SLL2", "ifindex 3"),
+    ("NFLOG", "link[0] = 2"),
+    ("DSA_TAG_EDSA", "greater 64"),
+];
+
 /// OR chains whose optimised libpcap program we match in length (the tests are
 /// laid out in another order).
 const SAME_LENGTH_AS_TCPDUMP: &[&str] = &[
@@ -132,9 +227,21 @@ fn dump_equals_tcpdump_d() {
         let got = compile(expr, 1, DEFAULT_SNAPLEN).unwrap().insns().len();
         assert_eq!(got, want, "length differs from tcpdump -d for '{expr}'");
     }
+    for (lt, expr) in SAME_AS_TCPDUMP_ON {
+        let out = Command::new("tcpdump")
+            .args(["-y", lt, "-d", "--", expr])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "tcpdump -y {lt} -d '{expr}' failed");
+        let want = String::from_utf8_lossy(&out.stdout);
+        let got = compile(expr, linktype_from_name(lt).unwrap(), DEFAULT_SNAPLEN)
+            .unwrap_or_else(|e| panic!("{lt} '{expr}': {e}"))
+            .dump();
+        assert_eq!(got, want, "dump differs from tcpdump -y {lt} -d '{expr}'");
+    }
     println!(
         "dump: {} expressions identical to tcpdump -d, {} as long",
-        SAME_AS_TCPDUMP.len(),
+        SAME_AS_TCPDUMP.len() + SAME_AS_TCPDUMP_ON.len(),
         SAME_LENGTH_AS_TCPDUMP.len()
     );
 }
