@@ -49,6 +49,7 @@ pub fn engine() -> &'static Engine {
         pcapx_dissectors::builder()
             .expect("built-in dissectors register")
             .build()
+            .expect("built-in dispatch tables are declared")
     })
 }
 
