@@ -316,7 +316,12 @@ fn truncate_while_reading(args: &[&str], out: Option<&str>) {
         let err = stderr(&o);
         if o.status.success() {
             // Finished before the cut (or the cut came before it mapped the
-            // file and it read the shorter file): try earlier / later.
+            // file and it read the shorter file): try earlier / later. Its
+            // complete output is removed, so that the next attempt's check
+            // "no output after the error" sees only what that attempt left.
+            if let Some(out) = out {
+                let _ = fs::remove_file(d.join(out));
+            }
             delay = delay * 2 / 3;
             continue;
         }
