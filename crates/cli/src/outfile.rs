@@ -35,3 +35,29 @@ pub fn commit(out: AtomicOutput) -> Result<()> {
     out.commit()?;
     Ok(())
 }
+
+/// Where a table goes: an all-or-nothing file (`-o`; Parquet synced before
+/// it takes its name, being costly to recreate) or standard output. Returns
+/// the uncommitted file (commit it with [`commit`]), the stream to write to,
+/// and the destination's name for messages.
+pub fn table_output(
+    output: Option<&Path>,
+    input_file: &str,
+    format: pcapx_output::Format,
+) -> Result<(Option<AtomicOutput>, Box<dyn std::io::Write + Send>, String)> {
+    let durability = if format == pcapx_output::Format::Parquet {
+        Durability::Sync
+    } else {
+        Durability::NoSync
+    };
+    let Some(p) = output else {
+        return Ok((
+            None,
+            Box::new(std::io::stdout()),
+            "standard output".to_owned(),
+        ));
+    };
+    let target = create(p, [input_file], durability)?;
+    let handle = target.handle()?;
+    Ok((Some(target), Box::new(handle), p.display().to_string()))
+}

@@ -1,12 +1,12 @@
 //! `pcapx convert`: a capture to a field table (CSV, JSON, JSON Lines, Parquet)
 //! on the ordered parallel pipeline.
 
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal};
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use pcapx_output::{Durability, Encoded, Encoder, Format, Occurrence, TimeFormat, Writer};
+use pcapx_output::{Encoded, Encoder, Format, Occurrence, TimeFormat, Writer};
 
 use crate::cli::{ConvertArgs, OccurrenceArg, TimeFmt, ToFormat};
 use crate::input::{self, Work};
@@ -83,26 +83,10 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
             OccurrenceArg::All => Occurrence::All,
         },
     )?;
-    // Parquet is costly to recreate: synced before it takes the final name.
-    let durability = if format == Format::Parquet {
-        Durability::Sync
-    } else {
-        Durability::NoSync
-    };
-    let target = match &a.output {
-        Some(p) => Some(outfile::create(p, [&a.input.file], durability)?),
-        None => None,
-    };
+    let (target, out, out_name) =
+        crate::outfile::table_output(a.output.as_deref(), &a.input.file, format)?;
     let mut cap = input::open(&a.input)?;
     let filter = ctx.filter(&a.input, &cap)?;
-    let out: Box<dyn Write + Send> = match &target {
-        Some(t) => Box::new(t.handle()?),
-        None => Box::new(std::io::stdout()),
-    };
-    let out_name = a
-        .output
-        .as_ref()
-        .map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
     // A small buffer: batches (hundreds of KiB) bypass it and go straight to the
     // file, with no extra copy; the header and small tails are buffered.
     let mut writer = Writer::new(BufWriter::with_capacity(64 << 10, out), &spec, format)

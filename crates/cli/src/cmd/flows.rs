@@ -16,7 +16,7 @@
 //! timeout share their conversation's number.
 
 use std::collections::BTreeMap;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -28,9 +28,7 @@ use pcapx_flow::key::addr_pair_shard;
 use pcapx_flow::key::{ICMP, ICMPV6, SCTP, TCP, UDP};
 use pcapx_flow::numbering::StreamNumbering;
 use pcapx_flow::{FlowConfig, FlowRecord, FlowTable};
-use pcapx_output::{
-    ColumnSpec, Durability, Encoder, Format, Occurrence, Scope, TableSpec, TimeFormat, Writer,
-};
+use pcapx_output::{ColumnSpec, Encoder, Format, Occurrence, Scope, TableSpec, TimeFormat, Writer};
 
 use crate::cli::{FlowsArgs, TimeFmt};
 use crate::input::{self, Work};
@@ -197,25 +195,10 @@ pub fn run(a: &FlowsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         TimeFmt::Epoch => TimeFormat::Epoch,
         TimeFmt::Iso => TimeFormat::Iso,
     });
-    let durability = if format == Format::Parquet {
-        Durability::Sync
-    } else {
-        Durability::NoSync
-    };
-    let target = match &a.output {
-        Some(p) => Some(crate::outfile::create(p, [&a.input.file], durability)?),
-        None => None,
-    };
+    let (target, out, out_name) =
+        crate::outfile::table_output(a.output.as_deref(), &a.input.file, format)?;
     let mut cap = input::open(&a.input)?;
     let filter = ctx.filter(&a.input, &cap)?;
-    let out: Box<dyn Write + Send> = match &target {
-        Some(t) => Box::new(t.handle()?),
-        None => Box::new(std::io::stdout()),
-    };
-    let out_name = a
-        .output
-        .as_ref()
-        .map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
     let mut writer = Writer::new(BufWriter::with_capacity(64 << 10, out), &spec, format)
         .with_context(|| format!("writing {out_name}"))?;
     let mut enc = Encoder::new(&spec, format);
