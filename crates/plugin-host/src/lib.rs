@@ -16,6 +16,7 @@
 //!
 //! Architecture invariant: `ffi` is the only module with `unsafe` code.
 
+pub mod crash;
 mod desc;
 mod dissector;
 mod ffi;
@@ -26,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use pcapx_core::{BuildError, Dissector, EngineBuilder, RegistryError};
 use serde::Serialize;
 
-pub use dissector::PluginDissector;
+pub use dissector::{Failures, PluginDissector};
 #[doc(hidden)]
 pub use ffi::check_declaration;
 
@@ -215,6 +216,10 @@ pub struct LoadedPlugin {
     desc: PluginDesc,
     fns: Vec<ProtoFns>,
     lock: Option<Arc<Mutex<()>>>,
+    /// Index in the crash-report registry ([`crash`]).
+    crash_id: u32,
+    /// Failures counted across all of the plugin's protocols and threads.
+    failures: Arc<Failures>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -246,9 +251,12 @@ impl LoadedPlugin {
             .map(|(d, f)| {
                 Box::new(PluginDissector::new(
                     &self.info.name,
+                    &self.info.path,
                     Arc::new(d.clone()),
                     *f,
                     self.lock.clone(),
+                    self.crash_id,
+                    Arc::clone(&self.failures),
                 )) as Box<dyn Dissector>
             })
             .collect()
@@ -350,12 +358,41 @@ pub(crate) fn from_parts(
             .collect(),
     };
     let lock = desc.single_threaded.then(|| Arc::new(Mutex::new(())));
+    let crash_id = crash::register(&info.name, &info.path);
+    let failures = Arc::new(Failures::default());
+    FAILURES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((info.name.clone(), Arc::clone(&failures)));
     Ok(LoadedPlugin {
         info,
         desc,
         fns,
         lock,
+        crash_id,
+        failures,
     })
+}
+
+/// Every loaded plugin's failure counters, for [`failure_report`].
+static FAILURES: Mutex<Vec<(String, Arc<Failures>)>> = Mutex::new(Vec::new());
+
+/// One line per plugin that panicked during the run (`plugin gamex
+/// panicked on 5 packets`), for the binary to print at exit.
+pub fn failure_report() -> Vec<String> {
+    FAILURES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .filter(|(_, f)| f.panics() > 0)
+        .map(|(name, f)| {
+            let n = f.panics();
+            format!(
+                "plugin {name} panicked on {n} packet{}",
+                if n == 1 { "" } else { "s" }
+            )
+        })
+        .collect()
 }
 
 /// Duplicate names inside one plugin are reported at load time (clashes with

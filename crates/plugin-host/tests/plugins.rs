@@ -27,7 +27,7 @@ fn ntp_plugin_declares_first_class_fields() {
     let b = build("dev");
     let ntp = load(b.ntp()).unwrap();
     let info = ntp.info();
-    assert_eq!((info.name.as_str(), info.abi.as_str()), ("ntp", "1.0"));
+    assert_eq!((info.name.as_str(), info.abi.as_str()), ("ntp", "1.1"));
     let proto = &info.protocols[0];
     assert_eq!(proto.name, "ntp");
     assert_eq!(proto.bindings[0].table, "udp.port");
@@ -332,13 +332,13 @@ fn listing_renders_text_and_json() {
     let ntp = load(b.ntp()).unwrap();
     let listing = Listing::new(std::slice::from_ref(&ntp));
     let text = listing.render_text();
-    assert!(text.starts_with("ntp 0.1.0 (ABI 1.0)"), "{text}");
+    assert!(text.starts_with("ntp 0.1.0 (ABI 1.1)"), "{text}");
     assert!(
         text.contains("udp.port=123") && text.contains("ntp.stratum"),
         "{text}"
     );
     let json: serde_json::Value = serde_json::from_str(&listing.to_json()).unwrap();
-    assert_eq!(json["host_abi"], "1.0");
+    assert_eq!(json["host_abi"], "1.1");
     assert_eq!(
         json["plugins"][0]["protocols"][0]["fields"][4]["name"],
         "ntp.stratum"
