@@ -189,24 +189,24 @@ fn bad_plugin_is_a_load_error_naming_the_file() {
 
 // ------------------------------------------------------------ native crashes
 
-/// Builds `plugins/tests/c/crasher.c` (SIGSEGV) or its `-DCRASH_ABORT`
-/// variant (SIGABRT, what a Rust plugin with `panic = "abort"` does); `None`
-/// without a C compiler outside CI.
-fn crasher(abort: bool) -> Option<PathBuf> {
+/// Builds a test-only C plugin from `plugins/tests/c/{src}.c` as
+/// `lib{name}.so` with extra `-D` definitions; `None` without a C compiler
+/// outside CI.
+fn c_plugin(src: &str, name: &str, defines: &[&str]) -> Option<PathBuf> {
     let root = common::root();
     let dir = root.join("target/plugins/cli-c");
     std::fs::create_dir_all(&dir).unwrap();
-    let name = if abort { "aborter" } else { "crasher" };
     let out = dir.join(format!("lib{name}.so"));
     let tmp = dir.join(format!("lib{name}.{}.tmp", std::process::id()));
-    let mut cc = Command::new("cc");
-    cc.args(["-std=c99", "-O0", "-Wall", "-shared", "-fPIC", "-I"])
+    let built = Command::new("cc")
+        .args(["-std=c99", "-O0", "-Wall", "-shared", "-fPIC", "-I"])
         .arg(root.join("crates/plugin-abi/include"))
-        .arg(root.join("plugins/tests/c/crasher.c"));
-    if abort {
-        cc.arg("-DCRASH_ABORT");
-    }
-    let built = cc.arg("-o").arg(&tmp).status().is_ok_and(|s| s.success());
+        .arg(root.join(format!("plugins/tests/c/{src}.c")))
+        .args(defines.iter().map(|d| format!("-D{d}")))
+        .arg("-o")
+        .arg(&tmp)
+        .status()
+        .is_ok_and(|s| s.success());
     if !built {
         assert!(
             !common::ci(),
@@ -217,6 +217,16 @@ fn crasher(abort: bool) -> Option<PathBuf> {
     }
     std::fs::rename(&tmp, &out).unwrap();
     Some(out)
+}
+
+/// `plugins/tests/c/crasher.c` (SIGSEGV) or its `-DCRASH_ABORT` variant
+/// (SIGABRT, what a Rust plugin with `panic = "abort"` does).
+fn crasher(abort: bool) -> Option<PathBuf> {
+    if abort {
+        c_plugin("crasher", "aborter", &["CRASH_ABORT"])
+    } else {
+        c_plugin("crasher", "crasher", &[])
+    }
 }
 
 /// `n` Ethernet/IPv4/UDP packets to `port`, one byte of payload each:
@@ -348,4 +358,102 @@ fn a_plugin_panicking_on_every_packet_is_reported_once_then_counted() {
         lines[1],
         format!("pcapx: plugin panicky panicked on {claimed} packets")
     );
+}
+
+// ------------------------------------------------------------ loading rules
+
+#[test]
+fn a_missing_plugin_folder_is_skipped_with_a_warning_under_verbose() {
+    let Some(p) = crasher(false) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&p, dir.path().join("crasher.so")).unwrap();
+    let path = format!("/nonexistent/pcapx/plugins:{}", dir.path().display());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pcapx"))
+            .args(args)
+            .current_dir(common::root())
+            .env("PCAPX_PLUGIN_PATH", &path)
+            .output()
+            .unwrap()
+    };
+    let warning = "pcapx: warning: plugin folder /nonexistent/pcapx/plugins (from PCAPX_PLUGIN_PATH) does not exist; skipped";
+    let o = run(&["count", "fixtures/dns.pcap"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    let o = run(&["convert", "fixtures/dns.pcap", "-v"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).lines().any(|l| l == warning), "{}", stderr(&o));
+    let o = run(&["plugins"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).lines().any(|l| l == warning), "{}", stderr(&o));
+    assert!(stdout(&o).contains("crasher"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_plugin_whose_entry_returns_null_is_skipped_with_a_warning() {
+    let Some(p) = c_plugin("declines", "declines", &[]) else {
+        return;
+    };
+    let p = p.to_str().unwrap();
+    let o = pcapx(&["count", "fixtures/dns.pcap", "--plugin", p]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim_end(),
+        format!(
+            "pcapx: warning: plugin {p}: the entry point returned NULL (the plugin declined to load); skipped"
+        )
+    );
+    assert!(stdout(&o).contains("UDP"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_binding_a_built_in_holds_is_listed_as_shadowed() {
+    let Some(p) = crasher(false) else { return };
+    let list = ok(&["plugins", "--plugin", p.to_str().unwrap()]);
+    assert!(
+        list.contains("udp.port=7777, udp.port=53 (shadowed by built-in protocol 'dns')"),
+        "{list}"
+    );
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(&["plugins", "--json", "--plugin", p.to_str().unwrap()])).unwrap();
+    let b = &j["plugins"][0]["protocols"][0]["bindings"];
+    assert_eq!(b[0].get("shadowed_by"), None, "{b}");
+    assert_eq!(b[1]["shadowed_by"], "built-in protocol 'dns'", "{b}");
+}
+
+#[test]
+fn joining_a_built_in_alias_group_takes_an_explicit_plus() {
+    let Some(plain) = c_plugin("crasher", "alias_plain", &["ALIAS=\"sport\""]) else {
+        return;
+    };
+    let Some(plus) = c_plugin("crasher", "alias_plus", &["ALIAS=\"+sport\""]) else {
+        return;
+    };
+    let o = pcapx(&[
+        "count",
+        "fixtures/dns.pcap",
+        "--plugin",
+        plain.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(
+            "alias 'sport' of field 'crasher.kind' is already an alias of tcp.srcport (built-in), udp.srcport (built-in); declare it as '+sport'"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("cap.pcap");
+    udp_to(&f, 7777, 3, 0);
+    let csv = ok(&[
+        "convert",
+        f.to_str().unwrap(),
+        "--fields",
+        "sport,crasher.kind",
+        "--plugin",
+        plus.to_str().unwrap(),
+    ]);
+    // `sport` is whichever member occurs first: the outer UDP source port.
+    assert_eq!(csv, "sport,crasher.kind\n12345,1\n12345,1\n12345,1\n");
 }

@@ -168,7 +168,8 @@ impl Dissector for PluginDissector {
                 def = def.hex();
             }
             for a in &f.aliases {
-                def = def.alias(a);
+                // `+sport`: join the existing alias group (checked at load).
+                def = def.alias(a.strip_prefix('+').unwrap_or(a));
             }
             self.fields.push((r.field(def)?, f.ftype));
         }

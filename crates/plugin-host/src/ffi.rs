@@ -334,9 +334,7 @@ pub(crate) unsafe fn read_decl(
         reason,
     };
     if decl.is_null() {
-        return Err(bad(
-            "the entry point returned NULL (plugin failed to initialise)".into(),
-        ));
+        return Err(PluginError::Refused { path: file });
     }
     // SAFETY: a non-null result of the entry points to a `pcapx_plugin`; we
     // first read only its leading magic and size (8 bytes every version has).

@@ -4,7 +4,9 @@
  * or abort() when built with -DCRASH_ABORT (what a Rust plugin built with
  * panic = "abort" does on a panic). Every other payload decodes as one U8
  * field. pcapx must report the plugin and the packet, exit 2, and leave no
- * partial output.
+ * partial output. It also binds UDP port 53, which the built-in DNS holds
+ * (listed as shadowed), and with -DALIAS='"sport"' (or '"+sport"') gives its
+ * field an alias that built-ins already use (an error unless joined with +).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -18,12 +20,22 @@
 #define NAME "crasher"
 #endif
 
+#ifdef ALIAS
+static const char *const aliases[] = { ALIAS };
+#define ALIAS_COUNT 1
+#define ALIAS_LIST aliases
+#else
+#define ALIAS_COUNT 0
+#define ALIAS_LIST NULL
+#endif
+
 static const pcapx_field fields[] = {
-    { sizeof(pcapx_field), PCAPX_FT_U8, PCAPX_BASE_DEC, 0, NAME ".kind", "Kind", "first byte", NULL },
+    { sizeof(pcapx_field), PCAPX_FT_U16, PCAPX_BASE_DEC, ALIAS_COUNT, NAME ".kind", "Kind", "first byte", ALIAS_LIST },
 };
 
 static const pcapx_binding bindings[] = {
     { sizeof(pcapx_binding), "udp.port", 7777 },
+    { sizeof(pcapx_binding), "udp.port", 53 },
 };
 
 static int32_t crasher_dissect(void *user, const uint8_t *data, size_t len,
@@ -52,7 +64,7 @@ static int32_t crasher_dissect(void *user, const uint8_t *data, size_t len,
 static const pcapx_protocol protocols[] = {{
     .size = sizeof(pcapx_protocol),
     .field_count = 1,
-    .binding_count = 1,
+    .binding_count = 2,
     .heuristic_count = 0,
     .table_count = 0,
     .anomaly_count = 0,
