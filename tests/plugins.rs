@@ -457,3 +457,50 @@ fn joining_a_built_in_alias_group_takes_an_explicit_plus() {
     // `sport` is whichever member occurs first: the outer UDP source port.
     assert_eq!(csv, "sport,crasher.kind\n12345,1\n12345,1\n12345,1\n");
 }
+
+#[test]
+fn plugin_failures_are_countable_anomalies() {
+    let p = panicky().to_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("mixed.pcap");
+    udp_to(&f, 123, 40, 0);
+    let f = f.to_str().unwrap();
+    // info: totals per kind (JSON and text).
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(&["info", f, "--json", "--plugin", &p])).unwrap();
+    assert_eq!(j["anomalies"]["plugin-failed"], 40, "{j}");
+    let text = ok(&["info", f, "--plugin", &p]);
+    assert!(
+        text.contains("Anomalies:           plugin-failed 40"),
+        "{text}"
+    );
+    // A column, a group-by key and a unique value like any field.
+    let csv = ok(&[
+        "convert",
+        f,
+        "--fields",
+        "frame.number,frame.anomaly",
+        "--plugin",
+        &p,
+    ]);
+    assert_eq!(
+        csv.lines()
+            .filter(|l| l.ends_with(",plugin-failed"))
+            .count(),
+        40
+    );
+    let u = ok(&[
+        "unique", f, "--field", "anomaly", "--counts", "--plugin", &p,
+    ]);
+    assert!(u.contains("plugin-failed") && u.contains("40"), "{u}");
+    // -v prints the totals.
+    let o = pcapx(&["convert", f, "-v", "--plugin", &p]);
+    assert!(
+        stderr(&o).contains("anomalies (packets per kind): plugin-failed 40"),
+        "{}",
+        stderr(&o)
+    );
+    // Without the plugin: no anomaly at all.
+    let j: serde_json::Value = serde_json::from_str(&ok(&["info", f, "--json"])).unwrap();
+    assert_eq!(j["anomalies"], serde_json::json!({}));
+}
