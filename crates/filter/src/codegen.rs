@@ -2023,8 +2023,9 @@ impl Gen {
     }
 
     pub fn vlan(&mut self, id: Option<u32>) -> GResult<Cond> {
+        // libpcap: "can't check for VLAN-encapsulated packets inside MPLS"
         if self.label_stack_depth > 0 {
-            return Err(format!("no VLAN support for {}", self.desc()));
+            return Err("no VLAN match after MPLS".to_string());
         }
         let tpid = match self.link {
             Link::Ethernet if !self.atm => {
