@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use pcapx_filter::{DEFAULT_SNAPLEN, compile, linktype_from_name};
+use pcapx_filter::{DEFAULT_SNAPLEN, Options, compile, compile_with, linktype_from_name};
 
 /// (link type, expression) pairs snapshotted.
 const SNAPSHOTS: &[(&str, &str)] = &[
@@ -200,6 +200,11 @@ const SAME_AS_TCPDUMP_ON: &[(&str, &str)] = &[
     ("LINUX_SLL2", "ifindex 3"),
     ("NFLOG", "link[0] = 2"),
     ("DSA_TAG_EDSA", "greater 64"),
+    // Live Linux capture: the socket's packet type (`ldh [type]`).
+    ("EN10MB", "inbound"),
+    ("EN10MB", "outbound"),
+    ("EN10MB", "outbound and udp"),
+    ("LINUX_SLL2", "inbound and udp"),
 ];
 
 #[test]
@@ -229,7 +234,12 @@ fn dump_equals_tcpdump_d() {
             .unwrap();
         assert!(out.status.success(), "tcpdump -y {lt} -d '{expr}' failed");
         let want = String::from_utf8_lossy(&out.stdout);
-        let got = compile(expr, linktype_from_name(lt).unwrap(), DEFAULT_SNAPLEN)
+        // `tcpdump -d` compiles for a live capture.
+        let opts = Options {
+            live: true,
+            ..Options::new(linktype_from_name(lt).unwrap())
+        };
+        let got = compile_with(expr, &opts)
             .unwrap_or_else(|e| panic!("{lt} '{expr}': {e}"))
             .dump();
         assert_eq!(got, want, "dump differs from tcpdump -y {lt} -d '{expr}'");
