@@ -67,6 +67,8 @@ extern "C" {
 #define PCAPX_NEXT_END 0   /* nothing follows; the rest becomes a `data` layer */
 #define PCAPX_NEXT_TABLE 1 /* look `key` up in tables[table] */
 #define PCAPX_NEXT_PORTS 2 /* src_port/dst_port in tables[table] */
+#define PCAPX_NEXT_NOT_MINE 3 /* ABI 1.1: not this protocol's bytes (emit nothing first):
+                                  the next candidate (other port, heuristics) or data takes them */
 
 /* "No length" in declared_len / payload_len. */
 #define PCAPX_NO_LEN UINT64_MAX

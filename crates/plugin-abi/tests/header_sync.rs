@@ -76,7 +76,7 @@ fn checks() -> Checks {
         "PCAPX_FT_TIME" => abi::FT_TIME,
         "PCAPX_BASE_DEC" => abi::BASE_DEC, "PCAPX_BASE_HEX" => abi::BASE_HEX,
         "PCAPX_NEXT_END" => abi::NEXT_END, "PCAPX_NEXT_TABLE" => abi::NEXT_TABLE,
-        "PCAPX_NEXT_PORTS" => abi::NEXT_PORTS, "PCAPX_NO_LEN" => abi::NO_LEN,
+        "PCAPX_NEXT_PORTS" => abi::NEXT_PORTS, "PCAPX_NEXT_NOT_MINE" => abi::NEXT_NOT_MINE, "PCAPX_NO_LEN" => abi::NO_LEN,
         "PCAPX_STATUS_OK" => u32::try_from(abi::STATUS_OK).unwrap(),
         "PCAPX_STATUS_FAILED" => u32::try_from(abi::STATUS_FAILED).unwrap(),
         "PCAPX_STATUS_PANICKED" => u32::try_from(abi::STATUS_PANICKED).unwrap(),

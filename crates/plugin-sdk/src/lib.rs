@@ -184,6 +184,8 @@ pub enum Next {
     End,
     Table(Table, u64),
     Ports(Table, u16, u16),
+    /// Not this protocol's bytes: see [`Outcome::not_mine`].
+    NotMine,
 }
 
 /// The result of dissecting one layer.
@@ -201,6 +203,17 @@ impl Outcome {
             header_len,
             payload_len: None,
             next: Next::End,
+        }
+    }
+    /// "Not mine": these bytes are not this protocol's (bad magic on a bound
+    /// port). Return it before emitting anything: pcapx withdraws the layer
+    /// and offers the bytes to the next candidate (the other port, then the
+    /// heuristics), else they become `data`.
+    pub fn not_mine() -> Outcome {
+        Outcome {
+            header_len: 0,
+            payload_len: None,
+            next: Next::NotMine,
         }
     }
     /// Hand the rest to whoever is bound to `key` in `table`.

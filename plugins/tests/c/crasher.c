@@ -3,7 +3,8 @@
  * a payload whose first byte is 0xEE makes it fault — a NULL write (SIGSEGV),
  * or abort() when built with -DCRASH_ABORT (what a Rust plugin built with
  * panic = "abort" does on a panic). Every other payload decodes as one U8
- * field. pcapx must report the plugin and the packet, exit 2, and leave no
+ * field; 0x00 is "not mine" (ABI 1.1), 0x0F is "not mine" after emitting a
+ * value (a contract breach: plugin-failed). pcapx must report the plugin and the packet, exit 2, and leave no
  * partial output. It also binds UDP port 53, which the built-in DNS holds
  * (listed as shadowed), and with -DALIAS='"sport"' (or '"+sport"') gives its
  * field an alias that built-ins already use (an error unless joined with +).
@@ -45,6 +46,13 @@ static int32_t crasher_dissect(void *user, const uint8_t *data, size_t len,
     (void)info;
     if (len == 0) {
         api->short_(cx);
+        return PCAPX_STATUS_OK;
+    }
+    if (data[0] == 0x00)
+        return out->next = PCAPX_NEXT_NOT_MINE, PCAPX_STATUS_OK; /* not mine */
+    if (data[0] == 0x0F) { /* "not mine" after emitting: a contract breach */
+        api->add_u64(cx, 0, data[0]);
+        out->next = PCAPX_NEXT_NOT_MINE;
         return PCAPX_STATUS_OK;
     }
     if (data[0] == 0xEE) {
