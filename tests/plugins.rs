@@ -536,3 +536,28 @@ fn a_plugin_can_say_not_mine() {
          eth:ip:udp:crasher,15,,plugin-failed\n"
     );
 }
+
+#[test]
+fn narrow_signed_fields_are_typed_and_checked() {
+    let Some(p) = crasher(false) else { return };
+    let p = p.to_str().unwrap();
+    let f = ok(&["fields", "--layer", "crasher", "--plugin", p]);
+    assert!(
+        f.lines()
+            .any(|l| l.contains("crasher.offset") && l.contains("int16")),
+        "{f}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("cap.pcap");
+    udp_payloads(&cap, 7777, 2, |i| [0x01, 0x02][i as usize - 1]);
+    let csv = ok(&[
+        "convert",
+        cap.to_str().unwrap(),
+        "--fields",
+        "crasher.offset,frame.anomaly",
+        "--plugin",
+        p,
+    ]);
+    // -300 fits; 40000 does not fit an int16: the plugin broke the contract.
+    assert_eq!(csv, "crasher.offset,frame.anomaly\n-300,\n,plugin-failed\n");
+}

@@ -55,6 +55,10 @@ pub const FT_BYTES: u8 = 11;
 pub const FT_STR: u8 = 12;
 /// Absolute time, signed nanoseconds since the Unix epoch.
 pub const FT_TIME: u8 = 13;
+/// ABI 1.1: signed integers narrower than 64 bits, emitted with `add_i64`.
+pub const FT_I8: u8 = 14;
+pub const FT_I16: u8 = 15;
+pub const FT_I32: u8 = 16;
 
 /// How `show` prints an integer field.
 pub const BASE_DEC: u8 = 0;

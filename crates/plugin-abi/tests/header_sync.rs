@@ -73,7 +73,7 @@ fn checks() -> Checks {
         "PCAPX_FT_U64" => abi::FT_U64, "PCAPX_FT_I64" => abi::FT_I64, "PCAPX_FT_F64" => abi::FT_F64,
         "PCAPX_FT_BOOL" => abi::FT_BOOL, "PCAPX_FT_IPV4" => abi::FT_IPV4, "PCAPX_FT_IPV6" => abi::FT_IPV6,
         "PCAPX_FT_MAC" => abi::FT_MAC, "PCAPX_FT_BYTES" => abi::FT_BYTES, "PCAPX_FT_STR" => abi::FT_STR,
-        "PCAPX_FT_TIME" => abi::FT_TIME,
+        "PCAPX_FT_TIME" => abi::FT_TIME, "PCAPX_FT_I8" => abi::FT_I8, "PCAPX_FT_I16" => abi::FT_I16, "PCAPX_FT_I32" => abi::FT_I32,
         "PCAPX_BASE_DEC" => abi::BASE_DEC, "PCAPX_BASE_HEX" => abi::BASE_HEX,
         "PCAPX_NEXT_END" => abi::NEXT_END, "PCAPX_NEXT_TABLE" => abi::NEXT_TABLE,
         "PCAPX_NEXT_PORTS" => abi::NEXT_PORTS, "PCAPX_NEXT_NOT_MINE" => abi::NEXT_NOT_MINE, "PCAPX_NO_LEN" => abi::NO_LEN,

@@ -329,7 +329,7 @@ impl CallCx<'_, '_> {
         }
     }
     pub(crate) fn add_i64(&mut self, i: u32, v: i64) {
-        if let Some(id) = self.field(i, |t| t == FieldType::I64) {
+        if let Some(id) = self.field(i, |t| Value::I64(v).fits(t)) {
             self.cx.add(id, Value::I64(v));
         }
     }

@@ -32,6 +32,7 @@ static const char *const aliases[] = { ALIAS };
 
 static const pcapx_field fields[] = {
     { sizeof(pcapx_field), PCAPX_FT_U16, PCAPX_BASE_DEC, ALIAS_COUNT, NAME ".kind", "Kind", "first byte", ALIAS_LIST },
+    { sizeof(pcapx_field), PCAPX_FT_I16, PCAPX_BASE_DEC, 0, NAME ".offset", "Offset", "signed 16-bit test value (ABI 1.1)", NULL },
 };
 
 static const pcapx_binding bindings[] = {
@@ -64,6 +65,10 @@ static int32_t crasher_dissect(void *user, const uint8_t *data, size_t len,
 #endif
     }
     api->add_u64(cx, 0, data[0]);
+    if (data[0] == 0x01)
+        api->add_i64(cx, 1, -300);
+    if (data[0] == 0x02)
+        api->add_i64(cx, 1, 40000); /* does not fit an I16: plugin-failed */
     out->header_len = len;
     out->next = PCAPX_NEXT_END;
     return PCAPX_STATUS_OK;
@@ -71,7 +76,7 @@ static int32_t crasher_dissect(void *user, const uint8_t *data, size_t len,
 
 static const pcapx_protocol protocols[] = {{
     .size = sizeof(pcapx_protocol),
-    .field_count = 1,
+    .field_count = 2,
     .binding_count = 2,
     .heuristic_count = 0,
     .table_count = 0,
