@@ -232,6 +232,12 @@ fn crasher(abort: bool) -> Option<PathBuf> {
 /// `n` Ethernet/IPv4/UDP packets to `port`, one byte of payload each:
 /// 0x01, except packet number `bad` (1-based), whose byte is 0xEE.
 fn udp_to(path: &std::path::Path, port: u16, n: u32, bad: u32) {
+    udp_payloads(path, port, n, |i| if i == bad { 0xee } else { 0x01 });
+}
+
+/// `n` Ethernet/IPv4/UDP packets to `port`; packet `i` (1-based) carries
+/// the one byte `payload(i)`.
+fn udp_payloads(path: &std::path::Path, port: u16, n: u32, payload: impl Fn(u32) -> u8) {
     let mut f = Vec::new();
     f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     f.extend_from_slice(&[
@@ -245,7 +251,7 @@ fn udp_to(path: &std::path::Path, port: u16, n: u32, bad: u32) {
         p.extend_from_slice(&[0x30, 0x39]);
         p.extend_from_slice(&port.to_be_bytes());
         p.extend_from_slice(&[0, 9, 0, 0]);
-        p.push(if i == bad { 0xee } else { 0x01 });
+        p.push(payload(i));
         let len = u32::try_from(p.len()).unwrap();
         for v in [i, 0, len, len] {
             f.extend_from_slice(&v.to_le_bytes());
@@ -503,4 +509,55 @@ fn plugin_failures_are_countable_anomalies() {
     // Without the plugin: no anomaly at all.
     let j: serde_json::Value = serde_json::from_str(&ok(&["info", f, "--json"])).unwrap();
     assert_eq!(j["anomalies"], serde_json::json!({}));
+}
+
+#[test]
+fn a_plugin_can_say_not_mine() {
+    let Some(p) = crasher(false) else { return };
+    let p = p.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("cap.pcap");
+    // 1: its own; 2: not mine; 3: not mine after emitting (a breach).
+    udp_payloads(&f, 7777, 3, |i| [0x01, 0x00, 0x0f][i as usize - 1]);
+    let f = f.to_str().unwrap();
+    let csv = ok(&[
+        "convert",
+        f,
+        "--fields",
+        "frame.protocols,crasher.kind,data.len,frame.anomaly",
+        "--plugin",
+        p,
+    ]);
+    assert_eq!(
+        csv,
+        "frame.protocols,crasher.kind,data.len,frame.anomaly\n\
+         eth:ip:udp:crasher,1,,\n\
+         eth:ip:udp:data,,1,\n\
+         eth:ip:udp:crasher,15,,plugin-failed\n"
+    );
+}
+
+#[test]
+fn narrow_signed_fields_are_typed_and_checked() {
+    let Some(p) = crasher(false) else { return };
+    let p = p.to_str().unwrap();
+    let f = ok(&["fields", "--layer", "crasher", "--plugin", p]);
+    assert!(
+        f.lines()
+            .any(|l| l.contains("crasher.offset") && l.contains("int16")),
+        "{f}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("cap.pcap");
+    udp_payloads(&cap, 7777, 2, |i| [0x01, 0x02][i as usize - 1]);
+    let csv = ok(&[
+        "convert",
+        cap.to_str().unwrap(),
+        "--fields",
+        "crasher.offset,frame.anomaly",
+        "--plugin",
+        p,
+    ]);
+    // -300 fits; 40000 does not fit an int16: the plugin broke the contract.
+    assert_eq!(csv, "crasher.offset,frame.anomaly\n-300,\n,plugin-failed\n");
 }

@@ -15,6 +15,7 @@ mod capbench;
 mod fixtures;
 mod fuzz;
 mod packets;
+mod plugins;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +45,9 @@ tasks:
       live capture under load only (root): tcpreplay --topspeed the first L
       packets (0: all) of bench-N.pcap onto a veth in a private namespace while
       pcapx, then tcpdump, captures the peer; updates that BENCHMARKS.md section
+  plugins [--out DIR]
+      build the example plugins (NTP in Rust, TFTP in C) into DIR (default
+      target/pcapx-plugins) and print the PCAPX_PLUGIN_PATH line to use them
   fuzz --list | fuzz TARGET [--seconds N] [--seed N] [--seeds]
       list the fuzz targets, or run one (libFuzzer via cargo-fuzz) for N
       seconds (default 60) on its seed corpus in fuzz/corpus/TARGET; exits
@@ -72,6 +76,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         "bench" => bench::run(rest),
         "bench-capture" => capbench::run(rest),
         "fuzz" => fuzz::run(rest),
+        "plugins" => plugins::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

@@ -29,6 +29,13 @@ pub enum Next {
     /// Transport ports: try the lower port, then the higher (Wireshark's
     /// "try low port first"), then the heuristics.
     Ports(TableId, u16, u16),
+    /// "Not mine": the bytes are not this protocol's (bad magic on a bound
+    /// port). The layer is withdrawn and the next candidate of the table
+    /// that chose this dissector is tried (the other port, then the
+    /// heuristics), else the bytes become `data`. Only valid before the
+    /// dissector emitted anything; a layer that already has fields or
+    /// anomalies ends there instead.
+    NotMine,
 }
 
 /// The result of dissecting one layer.
@@ -50,6 +57,14 @@ impl Outcome {
             header_len,
             payload_len: None,
             next,
+        }
+    }
+    /// The bytes are not this protocol's: see [`Next::NotMine`].
+    pub fn not_mine() -> Outcome {
+        Outcome {
+            header_len: 0,
+            payload_len: None,
+            next: Next::NotMine,
         }
     }
     /// A layer that ends the dissection after `header_len` bytes.

@@ -579,12 +579,12 @@ impl Engine {
     /// The first heuristic of table `t` that accepts `data`. A probe only
     /// reads: `accepts` gets the walk's context by shared reference, so it
     /// cannot record anything (and no scratch sink is built per probe).
-    fn heuristic(&self, t: usize, data: &[u8], cx: &Ctx<'_>) -> Option<usize> {
+    fn heuristic(&self, t: usize, data: &[u8], cx: &Ctx<'_>, skip: &[usize]) -> Option<usize> {
         let tab = self.tables.get(t)?;
         tab.heuristics
             .iter()
             .copied()
-            .find(|&d| self.dissectors[d].accepts(data, cx))
+            .find(|&d| !skip.contains(&d) && self.dissectors[d].accepts(data, cx))
     }
 
     /// Decode one packet into `out` (which is cleared first).
@@ -680,6 +680,11 @@ impl Engine {
         };
         let mut chosen = self.link_dissector(meta, cx.fields);
         let mut depth = 0usize;
+        // How the current candidate was chosen, and who at this position
+        // already said "not mine" (the next candidate skips them).
+        let mut selector: Option<Next> = None;
+        let mut declined = [usize::MAX; 8];
+        let mut n_declined = 0usize;
         while let Some(di) = chosen {
             if depth >= MAX_LAYERS {
                 cx.fields.anomaly(self.anomalies.too_deep);
@@ -687,13 +692,30 @@ impl Engine {
             }
             depth += 1;
             let slice = data.get(walk.start..walk.end).unwrap_or(&[]);
+            let (prev, declared) = (cx.prev, cx.declared_len);
             let outcome = self.decode_layer(di, slice, &walk, &mut cx);
+            if outcome.next == Next::NotMine && cx.fields.pop_empty_layer() {
+                cx.prev = prev;
+                cx.declared_len = declared;
+                cx.offset = walk.start;
+                chosen = match selector {
+                    Some(sel) if n_declined < declined.len() => {
+                        declined[n_declined] = di;
+                        n_declined += 1;
+                        self.choose_among(sel, slice, &mut cx, &declined[..n_declined])
+                    }
+                    _ => None,
+                };
+                continue;
+            }
+            n_declined = 0;
             walk.advance(&outcome, cx.quoted, self.protos[di]);
-            if matches!(outcome.next, Next::End) {
+            if matches!(outcome.next, Next::End | Next::NotMine) {
                 break;
             }
             let rest = data.get(walk.start..walk.end).unwrap_or(&[]);
             cx.offset = walk.start;
+            selector = Some(outcome.next);
             chosen = self.choose(outcome.next, rest, &mut cx);
         }
         WalkEnd {
@@ -724,12 +746,28 @@ impl Engine {
     /// that handed off.
     #[inline]
     fn choose(&self, next: Next, rest: &[u8], cx: &mut Ctx<'_>) -> Option<usize> {
+        self.choose_among(next, rest, cx, &[])
+    }
+
+    /// [`Engine::choose`] skipping the dissectors in `declined` (they said
+    /// "not mine" for these bytes).
+    fn choose_among(
+        &self,
+        next: Next,
+        rest: &[u8],
+        cx: &mut Ctx<'_>,
+        declined: &[usize],
+    ) -> Option<usize> {
+        let ok = |d: &usize| !declined.contains(d);
         match next {
-            Next::End => None,
+            Next::End | Next::NotMine => None,
             Next::Table(t, key) => {
                 let t = t.0 as usize;
-                let d = self.lookup(t, key).or_else(|| self.heuristic(t, rest, cx));
-                if d.is_none() && !rest.is_empty() && !cx.quoted {
+                let d = self
+                    .lookup(t, key)
+                    .filter(ok)
+                    .or_else(|| self.heuristic(t, rest, cx, declined));
+                if d.is_none() && declined.is_empty() && !rest.is_empty() && !cx.quoted {
                     cx.fields.anomaly(self.anomalies.unknown_next);
                 }
                 d
@@ -738,8 +776,9 @@ impl Engine {
                 let t = t.0 as usize;
                 let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
                 self.lookup(t, u64::from(lo))
-                    .or_else(|| self.lookup(t, u64::from(hi)))
-                    .or_else(|| self.heuristic(t, rest, cx))
+                    .filter(ok)
+                    .or_else(|| self.lookup(t, u64::from(hi)).filter(ok))
+                    .or_else(|| self.heuristic(t, rest, cx, declined))
             }
         }
     }
@@ -1043,6 +1082,19 @@ mod tests {
         add(toy("loop", &[(TYPE, 9)], |_, _, t| {
             Outcome::next(1, Next::Table(t, 9))
         }));
+        // Port 7: only payloads starting with 'M' are its own.
+        add(toy("picky", &[(PORT, 7)], |d, cx, t| {
+            if d.first() == Some(&b'M') {
+                end1(d, cx, t)
+            } else {
+                Outcome::not_mine()
+            }
+        }));
+        // Port 8: records an anomaly, then says "not mine" (too late).
+        add(toy("sloppy", &[(PORT, 8)], |_, cx, _| {
+            cx.malformed();
+            Outcome::not_mine()
+        }));
         b
     }
 
@@ -1146,6 +1198,23 @@ mod tests {
             protocols(&[2, 0xff, 0x1f, 0x90, 1, 0xbb, b'x']),
             "link:ports:p443"
         );
+    }
+
+    #[test]
+    fn not_mine_hands_the_bytes_to_the_next_candidate() {
+        // Its own payload.
+        assert_eq!(protocols(&[2, 0xff, 0, 1, 0, 7, b'M']), "link:ports:picky");
+        // Declined: the heuristics are next, then `data`.
+        assert_eq!(protocols(&[2, 0xff, 0, 1, 0, 7, b'H']), "link:ports:h1");
+        let d = dissect(&[2, 0xff, 0, 1, 0, 7, b'x']);
+        assert_eq!(d.engine_protocols, "link:ports:data");
+        assert!(d.anomalies.is_empty());
+        // The lower port declines: the higher port's dissector is tried.
+        assert_eq!(protocols(&[2, 0xff, 0, 7, 0, 80, b'x']), "link:ports:p80");
+        // "Not mine" after recording something ends the walk on that layer.
+        let d = dissect(&[2, 0xff, 0, 1, 0, 8, b'H']);
+        assert_eq!(d.engine_protocols, "link:ports:sloppy:data");
+        assert_eq!(d.anomalies, [hit("malformed", "sloppy")]);
     }
 
     #[test]

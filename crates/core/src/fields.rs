@@ -265,6 +265,23 @@ impl Fields {
         self.cur_layer
     }
 
+    /// Withdraws the last layer if nothing was recorded on it (no value, no
+    /// anomaly): a dissector said "not mine". Returns whether it was removed.
+    pub fn pop_empty_layer(&mut self) -> bool {
+        let Some(last) = self.layers.len().checked_sub(1) else {
+            return false;
+        };
+        let layer = u16::try_from(last).unwrap_or(u16::MAX);
+        let used = self.entries.last().is_some_and(|e| e.layer == layer)
+            || self.anomalies.iter().any(|h| h.layer == layer);
+        if used || last == 0 {
+            return false;
+        }
+        self.layers.pop();
+        self.cur_layer = layer - 1;
+        true
+    }
+
     /// Fix up the header length of the current layer once it is known.
     pub fn set_header_len(&mut self, layer: u16, len: u32) {
         if let Some(l) = self.layers.get_mut(usize::from(layer)) {

@@ -21,6 +21,11 @@ pub enum FieldType {
     Str = 12,
     /// Absolute time, integer nanoseconds since the Unix epoch.
     Time = 13,
+    /// Signed integers narrower than 64 bits (values are [`Value::I64`]
+    /// within the width).
+    I8 = 14,
+    I16 = 15,
+    I32 = 16,
 }
 
 impl FieldType {
@@ -31,6 +36,9 @@ impl FieldType {
             FieldType::U16 => "uint16",
             FieldType::U32 => "uint32",
             FieldType::U64 => "uint64",
+            FieldType::I8 => "int8",
+            FieldType::I16 => "int16",
+            FieldType::I32 => "int32",
             FieldType::I64 => "int64",
             FieldType::F64 => "double",
             FieldType::Bool => "bool",
@@ -59,6 +67,9 @@ impl FieldType {
             11 => FieldType::Bytes,
             12 => FieldType::Str,
             13 => FieldType::Time,
+            14 => FieldType::I8,
+            15 => FieldType::I16,
+            16 => FieldType::I32,
             _ => return None,
         })
     }
@@ -70,8 +81,26 @@ impl FieldType {
         )
     }
 
+    pub fn is_signed(self) -> bool {
+        matches!(
+            self,
+            FieldType::I8 | FieldType::I16 | FieldType::I32 | FieldType::I64
+        )
+    }
+
     pub fn is_numeric(self) -> bool {
-        self.is_unsigned() || matches!(self, FieldType::I64 | FieldType::F64 | FieldType::Bool)
+        self.is_unsigned() || self.is_signed() || matches!(self, FieldType::F64 | FieldType::Bool)
+    }
+
+    /// The range a signed field of this type can hold.
+    pub fn signed_range(self) -> Option<(i64, i64)> {
+        match self {
+            FieldType::I8 => Some((i64::from(i8::MIN), i64::from(i8::MAX))),
+            FieldType::I16 => Some((i64::from(i16::MIN), i64::from(i16::MAX))),
+            FieldType::I32 => Some((i64::from(i32::MIN), i64::from(i32::MAX))),
+            FieldType::I64 => Some((i64::MIN, i64::MAX)),
+            _ => None,
+        }
     }
 
     /// Largest value an unsigned field of this type can hold.
@@ -116,8 +145,10 @@ impl Value<'_> {
     pub fn fits(&self, t: FieldType) -> bool {
         match (self, t) {
             (Value::U64(v), t) if t.is_unsigned() => t.max_unsigned().is_some_and(|m| *v <= m),
-            (Value::I64(_), FieldType::I64)
-            | (Value::F64(_), FieldType::F64)
+            (Value::I64(v), t) if t.is_signed() => t
+                .signed_range()
+                .is_some_and(|(lo, hi)| (lo..=hi).contains(v)),
+            (Value::F64(_), FieldType::F64)
             | (Value::Bool(_), FieldType::Bool)
             | (Value::Ipv4(_), FieldType::Ipv4)
             | (Value::Ipv6(_), FieldType::Ipv6)

@@ -40,7 +40,12 @@ fn kind_of(t: FieldType, occ: Occurrence) -> Kind {
         return Kind::Str;
     }
     match t {
-        FieldType::U8 | FieldType::U16 | FieldType::U32 => Kind::I32,
+        FieldType::U8
+        | FieldType::U16
+        | FieldType::U32
+        | FieldType::I8
+        | FieldType::I16
+        | FieldType::I32 => Kind::I32,
         FieldType::U64 | FieldType::I64 | FieldType::Time => Kind::I64,
         FieldType::Bool => Kind::Bool,
         FieldType::F64 => Kind::F64,
@@ -173,7 +178,11 @@ impl ParquetEncoder {
                         got = true;
                     }
                     (_, ColData::I32(vals, _)) if !got => {
-                        if let Some(x) = v.as_u64() {
+                        if let Value::I64(x) = v {
+                            // A signed field narrower than 64 bits fits.
+                            vals.push(i32::try_from(x).unwrap_or(0));
+                            got = true;
+                        } else if let Some(x) = v.as_u64() {
                             vals.push(to_i32(x));
                             got = true;
                         }
@@ -235,12 +244,15 @@ fn schema(spec: &TableSpec) -> Result<Type, OutputError> {
         let k = kind_of(c.ftype, spec.occurrence);
         let (phys, logical) = match k {
             Kind::I32 => {
-                let w: i8 = match c.ftype {
-                    FieldType::U8 => 8,
-                    FieldType::U16 => 16,
-                    _ => 32,
+                let (w, signed): (i8, bool) = match c.ftype {
+                    FieldType::U8 => (8, false),
+                    FieldType::U16 => (16, false),
+                    FieldType::I8 => (8, true),
+                    FieldType::I16 => (16, true),
+                    FieldType::I32 => (32, true),
+                    _ => (32, false),
                 };
-                (Physical::INT32, Some(LogicalType::integer(w, false)))
+                (Physical::INT32, Some(LogicalType::integer(w, signed)))
             }
             Kind::I64 => match c.ftype {
                 FieldType::Time => (

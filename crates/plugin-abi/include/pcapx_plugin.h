@@ -58,6 +58,9 @@ extern "C" {
 #define PCAPX_FT_BYTES 11
 #define PCAPX_FT_STR 12
 #define PCAPX_FT_TIME 13 /* signed nanoseconds since the Unix epoch */
+#define PCAPX_FT_I8 14   /* ABI 1.1: signed integers narrower than 64 bits (add_i64, must fit) */
+#define PCAPX_FT_I16 15
+#define PCAPX_FT_I32 16
 
 /* Display base of integer fields. */
 #define PCAPX_BASE_DEC 0
@@ -67,6 +70,8 @@ extern "C" {
 #define PCAPX_NEXT_END 0   /* nothing follows; the rest becomes a `data` layer */
 #define PCAPX_NEXT_TABLE 1 /* look `key` up in tables[table] */
 #define PCAPX_NEXT_PORTS 2 /* src_port/dst_port in tables[table] */
+#define PCAPX_NEXT_NOT_MINE 3 /* ABI 1.1: not this protocol's bytes (emit nothing first):
+                                  the next candidate (other port, heuristics) or data takes them */
 
 /* "No length" in declared_len / payload_len. */
 #define PCAPX_NO_LEN UINT64_MAX
@@ -142,7 +147,7 @@ typedef struct pcapx_host_api {
     uint32_t size;
     uint32_t abi_minor;
     void (*add_u64)(void *cx, uint32_t field, uint64_t value);   /* FT_U8..FT_U64 (must fit) */
-    void (*add_i64)(void *cx, uint32_t field, int64_t value);    /* FT_I64 */
+    void (*add_i64)(void *cx, uint32_t field, int64_t value);    /* FT_I8..FT_I64 (must fit) */
     void (*add_f64)(void *cx, uint32_t field, double value);     /* FT_F64 */
     void (*add_bool)(void *cx, uint32_t field, int32_t value);   /* FT_BOOL */
     void (*add_time)(void *cx, uint32_t field, int64_t ns);      /* FT_TIME */

@@ -55,6 +55,10 @@ pub const FT_BYTES: u8 = 11;
 pub const FT_STR: u8 = 12;
 /// Absolute time, signed nanoseconds since the Unix epoch.
 pub const FT_TIME: u8 = 13;
+/// ABI 1.1: signed integers narrower than 64 bits, emitted with `add_i64`.
+pub const FT_I8: u8 = 14;
+pub const FT_I16: u8 = 15;
+pub const FT_I32: u8 = 16;
 
 /// How `show` prints an integer field.
 pub const BASE_DEC: u8 = 0;
@@ -67,6 +71,12 @@ pub const NEXT_TABLE: u32 = 1;
 /// Transport ports [`OutcomeOut::src_port`]/[`OutcomeOut::dst_port`] in table
 /// [`OutcomeOut::table`] (lower port first, then the higher, then heuristics).
 pub const NEXT_PORTS: u32 = 2;
+/// ABI 1.1: "not mine" — the bytes are not this protocol's (bad magic on a
+/// bound port); emit nothing before returning it. The host withdraws the
+/// layer and tries the next candidate (the other port, the heuristics), else
+/// the bytes become `data`. A plugin that emitted values first gets
+/// `plugin-failed`.
+pub const NEXT_NOT_MINE: u32 = 3;
 
 /// "No length" in [`LayerInfo::declared_len`] and [`OutcomeOut::payload_len`].
 pub const NO_LEN: u64 = u64::MAX;

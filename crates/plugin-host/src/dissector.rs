@@ -145,6 +145,7 @@ impl PluginDissector {
         let table = || self.tables.get(usize::try_from(out.table).ok()?).copied();
         let next = match out.next {
             abi::NEXT_END => Next::End,
+            abi::NEXT_NOT_MINE => Next::NotMine,
             abi::NEXT_TABLE => Next::Table(table()?, out.key),
             abi::NEXT_PORTS => Next::Ports(table()?, out.src_port, out.dst_port),
             _ => return None,
@@ -213,6 +214,7 @@ impl Dissector for PluginDissector {
                 fields: &self.fields,
                 anomalies: &self.anomalies,
                 failed: false,
+                emitted: false,
                 panic: PanicSink {
                     plugin: &self.plugin,
                     file: &self.file,
@@ -227,7 +229,9 @@ impl Dissector for PluginDissector {
                 self.failures
                     .report_first(&self.plugin, &self.file, packet, None);
             }
-            (status, out, call.failed)
+            // "Not mine" is only valid before anything was recorded.
+            let late = out.next == abi::NEXT_NOT_MINE && call.emitted;
+            (status, out, call.failed || late)
         };
         match self.outcome(&out, data.len()) {
             Some(o) if status == abi::STATUS_OK && !failed => o,
@@ -268,6 +272,8 @@ pub(crate) struct CallCx<'a, 'b> {
     fields: &'a [(FieldId, FieldType)],
     anomalies: &'a [AnomalyId],
     failed: bool,
+    /// Something was recorded (a value, an anomaly): "not mine" is too late.
+    emitted: bool,
     panic: PanicSink<'a>,
 }
 
@@ -306,7 +312,10 @@ impl CallCx<'_, '_> {
         ok: impl FnOnce(FieldType) -> bool,
     ) -> Option<(FieldId, FieldType)> {
         match usize::try_from(i).ok().and_then(|i| self.fields.get(i)) {
-            Some(&(id, t)) if ok(t) => Some((id, t)),
+            Some(&(id, t)) if ok(t) => {
+                self.emitted = true;
+                Some((id, t))
+            }
             _ => {
                 self.failed = true;
                 None
@@ -320,7 +329,7 @@ impl CallCx<'_, '_> {
         }
     }
     pub(crate) fn add_i64(&mut self, i: u32, v: i64) {
-        if let Some(id) = self.field(i, |t| t == FieldType::I64) {
+        if let Some(id) = self.field(i, |t| Value::I64(v).fits(t)) {
             self.cx.add(id, Value::I64(v));
         }
     }
@@ -380,15 +389,18 @@ impl CallCx<'_, '_> {
         }
     }
     pub(crate) fn anomaly(&mut self, i: u32) {
+        self.emitted = true;
         match usize::try_from(i).ok().and_then(|i| self.anomalies.get(i)) {
             Some(&id) => self.cx.anomaly(id),
             None => self.failed = true,
         }
     }
     pub(crate) fn short(&mut self) {
+        self.emitted = true;
         self.cx.short();
     }
     pub(crate) fn malformed(&mut self) {
+        self.emitted = true;
         self.cx.malformed();
     }
 }

@@ -214,6 +214,7 @@ pub(crate) unsafe extern "C" fn dissect_shim<P: Protocol>(
         out.payload_len = o.payload_len.map_or(abi::NO_LEN, to_u64);
         match o.next {
             Next::End => out.next = abi::NEXT_END,
+            Next::NotMine => out.next = abi::NEXT_NOT_MINE,
             Next::Table(t, key) => {
                 out.next = abi::NEXT_TABLE;
                 out.table = t.0;

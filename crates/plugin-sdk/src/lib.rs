@@ -50,6 +50,10 @@ pub enum FieldType {
     U16,
     U32,
     U64,
+    /// ABI 1.1 (emit with `add_i64`; the value must fit).
+    I8,
+    I16,
+    I32,
     I64,
     F64,
     Bool,
@@ -69,6 +73,9 @@ impl FieldType {
             FieldType::U16 => abi::FT_U16,
             FieldType::U32 => abi::FT_U32,
             FieldType::U64 => abi::FT_U64,
+            FieldType::I8 => abi::FT_I8,
+            FieldType::I16 => abi::FT_I16,
+            FieldType::I32 => abi::FT_I32,
             FieldType::I64 => abi::FT_I64,
             FieldType::F64 => abi::FT_F64,
             FieldType::Bool => abi::FT_BOOL,
@@ -184,6 +191,8 @@ pub enum Next {
     End,
     Table(Table, u64),
     Ports(Table, u16, u16),
+    /// Not this protocol's bytes: see [`Outcome::not_mine`].
+    NotMine,
 }
 
 /// The result of dissecting one layer.
@@ -201,6 +210,17 @@ impl Outcome {
             header_len,
             payload_len: None,
             next: Next::End,
+        }
+    }
+    /// "Not mine": these bytes are not this protocol's (bad magic on a bound
+    /// port). Return it before emitting anything: pcapx withdraws the layer
+    /// and offers the bytes to the next candidate (the other port, then the
+    /// heuristics), else they become `data`.
+    pub fn not_mine() -> Outcome {
+        Outcome {
+            header_len: 0,
+            payload_len: None,
+            next: Next::NotMine,
         }
     }
     /// Hand the rest to whoever is bound to `key` in `table`.

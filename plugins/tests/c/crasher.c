@@ -3,7 +3,8 @@
  * a payload whose first byte is 0xEE makes it fault — a NULL write (SIGSEGV),
  * or abort() when built with -DCRASH_ABORT (what a Rust plugin built with
  * panic = "abort" does on a panic). Every other payload decodes as one U8
- * field. pcapx must report the plugin and the packet, exit 2, and leave no
+ * field; 0x00 is "not mine" (ABI 1.1), 0x0F is "not mine" after emitting a
+ * value (a contract breach: plugin-failed). pcapx must report the plugin and the packet, exit 2, and leave no
  * partial output. It also binds UDP port 53, which the built-in DNS holds
  * (listed as shadowed), and with -DALIAS='"sport"' (or '"+sport"') gives its
  * field an alias that built-ins already use (an error unless joined with +).
@@ -31,6 +32,7 @@ static const char *const aliases[] = { ALIAS };
 
 static const pcapx_field fields[] = {
     { sizeof(pcapx_field), PCAPX_FT_U16, PCAPX_BASE_DEC, ALIAS_COUNT, NAME ".kind", "Kind", "first byte", ALIAS_LIST },
+    { sizeof(pcapx_field), PCAPX_FT_I16, PCAPX_BASE_DEC, 0, NAME ".offset", "Offset", "signed 16-bit test value (ABI 1.1)", NULL },
 };
 
 static const pcapx_binding bindings[] = {
@@ -47,6 +49,13 @@ static int32_t crasher_dissect(void *user, const uint8_t *data, size_t len,
         api->short_(cx);
         return PCAPX_STATUS_OK;
     }
+    if (data[0] == 0x00)
+        return out->next = PCAPX_NEXT_NOT_MINE, PCAPX_STATUS_OK; /* not mine */
+    if (data[0] == 0x0F) { /* "not mine" after emitting: a contract breach */
+        api->add_u64(cx, 0, data[0]);
+        out->next = PCAPX_NEXT_NOT_MINE;
+        return PCAPX_STATUS_OK;
+    }
     if (data[0] == 0xEE) {
 #ifdef CRASH_ABORT
         abort();
@@ -56,6 +65,10 @@ static int32_t crasher_dissect(void *user, const uint8_t *data, size_t len,
 #endif
     }
     api->add_u64(cx, 0, data[0]);
+    if (data[0] == 0x01)
+        api->add_i64(cx, 1, -300);
+    if (data[0] == 0x02)
+        api->add_i64(cx, 1, 40000); /* does not fit an I16: plugin-failed */
     out->header_len = len;
     out->next = PCAPX_NEXT_END;
     return PCAPX_STATUS_OK;
@@ -63,7 +76,7 @@ static int32_t crasher_dissect(void *user, const uint8_t *data, size_t len,
 
 static const pcapx_protocol protocols[] = {{
     .size = sizeof(pcapx_protocol),
-    .field_count = 1,
+    .field_count = 2,
     .binding_count = 2,
     .heuristic_count = 0,
     .table_count = 0,
