@@ -252,6 +252,12 @@ impl Dissector for Dhcpv6 {
         let Some(msg) = view.data.get(start..start.saturating_add(len)) else {
             return false;
         };
+        // The bytes must be the ones dissected (a layer rebuilt from other
+        // bytes, such as a reassembled datagram, is named by its protocol).
+        let msgtype = view.get(layer, "dhcpv6.msgtype").and_then(|v| v.as_u64());
+        if msg.first().map(|&t| u64::from(t)) != msgtype {
+            return false;
+        }
         scapy_names(msg, out);
         true
     }
