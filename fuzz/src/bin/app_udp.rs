@@ -1,4 +1,5 @@
-//! The UDP application dissectors (DHCP/BOOTP on 67/68, DHCPv6 on 546/547):
+//! The UDP application dissectors (DHCP/BOOTP on 67/68, DHCPv6 on 546/547,
+//! NBNS on 137):
 //! the first byte picks the port and IP version, the rest is the UDP payload,
 //! wrapped in a valid raw-IP/UDP header so every input reaches the dissector.
 //! Every field is materialised and formatted, plus the summary line.
@@ -10,7 +11,14 @@ use pcapx_fuzz::{Bytes, engine};
 use std::fmt::Write;
 
 /// (port, IPv6?) pairs the application dissectors are bound to.
-const PORTS: &[(u16, bool)] = &[(67, false), (68, false), (546, true), (547, true), (67, true)];
+const PORTS: &[(u16, bool)] = &[
+    (67, false),
+    (68, false),
+    (546, true),
+    (547, true),
+    (67, true),
+    (137, false),
+];
 
 fuzz_target!(|data: &[u8]| {
     let mut b = Bytes::new(data);

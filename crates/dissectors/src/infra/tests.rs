@@ -221,3 +221,67 @@ proptest! {
         let _ = eng.summary_line(&f, &pkt, false);
     }
 }
+
+/// NBNS name query for `ARBEITSGRUPPE<1b>` (broadcast, recursion desired).
+fn nbns_query() -> Vec<u8> {
+    let mut m = vec![0x89, 0x21, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 0, 0x20];
+    let mut name = *b"ARBEITSGRUPPE   ";
+    name[15] = 0x1b;
+    for c in name {
+        m.push(b'A' + (c >> 4));
+        m.push(b'A' + (c & 0x0f));
+    }
+    m.extend_from_slice(&[0, 0, 0x20, 0, 1]);
+    m
+}
+
+#[test]
+fn nbns_query_fields_and_summary() {
+    let pkt = ipv4(17, &udp(137, 137, &nbns_query()));
+    check_ip(
+        &pkt,
+        &[
+            ("nbns.id", "35105"),
+            ("nbns.flags.opcode", "0"),
+            ("nbns.flags.broadcast", "1"),
+            ("nbns.flags.rcode", ""),
+            ("nbns.name", "ARBEITSGRUPPE<1b>"),
+            ("nbns.type", "32"),
+        ],
+    );
+    let (eng, f) = run(&pkt);
+    assert!(anomalies(&f).is_empty(), "{:?}", anomalies(&f));
+    assert_eq!(
+        eng.summary_line(&f, &pkt, false),
+        "IP / UDP / NBNSHeader / NBNSQueryRequest who has '\\\\ARBEITSGRUPPE'"
+    );
+}
+
+#[test]
+fn nbns_pointer_loops_and_truncations_are_bounded() {
+    // A record whose name is a pointer to itself: no loop, the packet is kept.
+    let mut m = vec![0, 1, 0x85, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0xc0, 12];
+    m.extend_from_slice(&[0, 32, 0, 1, 0, 0, 0, 1, 0, 6, 0, 0, 10, 0, 0, 9]);
+    let pkt = ipv4(17, &udp(137, 137, &m));
+    let (eng, f) = run(&pkt);
+    let _ = eng.summary_line(&f, &pkt, false);
+    let full = nbns_query();
+    // Cut 0 leaves no UDP payload, so no NBNS layer.
+    for cut in 1..full.len() {
+        let pkt = ipv4(17, &udp(137, 137, &full[..cut]));
+        let (eng, f) = run(&pkt);
+        let _ = eng.summary_line(&f, &pkt, false);
+        assert!(!anomalies(&f).is_empty(), "cut {cut}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn random_nbns_messages_never_panic(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let pkt = ipv4(17, &udp(137, 1000, &body));
+        let (eng, f) = run(&pkt);
+        let _ = eng.summary_line(&f, &pkt, false);
+    }
+}
