@@ -1,6 +1,7 @@
 //! Application-layer dissectors against the oracles, field by field and
-//! packet by packet: DHCP/BOOTP, DHCPv6 and NBNS fields equal tshark's (every
-//! occurrence), summary lines equal Scapy's, and `count --hierarchy` counts
+//! packet by packet: DHCP/BOOTP, DHCPv6, NBNS and NBDGM fields equal tshark's (every
+//! occurrence), summary lines equal Scapy's (NBDGM excepted: Scapy decodes
+//! the SMB inside, pcapx has no SMB dissector), and `count --hierarchy` counts
 //! the new layers as `tshark -z io,phs` does. Captures: the corpus's DHCP
 //! files and the public ones in `fixtures/app/` (sources in its README).
 
@@ -105,6 +106,22 @@ const NBNS_FIELDS: &[&str] = &[
     "nbns.nb_flags.group",
     "nbns.nb_flags.ont",
     "nbns.addr",
+];
+
+const NBDGM_FIELDS: &[&str] = &[
+    "nbdgm.type",
+    "nbdgm.flags",
+    "nbdgm.next",
+    "nbdgm.first",
+    "nbdgm.node_type",
+    "nbdgm.dgram_id",
+    "nbdgm.src.ip",
+    "nbdgm.src.port",
+    "nbdgm.dgram_len",
+    "nbdgm.pkt_offset",
+    "nbdgm.error_code",
+    "nbdgm.source_name",
+    "nbdgm.destination_name",
 ];
 
 /// The captures compared: `fixtures/app/` always, the corpus's DHCP files
@@ -240,6 +257,12 @@ fn nbns_fields_match_tshark() {
     oracle(NBNS_FIELDS, "nbns_fields_match_tshark", 300);
 }
 
+/// NBDGM: the corpus's eapon1.pcap (browser announcements).
+#[test]
+fn nbdgm_fields_match_tshark() {
+    oracle(NBDGM_FIELDS, "nbdgm_fields_match_tshark", 150);
+}
+
 #[test]
 fn dhcpv6_fields_match_tshark() {
     oracle(DHCPV6_FIELDS, "dhcpv6_fields_match_tshark", 100);
@@ -315,7 +338,7 @@ fn hierarchy_counts_dhcp_like_tshark() {
         text.lines()
             .map(str::trim)
             .filter(|l| {
-                ["dhcp ", "dhcpv6 ", "nbns "]
+                ["dhcp ", "dhcpv6 ", "nbns ", "nbdgm "]
                     .iter()
                     .any(|p| l.starts_with(p))
             })

@@ -1,5 +1,5 @@
 //! The UDP application dissectors (DHCP/BOOTP on 67/68, DHCPv6 on 546/547,
-//! NBNS on 137):
+//! NBNS on 137, NBDGM on 138):
 //! the first byte picks the port and IP version, the rest is the UDP payload,
 //! wrapped in a valid raw-IP/UDP header so every input reaches the dissector.
 //! Every field is materialised and formatted, plus the summary line.
@@ -18,6 +18,7 @@ const PORTS: &[(u16, bool)] = &[
     (547, true),
     (67, true),
     (137, false),
+    (138, false),
 ];
 
 fuzz_target!(|data: &[u8]| {

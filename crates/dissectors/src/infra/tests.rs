@@ -285,3 +285,54 @@ proptest! {
         let _ = eng.summary_line(&f, &pkt, false);
     }
 }
+
+#[test]
+fn nbdgm_direct_group_datagram_fields_and_truncations() {
+    let mut m = vec![
+        0x11, 0x0e, 0x89, 0x1d, 192, 168, 1, 249, 0, 138, 0, 100, 0, 0,
+    ];
+    for name in [*b"DJP95S0J       \x00", *b"ARBEITSGRUPPE  \x1d"] {
+        m.push(0x20);
+        for c in name {
+            m.push(b'A' + (c >> 4));
+            m.push(b'A' + (c & 0x0f));
+        }
+        m.push(0);
+    }
+    m.extend_from_slice(b"\xffSMB payload");
+    let pkt = ipv4(17, &udp(138, 138, &m));
+    check_ip(
+        &pkt,
+        &[
+            ("nbdgm.type", "17"),
+            ("nbdgm.node_type", "3"),
+            ("nbdgm.first", "1"),
+            ("nbdgm.src.ip", "192.168.1.249"),
+            ("nbdgm.source_name", "DJP95S0J<00>"),
+            ("nbdgm.destination_name", "ARBEITSGRUPPE<1d>"),
+            ("data.data", "ff534d42207061796c6f6164"),
+        ],
+    );
+    let (eng, f) = run(&pkt);
+    assert_eq!(
+        eng.summary_line(&f, &pkt, false),
+        "IP / UDP 10.0.0.1:netbios_dgm > 10.0.0.2:netbios_dgm / NBTDatagram / Raw"
+    );
+    for cut in 1..m.len() - 12 {
+        let pkt = ipv4(17, &udp(138, 138, &m[..cut]));
+        let (eng, f) = run(&pkt);
+        let _ = eng.summary_line(&f, &pkt, false);
+        assert!(!anomalies(&f).is_empty(), "cut {cut}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn random_nbdgm_datagrams_never_panic(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let pkt = ipv4(17, &udp(138, 1000, &body));
+        let (eng, f) = run(&pkt);
+        let _ = eng.summary_line(&f, &pkt, false);
+    }
+}
