@@ -48,6 +48,11 @@ pub const TARGETS: &[Target] = &[
         about: "filter compiler on grammar-drawn expressions, programs run on random packets (metamorphic checks)",
     },
     Target {
+        name: "live_ring",
+        seeds: Seeds::Grammar,
+        about: "live capture's TPACKET_V3 ring-block walker (ring_block_to_epbs) on generated and raw blocks, output read back as pcapng",
+    },
+    Target {
         name: "plugin_decl",
         seeds: Seeds::Grammar,
         about: "plugin declaration parser and validator (check_declaration) on generated declarations",
