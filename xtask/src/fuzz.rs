@@ -53,6 +53,11 @@ pub const TARGETS: &[Target] = &[
         about: "UDP application dissectors (DHCP/BOOTP, DHCPv6, NBNS, NBDGM) on random payloads behind a valid IP/UDP header",
     },
     Target {
+        name: "live_ring",
+        seeds: Seeds::Grammar,
+        about: "live capture's TPACKET_V3 ring-block walker (ring_block_to_epbs) on generated and raw blocks, output read back as pcapng",
+    },
+    Target {
         name: "plugin_decl",
         seeds: Seeds::Grammar,
         about: "plugin declaration parser and validator (check_declaration) on generated declarations",

@@ -127,9 +127,11 @@ enum Link {
     /// radio header length and the 802.11 header length are computed at run
     /// time by a prologue (libpcap's `insert_compute_vloffsets()`).
     Wlan,
-    /// PFLOG: a header whose length libpcap computes at run time; pcapx
-    /// implements only `len`, `greater`, `less` and `link[...]` for it.
-    VarHeader,
+    /// PFLOG (OpenBSD pf's log header): its length is the first byte,
+    /// rounded up to a multiple of 4 at run time by a prologue into a
+    /// scratch register (libpcap's `gen_load_pflog_llprefixlen`); the
+    /// protocol is the address family at byte 1.
+    Pflog,
     /// Link types for which libpcap reports "... link-layer type filtering not
     /// implemented" (the message prefix).
     NotImpl(&'static str),
@@ -413,6 +415,68 @@ fn uses_reg(c: &Cond, r: u32) -> bool {
     }
 }
 
+/// A `struct pfloghdr` primitive and its value.
+pub enum PfField<'a> {
+    Ifname(&'a str),
+    Ruleset(&'a str),
+    Rnr(u32),
+    Srnr(u32),
+    Reason(u32),
+    Action(u32),
+}
+
+/// libpcap's `pflog_reasons` (the names every platform has).
+pub fn pf_reason(name: &str) -> Option<u32> {
+    const NAMES: [&str; 15] = [
+        "match",
+        "bad-offset",
+        "fragment",
+        "short",
+        "normalize",
+        "memory",
+        "bad-timestamp",
+        "congestion",
+        "ip-option",
+        "proto-cksum",
+        "state-mismatch",
+        "state-insert",
+        "state-limit",
+        "src-limit",
+        "synproxy",
+    ];
+    NAMES
+        .iter()
+        .position(|n| n.eq_ignore_ascii_case(name))
+        .and_then(|i| u32::try_from(i).ok())
+}
+
+/// libpcap's `pflog_actions` (the names every platform has).
+pub fn pf_action(name: &str) -> Option<u32> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "pass" | "accept" => 0,
+        "drop" | "block" => 1,
+        "scrub" => 2,
+        "noscrub" => 3,
+        "nat" => 4,
+        "nonat" => 5,
+        "binat" => 6,
+        "nobinat" => 7,
+        "rdr" => 8,
+        "nordr" => 9,
+        "synproxy-drop" => 10,
+        _ => return None,
+    })
+}
+
+/// libpcap 1.11's `assert_maxval`: values that cannot fit the field are an
+/// error (libpcap 1.10 accepted them and compiled a test that never matches).
+fn max_val(name: &str, v: u32, max: u32) -> GResult<()> {
+    if v > max {
+        return Err(format!("{name} {v} greater than maximum {max}"));
+    }
+    Ok(())
+}
+
 /// Compare bytes at `off` with `bytes`, as libpcap's `gen_bcmp` (last word first).
 fn bcmp(off: Off, bytes: &[u8]) -> Cond {
     let mut parts = Vec::new();
@@ -486,6 +550,8 @@ pub(crate) struct Gen {
     /// 802.11 link types: the registers holding the radio header length (if
     /// any) and the 802.11 payload offset, filled in by [`Gen::with_prologue`].
     wlan_regs: Option<(Option<u32>, u32)>,
+    /// PFLOG: the scratch register holding the header length.
+    pflog_reg: Option<u32>,
     /// SUNATM after `lane`: the ATM pseudo-header primitives still apply.
     atm: bool,
 }
@@ -552,7 +618,7 @@ impl Gen {
             182 => (Link::NotImpl("Multi-link Frame Relay"), n, 0, 4, 0),
             138 => (Link::Other, 16, 18, 0, 0),
             99 => (Link::Other, 6, 44, 0, 0),
-            117 => (Link::VarHeader, 0, 0, 0, 0),
+            117 => (Link::Pflog, 0, 0, 0, 0),
             134 | 131 | 130 | 179 | 181 | 180 => (Link::Juniper, 4, 4, 0, n),
             137 => (Link::Juniper, 4, 4, 0, 10),
             135 => (Link::Juniper, 8, 8, 0, 10),
@@ -641,6 +707,7 @@ impl Gen {
             encap: false,
             reg_floor: crate::cfg::PC_NH,
             wlan_regs: None,
+            pflog_reg: None,
             atm: false,
         };
         if link == Link::Wlan {
@@ -659,6 +726,14 @@ impl Gen {
                 k: 0,
             };
             g.wlan_regs = Some((hdr, pl));
+        }
+        if link == Link::Pflog {
+            let pl = g.alloc_reg()?;
+            g.off_linkpl = Off {
+                reg: Some(pl),
+                k: 0,
+            };
+            g.pflog_reg = Some(pl);
         }
         Ok(g)
     }
@@ -937,12 +1012,13 @@ impl Gen {
                 _ => Cond::False,
             },
             Link::Wlan => Cond::and(self.wlan_data_frame(), self.llc_linktype(p)),
-            Link::VarHeader => {
-                return Err(format!(
-                    "{} link-layer type filtering is not implemented by pcapx yet",
-                    self.desc()
-                ));
-            }
+            // struct pfloghdr's af, in the byte order of the host that wrote
+            // it; libpcap compares with this host's AF_INET/AF_INET6 (Linux: 2, 10)
+            Link::Pflog => match p {
+                ETHERTYPE_IP => cmp(self.linkhdr(1), BPF_B, 2),
+                ETHERTYPE_IPV6 => cmp(self.linkhdr(1), BPF_B, 10),
+                _ => Cond::False,
+            },
             Link::NotImpl(what) => {
                 return Err(format!("{what} link-layer type filtering not implemented"));
             }
@@ -1055,7 +1131,20 @@ impl Gen {
                 let b1 = self.proto(v, Pq::Ip6, dir)?;
                 Ok(Cond::or(b0, b1))
             }
-            Pq::Link => self.linktype(v),
+            Pq::Link => {
+                // libpcap 1.11's gen_linktype range checks
+                match self.link {
+                    Link::Ppp => max_val("PPP protocol", v, 0xffff)?,
+                    Link::Chdlc => max_val("HDLC protocol", v, 0xffff)?,
+                    Link::Ethernet if v <= ETHERMTU => max_val("LLC DSAP", v, 0xff)?,
+                    Link::Ethernet => max_val("EtherType", v, 0xffff)?,
+                    _ => {}
+                }
+                self.linktype(v)
+            }
+            Pq::Ip | Pq::Ip6 if v > 0xff => {
+                Err(format!("protocol number {v} greater than maximum 255"))
+            }
             Pq::Ip => Ok(Cond::and(
                 self.linktype(ETHERTYPE_IP)?,
                 cmp(self.nl(9), BPF_B, v),
@@ -1068,6 +1157,8 @@ impl Gen {
                 let b1 = Cond::or(cmp(self.nl(6), BPF_B, v), frag);
                 Ok(Cond::and(self.linktype(ETHERTYPE_IPV6)?, b1))
             }
+            Pq::Iso if v > 0xff => Err(format!("ISO protocol {v} greater than maximum 255")),
+            Pq::Isis if v > 0x1f => Err(format!("IS-IS PDU type {v} greater than maximum 31")),
             Pq::Iso => Ok(match self.link {
                 // the NLPID after a UI control byte
                 Link::Frelay => cmp(self.linkhdr(2), BPF_H, (0x03 << 8) | v),
@@ -1112,6 +1203,7 @@ impl Gen {
                 self.protochain(v, Pq::Ip6)?,
             )),
             Pq::Ip | Pq::Ip6 => {
+                max_val("protocol number", v, 0xff)?;
                 let v6 = p == Pq::Ip6;
                 let guard = self.linktype(if v6 { ETHERTYPE_IPV6 } else { ETHERTYPE_IP })?;
                 Ok(Cond::and(guard, self.protochain_walk(v, v6)))
@@ -1452,7 +1544,32 @@ impl Gen {
     /// uses them (libpcap's `insert_compute_vloffsets()`): the radio header
     /// length, then the 802.11 header length (24, +2 for QoS data frames, and
     /// for radiotap rounded up to 4 when the radiotap flags say so).
+    /// Does [`Gen::with_prologue`] add code to `cond`?
+    pub fn has_prologue(&self, cond: &Cond) -> bool {
+        if let Some(r) = self.pflog_reg {
+            return uses_reg(cond, r);
+        }
+        self.wlan_regs
+            .is_some_and(|(hdr, pl)| uses_reg(cond, pl) || hdr.is_some_and(|r| uses_reg(cond, r)))
+    }
+
     pub fn with_prologue(&self, cond: Cond) -> Cond {
+        if let Some(r) = self.pflog_reg {
+            if !uses_reg(&cond, r) {
+                return cond;
+            }
+            // libpcap's gen_load_pflog_llprefixlen: the length byte, rounded
+            // up to a 4-byte boundary (BPF_WORDALIGN)
+            return Cond::and(
+                always(vec![
+                    Insn::stmt(BPF_LD | BPF_B | BPF_ABS, 0),
+                    Insn::stmt(BPF_ALU | crate::insn::BPF_ADD | BPF_K, 3),
+                    Insn::stmt(BPF_ALU | crate::insn::BPF_AND | BPF_K, 0xffff_fffc),
+                    Insn::stmt(BPF_ST, r),
+                ]),
+                cond,
+            );
+        }
         let Some((hdr, pl)) = self.wlan_regs else {
             return cond;
         };
@@ -1674,8 +1791,10 @@ impl Gen {
                     return Err(format!("'{field}' supported only on raw ATM"));
                 }
                 let (off, size) = if field == "vpi" {
+                    max_val("VPI", v, 0xff)?;
                     (1, BPF_B)
                 } else {
+                    max_val("VCI", v, 0xffff)?;
                     (2, BPF_H)
                 };
                 let t = test(ld(size, self.linkhdr(off)), op, v);
@@ -1954,9 +2073,10 @@ impl Gen {
     }
 
     /// `byte IDX OP VAL` on the link-layer header.
-    pub fn byteop(&self, opc: char, idx: u32, val: u32) -> Cond {
+    pub fn byteop(&self, opc: char, idx: u32, val: u32) -> GResult<Cond> {
+        max_val("byte argument", val, 0xff)?;
         let off = self.linkhdr(idx);
-        match opc {
+        Ok(match opc {
             '=' => cmp(off, BPF_B, val),
             '<' => Cond::not(cmp_ge(off, BPF_B, val)),
             '>' => cmp_gt(off, BPF_B, val),
@@ -1970,7 +2090,7 @@ impl Gen {
                 0,
             )),
             _ => test(ld(BPF_B, off), BPF_JSET, val),
-        }
+        })
     }
 
     pub fn inbound(&self, outbound: bool) -> GResult<Cond> {
@@ -2034,6 +2154,41 @@ impl Gen {
             Cond::not(c)
         } else {
             c
+        })
+    }
+
+    /// libpcap's `gen_pf_*`: the fields of `struct pfloghdr` (`ifname`/`on`,
+    /// `ruleset`/`rset` as byte strings, `rnr`/`srnr` 32-bit, `reason` and
+    /// `action` one byte).
+    pub fn pf_field(&self, field: PfField) -> GResult<Cond> {
+        let name = match field {
+            PfField::Ifname(_) => "ifname",
+            PfField::Ruleset(_) => "ruleset",
+            PfField::Rnr(_) => "rnr",
+            PfField::Srnr(_) => "srnr",
+            PfField::Reason(_) => "reason",
+            PfField::Action(_) => "action",
+        };
+        if self.dlt != 117 {
+            return Err(format!("{name} supported only on PF linktype"));
+        }
+        Ok(match field {
+            PfField::Ifname(s) => {
+                if s.len() >= 16 {
+                    return Err("ifname interface names can only be 15 characters".into());
+                }
+                bcmp(self.linkhdr(4), s.as_bytes())
+            }
+            PfField::Ruleset(s) => {
+                if s.len() >= 16 {
+                    return Err("ruleset names can only be 15 characters".into());
+                }
+                bcmp(self.linkhdr(20), s.as_bytes())
+            }
+            PfField::Rnr(n) => cmp(self.linkhdr(36), BPF_W, n),
+            PfField::Srnr(n) => cmp(self.linkhdr(40), BPF_W, n),
+            PfField::Reason(n) => cmp(self.linkhdr(3), BPF_B, n),
+            PfField::Action(n) => cmp(self.linkhdr(2), BPF_B, n),
         })
     }
 

@@ -198,13 +198,24 @@ fn compile_steps(
     g.live = opts.live;
     let mut p = parser::Parser::new(toks, g);
     let cond = p.program()?;
-    let cond = p.g.with_prologue(cond);
     let snaplen = if opts.snaplen == 0 {
         DEFAULT_SNAPLEN
     } else {
         opts.snaplen
     };
-    let insns = match cfg::compile(&cond, snaplen, p.g.scratch_limit()) {
+    // A run-time header-length prologue (PFLOG, 802.11) is impure, so the
+    // optimiser never removes it: decide "rejects all packets" on the
+    // expression alone (whose register loads it treats as unknown anyway).
+    let bare = p.g.has_prologue(&cond).then(|| cond.clone());
+    let cond = p.g.with_prologue(cond);
+    let rejects_all =
+        bare.is_some_and(|b| cfg::compile(&b, snaplen, p.g.scratch_limit()).is_none());
+    let compiled = if rejects_all {
+        None
+    } else {
+        cfg::compile(&cond, snaplen, p.g.scratch_limit())
+    };
+    let insns = match compiled {
         Some(insns) => insns,
         // libpcap reports this only when its optimizer proves it, which it never
         // does through a protochain loop; such programs simply reject everything.

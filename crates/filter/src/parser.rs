@@ -743,7 +743,7 @@ impl Parser {
                 };
                 self.bump();
                 let val = self.expect_num("byte N op")?;
-                Ok(self.g.byteop(opc, idx, val))
+                self.g.byteop(opc, idx, val)
             }
             Kw::Inbound => self.g.inbound(false),
             Kw::Outbound => self.g.inbound(true),
@@ -806,25 +806,42 @@ impl Parser {
                 _ => self.g.llc(),
             },
             Kw::Ifname | Kw::Rset | Kw::Reason | Kw::Action => {
-                if matches!(self.peek(), Tok::Id(_) | Tok::Num(_)) {
-                    self.bump();
-                } else {
-                    return self.unexpected(&format!("a name after '{text}'"));
-                }
-                let what = match kw {
-                    Kw::Ifname => "ifname",
-                    Kw::Rset => "ruleset",
-                    Kw::Reason => "reason",
-                    _ => "action",
+                use crate::codegen::{PfField, pf_action, pf_reason};
+                let value = match self.peek().clone() {
+                    Tok::Id(s) => {
+                        self.bump();
+                        Err(s)
+                    }
+                    // libpcap's grammar: `reason NUM`; a number where a name
+                    // is expected is the name spelt with digits
+                    Tok::Num(n) => {
+                        self.bump();
+                        Ok(n)
+                    }
+                    _ => return self.unexpected(&format!("a name after '{text}'")),
                 };
-                Err(format!("{what} supported only on PF linktype"))
+                let field = match (kw, &value) {
+                    (Kw::Reason, Ok(n)) => Ok(PfField::Reason(*n)),
+                    (Kw::Reason, Err(s)) => pf_reason(s)
+                        .map(PfField::Reason)
+                        .ok_or_else(|| format!("unknown PF reason \"{s}\"")),
+                    (Kw::Action, Err(s)) => pf_action(s)
+                        .map(PfField::Action)
+                        .ok_or_else(|| format!("unknown PF action \"{s}\"")),
+                    (Kw::Ifname, Err(s)) => Ok(PfField::Ifname(s)),
+                    (Kw::Rset, Err(s)) => Ok(PfField::Ruleset(s)),
+                    // libpcap's grammar wants an ID here
+                    _ => Err("syntax error".to_string()),
+                };
+                field.and_then(|f| self.g.pf_field(f))
             }
             Kw::Rnr | Kw::Srnr => {
-                self.expect_num(text)?;
-                Err(format!(
-                    "{} supported only on PF linktype",
-                    if kw == Kw::Rnr { "rnr" } else { "srnr" }
-                ))
+                let n = self.expect_num(text)?;
+                self.g.pf_field(if kw == Kw::Rnr {
+                    crate::codegen::PfField::Rnr(n)
+                } else {
+                    crate::codegen::PfField::Srnr(n)
+                })
             }
             Kw::Type => {
                 let t = self.wlan_type_value()?;

@@ -567,3 +567,115 @@ fn inbound_outbound_live_read_the_packet_type() {
     assert!(!outbound.matches(&frame, 60));
     assert_eq!(inbound.dump().lines().next(), Some("(000) ldh      [type]"));
 }
+
+/// libpcap 1.11's `assert_maxval` range errors that libpcap 1.10 (Debian's
+/// tcpdump 4.99) lacks: 1.10 compiles these to tests that never match; pcapx
+/// refuses them with 1.11's wording. (Ranges 1.10 already checks — `vlan`,
+/// `mpls`, `pppoes`, `geneve`, ports, mask lengths, SS7 fields — keep 1.10's
+/// wording, pinned by the conformance tests.)
+const LIBPCAP_1_11_RANGE_ERRORS: &[(&str, &str, &str)] = &[
+    (
+        "EN10MB",
+        "ether proto 65536",
+        "EtherType 65536 greater than maximum 65535",
+    ),
+    (
+        "EN10MB",
+        "ether proto 1000",
+        "LLC DSAP 1000 greater than maximum 255",
+    ),
+    (
+        "PPP",
+        "ether proto 65536",
+        "PPP protocol 65536 greater than maximum 65535",
+    ),
+    (
+        "C_HDLC",
+        "ether proto 65536",
+        "HDLC protocol 65536 greater than maximum 65535",
+    ),
+    (
+        "EN10MB",
+        "ip proto 256",
+        "protocol number 256 greater than maximum 255",
+    ),
+    (
+        "EN10MB",
+        "ip6 proto 256",
+        "protocol number 256 greater than maximum 255",
+    ),
+    (
+        "EN10MB",
+        "proto 300",
+        "protocol number 300 greater than maximum 255",
+    ),
+    (
+        "EN10MB",
+        "ip protochain 256",
+        "protocol number 256 greater than maximum 255",
+    ),
+    (
+        "EN10MB",
+        "iso proto 256",
+        "ISO protocol 256 greater than maximum 255",
+    ),
+    (
+        "EN10MB",
+        "isis proto 32",
+        "IS-IS PDU type 32 greater than maximum 31",
+    ),
+    (
+        "EN10MB",
+        "byte 0 = 256",
+        "byte argument 256 greater than maximum 255",
+    ),
+    ("SUNATM", "vpi 256", "VPI 256 greater than maximum 255"),
+    (
+        "SUNATM",
+        "vci 65536",
+        "VCI 65536 greater than maximum 65535",
+    ),
+];
+
+#[test]
+fn libpcap_1_11_range_errors() {
+    let tcpdump = std::process::Command::new("tcpdump")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let mut accepted_by_local = 0;
+    for (lt, expr, msg) in LIBPCAP_1_11_RANGE_ERRORS {
+        let linktype = pcapx_filter::linktype_from_name(lt).unwrap();
+        let e = compile(expr, linktype, 0).expect_err(expr);
+        assert_eq!(e.message, *msg, "'{expr}' on {lt}");
+        // The largest value that fits still compiles.
+        if tcpdump {
+            let out = std::process::Command::new("tcpdump")
+                .args(["-y", lt, "-d", "--", expr])
+                .output()
+                .unwrap();
+            if out.status.success() {
+                accepted_by_local += 1;
+            } else {
+                // A libpcap with the check says what pcapx says.
+                let theirs = String::from_utf8_lossy(&out.stderr);
+                assert!(theirs.contains(msg), "tcpdump on '{expr}': {theirs}");
+            }
+        }
+    }
+    for (lt, expr) in [
+        ("EN10MB", "ether proto 65535"),
+        ("EN10MB", "ether proto 255"),
+        ("EN10MB", "ip proto 255"),
+        ("EN10MB", "isis proto 31"),
+        ("EN10MB", "byte 0 = 255"),
+        ("SUNATM", "vci 65535"),
+    ] {
+        let linktype = pcapx_filter::linktype_from_name(lt).unwrap();
+        assert!(compile(expr, linktype, 0).is_ok(), "'{expr}' on {lt}");
+    }
+    println!(
+        "{} libpcap 1.11 range errors; the local tcpdump accepts {accepted_by_local} of them",
+        LIBPCAP_1_11_RANGE_ERRORS.len()
+    );
+}

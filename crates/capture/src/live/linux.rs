@@ -262,41 +262,99 @@ impl LiveSource {
         let Some(it) = self.ifaces.get_mut(i) else {
             return;
         };
-        let id = u32::try_from(i).unwrap_or(u32::MAX);
+        let enc = Encode {
+            order,
+            micro,
+            id: u32::try_from(i).unwrap_or(u32::MAX),
+            cooked: it.cooked,
+            snaplen: it.info.snaplen,
+        };
+        let prog = if it.reject_all {
+            Some(UserFilter::RejectAll)
+        } else {
+            it.user_prog.as_ref().map(UserFilter::Program)
+        };
         let blocks = it.ring.blocks();
         for _ in 0..blocks {
             let b = it.next;
             let Some(block) = it.ring.user_block(b) else {
                 break;
             };
-            let n = rd32(block, 12).unwrap_or(0);
-            let mut off = rd32(block, 16).map_or(usize::MAX, |v| v as usize);
-            for _ in 0..n {
-                let Some(hdr) = off.checked_add(HDR_LEN).and_then(|e| block.get(off..e)) else {
-                    break;
-                };
-                let pkt = Packet::parse(hdr, block, off).filter(|p| !p.is_loopback_echo(lo));
-                if let Some(p) = pkt {
-                    let enc = Encode {
-                        order,
-                        micro,
-                        id,
-                        cooked: it.cooked,
-                        snaplen: it.info.snaplen,
-                    };
-                    let keep = !it.reject_all && enc.epb(out, &p, it.user_prog.as_ref());
-                    it.delivered += u64::from(keep);
-                }
-                let next = rd32(hdr, 0).unwrap_or(0) as usize;
-                if next == 0 {
-                    break;
-                }
-                off = off.saturating_add(next);
-            }
+            it.delivered += walk_block(block, &enc, lo, prog, out);
             it.ring.release(b);
             it.next = (b + 1) % blocks.max(1);
         }
     }
+}
+
+/// What the user-space side of the filter does with a packet.
+#[derive(Clone, Copy)]
+enum UserFilter<'a> {
+    RejectAll,
+    Program(&'a Program),
+}
+
+/// Walks one TPACKET_V3 block as the kernel hands it over (`num_pkts` at
+/// byte 12, the first packet's offset at 16, each `tpacket3_hdr` giving the
+/// next one's offset) and appends an EPB for each packet that is not the
+/// loopback's outgoing copy and passes the user-space filter. Every read is
+/// bounds-checked: a block that lies about counts, offsets or lengths ends
+/// the walk, never reads outside `block`. Returns the packets appended.
+fn walk_block(
+    block: &[u8],
+    enc: &Encode,
+    lo: Option<u32>,
+    filter: Option<UserFilter<'_>>,
+    out: &mut Vec<u8>,
+) -> u64 {
+    let mut kept = 0;
+    let n = rd32(block, 12).unwrap_or(0);
+    let mut off = rd32(block, 16).map_or(usize::MAX, |v| v as usize);
+    for _ in 0..n {
+        let Some(hdr) = off.checked_add(HDR_LEN).and_then(|e| block.get(off..e)) else {
+            break;
+        };
+        let pkt = Packet::parse(hdr, block, off).filter(|p| !p.is_loopback_echo(lo));
+        if let Some(p) = pkt {
+            let keep = match filter {
+                Some(UserFilter::RejectAll) => false,
+                Some(UserFilter::Program(prog)) => enc.epb(out, &p, Some(prog)),
+                None => enc.epb(out, &p, None),
+            };
+            kept += u64::from(keep);
+        }
+        let next = rd32(hdr, 0).unwrap_or(0) as usize;
+        if next == 0 {
+            break;
+        }
+        off = off.saturating_add(next);
+    }
+    kept
+}
+
+/// The live path's conversion of one TPACKET_V3 ring block (native byte
+/// order, as the kernel writes it) into pcapng Enhanced Packet Blocks for
+/// interface 0, appended to `out`: LINUX_SLL2 headers prepended when
+/// `cooked`, stripped VLAN tags re-inserted otherwise, records cut to
+/// `snaplen`, nanosecond timestamps, `filter` applied as the user-space
+/// fallback does. Returns how many EPBs were appended. For the fuzz target
+/// and tests; the capture itself calls the same walker on the mapped ring.
+#[doc(hidden)]
+pub fn ring_block_to_epbs(
+    block: &[u8],
+    cooked: bool,
+    snaplen: u32,
+    filter: Option<&Program>,
+    out: &mut Vec<u8>,
+) -> u64 {
+    let enc = Encode {
+        order: native_order(),
+        micro: false,
+        id: 0,
+        cooked,
+        snaplen,
+    };
+    walk_block(block, &enc, None, filter.map(UserFilter::Program), out)
 }
 
 fn rd32(b: &[u8], at: usize) -> Option<u32> {
@@ -707,5 +765,67 @@ mod tests {
         assert!(why("geneve").contains("scratch memory"));
         // The hatype field (byte 8) has no translation in libpcap.
         assert!(why("link[8:2] = 1").contains("byte 8"));
+    }
+}
+
+#[cfg(test)]
+mod block_tests {
+    use super::*;
+
+    /// One block holding one Ethernet frame whose VLAN tag the kernel
+    /// stripped (TP_STATUS_VLAN_VALID, TCI 0x0064).
+    fn block(frame: &[u8], tp_len: u32) -> Vec<u8> {
+        let mut b = vec![0u8; 48];
+        b[12..16].copy_from_slice(&1u32.to_ne_bytes());
+        b[16..20].copy_from_slice(&48u32.to_ne_bytes());
+        let mut h = vec![0u8; HDR_LEN + SLL_LEN];
+        h[4..8].copy_from_slice(&7u32.to_ne_bytes());
+        h[8..12].copy_from_slice(&9u32.to_ne_bytes());
+        h[12..16].copy_from_slice(&u32::try_from(frame.len()).unwrap().to_ne_bytes());
+        h[16..20].copy_from_slice(&tp_len.to_ne_bytes());
+        h[20..24].copy_from_slice(&TP_STATUS_VLAN_VALID.to_ne_bytes());
+        h[24..26].copy_from_slice(&u16::try_from(HDR_LEN + SLL_LEN).unwrap().to_ne_bytes());
+        h[32..36].copy_from_slice(&0x0064u32.to_ne_bytes());
+        b.extend(h);
+        b.extend_from_slice(frame);
+        b
+    }
+
+    #[test]
+    fn ring_block_to_epbs_puts_the_tag_back_and_cuts_to_snaplen() {
+        let mut frame = vec![0xaa; 12];
+        frame.extend_from_slice(&[0x08, 0x00]);
+        frame.extend(std::iter::repeat_n(0x45, 46));
+        let mut out = Vec::new();
+        let n = ring_block_to_epbs(&block(&frame, 60), false, 262_144, None, &mut out);
+        assert_eq!(n, 1);
+        // EPB: type 6, total length, interface 0, ts, caplen 64, wirelen 64.
+        let rd = |out: &[u8], at: usize| u32::from_ne_bytes(out[at..at + 4].try_into().unwrap());
+        assert_eq!(rd(&out, 0), 6);
+        assert_eq!(rd(&out, 8), 0);
+        assert_eq!((rd(&out, 20), rd(&out, 24)), (64, 64));
+        assert_eq!(&out[28 + 12..28 + 16], &[0x81, 0x00, 0x00, 0x64]);
+        let ts = (u64::from(rd(&out, 12)) << 32) | u64::from(rd(&out, 16));
+        assert_eq!(ts, 7_000_000_009);
+        // Cut to the snap length; the wire length is kept.
+        out.clear();
+        assert_eq!(
+            ring_block_to_epbs(&block(&frame, 60), false, 20, None, &mut out),
+            1
+        );
+        assert_eq!((rd(&out, 20), rd(&out, 24)), (20, 64));
+        // A user-space filter that rejects it, and a block that lies.
+        let prog = pcapx_filter::compile("arp", 1, 0).unwrap();
+        out.clear();
+        let n = ring_block_to_epbs(&block(&frame, 60), false, 262_144, Some(&prog), &mut out);
+        assert_eq!(n, 0);
+        assert!(out.is_empty());
+        let mut lying = block(&frame, 60);
+        lying[12..16].copy_from_slice(&1000u32.to_ne_bytes());
+        lying[16..20].copy_from_slice(&u32::MAX.to_ne_bytes());
+        assert_eq!(
+            ring_block_to_epbs(&lying, false, 262_144, None, &mut out),
+            0
+        );
     }
 }

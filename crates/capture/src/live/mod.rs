@@ -120,6 +120,9 @@ pub struct InterfaceListing {
 pub(crate) use linux::LiveSource;
 #[cfg(target_os = "linux")]
 pub use linux::list_interfaces;
+#[cfg(target_os = "linux")]
+#[doc(hidden)]
+pub use linux::ring_block_to_epbs;
 
 /// The message for every other system.
 pub const UNSUPPORTED: &str = "live capture is supported on Linux only";
