@@ -21,36 +21,50 @@ pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut found = false;
     let mut text = String::new();
-    // Live packets are printed as they arrive.
     let live = cap.is_live();
-    input::walk(&mut cap, &mut filter, a.input.limit, |rec| {
-        if let Some(p) = a.packet
-            && rec.number != p
-        {
-            return Ok(if rec.number > p {
+    // Dumps are held back until their batch is known to be intact (a
+    // shrinking file); a live batch ends as soon as the ring is empty, and
+    // its dumps are flushed at once.
+    let held = std::cell::RefCell::new(String::new());
+    input::walk_committed(
+        &mut cap,
+        &mut filter,
+        a.input.limit,
+        |rec| {
+            if let Some(p) = a.packet
+                && rec.number != p
+            {
+                return Ok(if rec.number > p {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                });
+            }
+            found = true;
+            engine.dissect(&input::meta(rec), rec.data, &mut fields);
+            text.clear();
+            render(engine, &fields, &mut text);
+            if a.hex {
+                hexdump(rec.data, &mut text);
+            }
+            text.push('\n');
+            held.borrow_mut().push_str(&text);
+            Ok(if a.packet.is_some() {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
-            });
-        }
-        found = true;
-        engine.dissect(&input::meta(rec), rec.data, &mut fields);
-        text.clear();
-        render(engine, &fields, &mut text);
-        if a.hex {
-            hexdump(rec.data, &mut text);
-        }
-        out.write_all(text.as_bytes())?;
-        out.write_all(b"\n")?;
-        if live {
-            out.flush()?;
-        }
-        Ok(if a.packet.is_some() {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        })
-    })?;
+            })
+        },
+        || {
+            let mut held = held.borrow_mut();
+            out.write_all(held.as_bytes())?;
+            held.clear();
+            if live {
+                out.flush()?;
+            }
+            Ok(())
+        },
+    )?;
     out.flush()?;
     input::report_damage(&cap);
     if let Some(p) = a.packet

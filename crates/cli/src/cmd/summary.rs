@@ -18,19 +18,33 @@ pub fn run(a: &SummaryArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut line = String::new();
-    // Live packets are printed as they arrive.
+    // Lines are held back until their batch is known to be intact (a
+    // shrinking file); a live batch ends as soon as the ring is empty, and
+    // its lines are flushed at once.
     let live = cap.is_live();
-    input::walk(&mut cap, &mut filter, a.input.limit, |rec| {
-        engine.dissect(&input::meta(rec), rec.data, &mut fields);
-        line.clear();
-        engine.summary_into(&fields, rec.data, a.numeric, &mut line);
-        line.push('\n');
-        out.write_all(line.as_bytes())?;
-        if live {
-            out.flush()?;
-        }
-        Ok(ControlFlow::Continue(()))
-    })?;
+    let held = std::cell::RefCell::new(Vec::<u8>::with_capacity(1 << 16));
+    input::walk_committed(
+        &mut cap,
+        &mut filter,
+        a.input.limit,
+        |rec| {
+            engine.dissect(&input::meta(rec), rec.data, &mut fields);
+            line.clear();
+            engine.summary_into(&fields, rec.data, a.numeric, &mut line);
+            line.push('\n');
+            held.borrow_mut().extend_from_slice(line.as_bytes());
+            Ok(ControlFlow::Continue(()))
+        },
+        || {
+            let mut held = held.borrow_mut();
+            out.write_all(&held)?;
+            held.clear();
+            if live {
+                out.flush()?;
+            }
+            Ok(())
+        },
+    )?;
     out.flush()?;
     input::report_damage(&cap);
     Ok(ExitCode::SUCCESS)
