@@ -66,6 +66,11 @@ pub const TARGETS: &[Target] = &[
         seeds: Seeds::Payloads(false),
         about: "HTTP/1.x heads, pipelining, chunked framing over TCP",
     },
+    Target {
+        name: "quic",
+        seeds: Seeds::Payloads(true),
+        about: "QUIC headers and Initial decryption over UDP",
+    },
 ];
 
 /// The link types of `fuzz/src/lib.rs`'s `LINKTYPES`, in order (the dissect

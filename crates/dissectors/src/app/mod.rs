@@ -3,7 +3,9 @@
 //! * [`tls::Tls`] — TLS records and handshake messages, found by a heuristic
 //!   on every TCP port; JA3/JA3S/JA4 fingerprints ([`fingerprint`]);
 //! * [`http::Http`] — HTTP/1.x heads (pipelined messages too), found by
-//!   tshark's start-line heuristic on every TCP port.
+//!   tshark's start-line heuristic on every TCP port;
+//! * [`quic::Quic`] — QUIC v1/v2 headers on UDP, client Initial decryption
+//!   and the ClientHello in its CRYPTO frames (TLS fields, JA4 `q…`).
 
 use std::sync::{Arc, OnceLock};
 
@@ -11,6 +13,7 @@ use pcapx_core::{Ctx, Dissector, FieldId, Value};
 
 pub mod fingerprint;
 pub mod http;
+pub mod quic;
 pub mod tls;
 
 pub(crate) use crate::net::wire::be16;
@@ -21,6 +24,7 @@ pub fn all() -> Vec<Box<dyn Dissector>> {
     vec![
         Box::new(tls::Tls::new(Arc::clone(&tls_ids))),
         Box::new(http::Http::new()),
+        Box::new(quic::Quic::new(tls_ids)),
     ]
 }
 

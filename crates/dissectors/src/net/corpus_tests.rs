@@ -440,7 +440,7 @@ const SCAPY_ACCEPTED: &[(&str, usize, &str)] = &[
 /// Scapy 2.6+ decodes neither TLS, HTTP nor QUIC by default (`Raw`);
 /// pcapx names them with its own line (`… / TCP / HTTP GET /x`). Such a
 /// pair is the same packet as long as everything below the transport agrees.
-fn app_layer_where_scapy_has_raw(got: &str, want: &str) -> bool {
+pub(crate) fn app_layer_where_scapy_has_raw(got: &str, want: &str) -> bool {
     ["TCP", "UDP"].iter().any(|t| {
         let marker = format!(" / {t} / ");
         let Some(i) = got.find(&marker) else {
