@@ -52,6 +52,11 @@ pub const TARGETS: &[Target] = &[
         about: "filter compiler on grammar-drawn expressions, programs run on random packets (metamorphic checks)",
     },
     Target {
+        name: "app_udp",
+        seeds: Seeds::Grammar,
+        about: "UDP application dissectors (DHCP/BOOTP, DHCPv6, NBNS, NBDGM) on random payloads behind a valid IP/UDP header",
+    },
+    Target {
         name: "plugin_decl",
         seeds: Seeds::Grammar,
         about: "plugin declaration parser and validator (check_declaration) on generated declarations",

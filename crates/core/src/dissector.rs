@@ -90,6 +90,16 @@ pub trait Dissector: Send + Sync {
     fn layer_name(&self, _view: &PacketView<'_>, _layer: usize) -> Option<&'static str> {
         None
     }
+
+    /// The layer's name(s) in summaries when they are built per packet
+    /// (Scapy shows a DHCPv6 message as one layer per option:
+    /// `DHCP6_Solicit / DHCP6OptClientId / …`). Write them and return `true`.
+    /// Unlike [`Dissector::summary`], this is a name: the layers below still
+    /// give their own summaries (the UDP ports). `false`: use
+    /// [`Dissector::layer_name`] or the protocol's `summary_name`.
+    fn write_layer_name(&self, _view: &PacketView<'_>, _layer: usize, _out: &mut String) -> bool {
+        false
+    }
 }
 
 /// What `summary` can look at: the dissected packet with every field materialised.

@@ -813,9 +813,12 @@ impl Engine {
                 found = true;
             } else {
                 out.truncate(start);
-                match d.and_then(|d| d.layer_name(&view, i)) {
-                    Some(name) => out.push_str(name),
-                    None => out.push_str(&self.registry.protocol(proto).summary_name),
+                if !d.is_some_and(|d| d.write_layer_name(&view, i, out)) {
+                    out.truncate(start);
+                    match d.and_then(|d| d.layer_name(&view, i)) {
+                        Some(name) => out.push_str(name),
+                        None => out.push_str(&self.registry.protocol(proto).summary_name),
+                    }
                 }
             }
             // Layers with an empty summary name (raw IP's pseudo link layer) are

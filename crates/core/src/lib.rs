@@ -9,11 +9,14 @@
 //!   values into (no per-packet heap allocation once warm).
 //! * [`keys`] — names of the built-in dispatch tables and newtypes for their keys
 //!   ([`EtherType`], [`IpProto`], [`Port`], [`LinkType`]).
+//! * [`field_table!`] — a protocol's fields declared once, as data: one line per
+//!   field yields a struct of ids and the function that registers them.
 //! * [`engine`] — [`Engine`], which walks the dispatch tables from the link type down,
 //!   one layer at a time.
 //!
 //! Architecture invariant: this crate does no I/O and never panics on packet bytes.
 
+mod declare;
 pub mod dissector;
 pub mod engine;
 pub mod fields;

@@ -5,6 +5,7 @@
 //! the slice they are given.
 
 pub mod app;
+pub mod infra;
 pub mod net;
 pub mod transport;
 
@@ -19,6 +20,7 @@ pub fn builtins() -> Vec<Box<dyn Dissector>> {
     let mut v = net::all();
     v.extend(transport::all());
     v.extend(app::all());
+    v.extend(infra::all());
     v
 }
 
