@@ -18,6 +18,10 @@ pub enum Seeds {
     /// One frame per file, prefixed by the dissect target's link-type choice
     /// and a flags byte, taken from the packets of the fixtures.
     Frames,
+    /// TCP (`false`) or UDP (`true`) payloads of the packets of
+    /// `fixtures/app/`, each after a port-choice byte and a flags byte (the
+    /// application-layer targets' input format).
+    Payloads(bool),
     /// Only the fuzzer's own inputs (the target builds its input from a
     /// grammar); a few fixed byte strings start it.
     Grammar,
@@ -61,6 +65,21 @@ pub const TARGETS: &[Target] = &[
         name: "plugin_decl",
         seeds: Seeds::Grammar,
         about: "plugin declaration parser and validator (check_declaration) on generated declarations",
+    },
+    Target {
+        name: "tls",
+        seeds: Seeds::Payloads(false),
+        about: "TLS records, handshakes, extensions, JA3/JA4 over TCP",
+    },
+    Target {
+        name: "http",
+        seeds: Seeds::Payloads(false),
+        about: "HTTP/1.x heads, pipelining, chunked framing over TCP",
+    },
+    Target {
+        name: "quic",
+        seeds: Seeds::Payloads(true),
+        about: "QUIC headers and Initial decryption over UDP",
     },
 ];
 
@@ -213,6 +232,23 @@ fn write_seeds(t: &Target, root: &Path, dir: &Path) -> Result<usize> {
                 }
             }
         }
+        Seeds::Payloads(udp) => {
+            let app = root.join("fixtures/app");
+            let mut files: Vec<PathBuf> = fs::read_dir(&app)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            files.sort();
+            for p in &files {
+                for (i, (lt, frame)) in frames(p).into_iter().enumerate() {
+                    let Some(payload) = l4_payload(lt, &frame, udp) else {
+                        continue;
+                    };
+                    let mut seed = vec![0, 0];
+                    seed.extend_from_slice(payload);
+                    fs::write(dir.join(format!("{}-{i}", seed_name(p))), seed)?;
+                }
+            }
+        }
         Seeds::Grammar => {
             for (i, s) in [
                 &b"\x01\x00\x02\x03\x05"[..],
@@ -228,6 +264,23 @@ fn write_seeds(t: &Target, root: &Path, dir: &Path) -> Result<usize> {
         }
     }
     Ok(fs::read_dir(dir)?.count())
+}
+
+/// The TCP or UDP payload of an Ethernet/IPv4 frame (other frames: `None`).
+fn l4_payload(linktype: u32, f: &[u8], udp: bool) -> Option<&[u8]> {
+    if linktype != 1 || f.get(12..14)? != [8, 0] {
+        return None;
+    }
+    let ip = f.get(14..)?;
+    let ihl = usize::from(ip.first()? & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
+    let l4 = ip.get(ihl..total.min(ip.len()))?;
+    let payload = match (ip.get(9)?, udp) {
+        (6, false) => l4.get(usize::from(l4.get(12)? >> 4) * 4..)?,
+        (17, true) => l4.get(8..)?,
+        _ => return None,
+    };
+    (!payload.is_empty()).then_some(payload)
 }
 
 fn seed_name(p: &Path) -> String {

@@ -4,6 +4,7 @@
 //! Architecture invariant: dissectors never panic on input and never read outside
 //! the slice they are given.
 
+pub mod app;
 pub mod infra;
 pub mod net;
 pub mod transport;
@@ -18,6 +19,7 @@ use pcapx_core::{Dissector, EngineBuilder, RegistryError};
 pub fn builtins() -> Vec<Box<dyn Dissector>> {
     let mut v = net::all();
     v.extend(transport::all());
+    v.extend(app::all());
     v.extend(infra::all());
     v
 }

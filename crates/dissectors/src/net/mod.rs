@@ -33,7 +33,7 @@ mod vlan;
 pub(crate) mod wire;
 
 #[cfg(test)]
-mod corpus_tests;
+pub(crate) mod corpus_tests;
 
 pub use arp::Arp;
 pub use eth::Ethernet;

@@ -292,7 +292,7 @@ fn summaries_match_scapy() {
             };
             eng.dissect(&meta, &rec.data, &mut fields);
             let got = eng.summary_line(&fields, &rec.data, false);
-            if got == want {
+            if got == want || crate::net::corpus_tests::app_layer_where_scapy_has_raw(&got, want) {
                 same += 1;
             } else {
                 let _ = writeln!(report, "{key} #{}:\n  pcapx {got}\n  scapy {want}", i + 1);

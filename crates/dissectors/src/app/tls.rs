@@ -1,0 +1,609 @@
+//! TLS (SSL 3.0 – TLS 1.3) records and handshake messages over TCP.
+//!
+//! Found the way tshark finds it: a heuristic on every TCP port
+//! ([`looks_like_record`]: content type 20–24, version 3.0–3.4, a record
+//! length within 2^14 + 2048) — which also covers the well-known ports,
+//! where tshark's port binding sees the same records. Every record that
+//! starts in the segment is decoded; a handshake message is decoded when the
+//! record holds it whole (messages cut by the segment end are not
+//! reassembled here: `tls.record-continues`).
+//!
+//! Handshake records that do not tile into well-formed messages of known
+//! types are taken as encrypted (TLS 1.2's Finished after ChangeCipherSpec,
+//! renegotiation) and only their record fields are shown, as tshark shows
+//! "Encrypted Handshake Message".
+//!
+//! The handshake walker ([`handshake`]) is shared with QUIC, which feeds it
+//! the CRYPTO stream of its Initial packets.
+
+use std::sync::{Arc, OnceLock};
+
+use pcapx_core::dissector::PacketView;
+use pcapx_core::keys::tables;
+use pcapx_core::{
+    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, Registrar, RegistryError,
+    Value,
+};
+
+use super::fingerprint::{self, Ext, Hello, Scratch, extensions, list8, list16, u16s};
+use super::{add_text, be16, be24};
+
+/// Largest record body TLS allows (2^14 plus the 2048 bytes of expansion
+/// TLSCiphertext may add).
+pub(crate) const MAX_RECORD: usize = 16384 + 2048;
+
+/// Field ids of the `tls` protocol, shared with QUIC (which shows the
+/// ClientHello it decrypts with the same fields, as tshark does).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TlsIds {
+    pub rec_type: FieldId,
+    pub rec_version: FieldId,
+    pub rec_length: FieldId,
+    pub hs_type: FieldId,
+    pub hs_length: FieldId,
+    pub hs_version: FieldId,
+    pub session_id_length: FieldId,
+    pub ciphersuite: FieldId,
+    pub comp_method: FieldId,
+    pub ext_type: FieldId,
+    pub ext_len: FieldId,
+    pub server_name: FieldId,
+    pub alpn: FieldId,
+    pub supported_version: FieldId,
+    pub supported_group: FieldId,
+    pub sig_hash_alg: FieldId,
+    pub ec_point_format: FieldId,
+    pub certificate_length: FieldId,
+    pub ja3_full: FieldId,
+    pub ja3: FieldId,
+    pub ja3s_full: FieldId,
+    pub ja3s: FieldId,
+    pub ja4: FieldId,
+    pub continues: AnomalyId,
+}
+
+impl TlsIds {
+    fn register(r: &mut Registrar<'_>) -> Result<TlsIds, RegistryError> {
+        use FieldType::{Str, U8, U16, U32};
+        let mut f = |name: &str, disp: &str, ty: FieldType, hex: bool, desc: &str| {
+            let d = FieldDef::new(name, disp, ty, desc);
+            r.field(if hex { d.hex() } else { d })
+        };
+        Ok(TlsIds {
+            rec_type: f("tls.record.content_type", "Content Type", U8, false, "Record content type (20 ChangeCipherSpec, 21 Alert, 22 Handshake, 23 Application Data, 24 Heartbeat)")?,
+            rec_version: f("tls.record.version", "Version", U16, true, "Record layer version")?,
+            rec_length: f("tls.record.length", "Length", U16, false, "Record body length")?,
+            hs_type: f("tls.handshake.type", "Handshake Message Type", U8, false, "1 ClientHello, 2 ServerHello, 11 Certificate, …")?,
+            hs_length: f("tls.handshake.length", "Length", U32, false, "Handshake message length")?,
+            hs_version: f("tls.handshake.version", "Version", U16, true, "ClientHello/ServerHello legacy_version")?,
+            session_id_length: f("tls.handshake.session_id_length", "Session ID Length", U16, false, "")?,
+            ciphersuite: f("tls.handshake.ciphersuite", "Cipher Suite", U16, true, "Every offered suite (ClientHello, GREASE included) or the chosen one (ServerHello)")?,
+            comp_method: f("tls.handshake.comp_method", "Compression Method", U8, false, "")?,
+            ext_type: f("tls.handshake.extension.type", "Type", U16, false, "Extension type, in order (GREASE included)")?,
+            ext_len: f("tls.handshake.extension.len", "Length", U16, false, "Extension length")?,
+            server_name: f("tls.handshake.extensions_server_name", "Server Name", Str, false, "SNI host name")?,
+            alpn: f("tls.handshake.extensions_alpn_str", "ALPN Next Protocol", Str, false, "ALPN protocol names (offered, or chosen by the server)")?,
+            supported_version: f("tls.handshake.extensions.supported_version", "Supported Version", U16, true, "supported_versions extension entries")?,
+            supported_group: f("tls.handshake.extensions_supported_group", "Supported Group", U16, true, "supported_groups extension entries")?,
+            sig_hash_alg: f("tls.handshake.sig_hash_alg", "Signature Algorithm", U16, true, "signature_algorithms(_cert) entries, CertificateRequest and ServerKeyExchange signature algorithms")?,
+            ec_point_format: f("tls.handshake.extensions_ec_point_format", "EC point format", U8, false, "")?,
+            certificate_length: f("tls.handshake.certificate_length", "Certificate Length", U32, false, "Length of each certificate of a Certificate message")?,
+            ja3_full: f("tls.handshake.ja3_full", "JA3 Fullstring", Str, false, "JA3 string of a ClientHello (as tshark)")?,
+            ja3: f("tls.handshake.ja3", "JA3", Str, false, "MD5 of the JA3 string")?,
+            ja3s_full: f("tls.handshake.ja3s_full", "JA3S Fullstring", Str, false, "JA3S string of a ServerHello (as tshark)")?,
+            ja3s: f("tls.handshake.ja3s", "JA3S", Str, false, "MD5 of the JA3S string")?,
+            ja4: f("tls.handshake.ja4", "JA4", Str, false, "FoxIO JA4 of a ClientHello (t… over TCP, q… over QUIC)")?,
+            continues: r.anomaly(
+                "tls.record-continues",
+                "a TLS record or handshake message continues past the end of the segment (not reassembled)",
+                false,
+            )?,
+        })
+    }
+}
+
+/// Does `data` start with a TLS record header?
+pub(crate) fn looks_like_record(data: &[u8]) -> bool {
+    let (Some(&ct), Some(ver), Some(len)) = (data.first(), be16(data, 1), be16(data, 3)) else {
+        return false;
+    };
+    (20..=24).contains(&ct) && (0x0300..=0x0304).contains(&ver) && usize::from(len) <= MAX_RECORD
+}
+
+/// The TLS dissector.
+pub struct Tls {
+    ids: Arc<OnceLock<TlsIds>>,
+}
+
+impl Tls {
+    /// A TLS dissector whose field ids are published into `ids` at
+    /// registration (QUIC reads them from there).
+    pub(crate) fn new(ids: Arc<OnceLock<TlsIds>>) -> Tls {
+        Tls { ids }
+    }
+}
+
+thread_local! {
+    /// Fingerprint scratch, reused per worker thread.
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+/// Run `f` with this thread's fingerprint scratch.
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    let mut s = SCRATCH.take();
+    let r = f(&mut s);
+    SCRATCH.set(s);
+    r
+}
+
+/// Known handshake message types (a record made of others is encrypted).
+fn known_hs_type(t: u8) -> bool {
+    matches!(
+        t,
+        0 | 1
+            | 2
+            | 3
+            | 4
+            | 5
+            | 6
+            | 8
+            | 11
+            | 12
+            | 13
+            | 14
+            | 15
+            | 16
+            | 20
+            | 21
+            | 22
+            | 23
+            | 24
+            | 25
+            | 254
+    )
+}
+
+/// Do the bytes start with well-formed handshake messages of known types?
+/// Every whole message must fit exactly; the last one may run past the end
+/// (a message continued in the next record) only with a plausible length.
+/// Encrypted handshake records (TLS 1.2's Finished) fail this.
+fn plausible_handshake(b: &[u8]) -> bool {
+    let mut off = 0;
+    while let Some(&t) = b.get(off) {
+        if !known_hs_type(t) {
+            return false;
+        }
+        let Some(len) = be24(b, off + 1) else {
+            return off > 0;
+        };
+        off += 4 + len as usize;
+        if off > b.len() {
+            return len <= 0x1_0000;
+        }
+    }
+    off > 0
+}
+
+/// Decode the handshake messages in `b` (one record's body, or QUIC's CRYPTO
+/// stream). `quic` selects JA4's `q` prefix. Returns the number of bytes
+/// of whole messages; a message cut by the end records `tls.record-continues`.
+pub(crate) fn handshake(ids: &TlsIds, b: &[u8], record_version: u16, quic: bool, cx: &mut Ctx<'_>) {
+    let mut off = 0;
+    while off < b.len() {
+        let Some(&t) = b.get(off) else { break };
+        let start = off + 4;
+        // A message cut by the end shows nothing here (tshark shows it
+        // where it completes).
+        let Some(body) = be24(b, off + 1).and_then(|len| b.get(start..start + len as usize)) else {
+            cx.anomaly(ids.continues);
+            return;
+        };
+        cx.add(ids.hs_type, Value::U64(u64::from(t)));
+        cx.add(ids.hs_length, Value::U64(body.len() as u64));
+        let len = body.len();
+        match t {
+            1 => client_hello(ids, body, quic, cx),
+            2 => server_hello(ids, body, cx),
+            11 => certificate(ids, body, quic, cx),
+            12 if record_version == 0x0303 => server_key_exchange(ids, body, cx),
+            13 => certificate_request(ids, body, record_version, quic, cx),
+            _ => {}
+        }
+        off = start + len;
+    }
+}
+
+/// The parts of a ClientHello body (`None`: cut short).
+fn parse_client_hello(b: &[u8]) -> Option<(Hello<'_>, usize, &[u8])> {
+    let version = be16(b, 0)?;
+    let sid_len = usize::from(*b.get(34)?);
+    let mut off = 35 + sid_len;
+    let cs_len = usize::from(be16(b, off)?);
+    let ciphers = b.get(off + 2..off + 2 + cs_len)?;
+    off += 2 + cs_len;
+    let comp_len = usize::from(*b.get(off)?);
+    let comps = b.get(off + 1..off + 1 + comp_len)?;
+    off += 1 + comp_len;
+    let extensions = match be16(b, off) {
+        Some(n) => b.get(off + 2..off + 2 + usize::from(n))?,
+        None => &[],
+    };
+    Some((
+        Hello {
+            version,
+            ciphers,
+            extensions,
+        },
+        sid_len,
+        comps,
+    ))
+}
+
+fn client_hello(ids: &TlsIds, body: &[u8], quic: bool, cx: &mut Ctx<'_>) {
+    if let Some(v) = be16(body, 0) {
+        cx.add(ids.hs_version, Value::U64(u64::from(v)));
+    }
+    let Some((h, sid_len, comps)) = parse_client_hello(body) else {
+        cx.malformed();
+        return;
+    };
+    cx.add(ids.session_id_length, Value::U64(sid_len as u64));
+    for c in u16s(h.ciphers) {
+        cx.add(ids.ciphersuite, Value::U64(u64::from(c)));
+    }
+    for &m in comps {
+        cx.add(ids.comp_method, Value::U64(u64::from(m)));
+    }
+    for e in extensions(h.extensions) {
+        ext(ids, e, true, cx);
+    }
+    fingerprints_client(ids, &h, quic, cx);
+}
+
+/// `ja3_full`, `ja3` and `ja4` of a ClientHello.
+pub(crate) fn fingerprints_client(ids: &TlsIds, h: &Hello<'_>, quic: bool, cx: &mut Ctx<'_>) {
+    let (w_full, w_ja3, w_ja4) = (cx.wants(ids.ja3_full), cx.wants(ids.ja3), cx.wants(ids.ja4));
+    if !(w_full || w_ja3 || w_ja4) {
+        return;
+    }
+    with_scratch(|s| {
+        if w_full || w_ja3 {
+            let mut text = std::mem::take(&mut s.text);
+            text.clear();
+            fingerprint::ja3_full(h, &mut text);
+            cx.add(ids.ja3_full, Value::Str(&text));
+            cx.add_str_with(ids.ja3, |o| fingerprint::md5_hex(&text, o));
+            s.text = text;
+        }
+        if w_ja4 {
+            cx.add_str_with(ids.ja4, |o| {
+                fingerprint::ja4(h, if quic { b'q' } else { b't' }, s, o);
+            });
+        }
+    });
+}
+
+fn server_hello(ids: &TlsIds, body: &[u8], cx: &mut Ctx<'_>) {
+    let Some(version) = be16(body, 0) else {
+        cx.malformed();
+        return;
+    };
+    cx.add(ids.hs_version, Value::U64(u64::from(version)));
+    let parsed = (|| {
+        let sid_len = usize::from(*body.get(34)?);
+        let off = 35 + sid_len;
+        let cipher = body.get(off..off + 2)?;
+        let comp = *body.get(off + 2)?;
+        let extensions = match be16(body, off + 3) {
+            Some(n) => body.get(off + 5..off + 5 + usize::from(n))?,
+            None => &[],
+        };
+        Some((sid_len, cipher, comp, extensions))
+    })();
+    let Some((sid_len, cipher, comp, exts)) = parsed else {
+        cx.malformed();
+        return;
+    };
+    cx.add(ids.session_id_length, Value::U64(sid_len as u64));
+    let h = Hello {
+        version,
+        ciphers: cipher,
+        extensions: exts,
+    };
+    for c in u16s(cipher) {
+        cx.add(ids.ciphersuite, Value::U64(u64::from(c)));
+    }
+    cx.add(ids.comp_method, Value::U64(u64::from(comp)));
+    for e in extensions(exts) {
+        ext(ids, e, false, cx);
+    }
+    if cx.wants(ids.ja3s_full) || cx.wants(ids.ja3s) {
+        with_scratch(|s| {
+            let mut text = std::mem::take(&mut s.text);
+            text.clear();
+            fingerprint::ja3s_full(&h, &mut text);
+            cx.add(ids.ja3s_full, Value::Str(&text));
+            cx.add_str_with(ids.ja3s, |o| fingerprint::md5_hex(&text, o));
+            s.text = text;
+        });
+    }
+}
+
+/// One extension's fields. `client`: in a ClientHello (supported_versions
+/// is a list there, one value in a ServerHello).
+fn ext(ids: &TlsIds, e: Ext<'_>, client: bool, cx: &mut Ctx<'_>) {
+    cx.add(ids.ext_type, Value::U64(u64::from(e.ty)));
+    cx.add(ids.ext_len, Value::U64(e.data.len() as u64));
+    match e.ty {
+        0 => {
+            let mut l = list16(e.data);
+            while let (Some(&kind), Some(n)) = (l.first(), be16(l, 1)) {
+                let Some(name) = l.get(3..3 + usize::from(n)) else {
+                    break;
+                };
+                if kind == 0 {
+                    add_text(cx, ids.server_name, name);
+                }
+                l = l.get(3 + usize::from(n)..).unwrap_or(&[]);
+            }
+        }
+        16 => {
+            let mut l = list16(e.data);
+            while let Some((&n, rest)) = l.split_first() {
+                let Some(p) = rest.get(..usize::from(n)) else {
+                    break;
+                };
+                add_text(cx, ids.alpn, p);
+                l = rest.get(usize::from(n)..).unwrap_or(&[]);
+            }
+        }
+        43 if client => {
+            for v in u16s(list8(e.data)) {
+                cx.add(ids.supported_version, Value::U64(u64::from(v)));
+            }
+        }
+        43 => {
+            if let Some(v) = be16(e.data, 0) {
+                cx.add(ids.supported_version, Value::U64(u64::from(v)));
+            }
+        }
+        10 => {
+            for g in u16s(list16(e.data)) {
+                cx.add(ids.supported_group, Value::U64(u64::from(g)));
+            }
+        }
+        // signature_algorithms, signature_algorithms_cert, delegated_credentials
+        13 | 34 | 50 => {
+            for a in u16s(list16(e.data)) {
+                cx.add(ids.sig_hash_alg, Value::U64(u64::from(a)));
+            }
+        }
+        11 => {
+            for &p in list8(e.data) {
+                cx.add(ids.ec_point_format, Value::U64(u64::from(p)));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn certificate(ids: &TlsIds, body: &[u8], tls13: bool, cx: &mut Ctx<'_>) {
+    // TLS 1.3 (and QUIC) prefix a request context.
+    let mut off = if tls13 {
+        1 + usize::from(body.first().copied().unwrap_or(0))
+    } else {
+        0
+    };
+    let Some(total) = be24(body, off) else { return };
+    off += 3;
+    let end = (off + total as usize).min(body.len());
+    while off + 3 <= end {
+        let Some(n) = be24(body, off) else { break };
+        cx.add(ids.certificate_length, Value::U64(u64::from(n)));
+        off += 3 + n as usize;
+        if tls13 {
+            off += 2 + usize::from(be16(body, off).unwrap_or(0));
+        }
+    }
+}
+
+/// TLS 1.2 ServerKeyExchange: the signature algorithm after ECDHE
+/// (named curve) or DHE parameters, when the message is exactly that shape.
+fn server_key_exchange(ids: &TlsIds, b: &[u8], cx: &mut Ctx<'_>) {
+    let fits = |params_end: usize| -> Option<u16> {
+        let alg = be16(b, params_end)?;
+        let sig_len = usize::from(be16(b, params_end + 2)?);
+        (params_end + 4 + sig_len == b.len()).then_some(alg)
+    };
+    let ecdhe = (b.first() == Some(&3))
+        .then(|| b.get(3).map(|&n| 4 + usize::from(n)))
+        .flatten()
+        .and_then(fits);
+    let dhe = || {
+        let mut off = 0usize;
+        for _ in 0..3 {
+            off += 2 + usize::from(be16(b, off)?);
+        }
+        fits(off)
+    };
+    if let Some(alg) = ecdhe.or_else(dhe) {
+        cx.add(ids.sig_hash_alg, Value::U64(u64::from(alg)));
+    }
+}
+
+fn certificate_request(ids: &TlsIds, b: &[u8], version: u16, tls13: bool, cx: &mut Ctx<'_>) {
+    if tls13 {
+        // context, then extensions (signature_algorithms inside).
+        let off = 1 + usize::from(b.first().copied().unwrap_or(0));
+        let exts = b.get(off..).map(list16).unwrap_or(&[]);
+        for e in extensions(exts) {
+            ext(ids, e, false, cx);
+        }
+        return;
+    }
+    if version != 0x0303 {
+        return;
+    }
+    let types = usize::from(b.first().copied().unwrap_or(0));
+    let algs = b.get(1 + types..).map(list16).unwrap_or(&[]);
+    for a in u16s(algs) {
+        cx.add(ids.sig_hash_alg, Value::U64(u64::from(a)));
+    }
+}
+
+impl Dissector for Tls {
+    fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
+        r.protocol("tls", "Transport Layer Security", "TLS")?;
+        let ids = TlsIds::register(r)?;
+        let _ = self.ids.set(ids);
+        r.heuristic(tables::TCP_PORT);
+        Ok(())
+    }
+
+    /// A segment whose first record continues past it is left to `data`,
+    /// as tshark leaves a segment of a PDU it reassembles.
+    fn accepts(&self, data: &[u8], _cx: &Ctx<'_>) -> bool {
+        looks_like_record(data) && be16(data, 3).is_some_and(|n| data.len() >= 5 + usize::from(n))
+    }
+
+    fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
+        let Some(ids) = self.ids.get() else {
+            return Outcome::end(0);
+        };
+        let mut off = 0;
+        while off < data.len() {
+            let rest = &data[off..];
+            if !looks_like_record(rest) {
+                if rest.len() < 5 && off > 0 {
+                    // A record header cut by the segment end.
+                    cx.anomaly(ids.continues);
+                    off = data.len();
+                }
+                break;
+            }
+            let (ct, ver, len) = (
+                rest[0],
+                be16(rest, 1).unwrap_or(0),
+                usize::from(be16(rest, 3).unwrap_or(0)),
+            );
+            let Some(body) = rest.get(5..5 + len) else {
+                // The record continues past the segment: tshark shows it
+                // where it completes, so nothing of it here.
+                if cx.meta().caplen < cx.meta().wirelen {
+                    cx.short();
+                } else {
+                    cx.anomaly(ids.continues);
+                }
+                off = data.len();
+                break;
+            };
+            cx.add(ids.rec_type, Value::U64(u64::from(ct)));
+            cx.add(ids.rec_version, Value::U64(u64::from(ver)));
+            cx.add(ids.rec_length, Value::U64(len as u64));
+            if ct == 22 && plausible_handshake(body) {
+                handshake(ids, body, ver, false, cx);
+            }
+            off += 5 + len;
+        }
+        Outcome::end(off)
+    }
+
+    fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
+        let Some(rec) = view.layer(layer) else {
+            return false;
+        };
+        let start = usize::try_from(rec.offset).unwrap_or(usize::MAX);
+        let Some(data) = view.data.get(start..) else {
+            return false;
+        };
+        summary_line(data, out);
+        true
+    }
+}
+
+fn hs_name(t: u8) -> Option<&'static str> {
+    Some(match t {
+        0 => "HelloRequest",
+        1 => "ClientHello",
+        2 => "ServerHello",
+        4 => "NewSessionTicket",
+        8 => "EncryptedExtensions",
+        11 => "Certificate",
+        12 => "ServerKeyExchange",
+        13 => "CertificateRequest",
+        14 => "ServerHelloDone",
+        15 => "CertificateVerify",
+        16 => "ClientKeyExchange",
+        20 => "Finished",
+        _ => return None,
+    })
+}
+
+/// `TLS ClientHello SNI=example.com`, `TLS ServerHello, Certificate`,
+/// `TLS ApplicationData`: the records' messages, repeats collapsed.
+fn summary_line(data: &[u8], out: &mut String) {
+    out.push_str("TLS");
+    let mut last: Option<&str> = None;
+    let mut sep = " ";
+    let mut push = |out: &mut String, name: &'static str| {
+        if last != Some(name) {
+            out.push_str(sep);
+            out.push_str(name);
+            sep = ", ";
+            last = Some(name);
+        }
+    };
+    let mut off = 0;
+    while let Some(rest) = data.get(off..).filter(|r| looks_like_record(r)) {
+        let len = usize::from(be16(rest, 3).unwrap_or(0));
+        let Some(body) = rest.get(5..5 + len) else {
+            if off == 0 {
+                push(out, "Fragment");
+            }
+            break;
+        };
+        match rest[0] {
+            20 => push(out, "ChangeCipherSpec"),
+            21 => push(out, "Alert"),
+            23 => push(out, "ApplicationData"),
+            24 => push(out, "Heartbeat"),
+            _ if !plausible_handshake(body) => push(out, "EncryptedHandshake"),
+            _ => {
+                let mut m = 0;
+                while let (Some(&t), Some(l)) = (body.get(m), be24(body, m + 1)) {
+                    if m + 4 + l as usize > body.len() {
+                        break;
+                    }
+                    push(out, hs_name(t).unwrap_or("Handshake"));
+                    if t == 1 {
+                        write_sni(body.get(m + 4..m + 4 + l as usize).unwrap_or(&[]), out);
+                    }
+                    m += 4 + l as usize;
+                }
+            }
+        }
+        off += 5 + len;
+    }
+}
+
+/// ` SNI=name` of a ClientHello body, when it has one.
+pub(crate) fn write_sni(body: &[u8], out: &mut String) {
+    let Some((h, _, _)) = parse_client_hello(body) else {
+        return;
+    };
+    let sni = extensions(h.extensions).find(|e| e.ty == 0).and_then(|e| {
+        let l = list16(e.data);
+        let n = usize::from(be16(l, 1)?);
+        l.get(3..3 + n)
+    });
+    if let Some(name) = sni {
+        out.push_str(" SNI=");
+        for &c in name {
+            if (0x21..0x7f).contains(&c) {
+                out.push(char::from(c));
+            } else {
+                out.push('?');
+            }
+        }
+    }
+}

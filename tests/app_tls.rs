@@ -1,0 +1,410 @@
+//! Application layers (TLS, HTTP/1.x, QUIC) against tshark, field by field,
+//! on every packet of the real captures in `fixtures/app/` and the corpus's
+//! TLS/HTTP/QUIC captures; JA4 against FoxIO's published values.
+//!
+//! QUIC without connection state (counted, not compared): the server's
+//! packets and the client's Initials sent to a new DCID (their Initial keys
+//! come from the first DCID), a ClientHello whose CRYPTO frames span
+//! datagrams, and a short header's DCID.
+//!
+//! Accepted, counted difference: a packet that tshark decodes as part of a
+//! TCP PDU reassembled over several segments (`tcp.reassembled_in` on it, or
+//! `tcp.reassembled.length` on the segment completing it) is not compared —
+//! pcapx decodes each segment alone until TCP desegmentation lands. So is
+//! a retransmitted or out-of-order segment (tshark's reassembly places it).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::ok;
+
+/// Fields compared, every occurrence, in order.
+const FIELDS: &[&str] = &[
+    "tls.record.content_type",
+    "tls.record.version",
+    "tls.record.length",
+    "tls.handshake.type",
+    "tls.handshake.length",
+    "tls.handshake.version",
+    "tls.handshake.ciphersuite",
+    "tls.handshake.extension.type",
+    "tls.handshake.extension.len",
+    "tls.handshake.extensions_server_name",
+    "tls.handshake.extensions_alpn_str",
+    "tls.handshake.extensions.supported_version",
+    "tls.handshake.extensions_supported_group",
+    "tls.handshake.sig_hash_alg",
+    "tls.handshake.extensions_ec_point_format",
+    "tls.handshake.certificate_length",
+    "tls.handshake.ja3_full",
+    "tls.handshake.ja3",
+    "tls.handshake.ja3s_full",
+    "tls.handshake.ja3s",
+    "http.request.method",
+    "http.request.uri",
+    "http.request.version",
+    "http.request.full_uri",
+    "http.response.version",
+    "http.response.code",
+    "http.response.phrase",
+    "http.host",
+    "http.user_agent",
+    "http.referer",
+    "http.cookie",
+    "http.authorization",
+    "http.server",
+    "http.content_type",
+    "http.content_length",
+    "http.location",
+    "http.transfer_encoding",
+    "quic.header_form",
+    "quic.version",
+    "quic.long.packet_type",
+    "quic.long.packet_type_v2",
+    "quic.dcid",
+    "quic.scid",
+    "quic.token_length",
+    "quic.length",
+    "quic.packet_number",
+    "quic.packet_length",
+];
+
+/// Corpus captures compared besides `fixtures/app/`. (Not
+/// `zeek/fileformat/get-to-ssh-server.pcap`: an HTTP GET to port 22, which
+/// tshark gives to its SSH dissector by port before any heuristic runs.)
+const CORPUS: &[&str] = &[
+    "linktypes/quic_handshake.pcap",
+    "zeek/linktypes/openjdk-25.0.2-zeek.org.pcap",
+    "zeek/vlan/http-vlan-0.pcap",
+    "zeek/vlan/http-qinq-0.pcap",
+    "zeek/fragments/ipv6-http-atomic-frag.pcap",
+    "ethernet-ipv4/print-flags.pcap",
+];
+
+fn app_files() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(common::fixture("app"))
+        .expect("fixtures/app")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// tshark's value list: `0x…` numbers as decimal.
+fn norm(v: &str) -> Vec<String> {
+    if v.is_empty() {
+        return Vec::new();
+    }
+    v.split('\u{1}')
+        .map(|s| match s.strip_prefix("0x") {
+            Some(h) => u64::from_str_radix(h, 16).map_or_else(|_| s.to_owned(), |n| n.to_string()),
+            None => s.to_owned(),
+        })
+        .collect()
+}
+
+fn json_list(v: &serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::Array(a) => a
+            .iter()
+            .map(|x| match x {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect(),
+        serde_json::Value::Null => Vec::new(),
+        other => vec![other.to_string()],
+    }
+}
+
+/// Compare one capture; returns (packets, values compared, skipped packets)
+/// and appends differences to `report`.
+fn compare(
+    path: &Path,
+    stats: &mut BTreeMap<&'static str, (usize, usize)>,
+    report: &mut String,
+) -> (usize, usize) {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-n").arg("-r").arg(path);
+    cmd.args([
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=\u{1}",
+        "-E",
+        "separator=/t",
+    ]);
+    for f in FIELDS {
+        cmd.args(["-e", f]);
+    }
+    cmd.args([
+        "-e",
+        "tcp.reassembled_in",
+        "-e",
+        "tcp.reassembled.length",
+        "-e",
+        "tcp.analysis.retransmission",
+        "-e",
+        "tls.record.opaque_type",
+        "-e",
+        "tcp.analysis.out_of_order",
+        "-e",
+        "quic.crypto.fragment.count",
+        "-e",
+        "udp.srcport",
+    ]);
+    let o = cmd.output().expect("run tshark");
+    assert!(
+        o.status.success(),
+        "tshark on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let theirs = String::from_utf8_lossy(&o.stdout).into_owned();
+    let list = FIELDS.join(",");
+    let ours = ok(&[
+        "convert",
+        path.to_str().expect("utf-8 path"),
+        "--all",
+        "--occurrence",
+        "all",
+        "--to",
+        "jsonl",
+        "--fields",
+        &list,
+    ]);
+    let ours: Vec<serde_json::Value> = ours
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let rows: Vec<&str> = theirs.lines().collect();
+    assert_eq!(rows.len(), ours.len(), "{}: packet count", path.display());
+    let mut skipped = 0;
+    let mut opaque = 0;
+    let mut quic_skips: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut client_port: Option<String> = None;
+    let mut first_dcid: Option<String> = None;
+    for (i, (row, mine)) in rows.iter().zip(&ours).enumerate() {
+        let cols: Vec<&str> = row.split('\t').collect();
+        let extra = |k: usize| cols.get(FIELDS.len() + k).copied().unwrap_or("");
+        // Reassembled PDUs and retransmissions (tshark never re-dissects a
+        // retransmitted segment) wait for TCP desegmentation.
+        let reasm = !extra(0).is_empty()
+            || !extra(1).is_empty()
+            || !extra(2).is_empty()
+            || !extra(4).is_empty();
+        if reasm {
+            skipped += 1;
+            continue;
+        }
+        let quic = !cols
+            .get(
+                FIELDS
+                    .iter()
+                    .position(|f| *f == "quic.header_form")
+                    .unwrap_or(0),
+            )
+            .is_none_or(|c| c.is_empty());
+        let tls_types = norm(
+            cols.get(
+                FIELDS
+                    .iter()
+                    .position(|f| *f == "tls.handshake.type")
+                    .unwrap_or(0),
+            )
+            .copied()
+            .unwrap_or(""),
+        );
+        // QUIC without connection state: a server's Initial (keys from the
+        // client's original DCID) and a ClientHello whose CRYPTO frames span
+        // datagrams are not decrypted/assembled; a short header's DCID
+        // length is unknown.
+        // The server is the side that did not send the capture's first
+        // QUIC packet.
+        // … and the client's later Initials, sent to the server's chosen
+        // connection ID, keep the keys of the first DCID.
+        let dcid = cols
+            .get(FIELDS.iter().position(|f| *f == "quic.dcid").unwrap_or(0))
+            .copied()
+            .unwrap_or("")
+            .split('\u{1}')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        if quic && first_dcid.is_none() {
+            first_dcid = Some(dcid.clone());
+        }
+        if quic && client_port.is_none() {
+            client_port = Some(extra(6).to_owned());
+        }
+        let server_initial = quic
+            && (tls_types.iter().any(|t| t == "2")
+                || client_port.as_deref() != Some(extra(6))
+                || first_dcid.as_deref() != Some(dcid.as_str()));
+        let crypto_across = quic && !extra(5).is_empty();
+        let short_header = quic
+            && cols
+                .get(
+                    FIELDS
+                        .iter()
+                        .position(|f| *f == "quic.header_form")
+                        .unwrap_or(0),
+                )
+                .is_some_and(|c| c.split('\u{1}').any(|h| h == "0"));
+        if server_initial {
+            *quic_skips
+                .entry("server packet or client packet to a new DCID (Initial keys need the first DCID)")
+                .or_default() += 1;
+        }
+        if crypto_across {
+            *quic_skips.entry("CRYPTO across datagrams").or_default() += 1;
+        }
+        if short_header {
+            *quic_skips.entry("short header (dcid)").or_default() += 1;
+        }
+        for (k, name) in FIELDS.iter().enumerate() {
+            if (server_initial || crypto_across)
+                && (name.starts_with("tls.") || *name == "quic.packet_number")
+            {
+                continue;
+            }
+            if short_header && *name == "quic.dcid" {
+                continue;
+            }
+            let mut want = norm(cols.get(k).copied().unwrap_or(""));
+            if *name == "tls.record.content_type" && !extra(3).is_empty() {
+                // tshark names a TLS 1.3 session's encrypted records'
+                // type `opaque_type` (it knows the session's version); pcapx
+                // decodes each packet alone and calls every record's type
+                // `content_type`. Counted, compared as one list.
+                opaque += 1;
+                let mut all = want;
+                all.extend(norm(extra(3)));
+                all.sort();
+                let mut got = json_list(&mine[*name]);
+                got.sort();
+                want = all;
+                if want == got {
+                    let e = stats.entry(name).or_default();
+                    e.0 += 1;
+                    continue;
+                }
+            }
+            let got = json_list(&mine[*name]);
+            if want.is_empty() && got.is_empty() {
+                continue;
+            }
+            let e = stats.entry(name).or_default();
+            e.0 += 1;
+            if want != got {
+                e.1 += 1;
+                let _ = writeln!(
+                    report,
+                    "{} #{}: {name}: pcapx {got:?} tshark {want:?}",
+                    path.display(),
+                    i + 1
+                );
+            }
+        }
+    }
+    for (why, n) in &quic_skips {
+        println!("{}: {n} QUIC packets: {why} not compared", path.display());
+    }
+    if opaque > 0 {
+        println!(
+            "{}: {opaque} packets with TLS 1.3 opaque_type records",
+            path.display()
+        );
+    }
+    (rows.len(), skipped)
+}
+
+#[test]
+fn app_fields_match_tshark() {
+    if !common::tool("tshark", "app_fields_match_tshark") {
+        return;
+    }
+    let mut files = app_files();
+    if let Some(c) = common::corpus("app_fields_match_tshark (corpus part)") {
+        files.extend(CORPUS.iter().map(|f| c.join(f)));
+    }
+    let mut stats = BTreeMap::new();
+    let mut report = String::new();
+    let (mut packets, mut skipped) = (0, 0);
+    for f in &files {
+        let (n, s) = compare(f, &mut stats, &mut report);
+        packets += n;
+        skipped += s;
+    }
+    println!(
+        "{} files, {packets} packets, {skipped} in multi-segment PDUs not compared",
+        files.len()
+    );
+    for (name, (n, bad)) in &stats {
+        println!("{name}: {n} packets with values, {bad} differ");
+    }
+    print!("{report}");
+    assert!(report.is_empty(), "values differ from tshark (see above)");
+    for must in [
+        "quic.dcid",
+        "quic.packet_number",
+        "tls.handshake.ja3",
+        "tls.handshake.ja3s",
+        "tls.handshake.extensions_server_name",
+        "http.host",
+        "http.response.code",
+    ] {
+        assert!(
+            stats.get(must).is_some_and(|s| s.0 > 0),
+            "no {must} compared"
+        );
+    }
+}
+
+/// JA4 of the ClientHellos in FoxIO's own test captures equals the value
+/// FoxIO's reference implementation publishes for them
+/// (`python/test/testdata/*.json` in FoxIO-LLC/ja4). For the non-ASCII ALPN
+/// capture the published value (`…99…`) predates the specification's rule
+/// (JA4.md, "ALPN Extension Value": the first and last characters of the
+/// value's hex form when its first or last byte is not ASCII alphanumeric);
+/// pcapx follows the specification there, and the two hashes still match.
+#[test]
+fn ja4_matches_foxio_published_values() {
+    let cases = [
+        ("foxio-tls12.pcap", "t13d1715h2_5b57614c22b0_3d5424432f57"),
+        (
+            "foxio-tls-alpn-h2.pcap",
+            "t12d4605h2_85626a9a5f7f_aaf95bb78ec9",
+        ),
+        // QUIC: FoxIO's Rust snapshot (rust/ja4/src/snapshots/
+        // ja4__insta@quic-with-several-tls-frames.pcapng.snap).
+        (
+            "foxio-quic-with-several-tls-frames.pcapng",
+            "q13d0310h3_55b375c5d22e_cd85d2d88918",
+        ),
+        // Published: t13d151699_8daaf6152771_e5627efa2ab1 (ALPN 0xba 0xad).
+        (
+            "foxio-tls-non-ascii-alpn.pcapng",
+            "t13d1516bd_8daaf6152771_e5627efa2ab1",
+        ),
+    ];
+    for (file, want) in cases {
+        let path = common::fixture("app").join(file);
+        let out = ok(&[
+            "convert",
+            path.to_str().expect("utf-8"),
+            "--all",
+            "--fields",
+            "tls.handshake.ja4",
+        ]);
+        let got: Vec<&str> = out.lines().skip(1).filter(|l| !l.is_empty()).collect();
+        assert_eq!(got, [want], "{file}");
+    }
+}
