@@ -26,7 +26,7 @@ pub mod value;
 
 pub use dissector::{Ctx, Dissector, Next, Outcome, Registrar};
 pub use engine::{BuildError, Engine, EngineBuilder, PacketMeta};
-pub use fields::{Cut, Entry, FieldMask, Fields, LayerRecord, Limit, Wanted};
+pub use fields::{AnomalyTally, Cut, Entry, FieldMask, Fields, LayerRecord, Limit, Wanted};
 pub use keys::{EtherType, IpProto, LinkType, Port};
 pub use registry::{
     AnomalyDef, AnomalyId, Column, FieldDef, FieldId, ProtoId, ProtocolDef, Registry, RegistryError,
