@@ -54,7 +54,7 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "app_udp",
         seeds: Seeds::Grammar,
-        about: "UDP application dissectors (DHCP/BOOTP, DHCPv6, NBNS, NBDGM) on random payloads behind a valid IP/UDP header",
+        about: "UDP application dissectors (DHCP/BOOTP, DHCPv6, NBNS, NBDGM) and SSH on random payloads behind a valid IP/UDP or TCP header",
     },
     Target {
         name: "live_ring",

@@ -1,5 +1,5 @@
 //! The UDP application dissectors (DHCP/BOOTP on 67/68, DHCPv6 on 546/547,
-//! NBNS on 137, NBDGM on 138):
+//! NBNS on 137, NBDGM on 138) and SSH (TCP 22):
 //! the first byte picks the port and IP version, the rest is the UDP payload,
 //! wrapped in a valid raw-IP/UDP header so every input reaches the dissector.
 //! Every field is materialised and formatted, plus the summary line.
@@ -19,6 +19,8 @@ const PORTS: &[(u16, bool)] = &[
     (67, true),
     (137, false),
     (138, false),
+    // TCP port 22 (SSH): the same payload behind a TCP header instead.
+    (22, false),
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -43,10 +45,20 @@ fuzz_target!(|data: &[u8]| {
         frame.extend_from_slice(&total.to_be_bytes());
         frame.extend_from_slice(&[0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 255, 255, 255, 255]);
     }
-    frame.extend_from_slice(&port.to_be_bytes());
-    frame.extend_from_slice(&port.to_be_bytes());
-    frame.extend_from_slice(&udp_len.to_be_bytes());
-    frame.extend_from_slice(&[0, 0]);
+    if port == 22 {
+        // IPv4 protocol 6, a 20-byte TCP header (the IPv4 total length
+        // counts 8 bytes of UDP header; TCP's 12 extra fit in `udp_len + 12`).
+        frame[9] = 6;
+        let total = u16::try_from(20 + 20 + payload.len()).unwrap_or(u16::MAX);
+        frame[2..4].copy_from_slice(&total.to_be_bytes());
+        frame.extend_from_slice(&[0xc3, 0x50, 0, 22, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18]);
+        frame.extend_from_slice(&[0xff, 0xff, 0, 0, 0, 0]);
+    } else {
+        frame.extend_from_slice(&port.to_be_bytes());
+        frame.extend_from_slice(&port.to_be_bytes());
+        frame.extend_from_slice(&udp_len.to_be_bytes());
+        frame.extend_from_slice(&[0, 0]);
+    }
     frame.extend_from_slice(payload);
     let engine = engine();
     let mut fields = engine.new_fields(Wanted::All);

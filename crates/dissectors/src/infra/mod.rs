@@ -1,7 +1,8 @@
-//! Network-infrastructure application protocols over UDP: DHCP/BOOTP
+//! Network-infrastructure application protocols: DHCP/BOOTP
 //! ([`dhcp::Dhcp`], UDP 67/68), DHCPv6 ([`dhcpv6::Dhcpv6`], UDP 546/547) and the
 //! NetBIOS Name and Datagram Services ([`nbns::Nbns`], UDP 137;
-//! [`nbdgm::Nbdgm`], UDP 138).
+//! [`nbdgm::Nbdgm`], UDP 138); plus SSH's banner and KEXINIT ([`ssh::Ssh`],
+//! TCP 22).
 //!
 //! Field names and values are tshark's; one-line summaries are Scapy's
 //! (`BOOTP / DHCP Discover`, `DHCP6_Solicit / DHCP6OptClientId / …`).
@@ -12,6 +13,7 @@ pub mod dhcp;
 pub mod dhcpv6;
 pub mod nbdgm;
 pub mod nbns;
+pub mod ssh;
 
 /// The infrastructure dissectors, in registration order.
 pub fn all() -> Vec<Box<dyn Dissector>> {
@@ -20,6 +22,7 @@ pub fn all() -> Vec<Box<dyn Dissector>> {
         Box::new(dhcpv6::Dhcpv6::default()),
         Box::new(nbns::Nbns::default()),
         Box::new(nbdgm::Nbdgm::default()),
+        Box::new(ssh::Ssh::default()),
     ]
 }
 

@@ -287,6 +287,12 @@ impl Dissector for Nbns {
         let Some(d) = layer_bytes(view, layer) else {
             return false;
         };
+        // Scapy cannot build its 12-byte NBNSHeader from fewer bytes and
+        // shows them as Raw.
+        if d.len() < HDR {
+            out.push_str("Raw");
+            return true;
+        }
         out.push_str("NBNSHeader");
         match scapy_layer(d) {
             Some(ScapyLayer::Wack) => out.push_str(" / NBNSWackResponse"),

@@ -336,3 +336,93 @@ proptest! {
         let _ = eng.summary_line(&f, &pkt, false);
     }
 }
+
+/// TCP segment 50000 → 22 (header length 20, PSH ACK) carrying `payload`.
+fn tcp22(payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![
+        0xc3, 0x50, 0, 22, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
+    ];
+    v.extend_from_slice(payload);
+    v
+}
+
+/// A KEXINIT with the given name-lists (kex first) and 4 bytes of padding.
+fn kexinit(lists: [&str; 10]) -> Vec<u8> {
+    let mut p = vec![20];
+    p.extend_from_slice(&[0x11; 16]);
+    for l in lists {
+        p.extend_from_slice(&u32::try_from(l.len()).expect("small").to_be_bytes());
+        p.extend_from_slice(l.as_bytes());
+    }
+    p.extend_from_slice(&[0, 0, 0, 0, 0]);
+    let pad = 4u8;
+    let mut m = u32::try_from(p.len() + 1 + usize::from(pad))
+        .expect("small")
+        .to_be_bytes()
+        .to_vec();
+    m.push(pad);
+    m.extend_from_slice(&p);
+    m.extend_from_slice(&[0; 4]);
+    m
+}
+
+#[test]
+fn ssh_banner_and_kexinit() {
+    let pkt = ipv4(6, &tcp22(b"SSH-2.0-OpenSSH_9.6\r\n"));
+    check_ip(&pkt, &[("ssh.protocol", "SSH-2.0-OpenSSH_9.6")]);
+    let (eng, f) = run(&pkt);
+    assert_eq!(
+        eng.summary_line(&f, &pkt, false),
+        "IP / TCP / SSH SSH-2.0-OpenSSH_9.6"
+    );
+    let lists = [
+        "curve25519-sha256,ext-info-c",
+        "ssh-ed25519",
+        "aes128-ctr",
+        "aes256-ctr",
+        "hmac-sha2-256",
+        "hmac-sha2-512",
+        "none",
+        "none,zlib",
+        "",
+        "",
+    ];
+    let pkt = ipv4(6, &tcp22(&kexinit(lists)));
+    check_ip(
+        &pkt,
+        &[
+            ("ssh.message_code", "20"),
+            ("ssh.kex_algorithms", "curve25519-sha256,ext-info-c"),
+            ("ssh.server_host_key_algorithms", "ssh-ed25519"),
+            ("ssh.encryption_algorithms_server_to_client", "aes256-ctr"),
+            ("ssh.compression_algorithms_server_to_client", "none,zlib"),
+            ("ssh.languages_client_to_server", ""),
+            ("ssh.languages_client_to_server_length", "0"),
+            ("ssh.first_kex_packet_follows", "0"),
+        ],
+    );
+    // Cut anywhere: no KEXINIT fields and no panic (the rest is in the next
+    // segment, which pcapx does not join).
+    let full = tcp22(&kexinit(lists));
+    for cut in 21..full.len() {
+        let pkt = ipv4(6, &full[..cut]);
+        let (eng, f) = run(&pkt);
+        let _ = eng.summary_line(&f, &pkt, false);
+        check_ip(&pkt, &[("ssh.kex_algorithms", "")]);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn random_ssh_segments_never_panic(body in proptest::collection::vec(any::<u8>(), 0..300), code in any::<bool>()) {
+        let mut body = body;
+        if code && body.len() > 6 {
+            body[5] = 20; // looks like a KEXINIT with hostile lengths
+        }
+        let pkt = ipv4(6, &tcp22(&body));
+        let (eng, f) = run(&pkt);
+        let _ = eng.summary_line(&f, &pkt, false);
+    }
+}

