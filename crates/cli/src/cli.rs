@@ -66,6 +66,10 @@ pub struct Input {
     /// Only packets matching this tcpdump/libpcap filter expression, e.g. 'tcp port 443'
     #[arg(short = 'f', long, value_name = "EXPR")]
     pub filter: Option<String>,
+    /// Do not reassemble fragmented IP datagrams (by default the fragment
+    /// completing a datagram decodes its transport and application layers)
+    #[arg(long)]
+    pub no_defrag: bool,
 }
 
 /// Live capture in place of FILE, for the reading commands.
@@ -262,6 +266,9 @@ pub struct StatsArgs {
     /// Only packets matching this tcpdump/libpcap filter expression, e.g. 'tcp port 443'
     #[arg(short = 'f', long, value_name = "EXPR")]
     pub filter: Option<String>,
+    /// Do not reassemble fragmented IP datagrams
+    #[arg(long)]
+    pub no_defrag: bool,
     /// Group key field(s), comma-separated
     #[arg(
         long = "group-by",

@@ -5,9 +5,13 @@ use std::ops::ControlFlow;
 
 use anyhow::{Result, bail};
 use pcapx_capture::{Batch, Capture, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS, Record};
-use pcapx_core::{Engine, FieldId, Fields, PacketMeta, Value, Wanted};
+use pcapx_core::{
+    Engine, FieldId, Fields, IpDefrag, PacketMeta, Reassembled, TcpDeseg, Value, Wanted,
+};
 use pcapx_flow::CommunityId;
+use pcapx_flow::defrag::{DefragConfig, DefragStats, Defragmenter, Verdict};
 use pcapx_flow::numbering::{StreamNumbering, packet_community_id};
+use pcapx_flow::packet::L4;
 
 use crate::cli::{Input, LiveArgs, TimePrecision};
 use crate::filter::PacketFilter;
@@ -95,6 +99,20 @@ pub fn walk(
     limit: Option<u64>,
     mut f: impl FnMut(&Record<'_>) -> Result<ControlFlow<()>>,
 ) -> Result<Counts> {
+    walk_with(cap, filter, limit, None, |rec, _| f(rec))
+}
+
+/// [`walk`] with the stateful pass (IP defragmentation) run over every
+/// record read, in file order, before the filter: `f` also gets the
+/// packet's side input for [`Engine::dissect_with`].
+pub fn walk_with(
+    cap: &mut Capture,
+    filter: &mut PacketFilter,
+    limit: Option<u64>,
+    mut pass: Option<&mut StreamPass>,
+    mut f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>>,
+) -> Result<Counts> {
+    let mut arena = Vec::new();
     let mut c = Counts::default();
     let mut err: Option<anyhow::Error> = None;
     if limit == Some(0) {
@@ -106,6 +124,11 @@ pub fn walk(
             return ControlFlow::Break(());
         }
         c.read += 1;
+        arena.clear();
+        let side = match pass.as_deref_mut() {
+            Some(p) => p.record(rec, &mut arena).0,
+            None => SideRec::default(),
+        };
         match filter.matches(rec) {
             Ok(true) => {}
             Ok(false) => {
@@ -118,7 +141,7 @@ pub fn walk(
             }
         }
         c.used += 1;
-        match f(rec) {
+        match f(rec, &side.get(&arena)) {
             Ok(ControlFlow::Continue(())) => {}
             Ok(ControlFlow::Break(())) => return ControlFlow::Break(()),
             Err(e) => {
@@ -178,6 +201,10 @@ pub struct Work {
     pub streams: Vec<StreamValues>,
     /// Where those values go.
     pub stream_ids: StreamIds,
+    /// Per record: what the stateful pass reassembled for it (empty when
+    /// the pass did not run), with the bytes in `arena`.
+    pub side: Vec<SideRec>,
+    pub arena: Vec<u8>,
 }
 
 /// The field ids of the fields a sequential per-file pass provides:
@@ -214,38 +241,135 @@ pub struct StreamValues {
 
 const NONE: u32 = u32::MAX;
 
-/// The sequential pass that numbers conversations the way tshark does and
-/// computes each packet's Community ID. It runs on the reader's thread, in
-/// file order over every record read (whatever the filter, as tshark numbers
-/// streams over the whole file), and its values travel with the batch, so
-/// the output is the same for any thread count.
+/// Where a record's reassembled bytes are in its batch's arena.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum SideIp {
+    #[default]
+    AsIs,
+    Held,
+    Complete {
+        at: u32,
+        len: u32,
+        fragments: u32,
+    },
+}
+
+/// One record's side input, as ranges of the batch's arena (no heap per
+/// packet): see [`pcapx_core::Reassembled`].
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SideRec {
+    pub ip: SideIp,
+}
+
+impl SideRec {
+    /// The side input with its bytes from `arena`.
+    pub fn get<'a>(&self, arena: &'a [u8]) -> Reassembled<'a> {
+        let ip = match self.ip {
+            SideIp::AsIs => IpDefrag::AsIs,
+            SideIp::Held => IpDefrag::Held,
+            SideIp::Complete { at, len, fragments } => {
+                let (at, len) = (at as usize, len as usize);
+                match arena.get(at..at + len) {
+                    Some(payload) => IpDefrag::Complete { payload, fragments },
+                    None => IpDefrag::AsIs,
+                }
+            }
+        };
+        Reassembled {
+            ip,
+            tcp: TcpDeseg::AsIs,
+        }
+    }
+}
+
+/// The stateful pass: the serial part of dissection, on the reader's
+/// thread, in file order over every record read (whatever the filter, as
+/// tshark reassembles and numbers over the whole file). It runs the cheap
+/// header parse once per record and then
+///
+/// - IP defragmentation (on unless `--no-defrag`): which fragment completes
+///   its datagram, and the datagram's bytes (copied into the batch's arena);
+/// - the per-file fields, when the table wants them: tshark's
+///   `tcp.stream`/`udp.stream` numbering and the packet's Community ID.
+///
+/// Its results travel with the batch ([`Work::side`], [`Work::streams`]),
+/// so workers dissect in parallel and the output is the same for any thread
+/// count.
 pub struct StreamPass {
-    ids: StreamIds,
+    ids: Option<StreamIds>,
     numbering: StreamNumbering,
     cid: CommunityId,
     scratch: String,
+    defrag: Option<Defragmenter>,
 }
 
 impl StreamPass {
-    pub fn new(ids: StreamIds, seed: u16) -> StreamPass {
-        StreamPass {
+    /// The pass for a job: `ids` the per-file fields it wants, `defrag`
+    /// whether to reassemble IP fragments. `None` when there is nothing to do.
+    pub fn new(ids: Option<StreamIds>, seed: u16, defrag: bool) -> Option<StreamPass> {
+        if ids.is_none() && !defrag {
+            return None;
+        }
+        Some(StreamPass {
             ids,
             numbering: StreamNumbering::new(),
             cid: CommunityId::new(seed),
             scratch: String::with_capacity(pcapx_flow::community_id::LEN),
-        }
+            defrag: defrag.then(|| Defragmenter::new(DefragConfig::default())),
+        })
     }
 
-    fn values(&mut self, rec: &Record<'_>) -> StreamValues {
+    /// Defragmentation counters (datagrams completed, dropped, …).
+    pub fn defrag_stats(&self) -> Option<&DefragStats> {
+        self.defrag.as_ref().map(|d| d.stats())
+    }
+
+    /// One record: its side input (bytes appended to `arena`) and, when
+    /// wanted, its per-file values.
+    pub fn record(
+        &mut self,
+        rec: &Record<'_>,
+        arena: &mut Vec<u8>,
+    ) -> (SideRec, Option<StreamValues>) {
         let p = pcapx_flow::parse(rec.linktype, rec.data);
-        let s = self.numbering.packet(&p, rec.ts_ns);
+        let mut side = SideRec::default();
+        let mut l4 = None;
+        if let Some(d) = self.defrag.as_mut() {
+            match d.packet(&p, rec.data, rec.ts_ns) {
+                Verdict::AsIs => l4 = Some(p.l4),
+                Verdict::Held => {
+                    side.ip = SideIp::Held;
+                    l4 = Some(L4::Fragment);
+                }
+                Verdict::Complete {
+                    payload,
+                    fragments,
+                    first,
+                } => {
+                    if let (Ok(at), Ok(len)) =
+                        (u32::try_from(arena.len()), u32::try_from(payload.len()))
+                    {
+                        arena.extend_from_slice(payload);
+                        side.ip = SideIp::Complete { at, len, fragments };
+                    }
+                    l4 = Some(first);
+                }
+            }
+        }
+        let Some(ids) = self.ids else {
+            return (side, None);
+        };
+        let s = match l4 {
+            Some(l4) => self.numbering.packet_defragmented(&p, l4),
+            None => self.numbering.packet(&p, rec.ts_ns),
+        };
         let mut v = StreamValues {
             tcp: s.tcp_stream.unwrap_or(NONE),
             udp: s.udp_stream.unwrap_or(NONE),
             cid_len: 0,
             cid: [0; pcapx_flow::community_id::LEN],
         };
-        if self.ids.cid.is_some() {
+        if ids.cid.is_some() {
             self.scratch.clear();
             if packet_community_id(&self.cid, &p, s.l4, &mut self.scratch) {
                 let b = self.scratch.as_bytes();
@@ -254,11 +378,33 @@ impl StreamPass {
                 v.cid_len = u8::try_from(n).unwrap_or(0);
             }
         }
-        v
+        (side, Some(v))
+    }
+
+    /// Warn on standard error about datagrams given up on.
+    pub fn report(&self, name: &str) {
+        if let Some(st) = self.defrag_stats()
+            && st.dropped() > 0
+        {
+            eprintln!(
+                "pcapx: {name}: warning: {} fragmented datagram(s) never completed ({} timed out, {} over the memory bounds)",
+                st.dropped(),
+                st.timed_out,
+                st.evicted + st.oversized
+            );
+        }
     }
 }
 
 impl Work {
+    /// Record `i`'s side input for [`Engine::dissect_with`].
+    pub fn reassembled(&self, i: usize) -> Reassembled<'_> {
+        self.side
+            .get(i)
+            .map(|s| s.get(&self.arena))
+            .unwrap_or_default()
+    }
+
     /// Add record `i`'s per-file values to `fields` (after the engine has
     /// dissected it).
     pub fn add_stream_fields(&self, i: usize, fields: &mut Fields) {
@@ -295,7 +441,7 @@ impl Work {
 
 /// Feeds the parallel pipeline from the reader's thread: batches in file
 /// order, the filter applied and the `-c` limit counted there, so the limit
-/// is exact whatever the thread count.
+/// is exact whatever the thread count, and the stateful pass run there.
 pub struct Feeder<'a> {
     cap: &'a mut Capture,
     filter: PacketFilter,
@@ -317,7 +463,12 @@ impl<'a> Feeder<'a> {
         }
     }
 
-    /// Also run the per-file stream pass (see [`StreamPass`]).
+    /// The stateful pass, if any (for its counters once the run is over).
+    pub fn into_pass(self) -> Option<StreamPass> {
+        self.streams
+    }
+
+    /// Also run the stateful pass (see [`StreamPass`]).
     pub fn with_streams(mut self, pass: Option<StreamPass>) -> Feeder<'a> {
         self.streams = pass;
         self
@@ -348,11 +499,18 @@ impl<'a> Feeder<'a> {
         let take = pass.len();
         let mut streams = Vec::new();
         let mut stream_ids = StreamIds::default();
+        let mut side = Vec::new();
+        let mut arena = Vec::new();
         if let Some(sp) = self.streams.as_mut() {
-            stream_ids = sp.ids;
-            streams.reserve(take);
+            stream_ids = sp.ids.unwrap_or_default();
+            streams.reserve(if sp.ids.is_some() { take } else { 0 });
+            side.reserve(take);
             for rec in batch.iter().take(take) {
-                streams.push(sp.values(&rec));
+                let (s, v) = sp.record(&rec, &mut arena);
+                side.push(s);
+                if let Some(v) = v {
+                    streams.push(v);
+                }
             }
         }
         Ok(Some(Work {
@@ -361,6 +519,8 @@ impl<'a> Feeder<'a> {
             pass,
             streams,
             stream_ids,
+            side,
+            arena,
         }))
     }
 }

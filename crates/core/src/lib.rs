@@ -18,6 +18,7 @@ pub mod dissector;
 pub mod engine;
 pub mod fields;
 pub mod keys;
+pub mod reassembled;
 pub mod registry;
 pub mod value;
 
@@ -25,6 +26,7 @@ pub use dissector::{Ctx, Dissector, Next, Outcome, Registrar};
 pub use engine::{BuildError, Engine, EngineBuilder, PacketMeta};
 pub use fields::{Cut, Entry, FieldMask, Fields, LayerRecord, Limit, Wanted};
 pub use keys::{EtherType, IpProto, LinkType, Port};
+pub use reassembled::{IpDefrag, PduCx, PduLen, Reassembled, Source, TcpDeseg};
 pub use registry::{
     AnomalyDef, AnomalyId, Column, FieldDef, FieldId, ProtoId, ProtocolDef, Registry, RegistryError,
 };

@@ -96,8 +96,11 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let threads = pcapx_pipeline::thread_count(a.table.threads);
     let wanted = spec.wanted(engine.registry().field_count());
     let mut total = Account::default();
-    let streams = input::StreamIds::wanted(engine, &wanted)
-        .map(|ids| input::StreamPass::new(ids, a.community_id_seed));
+    let streams = input::StreamPass::new(
+        input::StreamIds::wanted(engine, &wanted),
+        a.community_id_seed,
+        !a.input.no_defrag,
+    );
     let mut feeder = input::Feeder::new(&mut cap, filter, a.input.limit).with_streams(streams);
 
     let result = input::pipeline(
@@ -123,7 +126,7 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
                     acc.filtered_out += 1;
                     continue;
                 }
-                engine.dissect(&input::meta(&rec), rec.data, fields);
+                engine.dissect_with(&input::meta(&rec), rec.data, &w.reassembled(i), fields);
                 w.add_stream_fields(i, fields);
                 if spec.accepts(fields) {
                     enc.push(&spec, fields);
@@ -144,6 +147,9 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     );
     if let Some(pb) = &progress {
         pb.finish_and_clear();
+    }
+    if let Some(p) = feeder.into_pass() {
+        p.report(&a.input.name());
     }
     result?;
     writer

@@ -23,36 +23,46 @@ pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let mut text = String::new();
     // Live packets are printed as they arrive.
     let live = cap.is_live();
-    input::walk(&mut cap, &mut filter, a.input.limit, |rec| {
-        if let Some(p) = a.packet
-            && rec.number != p
-        {
-            return Ok(if rec.number > p {
+    let mut pass = input::StreamPass::new(None, 0, !a.input.no_defrag);
+    input::walk_with(
+        &mut cap,
+        &mut filter,
+        a.input.limit,
+        pass.as_mut(),
+        |rec, side| {
+            if let Some(p) = a.packet
+                && rec.number != p
+            {
+                return Ok(if rec.number > p {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                });
+            }
+            found = true;
+            engine.dissect_with(&input::meta(rec), rec.data, side, &mut fields);
+            text.clear();
+            render(engine, &fields, &mut text);
+            if a.hex {
+                hexdump(rec.data, &mut text);
+            }
+            out.write_all(text.as_bytes())?;
+            out.write_all(b"\n")?;
+            if live {
+                out.flush()?;
+            }
+            Ok(if a.packet.is_some() {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
-            });
-        }
-        found = true;
-        engine.dissect(&input::meta(rec), rec.data, &mut fields);
-        text.clear();
-        render(engine, &fields, &mut text);
-        if a.hex {
-            hexdump(rec.data, &mut text);
-        }
-        out.write_all(text.as_bytes())?;
-        out.write_all(b"\n")?;
-        if live {
-            out.flush()?;
-        }
-        Ok(if a.packet.is_some() {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        })
-    })?;
+            })
+        },
+    )?;
     out.flush()?;
     input::report_damage(&cap);
+    if let Some(p) = &pass {
+        p.report(&a.input.name());
+    }
     if let Some(p) = a.packet
         && !found
     {

@@ -91,8 +91,11 @@ pub(super) fn scan<A: Send>(
     let filter = ctx.filter(input, &cap)?;
     let threads = pcapx_pipeline::thread_count(rows.threads);
     let wanted = spec.wanted(engine.registry().field_count());
-    let streams =
-        input::StreamIds::wanted(engine, &wanted).map(|ids| input::StreamPass::new(ids, 0));
+    let streams = input::StreamPass::new(
+        input::StreamIds::wanted(engine, &wanted),
+        0,
+        !input.no_defrag,
+    );
     let mut feeder = input::Feeder::new(&mut cap, filter, input.limit).with_streams(streams);
     input::pipeline(
         threads,
@@ -104,7 +107,7 @@ pub(super) fn scan<A: Send>(
                 if !pass {
                     continue;
                 }
-                engine.dissect(&input::meta(&rec), rec.data, fields);
+                engine.dissect_with(&input::meta(&rec), rec.data, &w.reassembled(i), fields);
                 w.add_stream_fields(i, fields);
                 if spec.accepts(fields) {
                     row(&mut part, fields);
@@ -117,6 +120,9 @@ pub(super) fn scan<A: Send>(
             Ok(())
         },
     )?;
+    if let Some(p) = feeder.into_pass() {
+        p.report(&input.name());
+    }
     input::report_damage(&cap);
     Ok(())
 }
@@ -164,6 +170,7 @@ pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
             live: a.live.clone(),
             limit: a.limit,
             filter: a.filter.clone(),
+            no_defrag: a.no_defrag,
         };
         let mut out = std::io::stdout().lock();
         return super::conversations::report(ctx, &input, kind, a.format, &mut out);
@@ -229,6 +236,7 @@ pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
         live: a.live.clone(),
         limit: a.limit,
         filter: a.filter.clone(),
+        no_defrag: a.no_defrag,
     };
     let mut total = GroupPartial::new();
     scan(

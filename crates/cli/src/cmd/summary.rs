@@ -20,18 +20,28 @@ pub fn run(a: &SummaryArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let mut line = String::new();
     // Live packets are printed as they arrive.
     let live = cap.is_live();
-    input::walk(&mut cap, &mut filter, a.input.limit, |rec| {
-        engine.dissect(&input::meta(rec), rec.data, &mut fields);
-        line.clear();
-        engine.summary_into(&fields, rec.data, a.numeric, &mut line);
-        line.push('\n');
-        out.write_all(line.as_bytes())?;
-        if live {
-            out.flush()?;
-        }
-        Ok(ControlFlow::Continue(()))
-    })?;
+    let mut pass = input::StreamPass::new(None, 0, !a.input.no_defrag);
+    input::walk_with(
+        &mut cap,
+        &mut filter,
+        a.input.limit,
+        pass.as_mut(),
+        |rec, side| {
+            engine.dissect_with(&input::meta(rec), rec.data, side, &mut fields);
+            line.clear();
+            engine.summary_into_with(&fields, rec.data, side, a.numeric, &mut line);
+            line.push('\n');
+            out.write_all(line.as_bytes())?;
+            if live {
+                out.flush()?;
+            }
+            Ok(ControlFlow::Continue(()))
+        },
+    )?;
     out.flush()?;
     input::report_damage(&cap);
+    if let Some(p) = &pass {
+        p.report(&a.input.name());
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -512,7 +512,7 @@ impl Dissector for Dns {
                 .and_then(|v| v.as_u64())
                 == Some(5353);
         let start = usize::try_from(rec.offset).unwrap_or(usize::MAX);
-        let Some(mut msg) = view.data.get(start..) else {
+        let Some(mut msg) = view.bytes(layer).get(start..) else {
             return false;
         };
         if over_tcp {
