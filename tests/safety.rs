@@ -31,7 +31,7 @@ fn spawn_in(dir: &Path, args: &[&str]) -> Child {
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn pcapx")
@@ -278,7 +278,9 @@ fn sigint_mid_filter_keeps_the_existing_output_whole() {
 /// reads it (the delay comes from timing an undisturbed run and is adjusted
 /// until the truncation lands mid-read; bounded in time). The command must
 /// exit 2 with the "file shrank" message, never die of a signal, and leave
-/// no output file or temporary behind.
+/// no output file or temporary behind; what it printed on standard output
+/// before the error is a prefix, in whole lines, of the undisturbed run's
+/// output (no line made from the zeroed pages of the lost part).
 fn truncate_while_reading(args: &[&str], out: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -293,6 +295,7 @@ fn truncate_while_reading(args: &[&str], out: Option<&str>) {
     let o = run_in(d, args);
     assert!(o.status.success(), "{args:?}: {}", stderr(&o));
     let whole = t0.elapsed();
+    let undisturbed = o.stdout;
     if let Some(out) = out {
         fs::remove_file(d.join(out)).unwrap();
     }
@@ -340,6 +343,15 @@ fn truncate_while_reading(args: &[&str], out: Option<&str>) {
             .parse()
             .unwrap_or_else(|_| panic!("{err}"));
         assert!(after < 200_000, "{args:?}: {err}");
+        assert!(
+            undisturbed.starts_with(&o.stdout)
+                && (o.stdout.is_empty() || o.stdout.ends_with(b"\n")),
+            "{args:?}: {} bytes printed before the error are not a prefix of the \
+             undisturbed run's output: {:?}… vs {:?}…",
+            o.stdout.len(),
+            String::from_utf8_lossy(&o.stdout[..o.stdout.len().min(400)]),
+            String::from_utf8_lossy(&undisturbed[..undisturbed.len().min(400)])
+        );
         if let Some(out) = out {
             assert!(
                 !d.join(out).exists(),
@@ -367,6 +379,16 @@ fn input_truncated_during_stats_is_an_error_not_sigbus() {
         &["stats", "in.pcap", "--group-by", "src", "--sum", "len"],
         None,
     );
+}
+
+#[test]
+fn input_truncated_during_summary_prints_no_line_of_the_lost_part() {
+    truncate_while_reading(&["summary", "in.pcap"], None);
+}
+
+#[test]
+fn input_truncated_during_flows_prints_no_row_of_the_lost_part() {
+    truncate_while_reading(&["flows", "in.pcap", "--to", "csv"], None);
 }
 
 #[test]

@@ -525,15 +525,41 @@ impl Capture {
     /// Calls `f` on every remaining record until it breaks; returns the break value.
     pub fn try_for_each<B, F: FnMut(&Record<'_>) -> ControlFlow<B>>(
         &mut self,
-        mut f: F,
+        f: F,
     ) -> Result<Option<B>, CaptureError> {
+        self.try_for_each_committed(f, || ControlFlow::Continue(()))
+    }
+
+    /// Like [`Capture::try_for_each`], and `commit` runs after each batch,
+    /// once the batch's mapped bytes are verified to be the file's own (also
+    /// when `f` broke off inside it). A consumer that holds its output back
+    /// per batch and releases it in `commit` never shows output made from
+    /// bytes a shrinking file took away: the [`CaptureError::Shrank`] comes
+    /// first.
+    pub fn try_for_each_committed<B, F, C>(
+        &mut self,
+        mut f: F,
+        mut commit: C,
+    ) -> Result<Option<B>, CaptureError>
+    where
+        F: FnMut(&Record<'_>) -> ControlFlow<B>,
+        C: FnMut() -> ControlFlow<B>,
+    {
         while let Some(batch) = self.next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)? {
+            let mut broke = None;
             for rec in batch.iter() {
                 if let ControlFlow::Break(b) = f(&rec) {
-                    return Ok(Some(b));
+                    broke = Some(b);
+                    break;
                 }
             }
             batch.check_intact()?;
+            if let ControlFlow::Break(b) = commit() {
+                return Ok(Some(b));
+            }
+            if broke.is_some() {
+                return Ok(broke);
+            }
             self.recycle(batch);
         }
         Ok(None)

@@ -97,64 +97,106 @@ pub fn walk(
     cap: &mut Capture,
     filter: &mut PacketFilter,
     limit: Option<u64>,
-    mut f: impl FnMut(&Record<'_>) -> Result<ControlFlow<()>>,
+    f: impl FnMut(&Record<'_>) -> Result<ControlFlow<()>>,
 ) -> Result<Counts> {
-    walk_with(cap, filter, limit, None, |rec, _| f(rec))
+    walk_committed(cap, filter, limit, f, || Ok(()))
 }
 
-/// [`walk`] with the stateful pass (IP defragmentation) run over every
-/// record read, in file order, before the filter: `f` also gets the
-/// packet's side input for [`Engine::dissect_with`].
+/// [`walk`] with the stateful pass (see [`walk_with_committed`]).
 pub fn walk_with(
+    cap: &mut Capture,
+    filter: &mut PacketFilter,
+    limit: Option<u64>,
+    pass: Option<&mut StreamPass>,
+    f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>>,
+) -> Result<Counts> {
+    walk_with_committed(cap, filter, limit, pass, f, || Ok(()))
+}
+
+/// [`walk`] for commands that print as they go: `commit` runs after each
+/// batch once its bytes are known to be the file's own (see
+/// [`Capture::try_for_each_committed`]), so output held back per batch and
+/// written in `commit` never contains rows made from a shrinking file's
+/// zeroed pages.
+pub fn walk_committed(
+    cap: &mut Capture,
+    filter: &mut PacketFilter,
+    limit: Option<u64>,
+    mut f: impl FnMut(&Record<'_>) -> Result<ControlFlow<()>>,
+    commit: impl FnMut() -> Result<()>,
+) -> Result<Counts> {
+    walk_with_committed(cap, filter, limit, None, |rec, _| f(rec), commit)
+}
+
+/// [`walk_committed`] with the stateful pass (IP defragmentation) run over
+/// every record read, in file order, before the filter: `f` also gets the
+/// packet's side input for [`Engine::dissect_with`].
+pub fn walk_with_committed(
     cap: &mut Capture,
     filter: &mut PacketFilter,
     limit: Option<u64>,
     mut pass: Option<&mut StreamPass>,
     mut f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>>,
+    mut commit: impl FnMut() -> Result<()>,
 ) -> Result<Counts> {
     let mut arena = Vec::new();
     let mut c = Counts::default();
-    let mut err: Option<anyhow::Error> = None;
+    let err: std::cell::RefCell<Option<anyhow::Error>> = std::cell::RefCell::new(None);
     if limit == Some(0) {
         return Ok(c);
     }
-    cap.try_for_each(|rec| {
-        if let Err(e) = crate::signals::check() {
-            err = Some(e);
-            return ControlFlow::Break(());
-        }
-        c.read += 1;
-        arena.clear();
-        let side = match pass.as_deref_mut() {
-            Some(p) => p.record(rec, &mut arena).0,
-            None => SideRec::default(),
-        };
-        match filter.matches(rec) {
-            Ok(true) => {}
-            Ok(false) => {
-                c.filtered_out += 1;
-                return ControlFlow::Continue(());
-            }
-            Err(e) => {
-                err = Some(e);
+    cap.try_for_each_committed(
+        |rec| {
+            if let Err(e) = crate::signals::check() {
+                *err.borrow_mut() = Some(e);
                 return ControlFlow::Break(());
             }
-        }
-        c.used += 1;
-        match f(rec, &side.get(&arena)) {
-            Ok(ControlFlow::Continue(())) => {}
-            Ok(ControlFlow::Break(())) => return ControlFlow::Break(()),
-            Err(e) => {
-                err = Some(e);
+            c.read += 1;
+            arena.clear();
+            let side = match pass.as_deref_mut() {
+                Some(p) => p.record(rec, &mut arena).0,
+                None => SideRec::default(),
+            };
+            match filter.matches(rec) {
+                Ok(true) => {}
+                Ok(false) => {
+                    c.filtered_out += 1;
+                    return ControlFlow::Continue(());
+                }
+                Err(e) => {
+                    *err.borrow_mut() = Some(e);
+                    return ControlFlow::Break(());
+                }
+            }
+            c.used += 1;
+            match f(rec, &side.get(&arena)) {
+                Ok(ControlFlow::Continue(())) => {}
+                Ok(ControlFlow::Break(())) => return ControlFlow::Break(()),
+                Err(e) => {
+                    *err.borrow_mut() = Some(e);
+                    return ControlFlow::Break(());
+                }
+            }
+            if limit.is_some_and(|l| c.used >= l) {
                 return ControlFlow::Break(());
             }
-        }
-        if limit.is_some_and(|l| c.used >= l) {
-            return ControlFlow::Break(());
-        }
-        ControlFlow::Continue(())
-    })?;
-    match err {
+            ControlFlow::Continue(())
+        },
+        || {
+            // After an error in `f` nothing more is released.
+            if err.borrow().is_some() {
+                return ControlFlow::Break(());
+            }
+            match commit() {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    *err.borrow_mut() = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        },
+    )?;
+    match err.into_inner() {
         Some(e) => Err(e),
         None => Ok(c),
     }
@@ -452,6 +494,12 @@ pub struct Feeder<'a> {
 }
 
 impl<'a> Feeder<'a> {
+    /// [`Capture::check_intact`] on the capture being fed: everything read
+    /// so far is still the file's own.
+    pub fn check_intact(&self) -> Result<(), pcapx_capture::CaptureError> {
+        self.cap.check_intact()
+    }
+
     pub fn new(cap: &'a mut Capture, filter: PacketFilter, limit: Option<u64>) -> Feeder<'a> {
         Feeder {
             cap,

@@ -337,10 +337,16 @@ fn sharded(
     let mut marks = vec![0u64; n];
     let mut numbering = StreamNumbering::new();
     let mut out = Vec::new();
+    // The last batch handed to the workers: the flows a report brings were
+    // made from it or from earlier batches, so when its mapped bytes are
+    // still the file's own, all of theirs are (a file only shrinks from its
+    // end).
+    let mut last: Option<Arc<Shared>> = None;
     let mut take = |r: Report,
                     pending: &mut BTreeMap<u64, FlowRecord>,
                     marks: &mut [u64],
-                    acc: &mut Account|
+                    acc: &mut Account,
+                    last: Option<&Shared>|
      -> Result<()> {
         for f in r.flows {
             pending.insert(f.first_frame, f);
@@ -353,6 +359,11 @@ fn sharded(
                 break;
             }
             out.push(e.remove());
+        }
+        if !out.is_empty()
+            && let Some(l) = last
+        {
+            l.work.batch.check_intact()?;
         }
         write(&mut out)
     };
@@ -412,15 +423,20 @@ fn sharded(
                 // error comes from `take` below.
                 let _ = tx.send(Arc::clone(&shared));
             }
+            last = Some(shared);
             while let Ok(r) = res_rx.try_recv() {
-                take(r, &mut pending, &mut marks, &mut acc)?;
+                take(r, &mut pending, &mut marks, &mut acc, last.as_deref())?;
             }
         }
+        // The end of the input ends every live flow: make sure it is the
+        // file's end, not the zeroed pages of a file that shrank meanwhile.
+        result?;
+        feeder.check_intact()?;
         drop(txs);
         for r in res_rx.iter() {
-            take(r, &mut pending, &mut marks, &mut acc)?;
+            take(r, &mut pending, &mut marks, &mut acc, last.as_deref())?;
         }
-        result
+        Ok(())
     })?;
     Ok(acc)
 }

@@ -21,10 +21,13 @@ pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut found = false;
     let mut text = String::new();
-    // Live packets are printed as they arrive.
     let live = cap.is_live();
+    // Dumps are held back until their batch is known to be intact (a
+    // shrinking file); a live batch ends as soon as the ring is empty, and
+    // its dumps are flushed at once.
+    let held = std::cell::RefCell::new(String::new());
     let mut pass = input::StreamPass::new(None, 0, !a.input.no_defrag);
-    input::walk_with(
+    input::walk_with_committed(
         &mut cap,
         &mut filter,
         a.input.limit,
@@ -46,16 +49,22 @@ pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
             if a.hex {
                 hexdump(rec.data, &mut text);
             }
-            out.write_all(text.as_bytes())?;
-            out.write_all(b"\n")?;
-            if live {
-                out.flush()?;
-            }
+            text.push('\n');
+            held.borrow_mut().push_str(&text);
             Ok(if a.packet.is_some() {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
             })
+        },
+        || {
+            let mut held = held.borrow_mut();
+            out.write_all(held.as_bytes())?;
+            held.clear();
+            if live {
+                out.flush()?;
+            }
+            Ok(())
         },
     )?;
     out.flush()?;

@@ -18,10 +18,13 @@ pub fn run(a: &SummaryArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut line = String::new();
-    // Live packets are printed as they arrive.
+    // Lines are held back until their batch is known to be intact (a
+    // shrinking file); a live batch ends as soon as the ring is empty, and
+    // its lines are flushed at once.
     let live = cap.is_live();
+    let held = std::cell::RefCell::new(Vec::<u8>::with_capacity(1 << 16));
     let mut pass = input::StreamPass::new(None, 0, !a.input.no_defrag);
-    input::walk_with(
+    input::walk_with_committed(
         &mut cap,
         &mut filter,
         a.input.limit,
@@ -31,11 +34,17 @@ pub fn run(a: &SummaryArgs, ctx: &super::Ctx) -> Result<ExitCode> {
             line.clear();
             engine.summary_into_with(&fields, rec.data, side, a.numeric, &mut line);
             line.push('\n');
-            out.write_all(line.as_bytes())?;
+            held.borrow_mut().extend_from_slice(line.as_bytes());
+            Ok(ControlFlow::Continue(()))
+        },
+        || {
+            let mut held = held.borrow_mut();
+            out.write_all(&held)?;
+            held.clear();
             if live {
                 out.flush()?;
             }
-            Ok(ControlFlow::Continue(()))
+            Ok(())
         },
     )?;
     out.flush()?;
