@@ -10,6 +10,7 @@ use pcapx_core::{
 };
 use pcapx_flow::CommunityId;
 use pcapx_flow::defrag::{DefragConfig, DefragStats, Defragmenter, Verdict};
+use pcapx_flow::deseg::{Deseg, DesegConfig, Desegmenter};
 use pcapx_flow::numbering::{StreamNumbering, packet_community_id};
 use pcapx_flow::packet::L4;
 
@@ -107,7 +108,7 @@ pub fn walk_with(
     cap: &mut Capture,
     filter: &mut PacketFilter,
     limit: Option<u64>,
-    pass: Option<&mut StreamPass>,
+    pass: Option<&mut StreamPass<'_>>,
     f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>>,
 ) -> Result<Counts> {
     walk_with_committed(cap, filter, limit, pass, f, || Ok(()))
@@ -135,7 +136,7 @@ pub fn walk_with_committed(
     cap: &mut Capture,
     filter: &mut PacketFilter,
     limit: Option<u64>,
-    mut pass: Option<&mut StreamPass>,
+    mut pass: Option<&mut StreamPass<'_>>,
     mut f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>>,
     mut commit: impl FnMut() -> Result<()>,
 ) -> Result<Counts> {
@@ -283,6 +284,17 @@ pub struct StreamValues {
 
 const NONE: u32 = u32::MAX;
 
+impl StreamValues {
+    /// tshark's `tcp.stream` of the packet.
+    pub fn tcp_stream(&self) -> Option<u32> {
+        (self.tcp != NONE).then_some(self.tcp)
+    }
+    /// tshark's `udp.stream` of the packet.
+    pub fn udp_stream(&self) -> Option<u32> {
+        (self.udp != NONE).then_some(self.udp)
+    }
+}
+
 /// Where a record's reassembled bytes are in its batch's arena.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub enum SideIp {
@@ -296,11 +308,25 @@ pub enum SideIp {
     },
 }
 
+/// Where a record's desegmented TCP PDUs are in its batch's arena.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum SideTcp {
+    #[default]
+    AsIs,
+    Partial,
+    Pdus {
+        at: u32,
+        len: u32,
+        segments: u32,
+    },
+}
+
 /// One record's side input, as ranges of the batch's arena (no heap per
 /// packet): see [`pcapx_core::Reassembled`].
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct SideRec {
     pub ip: SideIp,
+    pub tcp: SideTcp,
 }
 
 impl SideRec {
@@ -317,10 +343,18 @@ impl SideRec {
                 }
             }
         };
-        Reassembled {
-            ip,
-            tcp: TcpDeseg::AsIs,
-        }
+        let tcp = match self.tcp {
+            SideTcp::AsIs => TcpDeseg::AsIs,
+            SideTcp::Partial => TcpDeseg::Partial,
+            SideTcp::Pdus { at, len, segments } => {
+                let (at, len) = (at as usize, len as usize);
+                match arena.get(at..at + len) {
+                    Some(data) => TcpDeseg::Pdus { data, segments },
+                    None => TcpDeseg::AsIs,
+                }
+            }
+        };
+        Reassembled { ip, tcp }
     }
 }
 
@@ -337,19 +371,27 @@ impl SideRec {
 /// Its results travel with the batch ([`Work::side`], [`Work::streams`]),
 /// so workers dissect in parallel and the output is the same for any thread
 /// count.
-pub struct StreamPass {
+pub struct StreamPass<'e> {
     ids: Option<StreamIds>,
     numbering: StreamNumbering,
     cid: CommunityId,
     scratch: String,
     defrag: Option<Defragmenter>,
+    deseg: Option<(&'e Engine, Desegmenter)>,
 }
 
-impl StreamPass {
+impl<'e> StreamPass<'e> {
     /// The pass for a job: `ids` the per-file fields it wants, `defrag`
-    /// whether to reassemble IP fragments. `None` when there is nothing to do.
-    pub fn new(ids: Option<StreamIds>, seed: u16, defrag: bool) -> Option<StreamPass> {
-        if ids.is_none() && !defrag {
+    /// whether to reassemble IP fragments, `deseg` the engine whose
+    /// application dissectors frame TCP PDUs (`None`: no desegmentation).
+    /// `None` when there is nothing to do.
+    pub fn new(
+        ids: Option<StreamIds>,
+        seed: u16,
+        defrag: bool,
+        deseg: Option<&'e Engine>,
+    ) -> Option<StreamPass<'e>> {
+        if ids.is_none() && !defrag && deseg.is_none() {
             return None;
         }
         Some(StreamPass {
@@ -358,7 +400,23 @@ impl StreamPass {
             cid: CommunityId::new(seed),
             scratch: String::with_capacity(pcapx_flow::community_id::LEN),
             defrag: defrag.then(|| Defragmenter::new(DefragConfig::default())),
+            deseg: deseg.map(|e| (e, Desegmenter::new(e, DesegConfig::default()))),
         })
+    }
+
+    /// The pass every reading command runs, from its input options.
+    pub fn for_input(
+        engine: &'e Engine,
+        input: &Input,
+        ids: Option<StreamIds>,
+        seed: u16,
+    ) -> Option<StreamPass<'e>> {
+        StreamPass::new(
+            ids,
+            seed,
+            !input.no_defrag,
+            (!input.no_desegment).then_some(engine),
+        )
     }
 
     /// Defragmentation counters (datagrams completed, dropped, …).
@@ -397,6 +455,19 @@ impl StreamPass {
                     l4 = Some(first);
                 }
             }
+        }
+        if let Some((engine, ds)) = self.deseg.as_mut() {
+            let l4 = l4.unwrap_or(p.l4);
+            side.tcp = match ds.packet(engine, &p, l4, rec.data, arena) {
+                Deseg::AsIs => SideTcp::AsIs,
+                Deseg::Partial => SideTcp::Partial,
+                Deseg::Pdus { at, len, segments } => {
+                    match (u32::try_from(at), u32::try_from(len)) {
+                        (Ok(at), Ok(len)) => SideTcp::Pdus { at, len, segments },
+                        _ => SideTcp::AsIs,
+                    }
+                }
+            };
         }
         let Some(ids) = self.ids else {
             return (side, None);
@@ -490,7 +561,7 @@ pub struct Feeder<'a> {
     limit: Option<u64>,
     used: u64,
     done: bool,
-    streams: Option<StreamPass>,
+    streams: Option<StreamPass<'a>>,
 }
 
 impl<'a> Feeder<'a> {
@@ -512,12 +583,12 @@ impl<'a> Feeder<'a> {
     }
 
     /// The stateful pass, if any (for its counters once the run is over).
-    pub fn into_pass(self) -> Option<StreamPass> {
+    pub fn into_pass(self) -> Option<StreamPass<'a>> {
         self.streams
     }
 
     /// Also run the stateful pass (see [`StreamPass`]).
-    pub fn with_streams(mut self, pass: Option<StreamPass>) -> Feeder<'a> {
+    pub fn with_streams(mut self, pass: Option<StreamPass<'a>>) -> Feeder<'a> {
         self.streams = pass;
         self
     }

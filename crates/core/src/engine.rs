@@ -4,7 +4,7 @@
 use crate::dissector::{Ctx, Dissector, Next, Outcome, PacketView, Registrar, TableDecl, TableId};
 use crate::fields::{FieldMask, Fields, LayerRecord, Wanted};
 use crate::keys::tables;
-use crate::reassembled::{Reassembled, Source};
+use crate::reassembled::{PduCx, PduLen, Reassembled, Source};
 use crate::registry::{
     AnomalyDef, AnomalyId, FieldDef, FieldId, ProtoId, ProtocolDef, Registry, RegistryError,
 };
@@ -32,6 +32,10 @@ pub struct PacketMeta<'a> {
     /// pcapng packet comment, if any.
     pub comment: Option<&'a str>,
 }
+
+/// A dissector that frames a byte stream's PDUs ([`Engine::stream_framer`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Framer(usize);
 
 /// Field ids of the pseudo-protocols the engine itself fills in.
 #[derive(Copy, Clone, Debug)]
@@ -505,6 +509,51 @@ impl Engine {
     pub fn dissector(&self, proto: ProtoId) -> Option<&dyn Dissector> {
         let i = *self.by_proto.get(proto.index())?;
         self.dissectors.get(i).map(|d| d.as_ref())
+    }
+
+    /// A dispatch table by name (`tcp.port`), for the stateful pass.
+    pub fn table(&self, name: &str) -> Option<TableId> {
+        let i = self.tables.iter().position(|t| t.name == name)?;
+        u32::try_from(i).ok().map(TableId)
+    }
+
+    /// The dissector that frames the PDUs of a byte stream carried with
+    /// ports `a` and `b` in `table` (TCP desegmentation): the lower port's
+    /// binding, else the higher port's — the same choice as the walk's
+    /// [`Next::Ports`] — else the first of the table's heuristics that
+    /// frames `data`. `None` when the chosen dissector does not frame
+    /// `data` ([`Dissector::pdu_len`] says [`PduLen::NotMine`]).
+    pub fn stream_framer(
+        &self,
+        table: TableId,
+        a: u16,
+        b: u16,
+        data: &[u8],
+        cx: &PduCx,
+    ) -> Option<Framer> {
+        let t = table.0 as usize;
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let frames = |d: usize| self.dissectors[d].pdu_len(data, cx) != PduLen::NotMine;
+        if let Some(d) = self
+            .lookup(t, u64::from(lo))
+            .or_else(|| self.lookup(t, u64::from(hi)))
+        {
+            return frames(d).then_some(Framer(d));
+        }
+        let tab = self.tables.get(t)?;
+        tab.heuristics
+            .iter()
+            .copied()
+            .find(|&d| frames(d))
+            .map(Framer)
+    }
+
+    /// [`Dissector::pdu_len`] of a framer found by [`Engine::stream_framer`].
+    pub fn pdu_len(&self, f: Framer, data: &[u8], cx: &PduCx) -> PduLen {
+        match self.dissectors.get(f.0) {
+            Some(d) => d.pdu_len(data, cx),
+            None => PduLen::NotMine,
+        }
     }
 
     /// Does any dissector handle this link type?

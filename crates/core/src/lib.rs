@@ -23,7 +23,7 @@ pub mod registry;
 pub mod value;
 
 pub use dissector::{Ctx, Dissector, Next, Outcome, Registrar};
-pub use engine::{BuildError, Engine, EngineBuilder, PacketMeta};
+pub use engine::{BuildError, Engine, EngineBuilder, Framer, PacketMeta};
 pub use fields::{Cut, Entry, FieldMask, Fields, LayerRecord, Limit, Wanted};
 pub use keys::{EtherType, IpProto, LinkType, Port};
 pub use reassembled::{IpDefrag, PduCx, PduLen, Reassembled, Source, TcpDeseg};

@@ -223,7 +223,7 @@ impl Defragmenter {
             // Room for a typical datagram at once (a reused buffer has it),
             // so its later fragments do not grow the buffers one by one.
             st.data
-                .reserve((bytes.len() * 4).clamp(8192, self.cfg.max_datagram));
+                .reserve((bytes.len() * 4).max(8192).min(self.cfg.max_datagram));
             st.pieces.reserve(16);
             self.serial += 1;
             st.serial = self.serial;

@@ -96,10 +96,11 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let threads = pcapx_pipeline::thread_count(a.table.threads);
     let wanted = spec.wanted(engine.registry().field_count());
     let mut total = Account::default();
-    let streams = input::StreamPass::new(
+    let streams = input::StreamPass::for_input(
+        engine,
+        &a.input,
         input::StreamIds::wanted(engine, &wanted),
         a.community_id_seed,
-        !a.input.no_defrag,
     );
     let mut feeder = input::Feeder::new(&mut cap, filter, a.input.limit).with_streams(streams);
 

@@ -37,7 +37,7 @@ pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let mut other = 0u64;
     let mut root = Node::default();
     let mut seq = 0u64;
-    let mut pass = input::StreamPass::new(None, 0, !a.input.no_defrag);
+    let mut pass = input::StreamPass::for_input(engine, &a.input, None, 0);
     let c = input::walk_with(
         &mut cap,
         &mut filter,

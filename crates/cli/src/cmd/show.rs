@@ -26,7 +26,7 @@ pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     // shrinking file); a live batch ends as soon as the ring is empty, and
     // its dumps are flushed at once.
     let held = std::cell::RefCell::new(String::new());
-    let mut pass = input::StreamPass::new(None, 0, !a.input.no_defrag);
+    let mut pass = input::StreamPass::for_input(engine, &a.input, None, 0);
     input::walk_with_committed(
         &mut cap,
         &mut filter,

@@ -91,11 +91,8 @@ pub(super) fn scan<A: Send>(
     let filter = ctx.filter(input, &cap)?;
     let threads = pcapx_pipeline::thread_count(rows.threads);
     let wanted = spec.wanted(engine.registry().field_count());
-    let streams = input::StreamPass::new(
-        input::StreamIds::wanted(engine, &wanted),
-        0,
-        !input.no_defrag,
-    );
+    let streams =
+        input::StreamPass::for_input(engine, input, input::StreamIds::wanted(engine, &wanted), 0);
     let mut feeder = input::Feeder::new(&mut cap, filter, input.limit).with_streams(streams);
     input::pipeline(
         threads,
@@ -171,6 +168,7 @@ pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
             limit: a.limit,
             filter: a.filter.clone(),
             no_defrag: a.no_defrag,
+            no_desegment: a.no_desegment,
         };
         let mut out = std::io::stdout().lock();
         return super::conversations::report(ctx, &input, kind, a.format, &mut out);
@@ -237,6 +235,7 @@ pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
         limit: a.limit,
         filter: a.filter.clone(),
         no_defrag: a.no_defrag,
+        no_desegment: a.no_desegment,
     };
     let mut total = GroupPartial::new();
     scan(

@@ -23,7 +23,7 @@ pub fn run(a: &SummaryArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     // its lines are flushed at once.
     let live = cap.is_live();
     let held = std::cell::RefCell::new(Vec::<u8>::with_capacity(1 << 16));
-    let mut pass = input::StreamPass::new(None, 0, !a.input.no_defrag);
+    let mut pass = input::StreamPass::for_input(engine, &a.input, None, 0);
     input::walk_with_committed(
         &mut cap,
         &mut filter,

@@ -15,8 +15,8 @@ use std::fmt::Write as _;
 
 use pcapx_core::dissector::PacketView;
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, Registrar, RegistryError,
-    Value,
+    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, PduCx, PduLen, Registrar,
+    RegistryError, Value,
 };
 
 use super::{UNSET, arr, be16, be32, field};
@@ -498,6 +498,16 @@ impl Dissector for Dns {
             cx.short();
         }
         Outcome::end((2 + used).min(data.len()))
+    }
+
+    /// DNS over TCP (RFC 1035 4.2.2): each message follows its 2-byte
+    /// length, so a message spanning segments is desegmented and decodes at
+    /// the segment that completes it, as in tshark.
+    fn pdu_len(&self, data: &[u8], _cx: &PduCx) -> PduLen {
+        match be16(data, 0) {
+            Some(len) => PduLen::Len(2 + usize::from(len)),
+            None => PduLen::NeedMore,
+        }
     }
 
     fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
