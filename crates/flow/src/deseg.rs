@@ -196,8 +196,11 @@ impl Desegmenter {
             port: dport,
         };
         let (key, dir) = if s <= d { ((s, d), 0) } else { ((d, s), 1) };
+        // Most files have no framed conversation: no lookup then.
+        let followed = !self.convs.is_empty() && self.convs.contains_key(&key);
         // A new SYN on a followed conversation: the ports were reused.
-        if flags & (SYN | ACK) == SYN
+        if followed
+            && flags & (SYN | ACK) == SYN
             && self
                 .convs
                 .get(&key)
@@ -206,7 +209,7 @@ impl Desegmenter {
             self.convs.remove(&key);
         }
         let cx = PduCx::new(sport, dport);
-        if !self.convs.contains_key(&key) {
+        if !followed || !self.convs.contains_key(&key) {
             if payload.is_empty() {
                 return Deseg::AsIs;
             }
