@@ -500,7 +500,13 @@ pub struct FollowArgs {
     pub input: Input,
     /// The stream number (`tcp.stream` / `udp.stream`, as tshark numbers them)
     #[arg(long, value_name = "N")]
-    pub stream: u32,
+    pub stream: Option<u32>,
+    /// Every stream, each direction to its own file in -o DIR, in one pass
+    #[arg(long)]
+    pub all: bool,
+    /// With --all: the directory for the files (created if missing)
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
     /// How the payload is printed (tshark's raw, ascii and hex)
     #[arg(long, value_enum, default_value_t = FollowFormat::Ascii)]
     pub format: FollowFormat,
