@@ -201,3 +201,79 @@ fn defrag_is_thread_independent_and_everywhere() {
     let o = pcapx(&["stats", f, "--group-by", "udp.length", "--no-defrag"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// Fragments that never complete: 80 000 first fragments of distinct
+/// datagrams (1 000 bytes each, 1 ms apart, so 80 s of them), streamed from
+/// standard input. The defragmenter's bounds (65 536 datagrams, 64 MiB, 60 s)
+/// hold: no panic, every packet counted, the given-up datagrams reported,
+/// and the peak RSS stays far below the 80 MB the fragments hold.
+#[test]
+#[allow(clippy::cast_possible_truncation)] // small, known sizes
+fn fragments_that_never_complete_stay_bounded() {
+    use std::io::Write as _;
+    if !std::path::Path::new("/usr/bin/time").exists() {
+        assert!(
+            !common::ci(),
+            "GNU time (/usr/bin/time) is required under CI"
+        );
+        println!("skipped: /usr/bin/time not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("frags.pcap");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut hdr = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
+        if hdr.len() == 4 {
+            hdr.extend_from_slice(&2u16.to_le_bytes());
+            hdr.extend_from_slice(&4u16.to_le_bytes());
+            continue;
+        }
+        hdr.extend_from_slice(&v.to_le_bytes());
+    }
+    w.write_all(&hdr).unwrap();
+    const N: u32 = 80_000;
+    let payload = vec![0x5au8; 1000];
+    for i in 0..N {
+        let mut f = vec![0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00];
+        let total = 20 + payload.len() as u16;
+        f.extend_from_slice(&[0x45, 0]);
+        f.extend_from_slice(&total.to_be_bytes());
+        f.extend_from_slice(&((i & 0xffff) as u16).to_be_bytes());
+        f.extend_from_slice(&[0x20, 0, 64, 17, 0, 0]); // MF, offset 0, UDP
+        f.extend_from_slice(&[10, (i >> 16) as u8, 0, 1, 10, 0, 0, 2]);
+        f.extend_from_slice(&payload);
+        let (sec, usec) = (1_000 + i / 1000, (i % 1000) * 1000);
+        for v in [sec, usec, f.len() as u32, f.len() as u32] {
+            w.write_all(&v.to_le_bytes()).unwrap();
+        }
+        w.write_all(&f).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let rss = dir.path().join("rss.txt");
+    let o = Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(&rss)
+        .arg(env!("CARGO_BIN_EXE_pcapx"))
+        .args(["count", "-"])
+        .stdin(std::fs::File::open(&path).unwrap())
+        .output()
+        .expect("run pcapx under GNU time");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(&N.to_string()), "every packet counted: {out}");
+    let err = stderr(&o);
+    assert!(
+        err.contains("never completed"),
+        "given-up datagrams reported: {err}"
+    );
+    let kib: u64 = std::fs::read_to_string(&rss)
+        .unwrap()
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().parse().ok())
+        .unwrap();
+    assert!(kib / 1024 < 150, "peak RSS {} MiB", kib / 1024);
+    println!("peak RSS {} MiB; {}", kib / 1024, err.trim());
+}

@@ -9,7 +9,7 @@ use pcapx_core::{
     Engine, FieldId, Fields, IpDefrag, PacketMeta, Reassembled, TcpDeseg, Value, Wanted,
 };
 use pcapx_flow::CommunityId;
-use pcapx_flow::defrag::{DefragConfig, DefragStats, Defragmenter, Verdict};
+use pcapx_flow::defrag::{DefragConfig, Defragmenter, Verdict};
 use pcapx_flow::deseg::{Deseg, DesegConfig, Desegmenter};
 use pcapx_flow::numbering::{StreamNumbering, packet_community_id};
 use pcapx_flow::packet::L4;
@@ -419,11 +419,6 @@ impl<'e> StreamPass<'e> {
         )
     }
 
-    /// Defragmentation counters (datagrams completed, dropped, …).
-    pub fn defrag_stats(&self) -> Option<&DefragStats> {
-        self.defrag.as_ref().map(|d| d.stats())
-    }
-
     /// One record: its side input (bytes appended to `arena`) and, when
     /// wanted, its per-file values.
     pub fn record(
@@ -494,17 +489,30 @@ impl<'e> StreamPass<'e> {
         (side, Some(v))
     }
 
-    /// Warn on standard error about datagrams given up on.
+    /// Warn on standard error about datagrams given up on or still
+    /// incomplete at the end of the input, and PDUs dropped.
     pub fn report(&self, name: &str) {
-        if let Some(st) = self.defrag_stats()
-            && st.dropped() > 0
-        {
-            eprintln!(
-                "pcapx: {name}: warning: {} fragmented datagram(s) never completed ({} timed out, {} over the memory bounds)",
-                st.dropped(),
-                st.timed_out,
-                st.evicted + st.oversized
-            );
+        if let Some(d) = &self.defrag {
+            let st = d.stats();
+            let left = d.pending() as u64;
+            if st.dropped() + left > 0 {
+                eprintln!(
+                    "pcapx: {name}: warning: {} fragmented datagram(s) never completed ({} timed out, {} over the memory bounds, {left} incomplete at the end)",
+                    st.dropped() + left,
+                    st.timed_out,
+                    st.evicted + st.oversized
+                );
+            }
+        }
+        if let Some((_, ds)) = &self.deseg {
+            let st = ds.stats();
+            let dropped = st.dropped_at_gap + st.dropped_too_long;
+            if dropped + st.evicted > 0 {
+                eprintln!(
+                    "pcapx: {name}: warning: TCP desegmentation dropped {dropped} incomplete PDU(s) ({} at a gap, {} too long) and {} conversation(s) over the bound",
+                    st.dropped_at_gap, st.dropped_too_long, st.evicted
+                );
+            }
         }
     }
 }

@@ -220,11 +220,9 @@ impl Defragmenter {
                 }
             }
             let mut st = self.spare.pop().unwrap_or_default();
-            // Room for a typical datagram at once (a reused buffer has it),
-            // so its later fragments do not grow the buffers one by one.
-            st.data
-                .reserve((bytes.len() * 4).max(8192).min(self.cfg.max_datagram));
-            st.pieces.reserve(16);
+            // (A primed or reused buffer has room for a typical datagram;
+            // a fresh one grows with its bytes, so capacity stays close to
+            // what `bytes` counts against `max_bytes`.)
             self.serial += 1;
             st.serial = self.serial;
             st.first_ts = ts_ns;
