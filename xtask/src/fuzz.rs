@@ -48,6 +48,21 @@ pub const TARGETS: &[Target] = &[
         about: "filter compiler on grammar-drawn expressions, programs run on random packets (metamorphic checks)",
     },
     Target {
+        name: "flow",
+        seeds: Seeds::Grammar,
+        about: "cheap header parse, tshark stream numbering and the flow table on frame sequences (every packet in one flow)",
+    },
+    Target {
+        name: "reassembly",
+        seeds: Seeds::Grammar,
+        about: "TCP reassembly Stream on chosen segments (bytes delivered intact, events tile the stream, window bound)",
+    },
+    Target {
+        name: "defrag",
+        seeds: Seeds::Grammar,
+        about: "IP defragmentation + TCP desegmentation + dissect_with on fragment/segment sequences (bounds hold)",
+    },
+    Target {
         name: "plugin_decl",
         seeds: Seeds::Grammar,
         about: "plugin declaration parser and validator (check_declaration) on generated declarations",
