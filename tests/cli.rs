@@ -234,3 +234,43 @@ fn show_says_where_and_why_a_layer_was_cut() {
     }
     assert!(seen > 0, "no truncated layer in the snaplen fixture");
 }
+
+#[test]
+fn anomalies_are_fields_and_totals() {
+    // The snaplen fixture: `show` marks some layers `!! truncated`.
+    let f = "fixtures/snaplen-truncated.pcap";
+    let show = ok(&["show", f]);
+    let shown = show
+        .split("###[ Frame")
+        .filter(|p| p.contains("!! truncated"))
+        .count();
+    assert!(shown > 0, "{show}");
+    let csv = ok(&[
+        "convert",
+        f,
+        "--all",
+        "--fields",
+        "frame.anomaly,frame.malformed",
+        "--occurrence",
+        "all",
+    ]);
+    let flagged = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains("truncated"))
+        .count();
+    assert_eq!(flagged, shown, "{csv}");
+    let j: serde_json::Value = serde_json::from_str(&ok(&["info", f, "--json"])).unwrap();
+    assert_eq!(j["anomalies"]["truncated"], shown, "{j}");
+    let g = ok(&[
+        "stats",
+        f,
+        "--all",
+        "--group-by",
+        "anomaly",
+        "--count",
+        "--format",
+        "csv",
+    ]);
+    assert!(g.contains(&format!("truncated,{shown}")), "{g}");
+}

@@ -753,6 +753,8 @@ fn reading_commands_take_an_interface() {
         &["-i", "vb", "-U", "-B", "8192", "-n", "-Z", "root", "-w", &t],
     );
     let mut sum = lab.start(PCAPX, &["summary", "-i", "vb", "-c", "12", "-f", "udp"]);
+    let f = lab.path("f.pcapng");
+    let mut filt = lab.start(PCAPX, &["filter", "-i", "vb", "-c", "5", "udp", "-o", &f]);
     let mut stats = lab.start(
         PCAPX,
         &[
@@ -771,6 +773,7 @@ fn reading_commands_take_an_interface() {
     lab.send(40, 64, false);
     let (c1, out1, e1) = sum.wait(LIMIT);
     let (c2, out2, e2) = stats.wait(LIMIT);
+    let (c3, _, e3) = filt.wait(LIMIT);
     std::thread::sleep(SETTLE);
     td.signal("INT");
     let (_, _, td_err) = td.wait(LIMIT);
@@ -791,6 +794,17 @@ fn reading_commands_take_an_interface() {
         "--all",
     ]);
     assert_eq!(out2, stdout(&want), "{e2}");
+    // `filter -i -c 5`: exactly the first five UDP frames.
+    assert_eq!(c3, Some(0), "{e3}");
+    assert_eq!(capinfos_count(&f), 5);
+    let first = lab.path("first.pcap");
+    let o = lab.pcapx_in_b(&["filter", &t, "udp", "-c", "5", "-o", &first]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&lab.pcapx_in_b(&["summary", &f])),
+        stdout(&lab.pcapx_in_b(&["summary", &first]))
+    );
+    assert_eq!(capinfos_count(&first), 5);
 }
 
 #[test]
@@ -1021,4 +1035,245 @@ fn any_is_cooked_sll2_with_direction() {
     assert!(sp.status.success(), "{}", stderr(&sp));
     assert_eq!(stdout(&sp), stdout(&st));
     assert_eq!(stdout(&sp).lines().count(), 9);
+}
+
+/// The classic BPF program `ss -0 -b` reports on the packet socket of the
+/// process `pid` in namespace `ns` (instructions as `code jt jf k`), or
+/// `None` when the socket has no filter.
+fn kernel_filter_of(lab: &Lab, ns: &str, pid: u32) -> Option<Vec<String>> {
+    let o = lab
+        .cmd(ns, "ss", &["-0", "-b", "-p", "-n"])
+        .output()
+        .expect("ss");
+    assert!(o.status.success(), "ss: {}", stderr(&o));
+    let text = stdout(&o);
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        if l.contains(&format!("pid={pid},")) {
+            let next = lines.next()?;
+            let prog = next.trim().strip_prefix("bpf filter (")?;
+            let (_, insns) = prog.split_once("):")?;
+            return Some(
+                insns
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            );
+        }
+    }
+    None
+}
+
+#[test]
+fn any_filters_in_the_kernel_like_tcpdump() {
+    let test = "any_filters_in_the_kernel_like_tcpdump";
+    let Some(lab) = Lab::new(test) else {
+        return;
+    };
+    if !common::python_with(&["scapy"], test) || !tool("ss", test) {
+        return;
+    }
+    let expr = "(udp and (dst port 5001 or dst port 5003)) or tcp[tcpflags] & tcp-syn != 0";
+    let (p, t, q) = (
+        lab.path("any.pcapng"),
+        lab.path("any.pcap"),
+        lab.path("len.pcapng"),
+    );
+    let mut server = lab.server();
+    let mut px = lab.start(PCAPX, &["capture", "-i", "any", "-f", expr, "-w", &p]);
+    // `len` cannot be translated for the kernel: user space, and it says so.
+    let mut pl = lab.start(
+        PCAPX,
+        &[
+            "capture",
+            "-i",
+            "any",
+            "-f",
+            "udp and greater 100",
+            "-w",
+            &q,
+        ],
+    );
+    let mut td = lab.start(
+        "tcpdump",
+        &[
+            "-i",
+            "any",
+            "-y",
+            "LINUX_SLL2",
+            "-U",
+            "-B",
+            "8192",
+            "-n",
+            "-Z",
+            "root",
+            "-w",
+            &t,
+            expr,
+        ],
+    );
+    // The program in the kernel is the LINUX_SLL2 program with its loads
+    // moved past the cooked header: as long as `--dump`'s, starting with the
+    // protocol (ancillary `ldh [proto]`, code 0x28, k = SKF_AD_OFF).
+    let attached = kernel_filter_of(&lab, &lab.b, px.child.id()).expect("a kernel filter");
+    let dump = lab.pcapx_in_b(&["filter", "--dump", "--linktype", "LINUX_SLL2", expr]);
+    assert_eq!(
+        attached.len(),
+        stdout(&dump).lines().count(),
+        "{attached:?}"
+    );
+    assert_eq!(attached[0], "0x28 0 0 4294963200", "{attached:?}");
+    assert_eq!(kernel_filter_of(&lab, &lab.b, pl.child.id()), None);
+    lab.send(40, 60, true);
+    server.wait();
+    std::thread::sleep(SETTLE);
+    for c in [&px, &pl] {
+        c.signal("INT");
+    }
+    td.signal("INT");
+    let (code, _, err) = px.wait(LIMIT);
+    let (lcode, _, lerr) = pl.wait(LIMIT);
+    let (_, _, td_err) = td.wait(LIMIT);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(lcode, Some(0), "{lerr}");
+    assert!(!err.contains("user space"), "{err}");
+    assert!(
+        lerr.contains("filtering in user space: cooked capture: the kernel's packet length"),
+        "{lerr}"
+    );
+    let (fp, ft) = (frames(&p), frames(&t));
+    // 20 datagrams to 5001/5003, the SYN and the SYN-ACK.
+    assert_eq!(fp.len(), 22, "{err}");
+    assert_eq!(fp, ft, "tcpdump: {td_err}");
+    // Only matching packets reached user space.
+    let (captured, received, _) = counters(&err);
+    assert_eq!((captured, received), (22, 22), "{err}");
+    // The user-space `greater 100`: every UDP datagram of 60 payload bytes
+    // is 20 + 20 + 8 + 60 = 108 bytes with the cooked header.
+    assert_eq!(frames(&q).len(), 40, "{lerr}");
+}
+
+/// One UDP datagram from B to A's closed port 9: an outgoing packet on
+/// `vb`, answered by an incoming ICMP port unreachable.
+fn warm_up(lab: &Lab) {
+    let o = lab
+        .cmd(
+            &lab.b,
+            "python3",
+            &[
+                "-c",
+                "import socket\nsocket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(b'warm-up',('10.213.0.1',9))",
+            ],
+        )
+        .output()
+        .expect("warm-up sender");
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn inbound_outbound_on_ethernet_like_tcpdump() {
+    let test = "inbound_outbound_on_ethernet_like_tcpdump";
+    let Some(lab) = Lab::new(test) else {
+        return;
+    };
+    if !common::python_with(&["scapy"], test) || !tool("ss", test) {
+        return;
+    }
+    let (p, u, i, t, ti) = (
+        lab.path("out.pcap"),
+        lab.path("out-user.pcap"),
+        lab.path("in.pcapng"),
+        lab.path("out-tcpdump.pcap"),
+        lab.path("in-tcpdump.pcap"),
+    );
+    let mut server = lab.server();
+    // In the kernel (`ldh [type]`), and in user space (`vlan` keeps a
+    // filter out of the kernel) with the packet type from the ring.
+    let mut px = lab.start(PCAPX, &["capture", "-i", "vb", "-f", "outbound", "-w", &p]);
+    let mut pu = lab.start(
+        PCAPX,
+        &[
+            "capture",
+            "-i",
+            "vb",
+            "-f",
+            "outbound and not vlan",
+            "-w",
+            &u,
+        ],
+    );
+    let mut pi = lab.start(
+        PCAPX,
+        &["filter", "-i", "vb", "inbound", "-c", "13", "-o", &i],
+    );
+    let mut td = lab.start(
+        "tcpdump",
+        &[
+            "-i", "vb", "-U", "-B", "8192", "-n", "-Z", "root", "-w", &t, "outbound",
+        ],
+    );
+    let mut tdi = lab.start(
+        "tcpdump",
+        &[
+            "-i", "vb", "-U", "-B", "8192", "-n", "-Z", "root", "-w", &ti, "inbound",
+        ],
+    );
+    let attached = kernel_filter_of(&lab, &lab.b, px.child.id()).expect("a kernel filter");
+    assert_eq!(
+        attached,
+        [
+            "0x28 0 0 4294963204",
+            "0x15 0 1 4",
+            "0x06 0 0 262144",
+            "0x06 0 0 0"
+        ],
+        "outbound in the kernel"
+    );
+    // libpcap 1.10 runs a new kernel filter in user space too over the ring
+    // block in use when it was set, and its user-space interpreter has no
+    // packet type: tcpdump loses that block's `inbound`/`outbound` packets.
+    // One exchange fills that block and is retired by its 1 s timeout before
+    // the traffic that is compared.
+    warm_up(&lab);
+    std::thread::sleep(SETTLE);
+    lab.send(10, 40, true);
+    server.wait();
+    std::thread::sleep(SETTLE);
+    for c in [&px, &pu] {
+        c.signal("INT");
+    }
+    td.signal("INT");
+    tdi.signal("INT");
+    let (code, _, err) = px.wait(LIMIT);
+    let (ucode, _, uerr) = pu.wait(LIMIT);
+    let (icode, _, ierr) = pi.wait(LIMIT);
+    let (_, _, td_err) = td.wait(LIMIT);
+    let (_, _, tdi_err) = tdi.wait(LIMIT);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(ucode, Some(0), "{uerr}");
+    assert_eq!(icode, Some(0), "{ierr}");
+    assert!(!err.contains("user space"), "{err}");
+    assert!(uerr.contains("filtering in user space"), "{uerr}");
+    // The warm-up datagram, then B's side of the TCP connection (SYN-ACK,
+    // ACKs, "bye", FIN): outbound.
+    let (fp, fu, ft) = (frames(&p), frames(&u), frames(&t));
+    assert!(fp.len() >= 5, "{err}");
+    assert!(fp[0].ends_with(&hex(b"warm-up")), "{}", fp[0]);
+    assert_eq!(fp[1..], ft[..], "tcpdump: {td_err}");
+    assert_eq!(fu, fp);
+    // The first 12 inbound packets after the warm-up's ICMP answer (UDP from
+    // A, then A's side of the connection).
+    let (fi, fti) = (frames(&i), frames(&ti));
+    assert_eq!(fi.len(), 13, "{ierr}");
+    assert_eq!(fi[1..], fti[..12], "tcpdump: {tdi_err}");
+    // A capture file has no packet type: reading it back refuses, as tcpdump -r does.
+    let back = lab.pcapx_in_b(&["count", &p, "-f", "outbound"]);
+    assert_eq!(back.status.code(), Some(2));
+    assert!(
+        stderr(&back).contains("inbound/outbound not supported on Ethernet when reading savefiles"),
+        "{}",
+        stderr(&back)
+    );
 }

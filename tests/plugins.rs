@@ -10,6 +10,26 @@ use std::sync::OnceLock;
 
 use common::{ok, pcapx, stderr, stdout};
 
+/// The test-only plugin that panics on every packet (bound to UDP 123 and
+/// 69), built once.
+fn panicky() -> &'static PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = common::root();
+        let target = root.join("target/plugins");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "--quiet", "--manifest-path"])
+            .arg(root.join("plugins/Cargo.toml"))
+            .args(["-p", "pcapx-test-plugin-panicky"])
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .expect("cargo");
+        assert!(st.success(), "building the panicky plugin failed");
+        target.join("debug/libpcapx_test_plugin_panicky.so")
+    })
+}
+
 /// Build the example NTP plugin (Rust) and the TFTP plugin (C) once.
 fn plugins() -> &'static (PathBuf, Option<PathBuf>) {
     static BUILT: OnceLock<(PathBuf, Option<PathBuf>)> = OnceLock::new();
@@ -165,4 +185,322 @@ fn bad_plugin_is_a_load_error_naming_the_file() {
         stderr(&o)
     );
     assert!(stdout(&o).is_empty());
+}
+
+// ------------------------------------------------------------ native crashes
+
+/// Builds a test-only C plugin from `plugins/tests/c/{src}.c` as
+/// `lib{name}.so` with extra `-D` definitions; `None` without a C compiler
+/// outside CI.
+fn c_plugin(src: &str, name: &str, defines: &[&str]) -> Option<PathBuf> {
+    let root = common::root();
+    let dir = root.join("target/plugins/cli-c");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("lib{name}.so"));
+    let tmp = dir.join(format!("lib{name}.{}.tmp", std::process::id()));
+    let built = Command::new("cc")
+        .args(["-std=c99", "-O0", "-Wall", "-shared", "-fPIC", "-I"])
+        .arg(root.join("crates/plugin-abi/include"))
+        .arg(root.join(format!("plugins/tests/c/{src}.c")))
+        .args(defines.iter().map(|d| format!("-D{d}")))
+        .arg("-o")
+        .arg(&tmp)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !built {
+        assert!(
+            !common::ci(),
+            "CI is set but the C test plugin did not build"
+        );
+        println!("skipped: no C compiler");
+        return None;
+    }
+    std::fs::rename(&tmp, &out).unwrap();
+    Some(out)
+}
+
+/// `plugins/tests/c/crasher.c` (SIGSEGV) or its `-DCRASH_ABORT` variant
+/// (SIGABRT, what a Rust plugin with `panic = "abort"` does).
+fn crasher(abort: bool) -> Option<PathBuf> {
+    if abort {
+        c_plugin("crasher", "aborter", &["CRASH_ABORT"])
+    } else {
+        c_plugin("crasher", "crasher", &[])
+    }
+}
+
+/// `n` Ethernet/IPv4/UDP packets to `port`, one byte of payload each:
+/// 0x01, except packet number `bad` (1-based), whose byte is 0xEE.
+fn udp_to(path: &std::path::Path, port: u16, n: u32, bad: u32) {
+    let mut f = Vec::new();
+    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    f.extend_from_slice(&[
+        2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+    ]);
+    for i in 1..=n {
+        let mut p = vec![0xff; 6];
+        p.extend_from_slice(&[0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x08, 0x00]);
+        p.extend_from_slice(&[0x45, 0, 0, 29, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+        p.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+        p.extend_from_slice(&[0x30, 0x39]);
+        p.extend_from_slice(&port.to_be_bytes());
+        p.extend_from_slice(&[0, 9, 0, 0]);
+        p.push(if i == bad { 0xee } else { 0x01 });
+        let len = u32::try_from(p.len()).unwrap();
+        for v in [i, 0, len, len] {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        f.extend_from_slice(&p);
+    }
+    std::fs::write(path, f).unwrap();
+}
+
+fn crash_is_reported(abort: bool) {
+    let Some(plugin) = crasher(abort) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    udp_to(&d.join("cap.pcap"), 7777, 100, 60);
+    let p = plugin.to_str().unwrap();
+    let (name, sig) = if abort {
+        ("aborter", "SIGABRT")
+    } else {
+        ("crasher", "SIGSEGV")
+    };
+    let kind = format!("{name}.kind");
+    let want = format!("pcapx: plugin {name} ({p}) crashed with {sig} on packet 60 of cap.pcap");
+    for args in [
+        vec![
+            "convert", "cap.pcap", "--all", "-o", "out.csv", "--plugin", p,
+        ],
+        vec![
+            "convert",
+            "cap.pcap",
+            "-o",
+            "out.parquet",
+            "--threads",
+            "2",
+            "--plugin",
+            p,
+        ],
+        vec!["summary", "cap.pcap", "--plugin", p],
+        vec![
+            "stats",
+            "cap.pcap",
+            "--group-by",
+            &kind,
+            "--count",
+            "--plugin",
+            p,
+        ],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_pcapx"))
+            .args(&args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.lines().any(|l| l == want), "{args:?}: {err}");
+        // Outputs are complete or absent: no file, no temporary.
+        let left: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "cap.pcap")
+            .collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+    // Packets before the crash decode: the plugin works on the others.
+    let o = Command::new(env!("CARGO_BIN_EXE_pcapx"))
+        .args([
+            "convert", "cap.pcap", "-c", "59", "--fields", &kind, "--plugin", p,
+        ])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().filter(|l| *l == "1").count(), 59);
+}
+
+#[test]
+fn a_segfaulting_c_plugin_is_reported_by_name_and_packet_with_no_output() {
+    crash_is_reported(false);
+}
+
+#[test]
+fn an_aborting_plugin_is_reported_by_name_and_packet_with_no_output() {
+    crash_is_reported(true);
+}
+
+#[test]
+fn a_plugin_panicking_on_every_packet_is_reported_once_then_counted() {
+    let p = panicky().to_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("ntp.pcap");
+    udp_to(&f, 123, 300, 0);
+    let f = f.to_str().unwrap();
+    let claimed = 300;
+    let o = Command::new(env!("CARGO_BIN_EXE_pcapx"))
+        .args(["convert", f, "--plugin", &p, "--threads", "2"])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with(&format!("pcapx: plugin panicky ({p}) panicked on packet "))
+            && lines[0].contains(" of ")
+            && lines[0].contains("panicky plugin: deliberate panic on frame"),
+        "{err}"
+    );
+    assert_eq!(
+        lines[1],
+        format!("pcapx: plugin panicky panicked on {claimed} packets")
+    );
+}
+
+// ------------------------------------------------------------ loading rules
+
+#[test]
+fn a_missing_plugin_folder_is_skipped_with_a_warning_under_verbose() {
+    let Some(p) = crasher(false) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&p, dir.path().join("crasher.so")).unwrap();
+    let path = format!("/nonexistent/pcapx/plugins:{}", dir.path().display());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pcapx"))
+            .args(args)
+            .current_dir(common::root())
+            .env("PCAPX_PLUGIN_PATH", &path)
+            .output()
+            .unwrap()
+    };
+    let warning = "pcapx: warning: plugin folder /nonexistent/pcapx/plugins (from PCAPX_PLUGIN_PATH) does not exist; skipped";
+    let o = run(&["count", "fixtures/dns.pcap"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    let o = run(&["convert", "fixtures/dns.pcap", "-v"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).lines().any(|l| l == warning), "{}", stderr(&o));
+    let o = run(&["plugins"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).lines().any(|l| l == warning), "{}", stderr(&o));
+    assert!(stdout(&o).contains("crasher"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_plugin_whose_entry_returns_null_is_skipped_with_a_warning() {
+    let Some(p) = c_plugin("declines", "declines", &[]) else {
+        return;
+    };
+    let p = p.to_str().unwrap();
+    let o = pcapx(&["count", "fixtures/dns.pcap", "--plugin", p]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim_end(),
+        format!(
+            "pcapx: warning: plugin {p}: the entry point returned NULL (the plugin declined to load); skipped"
+        )
+    );
+    assert!(stdout(&o).contains("UDP"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_binding_a_built_in_holds_is_listed_as_shadowed() {
+    let Some(p) = crasher(false) else { return };
+    let list = ok(&["plugins", "--plugin", p.to_str().unwrap()]);
+    assert!(
+        list.contains("udp.port=7777, udp.port=53 (shadowed by built-in protocol 'dns')"),
+        "{list}"
+    );
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(&["plugins", "--json", "--plugin", p.to_str().unwrap()])).unwrap();
+    let b = &j["plugins"][0]["protocols"][0]["bindings"];
+    assert_eq!(b[0].get("shadowed_by"), None, "{b}");
+    assert_eq!(b[1]["shadowed_by"], "built-in protocol 'dns'", "{b}");
+}
+
+#[test]
+fn joining_a_built_in_alias_group_takes_an_explicit_plus() {
+    let Some(plain) = c_plugin("crasher", "alias_plain", &["ALIAS=\"sport\""]) else {
+        return;
+    };
+    let Some(plus) = c_plugin("crasher", "alias_plus", &["ALIAS=\"+sport\""]) else {
+        return;
+    };
+    let o = pcapx(&[
+        "count",
+        "fixtures/dns.pcap",
+        "--plugin",
+        plain.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(
+            "alias 'sport' of field 'crasher.kind' is already an alias of tcp.srcport (built-in), udp.srcport (built-in); declare it as '+sport'"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("cap.pcap");
+    udp_to(&f, 7777, 3, 0);
+    let csv = ok(&[
+        "convert",
+        f.to_str().unwrap(),
+        "--fields",
+        "sport,crasher.kind",
+        "--plugin",
+        plus.to_str().unwrap(),
+    ]);
+    // `sport` is whichever member occurs first: the outer UDP source port.
+    assert_eq!(csv, "sport,crasher.kind\n12345,1\n12345,1\n12345,1\n");
+}
+
+#[test]
+fn plugin_failures_are_countable_anomalies() {
+    let p = panicky().to_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("mixed.pcap");
+    udp_to(&f, 123, 40, 0);
+    let f = f.to_str().unwrap();
+    // info: totals per kind (JSON and text).
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(&["info", f, "--json", "--plugin", &p])).unwrap();
+    assert_eq!(j["anomalies"]["plugin-failed"], 40, "{j}");
+    let text = ok(&["info", f, "--plugin", &p]);
+    assert!(
+        text.contains("Anomalies:           plugin-failed 40"),
+        "{text}"
+    );
+    // A column, a group-by key and a unique value like any field.
+    let csv = ok(&[
+        "convert",
+        f,
+        "--fields",
+        "frame.number,frame.anomaly",
+        "--plugin",
+        &p,
+    ]);
+    assert_eq!(
+        csv.lines()
+            .filter(|l| l.ends_with(",plugin-failed"))
+            .count(),
+        40
+    );
+    let u = ok(&[
+        "unique", f, "--field", "anomaly", "--counts", "--plugin", &p,
+    ]);
+    assert!(u.contains("plugin-failed") && u.contains("40"), "{u}");
+    // -v prints the totals.
+    let o = pcapx(&["convert", f, "-v", "--plugin", &p]);
+    assert!(
+        stderr(&o).contains("anomalies (packets per kind): plugin-failed 40"),
+        "{}",
+        stderr(&o)
+    );
+    // Without the plugin: no anomaly at all.
+    let j: serde_json::Value = serde_json::from_str(&ok(&["info", f, "--json"])).unwrap();
+    assert_eq!(j["anomalies"], serde_json::json!({}));
 }

@@ -482,7 +482,10 @@ pub struct FilterArgs {
     /// Print how many records were read and written on standard error
     #[arg(short = 'v', long)]
     pub verbose: bool,
-    /// Capture live: `pcapx filter -i IFACE EXPR -o OUT` (writes pcapng; stops on --duration or Ctrl-C)
+    /// Stop after writing this many matching records (`tcpdump -c`; with -i, ends the capture)
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub limit: Option<u64>,
+    /// Capture live: `pcapx filter -i IFACE EXPR -o OUT` (writes pcapng; stops on -c, --duration or Ctrl-C)
     #[command(flatten)]
     pub live: LiveArgs,
 }

@@ -21,6 +21,10 @@ pub struct PacketFilter {
     programs: Vec<(u32, Option<Program>)>,
     /// The capture has interfaces of several link types (pcapng).
     multi_linktype: bool,
+    /// A live capture: its source already applied the expression (in the
+    /// kernel, or in user space with the socket's packet metadata), so every
+    /// record it delivers passes.
+    prefiltered: bool,
 }
 
 /// `filter: <message>` plus the expression with a caret under the column.
@@ -50,13 +54,12 @@ impl PacketFilter {
         let mut lts: Vec<u32> = cap.info().interfaces.iter().map(|i| i.linktype).collect();
         lts.sort_unstable();
         lts.dedup();
-        // A live capture's link types are known before any packet: check
-        // the expression against them (`inbound` needs LINUX_SLL2).
-        let mut f = if cap.is_live() && !lts.is_empty() {
-            PacketFilter::with_probes(file, expr, &lts)?
-        } else {
-            PacketFilter::new(file, expr)?
-        };
+        // A live capture's link types are known before any packet: the
+        // source filters (the expression was checked when it opened).
+        if cap.is_live() && !lts.is_empty() {
+            return PacketFilter::live(file, expr, &lts);
+        }
+        let mut f = PacketFilter::new(file, expr)?;
         f.multi_linktype = lts.len() > 1;
         Ok(f)
     }
@@ -65,14 +68,33 @@ impl PacketFilter {
         Self::with_probes(file, expr, &PROBE_LINKTYPES)
     }
 
+    /// The filter of a live capture on interfaces of link types `linktypes`:
+    /// the expression must compile for one of them with live semantics
+    /// (`inbound`/`outbound` on Ethernet read the socket's packet type); the
+    /// live source applies it, so records pass through.
+    pub fn live(file: &str, expr: Option<&str>, linktypes: &[u32]) -> Result<PacketFilter> {
+        let mut f = Self::checked(file, expr, linktypes, true)?;
+        f.prefiltered = true;
+        Ok(f)
+    }
+
     /// [`PacketFilter::new`], checking the expression against `probes`
     /// (link types) instead of Ethernet and raw IP.
     pub fn with_probes(file: &str, expr: Option<&str>, probes: &[u32]) -> Result<PacketFilter> {
+        Self::checked(file, expr, probes, false)
+    }
+
+    fn checked(file: &str, expr: Option<&str>, probes: &[u32], live: bool) -> Result<PacketFilter> {
         let expr = expr.map(str::trim).filter(|e| !e.is_empty());
         if let Some(e) = expr {
             let mut first_err = None;
             for &lt in probes {
-                match pcapx_filter::compile(e, lt, 0) {
+                let opts = pcapx_filter::Options {
+                    snaplen: 0,
+                    live,
+                    ..pcapx_filter::Options::new(lt)
+                };
+                match pcapx_filter::compile_with(e, &opts) {
                     Ok(_) => {
                         first_err = None;
                         break;
@@ -93,6 +115,7 @@ impl PacketFilter {
             expr: expr.map(str::to_owned),
             programs: Vec::new(),
             multi_linktype: false,
+            prefiltered: false,
         })
     }
 
@@ -104,6 +127,9 @@ impl PacketFilter {
         let Some(expr) = &self.expr else {
             return Ok(true);
         };
+        if self.prefiltered {
+            return Ok(true);
+        }
         let file = &self.file;
         let prog = match self.programs.iter().position(|(lt, _)| *lt == rec.linktype) {
             Some(i) => &self.programs[i].1,

@@ -19,6 +19,8 @@ use crate::filter::PacketFilter;
 
 /// Open a capture file (`-` is standard input). The error names the file.
 pub fn open_file(file: &str) -> Result<Capture> {
+    // Named in plugin crash reports ("… on packet 60 of cap.pcap").
+    pcapx_plugin_host::crash::set_input(if file == "-" { "<stdin>" } else { file });
     Ok(Capture::open(file)?)
 }
 

@@ -22,6 +22,10 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = signals::install().and_then(|()| cmd::run(args));
+    // Plugin panics: the first was reported with its packet; the count now.
+    for line in pcapx_plugin_host::failure_report() {
+        eprintln!("pcapx: {line}");
+    }
     match result {
         Ok(code) => code,
         Err(e) => {

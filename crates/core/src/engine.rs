@@ -50,6 +50,8 @@ pub struct FrameFields {
     pub linktype: FieldId,
     pub comment: FieldId,
     pub protocols: FieldId,
+    pub anomaly: FieldId,
+    pub malformed: FieldId,
     pub data_proto: ProtoId,
     pub data: FieldId,
     pub data_len: FieldId,
@@ -242,6 +244,27 @@ impl EngineBuilder {
                 "The layers, outermost first, joined by ':'",
             ),
         )?;
+        let anomaly = f(
+            &mut r,
+            FieldDef::new(
+                "frame.anomaly",
+                "Anomalies",
+                FieldType::Str,
+                "pcapx: the name of each anomaly found in the packet (truncated, malformed, \
+                 plugin-failed, dns.pointer-loop, …), once per kind, in the order found",
+            )
+            .alias("anomaly"),
+        )?;
+        let malformed = f(
+            &mut r,
+            FieldDef::new(
+                "frame.malformed",
+                "Malformed",
+                FieldType::Bool,
+                "pcapx: present (1) when a layer of the packet is malformed: a length or offset \
+                 points past its data, or a header is invalid (tshark's _ws.malformed)",
+            ),
+        )?;
         let data_proto = pseudo(&mut r, "data", "Data", "Raw")?;
         let data = r.add_field(
             data_proto,
@@ -333,6 +356,8 @@ impl EngineBuilder {
                 linktype,
                 comment,
                 protocols,
+                anomaly,
+                malformed,
                 data_proto,
                 data,
                 data_len,
@@ -642,6 +667,31 @@ impl Engine {
         self.data_layer(buf, &end, out);
         self.padding_layer(data, end.padding, out);
         self.protocols_field(out);
+        self.anomaly_fields(out);
+    }
+
+    /// `frame.anomaly` (each kind found, once, in the order found) and
+    /// `frame.malformed`, from the anomalies the walk recorded.
+    #[inline]
+    fn anomaly_fields(&self, out: &mut Fields) {
+        let ff = &self.frame;
+        if out.wants(ff.anomaly) {
+            let n = out.anomalies().len();
+            for i in 0..n {
+                let id = out.anomalies()[i].id;
+                if out.anomalies()[..i].iter().any(|h| h.id == id) {
+                    continue;
+                }
+                out.add(ff.anomaly, Value::Str(&self.registry.anomaly(id).name));
+            }
+        }
+        // Present only on malformed packets, like tshark's `_ws.malformed`.
+        if out.wants(ff.malformed) {
+            let m = self.anomalies.malformed;
+            if out.anomalies().iter().any(|h| h.id == m) {
+                out.add(ff.malformed, Value::Bool(true));
+            }
+        }
     }
 
     /// Layer 0: the `frame` pseudo-protocol and the record's own facts.

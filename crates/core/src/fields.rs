@@ -605,3 +605,65 @@ mod tests {
         assert_eq!(f.first(FieldId(0)), Some(Value::Str("x?y")));
     }
 }
+
+/// Packets per anomaly kind (a packet counts once per kind), for the totals
+/// `info` and `-v` print. Sized to the registry's anomaly kinds once;
+/// counting a packet allocates nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnomalyTally {
+    counts: Vec<u64>,
+}
+
+impl AnomalyTally {
+    pub fn new(registry: &crate::Registry) -> AnomalyTally {
+        AnomalyTally {
+            counts: vec![0; registry.anomalies().len()],
+        }
+    }
+
+    /// Counts the anomaly kinds of the packet in `fields`.
+    pub fn count(&mut self, fields: &Fields) {
+        let hits = fields.anomalies();
+        for (i, h) in hits.iter().enumerate() {
+            if hits[..i].iter().any(|p| p.id == h.id) {
+                continue;
+            }
+            if let Some(c) = self.counts.get_mut(h.id.index()) {
+                *c += 1;
+            }
+        }
+    }
+
+    /// Adds another tally (of the same registry).
+    pub fn merge(&mut self, other: &AnomalyTally) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+    }
+
+    /// The kinds seen, in registry order, with their packet counts.
+    pub fn iter<'r>(
+        &'r self,
+        registry: &'r crate::Registry,
+    ) -> impl Iterator<Item = (&'r str, u64)> {
+        registry
+            .anomalies()
+            .iter()
+            .zip(&self.counts)
+            .filter(|&(_, &n)| n > 0)
+            .map(|(d, &n)| (d.name.as_str(), n))
+    }
+
+    /// `truncated 6, malformed 1`, or `none`.
+    pub fn render(&self, registry: &crate::Registry) -> String {
+        let parts: Vec<String> = self
+            .iter(registry)
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        if parts.is_empty() {
+            "none".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
+}

@@ -9,11 +9,14 @@
 //!   values into (no per-packet heap allocation once warm).
 //! * [`keys`] — names of the built-in dispatch tables and newtypes for their keys
 //!   ([`EtherType`], [`IpProto`], [`Port`], [`LinkType`]).
+//! * [`field_table!`] — a protocol's fields declared once, as data: one line per
+//!   field yields a struct of ids and the function that registers them.
 //! * [`engine`] — [`Engine`], which walks the dispatch tables from the link type down,
 //!   one layer at a time.
 //!
 //! Architecture invariant: this crate does no I/O and never panics on packet bytes.
 
+mod declare;
 pub mod dissector;
 pub mod engine;
 pub mod fields;
@@ -24,7 +27,7 @@ pub mod value;
 
 pub use dissector::{Ctx, Dissector, Next, Outcome, Registrar};
 pub use engine::{BuildError, Engine, EngineBuilder, Framer, PacketMeta};
-pub use fields::{Cut, Entry, FieldMask, Fields, LayerRecord, Limit, Wanted};
+pub use fields::{AnomalyTally, Cut, Entry, FieldMask, Fields, LayerRecord, Limit, Wanted};
 pub use keys::{EtherType, IpProto, LinkType, Port};
 pub use reassembled::{IpDefrag, PduCx, PduLen, Reassembled, Source, TcpDeseg};
 pub use registry::{

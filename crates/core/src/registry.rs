@@ -20,6 +20,9 @@ pub struct FieldId(pub u32);
 pub struct AnomalyId(pub u32);
 
 impl FieldId {
+    /// A placeholder for an id not registered yet; the field store ignores it.
+    pub const UNSET: FieldId = FieldId(u32::MAX);
+
     pub fn index(self) -> usize {
         self.0 as usize
     }

@@ -869,32 +869,72 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) {
 // ---------------------------------------------------------------------------
 // Layout.
 
+/// libpcap's emission order (`convert_code_r` in optimize.c): the program is
+/// written backwards in a depth-first walk that finishes a block after its
+/// false then its true successor, so the layout is the reverse post-order with
+/// the false branch visited first. The two returns are ordinary nodes of the
+/// walk, laid out where libpcap puts them (`not vlan` ends `ret #0`,
+/// `ret #262144`), and only when reachable.
+fn libpcap_order(blocks: &[Block], entry: Target) -> Vec<Target> {
+    let mut seen_blocks = vec![false; blocks.len()];
+    let (mut seen_accept, mut seen_reject) = (false, false);
+    let mut post = Vec::new();
+    // (node, successors already pushed)
+    let mut stack = vec![(entry, false)];
+    while let Some((t, expanded)) = stack.pop() {
+        if expanded {
+            post.push(t);
+            continue;
+        }
+        let seen = match t {
+            Target::Block(i) => &mut seen_blocks[i],
+            Target::Accept => &mut seen_accept,
+            Target::Reject => &mut seen_reject,
+        };
+        if *seen {
+            continue;
+        }
+        *seen = true;
+        stack.push((t, true));
+        if let Target::Block(i) = t {
+            // Popped in reverse: the false successor is walked first.
+            stack.push((blocks[i].jt, false));
+            stack.push((blocks[i].jf, false));
+        }
+    }
+    post.reverse();
+    post
+}
+
 fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
-    let live = reachable(&blocks, entry);
-    // Order: reachable blocks by position (entry is the lowest reachable one).
-    let mut order: Vec<usize> = (0..blocks.len()).filter(|&i| live[i]).collect();
+    let mut order = libpcap_order(&blocks, entry);
+    let len = |t: Target, blocks: &[Block]| match t {
+        Target::Block(i) => blocks[i].stmts.len(),
+        _ => 0,
+    };
     loop {
-        // An unconditional jump to the block laid out next (or to the accepting
-        // return right after the last block) is left out.
+        // An unconditional jump to the node laid out next is left out.
         let falls_through: Vec<bool> = (0..order.len())
-            .map(|pos| {
-                let b = &blocks[order[pos]];
-                (b.code == JA || b.jt == b.jf)
-                    && match order.get(pos + 1) {
-                        Some(&next) => b.jt == Target::Block(next),
-                        None => b.jt == Target::Accept,
-                    }
+            .map(|pos| match order[pos] {
+                Target::Block(i) => {
+                    let b = &blocks[i];
+                    (b.code == JA || b.jt == b.jf) && order.get(pos + 1) == Some(&b.jt)
+                }
+                _ => false,
             })
             .collect();
-        // Instruction index of each block's first statement.
+        // Instruction index of each node's first instruction.
         let mut start = vec![0usize; blocks.len()];
+        let (mut accept_pc, mut reject_pc) = (0usize, 0usize);
         let mut pc = 0usize;
-        for (pos, &i) in order.iter().enumerate() {
-            start[i] = pc;
-            pc += blocks[i].stmts.len() + usize::from(!falls_through[pos]);
+        for (pos, &t) in order.iter().enumerate() {
+            match t {
+                Target::Block(i) => start[i] = pc,
+                Target::Accept => accept_pc = pc,
+                Target::Reject => reject_pc = pc,
+            }
+            pc += len(t, &blocks) + usize::from(!falls_through[pos]);
         }
-        let accept_pc = pc;
-        let reject_pc = pc + 1;
         let addr = |t: Target| match t {
             Target::Block(j) => start[j],
             Target::Accept => accept_pc,
@@ -903,7 +943,9 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
         // Find a conditional jump that is too far and give it a trampoline.
         let mut fixed = false;
         for pos in 0..order.len() {
-            let i = order[pos];
+            let Target::Block(i) = order[pos] else {
+                continue;
+            };
             let b = &blocks[i];
             if b.code == JA || b.jt == b.jf {
                 continue;
@@ -926,7 +968,7 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
                     } else {
                         blocks[i].jf = Target::Block(tramp);
                     }
-                    order.insert(pos + 1, tramp);
+                    order.insert(pos + 1, Target::Block(tramp));
                     fixed = true;
                     break;
                 }
@@ -938,8 +980,19 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
         if fixed {
             continue;
         }
-        let mut out = Vec::with_capacity(pc + 2);
-        for (pos, &i) in order.iter().enumerate() {
+        let mut out = Vec::with_capacity(pc);
+        for (pos, &t) in order.iter().enumerate() {
+            let i = match t {
+                Target::Block(i) => i,
+                Target::Accept => {
+                    out.push(Insn::stmt(BPF_RET | BPF_K, accept));
+                    continue;
+                }
+                Target::Reject => {
+                    out.push(Insn::stmt(BPF_RET | BPF_K, 0));
+                    continue;
+                }
+            };
             let b = &blocks[i];
             out.extend_from_slice(&b.stmts);
             if falls_through[pos] {
@@ -955,8 +1008,6 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
                 out.push(Insn::jump(b.code, b.k, jt, jf));
             }
         }
-        out.push(Insn::stmt(BPF_RET | BPF_K, accept));
-        out.push(Insn::stmt(BPF_RET | BPF_K, 0));
         return out;
     }
 }

@@ -467,6 +467,10 @@ pub(crate) struct Gen {
     pub used_protochain: std::cell::Cell<bool>,
     /// How many headers a `protochain` walk follows (unrolled).
     pub protochain_steps: usize,
+    /// A live Linux capture (libpcap's "not a savefile"): `inbound`/`outbound`
+    /// on link types without a direction in the data read the socket's
+    /// packet type (`SKF_AD_PKTTYPE`).
+    pub live: bool,
     /// Estimated instructions per unrolled step of all walks generated.
     pub protochain_cost: std::cell::Cell<usize>,
     /// Set once `geneve`/`vxlan` was used: libpcap disables its optimizer for
@@ -631,6 +635,7 @@ impl Gen {
             null_order,
             used_protochain: std::cell::Cell::new(false),
             protochain_steps: PROTOCHAIN_STEPS,
+            live: false,
             protochain_cost: std::cell::Cell::new(0),
             used_encap: false,
             encap: false,
@@ -2008,6 +2013,16 @@ impl Gen {
                     mcmp(self.linkhdr(12), BPF_B, 0, 0x40)
                 });
             }
+            // libpcap on Linux, live capture: the packet type the socket
+            // reports (`ldh [type]`, SKF_AD_PKTTYPE) is PACKET_OUTGOING or not.
+            _ if self.live => {
+                let c = cmp(
+                    self.linkhdr(crate::insn::SKF_AD_OFF + crate::insn::SKF_AD_PKTTYPE),
+                    BPF_H,
+                    crate::insn::PACKET_OUTGOING,
+                );
+                return Ok(if outbound { c } else { Cond::not(c) });
+            }
             _ => {
                 return Err(format!(
                     "inbound/outbound not supported on {} when reading savefiles",
@@ -2023,8 +2038,9 @@ impl Gen {
     }
 
     pub fn vlan(&mut self, id: Option<u32>) -> GResult<Cond> {
+        // libpcap: "can't check for VLAN-encapsulated packets inside MPLS"
         if self.label_stack_depth > 0 {
-            return Err(format!("no VLAN support for {}", self.desc()));
+            return Err("no VLAN match after MPLS".to_string());
         }
         let tpid = match self.link {
             Link::Ethernet if !self.atm => {

@@ -95,6 +95,47 @@ pub const BPF_MEMWORDS: u32 = 16;
 /// Largest accepted program.
 pub const BPF_MAXINSNS: usize = 4096;
 
+/// Linux's ancillary-data offsets: an absolute load at `SKF_AD_OFF + SKF_AD_*`
+/// reads socket metadata instead of packet bytes (whatever the load width).
+pub const SKF_AD_OFF: u32 = 0xffff_f000;
+/// `skb->protocol` (host order), what LINUX_SLL2 carries at byte 0.
+pub const SKF_AD_PROTOCOL: u32 = 0;
+/// The packet type (`PACKET_HOST`, …, `PACKET_OUTGOING`).
+pub const SKF_AD_PKTTYPE: u32 = 4;
+/// The interface index.
+pub const SKF_AD_IFINDEX: u32 = 8;
+/// `PACKET_OUTGOING`: a packet this host sent.
+pub const PACKET_OUTGOING: u32 = 4;
+
+/// The operand of an absolute load as libpcap's `bpf_image` prints it: the
+/// ancillary offsets by name (`[type]`), anything else as `[k]`.
+fn abs_operand(k: u32) -> String {
+    let name = match k.wrapping_sub(SKF_AD_OFF) {
+        _ if k < SKF_AD_OFF => None,
+        0 => Some("proto"),
+        4 => Some("type"),
+        8 => Some("ifidx"),
+        12 => Some("nla"),
+        16 => Some("nlan"),
+        20 => Some("mark"),
+        24 => Some("queue"),
+        28 => Some("hatype"),
+        32 => Some("rxhash"),
+        36 => Some("cpu"),
+        40 => Some("xor_x"),
+        44 => Some("vlan_tci"),
+        48 => Some("vlanp"),
+        52 => Some("poff"),
+        56 => Some("random"),
+        60 => Some("vlan_tpid"),
+        _ => None,
+    };
+    if let Some(n) = name {
+        return format!("[{n}]");
+    }
+    format!("[{}]", signed(k))
+}
+
 /// Instruction class of an opcode.
 #[must_use]
 pub const fn class(code: u16) -> u16 {
@@ -143,9 +184,9 @@ pub fn image(insn: &Insn, n: usize) -> String {
     let (opname, operand): (&str, String) = match insn.code {
         c if c == BPF_RET | BPF_K => ("ret", format!("#{}", signed(k))),
         c if c == BPF_RET | BPF_A => ("ret", String::new()),
-        c if c == BPF_LD | BPF_W | BPF_ABS => ("ld", format!("[{}]", signed(k))),
-        c if c == BPF_LD | BPF_H | BPF_ABS => ("ldh", format!("[{}]", signed(k))),
-        c if c == BPF_LD | BPF_B | BPF_ABS => ("ldb", format!("[{}]", signed(k))),
+        c if c == BPF_LD | BPF_W | BPF_ABS => ("ld", abs_operand(k)),
+        c if c == BPF_LD | BPF_H | BPF_ABS => ("ldh", abs_operand(k)),
+        c if c == BPF_LD | BPF_B | BPF_ABS => ("ldb", abs_operand(k)),
         c if c == BPF_LD | BPF_W | BPF_LEN => ("ld", "#pktlen".to_string()),
         c if c == BPF_LD | BPF_W | BPF_IND => ("ld", format!("[x + {}]", signed(k))),
         c if c == BPF_LD | BPF_H | BPF_IND => ("ldh", format!("[x + {}]", signed(k))),

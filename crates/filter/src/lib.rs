@@ -33,7 +33,7 @@ mod vm;
 pub use codegen::{NullByteOrder, PROTOCHAIN_STEPS};
 pub use error::{FilterError, FilterErrorKind};
 pub use insn::Insn;
-pub use vm::{ValidateError, run, validate};
+pub use vm::{Ancillary, ValidateError, run, run_with, validate};
 
 /// Default snapshot length (what a program returns for an accepted packet).
 pub const DEFAULT_SNAPLEN: u32 = 262_144;
@@ -81,6 +81,14 @@ impl Program {
         self.run(data, wirelen) != 0
     }
 
+    /// [`Program::run`] with the socket metadata a live capture knows, for
+    /// the ancillary loads (`ldh [type]`) of programs compiled with
+    /// [`Options::live`].
+    #[must_use]
+    pub fn run_with(&self, data: &[u8], wirelen: u32, aux: &Ancillary) -> u32 {
+        vm::run_with(&self.insns, data, wirelen, aux)
+    }
+
     /// The program in `tcpdump -d` format, one instruction per line.
     #[must_use]
     pub fn dump(&self) -> String {
@@ -97,6 +105,11 @@ pub struct Options {
     pub snaplen: u32,
     /// Byte order of the address family word of `DLT_NULL` records.
     pub null_byte_order: NullByteOrder,
+    /// Compile for a live Linux capture rather than a savefile: `inbound` and
+    /// `outbound` on Ethernet read the packet type from the socket
+    /// (`ldh [type]`), as libpcap does; run such programs with
+    /// [`Program::run_with`] and the packet's [`Ancillary`] data.
+    pub live: bool,
 }
 
 impl Options {
@@ -107,6 +120,7 @@ impl Options {
             linktype,
             snaplen: DEFAULT_SNAPLEN,
             null_byte_order: NullByteOrder::Either,
+            live: false,
         }
     }
 }
@@ -181,6 +195,7 @@ fn compile_steps(
     let mut g = codegen::Gen::new(opts.linktype, opts.null_byte_order)
         .map_err(|m| FilterError::new(m, 1))?;
     g.protochain_steps = steps;
+    g.live = opts.live;
     let mut p = parser::Parser::new(toks, g);
     let cond = p.program()?;
     let cond = p.g.with_prologue(cond);

@@ -177,6 +177,31 @@ fn alu(code: u16, a: u32, operand: u32) -> Option<u32> {
     })
 }
 
+/// Socket metadata for Linux's ancillary loads (`SKF_AD_OFF + SKF_AD_*`);
+/// a load of a field that is `None` (or of any other field) rejects, as a
+/// load outside the packet does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ancillary {
+    /// `SKF_AD_PKTTYPE`: the `sll_pkttype` (0 host, 1 broadcast, 2
+    /// multicast, 3 other host, 4 outgoing).
+    pub pkttype: Option<u32>,
+    /// `SKF_AD_IFINDEX`: the interface index.
+    pub ifindex: Option<u32>,
+    /// `SKF_AD_PROTOCOL`: the link-layer protocol (host order).
+    pub protocol: Option<u32>,
+}
+
+impl Ancillary {
+    fn load(&self, k: u32) -> Option<u32> {
+        match k.checked_sub(crate::insn::SKF_AD_OFF)? {
+            crate::insn::SKF_AD_PKTTYPE => self.pkttype,
+            crate::insn::SKF_AD_IFINDEX => self.ifindex,
+            crate::insn::SKF_AD_PROTOCOL => self.protocol,
+            _ => None,
+        }
+    }
+}
+
 /// Run a program on one record, like libpcap's `bpf_filter()`: `data` is the
 /// captured bytes, `wirelen` the original length (`len`/`#pktlen`). Returns the
 /// program's return value (0 = reject). Any fault — a load outside `data`, a
@@ -184,6 +209,13 @@ fn alu(code: u16, a: u32, operand: u32) -> Option<u32> {
 /// the end — returns 0. Never panics, never allocates.
 #[must_use]
 pub fn run(insns: &[Insn], data: &[u8], wirelen: u32) -> u32 {
+    run_with(insns, data, wirelen, &Ancillary::default())
+}
+
+/// [`run`] with socket metadata: an absolute load at `SKF_AD_OFF + SKF_AD_*`
+/// (any width) reads `aux`, as the Linux kernel's filter does.
+#[must_use]
+pub fn run_with(insns: &[Insn], data: &[u8], wirelen: u32, aux: &Ancillary) -> u32 {
     let mut a: u32 = 0;
     let mut x: u32 = 0;
     let mut mem = [0u32; 16];
@@ -210,6 +242,10 @@ pub fn run(insns: &[Insn], data: &[u8], wirelen: u32) -> u32 {
             }
             BPF_LD => {
                 a = match mode(p.code) {
+                    BPF_ABS if k >= crate::insn::SKF_AD_OFF => match aux.load(k) {
+                        Some(v) => v,
+                        None => return 0,
+                    },
                     BPF_ABS => match load(data, k, size(p.code)) {
                         Some(v) => v,
                         None => return 0,

@@ -530,3 +530,40 @@ fn other_link_types() {
     assert!(compile("ip and tcp", 0, 0).unwrap().matches(&null, 44));
     assert_eq!(compile("ip", 1, 1234).unwrap().run(&syn, 54), 1234);
 }
+
+#[test]
+fn inbound_outbound_live_read_the_packet_type() {
+    use pcapx_filter::{Ancillary, Options, compile_with};
+    let live = Options {
+        live: true,
+        ..Options::new(1)
+    };
+    // Reading a file there is no packet type: libpcap's error.
+    let e = compile("inbound", 1, 0).unwrap_err();
+    assert_eq!(
+        e.message,
+        "inbound/outbound not supported on Ethernet when reading savefiles"
+    );
+    let inbound = compile_with("inbound", &live).unwrap();
+    let outbound = compile_with("outbound and udp", &live).unwrap();
+    let mut frame = vec![0u8; 60];
+    frame[12..14].copy_from_slice(&[0x08, 0x00]);
+    frame[14] = 0x45;
+    frame[23] = 17;
+    let with = |t: u32| Ancillary {
+        pkttype: Some(t),
+        ..Ancillary::default()
+    };
+    // PACKET_HOST, PACKET_BROADCAST, PACKET_OTHERHOST are inbound; OUTGOING not.
+    for t in [0, 1, 3] {
+        assert_ne!(inbound.run_with(&frame, 60, &with(t)), 0, "pkttype {t}");
+        assert_eq!(outbound.run_with(&frame, 60, &with(t)), 0, "pkttype {t}");
+    }
+    assert_eq!(inbound.run_with(&frame, 60, &with(4)), 0);
+    assert_ne!(outbound.run_with(&frame, 60, &with(4)), 0);
+    // Without the metadata the ancillary load faults: rejected, as a load
+    // past the packet is.
+    assert!(!inbound.matches(&frame, 60));
+    assert!(!outbound.matches(&frame, 60));
+    assert_eq!(inbound.dump().lines().next(), Some("(000) ldh      [type]"));
+}

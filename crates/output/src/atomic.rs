@@ -123,6 +123,34 @@ pub struct AtomicOutput {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The temporaries of outputs in progress, for [`remove_temporaries_now`].
+static LIVE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    LIVE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn forget(temp: &Path) {
+    let mut l = live();
+    if let Some(i) = l.iter().position(|p| p == temp) {
+        l.swap_remove(i);
+    }
+}
+
+/// Removes the temporary file of every output in progress, for a process
+/// that is about to die (the plugin crash handler). Safe to call from a
+/// signal handler in practice: it skips the work rather than wait when the
+/// registry is locked by the interrupted code, allocates nothing, and
+/// removes by path (`unlink`; paths under 384 bytes need no allocation).
+pub fn remove_temporaries_now() {
+    if let Ok(l) = LIVE.try_lock() {
+        for p in l.iter() {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
 fn temp_name(target: &Path) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -190,6 +218,7 @@ impl AtomicOutput {
         if let Some(m) = &meta {
             let _ = file.set_permissions(m.permissions());
         }
+        live().push(temp.clone());
         Ok(AtomicOutput {
             file: Some(file),
             kind: Kind::Temp { temp, target },
@@ -244,6 +273,7 @@ impl AtomicOutput {
         }
         if let Kind::Temp { temp, target } = &self.kind {
             fs::rename(temp, target).map_err(&err)?;
+            forget(temp);
             if self.durability == Durability::Sync
                 && let Some(dir) = target.parent()
             {
@@ -284,6 +314,7 @@ impl Drop for AtomicOutput {
         drop(self.file.take());
         if let Kind::Temp { temp, .. } = &self.kind {
             let _ = fs::remove_file(temp);
+            forget(temp);
         }
     }
 }

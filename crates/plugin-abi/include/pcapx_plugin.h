@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define PCAPX_ABI_MAJOR 1
-#define PCAPX_ABI_MINOR 0
+#define PCAPX_ABI_MINOR 1
 #define PCAPX_PLUGIN_MAGIC 0x50435850u /* "PCXP" */
 #define PCAPX_ENTRY_SYMBOL "pcapx_plugin_v1"
 
@@ -152,6 +152,9 @@ typedef struct pcapx_host_api {
     void (*anomaly)(void *cx, uint32_t anomaly);                 /* index into pcapx_protocol.anomalies */
     void (*short_)(void *cx);    /* header cut short: records `truncated` or `malformed` */
     void (*malformed)(void *cx); /* records `malformed` */
+    /* ABI 1.1 (check `size` first): the message of a caught panic/exception,
+     * reported once per plugin with its packet; then return PCAPX_STATUS_PANICKED. */
+    void (*panic_message)(void *cx, const uint8_t *ptr, size_t len);
 } pcapx_host_api;
 
 /* Read data[0..len) only. Return PCAPX_STATUS_OK or PCAPX_STATUS_FAILED. */

@@ -32,7 +32,7 @@ use core::ffi::{c_char, c_void};
 /// Major version: part of the entry symbol's name; bumped on incompatible change.
 pub const ABI_MAJOR: u16 = 1;
 /// Minor version: bumped when members are appended to structures.
-pub const ABI_MINOR: u16 = 0;
+pub const ABI_MINOR: u16 = 1;
 /// `"PCXP"`: first member of [`PluginDecl`], guards against a mistyped entry symbol.
 pub const PLUGIN_MAGIC: u32 = 0x5043_5850;
 /// The entry symbol of this major version, NUL-terminated.
@@ -191,6 +191,10 @@ pub type AnomalyFn = unsafe extern "C" fn(cx: *mut c_void, anomaly: u32);
 /// `short`: the layer needed bytes that are not there (the host records
 /// `truncated` or `malformed`); `malformed`: the header is invalid.
 pub type FlagFn = unsafe extern "C" fn(cx: *mut c_void);
+/// ABI 1.1: the message of a panic the plugin caught in this call (UTF-8,
+/// not NUL-terminated); called just before returning [`STATUS_PANICKED`], so
+/// the host can report the first one with its packet.
+pub type MessageFn = unsafe extern "C" fn(cx: *mut c_void, ptr: *const u8, len: usize);
 
 /// The host's callbacks, valid during a [`DissectFn`] call with its `cx`.
 #[repr(C)]
@@ -209,7 +213,15 @@ pub struct HostApi {
     pub anomaly: AnomalyFn,
     pub short: FlagFn,
     pub malformed: FlagFn,
+    /// ABI 1.1 (present when `size >= HOST_API_SIZE_1_1`).
+    pub panic_message: MessageFn,
 }
+
+/// `HostApi::size` of an ABI 1.0 host: a plugin uses only the members a
+/// host's `size` covers.
+pub const HOST_API_SIZE_1_0: usize = core::mem::offset_of!(HostApi, panic_message);
+/// `HostApi::size` from ABI 1.1 on.
+pub const HOST_API_SIZE_1_1: usize = core::mem::size_of::<HostApi>();
 
 /// Dissect one layer: read `data[0..len]` only, emit fields through `api`
 /// with `cx`, fill `out`, return `STATUS_OK` (or `STATUS_FAILED`).

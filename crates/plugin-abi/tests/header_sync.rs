@@ -48,7 +48,7 @@ fn checks() -> Checks {
         size => "size", abi_minor => "abi_minor", add_u64 => "add_u64", add_i64 => "add_i64",
         add_f64 => "add_f64", add_bool => "add_bool", add_time => "add_time",
         add_bytes => "add_bytes", add_str => "add_str", wants => "wants", anomaly => "anomaly",
-        short => "short_", malformed => "malformed",
+        short => "short_", malformed => "malformed", panic_message => "panic_message",
     });
     layout!(k, abi::ProtocolDecl => "pcapx_protocol" {
         size => "size", field_count => "field_count", binding_count => "binding_count",

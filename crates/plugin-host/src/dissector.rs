@@ -1,6 +1,7 @@
 //! [`PluginDissector`]: one plugin protocol behind the same [`Dissector`] trait
 //! the built-ins implement, with every plugin result checked.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pcapx_core::dissector::{PacketView, TableId};
@@ -13,9 +14,52 @@ use pcapx_plugin_abi as abi;
 use crate::desc::ProtoDesc;
 use crate::ffi::ProtoFns;
 
+/// A plugin's caught panics, counted over all its protocols and threads:
+/// the first is reported at once with its packet, the rest are counted and
+/// summarised at exit ([`crate::failure_report`]).
+#[derive(Debug, Default)]
+pub struct Failures {
+    panics: AtomicU64,
+    reported: AtomicBool,
+}
+
+impl Failures {
+    /// Packets on which the plugin panicked.
+    pub fn panics(&self) -> u64 {
+        self.panics.load(Ordering::Relaxed)
+    }
+
+    /// Prints the plugin's first panic (`message` when the plugin sent one);
+    /// later calls print nothing.
+    fn report_first(&self, plugin: &str, file: &str, packet: u64, message: Option<&str>) {
+        if self.reported.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let input = crate::crash::input_name();
+        let of = if input.is_empty() {
+            String::new()
+        } else {
+            format!(" of {input}")
+        };
+        match message {
+            Some(m) => eprintln!(
+                "pcapx: plugin {plugin} ({file}) panicked on packet {packet}{of}: {m} \
+                 (later panics of this plugin are counted, not shown)"
+            ),
+            None => eprintln!(
+                "pcapx: plugin {plugin} ({file}) panicked on packet {packet}{of} \
+                 (later panics of this plugin are counted, not shown)"
+            ),
+        }
+    }
+}
+
 /// A plugin protocol as a [`Dissector`].
 pub struct PluginDissector {
     plugin: String,
+    file: String,
+    crash_id: u32,
+    failures: Arc<Failures>,
     desc: Arc<ProtoDesc>,
     fns: ProtoFns,
     /// Held around every call for `PLUGIN_SINGLE_THREADED` plugins (shared by
@@ -39,12 +83,18 @@ impl std::fmt::Debug for PluginDissector {
 impl PluginDissector {
     pub(crate) fn new(
         plugin: &str,
+        file: &str,
         desc: Arc<ProtoDesc>,
         fns: ProtoFns,
         lock: Option<Arc<Mutex<()>>>,
+        crash_id: u32,
+        failures: Arc<Failures>,
     ) -> PluginDissector {
         PluginDissector {
             plugin: plugin.to_owned(),
+            file: file.to_owned(),
+            crash_id,
+            failures,
             desc,
             fns,
             lock,
@@ -118,7 +168,8 @@ impl Dissector for PluginDissector {
                 def = def.hex();
             }
             for a in &f.aliases {
-                def = def.alias(a);
+                // `+sport`: join the existing alias group (checked at load).
+                def = def.alias(a.strip_prefix('+').unwrap_or(a));
             }
             self.fields.push((r.field(def)?, f.ftype));
         }
@@ -147,6 +198,7 @@ impl Dissector for PluginDissector {
     fn accepts(&self, data: &[u8], cx: &Ctx<'_>) -> bool {
         let info = Self::info(cx);
         let _g = self.guard();
+        let _in = crate::crash::enter(self.crash_id, Some(cx.meta().number));
         self.fns.accepts(data, &info)
     }
 
@@ -154,13 +206,27 @@ impl Dissector for PluginDissector {
         let info = Self::info(cx);
         let (status, out, failed) = {
             let _g = self.guard();
+            let packet = cx.meta().number;
+            let _in = crate::crash::enter(self.crash_id, Some(packet));
             let mut call = CallCx {
                 cx,
                 fields: &self.fields,
                 anomalies: &self.anomalies,
                 failed: false,
+                panic: PanicSink {
+                    plugin: &self.plugin,
+                    file: &self.file,
+                    failures: &self.failures,
+                    packet,
+                },
             };
             let (status, out) = self.fns.dissect(data, &info, &mut call);
+            if status == abi::STATUS_PANICKED {
+                self.failures.panics.fetch_add(1, Ordering::Relaxed);
+                // A plugin built before ABI 1.1 sends no message.
+                self.failures
+                    .report_first(&self.plugin, &self.file, packet, None);
+            }
             (status, out, call.failed)
         };
         match self.outcome(&out, data.len()) {
@@ -181,6 +247,7 @@ impl Dissector for PluginDissector {
         };
         let mut buf = [0u8; 512];
         let _g = self.guard();
+        let _in = crate::crash::enter(self.crash_id, None);
         let Some(n) = self.fns.summary(data, rec.header_len as usize, &mut buf) else {
             return false;
         };
@@ -201,9 +268,29 @@ pub(crate) struct CallCx<'a, 'b> {
     fields: &'a [(FieldId, FieldType)],
     anomalies: &'a [AnomalyId],
     failed: bool,
+    panic: PanicSink<'a>,
+}
+
+/// Where a plugin's panic message goes during one call.
+struct PanicSink<'a> {
+    plugin: &'a str,
+    file: &'a str,
+    failures: &'a Failures,
+    packet: u64,
 }
 
 impl CallCx<'_, '_> {
+    /// ABI 1.1: the plugin caught a panic; its message.
+    pub(crate) fn panic_message(&mut self, msg: &[u8]) {
+        let p = &self.panic;
+        p.failures.report_first(
+            p.plugin,
+            p.file,
+            p.packet,
+            Some(&String::from_utf8_lossy(msg)),
+        );
+    }
+
     /// The plugin broke the contract on this packet.
     pub(crate) fn fail(&mut self) {
         self.failed = true;

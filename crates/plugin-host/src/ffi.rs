@@ -120,6 +120,7 @@ static HOST_API: abi::HostApi = abi::HostApi {
     anomaly: cb_anomaly,
     short: cb_short,
     malformed: cb_malformed,
+    panic_message: cb_panic_message,
 };
 
 /// # Safety
@@ -130,6 +131,19 @@ unsafe fn call<'x>(cx: *mut c_void) -> Option<&'x mut CallCx<'x, 'x>> {
     // plugin call this callback is part of. The shortened lifetimes are never
     // used to store references into it.
     unsafe { cx.cast::<CallCx<'x, 'x>>().as_mut() }
+}
+
+unsafe extern "C" fn cb_panic_message(cx: *mut c_void, ptr: *const u8, len: usize) {
+    if ptr.is_null() {
+        return;
+    }
+    // SAFETY: the plugin passes a message valid for `len` bytes during the
+    // call (ABI contract); `cx` as in every callback.
+    unsafe {
+        if let Some(c) = call(cx) {
+            c.panic_message(std::slice::from_raw_parts(ptr, len.min(4096)));
+        }
+    }
 }
 
 unsafe extern "C" fn cb_add_u64(cx: *mut c_void, field: u32, v: u64) {
@@ -320,9 +334,7 @@ pub(crate) unsafe fn read_decl(
         reason,
     };
     if decl.is_null() {
-        return Err(bad(
-            "the entry point returned NULL (plugin failed to initialise)".into(),
-        ));
+        return Err(PluginError::Refused { path: file });
     }
     // SAFETY: a non-null result of the entry points to a `pcapx_plugin`; we
     // first read only its leading magic and size (8 bytes every version has).

@@ -16,6 +16,7 @@
 //!
 //! Architecture invariant: `ffi` is the only module with `unsafe` code.
 
+pub mod crash;
 mod desc;
 mod dissector;
 mod ffi;
@@ -23,10 +24,10 @@ mod ffi;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use pcapx_core::{BuildError, Dissector, EngineBuilder, RegistryError};
+use pcapx_core::{BuildError, Dissector, EngineBuilder, ProtoId, RegistryError};
 use serde::Serialize;
 
-pub use dissector::PluginDissector;
+pub use dissector::{Failures, PluginDissector};
 #[doc(hidden)]
 pub use ffi::check_declaration;
 
@@ -74,6 +75,32 @@ pub enum PluginError {
         #[source]
         source: Box<BuildError>,
     },
+    /// The entry point returned NULL: the plugin declined to load (e.g. a
+    /// host it does not support). [`load_all`] skips it with a warning.
+    #[error("plugin {path}: the entry point returned NULL (the plugin declined to load)")]
+    Refused { path: String },
+    /// A name of the plugin is taken by a built-in or an earlier plugin.
+    #[error("plugin '{plugin}' ({path}): {kind} '{name}' is already registered by {holder}")]
+    Taken {
+        path: String,
+        plugin: String,
+        kind: &'static str,
+        name: String,
+        holder: String,
+    },
+    /// An alias the plugin declares is already an alias of other fields, and
+    /// the plugin did not ask to join that group.
+    #[error(
+        "plugin '{plugin}' ({path}): alias '{alias}' of field '{field}' is already an alias of {holders}; \
+         declare it as '+{alias}' to join that alias group (a column then shows whichever field occurs first)"
+    )]
+    AliasGroup {
+        path: String,
+        plugin: String,
+        alias: String,
+        field: String,
+        holders: String,
+    },
     #[error("plugin folder {dir} (from {PLUGIN_PATH_ENV}): {source}")]
     Dir {
         dir: String,
@@ -99,6 +126,10 @@ pub struct FieldInfo {
 pub struct BindingInfo {
     pub table: String,
     pub key: u64,
+    /// Who holds this binding instead (a built-in, or an earlier plugin: the
+    /// first binding of a key wins), when the plugin's binding is inactive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadowed_by: Option<String>,
 }
 
 /// One protocol a plugin declares.
@@ -147,6 +178,30 @@ impl Listing {
         }
     }
 
+    /// Marks every binding that another protocol holds in `engine` (built
+    /// from the built-ins and these plugins) as shadowed: it is listed, but
+    /// it never dispatches.
+    pub fn mark_shadowed(&mut self, engine: &pcapx_core::Engine) {
+        let reg = engine.registry();
+        let active = engine.bindings();
+        for p in &mut self.plugins {
+            for pr in &mut p.protocols {
+                for b in &mut pr.bindings {
+                    let owner = active
+                        .iter()
+                        .find(|&&(t, k, _)| t == b.table && k == b.key)
+                        .map(|&(_, _, owner)| owner);
+                    if let Some(owner) = owner
+                        && owner != pr.name
+                        && let Some(id) = reg.proto_by_name(owner)
+                    {
+                        b.shadowed_by = Some(holder(owner, &reg.protocol(id).origin));
+                    }
+                }
+            }
+        }
+    }
+
     /// Pretty JSON (`pcapx plugins --json`).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
@@ -185,7 +240,10 @@ impl Listing {
                 let mut binds: Vec<String> = pr
                     .bindings
                     .iter()
-                    .map(|b| format!("{}={}", b.table, b.key))
+                    .map(|b| match &b.shadowed_by {
+                        Some(h) => format!("{}={} (shadowed by {h})", b.table, b.key),
+                        None => format!("{}={}", b.table, b.key),
+                    })
                     .collect();
                 binds.extend(pr.heuristics.iter().map(|h| format!("{h} (heuristic)")));
                 let _ = writeln!(
@@ -215,6 +273,10 @@ pub struct LoadedPlugin {
     desc: PluginDesc,
     fns: Vec<ProtoFns>,
     lock: Option<Arc<Mutex<()>>>,
+    /// Index in the crash-report registry ([`crash`]).
+    crash_id: u32,
+    /// Failures counted across all of the plugin's protocols and threads.
+    failures: Arc<Failures>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -246,9 +308,12 @@ impl LoadedPlugin {
             .map(|(d, f)| {
                 Box::new(PluginDissector::new(
                     &self.info.name,
+                    &self.info.path,
                     Arc::new(d.clone()),
                     *f,
                     self.lock.clone(),
+                    self.crash_id,
+                    Arc::clone(&self.failures),
                 )) as Box<dyn Dissector>
             })
             .collect()
@@ -262,21 +327,77 @@ impl LoadedPlugin {
             plugin: self.info.name.clone(),
             source,
         };
+        let reg = b.registry();
+        let taken = |kind: &'static str, name: &str, proto: ProtoId| {
+            let p = reg.protocol(proto);
+            PluginError::Taken {
+                path: self.info.path.clone(),
+                plugin: self.info.name.clone(),
+                kind,
+                name: name.to_owned(),
+                holder: holder(&p.name, &p.origin),
+            }
+        };
         // Report a taken field name as such (before the protocol name clash
-        // the registry would otherwise report first).
+        // the registry would otherwise report first), naming who holds it.
         for p in &self.desc.protocols {
-            if let Some(f) = p
+            if let Some((f, id)) = p
                 .fields
                 .iter()
-                .find(|f| b.registry().field_by_name(&f.name).is_some())
+                .find_map(|f| reg.field_by_name(&f.name).map(|id| (f, id)))
             {
-                return Err(err(RegistryError::DuplicateField(f.name.clone())));
+                return Err(taken("field", &f.name, reg.field(id).proto));
+            }
+            if let Some(id) = reg.proto_by_name(&p.name) {
+                return Err(taken("protocol", &p.name, id));
+            }
+            // Joining an existing alias group (`sport`) takes an explicit
+            // `+sport`; a plain alias that is already taken is an error.
+            for f in &p.fields {
+                for a in f.aliases.iter().filter(|a| !a.starts_with('+')) {
+                    if let Some(col) = reg.aliases().iter().find(|c| c.name == *a) {
+                        let holders = col
+                            .fields
+                            .iter()
+                            .map(|&id| {
+                                let fd = reg.field(id);
+                                let p = reg.protocol(fd.proto);
+                                format!("{} ({})", fd.name, origin_text(&p.origin))
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        return Err(PluginError::AliasGroup {
+                            path: self.info.path.clone(),
+                            plugin: self.info.name.clone(),
+                            alias: a.clone(),
+                            field: f.name.clone(),
+                            holders,
+                        });
+                    }
+                }
             }
         }
         for d in self.dissectors() {
             b.add(d, &self.info.name).map_err(err)?;
         }
         Ok(())
+    }
+}
+
+/// "built-in protocol 'ip'" or "protocol 'ntp' of plugin 'ntp'".
+fn holder(proto: &str, origin: &str) -> String {
+    if origin == "built-in" {
+        format!("built-in protocol '{proto}'")
+    } else {
+        format!("protocol '{proto}' of plugin '{origin}'")
+    }
+}
+
+fn origin_text(origin: &str) -> String {
+    if origin == "built-in" {
+        "built-in".to_owned()
+    } else {
+        format!("plugin '{origin}'")
     }
 }
 
@@ -342,6 +463,7 @@ pub(crate) fn from_parts(
                     .map(|(t, k)| BindingInfo {
                         table: t.clone(),
                         key: *k,
+                        shadowed_by: None,
                     })
                     .collect(),
                 heuristics: p.heuristics.clone(),
@@ -350,12 +472,55 @@ pub(crate) fn from_parts(
             .collect(),
     };
     let lock = desc.single_threaded.then(|| Arc::new(Mutex::new(())));
+    let crash_id = crash::register(&info.name, &info.path);
+    let failures = Arc::new(Failures::default());
+    FAILURES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((info.name.clone(), Arc::clone(&failures)));
     Ok(LoadedPlugin {
         info,
         desc,
         fns,
         lock,
+        crash_id,
+        failures,
     })
+}
+
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Show the loader's minor warnings (a missing `PCAPX_PLUGIN_PATH` folder)
+/// on standard error: the binary's `-v`.
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn warn(msg: &str) {
+    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("pcapx: warning: {msg}");
+    }
+}
+
+/// Every loaded plugin's failure counters, for [`failure_report`].
+static FAILURES: Mutex<Vec<(String, Arc<Failures>)>> = Mutex::new(Vec::new());
+
+/// One line per plugin that panicked during the run (`plugin gamex
+/// panicked on 5 packets`), for the binary to print at exit.
+pub fn failure_report() -> Vec<String> {
+    FAILURES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .filter(|(_, f)| f.panics() > 0)
+        .map(|(name, f)| {
+            let n = f.panics();
+            format!(
+                "plugin {name} panicked on {n} packet{}",
+                if n == 1 { "" } else { "s" }
+            )
+        })
+        .collect()
 }
 
 /// Duplicate names inside one plugin are reported at load time (clashes with
@@ -404,6 +569,15 @@ pub fn plugin_files_in(list: &std::ffi::OsStr) -> Result<Vec<PathBuf>, PluginErr
             dir: dir.display().to_string(),
             source,
         };
+        // A folder that does not exist (the guide's `/opt/pcapx/plugins`
+        // on a machine without it) is skipped, with a warning under `-v`.
+        if !dir.exists() {
+            warn(&format!(
+                "plugin folder {} (from {PLUGIN_PATH_ENV}) does not exist; skipped",
+                dir.display()
+            ));
+            continue;
+        }
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(io)?
             .map(|e| e.map(|e| e.path()))
@@ -431,7 +605,14 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<LoadedPlugin>, PluginError> {
     for f in files {
         let key = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
         if seen.insert(key) {
-            out.push(load(&f)?);
+            match load(&f) {
+                Ok(p) => out.push(p),
+                // The plugin said no: skip it, and say so.
+                Err(e @ PluginError::Refused { .. }) => {
+                    eprintln!("pcapx: warning: {e}; skipped");
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(out)

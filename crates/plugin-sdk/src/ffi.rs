@@ -4,8 +4,10 @@
 //! slice and references, and calling the host's function pointers.
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Once;
 
 use crate::abi;
 use crate::{Anomaly, Field, Info, Next, Outcome, Protocol};
@@ -131,6 +133,39 @@ unsafe fn bytes<'a>(data: *const u8, len: usize) -> &'a [u8] {
     unsafe { std::slice::from_raw_parts(data, len) }
 }
 
+thread_local! {
+    /// Inside a call from the host: a panic is caught by the shim and
+    /// reported to the host once, not printed by the panic hook per packet.
+    static IN_CALL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` catching panics; panics inside it are not printed by this
+/// library's panic hook (the host reports the first one with its packet and
+/// counts the rest). Panics elsewhere in the plugin reach the previous hook.
+fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, Box<dyn std::any::Any + Send>> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_CALL.with(Cell::get) {
+                prev(info);
+            }
+        }));
+    });
+    let was = IN_CALL.with(|c| c.replace(true));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    IN_CALL.with(|c| c.set(was));
+    r
+}
+
+/// The text of a panic payload (`panic!("…")` gives `&str` or `String`).
+fn panic_text(p: &(dyn std::any::Any + Send)) -> &str {
+    p.downcast_ref::<&str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a panic without a message)")
+}
+
 fn to_u64(v: usize) -> u64 {
     u64::try_from(v).unwrap_or(u64::MAX)
 }
@@ -149,7 +184,7 @@ pub(crate) unsafe extern "C" fn dissect_shim<P: Protocol>(
     cx: *mut c_void,
     out: *mut abi::OutcomeOut,
 ) -> i32 {
-    let run = AssertUnwindSafe(|| {
+    let run = || {
         // SAFETY: `user` is the `&'static P` leaked by `__protocol::<P>`,
         // immutable and `Sync`, so sharing it across threads is sound.
         let Some(p) = (unsafe { user.cast::<P>().cast_const().as_ref() }) else {
@@ -168,7 +203,7 @@ pub(crate) unsafe extern "C" fn dissect_shim<P: Protocol>(
         let (Some(info), Some(api), Some(out)) = (info, api, out) else {
             return abi::STATUS_FAILED;
         };
-        if (api.size as usize) < std::mem::size_of::<abi::HostApi>()
+        if (api.size as usize) < abi::HOST_API_SIZE_1_0
             || (out.size as usize) < std::mem::size_of::<abi::OutcomeOut>()
         {
             return abi::STATUS_FAILED;
@@ -192,8 +227,24 @@ pub(crate) unsafe extern "C" fn dissect_shim<P: Protocol>(
             }
         }
         abi::STATUS_OK
-    });
-    catch_unwind(run).unwrap_or(abi::STATUS_PANICKED)
+    };
+    match guarded(run) {
+        Ok(status) => status,
+        Err(payload) => {
+            // SAFETY: as above: `api` is null or the host's table, valid for
+            // the call; `panic_message` is read only when the host's `size`
+            // says its table has it (ABI 1.1).
+            unsafe {
+                if let Some(api) = api.as_ref()
+                    && api.size as usize >= abi::HOST_API_SIZE_1_1
+                {
+                    let m = panic_text(&*payload);
+                    (api.panic_message)(cx, m.as_ptr(), m.len());
+                }
+            }
+            abi::STATUS_PANICKED
+        }
+    }
 }
 
 /// `AcceptsFn` for protocol `P`.
@@ -206,7 +257,7 @@ pub(crate) unsafe extern "C" fn accepts_shim<P: Protocol>(
     len: usize,
     info: *const abi::LayerInfo,
 ) -> i32 {
-    let run = AssertUnwindSafe(|| {
+    let run = || {
         // SAFETY: see `dissect_shim`.
         let Some(p) = (unsafe { user.cast::<P>().cast_const().as_ref() }) else {
             return -1;
@@ -215,8 +266,8 @@ pub(crate) unsafe extern "C" fn accepts_shim<P: Protocol>(
         let (data, info) = unsafe { (bytes(data, len), read_info(info)) };
         let Some(info) = info else { return -1 };
         i32::from(p.accepts(data, &info))
-    });
-    catch_unwind(run).unwrap_or(-1)
+    };
+    guarded(run).unwrap_or(-1)
 }
 
 /// `SummaryFn` for protocol `P`.
@@ -231,7 +282,7 @@ pub(crate) unsafe extern "C" fn summary_shim<P: Protocol>(
     buf: *mut c_char,
     cap: usize,
 ) -> isize {
-    let run = AssertUnwindSafe(|| {
+    let run = || {
         // SAFETY: see `dissect_shim`.
         let Some(p) = (unsafe { user.cast::<P>().cast_const().as_ref() }) else {
             return -1;
@@ -250,6 +301,6 @@ pub(crate) unsafe extern "C" fn summary_shim<P: Protocol>(
         // `s` (plugin-owned) is valid for `n` bytes; the regions cannot overlap.
         unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), buf.cast::<u8>(), n) };
         isize::try_from(n).unwrap_or(0)
-    });
-    catch_unwind(run).unwrap_or(-1)
+    };
+    guarded(run).unwrap_or(-1)
 }

@@ -5,7 +5,11 @@
 use std::io;
 use std::time::Instant;
 
-use pcapx_filter::Program;
+use pcapx_filter::insn::{
+    BPF_ABS, BPF_B, BPF_H, BPF_IND, BPF_LD, BPF_LDX, BPF_LEN, BPF_MEM, BPF_MSH, BPF_ST, BPF_STX,
+    BPF_W, SKF_AD_IFINDEX, SKF_AD_OFF, SKF_AD_PKTTYPE, SKF_AD_PROTOCOL, class, mode, size,
+};
+use pcapx_filter::{Ancillary, Insn, Options, Program};
 
 use super::sys::{self, Ring, Socket};
 use super::{
@@ -329,6 +333,19 @@ fn loopback_index() -> Option<u32> {
 }
 
 impl<'a> Packet<'a> {
+    /// What the kernel's filter reads at `SKF_AD_OFF + SKF_AD_*`, from the
+    /// packet's `sockaddr_ll`, so the user-space filter decides as it would.
+    fn ancillary(&self) -> Ancillary {
+        Ancillary {
+            pkttype: self.sll.get(10).map(|&t| u32::from(t)),
+            ifindex: rd32(self.sll, 4),
+            protocol: self
+                .sll
+                .get(2..4)
+                .map(|b| u32::from(u16::from_be_bytes([b[0], b[1]]))),
+        }
+    }
+
     /// An outgoing packet on the loopback interface (it is seen again incoming).
     fn is_loopback_echo(&self, lo: Option<u32>) -> bool {
         lo.is_some() && self.sll.get(10) == Some(&PACKET_OUTGOING) && rd32(self.sll, 4) == lo
@@ -405,7 +422,7 @@ impl Encode {
         out.truncate(start + EPB_HEAD + caplen);
         let wirelen = p.len.saturating_add(added);
         if let Some(prog) = prog
-            && !prog.matches(&out[start + EPB_HEAD..], wirelen)
+            && prog.run_with(&out[start + EPB_HEAD..], wirelen, &p.ancillary()) == 0
         {
             out.truncate(start);
             return false;
@@ -475,7 +492,12 @@ fn open_iface(
     let mut user_prog = None;
     let mut reject_all = false;
     if let Some(expr) = expr {
-        match pcapx_filter::compile(expr, linktype, snaplen) {
+        let opts = Options {
+            snaplen,
+            live: true,
+            ..Options::new(linktype)
+        };
+        match pcapx_filter::compile_with(expr, &opts) {
             Err(e) if e.message == "expression rejects all packets" => {
                 // BPF_RET|BPF_K 0: nothing reaches user space.
                 sock.attach_filter(&[(0x06, 0, 0, 0)])
@@ -485,25 +507,27 @@ fn open_iface(
             }
             Err(e) => return Err(live_err(name, format!("filter: {e}"))),
             Ok(p) => {
-                let why = if cooked {
-                    Some("cooked capture: the kernel filter would see packets without the LINUX_SLL2 header".to_owned())
-                } else if mentions_vlan(expr) {
-                    Some("the kernel strips VLAN tags before its filter runs".to_owned())
+                let kernel = if mentions_vlan(expr) {
+                    Err("the kernel strips VLAN tags before its filter runs".to_owned())
                 } else if p.insns().len() > BPF_MAXINSNS {
-                    Some(format!(
+                    Err(format!(
                         "filter too long for the kernel ({} instructions, at most {BPF_MAXINSNS})",
                         p.insns().len()
                     ))
+                } else if cooked {
+                    cooked_kernel_program(p.insns())
                 } else {
-                    let insns: Vec<(u16, u8, u8, u32)> = p
-                        .insns()
+                    Ok(p.insns()
                         .iter()
                         .map(|i| (i.code, i.jt, i.jf, i.k))
-                        .collect();
-                    match sock.attach_filter(&insns) {
+                        .collect())
+                };
+                let why = match kernel {
+                    Err(why) => Some(why),
+                    Ok(insns) => match sock.attach_filter(&insns) {
                         Ok(()) => None,
                         Err(e) => Some(format!("the kernel refused the filter: {e}")),
-                    }
+                    },
                 };
                 match why {
                     None => place = FilterPlace::Kernel,
@@ -539,6 +563,67 @@ fn open_iface(
     })
 }
 
+/// LINUX_SLL2's header length.
+const SLL2_HDR_LEN: u32 = 20;
+
+/// The kernel program for a cooked (`SOCK_DGRAM`) socket, from a program
+/// compiled for LINUX_SLL2 — libpcap's `fix_program`/`fix_offset` in
+/// pcap-linux.c: the kernel's filter sees the packet from the network
+/// header, without the LINUX_SLL2 header pcapx prepends afterwards, so loads
+/// past the header move back by its 20 bytes, and loads of its protocol,
+/// interface index and packet type fields become the ancillary loads
+/// `SKF_AD_PROTOCOL`, `SKF_AD_IFINDEX` and `SKF_AD_PKTTYPE`. The program
+/// cannot be translated (so it runs in user space; the reason is returned)
+/// when it reads any other header byte, reads `len` (the kernel's length
+/// lacks the 20 header bytes; libpcap leaves that load as it is), keeps values
+/// in scratch memory (offsets computed at run time, which count the header:
+/// `protochain`, `geneve`, `vxlan`), or loads at a run-time offset with a
+/// constant part inside the header (libpcap would turn that into an
+/// ancillary load too).
+fn cooked_kernel_program(insns: &[Insn]) -> Result<Vec<(u16, u8, u8, u32)>, String> {
+    let mut out = Vec::with_capacity(insns.len());
+    for (n, i) in insns.iter().enumerate() {
+        let mut k = i.k;
+        let c = class(i.code);
+        if matches!(c, BPF_ST | BPF_STX)
+            || (matches!(c, BPF_LD | BPF_LDX) && mode(i.code) == BPF_MEM)
+        {
+            return Err(format!(
+                "cooked capture: instruction {n} uses scratch memory (offsets computed at run time include the LINUX_SLL2 header the kernel does not see)"
+            ));
+        }
+        if matches!(c, BPF_LD | BPF_LDX) {
+            match mode(i.code) {
+                BPF_LEN => {
+                    return Err("cooked capture: the kernel's packet length lacks the LINUX_SLL2 header (`len`, `greater`, `less`)".to_owned());
+                }
+                BPF_ABS if k >= SKF_AD_OFF => {}
+                BPF_ABS | BPF_IND | BPF_MSH if k >= SLL2_HDR_LEN => k -= SLL2_HDR_LEN,
+                BPF_ABS => {
+                    k = match (k, size(i.code)) {
+                        (0, BPF_H) => SKF_AD_OFF + SKF_AD_PROTOCOL,
+                        (4, BPF_W) => SKF_AD_OFF + SKF_AD_IFINDEX,
+                        (10, BPF_B) => SKF_AD_OFF + SKF_AD_PKTTYPE,
+                        _ => {
+                            return Err(format!(
+                                "cooked capture: instruction {n} reads byte {k} of the LINUX_SLL2 header, which the kernel filter cannot see"
+                            ));
+                        }
+                    };
+                }
+                BPF_IND | BPF_MSH => {
+                    return Err(format!(
+                        "cooked capture: instruction {n} loads at a run-time offset inside the LINUX_SLL2 header"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        out.push((i.code, i.jt, i.jf, k));
+    }
+    Ok(out)
+}
+
 /// The interfaces of this network namespace, like `tcpdump -D` (without
 /// the `any` pseudo-device, which the caller lists).
 pub fn list_interfaces() -> Result<Vec<InterfaceListing>, CaptureError> {
@@ -560,4 +645,67 @@ pub fn list_interfaces() -> Result<Vec<InterfaceListing>, CaptureError> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sll2(expr: &str) -> Vec<Insn> {
+        pcapx_filter::compile(expr, LINKTYPE_LINUX_SLL2, 0)
+            .unwrap()
+            .insns()
+            .to_vec()
+    }
+
+    #[test]
+    fn cooked_programs_move_past_the_header() {
+        // `inbound and udp` for LINUX_SLL2: the packet type, the protocol and
+        // the IPv4/IPv6 next-header bytes, as libpcap's fix_program makes it.
+        let got = cooked_kernel_program(&sll2("inbound and udp")).unwrap();
+        let prog = sll2("inbound and udp");
+        assert_eq!(got.len(), prog.len());
+        assert_eq!(
+            got[0],
+            (
+                prog[0].code,
+                prog[0].jt,
+                prog[0].jf,
+                SKF_AD_OFF + SKF_AD_PKTTYPE
+            )
+        );
+        assert_eq!(got[2].3, SKF_AD_OFF + SKF_AD_PROTOCOL);
+        // ldb [29] (IPv4 protocol) becomes ldb [9].
+        let i = prog.iter().position(|i| i.k == 29).unwrap();
+        assert_eq!(got[i].3, 9);
+        // Jumps and returns are unchanged.
+        for (a, b) in got.iter().zip(&prog) {
+            assert_eq!((a.0, a.1, a.2), (b.code, b.jt, b.jf));
+        }
+        let got = cooked_kernel_program(&sll2("ifindex 3")).unwrap();
+        assert!(got.iter().any(|i| i.3 == SKF_AD_OFF + SKF_AD_IFINDEX));
+        // tcp[...] loads at x + k past the header: k moves, x (the IPv4
+        // header length) is relative already.
+        let got = cooked_kernel_program(&sll2("tcp[13] & 2 != 0")).unwrap();
+        let prog = sll2("tcp[13] & 2 != 0");
+        for (a, b) in got.iter().zip(&prog) {
+            if matches!(class(b.code), BPF_LD | BPF_LDX)
+                && matches!(mode(b.code), BPF_ABS | BPF_IND | BPF_MSH)
+                && b.k != 0
+            {
+                assert!(b.k >= 20, "{b:?}");
+                assert_eq!(a.3, b.k - 20);
+            }
+        }
+    }
+
+    #[test]
+    fn untranslatable_cooked_programs_say_why() {
+        let why = |e: &str| cooked_kernel_program(&sll2(e)).unwrap_err();
+        assert!(why("greater 100").contains("packet length"));
+        assert!(why("ip protochain 6").contains("scratch memory"));
+        assert!(why("geneve").contains("scratch memory"));
+        // The hatype field (byte 8) has no translation in libpcap.
+        assert!(why("link[8:2] = 1").contains("byte 8"));
+    }
 }

@@ -42,7 +42,7 @@ pub fn run(a: &CaptureArgs, plugins: &[PathBuf]) -> Result<ExitCode> {
     } else {
         &[1, 276]
     };
-    let mut filter = PacketFilter::with_probes(&name, a.filter.as_deref(), probes)?;
+    let mut filter = PacketFilter::live(&name, a.filter.as_deref(), probes)?;
     let format = match (a.format, a.output.as_deref()) {
         (Some(f), _) => f,
         (None, Some(out)) if is_pcapng_name(out) => CaptureFormat::Pcapng,

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use pcapx_core::AnomalyTally;
 use pcapx_output::{Encoded, Encoder, Format, Occurrence, TimeFormat, Writer};
 
 use crate::cli::{ConvertArgs, OccurrenceArg, TimeFmt, ToFormat};
@@ -96,6 +97,7 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let threads = pcapx_pipeline::thread_count(a.table.threads);
     let wanted = spec.wanted(engine.registry().field_count());
     let mut total = Account::default();
+    let mut anomalies = AnomalyTally::new(engine.registry());
     let streams = input::StreamPass::for_input(
         engine,
         &a.input,
@@ -119,8 +121,9 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
                 Encoder::new(&spec, format),
             )
         },
-        |(fields, enc), w: &Work| -> (Encoded, Account) {
+        |(fields, enc), w: &Work| -> (Encoded, Account, Option<AnomalyTally>) {
             let mut acc = Account::default();
+            let mut tally = a.verbose.then(|| AnomalyTally::new(engine.registry()));
             for (i, (rec, pass)) in w.records().enumerate() {
                 acc.read += 1;
                 if !pass {
@@ -129,6 +132,9 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
                 }
                 engine.dissect_with(&input::meta(&rec), rec.data, &w.reassembled(i), fields);
                 w.add_stream_fields(i, fields);
+                if let Some(t) = &mut tally {
+                    t.count(fields);
+                }
                 if spec.accepts(fields) {
                     enc.push(&spec, fields);
                     acc.rows += 1;
@@ -136,10 +142,13 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
                     acc.skipped += 1;
                 }
             }
-            (enc.take(), acc)
+            (enc.take(), acc, tally)
         },
-        |(enc, acc)| -> Result<()> {
+        |(enc, acc, tally)| -> Result<()> {
             total += acc;
+            if let Some(t) = tally {
+                anomalies.merge(&t);
+            }
             writer
                 .write(enc)
                 .with_context(|| format!("writing {out_name}"))?;
@@ -175,6 +184,11 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
             },
             total.filtered_out,
             total.damaged
+        );
+        eprintln!(
+            "pcapx: {}: anomalies (packets per kind): {}",
+            a.input.file,
+            anomalies.render(engine.registry())
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -27,8 +27,14 @@ pub fn run(a: &FilterArgs) -> Result<ExitCode> {
                 a.linktype
             );
         };
-        let prog =
-            pcapx_filter::compile(expr, lt, a.snaplen).map_err(|e| filter_error(expr, &e))?;
+        // As `tcpdump -d`, which compiles for a live capture (`inbound` on
+        // Ethernet reads the socket's packet type).
+        let opts = pcapx_filter::Options {
+            snaplen: a.snaplen,
+            live: true,
+            ..pcapx_filter::Options::new(lt)
+        };
+        let prog = pcapx_filter::compile_with(expr, &opts).map_err(|e| filter_error(expr, &e))?;
         let mut out = std::io::stdout().lock();
         out.write_all(prog.dump().as_bytes())?;
         out.flush()?;
@@ -57,16 +63,25 @@ pub fn run(a: &FilterArgs) -> Result<ExitCode> {
     let written_to = || format!("writing {}", out_path.display());
     let mut w = CaptureWriter::new(target.handle()?);
     let mut read = 0u64;
-    while let Some(batch) = cap.next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)? {
+    let mut kept = 0u64;
+    let full = |kept: u64| a.limit.is_some_and(|l| kept >= l);
+    while !full(kept)
+        && let Some(batch) = cap.next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)?
+    {
         signals::check()?;
-        read += batch.len() as u64;
         let mut err = None;
         w.write_batch(&batch, |_, rec| {
-            err.is_none()
-                && filter.matches(rec).unwrap_or_else(|e| {
-                    err = Some(e);
-                    false
-                })
+            // Records after the N-th match are neither read nor written.
+            if err.is_some() || full(kept) {
+                return false;
+            }
+            read += 1;
+            let keep = filter.matches(rec).unwrap_or_else(|e| {
+                err = Some(e);
+                false
+            });
+            kept += u64::from(keep);
+            keep
         })
         .with_context(written_to)?;
         if let Some(e) = err {

@@ -45,6 +45,8 @@ struct Info {
     packets: u64,
     filtered_out: u64,
     truncated_packets: u64,
+    /// Packets per anomaly kind found by dissecting every packet.
+    anomalies: std::collections::BTreeMap<String, u64>,
     damaged_records: u64,
     damage: Vec<DamageOut>,
     captured_bytes: u64,
@@ -85,7 +87,13 @@ pub fn run(a: &InfoArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let (mut first, mut last) = (None::<i64>, None::<i64>);
     let (mut trunc, mut capb, mut wireb) = (0u64, 0u64, 0u64);
     let mut per_if: std::collections::HashMap<(u32, u32), u64> = std::collections::HashMap::new();
+    // Dissected for the anomaly totals only: no field is wanted.
+    let engine = &ctx.engine;
+    let mut fields = engine.new_fields(pcapx_core::Wanted::none(engine.registry().field_count()));
+    let mut tally = pcapx_core::AnomalyTally::new(engine.registry());
     let c = input::walk(&mut cap, &mut filter, a.input.limit, |r| {
+        engine.dissect(&input::meta(r), r.data, &mut fields);
+        tally.count(&fields);
         first = Some(first.map_or(r.ts_ns, |f| f.min(r.ts_ns)));
         last = Some(last.map_or(r.ts_ns, |l| l.max(r.ts_ns)));
         trunc += u64::from(r.caplen < r.wirelen);
@@ -145,6 +153,10 @@ pub fn run(a: &InfoArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         packets: c.used,
         filtered_out: c.filtered_out,
         truncated_packets: trunc,
+        anomalies: tally
+            .iter(engine.registry())
+            .map(|(k, n)| (k.to_owned(), n))
+            .collect(),
         damaged_records: cap.damage_count(),
         damage: cap
             .damage()
@@ -211,6 +223,11 @@ pub fn run(a: &InfoArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         writeln!(w, "Filtered out:        {}", out.filtered_out)?;
     }
     writeln!(w, "Truncated packets:   {}", out.truncated_packets)?;
+    writeln!(
+        w,
+        "Anomalies:           {}",
+        tally.render(engine.registry())
+    )?;
     writeln!(w, "Damaged records:     {}", out.damaged_records)?;
     for d in out.damage.iter().take(10) {
         writeln!(

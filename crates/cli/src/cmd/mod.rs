@@ -49,6 +49,14 @@ impl Ctx {
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let p = &cli.plugins;
+    // The plugin loader's minor warnings: under -v, and always for `plugins`.
+    pcapx_plugin_host::set_verbose(match &cli.cmd {
+        Command::Convert(a) => a.verbose,
+        Command::Filter(a) => a.verbose,
+        Command::Flows(a) => a.verbose,
+        Command::Plugins(_) => true,
+        _ => false,
+    });
     match cli.cmd {
         Command::Fields(a) => fields::run(&a, &Ctx::new(p)?),
         Command::Summary(a) => summary::run(&a, &Ctx::new(p)?),

@@ -15,7 +15,10 @@ pub fn run(a: &PluginsArgs, plugins: &[PathBuf]) -> Result<ExitCode> {
     // names, clashes with built-ins).
     let mut b = pcapx_dissectors::builder()?;
     pcapx_plugin_host::add_all(&loaded, &mut b)?;
-    let listing = pcapx_plugin_host::Listing::new(&loaded);
+    let engine = b.build()?;
+    let mut listing = pcapx_plugin_host::Listing::new(&loaded);
+    // A binding a built-in (or an earlier plugin) holds never dispatches.
+    listing.mark_shadowed(&engine);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if a.json {

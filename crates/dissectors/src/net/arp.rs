@@ -9,141 +9,42 @@ use pcapx_core::{EtherType, keys::tables};
 use std::fmt::Write;
 
 use pcapx_core::dissector::PacketView;
-use pcapx_core::{
-    Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, Registrar, RegistryError, Value,
-};
+use pcapx_core::{Ctx, Dissector, FieldId, Outcome, Registrar, RegistryError, Value};
 
 use super::wire::{be16, u8_at};
 
 const HDR: usize = 8;
 
-struct Ids {
-    hw_type: FieldId,
-    proto_type: FieldId,
-    hw_size: FieldId,
-    proto_size: FieldId,
-    opcode: FieldId,
-    src_hw_mac: FieldId,
-    src_hw: FieldId,
-    src_ipv4: FieldId,
-    src_proto: FieldId,
-    dst_hw_mac: FieldId,
-    dst_hw: FieldId,
-    dst_ipv4: FieldId,
-    dst_proto: FieldId,
+pcapx_core::field_table! {
+    struct Fields {
+        hw_type = ("arp.hw.type", "Hardware type", U16, "Hardware type (1 = Ethernet)"),
+        proto_type = ("arp.proto.type", "Protocol type", U16, "Protocol type (an EtherType; 0x0800 = IPv4)").hex(),
+        hw_size = ("arp.hw.size", "Hardware size", U8, "Hardware address length"),
+        proto_size = ("arp.proto.size", "Protocol size", U8, "Protocol address length"),
+        opcode = ("arp.opcode", "Opcode", U16, "1 request, 2 reply, 3 RARP request, 4 RARP reply, 8/9 InARP"),
+        src_hw_mac = ("arp.src.hw_mac", "Sender MAC address", Mac, "Sender hardware address"),
+        src_hw = ("arp.src.hw", "Sender hardware address", Bytes, "Sender hardware address (not a 6-byte Ethernet address)"),
+        src_ipv4 = ("arp.src.proto_ipv4", "Sender IP address", Ipv4, "Sender IPv4 address"),
+        src_proto = ("arp.src.proto", "Sender protocol address", Bytes, "Sender protocol address (not a 4-byte IPv4 address)"),
+        dst_hw_mac = ("arp.dst.hw_mac", "Target MAC address", Mac, "Target hardware address"),
+        dst_hw = ("arp.dst.hw", "Target hardware address", Bytes, "Target hardware address (not a 6-byte Ethernet address)"),
+        dst_ipv4 = ("arp.dst.proto_ipv4", "Target IP address", Ipv4, "Target IPv4 address"),
+        dst_proto = ("arp.dst.proto", "Target protocol address", Bytes, "Target protocol address (not a 4-byte IPv4 address)"),
+    }
 }
 
 /// ARP / RARP (`arp`).
 #[derive(Default)]
 pub struct Arp {
-    ids: Option<Ids>,
+    ids: Option<Fields>,
 }
 
 impl Dissector for Arp {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("arp", "Address Resolution Protocol", "ARP")?;
-        let mut f =
-            |n: &str, d: &str, t: FieldType, desc: &str| r.field(FieldDef::new(n, d, t, desc));
-        let hw_type = f(
-            "arp.hw.type",
-            "Hardware type",
-            FieldType::U16,
-            "Hardware type (1 = Ethernet)",
-        )?;
-        let proto_type = r.field(
-            FieldDef::new(
-                "arp.proto.type",
-                "Protocol type",
-                FieldType::U16,
-                "Protocol type (an EtherType; 0x0800 = IPv4)",
-            )
-            .hex(),
-        )?;
-        let mut f =
-            |n: &str, d: &str, t: FieldType, desc: &str| r.field(FieldDef::new(n, d, t, desc));
-        let hw_size = f(
-            "arp.hw.size",
-            "Hardware size",
-            FieldType::U8,
-            "Hardware address length",
-        )?;
-        let proto_size = f(
-            "arp.proto.size",
-            "Protocol size",
-            FieldType::U8,
-            "Protocol address length",
-        )?;
-        let opcode = f(
-            "arp.opcode",
-            "Opcode",
-            FieldType::U16,
-            "1 request, 2 reply, 3 RARP request, 4 RARP reply, 8/9 InARP",
-        )?;
-        let src_hw_mac = f(
-            "arp.src.hw_mac",
-            "Sender MAC address",
-            FieldType::Mac,
-            "Sender hardware address",
-        )?;
-        let src_hw = f(
-            "arp.src.hw",
-            "Sender hardware address",
-            FieldType::Bytes,
-            "Sender hardware address (not a 6-byte Ethernet address)",
-        )?;
-        let src_ipv4 = f(
-            "arp.src.proto_ipv4",
-            "Sender IP address",
-            FieldType::Ipv4,
-            "Sender IPv4 address",
-        )?;
-        let src_proto = f(
-            "arp.src.proto",
-            "Sender protocol address",
-            FieldType::Bytes,
-            "Sender protocol address (not a 4-byte IPv4 address)",
-        )?;
-        let dst_hw_mac = f(
-            "arp.dst.hw_mac",
-            "Target MAC address",
-            FieldType::Mac,
-            "Target hardware address",
-        )?;
-        let dst_hw = f(
-            "arp.dst.hw",
-            "Target hardware address",
-            FieldType::Bytes,
-            "Target hardware address (not a 6-byte Ethernet address)",
-        )?;
-        let dst_ipv4 = f(
-            "arp.dst.proto_ipv4",
-            "Target IP address",
-            FieldType::Ipv4,
-            "Target IPv4 address",
-        )?;
-        let dst_proto = f(
-            "arp.dst.proto",
-            "Target protocol address",
-            FieldType::Bytes,
-            "Target protocol address (not a 4-byte IPv4 address)",
-        )?;
+        self.ids = Some(Fields::register(r)?);
         r.bind(tables::ETHERTYPE, EtherType::ARP);
         r.bind(tables::ETHERTYPE, EtherType::RARP);
-        self.ids = Some(Ids {
-            hw_type,
-            proto_type,
-            hw_size,
-            proto_size,
-            opcode,
-            src_hw_mac,
-            src_hw,
-            src_ipv4,
-            src_proto,
-            dst_hw_mac,
-            dst_hw,
-            dst_ipv4,
-            dst_proto,
-        });
         Ok(())
     }
 

@@ -8,9 +8,7 @@ use pcapx_core::{LinkType, keys::tables};
 use std::fmt::Write;
 
 use pcapx_core::dissector::{PacketView, TableId};
-use pcapx_core::{
-    Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar, RegistryError, Value,
-};
+use pcapx_core::{Ctx, Dissector, FieldId, Next, Outcome, Registrar, RegistryError, Value};
 
 use super::lentype::{MAX_LEN, MIN_ETHERTYPE};
 use super::names::write_ether_type;
@@ -18,13 +16,19 @@ use super::wire::{be16, mac};
 
 const HDR: usize = 14;
 
+pcapx_core::field_table! {
+    struct Fields {
+        dst = ("eth.dst", "Destination", Mac, "Destination hardware address"),
+        src = ("eth.src", "Source", Mac, "Source hardware address"),
+        addr = ("eth.addr", "Address", Mac, "Source or destination address (both occurrences: destination, then source)"),
+        typ = ("eth.type", "Type", U16, "EtherType of the payload (Ethernet II frames)").hex(),
+        len = ("eth.len", "Length", U16, "IEEE 802.3 length of the LLC payload (802.3 frames)"),
+        invalid = ("eth.invalid_lentype", "Invalid length/type", U16, "Type/length value between 1501 and 1535: neither a length nor an EtherType").hex(),
+    }
+}
+
 struct Ids {
-    dst: FieldId,
-    src: FieldId,
-    addr: FieldId,
-    typ: FieldId,
-    len: FieldId,
-    invalid: FieldId,
+    f: Fields,
     ethertype: TableId,
     llc: TableId,
 }
@@ -39,63 +43,11 @@ impl Dissector for Ethernet {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("eth", "Ethernet", "Ether")?;
         r.length_field("802.3 length");
-        let mut f =
-            |n: &str, d: &str, t: FieldType, desc: &str| r.field(FieldDef::new(n, d, t, desc));
-        let dst = f(
-            "eth.dst",
-            "Destination",
-            FieldType::Mac,
-            "Destination hardware address",
-        )?;
-        let src = f(
-            "eth.src",
-            "Source",
-            FieldType::Mac,
-            "Source hardware address",
-        )?;
-        let addr = f(
-            "eth.addr",
-            "Address",
-            FieldType::Mac,
-            "Source or destination address (both occurrences: destination, then source)",
-        )?;
-        let typ = r.field(
-            FieldDef::new(
-                "eth.type",
-                "Type",
-                FieldType::U16,
-                "EtherType of the payload (Ethernet II frames)",
-            )
-            .hex(),
-        )?;
-        let len = r.field(FieldDef::new(
-            "eth.len",
-            "Length",
-            FieldType::U16,
-            "IEEE 802.3 length of the LLC payload (802.3 frames)",
-        ))?;
-        let invalid = r.field(
-            FieldDef::new(
-                "eth.invalid_lentype",
-                "Invalid length/type",
-                FieldType::U16,
-                "Type/length value between 1501 and 1535: neither a length nor an EtherType",
-            )
-            .hex(),
-        )?;
+        let f = Fields::register(r)?;
         let ethertype = r.declare_table(tables::ETHERTYPE);
         let llc = r.declare_table(tables::LLC);
         r.bind(tables::LINKTYPE, LinkType::ETHERNET);
-        self.ids = Some(Ids {
-            dst,
-            src,
-            addr,
-            typ,
-            len,
-            invalid,
-            ethertype,
-            llc,
-        });
+        self.ids = Some(Ids { f, ethertype, llc });
         Ok(())
     }
 
@@ -104,12 +56,12 @@ impl Dissector for Ethernet {
             return Outcome::end(0);
         };
         if let Some(m) = mac(data, 0) {
-            cx.add(ids.dst, Value::Mac(m));
-            cx.add(ids.addr, Value::Mac(m));
+            cx.add(ids.f.dst, Value::Mac(m));
+            cx.add(ids.f.addr, Value::Mac(m));
         }
         if let Some(m) = mac(data, 6) {
-            cx.add(ids.src, Value::Mac(m));
-            cx.add(ids.addr, Value::Mac(m));
+            cx.add(ids.f.src, Value::Mac(m));
+            cx.add(ids.f.addr, Value::Mac(m));
         }
         let Some(lt) = be16(data, 12) else {
             cx.short();
@@ -119,9 +71,9 @@ impl Dissector for Ethernet {
             cx,
             data.len() - HDR,
             lt,
-            ids.typ,
-            ids.len,
-            Some(ids.invalid),
+            ids.f.typ,
+            ids.f.len,
+            Some(ids.f.invalid),
             HDR,
             ids.ethertype,
             ids.llc,

@@ -3,10 +3,20 @@
 //! pcapx names it `ieee8021ad.etype`); Scapy calls the layer `Dot1AD`.
 
 use pcapx_core::dissector::PacketView;
-use pcapx_core::{Ctx, Dissector, FieldDef, FieldType, Outcome, Registrar, RegistryError};
+use pcapx_core::{Ctx, Dissector, Outcome, Registrar, RegistryError};
 use pcapx_core::{EtherType, keys::tables};
 
 use super::vlan::{TagIds, dissect_tag, tag_summary};
+
+pcapx_core::field_table! {
+    struct Fields {
+        priority = ("ieee8021ad.priority", "Priority", U16, "Priority code point (PCP), 3 bits"),
+        dei = ("ieee8021ad.dei", "DEI", U16, "Drop eligible indicator (0 or 1; an integer as in Wireshark)"),
+        id = ("ieee8021ad.id", "ID", U16, "Service VLAN identifier, 12 bits"),
+        etype = ("ieee8021ad.etype", "Type", U16, "pcapx: EtherType after the S-tag (tshark shows it as ieee8021ah.etype)").hex(),
+        len = ("ieee8021ad.len", "Length", U16, "pcapx: 802.3 length after the S-tag, when the value is 1500 or less"),
+    }
+}
 
 /// 802.1ad S-tag (`ieee8021ad`).
 #[derive(Default)]
@@ -18,39 +28,13 @@ impl Dissector for Ieee8021ad {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("ieee8021ad", "IEEE 802.1ad", "Dot1AD")?;
         r.length_field("802.3 length");
-        let priority = r.field(FieldDef::new(
-            "ieee8021ad.priority",
-            "Priority",
-            FieldType::U16,
-            "Priority code point (PCP), 3 bits",
-        ))?;
-        let dei = r.field(FieldDef::new(
-            "ieee8021ad.dei",
-            "DEI",
-            FieldType::U16,
-            "Drop eligible indicator (0 or 1; an integer as in Wireshark)",
-        ))?;
-        let id = r.field(FieldDef::new(
-            "ieee8021ad.id",
-            "ID",
-            FieldType::U16,
-            "Service VLAN identifier, 12 bits",
-        ))?;
-        let etype = r.field(
-            FieldDef::new(
-                "ieee8021ad.etype",
-                "Type",
-                FieldType::U16,
-                "pcapx: EtherType after the S-tag (tshark shows it as ieee8021ah.etype)",
-            )
-            .hex(),
-        )?;
-        let len = r.field(FieldDef::new(
-            "ieee8021ad.len",
-            "Length",
-            FieldType::U16,
-            "pcapx: 802.3 length after the S-tag, when the value is 1500 or less",
-        ))?;
+        let Fields {
+            priority,
+            dei,
+            id,
+            etype,
+            len,
+        } = Fields::register(r)?;
         let ethertype = r.declare_table(tables::ETHERTYPE);
         let llc = r.declare_table(tables::LLC);
         r.bind(tables::ETHERTYPE, EtherType::QINQ);

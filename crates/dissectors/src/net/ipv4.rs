@@ -25,8 +25,8 @@ use std::sync::{Arc, OnceLock};
 
 use pcapx_core::dissector::{PacketView, TableId};
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldMask, FieldType, IpDefrag, Next, Outcome,
-    Registrar, RegistryError, Source, Value,
+    AnomalyId, Ctx, Dissector, FieldId, FieldMask, IpDefrag, Next, Outcome, Registrar,
+    RegistryError, Source, Value,
 };
 
 use super::names::ip_proto;
@@ -34,30 +34,36 @@ use super::wire::{be16, internet_checksum, ipv4, u8_at};
 
 const MIN_HDR: usize = 20;
 
+pcapx_core::field_table! {
+    struct Fields {
+        version = ("ip.version", "Version", U8, "IP version (4)").alias("version"),
+        hdr_len = ("ip.hdr_len", "Header Length", U8, "Header length in bytes"),
+        ihl = ("ip.ihl", "IHL", U8, "pcapx: header length in 32-bit words (Scapy's IP.ihl)").alias("ihl"),
+        dsfield = ("ip.dsfield", "Differentiated Services Field", U8, "The former type-of-service byte: DSCP and ECN").hex().alias("tos"),
+        dscp = ("ip.dsfield.dscp", "Differentiated Services Codepoint", U8, "DSCP, the upper 6 bits of the DS field"),
+        ecn = ("ip.dsfield.ecn", "Explicit Congestion Notification", U8, "ECN, the lower 2 bits of the DS field"),
+        len = ("ip.len", "Total Length", U16, "Datagram length including the header").alias("len"),
+        id = ("ip.id", "Identification", U16, "Identification (fragment group)").hex().alias("id"),
+        flags = ("ip.flags", "Flags", U8, "The 3 flag bits as a number: reserved 4, DF 2, MF 1").hex(),
+        rb = ("ip.flags.rb", "Reserved bit", Bool, "Reserved (evil) bit"),
+        df = ("ip.flags.df", "Don't fragment", Bool, "Don't fragment flag"),
+        mf = ("ip.flags.mf", "More fragments", Bool, "More fragments flag"),
+        frag_offset = ("ip.frag_offset", "Fragment Offset", U16, "Fragment offset in 8-byte units (as tshark 4.0 and Scapy's IP.frag)").alias("frag"),
+        ttl = ("ip.ttl", "Time to Live", U8, "Time to live").alias("ttl"),
+        proto = ("ip.proto", "Protocol", U8, "Protocol of the payload").alias("proto"),
+        checksum = ("ip.checksum", "Header Checksum", U16, "Header checksum as sent").hex().alias("ip.chksum"),
+        src = ("ip.src", "Source Address", Ipv4, "Source address").alias("src"),
+        dst = ("ip.dst", "Destination Address", Ipv4, "Destination address").alias("dst"),
+        cur_rt = ("ip.cur_rt", "Current Route", Ipv4, "The header's destination address when a source-route option (LSRR/SSRR) names a different final destination, which is then ip.dst (as Wireshark shows it)"),
+        addr = ("ip.addr", "Source or Destination Address", Ipv4, "Both addresses (source, then destination)"),
+        opt_type = ("ip.opt.type", "Type", U8, "Option type, one per option (up to EOL)"),
+        opt_len = ("ip.opt.len", "Length", U8, "Option length, for options that have one"),
+        opt_count = ("ip.opt.count", "Option count", U8, "pcapx: number of options as Scapy's len(IP.options) counts them (NOP and each EOL byte count)").alias("ip.options"),
+    }
+}
+
 struct Ids {
-    version: FieldId,
-    hdr_len: FieldId,
-    ihl: FieldId,
-    dsfield: FieldId,
-    dscp: FieldId,
-    ecn: FieldId,
-    len: FieldId,
-    id: FieldId,
-    flags: FieldId,
-    rb: FieldId,
-    df: FieldId,
-    mf: FieldId,
-    frag_offset: FieldId,
-    ttl: FieldId,
-    proto: FieldId,
-    checksum: FieldId,
-    src: FieldId,
-    dst: FieldId,
-    cur_rt: FieldId,
-    addr: FieldId,
-    opt_type: FieldId,
-    opt_len: FieldId,
-    opt_count: FieldId,
+    f: Fields,
     bad_checksum: AnomalyId,
     ip_proto: TableId,
     ethertype: TableId,
@@ -83,238 +89,12 @@ impl Ipv4 {
     }
 }
 
-fn field(
-    r: &mut Registrar<'_>,
-    name: &str,
-    display: &str,
-    t: FieldType,
-    desc: &str,
-    alias: Option<&str>,
-    hex: bool,
-) -> Result<FieldId, RegistryError> {
-    let mut d = FieldDef::new(name, display, t, desc);
-    if let Some(a) = alias {
-        d = d.alias(a);
-    }
-    if hex {
-        d = d.hex();
-    }
-    r.field(d)
-}
-
 impl Dissector for Ipv4 {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
-        use FieldType::{Bool, Ipv4 as V4, U8, U16};
         r.protocol("ip", "Internet Protocol Version 4", "IP")?;
         r.length_field("IPv4 total length");
-        let version = field(
-            r,
-            "ip.version",
-            "Version",
-            U8,
-            "IP version (4)",
-            Some("version"),
-            false,
-        )?;
-        let hdr_len = field(
-            r,
-            "ip.hdr_len",
-            "Header Length",
-            U8,
-            "Header length in bytes",
-            None,
-            false,
-        )?;
-        let ihl = field(
-            r,
-            "ip.ihl",
-            "IHL",
-            U8,
-            "pcapx: header length in 32-bit words (Scapy's IP.ihl)",
-            Some("ihl"),
-            false,
-        )?;
-        let dsfield = field(
-            r,
-            "ip.dsfield",
-            "Differentiated Services Field",
-            U8,
-            "The former type-of-service byte: DSCP and ECN",
-            Some("tos"),
-            true,
-        )?;
-        let dscp = field(
-            r,
-            "ip.dsfield.dscp",
-            "Differentiated Services Codepoint",
-            U8,
-            "DSCP, the upper 6 bits of the DS field",
-            None,
-            false,
-        )?;
-        let ecn = field(
-            r,
-            "ip.dsfield.ecn",
-            "Explicit Congestion Notification",
-            U8,
-            "ECN, the lower 2 bits of the DS field",
-            None,
-            false,
-        )?;
-        let len = field(
-            r,
-            "ip.len",
-            "Total Length",
-            U16,
-            "Datagram length including the header",
-            Some("len"),
-            false,
-        )?;
-        let id = field(
-            r,
-            "ip.id",
-            "Identification",
-            U16,
-            "Identification (fragment group)",
-            Some("id"),
-            true,
-        )?;
-        let flags = field(
-            r,
-            "ip.flags",
-            "Flags",
-            U8,
-            "The 3 flag bits as a number: reserved 4, DF 2, MF 1",
-            None,
-            true,
-        )?;
-        let rb = field(
-            r,
-            "ip.flags.rb",
-            "Reserved bit",
-            Bool,
-            "Reserved (evil) bit",
-            None,
-            false,
-        )?;
-        let df = field(
-            r,
-            "ip.flags.df",
-            "Don't fragment",
-            Bool,
-            "Don't fragment flag",
-            None,
-            false,
-        )?;
-        let mf = field(
-            r,
-            "ip.flags.mf",
-            "More fragments",
-            Bool,
-            "More fragments flag",
-            None,
-            false,
-        )?;
-        let frag_offset = field(
-            r,
-            "ip.frag_offset",
-            "Fragment Offset",
-            U16,
-            "Fragment offset in 8-byte units (as tshark 4.0 and Scapy's IP.frag)",
-            Some("frag"),
-            false,
-        )?;
-        let ttl = field(
-            r,
-            "ip.ttl",
-            "Time to Live",
-            U8,
-            "Time to live",
-            Some("ttl"),
-            false,
-        )?;
-        let proto = field(
-            r,
-            "ip.proto",
-            "Protocol",
-            U8,
-            "Protocol of the payload",
-            Some("proto"),
-            false,
-        )?;
-        let checksum = field(
-            r,
-            "ip.checksum",
-            "Header Checksum",
-            U16,
-            "Header checksum as sent",
-            Some("ip.chksum"),
-            true,
-        )?;
-        let src = field(
-            r,
-            "ip.src",
-            "Source Address",
-            V4,
-            "Source address",
-            Some("src"),
-            false,
-        )?;
-        let dst = field(
-            r,
-            "ip.dst",
-            "Destination Address",
-            V4,
-            "Destination address",
-            Some("dst"),
-            false,
-        )?;
-        let cur_rt = field(
-            r,
-            "ip.cur_rt",
-            "Current Route",
-            V4,
-            "The header's destination address when a source-route option (LSRR/SSRR) names a different final destination, which is then ip.dst (as Wireshark shows it)",
-            None,
-            false,
-        )?;
-        let addr = field(
-            r,
-            "ip.addr",
-            "Source or Destination Address",
-            V4,
-            "Both addresses (source, then destination)",
-            None,
-            false,
-        )?;
-        let opt_type = field(
-            r,
-            "ip.opt.type",
-            "Type",
-            U8,
-            "Option type, one per option (up to EOL)",
-            None,
-            false,
-        )?;
-        let opt_len = field(
-            r,
-            "ip.opt.len",
-            "Length",
-            U8,
-            "Option length, for options that have one",
-            None,
-            false,
-        )?;
-        let opt_count = field(
-            r,
-            "ip.opt.count",
-            "Option count",
-            U8,
-            "pcapx: number of options as Scapy's len(IP.options) counts them (NOP and each EOL byte count)",
-            Some("ip.options"),
-            false,
-        )?;
-        let _ = self.version_out.set(version);
+        let f = Fields::register(r)?;
+        let _ = self.version_out.set(f.version);
         let bad_checksum = r.anomaly("bad-checksum", "a header checksum does not verify", true)?;
         let ip_proto = r.declare_table(tables::IP_PROTO);
         let ethertype = r.declare_table(tables::ETHERTYPE);
@@ -322,34 +102,12 @@ impl Dissector for Ipv4 {
         r.bind(tables::LINKTYPE, LinkType::IPV4);
         r.bind(tables::IP_PROTO, IpProto::IPIP);
         self.ids = Some(Ids {
-            version,
-            hdr_len,
-            ihl,
-            dsfield,
-            dscp,
-            ecn,
-            len,
-            id,
-            flags,
-            rb,
-            df,
-            mf,
-            frag_offset,
-            ttl,
-            proto,
-            checksum,
-            src,
-            dst,
-            cur_rt,
-            addr,
-            opt_type,
-            opt_len,
-            opt_count,
+            f,
             bad_checksum,
             ip_proto,
             ethertype,
-            tos_mask: FieldMask::of(&[dsfield, dscp, ecn]),
-            flag_mask: FieldMask::of(&[flags, rb, df, mf, frag_offset]),
+            tos_mask: FieldMask::of(&[f.dsfield, f.dscp, f.ecn]),
+            flag_mask: FieldMask::of(&[f.flags, f.rb, f.df, f.mf, f.frag_offset]),
         });
         Ok(())
     }
@@ -368,15 +126,15 @@ impl Dissector for Ipv4 {
             cx.malformed();
             return Outcome::next(0, Next::Table(ids.ethertype, 0x86dd));
         }
-        cx.add(ids.version, Value::U64(u64::from(version)));
+        cx.add(ids.f.version, Value::U64(u64::from(version)));
         if version != 4 {
             cx.malformed();
             return Outcome::end(0);
         }
         let ihl = b0 & 0x0f;
         let hlen = usize::from(ihl) * 4;
-        cx.add(ids.hdr_len, Value::U64(u64::from(ihl) * 4));
-        cx.add(ids.ihl, Value::U64(u64::from(ihl)));
+        cx.add(ids.f.hdr_len, Value::U64(u64::from(ihl) * 4));
+        cx.add(ids.f.ihl, Value::U64(u64::from(ihl)));
         if hlen < MIN_HDR {
             cx.malformed();
             return Outcome::end(0);
@@ -385,9 +143,9 @@ impl Dissector for Ipv4 {
         if let Some(tos) = u8_at(data, 1)
             && cx.wants_any(ids.tos_mask)
         {
-            cx.add(ids.dsfield, Value::U64(u64::from(tos)));
-            cx.add(ids.dscp, Value::U64(u64::from(tos >> 2)));
-            cx.add(ids.ecn, Value::U64(u64::from(tos & 3)));
+            cx.add(ids.f.dsfield, Value::U64(u64::from(tos)));
+            cx.add(ids.f.dscp, Value::U64(u64::from(tos >> 2)));
+            cx.add(ids.f.ecn, Value::U64(u64::from(tos & 3)));
         }
         let tot = be16(data, 2);
         match tot {
@@ -395,37 +153,37 @@ impl Dissector for Ipv4 {
             Some(0) => {
                 let m = cx.meta();
                 let cut = u64::from(m.wirelen.saturating_sub(m.caplen));
-                cx.add(ids.len, Value::U64(data.len() as u64 + cut));
+                cx.add(ids.f.len, Value::U64(data.len() as u64 + cut));
             }
-            Some(t) => cx.add(ids.len, Value::U64(u64::from(t))),
+            Some(t) => cx.add(ids.f.len, Value::U64(u64::from(t))),
             None => {}
         }
         if let Some(i) = be16(data, 4) {
-            cx.add(ids.id, Value::U64(u64::from(i)));
+            cx.add(ids.f.id, Value::U64(u64::from(i)));
         }
         let ff = be16(data, 6);
         if let Some(ff) = ff
             && cx.wants_any(ids.flag_mask)
         {
-            cx.add(ids.flags, Value::U64(u64::from(ff >> 13)));
-            cx.add(ids.rb, Value::Bool(ff & 0x8000 != 0));
-            cx.add(ids.df, Value::Bool(ff & 0x4000 != 0));
-            cx.add(ids.mf, Value::Bool(ff & 0x2000 != 0));
-            cx.add(ids.frag_offset, Value::U64(u64::from(ff & 0x1fff)));
+            cx.add(ids.f.flags, Value::U64(u64::from(ff >> 13)));
+            cx.add(ids.f.rb, Value::Bool(ff & 0x8000 != 0));
+            cx.add(ids.f.df, Value::Bool(ff & 0x4000 != 0));
+            cx.add(ids.f.mf, Value::Bool(ff & 0x2000 != 0));
+            cx.add(ids.f.frag_offset, Value::U64(u64::from(ff & 0x1fff)));
         }
         if let Some(t) = u(u8_at(data, 8)) {
-            cx.add(ids.ttl, Value::U64(t));
+            cx.add(ids.f.ttl, Value::U64(t));
         }
         let proto = u8_at(data, 9);
         if let Some(p) = u(proto) {
-            cx.add(ids.proto, Value::U64(p));
+            cx.add(ids.f.proto, Value::U64(p));
         }
         if let Some(c) = be16(data, 10) {
-            cx.add(ids.checksum, Value::U64(u64::from(c)));
+            cx.add(ids.f.checksum, Value::U64(u64::from(c)));
         }
         if let Some(a) = ipv4(data, 12) {
-            cx.add(ids.src, Value::Ipv4(a));
-            cx.add(ids.addr, Value::Ipv4(a));
+            cx.add(ids.f.src, Value::Ipv4(a));
+            cx.add(ids.f.addr, Value::Ipv4(a));
         }
         if let Some(a) = ipv4(data, 16) {
             // With a loose/strict source route, Wireshark's ip.dst is the final
@@ -433,13 +191,13 @@ impl Dissector for Ipv4 {
             // is the current hop, ip.cur_rt.
             match source_route_final(data.get(MIN_HDR..hlen.min(data.len())).unwrap_or(&[])) {
                 Some(f) => {
-                    cx.add(ids.dst, Value::Ipv4(f));
-                    cx.add(ids.cur_rt, Value::Ipv4(a));
-                    cx.add(ids.addr, Value::Ipv4(f));
+                    cx.add(ids.f.dst, Value::Ipv4(f));
+                    cx.add(ids.f.cur_rt, Value::Ipv4(a));
+                    cx.add(ids.f.addr, Value::Ipv4(f));
                 }
                 None => {
-                    cx.add(ids.dst, Value::Ipv4(a));
-                    cx.add(ids.addr, Value::Ipv4(a));
+                    cx.add(ids.f.dst, Value::Ipv4(a));
+                    cx.add(ids.f.addr, Value::Ipv4(a));
                 }
             }
         }
@@ -452,7 +210,7 @@ impl Dissector for Ipv4 {
         let opts = data.get(MIN_HDR..hlen.min(data.len())).unwrap_or(&[]);
         if opts.is_empty() {
             // What the walk does for no options, without the call.
-            cx.add(ids.opt_count, Value::U64(0));
+            cx.add(ids.f.opt_count, Value::U64(0));
         } else {
             self.options(ids, opts, complete, cx);
         }
@@ -548,7 +306,7 @@ impl Ipv4 {
         while let Some(&t) = opts.get(i) {
             count += 1;
             if !ended {
-                cx.add(ids.opt_type, Value::U64(u64::from(t)));
+                cx.add(ids.f.opt_type, Value::U64(u64::from(t)));
             }
             match t {
                 0 => {
@@ -564,7 +322,7 @@ impl Ipv4 {
                         break;
                     };
                     if !ended {
-                        cx.add(ids.opt_len, Value::U64(u64::from(l)));
+                        cx.add(ids.f.opt_len, Value::U64(u64::from(l)));
                     }
                     let l = usize::from(l);
                     if l < 2 || i + l > opts.len() {
@@ -577,7 +335,7 @@ impl Ipv4 {
                 }
             }
         }
-        cx.add(ids.opt_count, Value::U64(count));
+        cx.add(ids.f.opt_count, Value::U64(count));
     }
 }
 

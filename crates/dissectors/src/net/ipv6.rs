@@ -13,9 +13,7 @@ use std::fmt::Write;
 use std::sync::{Arc, OnceLock};
 
 use pcapx_core::dissector::{PacketView, TableId};
-use pcapx_core::{
-    Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar, RegistryError, Value,
-};
+use pcapx_core::{Ctx, Dissector, FieldId, Next, Outcome, Registrar, RegistryError, Value};
 
 use super::wire::{be16, be32, ipv6, u8_at};
 
@@ -31,18 +29,27 @@ pub struct OptIds {
     pub(crate) jumbo: FieldId,
 }
 
+pcapx_core::field_table! {
+    struct Fields {
+        version = ("ipv6.version", "Version", U8, "IP version (6)"),
+        tclass = ("ipv6.tclass", "Traffic Class", U32, "Traffic class (DSCP and ECN)").hex(),
+        dscp = ("ipv6.tclass.dscp", "Differentiated Services Codepoint", U32, "DSCP, upper 6 bits of the traffic class"),
+        ecn = ("ipv6.tclass.ecn", "Explicit Congestion Notification", U32, "ECN, lower 2 bits of the traffic class"),
+        flow = ("ipv6.flow", "Flow Label", U32, "Flow label (20 bits)").hex(),
+        plen = ("ipv6.plen", "Payload Length", U16, "Length of everything after the 40-byte header"),
+        nxt = ("ipv6.nxt", "Next Header", U8, "Protocol of the next header"),
+        hlim = ("ipv6.hlim", "Hop Limit", U8, "Hop limit"),
+        src = ("ipv6.src", "Source Address", Ipv6, "Source address"),
+        dst = ("ipv6.dst", "Destination Address", Ipv6, "Destination address"),
+        addr = ("ipv6.addr", "Source or Destination Address", Ipv6, "Both addresses (source, then destination)"),
+        opt_type = ("ipv6.opt.type", "Type", U8, "Hop-by-hop / destination option type, one per option").hex(),
+        opt_length = ("ipv6.opt.length", "Length", U8, "Option data length (not for Pad1)"),
+        opt_jumbo = ("ipv6.opt.jumbo", "Payload Length", U32, "Jumbo payload option: length after the IPv6 header"),
+    }
+}
+
 struct Ids {
-    version: FieldId,
-    tclass: FieldId,
-    dscp: FieldId,
-    ecn: FieldId,
-    flow: FieldId,
-    plen: FieldId,
-    nxt: FieldId,
-    hlim: FieldId,
-    src: FieldId,
-    dst: FieldId,
-    addr: FieldId,
+    f: Fields,
     ip_proto: TableId,
 }
 
@@ -69,106 +76,19 @@ impl Ipv6 {
 
 impl Dissector for Ipv6 {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
-        use FieldType::{Ipv6 as V6, U8, U16, U32};
         r.protocol("ipv6", "Internet Protocol Version 6", "IPv6")?;
         r.length_field("IPv6 payload length");
-        let mut f = |n: &str, d: &str, t: FieldType, desc: &str, hex: bool| {
-            let def = FieldDef::new(n, d, t, desc);
-            r.field(if hex { def.hex() } else { def })
-        };
-        let version = f("ipv6.version", "Version", U8, "IP version (6)", false)?;
-        let tclass = f(
-            "ipv6.tclass",
-            "Traffic Class",
-            U32,
-            "Traffic class (DSCP and ECN)",
-            true,
-        )?;
-        let dscp = f(
-            "ipv6.tclass.dscp",
-            "Differentiated Services Codepoint",
-            U32,
-            "DSCP, upper 6 bits of the traffic class",
-            false,
-        )?;
-        let ecn = f(
-            "ipv6.tclass.ecn",
-            "Explicit Congestion Notification",
-            U32,
-            "ECN, lower 2 bits of the traffic class",
-            false,
-        )?;
-        let flow = f("ipv6.flow", "Flow Label", U32, "Flow label (20 bits)", true)?;
-        let plen = f(
-            "ipv6.plen",
-            "Payload Length",
-            U16,
-            "Length of everything after the 40-byte header",
-            false,
-        )?;
-        let nxt = f(
-            "ipv6.nxt",
-            "Next Header",
-            U8,
-            "Protocol of the next header",
-            false,
-        )?;
-        let hlim = f("ipv6.hlim", "Hop Limit", U8, "Hop limit", false)?;
-        let src = f("ipv6.src", "Source Address", V6, "Source address", false)?;
-        let dst = f(
-            "ipv6.dst",
-            "Destination Address",
-            V6,
-            "Destination address",
-            false,
-        )?;
-        let addr = f(
-            "ipv6.addr",
-            "Source or Destination Address",
-            V6,
-            "Both addresses (source, then destination)",
-            false,
-        )?;
-        let typ = f(
-            "ipv6.opt.type",
-            "Type",
-            U8,
-            "Hop-by-hop / destination option type, one per option",
-            true,
-        )?;
-        let length = f(
-            "ipv6.opt.length",
-            "Length",
-            U8,
-            "Option data length (not for Pad1)",
-            false,
-        )?;
-        let jumbo = f(
-            "ipv6.opt.jumbo",
-            "Payload Length",
-            U32,
-            "Jumbo payload option: length after the IPv6 header",
-            false,
-        )?;
-        let _ = self.opts.set(OptIds { typ, length, jumbo });
+        let f = Fields::register(r)?;
+        let _ = self.opts.set(OptIds {
+            typ: f.opt_type,
+            length: f.opt_length,
+            jumbo: f.opt_jumbo,
+        });
         let ip_proto = r.declare_table(tables::IP_PROTO);
         r.bind(tables::ETHERTYPE, EtherType::IPV6);
         r.bind(tables::LINKTYPE, LinkType::IPV6);
         r.bind(tables::IP_PROTO, IpProto::IPV6);
-        self.ids = Some(Ids {
-            version,
-            tclass,
-            dscp,
-            ecn,
-            flow,
-            plen,
-            nxt,
-            hlim,
-            src,
-            dst,
-            addr,
-            ip_proto,
-        });
+        self.ids = Some(Ids { f, ip_proto });
         Ok(())
     }
 
@@ -184,36 +104,36 @@ impl Dissector for Ipv6 {
         if let Some(&v) = self.ip_version.get() {
             cx.add(v, Value::U64(u64::from(version)));
         }
-        cx.add(ids.version, Value::U64(u64::from(version)));
+        cx.add(ids.f.version, Value::U64(u64::from(version)));
         if version != 6 {
             cx.malformed();
             return Outcome::end(0);
         }
         if let Some(w) = be32(data, 0) {
             let tc = (w >> 20) & 0xff;
-            cx.add(ids.tclass, Value::U64(u64::from(tc)));
-            cx.add(ids.dscp, Value::U64(u64::from(tc >> 2)));
-            cx.add(ids.ecn, Value::U64(u64::from(tc & 3)));
-            cx.add(ids.flow, Value::U64(u64::from(w & 0x000f_ffff)));
+            cx.add(ids.f.tclass, Value::U64(u64::from(tc)));
+            cx.add(ids.f.dscp, Value::U64(u64::from(tc >> 2)));
+            cx.add(ids.f.ecn, Value::U64(u64::from(tc & 3)));
+            cx.add(ids.f.flow, Value::U64(u64::from(w & 0x000f_ffff)));
         }
         let plen = be16(data, 4);
         if let Some(p) = plen {
-            cx.add(ids.plen, Value::U64(u64::from(p)));
+            cx.add(ids.f.plen, Value::U64(u64::from(p)));
         }
         let nxt = u8_at(data, 6);
         if let Some(n) = nxt {
-            cx.add(ids.nxt, Value::U64(u64::from(n)));
+            cx.add(ids.f.nxt, Value::U64(u64::from(n)));
         }
         if let Some(h) = u8_at(data, 7) {
-            cx.add(ids.hlim, Value::U64(u64::from(h)));
+            cx.add(ids.f.hlim, Value::U64(u64::from(h)));
         }
         if let Some(a) = ipv6(data, 8) {
-            cx.add(ids.src, Value::Ipv6(a));
-            cx.add(ids.addr, Value::Ipv6(a));
+            cx.add(ids.f.src, Value::Ipv6(a));
+            cx.add(ids.f.addr, Value::Ipv6(a));
         }
         if let Some(a) = ipv6(data, 24) {
-            cx.add(ids.dst, Value::Ipv6(a));
-            cx.add(ids.addr, Value::Ipv6(a));
+            cx.add(ids.f.dst, Value::Ipv6(a));
+            cx.add(ids.f.addr, Value::Ipv6(a));
         }
         let (Some(plen), Some(nxt), true) = (plen, nxt, data.len() >= HDR) else {
             cx.short();

@@ -18,8 +18,7 @@ use std::sync::{Arc, OnceLock};
 
 use pcapx_core::dissector::{PacketView, TableId};
 use pcapx_core::{
-    Ctx, Dissector, FieldDef, FieldId, FieldType, IpDefrag, Next, Outcome, Registrar,
-    RegistryError, Source, Value,
+    Ctx, Dissector, FieldId, IpDefrag, Next, Outcome, Registrar, RegistryError, Source, Value,
 };
 
 use super::ipv6::{NO_NEXT, OptIds};
@@ -33,32 +32,89 @@ struct Common {
     ip_proto: TableId,
 }
 
-fn common(r: &mut Registrar<'_>, p: &str) -> Result<Common, RegistryError> {
-    let nxt = r.field(FieldDef::new(
-        &format!("{p}.nxt"),
-        "Next Header",
-        FieldType::U8,
-        "Protocol of the header that follows",
-    ))?;
-    let len = r.field(FieldDef::new(
-        &format!("{p}.len"),
-        "Length",
-        FieldType::U8,
-        "Header length in 8-octet units, not counting the first 8 octets",
-    ))?;
-    let len_oct = r.field(FieldDef::new(
-        &format!("{p}.len_oct"),
-        "Length",
-        FieldType::U16,
-        "Header length in bytes",
-    ))?;
-    Ok(Common {
-        nxt,
-        len,
-        len_oct,
-        ip_proto: r.declare_table(tables::IP_PROTO),
-    })
+impl Common {
+    /// The common ids of a header whose field table registered `[nxt, len, len_oct]`.
+    fn new(r: &mut Registrar<'_>, [nxt, len, len_oct]: [FieldId; 3]) -> Common {
+        Common {
+            nxt,
+            len,
+            len_oct,
+            ip_proto: r.declare_table(tables::IP_PROTO),
+        }
+    }
 }
+
+/// Declares the next header and length fields every option/routing header
+/// starts with, under the header's own protocol name (as Wireshark does).
+macro_rules! common_fields {
+    ($name:ident, $p:literal $(, $($rest:tt)*)?) => {
+        pcapx_core::field_table! {
+            struct $name {
+                nxt = (concat!($p, ".nxt"), "Next Header", U8, "Protocol of the header that follows"),
+                len = (concat!($p, ".len"), "Length", U8,
+                    "Header length in 8-octet units, not counting the first 8 octets"),
+                len_oct = (concat!($p, ".len_oct"), "Length", U16, "Header length in bytes"),
+                $($($rest)*)?
+            }
+        }
+        impl $name {
+            fn common(&self) -> [FieldId; 3] {
+                [self.nxt, self.len, self.len_oct]
+            }
+        }
+    };
+}
+
+common_fields!(HopFields, "ipv6.hopopts");
+common_fields!(DstFields, "ipv6.dstopts");
+common_fields!(
+    RoutingFields,
+    "ipv6.routing",
+    typ = (
+        "ipv6.routing.type",
+        "Type",
+        U8,
+        "Routing type (0 source route, 2 mobile IPv6, 4 segment routing)"
+    ),
+    segleft = (
+        "ipv6.routing.segleft",
+        "Segments Left",
+        U8,
+        "Route segments still to visit"
+    ),
+    src_reserved = (
+        "ipv6.routing.src.reserved",
+        "Reserved",
+        Bytes,
+        "Type 0: reserved bytes"
+    ),
+    src_addr = (
+        "ipv6.routing.src.addr",
+        "Address",
+        Ipv6,
+        "Type 0: an address of the route, in order"
+    ),
+    srh_last = (
+        "ipv6.routing.srh.last_entry",
+        "Last Entry",
+        U8,
+        "Segment routing: index of the last segment"
+    ),
+    srh_flags = (
+        "ipv6.routing.srh.flags",
+        "Flags",
+        U8,
+        "Segment routing: flags"
+    )
+        .hex(),
+    srh_tag = ("ipv6.routing.srh.tag", "Tag", Bytes, "Segment routing: tag"),
+    srh_addr = (
+        "ipv6.routing.srh.addr",
+        "Address",
+        Ipv6,
+        "Segment routing: a segment, in list order"
+    ),
+);
 
 /// Read next header and length; `None` when the header is cut short (already
 /// reported). Returns (next header, header length in bytes).
@@ -136,6 +192,8 @@ struct OptHeader {
     display: &'static str,
     summary: &'static str,
     key: u64,
+    /// Registers the header's field table, returning `[nxt, len, len_oct]`.
+    fields: fn(&mut Registrar<'_>) -> Result<[FieldId; 3], RegistryError>,
     common: Option<Common>,
     opts: Arc<OnceLock<OptIds>>,
 }
@@ -143,7 +201,8 @@ struct OptHeader {
 impl OptHeader {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol(self.proto, self.display, self.summary)?;
-        self.common = Some(common(r, self.proto)?);
+        let ids = (self.fields)(r)?;
+        self.common = Some(Common::new(r, ids));
         r.bind(tables::IP_PROTO, self.key);
         Ok(())
     }
@@ -193,7 +252,7 @@ impl OptHeader {
 }
 
 macro_rules! opt_header {
-    ($(#[$m:meta])* $name:ident, $proto:literal, $display:literal, $summary:literal, $key:literal) => {
+    ($(#[$m:meta])* $name:ident, $fields:ident, $proto:literal, $display:literal, $summary:literal, $key:literal) => {
         $(#[$m])*
         pub struct $name(OptHeader);
 
@@ -205,6 +264,7 @@ macro_rules! opt_header {
                     display: $display,
                     summary: $summary,
                     key: $key,
+                    fields: |r| Ok($fields::register(r)?.common()),
                     common: None,
                     opts,
                 })
@@ -225,6 +285,7 @@ macro_rules! opt_header {
 opt_header!(
     /// Hop-by-hop options header (`ipv6.hopopts`, next header 0).
     HopOpts,
+    HopFields,
     "ipv6.hopopts",
     "IPv6 Hop-by-Hop Option",
     "IPv6ExtHdrHopByHop",
@@ -233,6 +294,7 @@ opt_header!(
 opt_header!(
     /// Destination options header (`ipv6.dstopts`, next header 60).
     DstOpts,
+    DstFields,
     "ipv6.dstopts",
     "Destination Options for IPv6",
     "IPv6ExtHdrDestOpt",
@@ -241,14 +303,7 @@ opt_header!(
 
 struct RoutingIds {
     common: Common,
-    typ: FieldId,
-    segleft: FieldId,
-    src_reserved: FieldId,
-    src_addr: FieldId,
-    srh_last: FieldId,
-    srh_flags: FieldId,
-    srh_tag: FieldId,
-    srh_addr: FieldId,
+    f: RoutingFields,
 }
 
 /// Routing header (`ipv6.routing`, next header 43).
@@ -264,74 +319,10 @@ impl Dissector for Routing {
             "Routing Header for IPv6",
             "IPv6ExtHdrRouting",
         )?;
-        let common = common(r, "ipv6.routing")?;
-        let mut f =
-            |n: &str, d: &str, t: FieldType, desc: &str| r.field(FieldDef::new(n, d, t, desc));
-        let typ = f(
-            "ipv6.routing.type",
-            "Type",
-            FieldType::U8,
-            "Routing type (0 source route, 2 mobile IPv6, 4 segment routing)",
-        )?;
-        let segleft = f(
-            "ipv6.routing.segleft",
-            "Segments Left",
-            FieldType::U8,
-            "Route segments still to visit",
-        )?;
-        let src_reserved = f(
-            "ipv6.routing.src.reserved",
-            "Reserved",
-            FieldType::Bytes,
-            "Type 0: reserved bytes",
-        )?;
-        let src_addr = f(
-            "ipv6.routing.src.addr",
-            "Address",
-            FieldType::Ipv6,
-            "Type 0: an address of the route, in order",
-        )?;
-        let srh_last = f(
-            "ipv6.routing.srh.last_entry",
-            "Last Entry",
-            FieldType::U8,
-            "Segment routing: index of the last segment",
-        )?;
-        let srh_flags = r.field(
-            FieldDef::new(
-                "ipv6.routing.srh.flags",
-                "Flags",
-                FieldType::U8,
-                "Segment routing: flags",
-            )
-            .hex(),
-        )?;
-        let mut f =
-            |n: &str, d: &str, t: FieldType, desc: &str| r.field(FieldDef::new(n, d, t, desc));
-        let srh_tag = f(
-            "ipv6.routing.srh.tag",
-            "Tag",
-            FieldType::Bytes,
-            "Segment routing: tag",
-        )?;
-        let srh_addr = f(
-            "ipv6.routing.srh.addr",
-            "Address",
-            FieldType::Ipv6,
-            "Segment routing: a segment, in list order",
-        )?;
+        let f = RoutingFields::register(r)?;
+        let common = Common::new(r, f.common());
         r.bind(tables::IP_PROTO, IpProto::IPV6_ROUTE);
-        self.ids = Some(RoutingIds {
-            common,
-            typ,
-            segleft,
-            src_reserved,
-            src_addr,
-            srh_last,
-            srh_flags,
-            srh_tag,
-            srh_addr,
-        });
+        self.ids = Some(RoutingIds { common, f });
         Ok(())
     }
 
@@ -344,38 +335,38 @@ impl Dissector for Routing {
         };
         let typ = u8_at(data, 2);
         if let Some(t) = typ {
-            cx.add(ids.typ, Value::U64(u64::from(t)));
+            cx.add(ids.f.typ, Value::U64(u64::from(t)));
         }
         if let Some(s) = u8_at(data, 3) {
-            cx.add(ids.segleft, Value::U64(u64::from(s)));
+            cx.add(ids.f.segleft, Value::U64(u64::from(s)));
         }
         let body = data.get(..hlen.min(data.len())).unwrap_or(&[]);
         match typ {
             Some(0) => {
                 if let Some(r) = body.get(4..8) {
-                    cx.add(ids.src_reserved, Value::Bytes(r));
+                    cx.add(ids.f.src_reserved, Value::Bytes(r));
                 }
                 let mut at = 8;
                 while let Some(a) = ipv6(body, at) {
-                    cx.add(ids.src_addr, Value::Ipv6(a));
+                    cx.add(ids.f.src_addr, Value::Ipv6(a));
                     at += 16;
                 }
             }
             Some(4) => {
                 let last = u8_at(body, 4);
                 if let Some(l) = last {
-                    cx.add(ids.srh_last, Value::U64(u64::from(l)));
+                    cx.add(ids.f.srh_last, Value::U64(u64::from(l)));
                 }
                 if let Some(fl) = u8_at(body, 5) {
-                    cx.add(ids.srh_flags, Value::U64(u64::from(fl)));
+                    cx.add(ids.f.srh_flags, Value::U64(u64::from(fl)));
                 }
                 if let Some(t) = body.get(6..8) {
-                    cx.add(ids.srh_tag, Value::Bytes(t));
+                    cx.add(ids.f.srh_tag, Value::Bytes(t));
                 }
                 let n = last.map_or(0, |l| usize::from(l) + 1);
                 for k in 0..n {
                     match ipv6(body, 8 + 16 * k) {
-                        Some(a) => cx.add(ids.srh_addr, Value::Ipv6(a)),
+                        Some(a) => cx.add(ids.f.srh_addr, Value::Ipv6(a)),
                         None => {
                             if data.len() >= hlen {
                                 cx.malformed();
@@ -406,13 +397,19 @@ impl Dissector for Routing {
     }
 }
 
+pcapx_core::field_table! {
+    struct FragFields {
+        nxt = ("ipv6.fraghdr.nxt", "Next header", U8, "Protocol of the fragmented payload"),
+        reserved_octet = ("ipv6.fraghdr.reserved_octet", "Reserved octet", U8, "Reserved").hex(),
+        offset = ("ipv6.fraghdr.offset", "Offset", U16, "Fragment offset in 8-byte units"),
+        reserved_bits = ("ipv6.fraghdr.reserved_bits", "Reserved bits", U16, "Reserved"),
+        more = ("ipv6.fraghdr.more", "More Fragments", Bool, "More fragments follow"),
+        ident = ("ipv6.fraghdr.ident", "Identification", U32, "Fragment identification").hex(),
+    }
+}
+
 struct FragIds {
-    nxt: FieldId,
-    reserved_octet: FieldId,
-    offset: FieldId,
-    reserved_bits: FieldId,
-    more: FieldId,
-    ident: FieldId,
+    f: FragFields,
     ip_proto: TableId,
 }
 
@@ -425,63 +422,10 @@ pub struct FragHdr {
 impl Dissector for FragHdr {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("ipv6.fraghdr", "IPv6 Fragment", "IPv6ExtHdrFragment")?;
-        let mut f = |n: &str, d: &str, t: FieldType, desc: &str, hex: bool| {
-            let def = FieldDef::new(n, d, t, desc);
-            r.field(if hex { def.hex() } else { def })
-        };
-        let nxt = f(
-            "ipv6.fraghdr.nxt",
-            "Next header",
-            FieldType::U8,
-            "Protocol of the fragmented payload",
-            false,
-        )?;
-        let reserved_octet = f(
-            "ipv6.fraghdr.reserved_octet",
-            "Reserved octet",
-            FieldType::U8,
-            "Reserved",
-            true,
-        )?;
-        let offset = f(
-            "ipv6.fraghdr.offset",
-            "Offset",
-            FieldType::U16,
-            "Fragment offset in 8-byte units",
-            false,
-        )?;
-        let reserved_bits = f(
-            "ipv6.fraghdr.reserved_bits",
-            "Reserved bits",
-            FieldType::U16,
-            "Reserved",
-            false,
-        )?;
-        let more = f(
-            "ipv6.fraghdr.more",
-            "More Fragments",
-            FieldType::Bool,
-            "More fragments follow",
-            false,
-        )?;
-        let ident = f(
-            "ipv6.fraghdr.ident",
-            "Identification",
-            FieldType::U32,
-            "Fragment identification",
-            true,
-        )?;
+        let f = FragFields::register(r)?;
         let ip_proto = r.declare_table(tables::IP_PROTO);
         r.bind(tables::IP_PROTO, IpProto::IPV6_FRAG);
-        self.ids = Some(FragIds {
-            nxt,
-            reserved_octet,
-            offset,
-            reserved_bits,
-            more,
-            ident,
-            ip_proto,
-        });
+        self.ids = Some(FragIds { f, ip_proto });
         Ok(())
     }
 
@@ -490,19 +434,19 @@ impl Dissector for FragHdr {
             return Outcome::end(0);
         };
         if let Some(n) = u8_at(data, 0) {
-            cx.add(ids.nxt, Value::U64(u64::from(n)));
+            cx.add(ids.f.nxt, Value::U64(u64::from(n)));
         }
         if let Some(r) = u8_at(data, 1) {
-            cx.add(ids.reserved_octet, Value::U64(u64::from(r)));
+            cx.add(ids.f.reserved_octet, Value::U64(u64::from(r)));
         }
         let off = be16(data, 2);
         if let Some(o) = off {
-            cx.add(ids.offset, Value::U64(u64::from(o >> 3)));
-            cx.add(ids.reserved_bits, Value::U64(u64::from((o >> 1) & 3)));
-            cx.add(ids.more, Value::Bool(o & 1 == 1));
+            cx.add(ids.f.offset, Value::U64(u64::from(o >> 3)));
+            cx.add(ids.f.reserved_bits, Value::U64(u64::from((o >> 1) & 3)));
+            cx.add(ids.f.more, Value::Bool(o & 1 == 1));
         }
         if let Some(i) = be32(data, 4) {
-            cx.add(ids.ident, Value::U64(u64::from(i)));
+            cx.add(ids.f.ident, Value::U64(u64::from(i)));
         }
         let (Some(nxt), Some(off), true) = (u8_at(data, 0), off, data.len() >= 8) else {
             cx.short();
@@ -536,13 +480,19 @@ impl Dissector for FragHdr {
     }
 }
 
+pcapx_core::field_table! {
+    struct AhFields {
+        nxt = ("ah.next_header", "Next header", U8, "Protocol of the authenticated payload"),
+        length = ("ah.length", "Length", U8, "Header length in 32-bit words, minus 2"),
+        reserved = ("ah.reserved", "Reserved", Bytes, ""),
+        spi = ("ah.spi", "AH SPI", U32, "Security parameters index").hex(),
+        sequence = ("ah.sequence", "AH Sequence", U32, "Sequence number"),
+        icv = ("ah.icv", "AH ICV", Bytes, "Integrity check value"),
+    }
+}
+
 struct AhIds {
-    nxt: FieldId,
-    length: FieldId,
-    reserved: FieldId,
-    spi: FieldId,
-    sequence: FieldId,
-    icv: FieldId,
+    f: AhFields,
     ip_proto: TableId,
 }
 
@@ -555,63 +505,10 @@ pub struct Ah {
 impl Dissector for Ah {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("ah", "Authentication Header", "AH")?;
-        let mut f = |n: &str, d: &str, t: FieldType, desc: &str, hex: bool| {
-            let def = FieldDef::new(n, d, t, desc);
-            r.field(if hex { def.hex() } else { def })
-        };
-        let nxt = f(
-            "ah.next_header",
-            "Next header",
-            FieldType::U8,
-            "Protocol of the authenticated payload",
-            false,
-        )?;
-        let length = f(
-            "ah.length",
-            "Length",
-            FieldType::U8,
-            "Header length in 32-bit words, minus 2",
-            false,
-        )?;
-        let reserved = f(
-            "ah.reserved",
-            "Reserved",
-            FieldType::Bytes,
-            "Reserved",
-            false,
-        )?;
-        let spi = f(
-            "ah.spi",
-            "AH SPI",
-            FieldType::U32,
-            "Security parameters index",
-            true,
-        )?;
-        let sequence = f(
-            "ah.sequence",
-            "AH Sequence",
-            FieldType::U32,
-            "Sequence number",
-            false,
-        )?;
-        let icv = f(
-            "ah.icv",
-            "AH ICV",
-            FieldType::Bytes,
-            "Integrity check value",
-            false,
-        )?;
+        let f = AhFields::register(r)?;
         let ip_proto = r.declare_table(tables::IP_PROTO);
         r.bind(tables::IP_PROTO, IpProto::AH);
-        self.ids = Some(AhIds {
-            nxt,
-            length,
-            reserved,
-            spi,
-            sequence,
-            icv,
-            ip_proto,
-        });
+        self.ids = Some(AhIds { f, ip_proto });
         Ok(())
     }
 
@@ -621,21 +518,21 @@ impl Dissector for Ah {
         };
         let nxt = u8_at(data, 0);
         if let Some(n) = nxt {
-            cx.add(ids.nxt, Value::U64(u64::from(n)));
+            cx.add(ids.f.nxt, Value::U64(u64::from(n)));
         }
         let len = u8_at(data, 1);
         if let Some(l) = len {
-            cx.add(ids.length, Value::U64(u64::from(l)));
+            cx.add(ids.f.length, Value::U64(u64::from(l)));
         }
         if let Some(r) = data.get(2..4) {
-            cx.add(ids.reserved, Value::Bytes(r));
+            cx.add(ids.f.reserved, Value::Bytes(r));
         }
         if let Some(s) = be32(data, 4) {
-            cx.add(ids.spi, Value::U64(u64::from(s)));
+            cx.add(ids.f.spi, Value::U64(u64::from(s)));
         }
         // Wireshark reads the sequence number even from a zero-length AH.
         if let Some(s) = be32(data, 8) {
-            cx.add(ids.sequence, Value::U64(u64::from(s)));
+            cx.add(ids.f.sequence, Value::U64(u64::from(s)));
         }
         let (Some(nxt), Some(len)) = (nxt, len) else {
             cx.short();
@@ -645,7 +542,7 @@ impl Dissector for Ah {
         if hlen > 12
             && let Some(icv) = data.get(12..hlen)
         {
-            cx.add(ids.icv, Value::Bytes(icv));
+            cx.add(ids.f.icv, Value::Bytes(icv));
         }
         if data.len() < hlen.max(8) {
             cx.short();

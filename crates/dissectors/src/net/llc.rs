@@ -11,9 +11,7 @@
 
 use pcapx_core::dissector::{PacketView, TableId};
 use pcapx_core::keys::tables;
-use pcapx_core::{
-    Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar, RegistryError, Value,
-};
+use pcapx_core::{Ctx, Dissector, Next, Outcome, Registrar, RegistryError, Value};
 
 use super::wire::{be16, u8_at};
 
@@ -21,14 +19,20 @@ const SAP_SNAP: u8 = 0xaa;
 const OUI_CISCO: u32 = 0x00_000c;
 const OUI_CISCO_90: u32 = 0x00_00f8;
 
+pcapx_core::field_table! {
+    struct Fields {
+        dsap = ("llc.dsap", "DSAP", U8, "Destination service access point").hex(),
+        ssap = ("llc.ssap", "SSAP", U8, "Source service access point").hex(),
+        control = ("llc.control", "Control", U16, "Control field (1 byte for U frames, 2 for I and S frames)").hex(),
+        oui = ("llc.oui", "Organization Code", U32, "SNAP organizationally unique identifier (24 bits)").hex(),
+        typ = ("llc.type", "Type", U16, "SNAP protocol id as an EtherType (OUI 00-00-00 / 00-00-F8)").hex(),
+        pid = ("llc.pid", "Protocol ID", U16, "SNAP protocol id (other OUIs)").hex(),
+        cisco_pid = ("llc.cisco_pid", "PID", U16, "SNAP protocol id under Cisco's OUI 00-00-0C (CDP 0x2000, DTP 0x2004, ...)").hex(),
+    }
+}
+
 struct Ids {
-    dsap: FieldId,
-    ssap: FieldId,
-    control: FieldId,
-    oui: FieldId,
-    typ: FieldId,
-    pid: FieldId,
-    cisco_pid: FieldId,
+    f: Fields,
     ethertype: TableId,
     by_dsap: TableId,
 }
@@ -42,63 +46,13 @@ pub struct Llc {
 impl Dissector for Llc {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("llc", "Logical-Link Control", "LLC")?;
-        let mut hex = |n: &str, d: &str, t: FieldType, desc: &str| {
-            r.field(FieldDef::new(n, d, t, desc).hex())
-        };
-        let dsap = hex(
-            "llc.dsap",
-            "DSAP",
-            FieldType::U8,
-            "Destination service access point",
-        )?;
-        let ssap = hex(
-            "llc.ssap",
-            "SSAP",
-            FieldType::U8,
-            "Source service access point",
-        )?;
-        let control = hex(
-            "llc.control",
-            "Control",
-            FieldType::U16,
-            "Control field (1 byte for U frames, 2 for I and S frames)",
-        )?;
-        let oui = hex(
-            "llc.oui",
-            "Organization Code",
-            FieldType::U32,
-            "SNAP organizationally unique identifier (24 bits)",
-        )?;
-        let typ = hex(
-            "llc.type",
-            "Type",
-            FieldType::U16,
-            "SNAP protocol id as an EtherType (OUI 00-00-00 / 00-00-F8)",
-        )?;
-        let pid = hex(
-            "llc.pid",
-            "Protocol ID",
-            FieldType::U16,
-            "SNAP protocol id (other OUIs)",
-        )?;
-        let cisco_pid = hex(
-            "llc.cisco_pid",
-            "PID",
-            FieldType::U16,
-            "SNAP protocol id under Cisco's OUI 00-00-0C (CDP 0x2000, DTP 0x2004, ...)",
-        )?;
+        let f = Fields::register(r)?;
         let ethertype = r.declare_table(tables::ETHERTYPE);
         let by_dsap = r.declare_table(tables::LLC_DSAP);
         r.bind(tables::LLC, 0u64); // 802.3 frames with an LLC header
         r.bind(tables::SLL_LTYPE, 4u64); // LINUX_SLL_P_802_2
         self.ids = Some(Ids {
-            dsap,
-            ssap,
-            control,
-            oui,
-            typ,
-            pid,
-            cisco_pid,
+            f,
             ethertype,
             by_dsap,
         });
@@ -112,16 +66,16 @@ impl Dissector for Llc {
         let (Some(dsap), Some(ssap), Some(c0)) = (u8_at(data, 0), u8_at(data, 1), u8_at(data, 2))
         else {
             if let Some(d) = u8_at(data, 0) {
-                cx.add(ids.dsap, Value::U64(u64::from(d)));
+                cx.add(ids.f.dsap, Value::U64(u64::from(d)));
             }
             if let Some(s) = u8_at(data, 1) {
-                cx.add(ids.ssap, Value::U64(u64::from(s)));
+                cx.add(ids.f.ssap, Value::U64(u64::from(s)));
             }
             cx.short();
             return Outcome::end(data.len());
         };
-        cx.add(ids.dsap, Value::U64(u64::from(dsap)));
-        cx.add(ids.ssap, Value::U64(u64::from(ssap)));
+        cx.add(ids.f.dsap, Value::U64(u64::from(dsap)));
+        cx.add(ids.f.ssap, Value::U64(u64::from(ssap)));
         // U frames have a 1-byte control field; I and S frames use 2 bytes.
         let (control, hlen) = if c0 & 0x03 == 0x03 {
             (u16::from(c0), 3)
@@ -134,7 +88,7 @@ impl Dissector for Llc {
                 }
             }
         };
-        cx.add(ids.control, Value::U64(u64::from(control)));
+        cx.add(ids.f.control, Value::U64(u64::from(control)));
         if !(dsap == SAP_SNAP && ssap == SAP_SNAP && control == 0x03) {
             return Outcome::next(hlen, Next::Table(ids.by_dsap, u64::from(dsap)));
         }
@@ -145,22 +99,22 @@ impl Dissector for Llc {
             cx.short();
             return Outcome::end(data.len());
         };
-        cx.add(ids.oui, Value::U64(u64::from(oui)));
+        cx.add(ids.f.oui, Value::U64(u64::from(oui)));
         let Some(pid) = be16(data, 6) else {
             cx.short();
             return Outcome::end(data.len());
         };
         match oui {
             0 | OUI_CISCO_90 => {
-                cx.add(ids.typ, Value::U64(u64::from(pid)));
+                cx.add(ids.f.typ, Value::U64(u64::from(pid)));
                 Outcome::next(8, Next::Table(ids.ethertype, u64::from(pid)))
             }
             OUI_CISCO => {
-                cx.add(ids.cisco_pid, Value::U64(u64::from(pid)));
+                cx.add(ids.f.cisco_pid, Value::U64(u64::from(pid)));
                 Outcome::end(8)
             }
             _ => {
-                cx.add(ids.pid, Value::U64(u64::from(pid)));
+                cx.add(ids.f.pid, Value::U64(u64::from(pid)));
                 Outcome::end(8)
             }
         }

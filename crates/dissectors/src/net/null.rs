@@ -9,16 +9,20 @@
 //! values of Linux, NetBSD/OpenBSD, FreeBSD and macOS) → IPv6.
 
 use pcapx_core::dissector::TableId;
-use pcapx_core::{
-    Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar, RegistryError, Value,
-};
+use pcapx_core::{Ctx, Dissector, Next, Outcome, Registrar, RegistryError, Value};
 use pcapx_core::{LinkType, keys::tables};
 
 use super::wire::be32;
 
+pcapx_core::field_table! {
+    struct Fields {
+        family = ("null.family", "Family", U32, "Address family (2 IPv4; 10/24/28/30 IPv6, by OS)"),
+        typ = ("null.type", "Type", U16, "EtherType, in captures that store one instead of a family").hex(),
+    }
+}
+
 struct Ids {
-    family: FieldId,
-    typ: FieldId,
+    f: Fields,
     ethertype: TableId,
 }
 
@@ -31,29 +35,11 @@ pub struct Null {
 impl Dissector for Null {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("null", "Null/Loopback", "Loopback")?;
-        let family = r.field(FieldDef::new(
-            "null.family",
-            "Family",
-            FieldType::U32,
-            "Address family (2 IPv4; 10/24/28/30 IPv6, by OS)",
-        ))?;
-        let typ = r.field(
-            FieldDef::new(
-                "null.type",
-                "Type",
-                FieldType::U16,
-                "EtherType, in captures that store one instead of a family",
-            )
-            .hex(),
-        )?;
+        let f = Fields::register(r)?;
         let ethertype = r.declare_table(tables::ETHERTYPE);
         r.bind(tables::LINKTYPE, LinkType::NULL);
         r.bind(tables::LINKTYPE, LinkType::LOOP);
-        self.ids = Some(Ids {
-            family,
-            typ,
-            ethertype,
-        });
+        self.ids = Some(Ids { f, ethertype });
         Ok(())
     }
 
@@ -73,10 +59,10 @@ impl Dissector for Null {
                 cx.malformed();
                 return Outcome::end(4);
             };
-            cx.add(ids.typ, Value::U64(u64::from(t)));
+            cx.add(ids.f.typ, Value::U64(u64::from(t)));
             return Outcome::next(4, Next::Table(ids.ethertype, u64::from(t)));
         }
-        cx.add(ids.family, Value::U64(u64::from(v)));
+        cx.add(ids.f.family, Value::U64(u64::from(v)));
         match v {
             2 => Outcome::next(4, Next::Table(ids.ethertype, 0x0800)),
             10 | 24 | 28 | 30 => Outcome::next(4, Next::Table(ids.ethertype, 0x86dd)),

@@ -7,9 +7,7 @@
 //! tunnel devices (ARPHRD_IPGRE, 778) a GRE protocol type (`sll.gretype`).
 
 use pcapx_core::dissector::{PacketView, TableId};
-use pcapx_core::{
-    Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar, RegistryError, Value,
-};
+use pcapx_core::{Ctx, Dissector, Next, Outcome, Registrar, RegistryError, Value};
 use pcapx_core::{LinkType, keys::tables};
 
 use super::wire::{be16, be32, ipv4, u8_at};
@@ -18,18 +16,24 @@ const ARPHRD_IPGRE: u16 = 778;
 /// "yes, 1536 - that's how Linux does it" (Wireshark's packet-sll.c).
 const MAX_LTYPE: u16 = 1536;
 
+pcapx_core::field_table! {
+    struct Fields {
+        pkttype = ("sll.pkttype", "Packet type", U16, "0 to us, 1 broadcast, 2 multicast, 3 to another host, 4 sent by us"),
+        hatype = ("sll.hatype", "Link-layer address type", U16, "ARPHRD_* type of the interface (1 Ethernet, 772 loopback, 778 IP GRE)"),
+        halen = ("sll.halen", "Link-layer address length", U16, "Length of the source link-layer address"),
+        src_eth = ("sll.src.eth", "Source", Mac, "Source link-layer address (6 bytes)"),
+        src_ipv4 = ("sll.src.ipv4", "Source", Ipv4, "Source address of a GRE tunnel device (4 bytes)"),
+        src_other = ("sll.src.other", "Source", Bytes, "Source link-layer address of another length"),
+        unused = ("sll.unused", "Unused", Bytes, "Address bytes past the address length (v1); the reserved field (v2)"),
+        ltype = ("sll.ltype", "Protocol", U16, "Linux protocol number (1536 or less), e.g. 4 = 802.2 LLC").hex(),
+        gretype = ("sll.gretype", "Protocol", U16, "GRE protocol type (GRE tunnel devices)").hex(),
+        etype = ("sll.etype", "Protocol", U16, "EtherType of the payload").hex(),
+        ifindex = ("sll.ifindex", "Interface index", U32, "SLL2: index of the capturing interface"),
+    }
+}
+
 struct Ids {
-    pkttype: FieldId,
-    hatype: FieldId,
-    halen: FieldId,
-    src_eth: FieldId,
-    src_ipv4: FieldId,
-    src_other: FieldId,
-    unused: FieldId,
-    ltype: FieldId,
-    gretype: FieldId,
-    etype: FieldId,
-    ifindex: FieldId,
+    f: Fields,
     ethertype: TableId,
     ltype_table: TableId,
 }
@@ -42,105 +46,14 @@ pub struct Sll {
 
 impl Dissector for Sll {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
-        use FieldType::{Bytes, Ipv4, Mac, U16, U32};
         r.protocol("sll", "Linux cooked-mode capture", "CookedLinux")?;
-        let mut f = |n: &str, d: &str, t: FieldType, desc: &str, hex: bool| {
-            let def = FieldDef::new(n, d, t, desc);
-            r.field(if hex { def.hex() } else { def })
-        };
-        let pkttype = f(
-            "sll.pkttype",
-            "Packet type",
-            U16,
-            "0 to us, 1 broadcast, 2 multicast, 3 to another host, 4 sent by us",
-            false,
-        )?;
-        let hatype = f(
-            "sll.hatype",
-            "Link-layer address type",
-            U16,
-            "ARPHRD_* type of the interface (1 Ethernet, 772 loopback, 778 IP GRE)",
-            false,
-        )?;
-        let halen = f(
-            "sll.halen",
-            "Link-layer address length",
-            U16,
-            "Length of the source link-layer address",
-            false,
-        )?;
-        let src_eth = f(
-            "sll.src.eth",
-            "Source",
-            Mac,
-            "Source link-layer address (6 bytes)",
-            false,
-        )?;
-        let src_ipv4 = f(
-            "sll.src.ipv4",
-            "Source",
-            Ipv4,
-            "Source address of a GRE tunnel device (4 bytes)",
-            false,
-        )?;
-        let src_other = f(
-            "sll.src.other",
-            "Source",
-            Bytes,
-            "Source link-layer address of another length",
-            false,
-        )?;
-        let unused = f(
-            "sll.unused",
-            "Unused",
-            Bytes,
-            "Address bytes past the address length (v1); the reserved field (v2)",
-            false,
-        )?;
-        let ltype = f(
-            "sll.ltype",
-            "Protocol",
-            U16,
-            "Linux protocol number (1536 or less), e.g. 4 = 802.2 LLC",
-            true,
-        )?;
-        let gretype = f(
-            "sll.gretype",
-            "Protocol",
-            U16,
-            "GRE protocol type (GRE tunnel devices)",
-            true,
-        )?;
-        let etype = f(
-            "sll.etype",
-            "Protocol",
-            U16,
-            "EtherType of the payload",
-            true,
-        )?;
-        let ifindex = f(
-            "sll.ifindex",
-            "Interface index",
-            U32,
-            "SLL2: index of the capturing interface",
-            false,
-        )?;
+        let f = Fields::register(r)?;
         let ethertype = r.declare_table(tables::ETHERTYPE);
         let ltype_table = r.declare_table(tables::SLL_LTYPE);
         r.bind(tables::LINKTYPE, LinkType::LINUX_SLL);
         r.bind(tables::LINKTYPE, LinkType::LINUX_SLL2);
         self.ids = Some(Ids {
-            pkttype,
-            hatype,
-            halen,
-            src_eth,
-            src_ipv4,
-            src_other,
-            unused,
-            ltype,
-            gretype,
-            etype,
-            ifindex,
+            f,
             ethertype,
             ltype_table,
         });
@@ -156,28 +69,28 @@ impl Dissector for Sll {
         let (proto, hatype, hdr) = if v2 {
             let proto = be16(data, 0);
             if let Some(r) = data.get(2..4) {
-                cx.add(ids.unused, Value::Bytes(r));
+                cx.add(ids.f.unused, Value::Bytes(r));
             }
             if let Some(i) = be32(data, 4) {
-                cx.add(ids.ifindex, Value::U64(u64::from(i)));
+                cx.add(ids.f.ifindex, Value::U64(u64::from(i)));
             }
             let hatype = be16(data, 8);
             if let Some(h) = u16v(hatype) {
-                cx.add(ids.hatype, Value::U64(h));
+                cx.add(ids.f.hatype, Value::U64(h));
             }
             if let Some(p) = u8_at(data, 10) {
-                cx.add(ids.pkttype, Value::U64(u64::from(p)));
+                cx.add(ids.f.pkttype, Value::U64(u64::from(p)));
             }
             let halen = u8_at(data, 11).map(u16::from);
             self.address(ids, data, 12, hatype, halen, false, cx);
             (proto, hatype, 20)
         } else {
             if let Some(p) = u16v(be16(data, 0)) {
-                cx.add(ids.pkttype, Value::U64(p));
+                cx.add(ids.f.pkttype, Value::U64(p));
             }
             let hatype = be16(data, 2);
             if let Some(h) = u16v(hatype) {
-                cx.add(ids.hatype, Value::U64(h));
+                cx.add(ids.f.hatype, Value::U64(h));
             }
             let halen = be16(data, 4);
             self.address(ids, data, 6, hatype, halen, true, cx);
@@ -189,13 +102,13 @@ impl Dissector for Sll {
         };
         let key = u64::from(proto);
         if proto <= MAX_LTYPE {
-            cx.add(ids.ltype, Value::U64(key));
+            cx.add(ids.f.ltype, Value::U64(key));
             Outcome::next(hdr, Next::Table(ids.ltype_table, key))
         } else if hatype == ARPHRD_IPGRE {
-            cx.add(ids.gretype, Value::U64(key));
+            cx.add(ids.f.gretype, Value::U64(key));
             Outcome::next(hdr, Next::Table(ids.ethertype, key))
         } else {
-            cx.add(ids.etype, Value::U64(key));
+            cx.add(ids.f.etype, Value::U64(key));
             Outcome::next(hdr, Next::Table(ids.ethertype, key))
         }
     }
@@ -220,23 +133,23 @@ impl Sll {
         cx: &mut Ctx<'_>,
     ) {
         let Some(halen) = halen else { return };
-        cx.add(ids.halen, Value::U64(u64::from(halen)));
+        cx.add(ids.f.halen, Value::U64(u64::from(halen)));
         let Some(field) = data.get(at..at + 8) else {
             return;
         };
         let n = usize::from(halen).min(8);
         let addr = &field[..n];
         if let Ok(m) = <[u8; 6]>::try_from(addr) {
-            cx.add(ids.src_eth, Value::Mac(m));
+            cx.add(ids.f.src_eth, Value::Mac(m));
         } else if n == 4 && hatype == Some(ARPHRD_IPGRE) {
             if let Some(a) = ipv4(addr, 0) {
-                cx.add(ids.src_ipv4, Value::Ipv4(a));
+                cx.add(ids.f.src_ipv4, Value::Ipv4(a));
             }
         } else if n > 0 {
-            cx.add(ids.src_other, Value::Bytes(addr));
+            cx.add(ids.f.src_other, Value::Bytes(addr));
         }
         if v1 && n < 8 {
-            cx.add(ids.unused, Value::Bytes(&field[n..]));
+            cx.add(ids.f.unused, Value::Bytes(&field[n..]));
         }
     }
 }

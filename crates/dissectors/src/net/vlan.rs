@@ -6,9 +6,7 @@ use pcapx_core::{EtherType, keys::tables};
 use std::fmt::Write;
 
 use pcapx_core::dissector::{PacketView, TableId};
-use pcapx_core::{
-    Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, Registrar, RegistryError, Value,
-};
+use pcapx_core::{Ctx, Dissector, FieldId, Outcome, Registrar, RegistryError, Value};
 
 use super::eth::length_or_type;
 use super::names::write_ether_type;
@@ -94,6 +92,16 @@ pub(crate) fn tag_summary(
     true
 }
 
+pcapx_core::field_table! {
+    struct Fields {
+        priority = ("vlan.priority", "Priority", U16, "Priority code point (PCP), 3 bits"),
+        dei = ("vlan.dei", "DEI", Bool, "Drop eligible indicator (formerly CFI)"),
+        id = ("vlan.id", "ID", U16, "VLAN identifier, 12 bits"),
+        etype = ("vlan.etype", "Type", U16, "EtherType of the tagged payload").hex(),
+        len = ("vlan.len", "Length", U16, "802.3 length of the tagged LLC payload"),
+    }
+}
+
 /// 802.1Q tag (`vlan`).
 #[derive(Default)]
 pub struct Vlan {
@@ -104,39 +112,13 @@ impl Dissector for Vlan {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("vlan", "802.1Q Virtual LAN", "Dot1Q")?;
         r.length_field("802.3 length");
-        let priority = r.field(FieldDef::new(
-            "vlan.priority",
-            "Priority",
-            FieldType::U16,
-            "Priority code point (PCP), 3 bits",
-        ))?;
-        let dei = r.field(FieldDef::new(
-            "vlan.dei",
-            "DEI",
-            FieldType::Bool,
-            "Drop eligible indicator (formerly CFI)",
-        ))?;
-        let id = r.field(FieldDef::new(
-            "vlan.id",
-            "ID",
-            FieldType::U16,
-            "VLAN identifier, 12 bits",
-        ))?;
-        let etype = r.field(
-            FieldDef::new(
-                "vlan.etype",
-                "Type",
-                FieldType::U16,
-                "EtherType of the tagged payload",
-            )
-            .hex(),
-        )?;
-        let len = r.field(FieldDef::new(
-            "vlan.len",
-            "Length",
-            FieldType::U16,
-            "802.3 length of the tagged LLC payload",
-        ))?;
+        let Fields {
+            priority,
+            dei,
+            id,
+            etype,
+            len,
+        } = Fields::register(r)?;
         let ethertype = r.declare_table(tables::ETHERTYPE);
         let llc = r.declare_table(tables::LLC);
         r.bind(tables::ETHERTYPE, EtherType::VLAN);

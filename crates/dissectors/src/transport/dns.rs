@@ -15,11 +15,10 @@ use std::fmt::Write as _;
 
 use pcapx_core::dissector::PacketView;
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, PduCx, PduLen, Registrar,
-    RegistryError, Value,
+    AnomalyId, Ctx, Dissector, FieldId, Outcome, PduCx, PduLen, Registrar, RegistryError, Value,
 };
 
-use super::{UNSET, arr, be16, be32, field};
+use super::{arr, be16, be32};
 
 const HDR: usize = 12;
 const MAX_NAME: usize = 255;
@@ -154,40 +153,51 @@ fn walk_name(msg: &[u8], start: usize, mut out: Option<&mut Vec<u8>>, style: Sty
     NameWalk { end, err }
 }
 
+pcapx_core::field_table! {
+    struct Fields {
+        length = ("dns.length", "Length", U16, "Message length prefix (DNS over TCP)"),
+        id = ("dns.id", "Transaction ID", U16, "").hex(),
+        flags = ("dns.flags", "Flags", U16, "").hex(),
+        response = ("dns.flags.response", "Response", Bool, ""),
+        opcode = ("dns.flags.opcode", "Opcode", U16, ""),
+        authoritative = ("dns.flags.authoritative", "Authoritative", Bool, ""),
+        truncated = ("dns.flags.truncated", "Truncated", Bool, ""),
+        recdesired = ("dns.flags.recdesired", "Recursion desired", Bool, ""),
+        recavail = ("dns.flags.recavail", "Recursion available", Bool, ""),
+        z = ("dns.flags.z", "Z", Bool, ""),
+        authenticated = ("dns.flags.authenticated", "Answer authenticated", Bool, ""),
+        checkdisable = ("dns.flags.checkdisable", "Non-authenticated data", Bool, ""),
+        rcode = ("dns.flags.rcode", "Reply code", U16, ""),
+        count_queries = ("dns.count.queries", "Questions", U16, ""),
+        count_answers = ("dns.count.answers", "Answer RRs", U16, ""),
+        count_auth_rr = ("dns.count.auth_rr", "Authority RRs", U16, ""),
+        count_add_rr = ("dns.count.add_rr", "Additional RRs", U16, ""),
+        qry_name = ("dns.qry.name", "Name", Str, "Question name, without the trailing dot"),
+        qry_type = ("dns.qry.type", "Type", U16, ""),
+        qry_class = ("dns.qry.class", "Class", U16, "").hex(),
+        resp_name = ("dns.resp.name", "Name", Str, "Resource record owner name"),
+        resp_type = ("dns.resp.type", "Type", U16, ""),
+        resp_class = ("dns.resp.class", "Class", U16, "").hex(),
+        resp_ttl = ("dns.resp.ttl", "Time to live", U32, ""),
+        resp_len = ("dns.resp.len", "Data length", U16, ""),
+        a = ("dns.a", "Address", Ipv4, ""),
+        aaaa = ("dns.aaaa", "AAAA Address", Ipv6, ""),
+        cname = ("dns.cname", "CNAME", Str, ""),
+        ns = ("dns.ns", "Name Server", Str, ""),
+        ptr = ("dns.ptr.domain_name", "Domain Name", Str, ""),
+        mx_pref = ("dns.mx.preference", "Preference", U16, ""),
+        mx_name = ("dns.mx.mail_exchange", "Mail Exchange", Str, ""),
+        txt = ("dns.txt", "TXT", Str, "One TXT character-string"),
+        soa_mname = ("dns.soa.mname", "Primary name server", Str, ""),
+        soa_rname = ("dns.soa.rname", "Responsible authority's mailbox", Str, ""),
+    }
+}
+
 /// The DNS dissector.
 pub struct Dns {
-    length: FieldId,
-    id: FieldId,
-    flags: FieldId,
-    response: FieldId,
-    opcode: FieldId,
-    authoritative: FieldId,
-    truncated: FieldId,
-    recdesired: FieldId,
-    recavail: FieldId,
-    z: FieldId,
-    authenticated: FieldId,
-    checkdisable: FieldId,
-    rcode: FieldId,
+    f: Fields,
+    /// Questions, answer, authority and additional record counts.
     counts: [FieldId; 4],
-    qry_name: FieldId,
-    qry_type: FieldId,
-    qry_class: FieldId,
-    resp_name: FieldId,
-    resp_type: FieldId,
-    resp_class: FieldId,
-    resp_ttl: FieldId,
-    resp_len: FieldId,
-    a: FieldId,
-    aaaa: FieldId,
-    cname: FieldId,
-    ns: FieldId,
-    ptr: FieldId,
-    mx_pref: FieldId,
-    mx_name: FieldId,
-    txt: FieldId,
-    soa_mname: FieldId,
-    soa_rname: FieldId,
     pointer_loop: AnomalyId,
 }
 
@@ -200,38 +210,8 @@ impl Default for Dns {
 impl Dns {
     pub fn new() -> Dns {
         Dns {
-            length: UNSET,
-            id: UNSET,
-            flags: UNSET,
-            response: UNSET,
-            opcode: UNSET,
-            authoritative: UNSET,
-            truncated: UNSET,
-            recdesired: UNSET,
-            recavail: UNSET,
-            z: UNSET,
-            authenticated: UNSET,
-            checkdisable: UNSET,
-            rcode: UNSET,
-            counts: [UNSET; 4],
-            qry_name: UNSET,
-            qry_type: UNSET,
-            qry_class: UNSET,
-            resp_name: UNSET,
-            resp_type: UNSET,
-            resp_class: UNSET,
-            resp_ttl: UNSET,
-            resp_len: UNSET,
-            a: UNSET,
-            aaaa: UNSET,
-            cname: UNSET,
-            ns: UNSET,
-            ptr: UNSET,
-            mx_pref: UNSET,
-            mx_name: UNSET,
-            txt: UNSET,
-            soa_mname: UNSET,
-            soa_rname: UNSET,
+            f: Fields::UNSET,
+            counts: [FieldId::UNSET; 4],
             pointer_loop: AnomalyId(u32::MAX),
         }
     }
@@ -257,7 +237,7 @@ impl Dns {
 
     /// One resource record at `off`; returns the offset after it.
     fn rr(&self, cx: &mut Ctx<'_>, msg: &[u8], off: usize) -> Option<usize> {
-        let off = self.name(cx, self.resp_name, msg, off)?;
+        let off = self.name(cx, self.f.resp_name, msg, off)?;
         let (Some(ty), Some(class), Some(ttl), Some(rdlen)) = (
             be16(msg, off),
             be16(msg, off + 2),
@@ -267,12 +247,12 @@ impl Dns {
             cx.short();
             return None;
         };
-        cx.add(self.resp_type, Value::U64(u64::from(ty)));
+        cx.add(self.f.resp_type, Value::U64(u64::from(ty)));
         if ty != 41 {
-            cx.add(self.resp_class, Value::U64(u64::from(class)));
-            cx.add(self.resp_ttl, Value::U64(u64::from(ttl)));
+            cx.add(self.f.resp_class, Value::U64(u64::from(class)));
+            cx.add(self.f.resp_ttl, Value::U64(u64::from(ttl)));
         }
-        cx.add(self.resp_len, Value::U64(u64::from(rdlen)));
+        cx.add(self.f.resp_len, Value::U64(u64::from(rdlen)));
         let start = off + 10;
         let end = start + usize::from(rdlen);
         let Some(rdata) = msg.get(start..end) else {
@@ -282,32 +262,32 @@ impl Dns {
         match ty {
             1 => {
                 if let Some(a) = arr::<4>(rdata, 0) {
-                    cx.add(self.a, Value::Ipv4(a));
+                    cx.add(self.f.a, Value::Ipv4(a));
                 }
             }
             28 => {
                 if let Some(a) = arr::<16>(rdata, 0) {
-                    cx.add(self.aaaa, Value::Ipv6(a));
+                    cx.add(self.f.aaaa, Value::Ipv6(a));
                 }
             }
             2 => {
-                self.name(cx, self.ns, msg, start);
+                self.name(cx, self.f.ns, msg, start);
             }
             5 => {
-                self.name(cx, self.cname, msg, start);
+                self.name(cx, self.f.cname, msg, start);
             }
             12 => {
-                self.name(cx, self.ptr, msg, start);
+                self.name(cx, self.f.ptr, msg, start);
             }
             15 => {
                 if let Some(pref) = be16(rdata, 0) {
-                    cx.add(self.mx_pref, Value::U64(u64::from(pref)));
-                    self.name(cx, self.mx_name, msg, start + 2);
+                    cx.add(self.f.mx_pref, Value::U64(u64::from(pref)));
+                    self.name(cx, self.f.mx_name, msg, start + 2);
                 }
             }
             6 => {
-                if let Some(next) = self.name(cx, self.soa_mname, msg, start) {
-                    self.name(cx, self.soa_rname, msg, next);
+                if let Some(next) = self.name(cx, self.f.soa_mname, msg, start) {
+                    self.name(cx, self.f.soa_rname, msg, next);
                 }
             }
             16 => {
@@ -317,7 +297,7 @@ impl Dns {
                         cx.malformed();
                         break;
                     };
-                    cx.add_str_with(self.txt, |buf| {
+                    cx.add_str_with(self.f.txt, |buf| {
                         for &b in s {
                             push_escaped(buf, b);
                         }
@@ -335,27 +315,27 @@ impl Dns {
             cx.short();
             return msg.len();
         };
-        cx.add(self.id, Value::U64(u64::from(id)));
+        cx.add(self.f.id, Value::U64(u64::from(id)));
         let Some(flags) = be16(msg, 2) else {
             cx.short();
             return msg.len();
         };
-        cx.add(self.flags, Value::U64(u64::from(flags)));
-        cx.add(self.response, Value::Bool(flags & 0x8000 != 0));
-        cx.add(self.opcode, Value::U64(u64::from((flags >> 11) & 0xf)));
+        cx.add(self.f.flags, Value::U64(u64::from(flags)));
+        cx.add(self.f.response, Value::Bool(flags & 0x8000 != 0));
+        cx.add(self.f.opcode, Value::U64(u64::from((flags >> 11) & 0xf)));
         let bits = [
-            (self.authoritative, 0x0400),
-            (self.truncated, 0x0200),
-            (self.recdesired, 0x0100),
-            (self.recavail, 0x0080),
-            (self.z, 0x0040),
-            (self.authenticated, 0x0020),
-            (self.checkdisable, 0x0010),
+            (self.f.authoritative, 0x0400),
+            (self.f.truncated, 0x0200),
+            (self.f.recdesired, 0x0100),
+            (self.f.recavail, 0x0080),
+            (self.f.z, 0x0040),
+            (self.f.authenticated, 0x0020),
+            (self.f.checkdisable, 0x0010),
         ];
         for (f, mask) in bits {
             cx.add(f, Value::Bool(flags & mask != 0));
         }
-        cx.add(self.rcode, Value::U64(u64::from(flags & 0xf)));
+        cx.add(self.f.rcode, Value::U64(u64::from(flags & 0xf)));
         let mut counts = [0u16; 4];
         for (i, (&f, c)) in self.counts.iter().zip(counts.iter_mut()).enumerate() {
             let Some(v) = be16(msg, 4 + 2 * i) else {
@@ -367,15 +347,15 @@ impl Dns {
         }
         let mut off = HDR;
         for _ in 0..counts[0] {
-            let Some(next) = self.name(cx, self.qry_name, msg, off) else {
+            let Some(next) = self.name(cx, self.f.qry_name, msg, off) else {
                 return msg.len();
             };
             let (Some(ty), Some(class)) = (be16(msg, next), be16(msg, next + 2)) else {
                 cx.short();
                 return msg.len();
             };
-            cx.add(self.qry_type, Value::U64(u64::from(ty)));
-            cx.add(self.qry_class, Value::U64(u64::from(class)));
+            cx.add(self.f.qry_type, Value::U64(u64::from(ty)));
+            cx.add(self.f.qry_class, Value::U64(u64::from(class)));
             off = next + 4;
         }
         let rrs = u32::from(counts[1]) + u32::from(counts[2]) + u32::from(counts[3]);
@@ -391,84 +371,15 @@ impl Dns {
 
 impl Dissector for Dns {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
-        use FieldType::{Bool, Ipv4, Ipv6, Str, U16, U32};
         r.protocol("dns", "Domain Name System", "DNS")?;
-        self.length = field(
-            r,
-            "dns.length",
-            "Length",
-            U16,
-            "Message length prefix (DNS over TCP)",
-        )?;
-        self.id = r.field(FieldDef::new("dns.id", "Transaction ID", U16, "").hex())?;
-        self.flags = r.field(FieldDef::new("dns.flags", "Flags", U16, "").hex())?;
-        self.response = field(r, "dns.flags.response", "Response", Bool, "")?;
-        self.opcode = field(r, "dns.flags.opcode", "Opcode", U16, "")?;
-        self.authoritative = field(r, "dns.flags.authoritative", "Authoritative", Bool, "")?;
-        self.truncated = field(r, "dns.flags.truncated", "Truncated", Bool, "")?;
-        self.recdesired = field(r, "dns.flags.recdesired", "Recursion desired", Bool, "")?;
-        self.recavail = field(r, "dns.flags.recavail", "Recursion available", Bool, "")?;
-        self.z = field(r, "dns.flags.z", "Z", Bool, "")?;
-        self.authenticated = field(
-            r,
-            "dns.flags.authenticated",
-            "Answer authenticated",
-            Bool,
-            "",
-        )?;
-        self.checkdisable = field(
-            r,
-            "dns.flags.checkdisable",
-            "Non-authenticated data",
-            Bool,
-            "",
-        )?;
-        self.rcode = field(r, "dns.flags.rcode", "Reply code", U16, "")?;
-        let counts = [
-            ("dns.count.queries", "Questions"),
-            ("dns.count.answers", "Answer RRs"),
-            ("dns.count.auth_rr", "Authority RRs"),
-            ("dns.count.add_rr", "Additional RRs"),
+        self.f = Fields::register(r)?;
+        let f = &self.f;
+        self.counts = [
+            f.count_queries,
+            f.count_answers,
+            f.count_auth_rr,
+            f.count_add_rr,
         ];
-        for (slot, (name, disp)) in self.counts.iter_mut().zip(counts) {
-            *slot = field(r, name, disp, U16, "")?;
-        }
-        self.qry_name = field(
-            r,
-            "dns.qry.name",
-            "Name",
-            Str,
-            "Question name, without the trailing dot",
-        )?;
-        self.qry_type = field(r, "dns.qry.type", "Type", U16, "")?;
-        self.qry_class = r.field(FieldDef::new("dns.qry.class", "Class", U16, "").hex())?;
-        self.resp_name = field(
-            r,
-            "dns.resp.name",
-            "Name",
-            Str,
-            "Resource record owner name",
-        )?;
-        self.resp_type = field(r, "dns.resp.type", "Type", U16, "")?;
-        self.resp_class = r.field(FieldDef::new("dns.resp.class", "Class", U16, "").hex())?;
-        self.resp_ttl = field(r, "dns.resp.ttl", "Time to live", U32, "")?;
-        self.resp_len = field(r, "dns.resp.len", "Data length", U16, "")?;
-        self.a = field(r, "dns.a", "Address", Ipv4, "")?;
-        self.aaaa = field(r, "dns.aaaa", "AAAA Address", Ipv6, "")?;
-        self.cname = field(r, "dns.cname", "CNAME", Str, "")?;
-        self.ns = field(r, "dns.ns", "Name Server", Str, "")?;
-        self.ptr = field(r, "dns.ptr.domain_name", "Domain Name", Str, "")?;
-        self.mx_pref = field(r, "dns.mx.preference", "Preference", U16, "")?;
-        self.mx_name = field(r, "dns.mx.mail_exchange", "Mail Exchange", Str, "")?;
-        self.txt = field(r, "dns.txt", "TXT", Str, "One TXT character-string")?;
-        self.soa_mname = field(r, "dns.soa.mname", "Primary name server", Str, "")?;
-        self.soa_rname = field(
-            r,
-            "dns.soa.rname",
-            "Responsible authority's mailbox",
-            Str,
-            "",
-        )?;
         self.pointer_loop = r.anomaly(
             "dns.pointer-loop",
             "a DNS name compression pointer does not point strictly backwards (a loop, a self or forward pointer)",
@@ -489,7 +400,7 @@ impl Dissector for Dns {
             cx.short();
             return Outcome::end(data.len());
         };
-        cx.add(self.length, Value::U64(u64::from(len)));
+        cx.add(self.f.length, Value::U64(u64::from(len)));
         let end = 2 + usize::from(len);
         let msg = data.get(2..end.min(data.len())).unwrap_or(&[]);
         let used = self.message(msg, cx);

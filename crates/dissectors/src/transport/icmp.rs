@@ -10,26 +10,30 @@ use pcapx_core::{IpProto, keys::tables};
 use std::fmt::Write as _;
 
 use pcapx_core::dissector::{PacketView, TableId};
-use pcapx_core::{
-    Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar, RegistryError, Value,
-};
+use pcapx_core::{Ctx, Dissector, Next, Outcome, Registrar, RegistryError, Value};
 
-use super::{UNSET, arr, field, len64};
+use super::{arr, len64};
 
 const HDR: usize = 8;
 
+pcapx_core::field_table! {
+    struct Fields {
+        ty = ("icmp.type", "Type", U8, ""),
+        code = ("icmp.code", "Code", U8, ""),
+        checksum = ("icmp.checksum", "Checksum", U16, "").hex(),
+        ident = ("icmp.ident", "Identifier (BE)", U16, "Echo/timestamp/information/mask identifier, big-endian"),
+        ident_le = ("icmp.ident_le", "Identifier (LE)", U16, "The identifier read little-endian"),
+        seq = ("icmp.seq", "Sequence Number (BE)", U16, "Echo/timestamp/information/mask sequence number, big-endian"),
+        seq_le = ("icmp.seq_le", "Sequence Number (LE)", U16, "The sequence number read little-endian"),
+        mtu = ("icmp.mtu", "MTU of next hop", U16, "Destination unreachable, fragmentation needed"),
+        redir_gw = ("icmp.redir_gw", "Gateway Address", Ipv4, "Redirect: the better gateway"),
+        payload_len = ("icmp.payload_len", "Payload Length", U32, "pcapx: bytes after the 8-byte ICMP header within the IP datagram").alias("payload"),
+    }
+}
+
 /// The ICMP dissector.
 pub struct Icmp {
-    ty: FieldId,
-    code: FieldId,
-    checksum: FieldId,
-    ident: FieldId,
-    ident_le: FieldId,
-    seq: FieldId,
-    seq_le: FieldId,
-    mtu: FieldId,
-    redir_gw: FieldId,
-    payload_len: FieldId,
+    f: Fields,
     ethertype: TableId,
 }
 
@@ -46,16 +50,7 @@ pub(crate) fn is_error(ty: u8) -> bool {
 impl Icmp {
     pub fn new() -> Icmp {
         Icmp {
-            ty: UNSET,
-            code: UNSET,
-            checksum: UNSET,
-            ident: UNSET,
-            ident_le: UNSET,
-            seq: UNSET,
-            seq_le: UNSET,
-            mtu: UNSET,
-            redir_gw: UNSET,
-            payload_len: UNSET,
+            f: Fields::UNSET,
             ethertype: TableId(u32::MAX),
         }
     }
@@ -69,69 +64,16 @@ impl Default for Icmp {
 
 impl Dissector for Icmp {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
-        use FieldType::{Ipv4, U8, U16, U32};
         r.protocol("icmp", "Internet Control Message Protocol", "ICMP")?;
-        self.ty = field(r, "icmp.type", "Type", U8, "")?;
-        self.code = field(r, "icmp.code", "Code", U8, "")?;
-        self.checksum = r.field(FieldDef::new("icmp.checksum", "Checksum", U16, "").hex())?;
-        self.ident = field(
-            r,
-            "icmp.ident",
-            "Identifier (BE)",
-            U16,
-            "Echo/timestamp/information/mask identifier, big-endian",
-        )?;
-        self.ident_le = field(
-            r,
-            "icmp.ident_le",
-            "Identifier (LE)",
-            U16,
-            "The identifier read little-endian",
-        )?;
-        self.seq = field(
-            r,
-            "icmp.seq",
-            "Sequence Number (BE)",
-            U16,
-            "Echo/timestamp/information/mask sequence number, big-endian",
-        )?;
-        self.seq_le = field(
-            r,
-            "icmp.seq_le",
-            "Sequence Number (LE)",
-            U16,
-            "The sequence number read little-endian",
-        )?;
-        self.mtu = field(
-            r,
-            "icmp.mtu",
-            "MTU of next hop",
-            U16,
-            "Destination unreachable, fragmentation needed",
-        )?;
-        self.redir_gw = field(
-            r,
-            "icmp.redir_gw",
-            "Gateway Address",
-            Ipv4,
-            "Redirect: the better gateway",
-        )?;
-        self.payload_len = r.field(
-            FieldDef::new(
-                "icmp.payload_len",
-                "Payload Length",
-                U32,
-                "pcapx: bytes after the 8-byte ICMP header within the IP datagram",
-            )
-            .alias("payload"),
-        )?;
+        self.f = Fields::register(r)?;
         self.ethertype = r.declare_table(tables::ETHERTYPE);
         r.bind(tables::IP_PROTO, IpProto::ICMP);
         Ok(())
     }
 
     fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
-        let Some((ty, code)) = super::icmp_head(data, cx, self.ty, self.code, self.checksum) else {
+        let Some((ty, code)) = super::icmp_head(data, cx, self.f.ty, self.f.code, self.f.checksum)
+        else {
             return Outcome::end(data.len());
         };
         let Some(rest) = arr::<4>(data, 4) else {
@@ -141,18 +83,24 @@ impl Dissector for Icmp {
         if has_ident_seq(ty) {
             let id = [rest[0], rest[1]];
             let seq = [rest[2], rest[3]];
-            cx.add(self.ident, Value::U64(u64::from(u16::from_be_bytes(id))));
-            cx.add(self.ident_le, Value::U64(u64::from(u16::from_le_bytes(id))));
-            cx.add(self.seq, Value::U64(u64::from(u16::from_be_bytes(seq))));
-            cx.add(self.seq_le, Value::U64(u64::from(u16::from_le_bytes(seq))));
+            cx.add(self.f.ident, Value::U64(u64::from(u16::from_be_bytes(id))));
+            cx.add(
+                self.f.ident_le,
+                Value::U64(u64::from(u16::from_le_bytes(id))),
+            );
+            cx.add(self.f.seq, Value::U64(u64::from(u16::from_be_bytes(seq))));
+            cx.add(
+                self.f.seq_le,
+                Value::U64(u64::from(u16::from_le_bytes(seq))),
+            );
         } else if ty == 3 && code == 4 {
             let mtu = u16::from_be_bytes([rest[2], rest[3]]);
-            cx.add(self.mtu, Value::U64(u64::from(mtu)));
+            cx.add(self.f.mtu, Value::U64(u64::from(mtu)));
         } else if ty == 5 {
-            cx.add(self.redir_gw, Value::Ipv4(rest));
+            cx.add(self.f.redir_gw, Value::Ipv4(rest));
         }
         let payload = cx.declared_len().unwrap_or(data.len()).saturating_sub(HDR);
-        cx.add(self.payload_len, Value::U64(len64(payload)));
+        cx.add(self.f.payload_len, Value::U64(len64(payload)));
         let next = if is_error(ty) && data.len() > HDR {
             cx.set_quoted();
             Next::Table(self.ethertype, 0x0800)

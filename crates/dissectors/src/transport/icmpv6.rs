@@ -9,27 +9,30 @@ use pcapx_core::{IpProto, keys::tables};
 use std::fmt::Write as _;
 
 use pcapx_core::dissector::{PacketView, TableId};
-use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar,
-    RegistryError, Value,
-};
+use pcapx_core::{AnomalyId, Ctx, Dissector, Next, Outcome, Registrar, RegistryError, Value};
 
-use super::{UNSET, arr, be32, field, len64};
+use super::{arr, be32, len64};
 
 const HDR: usize = 8;
 
+pcapx_core::field_table! {
+    struct Fields {
+        ty = ("icmpv6.type", "Type", U8, ""),
+        code = ("icmpv6.code", "Code", U8, ""),
+        checksum = ("icmpv6.checksum", "Checksum", U16, "").hex(),
+        mtu = ("icmpv6.mtu", "MTU", U32, "Packet Too Big: the next-hop MTU"),
+        echo_id = ("icmpv6.echo.identifier", "Identifier", U16, ""),
+        echo_seq = ("icmpv6.echo.sequence_number", "Sequence", U16, ""),
+        ns_target = ("icmpv6.nd.ns.target_address", "Target Address", Ipv6, "Neighbor Solicitation target"),
+        na_target = ("icmpv6.nd.na.target_address", "Target Address", Ipv6, "Neighbor Advertisement target"),
+        opt_type = ("icmpv6.opt.type", "Type", U8, "Type of each Neighbor Discovery option"),
+        payload_len = ("icmpv6.payload_len", "Payload Length", U32, "pcapx: bytes after the first 8 bytes of the ICMPv6 message within the IPv6 payload").alias("payload"),
+    }
+}
+
 /// The ICMPv6 dissector.
 pub struct Icmpv6 {
-    ty: FieldId,
-    code: FieldId,
-    checksum: FieldId,
-    mtu: FieldId,
-    echo_id: FieldId,
-    echo_seq: FieldId,
-    ns_target: FieldId,
-    na_target: FieldId,
-    opt_type: FieldId,
-    payload_len: FieldId,
+    f: Fields,
     bad_option: AnomalyId,
     ethertype: TableId,
 }
@@ -37,16 +40,7 @@ pub struct Icmpv6 {
 impl Icmpv6 {
     pub fn new() -> Icmpv6 {
         Icmpv6 {
-            ty: UNSET,
-            code: UNSET,
-            checksum: UNSET,
-            mtu: UNSET,
-            echo_id: UNSET,
-            echo_seq: UNSET,
-            ns_target: UNSET,
-            na_target: UNSET,
-            opt_type: UNSET,
-            payload_len: UNSET,
+            f: Fields::UNSET,
             bad_option: AnomalyId(u32::MAX),
             ethertype: TableId(u32::MAX),
         }
@@ -55,7 +49,7 @@ impl Icmpv6 {
     /// Walk ND options (type, length in 8-byte units).
     fn nd_options(&self, mut opts: &[u8], cx: &mut Ctx<'_>) {
         while let Some(&ty) = opts.first() {
-            cx.add(self.opt_type, Value::U64(u64::from(ty)));
+            cx.add(self.f.opt_type, Value::U64(u64::from(ty)));
             let units = opts.get(1).copied().unwrap_or(0);
             let len = usize::from(units) * 8;
             if len == 0 {
@@ -90,50 +84,8 @@ fn nd_options_at(ty: u8) -> Option<usize> {
 
 impl Dissector for Icmpv6 {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
-        use FieldType::{Ipv6, U8, U16, U32};
         r.protocol("icmpv6", "Internet Control Message Protocol v6", "ICMPv6")?;
-        self.ty = field(r, "icmpv6.type", "Type", U8, "")?;
-        self.code = field(r, "icmpv6.code", "Code", U8, "")?;
-        self.checksum = r.field(FieldDef::new("icmpv6.checksum", "Checksum", U16, "").hex())?;
-        self.mtu = field(
-            r,
-            "icmpv6.mtu",
-            "MTU",
-            U32,
-            "Packet Too Big: the next-hop MTU",
-        )?;
-        self.echo_id = field(r, "icmpv6.echo.identifier", "Identifier", U16, "")?;
-        self.echo_seq = field(r, "icmpv6.echo.sequence_number", "Sequence", U16, "")?;
-        self.ns_target = field(
-            r,
-            "icmpv6.nd.ns.target_address",
-            "Target Address",
-            Ipv6,
-            "Neighbor Solicitation target",
-        )?;
-        self.na_target = field(
-            r,
-            "icmpv6.nd.na.target_address",
-            "Target Address",
-            Ipv6,
-            "Neighbor Advertisement target",
-        )?;
-        self.opt_type = field(
-            r,
-            "icmpv6.opt.type",
-            "Type",
-            U8,
-            "Type of each Neighbor Discovery option",
-        )?;
-        self.payload_len = r.field(
-            FieldDef::new(
-                "icmpv6.payload_len",
-                "Payload Length",
-                U32,
-                "pcapx: bytes after the first 8 bytes of the ICMPv6 message within the IPv6 payload",
-            )
-            .alias("payload"),
-        )?;
+        self.f = Fields::register(r)?;
         self.bad_option = r.anomaly(
             "icmpv6.bad-option",
             "a Neighbor Discovery option has length 0",
@@ -145,7 +97,7 @@ impl Dissector for Icmpv6 {
     }
 
     fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
-        let Some((ty, _code)) = super::icmp_head(data, cx, self.ty, self.code, self.checksum)
+        let Some((ty, _code)) = super::icmp_head(data, cx, self.f.ty, self.f.code, self.f.checksum)
         else {
             return Outcome::end(data.len());
         };
@@ -156,27 +108,27 @@ impl Dissector for Icmpv6 {
         let message = cx.declared_len().unwrap_or(data.len());
         let payload = message.saturating_sub(HDR);
         match ty {
-            2 => cx.add(self.mtu, Value::U64(u64::from(word))),
+            2 => cx.add(self.f.mtu, Value::U64(u64::from(word))),
             128 | 129 => {
-                cx.add(self.echo_id, Value::U64(u64::from(word >> 16)));
-                cx.add(self.echo_seq, Value::U64(u64::from(word & 0xffff)));
+                cx.add(self.f.echo_id, Value::U64(u64::from(word >> 16)));
+                cx.add(self.f.echo_seq, Value::U64(u64::from(word & 0xffff)));
             }
             135 | 136 => {
                 let Some(target) = arr::<16>(data, 8) else {
-                    cx.add(self.payload_len, Value::U64(len64(payload)));
+                    cx.add(self.f.payload_len, Value::U64(len64(payload)));
                     cx.short();
                     return Outcome::end(data.len());
                 };
                 let id = if ty == 135 {
-                    self.ns_target
+                    self.f.ns_target
                 } else {
-                    self.na_target
+                    self.f.na_target
                 };
                 cx.add(id, Value::Ipv6(target));
             }
             _ => {}
         }
-        cx.add(self.payload_len, Value::U64(len64(payload)));
+        cx.add(self.f.payload_len, Value::U64(len64(payload)));
         if (1..=4).contains(&ty) {
             if data.len() > HDR {
                 cx.set_quoted();

@@ -9,9 +9,7 @@
 //! * [`services`]: Scapy's port → service names for summaries.
 
 use pcapx_core::dissector::{PacketView, TableId};
-use pcapx_core::{
-    Ctx, Dissector, FieldDef, FieldId, FieldType, Next, Outcome, Registrar, RegistryError, Value,
-};
+use pcapx_core::{Ctx, Dissector, FieldId, Next, Outcome, Registrar, RegistryError, Value};
 
 pub mod dns;
 pub mod icmp;
@@ -35,6 +33,14 @@ pub fn all() -> Vec<Box<dyn Dissector>> {
     ]
 }
 
+pcapx_core::field_table! {
+    struct CommunityIdFields {
+        communityid = ("communityid", "Community ID", Str,
+            "Corelight Community ID v1 of the packet's flow (seed 0 unless --community-id-seed)",
+        ).alias("community_id"),
+    }
+}
+
 /// Declares the `communityid` field (alias `community_id`): Corelight
 /// Community ID v1 of the packet's flow, tshark's field name. It is bound to
 /// no table, so the engine never calls it; the value comes from a per-file
@@ -45,15 +51,7 @@ pub struct CommunityIdField;
 impl Dissector for CommunityIdField {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("communityid", "Community ID Flow Hashing", "CommunityID")?;
-        r.field(
-            FieldDef::new(
-                "communityid",
-                "Community ID",
-                FieldType::Str,
-                "Corelight Community ID v1 of the packet's flow (seed 0 unless --community-id-seed)",
-            )
-            .alias("community_id"),
-        )?;
+        CommunityIdFields::register(r)?;
         Ok(())
     }
 
@@ -62,22 +60,8 @@ impl Dissector for CommunityIdField {
     }
 }
 
-/// Placeholder id before `register` runs; the field store ignores it.
-pub(crate) const UNSET: FieldId = FieldId(u32::MAX);
-
 // The crate's one set of bounds-checked readers.
 pub(crate) use crate::net::wire::{arr, be16, be32};
-
-/// Register a field: `field(r, name, display, type, description)`.
-pub(crate) fn field(
-    r: &mut Registrar<'_>,
-    name: &str,
-    display: &str,
-    ftype: FieldType,
-    description: &str,
-) -> Result<FieldId, RegistryError> {
-    r.field(FieldDef::new(name, display, ftype, description))
-}
 
 /// `u64` from a `usize` length (lossless on every platform pcapx supports).
 pub(crate) fn len64(n: usize) -> u64 {

@@ -12,48 +12,78 @@
 
 use pcapx_core::dissector::{PacketView, TableId};
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldMask, FieldType, Next, Outcome, Registrar,
-    RegistryError, Source, TcpDeseg, Value,
+    AnomalyId, Ctx, Dissector, FieldId, FieldMask, Next, Outcome, Registrar, RegistryError, Source,
+    TcpDeseg, Value,
 };
 use pcapx_core::{IpProto, keys::tables};
 
-use super::{UNSET, be16, be32, field, len64};
+use super::{be16, be32, len64};
 
 const MIN_HDR: usize = 20;
 
 /// Scapy's flag letters, bit 0 (FIN) first.
 const FLAG_LETTERS: &[u8; 9] = b"FSRPAUECN";
 
+pcapx_core::field_table! {
+    struct Fields {
+        srcport = ("tcp.srcport", "Source Port", U16, "").alias("sport"),
+        dstport = ("tcp.dstport", "Destination Port", U16, "").alias("dport"),
+        seq = ("tcp.seq", "Sequence Number", U32,
+            "Raw sequence number (pcapx does not compute relative numbers)").alias("seq"),
+        seq_raw = ("tcp.seq_raw", "Sequence Number (raw)", U32, ""),
+        ack = ("tcp.ack", "Acknowledgment Number", U32,
+            "Raw acknowledgment number (not relative)").alias("ack"),
+        ack_raw = ("tcp.ack_raw", "Acknowledgment number (raw)", U32, ""),
+        hdr_len = ("tcp.hdr_len", "Header Length", U8, "TCP header length in bytes"),
+        dataofs = ("tcp.dataofs", "Data Offset", U8,
+            "pcapx: header length in 32-bit words (Scapy's dataofs)").alias("dataofs"),
+        reserved = ("tcp.reserved", "Reserved", U8,
+            "pcapx: the 3 reserved bits after the data offset (Scapy's reserved)").alias("reserved"),
+        flags = ("tcp.flags", "Flags", U16, "The 12 flag bits").hex(),
+        flag_res = ("tcp.flags.res", "Reserved", Bool, ""),
+        flag_ae = ("tcp.flags.ae", "Accurate ECN", Bool, ""),
+        flag_cwr = ("tcp.flags.cwr", "Congestion Window Reduced", Bool, ""),
+        flag_ece = ("tcp.flags.ece", "ECN-Echo", Bool, ""),
+        flag_urg = ("tcp.flags.urg", "Urgent", Bool, ""),
+        flag_ack = ("tcp.flags.ack", "Acknowledgment", Bool, ""),
+        flag_push = ("tcp.flags.push", "Push", Bool, ""),
+        flag_reset = ("tcp.flags.reset", "Reset", Bool, ""),
+        flag_syn = ("tcp.flags.syn", "Syn", Bool, ""),
+        flag_fin = ("tcp.flags.fin", "Fin", Bool, ""),
+        window = ("tcp.window_size_value", "Window", U16,
+            "Window field as sent (not scaled)").alias("window"),
+        checksum = ("tcp.checksum", "Checksum", U16, "").hex().alias("tcp.chksum"),
+        urgent = ("tcp.urgent_pointer", "Urgent Pointer", U16, "").alias("urgptr"),
+        opt_count = ("tcp.opt.count", "Option Count", U8,
+            "pcapx: number of options, NOP and EOL included (len(TCP.options) in Scapy)",
+        ).alias("tcp.options"),
+        option_kind = ("tcp.option_kind", "Kind", U8, "Kind of each option"),
+        mss = ("tcp.options.mss_val", "MSS Value", U16, ""),
+        wscale_shift = ("tcp.options.wscale.shift", "Shift count", U8, ""),
+        wscale_mult = ("tcp.options.wscale.multiplier", "Multiplier", U16, ""),
+        sack_perm = ("tcp.options.sack_perm", "TCP Option - SACK permitted", Bool,
+            "Present when the SACK-permitted option is"),
+        sack_le = ("tcp.options.sack_le", "TCP SACK Left Edge", U32, ""),
+        sack_re = ("tcp.options.sack_re", "TCP SACK Right Edge", U32, ""),
+        sack_count = ("tcp.options.sack.count", "TCP SACK Count", U8, ""),
+        tsval = ("tcp.options.timestamp.tsval", "Timestamp value", U32, ""),
+        tsecr = ("tcp.options.timestamp.tsecr", "Timestamp echo reply", U32, ""),
+        len = ("tcp.len", "TCP Segment Len", U32,
+            "Payload length: IP payload length minus the TCP header length").alias("payload"),
+        payload = ("tcp.payload", "TCP payload", Bytes, ""),
+        // Filled by a per-file pass outside the engine (pcapx-flow's
+        // numbering), only when a table asks for it.
+        stream = ("tcp.stream", "Stream index", U32,
+            "The TCP conversation's index in order of first appearance, numbered as tshark does (a new SYN on reused ports starts a new one)",
+        ),
+    }
+}
+
 /// The TCP dissector.
 pub struct Tcp {
-    srcport: FieldId,
-    dstport: FieldId,
-    seq: FieldId,
-    seq_raw: FieldId,
-    ack: FieldId,
-    ack_raw: FieldId,
-    hdr_len: FieldId,
-    dataofs: FieldId,
-    reserved: FieldId,
-    flags: FieldId,
+    f: Fields,
     /// res, ae, cwr, ece, urg, ack, push, reset, syn, fin (mask order).
     flag_bits: [FieldId; 10],
-    window: FieldId,
-    checksum: FieldId,
-    urgent: FieldId,
-    opt_count: FieldId,
-    option_kind: FieldId,
-    mss: FieldId,
-    wscale_shift: FieldId,
-    wscale_mult: FieldId,
-    sack_perm: FieldId,
-    sack_le: FieldId,
-    sack_re: FieldId,
-    sack_count: FieldId,
-    tsval: FieldId,
-    tsecr: FieldId,
-    len: FieldId,
-    payload: FieldId,
     bad_option: AnomalyId,
     bad_hdr_len: AnomalyId,
     port_table: TableId,
@@ -72,33 +102,8 @@ const FLAG_MASKS: [u16; 10] = [
 impl Tcp {
     pub fn new() -> Tcp {
         Tcp {
-            srcport: UNSET,
-            dstport: UNSET,
-            seq: UNSET,
-            seq_raw: UNSET,
-            ack: UNSET,
-            ack_raw: UNSET,
-            hdr_len: UNSET,
-            dataofs: UNSET,
-            reserved: UNSET,
-            flags: UNSET,
-            flag_bits: [UNSET; 10],
-            window: UNSET,
-            checksum: UNSET,
-            urgent: UNSET,
-            opt_count: UNSET,
-            option_kind: UNSET,
-            mss: UNSET,
-            wscale_shift: UNSET,
-            wscale_mult: UNSET,
-            sack_perm: UNSET,
-            sack_le: UNSET,
-            sack_re: UNSET,
-            sack_count: UNSET,
-            tsval: UNSET,
-            tsecr: UNSET,
-            len: UNSET,
-            payload: UNSET,
+            f: Fields::UNSET,
+            flag_bits: [FieldId::UNSET; 10],
             bad_option: AnomalyId(u32::MAX),
             bad_hdr_len: AnomalyId(u32::MAX),
             port_table: TableId(u32::MAX),
@@ -112,7 +117,7 @@ impl Tcp {
         let mut count = 0u64;
         walk_options(opts, |step| {
             count += 1;
-            cx.add(self.option_kind, Value::U64(u64::from(step.kind())));
+            cx.add(self.f.option_kind, Value::U64(u64::from(step.kind())));
             match step {
                 OptStep::BadLen(_) | OptStep::Overrun(_) => cx.anomaly(self.bad_option),
                 OptStep::Option(kind, body) => self.option(kind, body, cx),
@@ -137,37 +142,43 @@ impl Tcp {
     fn option(&self, kind: u8, body: &[u8], cx: &mut Ctx<'_>) {
         let ok = match (kind, body.len()) {
             (2, 2) => {
-                cx.add(self.mss, Value::U64(u64::from(be16(body, 0).unwrap_or(0))));
+                cx.add(
+                    self.f.mss,
+                    Value::U64(u64::from(be16(body, 0).unwrap_or(0))),
+                );
                 true
             }
             (3, 1) => {
                 let shift = body.first().copied().unwrap_or(0);
-                cx.add(self.wscale_shift, Value::U64(u64::from(shift)));
+                cx.add(self.f.wscale_shift, Value::U64(u64::from(shift)));
                 let mult = 1u64.checked_shl(u32::from(shift)).unwrap_or(0);
-                cx.add(self.wscale_mult, Value::U64(mult.min(u64::from(u16::MAX))));
+                cx.add(
+                    self.f.wscale_mult,
+                    Value::U64(mult.min(u64::from(u16::MAX))),
+                );
                 true
             }
             (4, 0) => {
-                cx.add(self.sack_perm, Value::Bool(true));
+                cx.add(self.f.sack_perm, Value::Bool(true));
                 true
             }
             (5, n) if n % 8 == 0 => {
-                cx.add(self.sack_count, Value::U64(len64(n / 8)));
+                cx.add(self.f.sack_count, Value::U64(len64(n / 8)));
                 for block in body.chunks_exact(8) {
                     let le = be32(block, 0).unwrap_or(0);
                     let re = be32(block, 4).unwrap_or(0);
-                    cx.add(self.sack_le, Value::U64(u64::from(le)));
-                    cx.add(self.sack_re, Value::U64(u64::from(re)));
+                    cx.add(self.f.sack_le, Value::U64(u64::from(le)));
+                    cx.add(self.f.sack_re, Value::U64(u64::from(re)));
                 }
                 true
             }
             (8, 8) => {
                 cx.add(
-                    self.tsval,
+                    self.f.tsval,
                     Value::U64(u64::from(be32(body, 0).unwrap_or(0))),
                 );
                 cx.add(
-                    self.tsecr,
+                    self.f.tsecr,
                     Value::U64(u64::from(be32(body, 4).unwrap_or(0))),
                 );
                 true
@@ -258,130 +269,21 @@ impl Default for Tcp {
 
 impl Dissector for Tcp {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
-        use FieldType::{Bool, Bytes, U8, U16, U32};
         r.protocol("tcp", "Transmission Control Protocol", "TCP")?;
-        let f =
-            |name: &str, disp: &str, t: FieldType, desc: &str| FieldDef::new(name, disp, t, desc);
-        self.srcport = r.field(f("tcp.srcport", "Source Port", U16, "").alias("sport"))?;
-        self.dstport = r.field(f("tcp.dstport", "Destination Port", U16, "").alias("dport"))?;
-        self.seq = r.field(
-            f(
-                "tcp.seq",
-                "Sequence Number",
-                U32,
-                "Raw sequence number (pcapx does not compute relative numbers)",
-            )
-            .alias("seq"),
-        )?;
-        self.seq_raw = field(r, "tcp.seq_raw", "Sequence Number (raw)", U32, "")?;
-        self.ack = r.field(
-            f(
-                "tcp.ack",
-                "Acknowledgment Number",
-                U32,
-                "Raw acknowledgment number (not relative)",
-            )
-            .alias("ack"),
-        )?;
-        self.ack_raw = field(r, "tcp.ack_raw", "Acknowledgment number (raw)", U32, "")?;
-        self.hdr_len = field(
-            r,
-            "tcp.hdr_len",
-            "Header Length",
-            U8,
-            "TCP header length in bytes",
-        )?;
-        self.dataofs = r.field(
-            f(
-                "tcp.dataofs",
-                "Data Offset",
-                U8,
-                "pcapx: header length in 32-bit words (Scapy's dataofs)",
-            )
-            .alias("dataofs"),
-        )?;
-        self.reserved = r.field(
-            f(
-                "tcp.reserved",
-                "Reserved",
-                U8,
-                "pcapx: the 3 reserved bits after the data offset (Scapy's reserved)",
-            )
-            .alias("reserved"),
-        )?;
-        self.flags = r.field(f("tcp.flags", "Flags", U16, "The 12 flag bits").hex())?;
-        let names = [
-            ("tcp.flags.res", "Reserved"),
-            ("tcp.flags.ae", "Accurate ECN"),
-            ("tcp.flags.cwr", "Congestion Window Reduced"),
-            ("tcp.flags.ece", "ECN-Echo"),
-            ("tcp.flags.urg", "Urgent"),
-            ("tcp.flags.ack", "Acknowledgment"),
-            ("tcp.flags.push", "Push"),
-            ("tcp.flags.reset", "Reset"),
-            ("tcp.flags.syn", "Syn"),
-            ("tcp.flags.fin", "Fin"),
+        self.f = Fields::register(r)?;
+        let f = &self.f;
+        self.flag_bits = [
+            f.flag_res,
+            f.flag_ae,
+            f.flag_cwr,
+            f.flag_ece,
+            f.flag_urg,
+            f.flag_ack,
+            f.flag_push,
+            f.flag_reset,
+            f.flag_syn,
+            f.flag_fin,
         ];
-        for (slot, (name, disp)) in self.flag_bits.iter_mut().zip(names) {
-            *slot = field(r, name, disp, Bool, "")?;
-        }
-        self.window = r.field(
-            f(
-                "tcp.window_size_value",
-                "Window",
-                U16,
-                "Window field as sent (not scaled)",
-            )
-            .alias("window"),
-        )?;
-        self.checksum = r.field(
-            f("tcp.checksum", "Checksum", U16, "")
-                .hex()
-                .alias("tcp.chksum"),
-        )?;
-        self.urgent =
-            r.field(f("tcp.urgent_pointer", "Urgent Pointer", U16, "").alias("urgptr"))?;
-        self.opt_count = r.field(
-            f(
-                "tcp.opt.count",
-                "Option Count",
-                U8,
-                "pcapx: number of options, NOP and EOL included (len(TCP.options) in Scapy)",
-            )
-            .alias("tcp.options"),
-        )?;
-        self.option_kind = field(r, "tcp.option_kind", "Kind", U8, "Kind of each option")?;
-        self.mss = field(r, "tcp.options.mss_val", "MSS Value", U16, "")?;
-        self.wscale_shift = field(r, "tcp.options.wscale.shift", "Shift count", U8, "")?;
-        self.wscale_mult = field(r, "tcp.options.wscale.multiplier", "Multiplier", U16, "")?;
-        self.sack_perm = field(
-            r,
-            "tcp.options.sack_perm",
-            "TCP Option - SACK permitted",
-            Bool,
-            "Present when the SACK-permitted option is",
-        )?;
-        self.sack_le = field(r, "tcp.options.sack_le", "TCP SACK Left Edge", U32, "")?;
-        self.sack_re = field(r, "tcp.options.sack_re", "TCP SACK Right Edge", U32, "")?;
-        self.sack_count = field(r, "tcp.options.sack.count", "TCP SACK Count", U8, "")?;
-        self.tsval = field(r, "tcp.options.timestamp.tsval", "Timestamp value", U32, "")?;
-        self.tsecr = field(
-            r,
-            "tcp.options.timestamp.tsecr",
-            "Timestamp echo reply",
-            U32,
-            "",
-        )?;
-        self.len = r.field(
-            f(
-                "tcp.len",
-                "TCP Segment Len",
-                U32,
-                "Payload length: IP payload length minus the TCP header length",
-            )
-            .alias("payload"),
-        )?;
-        self.payload = field(r, "tcp.payload", "TCP payload", Bytes, "")?;
         self.bad_option = r.anomaly(
             "tcp.bad-option",
             "a TCP option's length is invalid or runs past the header",
@@ -393,7 +295,7 @@ impl Dissector for Tcp {
             false,
         )?;
         self.flag_mask = FieldMask::of(&[
-            self.flags,
+            self.f.flags,
             self.flag_bits[0],
             self.flag_bits[1],
             self.flag_bits[2],
@@ -406,26 +308,18 @@ impl Dissector for Tcp {
             self.flag_bits[9],
         ]);
         self.opt_mask = FieldMask::of(&[
-            self.opt_count,
-            self.option_kind,
-            self.mss,
-            self.wscale_shift,
-            self.wscale_mult,
-            self.sack_perm,
-            self.sack_le,
-            self.sack_re,
-            self.sack_count,
-            self.tsval,
-            self.tsecr,
+            self.f.opt_count,
+            self.f.option_kind,
+            self.f.mss,
+            self.f.wscale_shift,
+            self.f.wscale_mult,
+            self.f.sack_perm,
+            self.f.sack_le,
+            self.f.sack_re,
+            self.f.sack_count,
+            self.f.tsval,
+            self.f.tsecr,
         ]);
-        // Filled by a per-file pass outside the engine (pcapx-flow's
-        // numbering), only when a table asks for it.
-        r.field(f(
-            "tcp.stream",
-            "Stream index",
-            U32,
-            "The TCP conversation's index in order of first appearance, numbered as tshark does (a new SYN on reused ports starts a new one)",
-        ))?;
         self.port_table = r.declare_table(tables::TCP_PORT);
         r.bind(tables::IP_PROTO, IpProto::TCP);
         Ok(())
@@ -434,37 +328,37 @@ impl Dissector for Tcp {
     fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
         let (Some(sport), Some(dport)) = (be16(data, 0), be16(data, 2)) else {
             if let Some(sport) = be16(data, 0) {
-                cx.add(self.srcport, Value::U64(u64::from(sport)));
+                cx.add(self.f.srcport, Value::U64(u64::from(sport)));
             }
             cx.short();
             return Outcome::end(data.len());
         };
-        cx.add(self.srcport, Value::U64(u64::from(sport)));
-        cx.add(self.dstport, Value::U64(u64::from(dport)));
+        cx.add(self.f.srcport, Value::U64(u64::from(sport)));
+        cx.add(self.f.dstport, Value::U64(u64::from(dport)));
         let Some(seq) = be32(data, 4) else {
             cx.short();
             return Outcome::end(data.len());
         };
-        cx.add(self.seq, Value::U64(u64::from(seq)));
-        cx.add(self.seq_raw, Value::U64(u64::from(seq)));
+        cx.add(self.f.seq, Value::U64(u64::from(seq)));
+        cx.add(self.f.seq_raw, Value::U64(u64::from(seq)));
         let Some(ack) = be32(data, 8) else {
             cx.short();
             return Outcome::end(data.len());
         };
-        cx.add(self.ack, Value::U64(u64::from(ack)));
-        cx.add(self.ack_raw, Value::U64(u64::from(ack)));
+        cx.add(self.f.ack, Value::U64(u64::from(ack)));
+        cx.add(self.f.ack_raw, Value::U64(u64::from(ack)));
         let Some(word) = be16(data, 12) else {
             cx.short();
             return Outcome::end(data.len());
         };
         let dataofs = word >> 12;
         let hdr_len = usize::from(dataofs) * 4;
-        cx.add(self.hdr_len, Value::U64(u64::from(dataofs) * 4));
-        cx.add(self.dataofs, Value::U64(u64::from(dataofs)));
-        cx.add(self.reserved, Value::U64(u64::from((word >> 9) & 0x7)));
+        cx.add(self.f.hdr_len, Value::U64(u64::from(dataofs) * 4));
+        cx.add(self.f.dataofs, Value::U64(u64::from(dataofs)));
+        cx.add(self.f.reserved, Value::U64(u64::from((word >> 9) & 0x7)));
         let flags = word & 0x0FFF;
         if cx.wants_any(self.flag_mask) {
-            cx.add(self.flags, Value::U64(u64::from(flags)));
+            cx.add(self.f.flags, Value::U64(u64::from(flags)));
             for (&id, mask) in self.flag_bits.iter().zip(FLAG_MASKS) {
                 cx.add(id, Value::Bool(flags & mask != 0));
             }
@@ -473,17 +367,17 @@ impl Dissector for Tcp {
             cx.short();
             return Outcome::end(data.len());
         };
-        cx.add(self.window, Value::U64(u64::from(window)));
+        cx.add(self.f.window, Value::U64(u64::from(window)));
         let Some(checksum) = be16(data, 16) else {
             cx.short();
             return Outcome::end(data.len());
         };
-        cx.add(self.checksum, Value::U64(u64::from(checksum)));
+        cx.add(self.f.checksum, Value::U64(u64::from(checksum)));
         let Some(urgent) = be16(data, 18) else {
             cx.short();
             return Outcome::end(data.len());
         };
-        cx.add(self.urgent, Value::U64(u64::from(urgent)));
+        cx.add(self.f.urgent, Value::U64(u64::from(urgent)));
 
         // The segment as the IP layer declares it (captured bytes may be fewer).
         let segment = cx.declared_len().unwrap_or(data.len());
@@ -496,12 +390,12 @@ impl Dissector for Tcp {
         let opts = data.get(MIN_HDR..opts_end).unwrap_or(&[]);
         if cx.wants_any(self.opt_mask) {
             let count = self.options(opts, cx);
-            cx.add(self.opt_count, Value::U64(count));
+            cx.add(self.f.opt_count, Value::U64(count));
         } else {
             self.check_options(opts, cx);
         }
         let tcp_len = segment - hdr_len;
-        cx.add(self.len, Value::U64(len64(tcp_len)));
+        cx.add(self.f.len, Value::U64(len64(tcp_len)));
         if hdr_len > data.len() {
             cx.short();
             return Outcome::end(data.len());
@@ -511,7 +405,7 @@ impl Dissector for Tcp {
             data,
             hdr_len,
             tcp_len,
-            self.payload,
+            self.f.payload,
             self.port_table,
             sport,
             dport,

@@ -1,24 +1,33 @@
 //! UDP (RFC 768), `ip.proto` 17, dispatching on `udp.port`.
 
 use pcapx_core::dissector::{PacketView, TableId};
-use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, Registrar, RegistryError,
-    Value,
-};
+use pcapx_core::{AnomalyId, Ctx, Dissector, Outcome, Registrar, RegistryError, Value};
 use pcapx_core::{IpProto, keys::tables};
 
-use super::{UNSET, be16, field, len64};
+use super::{be16, len64};
 
 const HDR: usize = 8;
 
+pcapx_core::field_table! {
+    struct Fields {
+        srcport = ("udp.srcport", "Source Port", U16, "").alias("sport"),
+        dstport = ("udp.dstport", "Destination Port", U16, "").alias("dport"),
+        length = ("udp.length", "Length", U16, "Length of header and payload as declared"),
+        checksum = ("udp.checksum", "Checksum", U16, "").hex(),
+        payload_len = ("udp.payload_len", "Payload Length", U32,
+            "pcapx: UDP length minus 8, as declared (the captured payload when the length is invalid)",
+        ).alias("payload"),
+        payload = ("udp.payload", "Payload", Bytes, ""),
+        // Filled by a per-file pass outside the engine, like `tcp.stream`.
+        stream = ("udp.stream", "Stream index", U32,
+            "The UDP conversation's index in order of first appearance, numbered as tshark does",
+        ),
+    }
+}
+
 /// The UDP dissector.
 pub struct Udp {
-    srcport: FieldId,
-    dstport: FieldId,
-    length: FieldId,
-    checksum: FieldId,
-    payload_len: FieldId,
-    payload: FieldId,
+    f: Fields,
     bad_length: AnomalyId,
     port_table: TableId,
 }
@@ -26,12 +35,7 @@ pub struct Udp {
 impl Udp {
     pub fn new() -> Udp {
         Udp {
-            srcport: UNSET,
-            dstport: UNSET,
-            length: UNSET,
-            checksum: UNSET,
-            payload_len: UNSET,
-            payload: UNSET,
+            f: Fields::UNSET,
             bad_length: AnomalyId(u32::MAX),
             port_table: TableId(u32::MAX),
         }
@@ -46,50 +50,26 @@ impl Default for Udp {
 
 impl Dissector for Udp {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
-        use FieldType::{Bytes, U16, U32};
         r.protocol("udp", "User Datagram Protocol", "UDP")?;
         r.length_field("UDP length");
-        self.srcport =
-            r.field(FieldDef::new("udp.srcport", "Source Port", U16, "").alias("sport"))?;
-        self.dstport =
-            r.field(FieldDef::new("udp.dstport", "Destination Port", U16, "").alias("dport"))?;
-        self.length = field(
-            r,
-            "udp.length",
-            "Length",
-            U16,
-            "Length of header and payload as declared",
-        )?;
-        self.checksum = r.field(FieldDef::new("udp.checksum", "Checksum", U16, "").hex())?;
-        self.payload_len = r.field(
-            FieldDef::new(
-                "udp.payload_len",
-                "Payload Length",
-                U32,
-                "pcapx: UDP length minus 8, as declared (the captured payload when the length is invalid)",
-            )
-            .alias("payload"),
-        )?;
-        self.payload = field(r, "udp.payload", "Payload", Bytes, "")?;
+        self.f = Fields::register(r)?;
         self.bad_length = r.anomaly(
             "udp.bad-length",
             "the UDP length is below 8 or beyond the IP payload",
             false,
         )?;
-        // Filled by a per-file pass outside the engine, like `tcp.stream`.
-        r.field(FieldDef::new(
-            "udp.stream",
-            "Stream index",
-            U32,
-            "The UDP conversation's index in order of first appearance, numbered as tshark does",
-        ))?;
         self.port_table = r.declare_table(tables::UDP_PORT);
         r.bind(tables::IP_PROTO, IpProto::UDP);
         Ok(())
     }
 
     fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
-        let fields = [self.srcport, self.dstport, self.length, self.checksum];
+        let fields = [
+            self.f.srcport,
+            self.f.dstport,
+            self.f.length,
+            self.f.checksum,
+        ];
         let mut words = [0u16; 4];
         for (i, (&id, w)) in fields.iter().zip(words.iter_mut()).enumerate() {
             let Some(v) = be16(data, 2 * i) else {
@@ -110,13 +90,13 @@ impl Dissector for Udp {
         } else {
             length - HDR
         };
-        cx.add(self.payload_len, Value::U64(len64(payload_len)));
+        cx.add(self.f.payload_len, Value::U64(len64(payload_len)));
         super::transport_payload(
             cx,
             data,
             HDR,
             payload_len,
-            self.payload,
+            self.f.payload,
             self.port_table,
             sport,
             dport,
