@@ -1,8 +1,10 @@
 #![allow(unsafe_code)] // the counting global allocator: test-only, each block has a SAFETY comment
 //! The hot path allocates nothing per packet: a counting global allocator
-//! around `Engine::dissect` (every field wanted) and `Engine::summary_into`
-//! (into a reused `String`) over every fixture and corpus capture, after one
-//! warm-up pass over the same packets has grown the per-worker buffers.
+//! around the stateful pass's IP defragmentation (cheap parse +
+//! `Defragmenter`), `Engine::dissect_with` (every field wanted) and
+//! `Engine::summary_into_with` (into a reused `String`) over every fixture
+//! and corpus capture, after one warm-up pass over the same packets has
+//! grown the per-worker buffers.
 
 mod common;
 
@@ -10,7 +12,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::Path;
 
-use pcapx_core::{Engine, PacketMeta, Wanted};
+use pcapx_core::{Engine, IpDefrag, PacketMeta, Reassembled, Wanted};
+use pcapx_flow::defrag::{DefragConfig, Defragmenter, Verdict};
 
 /// Counts allocations made by the current thread while it is armed.
 struct Counting;
@@ -110,16 +113,60 @@ fn check_file(engine: &Engine, file: &Path) -> usize {
         interface: p.interface,
         comment: None,
     };
+    // The stateful pass's IP defragmentation, with the reassembled bytes
+    // in a reused arena as the CLI's batches carry them.
+    let mut defrag = Defragmenter::new(DefragConfig::default());
+    let mut arena: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut side = |p: &Packet, arena: &mut Vec<u8>| -> Option<(usize, u32)> {
+        arena.clear();
+        let info = pcapx_flow::parse(p.linktype, &p.data);
+        match defrag.packet(&info, &p.data, p.ts_ns) {
+            Verdict::Complete {
+                payload, fragments, ..
+            } => {
+                arena.extend_from_slice(payload);
+                Some((payload.len(), fragments))
+            }
+            Verdict::Held => Some((usize::MAX, 0)),
+            Verdict::AsIs => None,
+        }
+    };
+    fn reassembled(s: Option<(usize, u32)>, arena: &[u8]) -> Reassembled<'_> {
+        Reassembled {
+            ip: match s {
+                None => IpDefrag::AsIs,
+                Some((usize::MAX, _)) => IpDefrag::Held,
+                Some((n, fragments)) => IpDefrag::Complete {
+                    payload: &arena[..n],
+                    fragments,
+                },
+            },
+            ..Reassembled::default()
+        }
+    }
     for p in &packets {
-        engine.dissect(&meta(p), &p.data, &mut fields);
+        let s = side(p, &mut arena);
+        let r = reassembled(s, &arena);
+        engine.dissect_with(&meta(p), &p.data, &r, &mut fields);
         line.clear();
-        engine.summary_into(&fields, &p.data, false, &mut line);
+        engine.summary_into_with(&fields, &p.data, &r, false, &mut line);
     }
     for p in &packets {
         let m = meta(p);
-        let dissect = allocations(|| engine.dissect(&m, &p.data, &mut fields));
+        let mut s = None;
+        let pass = allocations(|| s = side(p, &mut arena));
+        let r = reassembled(s, &arena);
+        let dissect = allocations(|| engine.dissect_with(&m, &p.data, &r, &mut fields));
         line.clear();
-        let summary = allocations(|| engine.summary_into(&fields, &p.data, false, &mut line));
+        let summary =
+            allocations(|| engine.summary_into_with(&fields, &p.data, &r, false, &mut line));
+        assert_eq!(
+            pass,
+            0,
+            "{}: packet {}: the stateful pass allocated after warm-up",
+            file.display(),
+            p.number
+        );
         assert_eq!(
             (dissect, summary),
             (0, 0),

@@ -62,6 +62,21 @@ pub const TARGETS: &[Target] = &[
         about: "live capture's TPACKET_V3 ring-block walker (ring_block_to_epbs) on generated and raw blocks, output read back as pcapng",
     },
     Target {
+        name: "flow",
+        seeds: Seeds::Grammar,
+        about: "cheap header parse, tshark stream numbering and the flow table on frame sequences (every packet in one flow)",
+    },
+    Target {
+        name: "reassembly",
+        seeds: Seeds::Grammar,
+        about: "TCP reassembly Stream on chosen segments (bytes delivered intact, events tile the stream, window bound)",
+    },
+    Target {
+        name: "defrag",
+        seeds: Seeds::Grammar,
+        about: "IP defragmentation + TCP desegmentation + dissect_with on fragment/segment sequences (bounds hold)",
+    },
+    Target {
         name: "plugin_decl",
         seeds: Seeds::Grammar,
         about: "plugin declaration parser and validator (check_declaration) on generated declarations",

@@ -48,6 +48,8 @@ pub enum Command {
     /// One row per bidirectional flow (Zeek conn.log-like): Community ID, endpoints, times,
     /// packets/bytes each way, tcp.stream/udp.stream, conn_state, history
     Flows(FlowsArgs),
+    /// One TCP or UDP stream's payload, like `tshark -q -z follow,tcp,FORMAT,N`
+    Follow(FollowArgs),
     /// Capture live packets (Linux AF_PACKET): print summaries or write pcap/pcapng, like tcpdump
     Capture(CaptureArgs),
 }
@@ -66,6 +68,14 @@ pub struct Input {
     /// Only packets matching this tcpdump/libpcap filter expression, e.g. 'tcp port 443'
     #[arg(short = 'f', long, value_name = "EXPR")]
     pub filter: Option<String>,
+    /// Do not reassemble fragmented IP datagrams (by default the fragment
+    /// completing a datagram decodes its transport and application layers)
+    #[arg(long)]
+    pub no_defrag: bool,
+    /// Do not reassemble TCP segments into application PDUs (by default a
+    /// message spanning segments decodes at the segment that completes it)
+    #[arg(long)]
+    pub no_desegment: bool,
 }
 
 /// Live capture in place of FILE, for the reading commands.
@@ -262,6 +272,12 @@ pub struct StatsArgs {
     /// Only packets matching this tcpdump/libpcap filter expression, e.g. 'tcp port 443'
     #[arg(short = 'f', long, value_name = "EXPR")]
     pub filter: Option<String>,
+    /// Do not reassemble fragmented IP datagrams
+    #[arg(long)]
+    pub no_defrag: bool,
+    /// Do not reassemble TCP segments into application PDUs
+    #[arg(long)]
+    pub no_desegment: bool,
     /// Group key field(s), comma-separated
     #[arg(
         long = "group-by",
@@ -479,6 +495,40 @@ pub struct PluginsArgs {
     /// JSON output
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FollowArgs {
+    #[command(flatten)]
+    pub input: Input,
+    /// The stream number (`tcp.stream` / `udp.stream`, as tshark numbers them)
+    #[arg(long, value_name = "N")]
+    pub stream: Option<u32>,
+    /// Every stream, each direction to its own file in -o DIR, in one pass
+    #[arg(long)]
+    pub all: bool,
+    /// With --all: the directory for the files (created if missing)
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// How the payload is printed (tshark's raw, ascii and hex)
+    #[arg(long, value_enum, default_value_t = FollowFormat::Ascii)]
+    pub format: FollowFormat,
+    /// Follow a TCP stream or a UDP conversation
+    #[arg(long, value_enum, default_value_t = FollowProto::Tcp)]
+    pub proto: FollowProto,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FollowFormat {
+    Raw,
+    Ascii,
+    Hex,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FollowProto {
+    Tcp,
+    Udp,
 }
 
 #[derive(Args, Debug)]

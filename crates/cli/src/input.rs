@@ -5,9 +5,14 @@ use std::ops::ControlFlow;
 
 use anyhow::{Result, bail};
 use pcapx_capture::{Batch, Capture, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS, Record};
-use pcapx_core::{Engine, FieldId, Fields, PacketMeta, Value, Wanted};
+use pcapx_core::{
+    Engine, FieldId, Fields, IpDefrag, PacketMeta, Reassembled, TcpDeseg, Value, Wanted,
+};
 use pcapx_flow::CommunityId;
+use pcapx_flow::defrag::{DefragConfig, Defragmenter, Verdict};
+use pcapx_flow::deseg::{Deseg, DesegConfig, Desegmenter};
 use pcapx_flow::numbering::{StreamNumbering, packet_community_id};
+use pcapx_flow::packet::L4;
 
 use crate::cli::{Input, LiveArgs, TimePrecision};
 use crate::filter::PacketFilter;
@@ -100,6 +105,17 @@ pub fn walk(
     walk_committed(cap, filter, limit, f, || Ok(()))
 }
 
+/// [`walk`] with the stateful pass (see [`walk_with_committed`]).
+pub fn walk_with(
+    cap: &mut Capture,
+    filter: &mut PacketFilter,
+    limit: Option<u64>,
+    pass: Option<&mut StreamPass<'_>>,
+    f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>>,
+) -> Result<Counts> {
+    walk_with_committed(cap, filter, limit, pass, f, || Ok(()))
+}
+
 /// [`walk`] for commands that print as they go: `commit` runs after each
 /// batch once its bytes are known to be the file's own (see
 /// [`Capture::try_for_each_committed`]), so output held back per batch and
@@ -110,8 +126,23 @@ pub fn walk_committed(
     filter: &mut PacketFilter,
     limit: Option<u64>,
     mut f: impl FnMut(&Record<'_>) -> Result<ControlFlow<()>>,
+    commit: impl FnMut() -> Result<()>,
+) -> Result<Counts> {
+    walk_with_committed(cap, filter, limit, None, |rec, _| f(rec), commit)
+}
+
+/// [`walk_committed`] with the stateful pass (IP defragmentation) run over
+/// every record read, in file order, before the filter: `f` also gets the
+/// packet's side input for [`Engine::dissect_with`].
+pub fn walk_with_committed(
+    cap: &mut Capture,
+    filter: &mut PacketFilter,
+    limit: Option<u64>,
+    mut pass: Option<&mut StreamPass<'_>>,
+    mut f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>>,
     mut commit: impl FnMut() -> Result<()>,
 ) -> Result<Counts> {
+    let mut arena = Vec::new();
     let mut c = Counts::default();
     let err: std::cell::RefCell<Option<anyhow::Error>> = std::cell::RefCell::new(None);
     if limit == Some(0) {
@@ -124,6 +155,11 @@ pub fn walk_committed(
                 return ControlFlow::Break(());
             }
             c.read += 1;
+            arena.clear();
+            let side = match pass.as_deref_mut() {
+                Some(p) => p.record(rec, &mut arena).0,
+                None => SideRec::default(),
+            };
             match filter.matches(rec) {
                 Ok(true) => {}
                 Ok(false) => {
@@ -136,7 +172,7 @@ pub fn walk_committed(
                 }
             }
             c.used += 1;
-            match f(rec) {
+            match f(rec, &side.get(&arena)) {
                 Ok(ControlFlow::Continue(())) => {}
                 Ok(ControlFlow::Break(())) => return ControlFlow::Break(()),
                 Err(e) => {
@@ -210,6 +246,10 @@ pub struct Work {
     pub streams: Vec<StreamValues>,
     /// Where those values go.
     pub stream_ids: StreamIds,
+    /// Per record: what the stateful pass reassembled for it (empty when
+    /// the pass did not run), with the bytes in `arena`.
+    pub side: Vec<SideRec>,
+    pub arena: Vec<u8>,
 }
 
 /// The field ids of the fields a sequential per-file pass provides:
@@ -246,38 +286,200 @@ pub struct StreamValues {
 
 const NONE: u32 = u32::MAX;
 
-/// The sequential pass that numbers conversations the way tshark does and
-/// computes each packet's Community ID. It runs on the reader's thread, in
-/// file order over every record read (whatever the filter, as tshark numbers
-/// streams over the whole file), and its values travel with the batch, so
-/// the output is the same for any thread count.
-pub struct StreamPass {
-    ids: StreamIds,
+impl StreamValues {
+    /// tshark's `tcp.stream` of the packet.
+    pub fn tcp_stream(&self) -> Option<u32> {
+        (self.tcp != NONE).then_some(self.tcp)
+    }
+    /// tshark's `udp.stream` of the packet.
+    pub fn udp_stream(&self) -> Option<u32> {
+        (self.udp != NONE).then_some(self.udp)
+    }
+}
+
+/// Where a record's reassembled bytes are in its batch's arena.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum SideIp {
+    #[default]
+    AsIs,
+    Held,
+    Complete {
+        at: u32,
+        len: u32,
+        fragments: u32,
+    },
+}
+
+/// Where a record's desegmented TCP PDUs are in its batch's arena.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum SideTcp {
+    #[default]
+    AsIs,
+    Partial,
+    Pdus {
+        at: u32,
+        len: u32,
+        segments: u32,
+    },
+}
+
+/// One record's side input, as ranges of the batch's arena (no heap per
+/// packet): see [`pcapx_core::Reassembled`].
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SideRec {
+    pub ip: SideIp,
+    pub tcp: SideTcp,
+}
+
+impl SideRec {
+    /// The side input with its bytes from `arena`.
+    pub fn get<'a>(&self, arena: &'a [u8]) -> Reassembled<'a> {
+        let ip = match self.ip {
+            SideIp::AsIs => IpDefrag::AsIs,
+            SideIp::Held => IpDefrag::Held,
+            SideIp::Complete { at, len, fragments } => {
+                let (at, len) = (at as usize, len as usize);
+                match arena.get(at..at + len) {
+                    Some(payload) => IpDefrag::Complete { payload, fragments },
+                    None => IpDefrag::AsIs,
+                }
+            }
+        };
+        let tcp = match self.tcp {
+            SideTcp::AsIs => TcpDeseg::AsIs,
+            SideTcp::Partial => TcpDeseg::Partial,
+            SideTcp::Pdus { at, len, segments } => {
+                let (at, len) = (at as usize, len as usize);
+                match arena.get(at..at + len) {
+                    Some(data) => TcpDeseg::Pdus { data, segments },
+                    None => TcpDeseg::AsIs,
+                }
+            }
+        };
+        Reassembled { ip, tcp }
+    }
+}
+
+/// The stateful pass: the serial part of dissection, on the reader's
+/// thread, in file order over every record read (whatever the filter, as
+/// tshark reassembles and numbers over the whole file). It runs the cheap
+/// header parse once per record and then
+///
+/// - IP defragmentation (on unless `--no-defrag`): which fragment completes
+///   its datagram, and the datagram's bytes (copied into the batch's arena);
+/// - the per-file fields, when the table wants them: tshark's
+///   `tcp.stream`/`udp.stream` numbering and the packet's Community ID.
+///
+/// Its results travel with the batch ([`Work::side`], [`Work::streams`]),
+/// so workers dissect in parallel and the output is the same for any thread
+/// count.
+pub struct StreamPass<'e> {
+    ids: Option<StreamIds>,
     numbering: StreamNumbering,
     cid: CommunityId,
     scratch: String,
+    defrag: Option<Defragmenter>,
+    deseg: Option<(&'e Engine, Desegmenter)>,
 }
 
-impl StreamPass {
-    pub fn new(ids: StreamIds, seed: u16) -> StreamPass {
-        StreamPass {
+impl<'e> StreamPass<'e> {
+    /// The pass for a job: `ids` the per-file fields it wants, `defrag`
+    /// whether to reassemble IP fragments, `deseg` the engine whose
+    /// application dissectors frame TCP PDUs (`None`: no desegmentation).
+    /// `None` when there is nothing to do.
+    pub fn new(
+        ids: Option<StreamIds>,
+        seed: u16,
+        defrag: bool,
+        deseg: Option<&'e Engine>,
+    ) -> Option<StreamPass<'e>> {
+        if ids.is_none() && !defrag && deseg.is_none() {
+            return None;
+        }
+        Some(StreamPass {
             ids,
             numbering: StreamNumbering::new(),
             cid: CommunityId::new(seed),
             scratch: String::with_capacity(pcapx_flow::community_id::LEN),
-        }
+            defrag: defrag.then(|| Defragmenter::new(DefragConfig::default())),
+            deseg: deseg.map(|e| (e, Desegmenter::new(e, DesegConfig::default()))),
+        })
     }
 
-    fn values(&mut self, rec: &Record<'_>) -> StreamValues {
+    /// The pass every reading command runs, from its input options.
+    pub fn for_input(
+        engine: &'e Engine,
+        input: &Input,
+        ids: Option<StreamIds>,
+        seed: u16,
+    ) -> Option<StreamPass<'e>> {
+        StreamPass::new(
+            ids,
+            seed,
+            !input.no_defrag,
+            (!input.no_desegment).then_some(engine),
+        )
+    }
+
+    /// One record: its side input (bytes appended to `arena`) and, when
+    /// wanted, its per-file values.
+    pub fn record(
+        &mut self,
+        rec: &Record<'_>,
+        arena: &mut Vec<u8>,
+    ) -> (SideRec, Option<StreamValues>) {
         let p = pcapx_flow::parse(rec.linktype, rec.data);
-        let s = self.numbering.packet(&p, rec.ts_ns);
+        let mut side = SideRec::default();
+        let mut l4 = None;
+        if let Some(d) = self.defrag.as_mut() {
+            match d.packet(&p, rec.data, rec.ts_ns) {
+                Verdict::AsIs => l4 = Some(p.l4),
+                Verdict::Held => {
+                    side.ip = SideIp::Held;
+                    l4 = Some(L4::Fragment);
+                }
+                Verdict::Complete {
+                    payload,
+                    fragments,
+                    first,
+                } => {
+                    if let (Ok(at), Ok(len)) =
+                        (u32::try_from(arena.len()), u32::try_from(payload.len()))
+                    {
+                        arena.extend_from_slice(payload);
+                        side.ip = SideIp::Complete { at, len, fragments };
+                    }
+                    l4 = Some(first);
+                }
+            }
+        }
+        if let Some((engine, ds)) = self.deseg.as_mut() {
+            let l4 = l4.unwrap_or(p.l4);
+            side.tcp = match ds.packet(engine, &p, l4, rec.data, arena) {
+                Deseg::AsIs => SideTcp::AsIs,
+                Deseg::Partial => SideTcp::Partial,
+                Deseg::Pdus { at, len, segments } => {
+                    match (u32::try_from(at), u32::try_from(len)) {
+                        (Ok(at), Ok(len)) => SideTcp::Pdus { at, len, segments },
+                        _ => SideTcp::AsIs,
+                    }
+                }
+            };
+        }
+        let Some(ids) = self.ids else {
+            return (side, None);
+        };
+        let s = match l4 {
+            Some(l4) => self.numbering.packet_defragmented(&p, l4),
+            None => self.numbering.packet(&p, rec.ts_ns),
+        };
         let mut v = StreamValues {
             tcp: s.tcp_stream.unwrap_or(NONE),
             udp: s.udp_stream.unwrap_or(NONE),
             cid_len: 0,
             cid: [0; pcapx_flow::community_id::LEN],
         };
-        if self.ids.cid.is_some() {
+        if ids.cid.is_some() {
             self.scratch.clear();
             if packet_community_id(&self.cid, &p, s.l4, &mut self.scratch) {
                 let b = self.scratch.as_bytes();
@@ -286,11 +488,46 @@ impl StreamPass {
                 v.cid_len = u8::try_from(n).unwrap_or(0);
             }
         }
-        v
+        (side, Some(v))
+    }
+
+    /// Warn on standard error about datagrams given up on or still
+    /// incomplete at the end of the input, and PDUs dropped.
+    pub fn report(&self, name: &str) {
+        if let Some(d) = &self.defrag {
+            let st = d.stats();
+            let left = d.pending() as u64;
+            if st.dropped() + left > 0 {
+                eprintln!(
+                    "pcapx: {name}: warning: {} fragmented datagram(s) never completed ({} timed out, {} over the memory bounds, {left} incomplete at the end)",
+                    st.dropped() + left,
+                    st.timed_out,
+                    st.evicted + st.oversized
+                );
+            }
+        }
+        if let Some((_, ds)) = &self.deseg {
+            let st = ds.stats();
+            let dropped = st.dropped_at_gap + st.dropped_too_long;
+            if dropped + st.evicted > 0 {
+                eprintln!(
+                    "pcapx: {name}: warning: TCP desegmentation dropped {dropped} incomplete PDU(s) ({} at a gap, {} too long) and {} conversation(s) over the bound",
+                    st.dropped_at_gap, st.dropped_too_long, st.evicted
+                );
+            }
+        }
     }
 }
 
 impl Work {
+    /// Record `i`'s side input for [`Engine::dissect_with`].
+    pub fn reassembled(&self, i: usize) -> Reassembled<'_> {
+        self.side
+            .get(i)
+            .map(|s| s.get(&self.arena))
+            .unwrap_or_default()
+    }
+
     /// Add record `i`'s per-file values to `fields` (after the engine has
     /// dissected it).
     pub fn add_stream_fields(&self, i: usize, fields: &mut Fields) {
@@ -327,14 +564,14 @@ impl Work {
 
 /// Feeds the parallel pipeline from the reader's thread: batches in file
 /// order, the filter applied and the `-c` limit counted there, so the limit
-/// is exact whatever the thread count.
+/// is exact whatever the thread count, and the stateful pass run there.
 pub struct Feeder<'a> {
     cap: &'a mut Capture,
     filter: PacketFilter,
     limit: Option<u64>,
     used: u64,
     done: bool,
-    streams: Option<StreamPass>,
+    streams: Option<StreamPass<'a>>,
 }
 
 impl<'a> Feeder<'a> {
@@ -355,8 +592,13 @@ impl<'a> Feeder<'a> {
         }
     }
 
-    /// Also run the per-file stream pass (see [`StreamPass`]).
-    pub fn with_streams(mut self, pass: Option<StreamPass>) -> Feeder<'a> {
+    /// The stateful pass, if any (for its counters once the run is over).
+    pub fn into_pass(self) -> Option<StreamPass<'a>> {
+        self.streams
+    }
+
+    /// Also run the stateful pass (see [`StreamPass`]).
+    pub fn with_streams(mut self, pass: Option<StreamPass<'a>>) -> Feeder<'a> {
         self.streams = pass;
         self
     }
@@ -386,11 +628,18 @@ impl<'a> Feeder<'a> {
         let take = pass.len();
         let mut streams = Vec::new();
         let mut stream_ids = StreamIds::default();
+        let mut side = Vec::new();
+        let mut arena = Vec::new();
         if let Some(sp) = self.streams.as_mut() {
-            stream_ids = sp.ids;
-            streams.reserve(take);
+            stream_ids = sp.ids.unwrap_or_default();
+            streams.reserve(if sp.ids.is_some() { take } else { 0 });
+            side.reserve(take);
             for rec in batch.iter().take(take) {
-                streams.push(sp.values(&rec));
+                let (s, v) = sp.record(&rec, &mut arena);
+                side.push(s);
+                if let Some(v) = v {
+                    streams.push(v);
+                }
             }
         }
         Ok(Some(Work {
@@ -399,6 +648,8 @@ impl<'a> Feeder<'a> {
             pass,
             streams,
             stream_ids,
+            side,
+            arena,
         }))
     }
 }

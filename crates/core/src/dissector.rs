@@ -6,6 +6,7 @@
 
 use crate::engine::PacketMeta;
 use crate::fields::{Cut, FieldMask, Fields, LayerRecord, Limit};
+use crate::reassembled::{IpDefrag, PduCx, PduLen, Reassembled, Source, TcpDeseg};
 use crate::registry::{
     AnomalyDef, AnomalyId, FieldDef, FieldId, ProtoId, ProtocolDef, Registry, RegistryError,
 };
@@ -115,18 +116,34 @@ pub trait Dissector: Send + Sync {
     fn write_layer_name(&self, _view: &PacketView<'_>, _layer: usize, _out: &mut String) -> bool {
         false
     }
+
+    /// For a protocol carried over a TCP byte stream (bound in `tcp.port` or
+    /// a `tcp.port` heuristic): how long is the PDU that starts at `data[0]`?
+    /// `data` is what the stream delivered from the PDU's first byte on,
+    /// possibly spanning many segments. Returning anything but
+    /// [`PduLen::NotMine`] turns on TCP desegmentation for the direction:
+    /// `dissect` is then called at the segment that completes PDUs, with
+    /// their bytes (see `crate::reassembled` and API-desegment.md). Must be
+    /// cheap, never panic, and record nothing. Default: no framing.
+    fn pdu_len(&self, _data: &[u8], _cx: &PduCx) -> PduLen {
+        PduLen::NotMine
+    }
 }
 
 /// What `summary` can look at: the dissected packet with every field materialised.
 pub struct PacketView<'a> {
     pub fields: &'a Fields,
     pub registry: &'a Registry,
+    /// The captured frame (layers whose [`LayerRecord::source`] is
+    /// [`Source::Frame`]; use [`PacketView::bytes`] for any layer).
     pub data: &'a [u8],
+    /// What the stateful pass reassembled for this packet.
+    pub reassembled: Reassembled<'a>,
     /// `-n`: numbers instead of service names.
     pub numeric: bool,
 }
 
-impl PacketView<'_> {
+impl<'a> PacketView<'a> {
     /// First value of field `name` within layer `layer`.
     pub fn get(&self, layer: usize, name: &str) -> Option<Value<'_>> {
         let f = self.registry.field_by_name(name)?;
@@ -145,6 +162,15 @@ impl PacketView<'_> {
 
     pub fn layer(&self, layer: usize) -> Option<&LayerRecord> {
         self.fields.layers().get(layer)
+    }
+
+    /// The bytes `layer`'s offsets refer to: the frame, or a reassembled
+    /// datagram or PDU sequence.
+    pub fn bytes(&self, layer: usize) -> &'a [u8] {
+        match self.layer(layer).map(|l| l.source) {
+            None | Some(Source::Frame) => self.data,
+            Some(s) => self.reassembled.bytes(s),
+        }
     }
 }
 
@@ -274,6 +300,14 @@ pub struct Ctx<'a> {
     pub(crate) cut_by: Option<ProtoId>,
     pub(crate) truncated_id: AnomalyId,
     pub(crate) malformed_id: AnomalyId,
+    /// The stateful pass's side input, and which parts were taken.
+    pub(crate) side: &'a Reassembled<'a>,
+    pub(crate) ip_taken: bool,
+    pub(crate) tcp_taken: bool,
+    /// The buffer this layer's bytes come from.
+    pub(crate) source: Source,
+    /// Set by [`Ctx::continue_in`]: the next layer's bytes.
+    pub(crate) switch_to: Option<Source>,
 }
 
 impl<'a> Ctx<'a> {
@@ -371,8 +405,51 @@ impl<'a> Ctx<'a> {
         self.quoted = true;
     }
 
-    /// Byte offset of this layer within the frame.
+    /// Byte offset of this layer within its buffer ([`Ctx::source`]).
     pub fn offset(&self) -> usize {
         self.offset
+    }
+
+    /// Where this layer's bytes come from: the frame, or bytes reassembled
+    /// by the stateful pass.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
+    /// The packet's side input (all of it; see [`Ctx::take_ip_defrag`]).
+    pub fn reassembled(&self) -> &Reassembled<'a> {
+        self.side
+    }
+
+    /// IP defragmentation's decision for this packet's outermost IP layer,
+    /// once: the first fragment layer of the packet (from the frame) takes
+    /// it, any later one (a tunnelled or quoted IP) sees [`IpDefrag::AsIs`].
+    pub fn take_ip_defrag(&mut self) -> IpDefrag<'a> {
+        if self.ip_taken || self.quoted || self.source != Source::Frame {
+            return IpDefrag::AsIs;
+        }
+        self.ip_taken = true;
+        self.side.ip
+    }
+
+    /// TCP desegmentation's decision for this packet's TCP payload, once:
+    /// the first unquoted TCP layer takes it.
+    pub fn take_tcp_deseg(&mut self) -> TcpDeseg<'a> {
+        if self.tcp_taken || self.quoted || self.source == Source::Tcp {
+            return TcpDeseg::AsIs;
+        }
+        self.tcp_taken = true;
+        self.side.tcp
+    }
+
+    /// The next layer's bytes are the reassembled buffer `source` (whole),
+    /// not the rest of this one. Returns false (and changes nothing) when
+    /// the packet has no such buffer.
+    pub fn continue_in(&mut self, source: Source) -> bool {
+        if source == Source::Frame || self.side.bytes(source).is_empty() {
+            return false;
+        }
+        self.switch_to = Some(source);
+        true
     }
 }

@@ -4,6 +4,7 @@
 use crate::dissector::{Ctx, Dissector, Next, Outcome, PacketView, Registrar, TableDecl, TableId};
 use crate::fields::{FieldMask, Fields, LayerRecord, Wanted};
 use crate::keys::tables;
+use crate::reassembled::{PduCx, PduLen, Reassembled, Source};
 use crate::registry::{
     AnomalyDef, AnomalyId, FieldDef, FieldId, ProtoId, ProtocolDef, Registry, RegistryError,
 };
@@ -31,6 +32,10 @@ pub struct PacketMeta<'a> {
     /// pcapng packet comment, if any.
     pub comment: Option<&'a str>,
 }
+
+/// A dissector that frames a byte stream's PDUs ([`Engine::stream_framer`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Framer(usize);
 
 /// Field ids of the pseudo-protocols the engine itself fills in.
 #[derive(Copy, Clone, Debug)]
@@ -531,6 +536,51 @@ impl Engine {
         self.dissectors.get(i).map(|d| d.as_ref())
     }
 
+    /// A dispatch table by name (`tcp.port`), for the stateful pass.
+    pub fn table(&self, name: &str) -> Option<TableId> {
+        let i = self.tables.iter().position(|t| t.name == name)?;
+        u32::try_from(i).ok().map(TableId)
+    }
+
+    /// The dissector that frames the PDUs of a byte stream carried with
+    /// ports `a` and `b` in `table` (TCP desegmentation): the lower port's
+    /// binding, else the higher port's — the same choice as the walk's
+    /// [`Next::Ports`] — else the first of the table's heuristics that
+    /// frames `data`. `None` when the chosen dissector does not frame
+    /// `data` ([`Dissector::pdu_len`] says [`PduLen::NotMine`]).
+    pub fn stream_framer(
+        &self,
+        table: TableId,
+        a: u16,
+        b: u16,
+        data: &[u8],
+        cx: &PduCx,
+    ) -> Option<Framer> {
+        let t = table.0 as usize;
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let frames = |d: usize| self.dissectors[d].pdu_len(data, cx) != PduLen::NotMine;
+        if let Some(d) = self
+            .lookup(t, u64::from(lo))
+            .or_else(|| self.lookup(t, u64::from(hi)))
+        {
+            return frames(d).then_some(Framer(d));
+        }
+        let tab = self.tables.get(t)?;
+        tab.heuristics
+            .iter()
+            .copied()
+            .find(|&d| frames(d))
+            .map(Framer)
+    }
+
+    /// [`Dissector::pdu_len`] of a framer found by [`Engine::stream_framer`].
+    pub fn pdu_len(&self, f: Framer, data: &[u8], cx: &PduCx) -> PduLen {
+        match self.dissectors.get(f.0) {
+            Some(d) => d.pdu_len(data, cx),
+            None => PduLen::NotMine,
+        }
+    }
+
     /// Does any dissector handle this link type?
     pub fn knows_linktype(&self, linktype: u32) -> bool {
         self.linktype.is_some_and(|t| {
@@ -594,10 +644,27 @@ impl Engine {
     /// dissector claimed becomes a `data` layer, bytes past the first declared
     /// length a `padding` layer; last, `frame.protocols` names the layers.
     pub fn dissect(&self, meta: &PacketMeta<'_>, data: &[u8], out: &mut Fields) {
+        self.dissect_with(meta, data, &Reassembled::default(), out);
+    }
+
+    /// [`Engine::dissect`] with the stateful pass's side input for this
+    /// packet: layers that take it (IP fragments, TCP with a framing
+    /// application dissector) continue the walk in the reassembled bytes.
+    pub fn dissect_with(
+        &self,
+        meta: &PacketMeta<'_>,
+        data: &[u8],
+        side: &Reassembled<'_>,
+        out: &mut Fields,
+    ) {
         out.clear();
         self.frame_layer(meta, out);
-        let end = self.walk_layers(meta, data, out);
-        self.data_layer(data, &end, out);
+        let end = self.walk_layers(meta, data, side, out);
+        let buf = match end.source {
+            Source::Frame => data,
+            s => side.bytes(s),
+        };
+        self.data_layer(buf, &end, out);
         self.padding_layer(data, end.padding, out);
         self.protocols_field(out);
         self.anomaly_fields(out);
@@ -636,6 +703,7 @@ impl Engine {
             offset: 0,
             header_len: 0,
             quoted: false,
+            source: Source::Frame,
         });
         if out.wants_any(self.frame_mask) {
             out.add(ff.number, Value::U64(meta.number));
@@ -656,7 +724,14 @@ impl Engine {
     /// the hand-off, or [`MAX_LAYERS`] is reached. Returns where the walk
     /// stopped.
     #[inline]
-    fn walk_layers(&self, meta: &PacketMeta<'_>, data: &[u8], out: &mut Fields) -> WalkEnd {
+    fn walk_layers(
+        &self,
+        meta: &PacketMeta<'_>,
+        frame: &[u8],
+        side: &Reassembled<'_>,
+        out: &mut Fields,
+    ) -> WalkEnd {
+        let mut data = frame;
         let mut walk = Walk {
             start: 0,
             end: data.len(),
@@ -677,6 +752,11 @@ impl Engine {
             cut_by: None,
             truncated_id: self.anomalies.truncated,
             malformed_id: self.anomalies.malformed,
+            side,
+            ip_taken: false,
+            tcp_taken: false,
+            source: Source::Frame,
+            switch_to: None,
         };
         let mut chosen = self.link_dissector(meta, cx.fields);
         let mut depth = 0usize;
@@ -695,6 +775,7 @@ impl Engine {
             let (prev, declared) = (cx.prev, cx.declared_len);
             let outcome = self.decode_layer(di, slice, &walk, &mut cx);
             if outcome.next == Next::NotMine && cx.fields.pop_empty_layer() {
+                cx.switch_to = None;
                 cx.prev = prev;
                 cx.declared_len = declared;
                 cx.offset = walk.start;
@@ -711,7 +792,18 @@ impl Engine {
             n_declined = 0;
             walk.advance(&outcome, cx.quoted, self.protos[di]);
             if matches!(outcome.next, Next::End | Next::NotMine) {
+                cx.switch_to = None;
                 break;
+            }
+            if let Some(src) = cx.switch_to.take() {
+                // The layer handed off reassembled bytes: the rest of the
+                // walk is in them (padding stays the frame's).
+                data = side.bytes(src);
+                cx.source = src;
+                walk.start = 0;
+                walk.end = data.len();
+                walk.cut_by = None;
+                cx.declared_len = None;
             }
             let rest = data.get(walk.start..walk.end).unwrap_or(&[]);
             cx.offset = walk.start;
@@ -723,6 +815,7 @@ impl Engine {
             end: walk.end,
             padding: walk.padding,
             quoted: cx.quoted,
+            source: cx.source,
         }
     }
 
@@ -796,6 +889,7 @@ impl Engine {
             offset: u32::try_from(offset).unwrap_or(u32::MAX),
             header_len: 0,
             quoted: cx.quoted,
+            source: cx.source,
         });
         cx.offset = offset;
         cx.end = walk.end;
@@ -824,6 +918,7 @@ impl Engine {
             offset: u32::try_from(end.start).unwrap_or(u32::MAX),
             header_len: u32::try_from(rest.len()).unwrap_or(u32::MAX),
             quoted: end.quoted,
+            source: end.source,
         });
         out.add(ff.data, Value::Bytes(rest));
         out.add(ff.data_len, Value::U64(rest.len() as u64));
@@ -843,6 +938,7 @@ impl Engine {
             offset: u32::try_from(offset).unwrap_or(u32::MAX),
             header_len: u32::try_from(pad.len()).unwrap_or(u32::MAX),
             quoted: false,
+            source: Source::Frame,
         });
         out.add(ff.padding, Value::Bytes(pad));
         out.add(ff.padding_len, Value::U64(pad.len() as u64));
@@ -877,10 +973,24 @@ impl Engine {
     /// The innermost layer with a summary of its own gives its summary; the
     /// layers around it give their names, joined by ` / `.
     pub fn summary_into(&self, fields: &Fields, data: &[u8], numeric: bool, out: &mut String) {
+        self.summary_into_with(fields, data, &Reassembled::default(), numeric, out);
+    }
+
+    /// [`Engine::summary_into`] for a packet dissected with
+    /// [`Engine::dissect_with`] (`side` is the same side input).
+    pub fn summary_into_with(
+        &self,
+        fields: &Fields,
+        data: &[u8],
+        side: &Reassembled<'_>,
+        numeric: bool,
+        out: &mut String,
+    ) {
         let view = PacketView {
             fields,
             registry: &self.registry,
             data,
+            reassembled: *side,
             numeric,
         };
         let layers = fields.layers();
@@ -977,6 +1087,8 @@ struct WalkEnd {
     padding: Option<(usize, usize)>,
     /// The walk was inside a quoted packet when it stopped.
     quoted: bool,
+    /// The buffer `start..end` refer to.
+    source: Source,
 }
 
 #[cfg(test)]

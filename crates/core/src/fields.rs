@@ -150,6 +150,9 @@ pub struct LayerRecord {
     /// The layer is inside a quoted packet (the copy of the offending datagram
     /// in an ICMP error); Scapy calls these `IPerror`, `TCPerror`, ….
     pub quoted: bool,
+    /// The buffer `offset` refers to: the frame, or bytes the stateful pass
+    /// reassembled (`show --hex` highlights frame layers only).
+    pub source: crate::reassembled::Source,
 }
 
 /// An anomaly hit in one packet.
@@ -567,6 +570,7 @@ mod tests {
             offset: 0,
             header_len: 0,
             quoted: false,
+            source: crate::reassembled::Source::Frame,
         });
         f.add(FieldId(0), Value::U64(7));
         f.add(FieldId(1), Value::Str("a.example"));

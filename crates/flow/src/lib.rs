@@ -3,6 +3,10 @@
 //! - [`community_id`] — Corelight Community ID v1 ([`CommunityId`]).
 //! - [`packet`] — the cheap header parse ([`packet::parse`] → [`PacketInfo`])
 //!   that picks a packet's flow without the dissection engine.
+//! - [`defrag`] — IPv4/IPv6 defragmentation with tshark's overlap choices
+//!   ([`defrag::Defragmenter`]), in bounded memory.
+//! - [`deseg`] — TCP desegmentation for application dissectors that frame
+//!   PDUs ([`deseg::Desegmenter`], tshark's `tcp_dissect_pdus` model).
 //! - [`key`] — the symmetric [`FlowKey`] and the address-pair shard hash.
 //! - [`table`] — the [`FlowTable`]: bidirectional flows with Zeek's
 //!   `conn_state` and `history`, idle/active timeouts, TCP port reuse.
@@ -14,6 +18,8 @@
 //! This crate does no I/O.
 
 pub mod community_id;
+pub mod defrag;
+pub mod deseg;
 pub mod key;
 pub mod numbering;
 pub mod packet;

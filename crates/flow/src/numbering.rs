@@ -79,11 +79,23 @@ impl StreamNumbering {
     /// UDP header quoted in an ICMP error is numbered too (tshark looks its
     /// conversation up, creating it if new), without setting sequence bases.
     pub fn packet(&mut self, p: &PacketInfo, ts_ns: i64) -> PacketStreams {
+        if p.src.is_none() || p.dst.is_none() {
+            return PacketStreams::default();
+        }
+        let l4 = self.defragment(p, ts_ns);
+        self.packet_defragmented(p, l4)
+    }
+
+    /// [`StreamNumbering::packet`] when IP defragmentation was done by the
+    /// caller (a [`crate::defrag::Defragmenter`] over the same packets):
+    /// `l4` is [`crate::defrag::Verdict`]'s transport layer — the packet's
+    /// own for `AsIs`, [`L4::Fragment`] for `Held`, the first fragment's for
+    /// `Complete`.
+    pub fn packet_defragmented(&mut self, p: &PacketInfo, l4: L4) -> PacketStreams {
         let mut out = PacketStreams::default();
         let (Some(src), Some(dst)) = (p.src, p.dst) else {
             return out;
         };
-        let l4 = self.defragment(p, ts_ns);
         out.l4 = l4;
         self.layer(src, dst, p.proto, l4, p.frag.is_some(), &mut out);
         if let Some(q) = p.quoted {

@@ -85,6 +85,10 @@ pub struct PacketInfo {
     pub ip_payload_len: u32,
     /// Was the whole IP payload captured (not cut by the snaplen)?
     pub ip_payload_captured: bool,
+    /// The IP payload's captured bytes within the frame: after the IP header
+    /// and its extension headers (for an IPv6 fragment, after the fragment
+    /// header), at most the declared length.
+    pub ip_payload: Range<usize>,
     /// For an ICMP/ICMPv6 error: the quoted datagram's addresses, protocol
     /// and transport header as far as it was quoted (a TCP header needs its
     /// first 16 bytes, through the window).
@@ -296,6 +300,7 @@ fn transport(d: &[u8], r: Range<usize>, ip_payload: usize, p: &mut PacketInfo) -
     let ip_payload32 = u32::try_from(ip_payload).unwrap_or(u32::MAX);
     p.ip_payload_len = ip_payload32;
     p.ip_payload_captured = r.len() >= ip_payload;
+    p.ip_payload = r.clone();
     if p.frag.is_some_and(|f| f.offset > 0) {
         p.l4 = L4::Fragment;
         p.payload = r;

@@ -369,6 +369,15 @@ impl Stream {
             // (held bytes are delivered), which makes it the next in order.
             self.skip_to(s, emit);
         }
+        // Giving up on holes may have delivered held bytes past `s` (a copy
+        // of the segment's start, held earlier): the rest of the segment is
+        // then in order.
+        let (s, data) = if s < self.base {
+            let skip = usize::try_from(self.base - s).unwrap_or(usize::MAX);
+            (self.base, data.get(skip..).unwrap_or(&[]))
+        } else {
+            (s, data)
+        };
         if s == self.base {
             // In order: deliver straight from the packet, except where bytes
             // are already held (the first copy wins) or were not captured.
@@ -399,6 +408,9 @@ impl Stream {
             };
             self.skip_to(fe, emit);
         }
+        // `data` starts at `data_start`; making room above may have moved
+        // the delivery point past it.
+        let data_start = s;
         let s = s.max(self.base);
         if s >= e {
             return class;
@@ -418,8 +430,8 @@ impl Stream {
                 if x < y {
                     let held = &buf[usize::try_from(x - base).unwrap_or(0)
                         ..usize::try_from(y - base).unwrap_or(0)];
-                    let new = &data[usize::try_from(x - start).unwrap_or(0)
-                        ..usize::try_from(y - start).unwrap_or(0)];
+                    let new = &data[usize::try_from(x - data_start).unwrap_or(0)
+                        ..usize::try_from(y - data_start).unwrap_or(0)];
                     if held != new {
                         stats.inconsistent_overlaps += y - x;
                     }
@@ -431,8 +443,8 @@ impl Stream {
                     usize::try_from(y - base).unwrap_or(0),
                 );
                 let (dx, dy) = (
-                    usize::try_from(x - start).unwrap_or(0),
-                    usize::try_from(y - start).unwrap_or(0),
+                    usize::try_from(x - data_start).unwrap_or(0),
+                    usize::try_from(y - data_start).unwrap_or(0),
                 );
                 buf[bx..by].copy_from_slice(&data[dx..dy]);
             });
@@ -567,6 +579,34 @@ mod tests {
         }
         st.flush(&mut emit);
         (out, gaps, fin, st)
+    }
+
+    /// Found by the `reassembly` fuzz target: a segment beyond the window
+    /// whose start was already held. Giving up on the holes delivers that
+    /// held copy; the rest of the segment must follow from its own bytes at
+    /// the right place (it was copied misaligned).
+    #[test]
+    fn window_skip_over_a_held_copy_of_the_segment_start() {
+        let byte_at = |o: u32| o.wrapping_mul(2_654_435_761).to_be_bytes()[1];
+        let seg = |o: u32, n: u32| -> Vec<u8> { (o..o + n).map(byte_at).collect() };
+        let (a, b, c, d) = (seg(0, 3), seg(2809, 75), seg(3912, 75), seg(3912, 255));
+        let cfg = StreamConfig {
+            capacity: 4144,
+            max_ranges: 8,
+            store: true,
+        };
+        let (out, gaps, _, _) = run(
+            cfg,
+            &[
+                (1000, ACK, &a),
+                (1000 + 2809, ACK, &b),
+                (1000 + 3912, ACK, &c),
+                (1000 + 3912, ACK, &d),
+            ],
+        );
+        let want: Vec<u8> = [a, b, d].concat();
+        assert_eq!(out, want);
+        assert_eq!(gaps, 2806 + 1028);
     }
 
     #[test]

@@ -98,8 +98,12 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let wanted = spec.wanted(engine.registry().field_count());
     let mut total = Account::default();
     let mut anomalies = AnomalyTally::new(engine.registry());
-    let streams = input::StreamIds::wanted(engine, &wanted)
-        .map(|ids| input::StreamPass::new(ids, a.community_id_seed));
+    let streams = input::StreamPass::for_input(
+        engine,
+        &a.input,
+        input::StreamIds::wanted(engine, &wanted),
+        a.community_id_seed,
+    );
     let mut feeder = input::Feeder::new(&mut cap, filter, a.input.limit).with_streams(streams);
 
     let result = input::pipeline(
@@ -126,7 +130,7 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
                     acc.filtered_out += 1;
                     continue;
                 }
-                engine.dissect(&input::meta(&rec), rec.data, fields);
+                engine.dissect_with(&input::meta(&rec), rec.data, &w.reassembled(i), fields);
                 w.add_stream_fields(i, fields);
                 if let Some(t) = &mut tally {
                     t.count(fields);
@@ -153,6 +157,9 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     );
     if let Some(pb) = &progress {
         pb.finish_and_clear();
+    }
+    if let Some(p) = feeder.into_pass() {
+        p.report(&a.input.name());
     }
     result?;
     writer

@@ -37,38 +37,45 @@ pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let mut other = 0u64;
     let mut root = Node::default();
     let mut seq = 0u64;
-    let c = input::walk(&mut cap, &mut filter, a.input.limit, |rec| {
-        engine.dissect(&input::meta(rec), rec.data, &mut fields);
-        let layers = fields.layers();
-        // Scapy: the first of TCP, UDP, ICMP the packet has (quoted copies in
-        // ICMP errors are TCPerror/UDPerror, which do not count), else Other.
-        match classic
-            .iter()
-            .position(|(_, p)| layers.iter().any(|l| l.proto == *p && !l.quoted))
-        {
-            Some(i) => counts[i] += 1,
-            None => other += 1,
-        }
-        if a.hierarchy {
-            let mut node = &mut root;
-            node.frames += 1;
-            node.bytes += u64::from(rec.wirelen);
-            for l in layers
+    let mut pass = input::StreamPass::for_input(engine, &a.input, None, 0);
+    let c = input::walk_with(
+        &mut cap,
+        &mut filter,
+        a.input.limit,
+        pass.as_mut(),
+        |rec, side| {
+            engine.dissect_with(&input::meta(rec), rec.data, side, &mut fields);
+            let layers = fields.layers();
+            // Scapy: the first of TCP, UDP, ICMP the packet has (quoted copies in
+            // ICMP errors are TCPerror/UDPerror, which do not count), else Other.
+            match classic
                 .iter()
-                .filter(|l| l.proto != frame && l.proto != padding)
+                .position(|(_, p)| layers.iter().any(|l| l.proto == *p && !l.quoted))
             {
-                let name = &reg.protocol(l.proto).name;
-                seq += 1;
-                node = node.children.entry(name.clone()).or_insert_with(|| Node {
-                    order: seq,
-                    ..Node::default()
-                });
+                Some(i) => counts[i] += 1,
+                None => other += 1,
+            }
+            if a.hierarchy {
+                let mut node = &mut root;
                 node.frames += 1;
                 node.bytes += u64::from(rec.wirelen);
+                for l in layers
+                    .iter()
+                    .filter(|l| l.proto != frame && l.proto != padding)
+                {
+                    let name = &reg.protocol(l.proto).name;
+                    seq += 1;
+                    node = node.children.entry(name.clone()).or_insert_with(|| Node {
+                        order: seq,
+                        ..Node::default()
+                    });
+                    node.frames += 1;
+                    node.bytes += u64::from(rec.wirelen);
+                }
             }
-        }
-        Ok(ControlFlow::Continue(()))
-    })?;
+            Ok(ControlFlow::Continue(()))
+        },
+    )?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if a.hierarchy {
@@ -114,6 +121,9 @@ pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         )?;
     }
     input::report_damage(&cap);
+    if let Some(p) = &pass {
+        p.report(&a.input.name());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,6 +8,7 @@ mod describe;
 mod fields;
 mod filter;
 mod flows;
+mod follow;
 mod info;
 mod plugins;
 mod show;
@@ -67,6 +68,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Describe(a) => describe::run(&a, &Ctx::new(p)?),
         Command::Unique(a) => unique::run(&a, &Ctx::new(p)?),
         Command::Flows(a) => flows::run(&a, &Ctx::new(p)?),
+        Command::Follow(a) => follow::run(&a, &Ctx::new(p)?),
         Command::Filter(a) => filter::run(&a),
         Command::Capture(a) => capture::run(&a, p),
         Command::Plugins(a) => plugins::run(&a, p),

@@ -26,11 +26,13 @@ pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     // shrinking file); a live batch ends as soon as the ring is empty, and
     // its dumps are flushed at once.
     let held = std::cell::RefCell::new(String::new());
-    input::walk_committed(
+    let mut pass = input::StreamPass::for_input(engine, &a.input, None, 0);
+    input::walk_with_committed(
         &mut cap,
         &mut filter,
         a.input.limit,
-        |rec| {
+        pass.as_mut(),
+        |rec, side| {
             if let Some(p) = a.packet
                 && rec.number != p
             {
@@ -41,7 +43,7 @@ pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
                 });
             }
             found = true;
-            engine.dissect(&input::meta(rec), rec.data, &mut fields);
+            engine.dissect_with(&input::meta(rec), rec.data, side, &mut fields);
             text.clear();
             render(engine, &fields, &mut text);
             if a.hex {
@@ -67,6 +69,9 @@ pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     )?;
     out.flush()?;
     input::report_damage(&cap);
+    if let Some(p) = &pass {
+        p.report(&a.input.name());
+    }
     if let Some(p) = a.packet
         && !found
     {

@@ -92,7 +92,7 @@ pub(super) fn scan<A: Send>(
     let threads = pcapx_pipeline::thread_count(rows.threads);
     let wanted = spec.wanted(engine.registry().field_count());
     let streams =
-        input::StreamIds::wanted(engine, &wanted).map(|ids| input::StreamPass::new(ids, 0));
+        input::StreamPass::for_input(engine, input, input::StreamIds::wanted(engine, &wanted), 0);
     let mut feeder = input::Feeder::new(&mut cap, filter, input.limit).with_streams(streams);
     input::pipeline(
         threads,
@@ -104,7 +104,7 @@ pub(super) fn scan<A: Send>(
                 if !pass {
                     continue;
                 }
-                engine.dissect(&input::meta(&rec), rec.data, fields);
+                engine.dissect_with(&input::meta(&rec), rec.data, &w.reassembled(i), fields);
                 w.add_stream_fields(i, fields);
                 if spec.accepts(fields) {
                     row(&mut part, fields);
@@ -117,6 +117,9 @@ pub(super) fn scan<A: Send>(
             Ok(())
         },
     )?;
+    if let Some(p) = feeder.into_pass() {
+        p.report(&input.name());
+    }
     input::report_damage(&cap);
     Ok(())
 }
@@ -164,6 +167,8 @@ pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
             live: a.live.clone(),
             limit: a.limit,
             filter: a.filter.clone(),
+            no_defrag: a.no_defrag,
+            no_desegment: a.no_desegment,
         };
         let mut out = std::io::stdout().lock();
         return super::conversations::report(ctx, &input, kind, a.format, &mut out);
@@ -229,6 +234,8 @@ pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
         live: a.live.clone(),
         limit: a.limit,
         filter: a.filter.clone(),
+        no_defrag: a.no_defrag,
+        no_desegment: a.no_desegment,
     };
     let mut total = GroupPartial::new();
     scan(

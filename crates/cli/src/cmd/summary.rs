@@ -23,14 +23,16 @@ pub fn run(a: &SummaryArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     // its lines are flushed at once.
     let live = cap.is_live();
     let held = std::cell::RefCell::new(Vec::<u8>::with_capacity(1 << 16));
-    input::walk_committed(
+    let mut pass = input::StreamPass::for_input(engine, &a.input, None, 0);
+    input::walk_with_committed(
         &mut cap,
         &mut filter,
         a.input.limit,
-        |rec| {
-            engine.dissect(&input::meta(rec), rec.data, &mut fields);
+        pass.as_mut(),
+        |rec, side| {
+            engine.dissect_with(&input::meta(rec), rec.data, side, &mut fields);
             line.clear();
-            engine.summary_into(&fields, rec.data, a.numeric, &mut line);
+            engine.summary_into_with(&fields, rec.data, side, a.numeric, &mut line);
             line.push('\n');
             held.borrow_mut().extend_from_slice(line.as_bytes());
             Ok(ControlFlow::Continue(()))
@@ -47,5 +49,8 @@ pub fn run(a: &SummaryArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     )?;
     out.flush()?;
     input::report_damage(&cap);
+    if let Some(p) = &pass {
+        p.report(&a.input.name());
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,9 +10,12 @@
 //! * `payload_len` is total length − header length, so Ethernet padding becomes
 //!   the engine's `padding` layer. Total length 0 (TSO) means "the rest", and
 //!   `ip.len` then shows the frame's remaining length, as Wireshark does.
-//! * Fragments: offset 0 dispatches via `ip.proto`; later fragments end with the
-//!   raw data. Unlike Wireshark, pcapx does not reassemble: tshark shows the
-//!   first fragment as `data` and the reassembled datagram on the last one.
+//! * Fragments follow IP defragmentation (the stateful pass's
+//!   [`pcapx_core::IpDefrag`], as tshark): a fragment that does not complete
+//!   its datagram ends with its payload as `data`, the one that completes it
+//!   dispatches the reassembled payload via `ip.proto`. Without the pass
+//!   (`--no-defrag`): offset 0 dispatches its own bytes, later fragments end
+//!   with the raw data.
 //! * A version-6 packet (e.g. on linktype 228) is handed to IPv6 with a
 //!   `malformed` anomaly, as Wireshark does.
 
@@ -22,7 +25,8 @@ use std::sync::{Arc, OnceLock};
 
 use pcapx_core::dissector::{PacketView, TableId};
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldId, FieldMask, Next, Outcome, Registrar, RegistryError, Value,
+    AnomalyId, Ctx, Dissector, FieldId, FieldMask, IpDefrag, Next, Outcome, Registrar,
+    RegistryError, Source, Value,
 };
 
 use super::names::ip_proto;
@@ -233,10 +237,24 @@ impl Dissector for Ipv4 {
             }
             Some(tot - hlen)
         };
-        let next = if ff & 0x1fff == 0 {
+        let as_is = if ff & 0x1fff == 0 {
             Next::Table(ids.ip_proto, u64::from(proto))
         } else {
             Next::End
+        };
+        // With IP defragmentation on, the upper layer appears at the
+        // fragment that completes the datagram, in its reassembled payload.
+        let next = if ff & 0x3fff == 0 {
+            as_is
+        } else {
+            match cx.take_ip_defrag() {
+                IpDefrag::AsIs => as_is,
+                IpDefrag::Held => Next::End,
+                IpDefrag::Complete { .. } if cx.continue_in(Source::Ip) => {
+                    Next::Table(ids.ip_proto, u64::from(proto))
+                }
+                IpDefrag::Complete { .. } => Next::End,
+            }
         };
         Outcome {
             header_len: hlen,

@@ -7,13 +7,19 @@
 //! Each sets `payload_len` to what remains of the length declared below it, so
 //! trailing bytes stay padding. A jumbo payload option (RFC 2675) in the
 //! hop-by-hop header supplies the length when the IPv6 payload length is 0.
-//! A non-first fragment ends the dissection (pcapx does not reassemble).
+//! Fragments follow IP defragmentation (the stateful pass's
+//! [`pcapx_core::IpDefrag`]): a fragment that does not complete its datagram
+//! ends the dissection, the one that completes it continues in the
+//! reassembled payload; without defragmentation (`--no-defrag`) a first
+//! fragment dispatches its own bytes and a later one ends the dissection.
 
 use pcapx_core::{IpProto, keys::tables};
 use std::sync::{Arc, OnceLock};
 
 use pcapx_core::dissector::{PacketView, TableId};
-use pcapx_core::{Ctx, Dissector, FieldId, Next, Outcome, Registrar, RegistryError, Value};
+use pcapx_core::{
+    Ctx, Dissector, FieldId, IpDefrag, Next, Outcome, Registrar, RegistryError, Source, Value,
+};
 
 use super::ipv6::{NO_NEXT, OptIds};
 use super::wire::{be16, be32, ipv6, u8_at};
@@ -446,10 +452,25 @@ impl Dissector for FragHdr {
             cx.short();
             return Outcome::end(data.len());
         };
-        let next = if off >> 3 != 0 || nxt == NO_NEXT {
+        let fragment = off >> 3 != 0 || off & 1 == 1;
+        let as_is = if off >> 3 != 0 || nxt == NO_NEXT {
             Next::End
         } else {
             Next::Table(ids.ip_proto, u64::from(nxt))
+        };
+        // With IP defragmentation on, the upper layer appears at the
+        // fragment that completes the datagram, in its reassembled payload.
+        let next = if !fragment {
+            as_is
+        } else {
+            match cx.take_ip_defrag() {
+                IpDefrag::AsIs => as_is,
+                IpDefrag::Held => Next::End,
+                IpDefrag::Complete { .. } if nxt != NO_NEXT && cx.continue_in(Source::Ip) => {
+                    Next::Table(ids.ip_proto, u64::from(nxt))
+                }
+                IpDefrag::Complete { .. } => Next::End,
+            }
         };
         Outcome {
             header_len: 8,

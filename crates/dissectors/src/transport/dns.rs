@@ -14,7 +14,9 @@ use pcapx_core::{Port, keys::tables};
 use std::fmt::Write as _;
 
 use pcapx_core::dissector::PacketView;
-use pcapx_core::{AnomalyId, Ctx, Dissector, FieldId, Outcome, Registrar, RegistryError, Value};
+use pcapx_core::{
+    AnomalyId, Ctx, Dissector, FieldId, Outcome, PduCx, PduLen, Registrar, RegistryError, Value,
+};
 
 use super::{arr, be16, be32};
 
@@ -409,6 +411,16 @@ impl Dissector for Dns {
         Outcome::end((2 + used).min(data.len()))
     }
 
+    /// DNS over TCP (RFC 1035 4.2.2): each message follows its 2-byte
+    /// length, so a message spanning segments is desegmented and decodes at
+    /// the segment that completes it, as in tshark.
+    fn pdu_len(&self, data: &[u8], _cx: &PduCx) -> PduLen {
+        match be16(data, 0) {
+            Some(len) => PduLen::Len(2 + usize::from(len)),
+            None => PduLen::NeedMore,
+        }
+    }
+
     fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
         let Some(rec) = view.layer(layer) else {
             return false;
@@ -421,7 +433,7 @@ impl Dissector for Dns {
                 .and_then(|v| v.as_u64())
                 == Some(5353);
         let start = usize::try_from(rec.offset).unwrap_or(usize::MAX);
-        let Some(mut msg) = view.data.get(start..) else {
+        let Some(mut msg) = view.bytes(layer).get(start..) else {
             return false;
         };
         if over_tcp {

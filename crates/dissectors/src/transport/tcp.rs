@@ -4,10 +4,16 @@
 //! Sequence and acknowledgment numbers are the raw wire values: pcapx keeps no
 //! per-connection state, so there are no relative numbers (tshark needs
 //! `-o tcp.relative_sequence_numbers:FALSE` to print the same).
+//!
+//! Desegmentation is the stateful pass's ([`pcapx_core::TcpDeseg`]): for an
+//! application dissector that frames PDUs, a segment completing PDUs hands
+//! their reassembled bytes to the application layer, and a segment in the
+//! middle of one keeps its payload inside the TCP layer.
 
 use pcapx_core::dissector::{PacketView, TableId};
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldId, FieldMask, Outcome, Registrar, RegistryError, Value,
+    AnomalyId, Ctx, Dissector, FieldId, FieldMask, Next, Outcome, Registrar, RegistryError, Source,
+    TcpDeseg, Value,
 };
 use pcapx_core::{IpProto, keys::tables};
 
@@ -394,7 +400,7 @@ impl Dissector for Tcp {
             cx.short();
             return Outcome::end(data.len());
         }
-        super::transport_payload(
+        let out = super::transport_payload(
             cx,
             data,
             hdr_len,
@@ -403,7 +409,27 @@ impl Dissector for Tcp {
             self.port_table,
             sport,
             dport,
-        )
+        );
+        if !matches!(out.next, Next::Ports(..)) {
+            return out;
+        }
+        // TCP desegmentation (the stateful pass, for an application
+        // dissector that frames PDUs): the application layer appears at the
+        // segment that completes PDUs, with their bytes; a segment in the
+        // middle of a PDU keeps its payload as TCP's own (tshark's "TCP
+        // segment data").
+        match cx.take_tcp_deseg() {
+            TcpDeseg::AsIs => out,
+            TcpDeseg::Partial => Outcome {
+                header_len: hdr_len + tcp_len,
+                payload_len: Some(0),
+                next: Next::End,
+            },
+            TcpDeseg::Pdus { .. } => {
+                cx.continue_in(Source::Tcp);
+                out
+            }
+        }
     }
 
     fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
