@@ -74,9 +74,24 @@ fn ours(file: &str, extra: &[&str]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The protocols pcapx dissects (the headings of `pcapx fields`).
+fn pcapx_protocols() -> &'static std::collections::HashSet<String> {
+    static P: std::sync::OnceLock<std::collections::HashSet<String>> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        ok(&["fields"])
+            .lines()
+            .filter(|l| !l.starts_with(' '))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect()
+    })
+}
+
 /// tshark's protocol chain in pcapx's names: no `ethertype` pseudo-layer,
 /// and application protocols pcapx does not dissect (NTP, RPC/NFS, HTTP, …)
-/// are pcapx's `data`.
+/// are pcapx's `data` — or, when the other port of the pair is one pcapx
+/// knows, that port's protocol (tshark takes the lower port, 123 = NTP,
+/// first; without an NTP dissector pcapx goes on to the higher, 137 = NBNS,
+/// as tshark would without one).
 fn chain_matches(ours: &str, theirs: &str) -> bool {
     let ours: Vec<&str> = ours.split(':').filter(|p| *p != "padding").collect();
     let theirs: Vec<&str> = theirs.split(':').filter(|p| *p != "ethertype").collect();
@@ -85,6 +100,8 @@ fn chain_matches(ours: &str, theirs: &str) -> bool {
             Some(t) if t == p => {}
             // pcapx stops at `data` where tshark knows the application.
             Some(_) if *p == "data" && i + 1 == ours.len() => return true,
+            // tshark's application protocol is one pcapx does not have.
+            Some(t) if i > 0 && !pcapx_protocols().contains(*t) => return true,
             // tshark holds a TCP payload it is desegmenting (HTTP here):
             // no layer above TCP in this frame.
             None if *p == "data" && i + 1 == ours.len() && theirs.last() == Some(&"tcp") => {
