@@ -10,58 +10,36 @@ use std::sync::OnceLock;
 
 use common::{ok, pcapx, stderr, stdout};
 
+/// Builds one package of the `plugins/` workspace (debug) and returns its
+/// `.so`.
+fn cargo_plugin(package: &str) -> PathBuf {
+    let root = common::root();
+    let target = root.join("target/plugins");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(root.join("plugins/Cargo.toml"))
+        .args(["-p", package])
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .expect("cargo");
+    assert!(st.success(), "building {package} failed");
+    target.join(format!("debug/lib{}.so", package.replace('-', "_")))
+}
+
 /// The test-only plugin that panics on every packet (bound to UDP 123 and
 /// 69), built once.
 fn panicky() -> &'static PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let root = common::root();
-        let target = root.join("target/plugins");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "--quiet", "--manifest-path"])
-            .arg(root.join("plugins/Cargo.toml"))
-            .args(["-p", "pcapx-test-plugin-panicky"])
-            .env("CARGO_TARGET_DIR", &target)
-            .status()
-            .expect("cargo");
-        assert!(st.success(), "building the panicky plugin failed");
-        target.join("debug/libpcapx_test_plugin_panicky.so")
-    })
+    BUILT.get_or_init(|| cargo_plugin("pcapx-test-plugin-panicky"))
 }
 
 /// Build the example NTP plugin (Rust) and the TFTP plugin (C) once.
 fn plugins() -> &'static (PathBuf, Option<PathBuf>) {
     static BUILT: OnceLock<(PathBuf, Option<PathBuf>)> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let root = common::root();
-        let target = root.join("target/plugins");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "--quiet", "--manifest-path"])
-            .arg(root.join("plugins/Cargo.toml"))
-            .args(["-p", "pcapx-plugin-ntp"])
-            .env("CARGO_TARGET_DIR", &target)
-            .status()
-            .expect("cargo");
-        assert!(st.success(), "building the NTP plugin failed");
-        let ntp = target.join("debug/libpcapx_plugin_ntp.so");
-        let cdir = target.join("cli-c");
-        std::fs::create_dir_all(&cdir).unwrap();
-        let tftp = cdir.join("libtftp.so");
-        let built = Command::new("cc")
-            .args(["-shared", "-fPIC", "-O2", "-Wall", "-I"])
-            .arg(root.join("crates/plugin-abi/include"))
-            .arg(root.join("plugins/tftp/tftp.c"))
-            .arg("-o")
-            .arg(&tftp)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            built || std::env::var_os("CI").is_none(),
-            "CI is set but the C plugin did not build"
-        );
-        (ntp, built.then_some(tftp))
+        let ntp = cargo_plugin("pcapx-plugin-ntp");
+        (ntp, c_plugin("plugins/tftp/tftp.c", "tftp", &[]))
     })
 }
 
@@ -189,7 +167,7 @@ fn bad_plugin_is_a_load_error_naming_the_file() {
 
 // ------------------------------------------------------------ native crashes
 
-/// Builds a test-only C plugin from `plugins/tests/c/{src}.c` as
+/// Builds a C plugin from `src` (relative to the repository) as
 /// `lib{name}.so` with extra `-D` definitions; `None` without a C compiler
 /// outside CI.
 fn c_plugin(src: &str, name: &str, defines: &[&str]) -> Option<PathBuf> {
@@ -201,7 +179,7 @@ fn c_plugin(src: &str, name: &str, defines: &[&str]) -> Option<PathBuf> {
     let built = Command::new("cc")
         .args(["-std=c99", "-O0", "-Wall", "-shared", "-fPIC", "-I"])
         .arg(root.join("crates/plugin-abi/include"))
-        .arg(root.join(format!("plugins/tests/c/{src}.c")))
+        .arg(root.join(src))
         .args(defines.iter().map(|d| format!("-D{d}")))
         .arg("-o")
         .arg(&tmp)
@@ -223,9 +201,9 @@ fn c_plugin(src: &str, name: &str, defines: &[&str]) -> Option<PathBuf> {
 /// (SIGABRT, what a Rust plugin with `panic = "abort"` does).
 fn crasher(abort: bool) -> Option<PathBuf> {
     if abort {
-        c_plugin("crasher", "aborter", &["CRASH_ABORT"])
+        c_plugin("plugins/tests/c/crasher.c", "aborter", &["CRASH_ABORT"])
     } else {
-        c_plugin("crasher", "crasher", &[])
+        c_plugin("plugins/tests/c/crasher.c", "crasher", &[])
     }
 }
 
@@ -397,7 +375,7 @@ fn a_missing_plugin_folder_is_skipped_with_a_warning_under_verbose() {
 
 #[test]
 fn a_plugin_whose_entry_returns_null_is_skipped_with_a_warning() {
-    let Some(p) = c_plugin("declines", "declines", &[]) else {
+    let Some(p) = c_plugin("plugins/tests/c/declines.c", "declines", &[]) else {
         return;
     };
     let p = p.to_str().unwrap();
@@ -429,10 +407,18 @@ fn a_binding_a_built_in_holds_is_listed_as_shadowed() {
 
 #[test]
 fn joining_a_built_in_alias_group_takes_an_explicit_plus() {
-    let Some(plain) = c_plugin("crasher", "alias_plain", &["ALIAS=\"sport\""]) else {
+    let Some(plain) = c_plugin(
+        "plugins/tests/c/crasher.c",
+        "alias_plain",
+        &["ALIAS=\"sport\""],
+    ) else {
         return;
     };
-    let Some(plus) = c_plugin("crasher", "alias_plus", &["ALIAS=\"+sport\""]) else {
+    let Some(plus) = c_plugin(
+        "plugins/tests/c/crasher.c",
+        "alias_plus",
+        &["ALIAS=\"+sport\""],
+    ) else {
         return;
     };
     let o = pcapx(&[

@@ -370,34 +370,6 @@ fn push_backslashreplace(out: &mut String, b: &[u8]) {
     }
 }
 
-/// Python's `repr(bytes)`.
-fn push_bytes_repr(out: &mut String, b: &[u8]) {
-    let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
-        '"'
-    } else {
-        '\''
-    };
-    out.push('b');
-    out.push(quote);
-    for &c in b {
-        match c {
-            b'\\' => out.push_str("\\\\"),
-            b'\t' => out.push_str("\\t"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            c if char::from(c) == quote => {
-                out.push('\\');
-                out.push(quote);
-            }
-            0x20..=0x7e => out.push(char::from(c)),
-            _ => {
-                let _ = write!(out, "\\x{c:02x}");
-            }
-        }
-    }
-    out.push(quote);
-}
-
 fn scapy_summary(d: &[u8], out: &mut String) -> bool {
     let Some(layer) = scapy_layer(d) else {
         return false;
@@ -439,7 +411,7 @@ fn scapy_summary(d: &[u8], out: &mut String) -> bool {
                 "Unique name"
             });
             out.push(' ');
-            push_bytes_repr(out, name.name());
+            crate::transport::dns::py_bytes_repr(name.name(), out);
             let _ = write!(out, " at {}.{}.{}.{}", a[0], a[1], a[2], a[3]);
         }
         ScapyLayer::Wack => return false,

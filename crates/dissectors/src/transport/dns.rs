@@ -569,8 +569,9 @@ fn first_rdata(msg: &[u8], off: usize, name: &mut Vec<u8>, s: &mut String) -> Op
     Some(Some(()))
 }
 
-/// Python's `repr(bytes)`: `b'…'` (or `b"…"` when only `'` appears).
-fn py_bytes_repr(b: &[u8], out: &mut String) {
+/// Python's `repr(bytes)`: `b'…'` (or `b"…"` when only `'` appears), as
+/// Scapy prints DNS names and NBNS names in summaries.
+pub(crate) fn py_bytes_repr(b: &[u8], out: &mut String) {
     let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
         '"'
     } else {
