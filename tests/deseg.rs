@@ -57,23 +57,7 @@ fn tshark(file: &str) -> Vec<Vec<String>> {
 }
 
 fn ours(file: &str, extra: &[&str]) -> Vec<Vec<String>> {
-    let fields = FIELDS.join(",");
-    let mut args = vec!["convert", file, "--fields", &fields, "--to", "jsonl"];
-    args.extend_from_slice(extra);
-    ok(&args)
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("jsonl row");
-            FIELDS
-                .iter()
-                .map(|f| match &v[*f] {
-                    serde_json::Value::Null => String::new(),
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect()
-        })
-        .collect()
+    common::pcapx_rows(file, FIELDS, extra)
 }
 
 #[test]

@@ -172,3 +172,26 @@ pub fn tshark_fields(file: &str, fields: &[&str]) -> String {
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// `pcapx convert FILE --fields F… --to jsonl` plus `extra`, as rows of
+/// strings in `fields` order (JSON null is the empty string), for comparing
+/// with tshark's `-T fields` rows.
+pub fn pcapx_rows(file: &str, fields: &[&str], extra: &[&str]) -> Vec<Vec<String>> {
+    let joined = fields.join(",");
+    let mut args = vec!["convert", file, "--fields", &joined, "--to", "jsonl"];
+    args.extend_from_slice(extra);
+    ok(&args)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("jsonl row");
+            fields
+                .iter()
+                .map(|f| match &v[*f] {
+                    serde_json::Value::Null => String::new(),
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
+}
