@@ -19,6 +19,19 @@ struct FieldRow<'a> {
     aliases: Vec<&'a str>,
     description: &'a str,
     origin: &'a str,
+    /// `hex` for a `BASE_HEX` integer (shown as `0x…` by `show` and by
+    /// `convert --display-base`); absent for decimal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base: Option<&'static str>,
+    /// The field's value names (`{"2": "MOVE"}`); absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    value_names: Vec<ValueName<'a>>,
+}
+
+#[derive(Serialize)]
+struct ValueName<'a> {
+    value: i128,
+    name: &'a str,
 }
 
 pub fn run(a: &FieldsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
@@ -58,6 +71,21 @@ pub fn run(a: &FieldsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
                 aliases: alias_of(id),
                 description: &f.description,
                 origin: &p.origin,
+                base: (f.base == pcapx_core::Base::Hex && f.ftype.is_integer()).then_some("hex"),
+                value_names: f
+                    .value_names
+                    .iter()
+                    .map(|(k, n)| ValueName {
+                        // A signed field's key is its two's-complement pattern.
+                        #[allow(clippy::cast_possible_wrap)]
+                        value: if f.ftype.is_signed() {
+                            i128::from(*k as i64)
+                        } else {
+                            i128::from(*k)
+                        },
+                        name: n,
+                    })
+                    .collect(),
             });
         }
     }
