@@ -4,63 +4,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
-use serde::Serialize;
+use anyhow::Result;
 
 use crate::cli::FieldsArgs;
 
-#[derive(Serialize)]
-struct FieldRow<'a> {
-    protocol: &'a str,
-    name: &'a str,
-    display: &'a str,
-    #[serde(rename = "type")]
-    ftype: &'a str,
-    aliases: Vec<&'a str>,
-    description: &'a str,
-    origin: &'a str,
-}
-
 pub fn run(a: &FieldsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let reg = ctx.engine.registry();
-    if let Some(l) = &a.layer
-        && reg.proto_by_name(l).is_none()
-    {
-        bail!(
-            "unknown protocol '{l}' (protocols: {})",
-            reg.protocols()
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    // An alias is listed on every field it can stand for.
-    let alias_of = |id| -> Vec<&str> {
-        reg.aliases()
-            .iter()
-            .filter(|c| c.fields.contains(&id))
-            .map(|c| c.name.as_str())
-            .collect()
-    };
-    let mut rows = Vec::new();
-    for (pi, p) in reg.protocols().iter().enumerate() {
-        if a.layer.as_deref().is_some_and(|l| l != p.name) {
-            continue;
-        }
-        let pid = pcapx_core::ProtoId(u32::try_from(pi)?);
-        for (id, f) in reg.fields_of(pid) {
-            rows.push(FieldRow {
-                protocol: &p.name,
-                name: &f.name,
-                display: &f.display,
-                ftype: f.ftype.name(),
-                aliases: alias_of(id),
-                description: &f.description,
-                origin: &p.origin,
-            });
-        }
-    }
+    let rows = pcapx_facade::fields::list(reg, a.layer.as_deref())?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if a.json {
