@@ -13,7 +13,6 @@ mod filter;
 mod input;
 mod outfile;
 mod signals;
-mod table;
 
 use std::process::ExitCode;
 

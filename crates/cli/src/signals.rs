@@ -12,31 +12,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 
 static STATE: std::sync::OnceLock<(Arc<AtomicBool>, Arc<AtomicUsize>)> = std::sync::OnceLock::new();
 
-/// The run was stopped by a signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Interrupted(pub i32);
-
-impl Interrupted {
-    /// The conventional exit status: 128 + signal number.
-    pub fn exit_code(self) -> u8 {
-        u8::try_from(128 + self.0).unwrap_or(130)
-    }
-    pub fn name(self) -> &'static str {
-        if self.0 == SIGTERM {
-            "SIGTERM"
-        } else {
-            "SIGINT"
-        }
-    }
-}
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "interrupted by {}", self.name())
-    }
-}
-
-impl std::error::Error for Interrupted {}
+/// The run was stopped by a signal (the facade's type, so readers there
+/// report it and `main` finds it in the error chain).
+pub use pcapx_facade::Interrupted;
 
 /// Installs the handlers (once; later calls do nothing).
 pub fn install() -> Result<()> {
@@ -57,6 +35,8 @@ pub fn install() -> Result<()> {
         signal_hook::flag::register(sig, Arc::clone(&flag))?;
     }
     let _ = STATE.set((flag, which));
+    // The facade's readers (walks, the feeder) stop at the next batch.
+    pcapx_facade::interrupt::set_hook(received);
     Ok(())
 }
 

@@ -7,37 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use pcapx_core::AnomalyTally;
-use pcapx_output::{Encoded, Encoder, Format, Occurrence, TimeFormat, Writer};
+use pcapx_facade::table::TableBatch;
+use pcapx_output::{Format, Occurrence, TimeFormat, Writer};
 
 use crate::cli::{ConvertArgs, OccurrenceArg, TimeFmt, ToFormat};
 use crate::input::{self, Work};
 use crate::outfile;
-use crate::table;
-
-/// Per-batch account, summed in order by the writer thread.
-#[derive(Default, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Account {
-    /// Packet records read from the file.
-    pub read: u64,
-    /// Rows written.
-    pub rows: u64,
-    /// Packets that make no row of this table (not IPv4 for the default table).
-    pub skipped: u64,
-    /// Packets the `--filter` rejected.
-    pub filtered_out: u64,
-    /// Damaged records the reader could not read (reported separately).
-    pub damaged: u64,
-}
-
-impl std::ops::AddAssign for Account {
-    fn add_assign(&mut self, o: Account) {
-        self.read += o.read;
-        self.rows += o.rows;
-        self.skipped += o.skipped;
-        self.filtered_out += o.filtered_out;
-        self.damaged += o.damaged;
-    }
-}
 
 fn format_of(a: &ConvertArgs) -> Result<Format> {
     format_from(a.to, a.output.as_deref())
@@ -70,7 +45,7 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     if format == Format::Parquet && a.output.is_none() {
         bail!("Parquet output needs a file: -o OUT.parquet");
     }
-    let spec = table::table_spec(
+    let spec = pcapx_facade::table::table_spec(
         engine,
         a.table.fields.as_deref(),
         a.table.all,
@@ -95,63 +70,27 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         .with_context(|| format!("writing {out_name}"))?;
 
     let progress = progress_bar(a.quiet, &a.input.file);
-    let threads = pcapx_pipeline::thread_count(a.table.threads);
-    let wanted = spec.wanted(engine.registry().field_count());
-    let mut total = Account::default();
     let mut anomalies = AnomalyTally::new(engine.registry());
-    let streams = input::StreamPass::for_input(
+    let result = pcapx_facade::table::run(
         engine,
-        &a.input,
-        input::StreamIds::wanted(engine, &wanted),
-        a.community_id_seed,
-    );
-    let mut feeder = input::Feeder::new(&mut cap, filter, a.input.limit).with_streams(streams);
-
-    let result = input::pipeline(
-        threads,
-        || -> Result<Option<Work>> {
-            let w = feeder.next_work()?;
-            if let (Some(pb), Some(w)) = (&progress, &w) {
+        &mut cap,
+        &a.input.name(),
+        filter,
+        &a.input.read_options(a.table.threads, a.community_id_seed),
+        &spec,
+        format,
+        a.verbose,
+        |w: &Work| {
+            if let Some(pb) = &progress {
                 pb.set_position(w.batch.byte_range().end);
             }
-            Ok(w)
         },
-        || {
-            (
-                engine.new_fields(wanted.clone()),
-                Encoder::new(&spec, format),
-            )
-        },
-        |(fields, enc), w: &Work| -> (Encoded, Account, Option<AnomalyTally>) {
-            let mut acc = Account::default();
-            let mut tally = a.verbose.then(|| AnomalyTally::new(engine.registry()));
-            for (i, (rec, pass)) in w.records().enumerate() {
-                acc.read += 1;
-                if !pass {
-                    acc.filtered_out += 1;
-                    continue;
-                }
-                engine.dissect_with(&input::meta(&rec), rec.data, &w.reassembled(i), fields);
-                w.add_stream_fields(i, fields);
-                if let Some(t) = &mut tally {
-                    t.count(fields);
-                }
-                if spec.accepts(fields) {
-                    enc.push(&spec, fields);
-                    acc.rows += 1;
-                } else {
-                    acc.skipped += 1;
-                }
-            }
-            (enc.take(), acc, tally)
-        },
-        |(enc, acc, tally)| -> Result<()> {
-            total += acc;
-            if let Some(t) = tally {
+        |b: TableBatch| -> Result<()> {
+            if let Some(t) = b.anomalies {
                 anomalies.merge(&t);
             }
             writer
-                .write(enc)
+                .write(b.encoded)
                 .with_context(|| format!("writing {out_name}"))?;
             Ok(())
         },
@@ -159,10 +98,7 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     if let Some(pb) = &progress {
         pb.finish_and_clear();
     }
-    if let Some(p) = feeder.into_pass() {
-        p.report(&a.input.name());
-    }
-    result?;
+    let mut total = result?;
     writer
         .finish()
         .with_context(|| format!("writing {out_name}"))?;

@@ -85,7 +85,7 @@ pub fn run(a: &FilterArgs) -> Result<ExitCode> {
         })
         .with_context(written_to)?;
         if let Some(e) = err {
-            return Err(e);
+            return Err(e.into());
         }
         batch.check_intact()?;
         cap.recycle(batch);

@@ -56,24 +56,8 @@ struct Info {
     duration_s: Option<String>,
 }
 
-/// libpcap's names for the link types pcapx knows (plus a few common others).
-pub fn linktype_name(lt: u32) -> &'static str {
-    match lt {
-        0 => "NULL",
-        1 => "EN10MB",
-        9 => "PPP",
-        12 | 14 | 101 => "RAW",
-        105 => "IEEE802_11",
-        108 => "LOOP",
-        113 => "LINUX_SLL",
-        127 => "IEEE802_11_RADIOTAP",
-        228 => "IPV4",
-        229 => "IPV6",
-        239 => "NFLOG",
-        276 => "LINUX_SLL2",
-        _ => "unknown",
-    }
-}
+/// libpcap's names for the link types pcapx knows.
+pub use pcapx_facade::linktype_name;
 
 fn iso(ns: i64) -> String {
     let mut s = String::new();

@@ -43,7 +43,11 @@ impl Ctx {
     /// The packet filter for `--filter` on `cap` (compiled per link type on
     /// first use).
     pub fn filter(&self, input: &Input, cap: &pcapx_capture::Capture) -> Result<PacketFilter> {
-        PacketFilter::for_capture(&input.name(), input.filter.as_deref(), cap)
+        Ok(PacketFilter::for_capture(
+            &input.name(),
+            input.filter.as_deref(),
+            cap,
+        )?)
     }
 }
 

@@ -1,0 +1,659 @@
+//! Opening captures and walking their records, with the packet filter and the
+//! `-c` limit applied the same way for every command and the Python package.
+
+use std::ops::ControlFlow;
+
+use pcapx_capture::{Batch, Capture, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS, Record};
+use pcapx_core::{
+    Engine, FieldId, Fields, IpDefrag, PacketMeta, Reassembled, TcpDeseg, Value, Wanted,
+};
+use pcapx_flow::CommunityId;
+use pcapx_flow::defrag::{DefragConfig, Defragmenter, Verdict};
+use pcapx_flow::deseg::{Deseg, DesegConfig, Desegmenter};
+use pcapx_flow::numbering::{StreamNumbering, packet_community_id};
+use pcapx_flow::packet::L4;
+
+use crate::filter::PacketFilter;
+use crate::{Error, ReadOptions};
+
+/// Open a capture file (`-` is standard input). The error names the file.
+pub fn open_file(file: &str) -> Result<Capture, Error> {
+    // Named in plugin crash reports ("… on packet 60 of cap.pcap").
+    pcapx_plugin_host::crash::set_input(if file == "-" { "<stdin>" } else { file });
+    Ok(Capture::open(file)?)
+}
+
+/// The reassembly switches of a reading job (the CLI's input arguments,
+/// [`ReadOptions`]).
+pub trait PassOptions {
+    /// Reassemble fragmented IP datagrams.
+    fn defrag(&self) -> bool;
+    /// Reassemble TCP segments into application PDUs.
+    fn desegment(&self) -> bool;
+}
+
+impl PassOptions for ReadOptions {
+    fn defrag(&self) -> bool {
+        !self.no_defrag
+    }
+    fn desegment(&self) -> bool {
+        !self.no_desegment
+    }
+}
+
+/// The engine's view of a record.
+pub fn meta<'a>(r: &Record<'a>) -> PacketMeta<'a> {
+    PacketMeta {
+        number: r.number,
+        ts_ns: r.ts_ns,
+        caplen: r.caplen,
+        wirelen: r.wirelen,
+        linktype: r.linktype,
+        interface: r.interface,
+        comment: r.comment,
+    }
+}
+
+/// How many records a walk saw, and what became of them.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct Counts {
+    /// Records read from the file.
+    pub read: u64,
+    /// Records the filter rejected.
+    pub filtered_out: u64,
+    /// Records handed to the command.
+    pub used: u64,
+}
+
+/// Walk every record in order; `f` gets the ones that pass the filter, until
+/// `limit` of them have been used or `f` breaks.
+pub fn walk<E: From<Error>>(
+    cap: &mut Capture,
+    filter: &mut PacketFilter,
+    limit: Option<u64>,
+    f: impl FnMut(&Record<'_>) -> Result<ControlFlow<()>, E>,
+) -> Result<Counts, E> {
+    walk_committed(cap, filter, limit, f, || Ok(()))
+}
+
+/// [`walk`] with the stateful pass (see [`walk_with_committed`]).
+pub fn walk_with<E: From<Error>>(
+    cap: &mut Capture,
+    filter: &mut PacketFilter,
+    limit: Option<u64>,
+    pass: Option<&mut StreamPass<'_>>,
+    f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>, E>,
+) -> Result<Counts, E> {
+    walk_with_committed(cap, filter, limit, pass, f, || Ok(()))
+}
+
+/// [`walk`] for commands that print as they go: `commit` runs after each
+/// batch once its bytes are known to be the file's own (see
+/// [`Capture::try_for_each_committed`]), so output held back per batch and
+/// written in `commit` never contains rows made from a shrinking file's
+/// zeroed pages.
+pub fn walk_committed<E: From<Error>>(
+    cap: &mut Capture,
+    filter: &mut PacketFilter,
+    limit: Option<u64>,
+    mut f: impl FnMut(&Record<'_>) -> Result<ControlFlow<()>, E>,
+    commit: impl FnMut() -> Result<(), E>,
+) -> Result<Counts, E> {
+    walk_with_committed(cap, filter, limit, None, |rec, _| f(rec), commit)
+}
+
+/// [`walk_committed`] with the stateful pass (IP defragmentation) run over
+/// every record read, in file order, before the filter: `f` also gets the
+/// packet's side input for [`Engine::dissect_with`].
+pub fn walk_with_committed<E: From<Error>>(
+    cap: &mut Capture,
+    filter: &mut PacketFilter,
+    limit: Option<u64>,
+    mut pass: Option<&mut StreamPass<'_>>,
+    mut f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>, E>,
+    mut commit: impl FnMut() -> Result<(), E>,
+) -> Result<Counts, E> {
+    let mut arena = Vec::new();
+    let mut c = Counts::default();
+    let err: std::cell::RefCell<Option<E>> = std::cell::RefCell::new(None);
+    if limit == Some(0) {
+        return Ok(c);
+    }
+    cap.try_for_each_committed(
+        |rec| {
+            if let Err(e) = crate::interrupt::check() {
+                *err.borrow_mut() = Some(Error::from(e).into());
+                return ControlFlow::Break(());
+            }
+            c.read += 1;
+            arena.clear();
+            let side = match pass.as_deref_mut() {
+                Some(p) => p.record(rec, &mut arena).0,
+                None => SideRec::default(),
+            };
+            match filter.matches(rec) {
+                Ok(true) => {}
+                Ok(false) => {
+                    c.filtered_out += 1;
+                    return ControlFlow::Continue(());
+                }
+                Err(e) => {
+                    *err.borrow_mut() = Some(e.into());
+                    return ControlFlow::Break(());
+                }
+            }
+            c.used += 1;
+            match f(rec, &side.get(&arena)) {
+                Ok(ControlFlow::Continue(())) => {}
+                Ok(ControlFlow::Break(())) => return ControlFlow::Break(()),
+                Err(e) => {
+                    *err.borrow_mut() = Some(e);
+                    return ControlFlow::Break(());
+                }
+            }
+            if limit.is_some_and(|l| c.used >= l) {
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        },
+        || {
+            // After an error in `f` nothing more is released.
+            if err.borrow().is_some() {
+                return ControlFlow::Break(());
+            }
+            match commit() {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    *err.borrow_mut() = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        },
+    )
+    .map_err(Error::from)?;
+    match err.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(c),
+    }
+}
+
+/// Tell the user on standard error what the reader had to skip. Damage is not
+/// fatal: every good packet was processed.
+pub fn report_damage(cap: &Capture) {
+    if let Some(stats) = cap.live_stats() {
+        let dropped: u64 = stats.iter().map(|s| s.dropped).sum();
+        let received: u64 = stats.iter().map(|s| s.received).sum();
+        if dropped > 0 {
+            eprintln!(
+                "pcapx: {}: warning: {dropped} of {received} packets dropped by kernel",
+                cap.info().path
+            );
+        }
+    }
+    let n = cap.damage_count();
+    if n == 0 {
+        return;
+    }
+    let name = &cap.info().path;
+    eprintln!(
+        "pcapx: {name}: warning: {n} damaged record(s) or block(s) skipped; the rest was read"
+    );
+    for d in cap.damage().iter().take(5) {
+        eprintln!("pcapx: {name}: {d}");
+    }
+    if n > 5 {
+        eprintln!("pcapx: {name}: … and {} more", n - 5);
+    }
+}
+
+/// A batch on its way to a pipeline worker, with what the reader decided for
+/// each record: which passed the filter and how many the `-c` limit allows.
+pub struct Work {
+    pub batch: Batch,
+    /// Records (from the start of the batch) that the reader has counted.
+    pub take: usize,
+    /// Per record: passed the filter.
+    pub pass: Vec<bool>,
+    /// Per record: the per-file fields (empty unless the table wants them).
+    pub streams: Vec<StreamValues>,
+    /// Where those values go.
+    pub stream_ids: StreamIds,
+    /// Per record: what the stateful pass reassembled for it (empty when
+    /// the pass did not run), with the bytes in `arena`.
+    pub side: Vec<SideRec>,
+    pub arena: Vec<u8>,
+}
+
+/// The field ids of the fields a sequential per-file pass provides:
+/// `tcp.stream`, `udp.stream` (tshark's numbering) and `communityid`.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct StreamIds {
+    pub tcp: Option<FieldId>,
+    pub udp: Option<FieldId>,
+    pub cid: Option<FieldId>,
+}
+
+impl StreamIds {
+    /// The ids among `wanted`; `None` when the job wants none of them.
+    pub fn wanted(engine: &Engine, wanted: &Wanted) -> Option<StreamIds> {
+        let reg = engine.registry();
+        let pick = |name: &str| reg.field_by_name(name).filter(|&f| wanted.contains(f));
+        let ids = StreamIds {
+            tcp: pick("tcp.stream"),
+            udp: pick("udp.stream"),
+            cid: pick("communityid"),
+        };
+        (ids.tcp.is_some() || ids.udp.is_some() || ids.cid.is_some()).then_some(ids)
+    }
+}
+
+/// One record's per-file values (no heap: the Community ID is inline).
+#[derive(Copy, Clone, Debug)]
+pub struct StreamValues {
+    tcp: u32,
+    udp: u32,
+    cid_len: u8,
+    cid: [u8; pcapx_flow::community_id::LEN],
+}
+
+const NONE: u32 = u32::MAX;
+
+impl StreamValues {
+    /// tshark's `tcp.stream` of the packet.
+    pub fn tcp_stream(&self) -> Option<u32> {
+        (self.tcp != NONE).then_some(self.tcp)
+    }
+    /// tshark's `udp.stream` of the packet.
+    pub fn udp_stream(&self) -> Option<u32> {
+        (self.udp != NONE).then_some(self.udp)
+    }
+}
+
+/// Where a record's reassembled bytes are in its batch's arena.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum SideIp {
+    #[default]
+    AsIs,
+    Held,
+    Complete {
+        at: u32,
+        len: u32,
+        fragments: u32,
+    },
+}
+
+/// Where a record's desegmented TCP PDUs are in its batch's arena.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum SideTcp {
+    #[default]
+    AsIs,
+    Partial,
+    Pdus {
+        at: u32,
+        len: u32,
+        segments: u32,
+    },
+}
+
+/// One record's side input, as ranges of the batch's arena (no heap per
+/// packet): see [`pcapx_core::Reassembled`].
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SideRec {
+    pub ip: SideIp,
+    pub tcp: SideTcp,
+}
+
+impl SideRec {
+    /// The side input with its bytes from `arena`.
+    pub fn get<'a>(&self, arena: &'a [u8]) -> Reassembled<'a> {
+        let ip = match self.ip {
+            SideIp::AsIs => IpDefrag::AsIs,
+            SideIp::Held => IpDefrag::Held,
+            SideIp::Complete { at, len, fragments } => {
+                let (at, len) = (at as usize, len as usize);
+                match arena.get(at..at + len) {
+                    Some(payload) => IpDefrag::Complete { payload, fragments },
+                    None => IpDefrag::AsIs,
+                }
+            }
+        };
+        let tcp = match self.tcp {
+            SideTcp::AsIs => TcpDeseg::AsIs,
+            SideTcp::Partial => TcpDeseg::Partial,
+            SideTcp::Pdus { at, len, segments } => {
+                let (at, len) = (at as usize, len as usize);
+                match arena.get(at..at + len) {
+                    Some(data) => TcpDeseg::Pdus { data, segments },
+                    None => TcpDeseg::AsIs,
+                }
+            }
+        };
+        Reassembled { ip, tcp }
+    }
+}
+
+/// The stateful pass: the serial part of dissection, on the reader's
+/// thread, in file order over every record read (whatever the filter, as
+/// tshark reassembles and numbers over the whole file). It runs the cheap
+/// header parse once per record and then
+///
+/// - IP defragmentation (on unless `--no-defrag`): which fragment completes
+///   its datagram, and the datagram's bytes (copied into the batch's arena);
+/// - the per-file fields, when the table wants them: tshark's
+///   `tcp.stream`/`udp.stream` numbering and the packet's Community ID.
+///
+/// Its results travel with the batch ([`Work::side`], [`Work::streams`]),
+/// so workers dissect in parallel and the output is the same for any thread
+/// count.
+pub struct StreamPass<'e> {
+    ids: Option<StreamIds>,
+    numbering: StreamNumbering,
+    cid: CommunityId,
+    scratch: String,
+    defrag: Option<Defragmenter>,
+    deseg: Option<(&'e Engine, Desegmenter)>,
+}
+
+impl<'e> StreamPass<'e> {
+    /// The pass for a job: `ids` the per-file fields it wants, `defrag`
+    /// whether to reassemble IP fragments, `deseg` the engine whose
+    /// application dissectors frame TCP PDUs (`None`: no desegmentation).
+    /// `None` when there is nothing to do.
+    pub fn new(
+        ids: Option<StreamIds>,
+        seed: u16,
+        defrag: bool,
+        deseg: Option<&'e Engine>,
+    ) -> Option<StreamPass<'e>> {
+        if ids.is_none() && !defrag && deseg.is_none() {
+            return None;
+        }
+        Some(StreamPass {
+            ids,
+            numbering: StreamNumbering::new(),
+            cid: CommunityId::new(seed),
+            scratch: String::with_capacity(pcapx_flow::community_id::LEN),
+            defrag: defrag.then(|| Defragmenter::new(DefragConfig::default())),
+            deseg: deseg.map(|e| (e, Desegmenter::new(e, DesegConfig::default()))),
+        })
+    }
+
+    /// The pass every reading command runs, from its input options.
+    pub fn for_input(
+        engine: &'e Engine,
+        input: &impl PassOptions,
+        ids: Option<StreamIds>,
+        seed: u16,
+    ) -> Option<StreamPass<'e>> {
+        StreamPass::new(
+            ids,
+            seed,
+            input.defrag(),
+            input.desegment().then_some(engine),
+        )
+    }
+
+    /// One record: its side input (bytes appended to `arena`) and, when
+    /// wanted, its per-file values.
+    pub fn record(
+        &mut self,
+        rec: &Record<'_>,
+        arena: &mut Vec<u8>,
+    ) -> (SideRec, Option<StreamValues>) {
+        let p = pcapx_flow::parse(rec.linktype, rec.data);
+        let mut side = SideRec::default();
+        let mut l4 = None;
+        if let Some(d) = self.defrag.as_mut() {
+            match d.packet(&p, rec.data, rec.ts_ns) {
+                Verdict::AsIs => l4 = Some(p.l4),
+                Verdict::Held => {
+                    side.ip = SideIp::Held;
+                    l4 = Some(L4::Fragment);
+                }
+                Verdict::Complete {
+                    payload,
+                    fragments,
+                    first,
+                } => {
+                    if let (Ok(at), Ok(len)) =
+                        (u32::try_from(arena.len()), u32::try_from(payload.len()))
+                    {
+                        arena.extend_from_slice(payload);
+                        side.ip = SideIp::Complete { at, len, fragments };
+                    }
+                    l4 = Some(first);
+                }
+            }
+        }
+        if let Some((engine, ds)) = self.deseg.as_mut() {
+            let l4 = l4.unwrap_or(p.l4);
+            side.tcp = match ds.packet(engine, &p, l4, rec.data, arena) {
+                Deseg::AsIs => SideTcp::AsIs,
+                Deseg::Partial => SideTcp::Partial,
+                Deseg::Pdus { at, len, segments } => {
+                    match (u32::try_from(at), u32::try_from(len)) {
+                        (Ok(at), Ok(len)) => SideTcp::Pdus { at, len, segments },
+                        _ => SideTcp::AsIs,
+                    }
+                }
+            };
+        }
+        let Some(ids) = self.ids else {
+            return (side, None);
+        };
+        let s = match l4 {
+            Some(l4) => self.numbering.packet_defragmented(&p, l4),
+            None => self.numbering.packet(&p, rec.ts_ns),
+        };
+        let mut v = StreamValues {
+            tcp: s.tcp_stream.unwrap_or(NONE),
+            udp: s.udp_stream.unwrap_or(NONE),
+            cid_len: 0,
+            cid: [0; pcapx_flow::community_id::LEN],
+        };
+        if ids.cid.is_some() {
+            self.scratch.clear();
+            if packet_community_id(&self.cid, &p, s.l4, &mut self.scratch) {
+                let b = self.scratch.as_bytes();
+                let n = b.len().min(v.cid.len());
+                v.cid[..n].copy_from_slice(&b[..n]);
+                v.cid_len = u8::try_from(n).unwrap_or(0);
+            }
+        }
+        (side, Some(v))
+    }
+
+    /// Warn on standard error about datagrams given up on or still
+    /// incomplete at the end of the input, and PDUs dropped.
+    pub fn report(&self, name: &str) {
+        if let Some(d) = &self.defrag {
+            let st = d.stats();
+            let left = d.pending() as u64;
+            if st.dropped() + left > 0 {
+                eprintln!(
+                    "pcapx: {name}: warning: {} fragmented datagram(s) never completed ({} timed out, {} over the memory bounds, {left} incomplete at the end)",
+                    st.dropped() + left,
+                    st.timed_out,
+                    st.evicted + st.oversized
+                );
+            }
+        }
+        if let Some((_, ds)) = &self.deseg {
+            let st = ds.stats();
+            let dropped = st.dropped_at_gap + st.dropped_too_long;
+            if dropped + st.evicted > 0 {
+                eprintln!(
+                    "pcapx: {name}: warning: TCP desegmentation dropped {dropped} incomplete PDU(s) ({} at a gap, {} too long) and {} conversation(s) over the bound",
+                    st.dropped_at_gap, st.dropped_too_long, st.evicted
+                );
+            }
+        }
+    }
+}
+
+impl Work {
+    /// Record `i`'s side input for [`Engine::dissect_with`].
+    pub fn reassembled(&self, i: usize) -> Reassembled<'_> {
+        self.side
+            .get(i)
+            .map(|s| s.get(&self.arena))
+            .unwrap_or_default()
+    }
+
+    /// Add record `i`'s per-file values to `fields` (after the engine has
+    /// dissected it).
+    pub fn add_stream_fields(&self, i: usize, fields: &mut Fields) {
+        let Some(v) = self.streams.get(i) else { return };
+        if let Some(f) = self.stream_ids.tcp
+            && v.tcp != NONE
+        {
+            fields.add(f, Value::U64(u64::from(v.tcp)));
+        }
+        if let Some(f) = self.stream_ids.udp
+            && v.udp != NONE
+        {
+            fields.add(f, Value::U64(u64::from(v.udp)));
+        }
+        if let Some(f) = self.stream_ids.cid
+            && v.cid_len > 0
+            && let Ok(s) = std::str::from_utf8(&v.cid[..usize::from(v.cid_len)])
+        {
+            fields.add(f, Value::Str(s));
+        }
+    }
+}
+
+impl Work {
+    /// The records a worker should process: `(record, passed the filter)`.
+    pub fn records(&self) -> impl Iterator<Item = (Record<'_>, bool)> {
+        self.batch
+            .iter()
+            .take(self.take)
+            .enumerate()
+            .map(|(i, r)| (r, self.pass.get(i).copied().unwrap_or(false)))
+    }
+}
+
+/// Feeds the parallel pipeline from the reader's thread: batches in file
+/// order, the filter applied and the `-c` limit counted there, so the limit
+/// is exact whatever the thread count, and the stateful pass run there.
+pub struct Feeder<'a> {
+    cap: &'a mut Capture,
+    filter: PacketFilter,
+    limit: Option<u64>,
+    used: u64,
+    done: bool,
+    streams: Option<StreamPass<'a>>,
+}
+
+impl<'a> Feeder<'a> {
+    /// [`Capture::check_intact`] on the capture being fed: everything read
+    /// so far is still the file's own.
+    pub fn check_intact(&self) -> Result<(), pcapx_capture::CaptureError> {
+        self.cap.check_intact()
+    }
+
+    pub fn new(cap: &'a mut Capture, filter: PacketFilter, limit: Option<u64>) -> Feeder<'a> {
+        Feeder {
+            cap,
+            filter,
+            limit,
+            used: 0,
+            done: limit == Some(0),
+            streams: None,
+        }
+    }
+
+    /// Records handed out so far that passed the filter (what the limit
+    /// counts).
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+
+    /// The stateful pass, if any (for its counters once the run is over).
+    pub fn into_pass(self) -> Option<StreamPass<'a>> {
+        self.streams
+    }
+
+    /// Also run the stateful pass (see [`StreamPass`]).
+    pub fn with_streams(mut self, pass: Option<StreamPass<'a>>) -> Feeder<'a> {
+        self.streams = pass;
+        self
+    }
+
+    /// The next batch, or `None` at the end of the file or of the limit.
+    pub fn next_work(&mut self) -> Result<Option<Work>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        crate::interrupt::check()?;
+        let Some(batch) = self
+            .cap
+            .next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)?
+        else {
+            return Ok(None);
+        };
+        let mut pass = Vec::with_capacity(batch.len());
+        for rec in batch.iter() {
+            if self.limit.is_some_and(|l| self.used >= l) {
+                self.done = true;
+                break;
+            }
+            let ok = self.filter.matches(&rec)?;
+            self.used += u64::from(ok);
+            pass.push(ok);
+        }
+        let take = pass.len();
+        let mut streams = Vec::new();
+        let mut stream_ids = StreamIds::default();
+        let mut side = Vec::new();
+        let mut arena = Vec::new();
+        if let Some(sp) = self.streams.as_mut() {
+            stream_ids = sp.ids.unwrap_or_default();
+            streams.reserve(if sp.ids.is_some() { take } else { 0 });
+            side.reserve(take);
+            for rec in batch.iter().take(take) {
+                let (s, v) = sp.record(&rec, &mut arena);
+                side.push(s);
+                if let Some(v) = v {
+                    streams.push(v);
+                }
+            }
+        }
+        Ok(Some(Work {
+            batch,
+            take,
+            pass,
+            streams,
+            stream_ids,
+            side,
+            arena,
+        }))
+    }
+}
+
+/// [`pcapx_pipeline::run`] over a [`Feeder`]'s work, with every batch checked
+/// after its worker used it: the output of a batch whose memory-mapped bytes
+/// changed under it (the file shrank) never reaches `sink`; the run stops
+/// with the capture's "file shrank" error instead.
+pub fn pipeline<S: Send, O: Send, E: From<Error> + From<pcapx_pipeline::PipelineError>>(
+    threads: usize,
+    next: impl FnMut() -> Result<Option<Work>, E>,
+    init: impl Fn() -> S + Sync,
+    process: impl Fn(&mut S, &Work) -> O + Sync,
+    mut sink: impl FnMut(O) -> Result<(), E>,
+) -> Result<(), E> {
+    pcapx_pipeline::run(
+        threads,
+        next,
+        init,
+        |state, work: Work| {
+            let out = process(state, &work);
+            (out, work.batch.check_intact())
+        },
+        |(out, intact)| {
+            intact.map_err(|e| E::from(Error::from(e)))?;
+            sink(out)
+        },
+    )
+}

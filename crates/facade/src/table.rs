@@ -1,0 +1,255 @@
+//! Tables: column resolution (the tutorial's default table, `--fields`
+//! lists, the "unknown field (did you mean …)" error), the rows of a table as
+//! encoded batches ([`run`], what `convert` writes and `pcapx.read` returns),
+//! and the scan behind `stats`, `describe` and `unique` ([`scan`]). The
+//! column definitions live in `pcapx_output` so benchmarks and tests build
+//! exactly the same tables.
+
+use pcapx_capture::Capture;
+use pcapx_core::{AnomalyTally, Engine, Fields, Registry, Value};
+use pcapx_output::{
+    ColumnSpec, Encoded, Encoder, Format, Occurrence, Scope, TUTORIAL_COLUMNS, TableSpec,
+    TimeFormat, for_each_value,
+};
+
+use crate::input::{self, Feeder, StreamIds, StreamPass, Work};
+use crate::{Error, PacketFilter, ReadOptions};
+
+/// Resolve one user-given name to a column, or fail with a hint.
+pub fn resolve(reg: &Registry, name: &str, scope: Scope) -> Result<ColumnSpec, Error> {
+    Ok(pcapx_output::resolve_column(reg, name, scope)?)
+}
+
+/// The table `convert`/`stats` work on: the tutorial's (default) or the user's
+/// fields, over IPv4 packets (default) or all packets (`--all`, or whenever
+/// `--fields` is given).
+pub fn table_spec(
+    engine: &Engine,
+    fields: Option<&str>,
+    all: bool,
+    time_format: TimeFormat,
+    occurrence: Occurrence,
+) -> Result<TableSpec, Error> {
+    Ok(TableSpec::build(
+        engine.registry(),
+        fields,
+        all,
+        time_format,
+        occurrence,
+    )?)
+}
+
+/// A column by the name a user gives: one of the convert table's column names
+/// (`src`, `payload`, `tos`, … — with the same scope, so the values are the
+/// ones `convert` writes), else any registered field or alias.
+pub fn column(engine: &Engine, name: &str) -> Result<ColumnSpec, Error> {
+    let reg = engine.registry();
+    if let Some(&(header, field, transport)) = TUTORIAL_COLUMNS.iter().find(|c| c.0 == name) {
+        let scope = match (transport, reg.proto_by_name("ip")) {
+            (true, Some(ip)) => Scope::After(ip),
+            _ => Scope::Any,
+        };
+        let mut c = resolve(reg, field, scope)?;
+        header.clone_into(&mut c.name);
+        return Ok(c);
+    }
+    resolve(reg, name, Scope::Any)
+}
+
+/// The rows to work on: those of `convert` (IPv4 packets unless `all`),
+/// with just the columns needed.
+pub fn row_spec(engine: &Engine, columns: Vec<ColumnSpec>, all: bool) -> TableSpec {
+    TableSpec {
+        columns,
+        time_format: TimeFormat::Epoch,
+        occurrence: Occurrence::First,
+        require: if all {
+            None
+        } else {
+            engine.registry().proto_by_name("ip")
+        },
+    }
+}
+
+/// The value a cell of `convert` shows (the first occurrence), if any.
+pub fn first<'f>(col: &ColumnSpec, fields: &'f Fields) -> Option<Value<'f>> {
+    let mut out = None;
+    for_each_value(col, fields, Occurrence::First, |v| {
+        if out.is_none() {
+            out = Some(v);
+        }
+    });
+    out
+}
+
+/// Run over the capture: every packet that passes the filter and the limit
+/// and makes a row of `spec` goes to `row`, with a partial made by `make` for
+/// each batch; the partials reach `merge` in batch order. `name` names the
+/// input in warnings. Returns how many packets passed the filter (what the
+/// limit counts).
+#[allow(clippy::too_many_arguments)]
+pub fn scan<A: Send>(
+    engine: &Engine,
+    cap: &mut Capture,
+    name: &str,
+    opts: &ReadOptions,
+    spec: &TableSpec,
+    make: impl Fn() -> A + Sync,
+    row: impl Fn(&mut A, &Fields) + Sync,
+    mut merge: impl FnMut(A),
+) -> Result<u64, Error> {
+    let filter = PacketFilter::for_capture(name, opts.filter.as_deref(), cap)?;
+    let threads = pcapx_pipeline::thread_count(opts.threads);
+    let wanted = spec.wanted(engine.registry().field_count());
+    let streams = StreamPass::for_input(engine, opts, StreamIds::wanted(engine, &wanted), 0);
+    let mut feeder = Feeder::new(cap, filter, opts.limit).with_streams(streams);
+    input::pipeline(
+        threads,
+        || feeder.next_work(),
+        || engine.new_fields(wanted.clone()),
+        |fields, w: &Work| -> A {
+            let mut part = make();
+            for (i, (rec, pass)) in w.records().enumerate() {
+                if !pass {
+                    continue;
+                }
+                engine.dissect_with(&input::meta(&rec), rec.data, &w.reassembled(i), fields);
+                w.add_stream_fields(i, fields);
+                if spec.accepts(fields) {
+                    row(&mut part, fields);
+                }
+            }
+            part
+        },
+        |part| -> Result<(), Error> {
+            merge(part);
+            Ok(())
+        },
+    )?;
+    let used = feeder.used();
+    if let Some(p) = feeder.into_pass() {
+        p.report(name);
+    }
+    input::report_damage(cap);
+    Ok(used)
+}
+
+/// Per-batch account of a table run, summed in order.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Account {
+    /// Packet records read from the file.
+    pub read: u64,
+    /// Rows written.
+    pub rows: u64,
+    /// Packets that make no row of this table (not IPv4 for the default table).
+    pub skipped: u64,
+    /// Packets the `--filter` rejected.
+    pub filtered_out: u64,
+    /// Damaged records the reader could not read (reported separately).
+    pub damaged: u64,
+}
+
+impl std::ops::AddAssign for Account {
+    fn add_assign(&mut self, o: Account) {
+        self.read += o.read;
+        self.rows += o.rows;
+        self.skipped += o.skipped;
+        self.filtered_out += o.filtered_out;
+        self.damaged += o.damaged;
+    }
+}
+
+/// What a table run hands its sink for each batch, in packet order: the
+/// rows encoded for `format`, the batch's account, and (when asked) the
+/// anomalies seen.
+pub struct TableBatch {
+    pub encoded: Encoded,
+    pub account: Account,
+    pub anomalies: Option<AnomalyTally>,
+}
+
+/// The rows of `spec` over the capture, encoded for `format` by the workers
+/// (Parquet: typed columns, also what the Python package turns into Arrow)
+/// and handed to `sink` in packet order. `filter` is the capture's packet
+/// filter ([`PacketFilter::for_capture`] with `opts.filter`), made by the
+/// caller before it writes anything, so a bad expression leaves no output. `progress` sees each batch as the
+/// reader hands it out; `tally` counts anomalies per batch. Returns the total
+/// account (damaged records not included; see [`Capture::damage_count`]).
+/// The stateful pass's warnings are printed on standard error.
+#[allow(clippy::too_many_arguments)]
+pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
+    engine: &Engine,
+    cap: &mut Capture,
+    name: &str,
+    filter: PacketFilter,
+    opts: &ReadOptions,
+    spec: &TableSpec,
+    format: Format,
+    tally: bool,
+    mut progress: impl FnMut(&Work),
+    mut sink: impl FnMut(TableBatch) -> Result<(), E>,
+) -> Result<Account, E> {
+    let threads = pcapx_pipeline::thread_count(opts.threads);
+    let wanted = spec.wanted(engine.registry().field_count());
+    let mut total = Account::default();
+    let streams = StreamPass::for_input(
+        engine,
+        opts,
+        StreamIds::wanted(engine, &wanted),
+        opts.community_id_seed,
+    );
+    let mut feeder = Feeder::new(cap, filter, opts.limit).with_streams(streams);
+
+    let result = input::pipeline(
+        threads,
+        || -> Result<Option<Work>, E> {
+            let w = feeder.next_work()?;
+            if let Some(w) = &w {
+                progress(w);
+            }
+            Ok(w)
+        },
+        || {
+            (
+                engine.new_fields(wanted.clone()),
+                Encoder::new(spec, format),
+            )
+        },
+        |(fields, enc), w: &Work| -> TableBatch {
+            let mut acc = Account::default();
+            let mut anomalies = tally.then(|| AnomalyTally::new(engine.registry()));
+            for (i, (rec, pass)) in w.records().enumerate() {
+                acc.read += 1;
+                if !pass {
+                    acc.filtered_out += 1;
+                    continue;
+                }
+                engine.dissect_with(&input::meta(&rec), rec.data, &w.reassembled(i), fields);
+                w.add_stream_fields(i, fields);
+                if let Some(t) = &mut anomalies {
+                    t.count(fields);
+                }
+                if spec.accepts(fields) {
+                    enc.push(spec, fields);
+                    acc.rows += 1;
+                } else {
+                    acc.skipped += 1;
+                }
+            }
+            TableBatch {
+                encoded: enc.take(),
+                account: acc,
+                anomalies,
+            }
+        },
+        |b: TableBatch| -> Result<(), E> {
+            total += b.account;
+            sink(b)
+        },
+    );
+    if let Some(p) = feeder.into_pass() {
+        p.report(name);
+    }
+    result?;
+    Ok(total)
+}
