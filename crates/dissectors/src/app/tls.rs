@@ -21,8 +21,8 @@ use std::sync::{Arc, OnceLock};
 use pcapx_core::dissector::PacketView;
 use pcapx_core::keys::tables;
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, Registrar, RegistryError,
-    Value,
+    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, PduCx, PduLen, Registrar,
+    RegistryError, Value,
 };
 
 use super::fingerprint::{self, Ext, Hello, Scratch, extensions, list8, list16, u16s};
@@ -108,6 +108,28 @@ pub(crate) fn looks_like_record(data: &[u8]) -> bool {
         return false;
     };
     (20..=24).contains(&ct) && (0x0300..=0x0304).contains(&ver) && usize::from(len) <= MAX_RECORD
+}
+
+/// TCP desegmentation: one record per PDU. A record header cut by the
+/// segment end needs more bytes when what is there can start one.
+pub(crate) fn record_len(data: &[u8]) -> PduLen {
+    if data.len() >= 5 {
+        return match be16(data, 3) {
+            Some(n) if looks_like_record(data) => PduLen::Len(5 + usize::from(n)),
+            _ => PduLen::NotMine,
+        };
+    }
+    let ok = data.first().is_some_and(|ct| (20..=24).contains(ct))
+        && data.get(1).is_none_or(|&v| v == 3)
+        && data.get(2).is_none_or(|&v| v <= 4)
+        && data
+            .get(3)
+            .is_none_or(|&h| usize::from(h) << 8 <= MAX_RECORD);
+    if ok {
+        PduLen::NeedMore
+    } else {
+        PduLen::NotMine
+    }
 }
 
 /// The TLS dissector.
@@ -508,12 +530,18 @@ impl Dissector for Tls {
         Outcome::end(off)
     }
 
+    /// Records spanning segments decode at the segment that completes
+    /// them, as tshark's TLS desegmentation shows them.
+    fn pdu_len(&self, data: &[u8], _cx: &PduCx) -> PduLen {
+        record_len(data)
+    }
+
     fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
         let Some(rec) = view.layer(layer) else {
             return false;
         };
         let start = usize::try_from(rec.offset).unwrap_or(usize::MAX);
-        let Some(data) = view.data.get(start..) else {
+        let Some(data) = view.bytes(layer).get(start..) else {
             return false;
         };
         summary_line(data, out);
