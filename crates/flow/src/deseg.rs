@@ -102,6 +102,10 @@ struct Dir {
     /// Segments that contributed to `pending`.
     segments: u32,
     fin: bool,
+    /// The bytes last looked at were the protocol's (`pdu_len` did not
+    /// say "not mine"): held out-of-order segments wait for their PDU.
+    /// Otherwise they are dissected as they are, like the in-order ones.
+    framing: bool,
 }
 
 #[derive(Debug)]
@@ -158,6 +162,7 @@ impl Desegmenter {
             pending: Vec::new(),
             segments: 0,
             fin: false,
+            framing: true,
         }
     }
 
@@ -244,6 +249,7 @@ impl Desegmenter {
             pending,
             segments,
             fin,
+            framing,
         } = &mut conv.dirs[dir];
         let mut added = 0usize;
         let mut gap_drop = false;
@@ -280,11 +286,19 @@ impl Desegmenter {
         // The sender's FIN completes a PDU that runs to the end of the
         // stream (`PduLen::UntilFin`), even on a segment without payload.
         let flush = fin_now && !pending.is_empty();
+        // A segment the snaplen cut is dissected as it is, as tshark does
+        // (it desegments only wholly captured segments); a PDU in progress
+        // is given up.
+        if u64::try_from(payload.len()).unwrap_or(u64::MAX) < u64::from(p.payload_len) {
+            pending.clear();
+            *segments = 0;
+            return Deseg::AsIs;
+        }
         let verdict = if added == 0 && !flush {
             // Held out of order (it shows up in the PDU it helps complete),
             // or bytes already delivered (a retransmission: tshark does not
             // dissect them again) or not believed.
-            if payload.is_empty() || class == Class::Empty {
+            if payload.is_empty() || class == Class::Empty || !*framing {
                 Deseg::AsIs
             } else {
                 Deseg::Partial
@@ -311,6 +325,7 @@ impl Desegmenter {
                     _ => break,
                 }
             }
+            *framing = !not_mine;
             if pos > 0 {
                 let at = arena.len();
                 arena.extend_from_slice(&pending[..pos]);

@@ -2,12 +2,13 @@
 //!
 //! Found like tshark's TCP heuristic (enabled by default): the segment's
 //! first line is complete and either starts with `HTTP/` or ends with
-//! ` HTTP/1.x`. Every message that starts in the segment is decoded
-//! (pipelining): the start line, the headers tshark has fields for, and the
-//! body's length — a body is skipped by its `Content-Length` when the
-//! segment holds it, never decoded. A head without its blank line in the
-//! segment is decoded as far as its complete lines go and records
-//! `http.continues` (heads are searched for at most [`MAX_HEAD`] bytes).
+//! ` HTTP/1.x`. Messages are TCP desegmentation PDUs ([`message_len`],
+//! tshark's framing), so a head or body spanning segments is decoded at the
+//! segment that completes the message. Every message handed over is
+//! decoded (pipelining): the start line, the headers tshark has fields for,
+//! and the body's length — never the body. Without desegmentation a head
+//! without its blank line in the segment records `http.continues` (heads
+//! are searched for at most [`MAX_HEAD`] bytes).
 
 use pcapx_core::dissector::PacketView;
 use pcapx_core::keys::tables;
@@ -370,6 +371,11 @@ impl Http {
     }
 }
 
+/// Did the snaplen cut this frame?
+fn snaplen_cut(cx: &Ctx<'_>) -> bool {
+    cx.meta().caplen < cx.meta().wirelen
+}
+
 impl Dissector for Http {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         use FieldType::{Bool, Str, U16, U64};
@@ -411,8 +417,8 @@ impl Dissector for Http {
 
     /// A message whose head or announced body continues past the segment
     /// is left to `data`, as tshark leaves a segment of a PDU it reassembles.
-    fn accepts(&self, data: &[u8], _cx: &Ctx<'_>) -> bool {
-        looks_like_http(data) && matches!(framing(data), Framing::Whole(_))
+    fn accepts(&self, data: &[u8], cx: &Ctx<'_>) -> bool {
+        looks_like_http(data) && (matches!(framing(data), Framing::Whole(_)) || snaplen_cut(cx))
     }
 
     fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
@@ -429,6 +435,18 @@ impl Dissector for Http {
                 Framing::Whole(n) if n > 0 => {
                     self.message(&ids, &rest[..n], cx);
                     off += n;
+                }
+                _ if snaplen_cut(cx) => {
+                    // The capture cut the message: its complete lines are
+                    // shown (tshark does not desegment what was not
+                    // captured).
+                    let lines = rest.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                    if lines > 0 {
+                        self.message(&ids, &rest[..lines], cx);
+                    }
+                    cx.short();
+                    off = data.len();
+                    break;
                 }
                 _ => {
                     // Shown where it completes (tshark's reassembly); here
