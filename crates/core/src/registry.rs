@@ -191,7 +191,9 @@ pub enum RegistryError {
     },
     #[error("alias '{0}' is also the name of a field")]
     AliasShadowsField(String),
-    #[error("'{0}' is not a valid name (use lower-case letters, digits, '.', '_' and '-')")]
+    #[error(
+        "'{0}' is not a valid name (use lower-case letters, digits, '.', '_' and '-'; field names may also have upper-case letters after the protocol's name)"
+    )]
     BadName(String),
     #[error("anomaly '{0}' is already registered")]
     DuplicateAnomaly(String),
@@ -222,6 +224,17 @@ pub(crate) fn valid_name(s: &str) -> bool {
         && !s.ends_with('.')
 }
 
+/// A field's filter name: as [`valid_name`], and upper-case letters after
+/// the protocol's part, as Wireshark spells some (`x509af.serialNumber`,
+/// `x509sat.CountryName`). Names are case-sensitive, as in Wireshark.
+pub(crate) fn valid_field_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        && !s.starts_with('.')
+        && !s.ends_with('.')
+}
+
 impl Registry {
     pub(crate) fn add_protocol(&mut self, def: ProtocolDef) -> Result<ProtoId, RegistryError> {
         if !valid_name(&def.name) {
@@ -241,7 +254,7 @@ impl Registry {
         proto: ProtoId,
         mut def: FieldDef,
     ) -> Result<FieldId, RegistryError> {
-        if !valid_name(&def.name) {
+        if !valid_field_name(&def.name) {
             return Err(RegistryError::BadName(def.name));
         }
         let pname = &self.protos[proto.index()].name;
