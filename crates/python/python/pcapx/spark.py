@@ -129,15 +129,6 @@ def read(
     if file_column:
         arrow_schema = arrow_schema.append(pa.field(file_column, pa.string()))
     spark_schema = from_arrow_schema(arrow_schema)
-    opts = dict(
-        fields=fields,
-        all=all,
-        filter=filter,
-        occurrence=occurrence,
-        batch_rows=batch_rows,
-        threads=threads,
-    )
-
     def decode(listing: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pcapx as px
 
@@ -145,7 +136,16 @@ def read(
             for listed in listing:
                 for path in listed.column(0).to_pylist():
                     local = _local_copy(path, tmp)
-                    for rb in px.batches(local, **opts):
+                    decoded = px.batches(
+                        local,
+                        fields=fields,
+                        all=all,
+                        filter=filter,
+                        occurrence=occurrence,
+                        batch_rows=batch_rows,
+                        threads=threads,
+                    )
+                    for rb in decoded:
                         arrays = [
                             col.cast(field.type)
                             for col, field in zip(rb.columns, arrow_schema)
