@@ -408,6 +408,15 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
     } else {
         eprintln!("bench: live capture job skipped (needs root, ip, tcpreplay and tcpdump)");
     }
+    // The Python package (needs the virtual environment .ci/run makes).
+    match crate::pybench::section(&root, &data, &bin_s, o.runs.min(3)) {
+        Ok(Some(sec)) => {
+            let doc = std::fs::read_to_string(&o.out)?;
+            std::fs::write(&o.out, crate::pybench::insert(&doc, &sec))?;
+        }
+        Ok(None) => {}
+        Err(e) => eprintln!("bench: Python jobs failed: {e}"),
+    }
     eprintln!("bench: wrote {}", o.out.display());
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -16,6 +16,7 @@ mod fixtures;
 mod fuzz;
 mod packets;
 mod plugins;
+mod pybench;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

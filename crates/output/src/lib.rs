@@ -7,6 +7,8 @@
 //! in packet order and writes them out. Nothing here allocates per packet once
 //! warm, except Parquet's string columns, which slice one shared buffer.
 
+#[cfg(feature = "arrow")]
+pub mod arrow_out;
 pub mod atomic;
 mod cell;
 mod parquet_out;
@@ -15,7 +17,7 @@ mod text;
 
 pub use atomic::{AtomicOutput, Durability, OutputFileError, check_not_input};
 pub use cell::{CellWriter, for_each_value};
-pub use parquet_out::{ParquetEncoder, ParquetWriter};
+pub use parquet_out::{ColumnBatch, ParquetEncoder, ParquetWriter};
 pub use table::{
     ColumnSpec, Format, Occurrence, Scope, TUTORIAL_COLUMNS, TableSpec, TimeFormat, resolve_column,
 };

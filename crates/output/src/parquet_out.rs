@@ -26,7 +26,7 @@ use crate::table::{Occurrence, TableSpec, TimeFormat};
 pub const ROW_GROUP_ROWS: u64 = 128 * 1024;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     I32,
     I64,
     Bool,
@@ -35,7 +35,7 @@ enum Kind {
     Bytes,
 }
 
-fn kind_of(t: FieldType, occ: Occurrence) -> Kind {
+pub(crate) fn kind_of(t: FieldType, occ: Occurrence) -> Kind {
     if occ == Occurrence::All {
         return Kind::Str;
     }
@@ -56,7 +56,7 @@ fn kind_of(t: FieldType, occ: Occurrence) -> Kind {
 
 /// One column's values for a run of rows.
 #[derive(Debug)]
-enum ColData {
+pub(crate) enum ColData {
     I32(Vec<i32>, Vec<i16>),
     I64(Vec<i64>, Vec<i16>),
     Bool(Vec<bool>, Vec<i16>),
@@ -73,6 +73,39 @@ impl ColData {
             Kind::Bool => ColData::Bool(Vec::new(), Vec::new()),
             Kind::F64 => ColData::F64(Vec::new(), Vec::new()),
             Kind::Str | Kind::Bytes => ColData::Bytes(Vec::new(), Vec::new(), Vec::new()),
+        }
+    }
+
+    /// Split off the rows from `at` on (values follow their definition
+    /// levels: only present values are stored).
+    fn split_off(&mut self, at: usize) -> ColData {
+        fn present(d: &[i16], at: usize) -> usize {
+            d.iter().take(at).filter(|&&x| x > 0).count()
+        }
+        match self {
+            ColData::I32(v, d) => {
+                let n = present(d, at);
+                ColData::I32(v.split_off(n), d.split_off(at.min(d.len())))
+            }
+            ColData::I64(v, d) => {
+                let n = present(d, at);
+                ColData::I64(v.split_off(n), d.split_off(at.min(d.len())))
+            }
+            ColData::Bool(v, d) => {
+                let n = present(d, at);
+                ColData::Bool(v.split_off(n), d.split_off(at.min(d.len())))
+            }
+            ColData::F64(v, d) => {
+                let n = present(d, at);
+                ColData::F64(v.split_off(n), d.split_off(at.min(d.len())))
+            }
+            ColData::Bytes(b, e, d) => {
+                let n = present(d, at);
+                let cut = if n == 0 { 0 } else { e[n - 1] };
+                let tail_b = b.split_off(cut);
+                let tail_e = e.split_off(n).into_iter().map(|x| x - cut).collect();
+                ColData::Bytes(tail_b, tail_e, d.split_off(at.min(d.len())))
+            }
         }
     }
 
@@ -108,13 +141,35 @@ impl ColData {
 /// A batch of rows in column form.
 #[derive(Debug)]
 pub struct ColumnBatch {
-    cols: Vec<ColData>,
-    rows: u64,
+    pub(crate) cols: Vec<ColData>,
+    pub(crate) rows: u64,
 }
 
 impl ColumnBatch {
     pub fn rows(&self) -> u64 {
         self.rows
+    }
+
+    /// Append `other`'s rows (same table).
+    pub fn append(&mut self, other: ColumnBatch) {
+        self.rows += other.rows;
+        for (c, o) in self.cols.iter_mut().zip(other.cols) {
+            c.append(o);
+        }
+    }
+
+    /// Split off the rows from `at` on (`at` ≤ [`ColumnBatch::rows`]); this
+    /// batch keeps the first `at`.
+    pub fn split_off(&mut self, at: u64) -> ColumnBatch {
+        let at = at.min(self.rows);
+        let rows = usize::try_from(at).unwrap_or(usize::MAX);
+        let cols = self.cols.iter_mut().map(|c| c.split_off(rows)).collect();
+        let tail = ColumnBatch {
+            cols,
+            rows: self.rows - at,
+        };
+        self.rows = at;
+        tail
     }
 }
 
