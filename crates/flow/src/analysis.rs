@@ -178,6 +178,11 @@ impl Pool {
         self.live
     }
 
+    /// The bound on [`Pool::live`].
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
     fn alloc(&mut self, n: Node) -> Option<u32> {
         if self.live >= self.max {
             self.dropped += 1;

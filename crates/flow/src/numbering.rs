@@ -573,3 +573,50 @@ pub fn packet_community_id(cid: &CommunityId, p: &PacketInfo, l4: L4, out: &mut 
     );
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn udp(sport: u16) -> PacketInfo {
+        PacketInfo {
+            src: Some(Addr::v4([10, 0, 0, 1])),
+            dst: Some(Addr::v4([10, 0, 0, 2])),
+            proto: UDP,
+            l4: L4::Udp { sport, dport: 53 },
+            ..PacketInfo::default()
+        }
+    }
+
+    #[test]
+    fn the_bound_forgets_the_least_recently_seen_and_counts_returns() {
+        let mut n = StreamNumbering::with_bound(2);
+        let id = |n: &mut StreamNumbering, port| n.packet(&udp(port), 0).udp_stream;
+        assert_eq!(id(&mut n, 1), Some(0));
+        assert_eq!(id(&mut n, 2), Some(1));
+        // Seen again: most recently used, so 2 is the one forgotten next.
+        assert_eq!(id(&mut n, 1), Some(0));
+        assert_eq!(id(&mut n, 3), Some(2));
+        assert_eq!(n.remembered().1, 2);
+        assert_eq!(n.stats().forgotten, 1);
+        // 1 is still remembered; 2 comes back with a new number.
+        assert_eq!(id(&mut n, 1), Some(0));
+        assert_eq!(id(&mut n, 2), Some(3));
+        let st = n.stats();
+        assert_eq!((st.forgotten, st.renumbered), (2, 1));
+    }
+
+    #[test]
+    fn within_the_bound_numbers_are_never_forgotten() {
+        let mut n = StreamNumbering::with_bound(1000);
+        for round in 0..3 {
+            for port in 0..1000u16 {
+                assert_eq!(
+                    n.packet(&udp(port), round).udp_stream,
+                    Some(u32::from(port))
+                );
+            }
+        }
+        assert_eq!(n.stats(), NumberingStats::default());
+    }
+}
