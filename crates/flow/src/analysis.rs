@@ -18,14 +18,14 @@
 //!    then the bound moves to the ACK, or over the run of unacknowledged
 //!    segments that starts there), or a window update resuming after a zero
 //!    window probe;
-//! 7. for a segment with data, SYN or FIN that does not advance its
-//!    direction's sequence number: **fast retransmission** (the other side
+//! 7. for a segment with data, SYN or FIN: **spurious retransmission** when
+//!    all of its bytes were already acknowledged; then, if it does not
+//!    advance its direction's sequence number: **fast retransmission** (the other side
 //!    sent at least two duplicate ACKs for this sequence number less than
-//!    20 ms ago), **out-of-order** (less than the handshake's RTT — 3 ms when
-//!    unknown — after the highest segment, not a copy of a segment still
-//!    unacknowledged, and not exactly closing the hole unless the previous
-//!    highest segment was a pure ACK), **spurious retransmission** (all of
-//!    its bytes were already acknowledged), else a plain **retransmission**.
+//!    20 ms ago), **out-of-order** (less than the handshake's RTT — 3 ms
+//!    when unknown — after the highest segment, and not ending exactly where
+//!    that one ended; tshark 4.0 does not yet look for a copy among the
+//!    unacknowledged segments), else a plain **retransmission**.
 //!    A keep-alive is none of them; a segment of more than one byte starting
 //!    one before the next expected number is not "not advancing" (it may
 //!    follow a zero window probe).
@@ -118,16 +118,18 @@ pub const MAX_UNACKED_TOTAL: usize = 2 * 1024 * 1024;
 
 const NIL: u32 = u32::MAX;
 const FAST_RT_NS: u64 = 20_000_000;
-const DEFAULT_OOO_NS: u64 = 3_000_000;
+const OOO_NS: u64 = 3_000_000;
 
+// tshark's GT_SEQ/LT_SEQ/GE_SEQ/LE_SEQ (packet-tcp.h), exactly: at a
+// distance of exactly 2^31 both GT and LT hold.
 fn gt(a: u32, b: u32) -> bool {
-    a.wrapping_sub(b).cast_signed() > 0
+    b.wrapping_sub(a).cast_signed() < 0
 }
 fn lt(a: u32, b: u32) -> bool {
     a.wrapping_sub(b).cast_signed() < 0
 }
 fn ge(a: u32, b: u32) -> bool {
-    a.wrapping_sub(b).cast_signed() >= 0
+    b.wrapping_sub(a).cast_signed() <= 0
 }
 fn le(a: u32, b: u32) -> bool {
     a.wrapping_sub(b).cast_signed() <= 0
@@ -221,7 +223,6 @@ struct Dir {
     nextseq_ts: i64,
     lastack: u32,
     lastack_ts: i64,
-    lastacklen: u32,
     maxseqtobeacked: u32,
     dupacknum: u32,
     window: u32,
@@ -238,7 +239,6 @@ impl Default for Dir {
             nextseq_ts: 0,
             lastack: 0,
             lastack_ts: 0,
-            lastacklen: 0,
             maxseqtobeacked: 0,
             dupacknum: 0,
             window: u32::MAX,
@@ -268,10 +268,12 @@ pub struct Segment {
 #[derive(Copy, Clone, Debug, Default)]
 pub struct Conversation {
     dir: [Dir; 2],
-    /// Time of the most recent pure SYN.
-    mru_syn: Option<i64>,
-    /// The handshake's RTT: from the most recent SYN to the first pure ACK.
-    first_rtt: Option<i64>,
+    /// Time of the most recent pure SYN (0: none, as tshark's zero
+    /// `nstime`).
+    mru_syn: i64,
+    /// The handshake's RTT: from the most recent SYN to the first pure ACK
+    /// (0: unknown).
+    first_rtt: i64,
 }
 
 impl Conversation {
@@ -309,15 +311,13 @@ impl Conversation {
             (&mut b[0], &mut a[0])
         };
         let flags = analyze(fwd, rev, pool, self.first_rtt, s);
-        // After the analysis, as in dissect_tcp: the handshake's RTT.
+        // After the analysis, as in dissect_tcp: the handshake's RTT (a time
+        // of exactly 0 counts as none, as in tshark).
         if s.flags & (SYN | ACK) == SYN {
-            self.mru_syn = Some(s.ts_ns);
+            self.mru_syn = s.ts_ns;
         }
-        if s.flags & (SYN | ACK) == ACK
-            && self.first_rtt.is_none()
-            && let Some(t) = self.mru_syn
-        {
-            self.first_rtt = Some(s.ts_ns.wrapping_sub(t));
+        if s.flags & (SYN | ACK) == ACK && self.mru_syn != 0 && self.first_rtt == 0 {
+            self.first_rtt = s.ts_ns.wrapping_sub(self.mru_syn);
         }
         flags
     }
@@ -328,13 +328,7 @@ fn delta(now: i64, then: i64) -> u64 {
     now.wrapping_sub(then).cast_unsigned()
 }
 
-fn analyze(
-    fwd: &mut Dir,
-    rev: &mut Dir,
-    pool: &mut Pool,
-    first_rtt: Option<i64>,
-    s: &Segment,
-) -> u16 {
+fn analyze(fwd: &mut Dir, rev: &mut Dir, pool: &mut Pool, first_rtt: i64, s: &Segment) -> u16 {
     use flag::*;
     let (seq, ack, seglen, fl) = (s.seq, s.ack, s.seglen, s.flags);
     let window = u32::from(s.window);
@@ -460,41 +454,31 @@ fn analyze(
         if seglen > 1 && fwd.nextseq.wrapping_sub(1) == seq {
             not_advanced = false;
         }
-        let t = delta(s.ts_ns, rev.lastack_ts);
-        if not_advanced && rev.dupacknum >= 2 && rev.lastack == seq && t < FAST_RT_NS {
-            ta |= FAST_RETRANSMISSION;
-            break 'retrans;
-        }
-        let t = delta(s.ts_ns, fwd.nextseq_ts);
-        let ooo_thres = match first_rtt {
-            Some(r) if r != 0 => r.cast_unsigned(),
-            _ => DEFAULT_OOO_NS,
-        };
         let end = seq.wrapping_add(seglen);
-        let mut seen = false;
-        let mut i = fwd.head;
-        while i != NIL {
-            let n = pool.node(i);
-            if ge(seq, n.seq) && le(end, n.nextseq) {
-                seen = true;
-                break;
-            }
-            i = n.next;
-        }
-        if not_advanced && t < ooo_thres && !seen {
-            let syn_fin = u32::from(fl & (SYN | FIN) != 0);
-            if fwd.nextseq != end.wrapping_add(syn_fin) || fwd.lastacklen == 0 {
-                ta |= OUT_OF_ORDER;
-                break 'retrans;
-            }
-        }
         if seglen > 0 && rev.lastack != 0 && le(end, rev.lastack) {
             ta |= SPURIOUS_RETRANSMISSION;
             break 'retrans;
         }
-        if not_advanced {
-            ta |= RETRANSMISSION;
+        if !not_advanced {
+            break 'retrans;
         }
+        let t = delta(s.ts_ns, rev.lastack_ts);
+        if rev.dupacknum >= 2 && rev.lastack == seq && t < FAST_RT_NS {
+            ta |= FAST_RETRANSMISSION;
+            break 'retrans;
+        }
+        let t = delta(s.ts_ns, fwd.nextseq_ts);
+        let ooo_thres = if first_rtt == 0 {
+            OOO_NS
+        } else {
+            first_rtt.cast_unsigned()
+        };
+        let syn_fin = u32::from(fl & (SYN | FIN) != 0);
+        if t < ooo_thres && fwd.nextseq != end.wrapping_add(syn_fin) {
+            ta |= OUT_OF_ORDER;
+            break 'retrans;
+        }
+        ta |= RETRANSMISSION;
     }
 
     let mut nextseq = seq.wrapping_add(seglen);
@@ -510,10 +494,6 @@ fn analyze(
             fwd.head = i;
             fwd.count += 1;
         }
-    }
-    let syn_fin = u32::from(fl & (SYN | FIN) != 0);
-    if fwd.nextseq == 0 || gt(nextseq, fwd.nextseq.wrapping_add(syn_fin)) {
-        fwd.lastacklen = seglen;
     }
     if (gt(nextseq, fwd.nextseq) || fwd.nextseq == 0) && ta & ZERO_WINDOW_PROBE == 0 {
         fwd.nextseq = nextseq;
@@ -578,7 +558,7 @@ mod tests {
             c.segment(&mut pool, 0, &seg(201, 1, ACK, 100, 31)),
             LOST_PACKET
         );
-        // The hole's segment 1 ms later: out of order (RTT 20 ms).
+        // The hole's segment 1 ms later: out of order (under 3 ms).
         assert_eq!(
             c.segment(&mut pool, 0, &seg(101, 1, ACK, 100, 32)),
             OUT_OF_ORDER
