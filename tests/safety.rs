@@ -887,7 +887,7 @@ fn absurd_sequence_jumps_are_flagged_as_tshark_and_bounded() {
         let len = 1 + (x >> 8) as usize % 200;
         let t = 3000 + i * 100;
         recs.push((t, tcp_frame(a, b, (4000, 80), seq, 901, 0x18, len)));
-        if x % 7 == 0 {
+        if x.is_multiple_of(7) {
             recs.push((t + 50, tcp_frame(a, b, (4000, 80), seq, 901, 0x18, len)));
         }
         seq = seq.wrapping_add(u32::try_from(len).unwrap());
