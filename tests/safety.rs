@@ -725,3 +725,231 @@ fn dns_counts_and_lengths_that_lie_keep_memory_bounded() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(mib < 100, "summary: peak RSS {mib} MiB");
 }
+
+// ------------------------------------------------- conversations at scale
+
+/// An Ethernet/IPv4/TCP frame with `payload` zero bytes (checksums left 0).
+fn tcp_frame(
+    src: [u8; 4],
+    dst: [u8; 4],
+    ports: (u16, u16),
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: usize,
+) -> Vec<u8> {
+    let mut f = Vec::with_capacity(54 + payload);
+    f.extend_from_slice(&[0, 1, 2, 3, 4, 5, 0, 6, 7, 8, 9, 10, 0x08, 0x00]);
+    let ip_len = u16::try_from(40 + payload).unwrap();
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&ip_len.to_be_bytes());
+    f.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&ports.0.to_be_bytes());
+    f.extend_from_slice(&ports.1.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&ack.to_be_bytes());
+    f.extend_from_slice(&[0x50, flags, 0xfa, 0xf0, 0, 0, 0, 0]);
+    f.resize(54 + payload, 0);
+    f
+}
+
+/// Write a µs pcap of `(time µs, frame)` records.
+fn write_pcap(path: &Path, records: impl Iterator<Item = (u64, Vec<u8>)>) {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(fs::File::create(path).unwrap());
+    w.write_all(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        .unwrap();
+    w.write_all(&le32(65535)).unwrap();
+    w.write_all(&le32(1)).unwrap();
+    for (us, f) in records {
+        let len = u32::try_from(f.len()).unwrap();
+        w.write_all(&le32(u32::try_from(us / 1_000_000).unwrap()))
+            .unwrap();
+        w.write_all(&le32(u32::try_from(us % 1_000_000).unwrap()))
+            .unwrap();
+        w.write_all(&le32(len)).unwrap();
+        w.write_all(&le32(len)).unwrap();
+        w.write_all(&f).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// 10⁶ concurrent TCP flows (a half-open SYN flood: a million sources, one
+/// SYN each, all within a second, none answered): `flows` writes one S0 row
+/// per flow, and the packet table's stream numbering stays within its bound
+/// (it forgets beyond 262,144 conversations and says so) — no panic, and
+/// peak RSS reported and bounded.
+#[test]
+fn a_million_concurrent_half_open_flows_stay_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("synflood.pcap");
+    const N: u32 = 1_000_000;
+    write_pcap(
+        &cap,
+        (0..N).map(|i| {
+            let [_, a, b, c] = i.to_be_bytes();
+            let frame = tcp_frame(
+                [10, a, b, c],
+                [192, 0, 2, 1],
+                (1024 + (i % 60_000) as u16, 80),
+                i.wrapping_mul(2_654_435_761),
+                0,
+                0x02,
+                0,
+            );
+            (1_700_000_000_000_000 + u64::from(i), frame)
+        }),
+    );
+    let Some((o, flows_mib)) = peak_rss(
+        dir.path(),
+        &["flows", "synflood.pcap", "--to", "csv", "-o", "flows.csv"],
+        None,
+    ) else {
+        return;
+    };
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = fs::read_to_string(dir.path().join("flows.csv")).unwrap();
+    let mut lines = rows.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let state = header.iter().position(|&h| h == "conn_state").unwrap();
+    let mut n = 0u32;
+    for l in lines {
+        assert_eq!(l.split(',').nth(state), Some("S0"), "{l}");
+        n += 1;
+    }
+    assert_eq!(n, N, "one S0 row per half-open flow");
+
+    let Some((o, convert_mib)) = peak_rss(
+        dir.path(),
+        &[
+            "convert",
+            "synflood.pcap",
+            "--all",
+            "--fields",
+            "frame.number,tcp.stream,tcp.analysis.lost_segment",
+            "--to",
+            "csv",
+            "-o",
+            "streams.csv",
+        ],
+        None,
+    ) else {
+        return;
+    };
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("stream numbering forgot 737856 conversation(s)"),
+        "{err}"
+    );
+    // Every SYN is a new conversation: the numbers are still tshark's.
+    let streams = fs::read_to_string(dir.path().join("streams.csv")).unwrap();
+    let last = streams.lines().last().unwrap();
+    assert_eq!(last, format!("{N},{},", N - 1));
+    println!(
+        "10^6 half-open flows: flows peak RSS {flows_mib} MiB, convert --fields tcp.stream {convert_mib} MiB"
+    );
+    // The flow table holds every live flow (they are all concurrent); the
+    // per-file numbering holds at most its bound.
+    assert!(flows_mib < 1500, "flows: peak RSS {flows_mib} MiB");
+    assert!(convert_mib < 400, "convert: peak RSS {convert_mib} MiB");
+}
+
+/// One conversation whose segments jump by absurd amounts (half the
+/// sequence space, forwards and backwards) between runs of ordinary ones,
+/// with copies, 30,000 segments never acknowledged: no panic, memory stays
+/// bounded (the unacknowledged lists stop at tshark's 10,000), and the flags
+/// are tshark's on every packet; `flows` counts the anomalies.
+#[test]
+fn absurd_sequence_jumps_are_flagged_as_tshark_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("jumps.pcap");
+    let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let mut recs = vec![
+        (0u64, tcp_frame(a, b, (4000, 80), 100, 0, 0x02, 0)),
+        (1000, tcp_frame(b, a, (80, 4000), 900, 101, 0x12, 0)),
+        (2000, tcp_frame(a, b, (4000, 80), 101, 901, 0x10, 0)),
+    ];
+    let mut seq = 101u32;
+    let mut x = 0x1234_5678u32;
+    for i in 0..30_000u64 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        match x % 16 {
+            0 => seq = seq.wrapping_add(0x8000_0000),
+            1 => seq = seq.wrapping_add(0x7fff_fff0),
+            2 => seq = seq.wrapping_sub(0x4000_0000),
+            _ => {}
+        }
+        let len = 1 + (x >> 8) as usize % 200;
+        let t = 3000 + i * 100;
+        recs.push((t, tcp_frame(a, b, (4000, 80), seq, 901, 0x18, len)));
+        if x.is_multiple_of(7) {
+            recs.push((t + 50, tcp_frame(a, b, (4000, 80), seq, 901, 0x18, len)));
+        }
+        seq = seq.wrapping_add(u32::try_from(len).unwrap());
+    }
+    write_pcap(&cap, recs.into_iter());
+    let fields = "frame.number,tcp.analysis.retransmission,tcp.analysis.out_of_order,tcp.analysis.lost_segment,tcp.analysis.spurious_retransmission";
+    let Some((o, mib)) = peak_rss(
+        dir.path(),
+        &[
+            "convert",
+            "jumps.pcap",
+            "--all",
+            "--fields",
+            fields,
+            "--to",
+            "csv",
+        ],
+        None,
+    ) else {
+        return;
+    };
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(mib < 100, "peak RSS {mib} MiB");
+    let ours: Vec<String> = common::stdout(&o)
+        .lines()
+        .skip(1)
+        .map(|l| l.replace("true", "1").replace("false", ""))
+        .collect();
+    let counts = |col: usize| {
+        ours.iter()
+            .filter(|l| l.split(',').nth(col) == Some("1"))
+            .count()
+    };
+    let (retrans, lost) = (counts(1), counts(3));
+    println!(
+        "absurd jumps: {} packets, {retrans} retransmissions, {lost} lost segments, peak RSS {mib} MiB",
+        ours.len()
+    );
+    assert!(lost > 1000 && retrans > 1000);
+    if common::tool(
+        "tshark",
+        "absurd_sequence_jumps_are_flagged_as_tshark_and_bounded",
+    ) {
+        let theirs = common::tshark_fields(
+            &cap.to_string_lossy(),
+            &fields.split(',').collect::<Vec<_>>(),
+        );
+        let theirs: Vec<&str> = theirs.lines().collect();
+        assert_eq!(theirs.len(), ours.len());
+        let diffs: Vec<_> = theirs
+            .iter()
+            .zip(&ours)
+            .filter(|(t, o)| *t != o)
+            .take(10)
+            .collect();
+        assert!(diffs.is_empty(), "differences from tshark: {diffs:?}");
+    }
+    let (o, _) = peak_rss(dir.path(), &["flows", "jumps.pcap", "--to", "csv"], None).unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = common::stdout(&o);
+    let header: Vec<&str> = out.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = out.lines().nth(1).unwrap().split(',').collect();
+    let col = |name: &str| row[header.iter().position(|&h| h == name).unwrap()];
+    assert!(col("lost_segments").parse::<u64>().unwrap() > 0, "{out}");
+}

@@ -395,6 +395,28 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
         rss_kb,
         &plugin_line,
     )?;
+    // Conversations: flows vs tshark -z conv on this capture and the
+    // 1M-flow capture.
+    let fpath = root.join("bench-data/flows-1000000.pcap");
+    if have("tshark")
+        && (fpath.exists() || crate::flowbench::write_flows_capture(&fpath, 1_000_000).is_ok())
+    {
+        let label = format!("bench-{}.pcap", o.packets);
+        match crate::flowbench::section(
+            &bin_s,
+            &[
+                (label.as_str(), data.clone()),
+                ("flows-1000000.pcap", fpath),
+            ],
+            o.ref_runs,
+        ) {
+            Ok(sec) => {
+                let doc = std::fs::read_to_string(&o.out)?;
+                std::fs::write(&o.out, crate::flowbench::replace_section(&doc, &sec))?;
+            }
+            Err(e) => eprintln!("bench: conversations job failed: {e}"),
+        }
+    }
     // Live capture under load (needs root, ip, tcpreplay, tcpdump).
     let root_user = sh("id -u") == "0";
     if root_user && have("ip") && have("tcpreplay") && have("tcpdump") {

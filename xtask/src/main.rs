@@ -13,6 +13,7 @@ mod bench;
 mod benchdata;
 mod capbench;
 mod fixtures;
+mod flowbench;
 mod fuzz;
 mod packets;
 mod plugins;
@@ -42,6 +43,11 @@ tasks:
   bench [--packets N] [--runs R] [--ref-runs R] [--out FILE]
       run the benchmarks on bench-data/bench-N.pcap (generated if missing)
       side by side with tshark/tcpdump and rewrite BENCHMARKS.md
+  bench-flows [--packets N] [--flows M] [--runs R]
+      pcapx flows vs tshark -z conv,tcp -z conv,udp on bench-N.pcap and on
+      bench-data/flows-M.pcap (M distinct flows all open at once, default
+      1000000; generated if missing), with peak RSS; rewrites the
+      Conversations section of BENCHMARKS.md
   bench-capture [--packets N] [--limit L] [--runs R]
       live capture under load only (root): tcpreplay --topspeed the first L
       packets (0: all) of bench-N.pcap onto a veth in a private namespace while
@@ -76,6 +82,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         "bench-data" => bench_data(rest),
         "bench" => bench::run(rest),
         "bench-capture" => capbench::run(rest),
+        "bench-flows" => flowbench::run(rest),
         "fuzz" => fuzz::run(rest),
         "plugins" => plugins::run(rest),
         "-h" | "--help" | "help" => {

@@ -10,7 +10,7 @@ use pcapx_core::{
 use pcapx_flow::CommunityId;
 use pcapx_flow::defrag::{DefragConfig, Defragmenter, Verdict};
 use pcapx_flow::deseg::{Deseg, DesegConfig, Desegmenter};
-use pcapx_flow::numbering::{StreamNumbering, packet_community_id};
+use pcapx_flow::numbering::{StreamNumbering, packet_community_id, tcp_seglen};
 use pcapx_flow::packet::L4;
 
 use crate::filter::PacketFilter;
@@ -231,7 +231,12 @@ pub struct StreamIds {
     pub tcp: Option<FieldId>,
     pub udp: Option<FieldId>,
     pub cid: Option<FieldId>,
+    /// The `tcp.analysis.*` fields, in [`pcapx_flow::analysis::FIELDS`]
+    /// order.
+    pub analysis: [Option<FieldId>; ANALYSIS_FIELDS],
 }
+
+const ANALYSIS_FIELDS: usize = pcapx_flow::analysis::FIELDS.len();
 
 impl StreamIds {
     /// The ids among `wanted`; `None` when the job wants none of them.
@@ -242,8 +247,15 @@ impl StreamIds {
             tcp: pick("tcp.stream"),
             udp: pick("udp.stream"),
             cid: pick("communityid"),
+            analysis: pcapx_flow::analysis::FIELDS.map(|(name, _)| pick(name)),
         };
-        (ids.tcp.is_some() || ids.udp.is_some() || ids.cid.is_some()).then_some(ids)
+        (ids.tcp.is_some() || ids.udp.is_some() || ids.cid.is_some() || ids.analyzing())
+            .then_some(ids)
+    }
+
+    /// Does the job want any `tcp.analysis.*` field?
+    pub fn analyzing(&self) -> bool {
+        self.analysis.iter().any(Option::is_some)
     }
 }
 
@@ -252,6 +264,8 @@ impl StreamIds {
 pub struct StreamValues {
     tcp: u32,
     udp: u32,
+    /// Which `tcp.analysis.*` fields are present (bit i: `FIELDS[i]`).
+    analysis: u16,
     cid_len: u8,
     cid: [u8; pcapx_flow::community_id::LEN],
 }
@@ -370,7 +384,7 @@ impl<'e> StreamPass<'e> {
         }
         Some(StreamPass {
             ids,
-            numbering: StreamNumbering::new(),
+            numbering: StreamNumbering::new().analyzing(ids.is_some_and(|i| i.analyzing())),
             cid: CommunityId::new(seed),
             scratch: String::with_capacity(pcapx_flow::community_id::LEN),
             defrag: defrag.then(|| Defragmenter::new(DefragConfig::default())),
@@ -403,9 +417,24 @@ impl<'e> StreamPass<'e> {
         let p = pcapx_flow::parse(rec.linktype, rec.data);
         let mut side = SideRec::default();
         let mut l4 = None;
+        // The TCP segment's length as tshark knows it (for the sequence
+        // analysis): the packet's own, unless it is a fragment.
+        let own_seglen = || {
+            rec.data
+                .get(p.ip_payload.clone())
+                .and_then(|t| tcp_seglen(t, p.ip_payload_len))
+        };
+        let mut seglen = None;
         if let Some(d) = self.defrag.as_mut() {
             match d.packet(&p, rec.data, rec.ts_ns) {
-                Verdict::AsIs => l4 = Some(p.l4),
+                Verdict::AsIs => {
+                    l4 = Some(p.l4);
+                    // Not a fragment, or an atomic one (RFC 6946); a cut
+                    // fragment has no known segment length for tshark.
+                    if p.frag.is_none_or(|f| f.offset == 0 && !f.more) {
+                        seglen = own_seglen();
+                    }
+                }
                 Verdict::Held => {
                     side.ip = SideIp::Held;
                     l4 = Some(L4::Fragment);
@@ -415,6 +444,9 @@ impl<'e> StreamPass<'e> {
                     fragments,
                     first,
                 } => {
+                    seglen = u32::try_from(payload.len())
+                        .ok()
+                        .and_then(|n| tcp_seglen(payload, n));
                     if let (Ok(at), Ok(len)) =
                         (u32::try_from(arena.len()), u32::try_from(payload.len()))
                     {
@@ -424,6 +456,8 @@ impl<'e> StreamPass<'e> {
                     l4 = Some(first);
                 }
             }
+        } else {
+            seglen = own_seglen();
         }
         if let Some((engine, ds)) = self.deseg.as_mut() {
             let l4 = l4.unwrap_or(p.l4);
@@ -441,13 +475,17 @@ impl<'e> StreamPass<'e> {
         let Some(ids) = self.ids else {
             return (side, None);
         };
+        let seglen = seglen.filter(|_| p.proto == pcapx_flow::key::TCP);
         let s = match l4 {
-            Some(l4) => self.numbering.packet_defragmented(&p, l4),
-            None => self.numbering.packet(&p, rec.ts_ns),
+            Some(l4) => self
+                .numbering
+                .packet_analyzed(&p, l4, seglen.map(|n| (n, rec.ts_ns))),
+            None => self.numbering.packet_segment(&p, rec.ts_ns, seglen),
         };
         let mut v = StreamValues {
             tcp: s.tcp_stream.unwrap_or(NONE),
             udp: s.udp_stream.unwrap_or(NONE),
+            analysis: pcapx_flow::analysis::fields_of(s.tcp_analysis),
             cid_len: 0,
             cid: [0; pcapx_flow::community_id::LEN],
         };
@@ -475,6 +513,24 @@ impl<'e> StreamPass<'e> {
                     st.dropped() + left,
                     st.timed_out,
                     st.evicted + st.oversized
+                );
+            }
+        }
+        if self.ids.is_some() {
+            let st = self.numbering.stats();
+            if st.forgotten > 0 {
+                eprintln!(
+                    "pcapx: {name}: warning: stream numbering forgot {} conversation(s) over its bound of {} per transport; {} came back and got a new number (tshark would have kept the old one; later numbers shift)",
+                    st.forgotten,
+                    pcapx_flow::numbering::MAX_CONVERSATIONS,
+                    st.renumbered
+                );
+            }
+            if st.analysis_dropped > 0 {
+                eprintln!(
+                    "pcapx: {name}: warning: TCP sequence analysis could not remember {} unacknowledged segment(s) (bound: {})",
+                    st.analysis_dropped,
+                    pcapx_flow::analysis::MAX_UNACKED_TOTAL
                 );
             }
         }
@@ -513,6 +569,15 @@ impl Work {
             && v.udp != NONE
         {
             fields.add(f, Value::U64(u64::from(v.udp)));
+        }
+        if v.analysis != 0 {
+            for (i, f) in self.stream_ids.analysis.iter().enumerate() {
+                if let Some(f) = *f
+                    && v.analysis & (1 << i) != 0
+                {
+                    fields.add(f, Value::Bool(true));
+                }
+            }
         }
         if let Some(f) = self.stream_ids.cid
             && v.cid_len > 0

@@ -10,6 +10,7 @@
 //! - [`key`] — the symmetric [`FlowKey`] and the address-pair shard hash.
 //! - [`table`] — the [`FlowTable`]: bidirectional flows with Zeek's
 //!   `conn_state` and `history`, idle/active timeouts, TCP port reuse.
+//! - [`analysis`] — tshark's TCP sequence analysis (`tcp.analysis.*` flags).
 //! - [`numbering`] — tshark's `tcp.stream`/`udp.stream` numbering and the
 //!   per-packet Community ID, for packet tables.
 //! - [`reassembly`] — per-direction TCP reassembly ([`Stream`]) for
@@ -17,6 +18,7 @@
 //!
 //! This crate does no I/O.
 
+pub mod analysis;
 pub mod community_id;
 pub mod defrag;
 pub mod deseg;

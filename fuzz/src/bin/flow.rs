@@ -2,11 +2,14 @@
 //! bytes, time stepping by a chosen amount, sometimes backwards) through the
 //! cheap header parse, tshark's stream numbering and the flow table, with
 //! short timeouts so flows end, split and expire. Checks: every packet is
-//! accounted to exactly one flow record once the table is finished.
+//! accounted to exactly one flow record once the table is finished. The
+//! numbering runs with tshark's TCP sequence analysis on and a bound of a
+//! few conversations, so forgetting and renumbering happen; it never
+//! remembers more than its bound.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pcapx_flow::numbering::StreamNumbering;
+use pcapx_flow::numbering::{StreamNumbering, tcp_seglen};
 use pcapx_flow::{FlowConfig, FlowTable};
 use pcapx_fuzz::Bytes;
 
@@ -21,7 +24,8 @@ fuzz_target!(|data: &[u8]| {
         ..FlowConfig::default()
     };
     let mut table = FlowTable::new(cfg);
-    let mut numbering = StreamNumbering::new();
+    let bound = 1 + b.pick(8);
+    let mut numbering = StreamNumbering::with_bound(bound).analyzing(true);
     let mut out = Vec::new();
     let mut ts = 1_000_000i64;
     let mut n = 0u64;
@@ -33,7 +37,12 @@ fuzz_target!(|data: &[u8]| {
         let frame: Vec<u8> = (0..len).map(|_| b.byte()).collect();
         n += 1;
         let p = pcapx_flow::parse(linktype, &frame);
-        let s = numbering.packet(&p, ts);
+        let seglen = frame
+            .get(p.ip_payload.clone())
+            .and_then(|t| tcp_seglen(t, p.ip_payload_len));
+        let s = numbering.packet_segment(&p, ts, seglen);
+        let (tcp, udp) = numbering.remembered();
+        assert!(tcp <= bound && udp <= bound, "numbering over its bound");
         let stream = s.tcp_stream.or(s.udp_stream);
         ip_packets += u64::from(p.is_ip());
         let wire = u32::try_from(frame.len()).unwrap_or(u32::MAX);

@@ -76,6 +76,27 @@ pcapx_core::field_table! {
         stream = ("tcp.stream", "Stream index", U32,
             "The TCP conversation's index in order of first appearance, numbered as tshark does (a new SYN on reused ports starts a new one)",
         ),
+        // tshark's sequence analysis (pcapx-flow's `analysis`), filled by
+        // the same per-file pass; present (true) only on flagged segments.
+        an_retrans = ("tcp.analysis.retransmission", "Retransmission", Bool,
+            "tshark's (suspected) retransmission; also set on fast and spurious retransmissions"),
+        an_fast_retrans = ("tcp.analysis.fast_retransmission", "Fast retransmission", Bool,
+            "tshark's (suspected) fast retransmission: after two or more duplicate ACKs for this sequence number, within 20 ms (tshark 4.0 flags a few more)"),
+        an_spurious = ("tcp.analysis.spurious_retransmission", "Spurious retransmission", Bool,
+            "tshark's (suspected) spurious retransmission: every byte was already acknowledged"),
+        an_ooo = ("tcp.analysis.out_of_order", "Out-of-order", Bool,
+            "tshark's (suspected) out-of-order segment"),
+        an_lost = ("tcp.analysis.lost_segment", "Previous segment not captured", Bool,
+            "tshark's lost segment: this segment starts beyond the highest sequence number seen in its direction"),
+        an_dup_ack = ("tcp.analysis.duplicate_ack", "Duplicate ACK", Bool,
+            "tshark's duplicate ACK (present once; tshark -T fields repeats it)"),
+        an_keep_alive = ("tcp.analysis.keep_alive", "Keep-alive", Bool, "tshark's TCP keep-alive segment"),
+        an_keep_alive_ack = ("tcp.analysis.keep_alive_ack", "Keep-alive ACK", Bool,
+            "tshark's ACK to a TCP keep-alive segment"),
+        an_zero_window = ("tcp.analysis.zero_window", "Zero window", Bool, "tshark's TCP zero window segment"),
+        an_zwp = ("tcp.analysis.zero_window_probe", "Zero window probe", Bool, "tshark's TCP zero window probe"),
+        an_zwp_ack = ("tcp.analysis.zero_window_probe_ack", "Zero window probe ACK", Bool,
+            "tshark's ACK to a TCP zero window probe"),
     }
 }
 
