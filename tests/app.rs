@@ -11,7 +11,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pcapx_core::{Engine, PacketMeta, Wanted};
+use pcapx_core::{Engine, PacketMeta, Reassembled, TcpDeseg, Wanted};
+use pcapx_flow::deseg::{Deseg, DesegConfig, Desegmenter};
 
 const DHCP_FIELDS: &[&str] = &[
     "dhcp.type",
@@ -125,9 +126,9 @@ const NBDGM_FIELDS: &[&str] = &[
     "nbdgm.destination_name",
 ];
 
-/// KEXINIT and banner fields (tshark's ssh.message_code and
-/// ssh.packet_length also cover later cleartext KEX messages, which pcapx does
-/// not decode: they need per-connection state; see infra/ssh.rs).
+/// KEXINIT and banner fields, desegmented as the binary does (tshark's
+/// ssh.message_code and ssh.packet_length also cover later cleartext KEX
+/// messages, which pcapx frames but does not decode; see infra/ssh.rs).
 const SSH_FIELDS: &[&str] = &[
     "ssh.protocol",
     "ssh.cookie",
@@ -250,8 +251,28 @@ fn oracle(fields: &[&str], test: &str, min_present: usize) {
         let rows: Vec<&str> = text.lines().collect();
         let pkts = read(&path);
         assert_eq!(rows.len(), pkts.len(), "{}: tshark rows", path.display());
+        // TCP desegmentation as the binary's stateful pass does it (an SSH
+        // KEXINIT over several segments decodes where it completes).
+        let mut deseg = Desegmenter::new(&eng, DesegConfig::default());
+        let mut arena = Vec::new();
         for (p, row) in pkts.iter().zip(rows) {
-            eng.dissect(&meta(p), &p.data, &mut f);
+            let info = pcapx_flow::parse(p.meta.3, &p.data);
+            arena.clear();
+            let side = match deseg.packet(&eng, &info, info.l4, &p.data, &mut arena) {
+                Deseg::AsIs => Reassembled::default(),
+                Deseg::Partial => Reassembled {
+                    tcp: TcpDeseg::Partial,
+                    ..Reassembled::default()
+                },
+                Deseg::Pdus { at, len, segments } => Reassembled {
+                    tcp: TcpDeseg::Pdus {
+                        data: &arena[at..at + len],
+                        segments,
+                    },
+                    ..Reassembled::default()
+                },
+            };
+            eng.dissect_with(&meta(p), &p.data, &side, &mut f);
             for ((name, id), cell) in fields.iter().zip(&ids).zip(row.split('\t')) {
                 let want: Vec<String> = if cell.is_empty() {
                     Vec::new()

@@ -38,6 +38,9 @@ pub struct Options {
     pub out: PathBuf,
     pub pcapng: bool,
     pub seed: u64,
+    /// Application traffic: TCP conversations are TLS on 443 and HTTP/1.1
+    /// on 80 (`bench-app-N.pcap`), for the application-field benchmark.
+    pub app: bool,
 }
 
 impl Default for Options {
@@ -47,6 +50,7 @@ impl Default for Options {
             out: crate::workspace_root().join("bench-data"),
             pcapng: false,
             seed: 0x7063_6170_7862_656e, // "pcapxben"
+            app: false,
         }
     }
 }
@@ -137,6 +141,11 @@ struct Flow {
     conv: TcpConv,
     kind: Kind,
     sent: u32,
+    /// Payload segments each side sent (application mode: the first ones
+    /// are the TLS hellos).
+    said: [u32; 2],
+    /// Index into `NAMES` (SNI, Host).
+    name: usize,
     /// Data segments left before the close.
     left: u32,
 }
@@ -150,6 +159,7 @@ struct Traffic {
     /// Frames produced but not yet emitted (a conversation step can make several).
     queue: Vec<Vec<u8>>,
     payload: Vec<u8>,
+    app: bool,
 }
 
 fn client_mac(i: usize) -> Mac {
@@ -192,10 +202,121 @@ const NAMES: [&str; 8] = [
     "login.example.com",
     "updates.example.org",
 ];
+/// Server ports of application mode: TLS and HTTP, half each.
+const APP_PORTS: [u16; 2] = [443, 80];
+
+/// Application-mode payload of about `n` bytes for `flow` into `out`:
+/// TLS (port 443) — the client's first segment a ClientHello with the
+/// flow's SNI, the server's first a ServerHello and ChangeCipherSpec, then
+/// one application-data record per segment; HTTP (port 80) — each client
+/// segment a GET with Host and User-Agent, each server segment a whole
+/// response whose `Content-Length` body fills it. Every segment holds
+/// whole records/messages.
+fn app_payload(flow: &Flow, client: bool, n: usize, out: &mut Vec<u8>) {
+    let name = NAMES[flow.name % NAMES.len()];
+    let first = flow.said[usize::from(!client)] == 0;
+    let body_byte = u8::try_from(flow.sent % 251).unwrap_or(0);
+    out.clear();
+    if flow.conv.server.port == 443 {
+        if first && client {
+            client_hello(name, u8::try_from(flow.name).unwrap_or(0), out);
+        } else if first {
+            server_hello(out);
+        } else {
+            let len = n.clamp(32, 1400) - 5;
+            out.extend_from_slice(&[23, 3, 3]);
+            out.extend_from_slice(&u16::try_from(len).unwrap_or(0).to_be_bytes());
+            out.resize(5 + len, body_byte);
+        }
+        return;
+    }
+    if client {
+        out.extend_from_slice(
+            format!(
+                "GET /static/{}/item{}.js HTTP/1.1\r\nHost: {name}\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) bench/1.0\r\nAccept: */*\r\nCookie: session={:08x}\r\n\r\n",
+                flow.name, flow.sent, flow.conv.client.port
+            )
+            .as_bytes(),
+        );
+    } else {
+        let head = "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/javascript\r\nContent-Length: ";
+        let body = n.saturating_sub(head.len() + 8).max(1);
+        out.extend_from_slice(format!("{head}{body}\r\n\r\n").as_bytes());
+        out.resize(out.len() + body, b'a' + body_byte % 26);
+    }
+}
+
+/// A TLS 1.3-style ClientHello record (SNI, groups, signature algorithms,
+/// ALPN h2/http/1.1, supported versions, an X25519 key share).
+fn client_hello(name: &str, seed: u8, out: &mut Vec<u8>) {
+    fn ext(out: &mut Vec<u8>, ty: u16, body: &[u8]) {
+        out.extend_from_slice(&ty.to_be_bytes());
+        out.extend_from_slice(&u16::try_from(body.len()).unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(body);
+    }
+    let mut exts = Vec::new();
+    let host = name.as_bytes();
+    let hl = u16::try_from(host.len()).unwrap_or(0);
+    let mut sni = (hl + 3).to_be_bytes().to_vec();
+    sni.push(0);
+    sni.extend_from_slice(&hl.to_be_bytes());
+    sni.extend_from_slice(host);
+    ext(&mut exts, 0, &sni);
+    ext(&mut exts, 10, &[0, 6, 0, 0x1d, 0, 0x17, 0, 0x18]);
+    ext(&mut exts, 11, &[1, 0]);
+    ext(&mut exts, 13, &[0, 8, 4, 3, 8, 4, 4, 1, 5, 3]);
+    ext(&mut exts, 16, b"\x00\x0c\x02h2\x08http/1.1");
+    ext(&mut exts, 43, &[4, 3, 4, 3, 3]);
+    let mut ks = vec![0, 36, 0, 0x1d, 0, 32];
+    ks.extend((0..32u8).map(|i| i.wrapping_mul(seed | 1)));
+    ext(&mut exts, 51, &ks);
+    let mut body = vec![3, 3];
+    body.extend((0..32u8).map(|i| i ^ seed));
+    body.push(32);
+    body.extend((0..32u8).map(|i| i.wrapping_add(seed)));
+    let suites: [u16; 8] = [
+        0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0x009c,
+    ];
+    body.extend_from_slice(&u16::try_from(suites.len() * 2).unwrap_or(0).to_be_bytes());
+    for c in suites {
+        body.extend_from_slice(&c.to_be_bytes());
+    }
+    body.extend_from_slice(&[1, 0]);
+    body.extend_from_slice(&u16::try_from(exts.len()).unwrap_or(0).to_be_bytes());
+    body.extend_from_slice(&exts);
+    handshake_record(1, &body, 0x0301, out);
+}
+
+/// A ServerHello (TLS 1.3: supported_versions, key share) and a
+/// ChangeCipherSpec record.
+fn server_hello(out: &mut Vec<u8>) {
+    let mut body = vec![3, 3];
+    body.extend(0..32u8);
+    body.push(32);
+    body.extend(32..64u8);
+    body.extend_from_slice(&[0x13, 0x01, 0]);
+    let mut exts = vec![0, 43, 0, 2, 3, 4, 0, 51, 0, 36, 0, 0x1d, 0, 32];
+    exts.extend(64..96u8);
+    body.extend_from_slice(&u16::try_from(exts.len()).unwrap_or(0).to_be_bytes());
+    body.extend_from_slice(&exts);
+    handshake_record(2, &body, 0x0303, out);
+    out.extend_from_slice(&[20, 3, 3, 0, 1, 1]);
+}
+
+fn handshake_record(ty: u8, body: &[u8], version: u16, out: &mut Vec<u8>) {
+    let len = u32::try_from(body.len()).unwrap_or(0);
+    out.push(22);
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(&u16::try_from(body.len() + 4).unwrap_or(0).to_be_bytes());
+    out.push(ty);
+    out.extend_from_slice(&len.to_be_bytes()[1..]);
+    out.extend_from_slice(body);
+}
+
 const RESOLVER: Ipv4Addr = Ipv4Addr::new(10, 20, 0, 1);
 
 impl Traffic {
-    fn new(seed: u64) -> Self {
+    fn new(seed: u64, app: bool) -> Self {
         let mut t = Self {
             rng: Rng::new(seed),
             flows: Vec::with_capacity(FLOWS),
@@ -203,6 +324,7 @@ impl Traffic {
             ip_id: 1,
             queue: Vec::new(),
             payload: Vec::with_capacity(MSS_PAYLOAD),
+            app,
         };
         for _ in 0..FLOWS {
             let f = t.new_flow();
@@ -229,7 +351,11 @@ impl Traffic {
         };
         let c = self.rng.skewed(CLIENTS);
         let s = self.rng.skewed(SERVERS);
-        let sport = SERVER_PORTS[self.rng.index(SERVER_PORTS.len())];
+        let sport = if self.app {
+            APP_PORTS[self.rng.index(APP_PORTS.len())]
+        } else {
+            SERVER_PORTS[self.rng.index(SERVER_PORTS.len())]
+        };
         let (cip, sip): (IpAddr, IpAddr) = match kind {
             Kind::V6 => (client_v6(c).into(), server_v6(s).into()),
             _ => (client_v4(c).into(), server_v4(s).into()),
@@ -272,6 +398,8 @@ impl Traffic {
             conv,
             kind,
             sent: 0,
+            said: [0, 0],
+            name: self.rng.index(NAMES.len()),
             left: u32::try_from(left).unwrap_or(u32::MAX),
         }
     }
@@ -339,11 +467,20 @@ impl Traffic {
             }
             _ if client_talks => {
                 let n = self.payload.len().min(400);
+                if self.app {
+                    app_payload(flow, true, n, &mut self.payload);
+                }
+                flow.said[0] += 1;
                 flow.conv
-                    .segment(Dir::ToServer, flags::PSH | flags::ACK, &self.payload[..n])
+                    .segment(Dir::ToServer, flags::PSH | flags::ACK, &self.payload)
             }
             _ => {
                 flow.left -= 1;
+                if self.app {
+                    let n = self.payload.len();
+                    app_payload(flow, false, n, &mut self.payload);
+                }
+                flow.said[1] += 1;
                 flow.conv.segment(Dir::ToClient, flags::ACK, &self.payload)
             }
         };
@@ -499,7 +636,8 @@ pub fn run(opts: &Options) -> Result<Summary> {
     std::fs::create_dir_all(&opts.out)
         .map_err(|e| format!("creating {}: {e}", opts.out.display()))?;
     let ext = if opts.pcapng { "pcapng" } else { "pcap" };
-    let path = opts.out.join(format!("bench-{}.{ext}", opts.packets));
+    let stem = if opts.app { "bench-app" } else { "bench" };
+    let path = opts.out.join(format!("{stem}-{}.{ext}", opts.packets));
     let file = File::create(&path).map_err(|e| format!("creating {}: {e}", path.display()))?;
     let buf = BufWriter::with_capacity(1 << 20, file);
     let start = Instant::now();
@@ -527,7 +665,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
         };
         Sink::Pcap(PcapWriter::with_header(buf, header)?)
     };
-    let mut traffic = Traffic::new(opts.seed);
+    let mut traffic = Traffic::new(opts.seed, opts.app);
     let mut ts_us: u64 = 1_700_000_000 * 1_000_000;
     let mut frame_bytes = 0u64;
     for _ in 0..opts.packets {
@@ -597,7 +735,7 @@ mod tests {
 
     #[test]
     fn traffic_mix_has_the_advertised_shape() {
-        let mut t = Traffic::new(42);
+        let mut t = Traffic::new(42, false);
         let n = 20_000;
         let (mut total, mut ipv6, mut vlan, mut arp, mut padded) = (0usize, 0, 0, 0, 0);
         let mut sources = std::collections::HashSet::new();
@@ -637,6 +775,7 @@ mod tests {
                 out: dir.path().to_owned(),
                 pcapng,
                 seed: 3,
+                app: false,
             };
             let s = run(&opts).unwrap();
             assert_eq!(s.packets, 500);
@@ -664,5 +803,49 @@ mod tests {
             };
             assert_eq!(count, 500);
         }
+    }
+
+    #[test]
+    fn app_mode_segments_hold_whole_records_and_messages() {
+        let mut t = Traffic::new(9, true);
+        let (mut tls, mut http) = (0, 0);
+        for _ in 0..20_000 {
+            t.next_frame();
+        }
+        let mut out = Vec::new();
+        for f in &t.flows {
+            for (client, said) in [(true, 0), (false, 0), (true, 3), (false, 3)] {
+                let f2 = Flow {
+                    conv: f.conv.clone(),
+                    kind: f.kind,
+                    sent: f.sent,
+                    said: [said, said],
+                    name: f.name,
+                    left: f.left,
+                };
+                app_payload(&f2, client, 700, &mut out);
+                if f.conv.server.port == 443 {
+                    // Records tile the payload exactly.
+                    let mut off = 0;
+                    while off < out.len() {
+                        assert!(matches!(out[off], 20..=23));
+                        let len = usize::from(u16::from_be_bytes([out[off + 3], out[off + 4]]));
+                        off += 5 + len;
+                    }
+                    assert_eq!(off, out.len());
+                    tls += 1;
+                } else {
+                    let text = String::from_utf8_lossy(&out);
+                    let end = text.find("\r\n\r\n").unwrap() + 4;
+                    let body = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Content-Length: "))
+                        .map_or(0, |n| n.parse::<usize>().unwrap());
+                    assert_eq!(end + body, out.len());
+                    http += 1;
+                }
+            }
+        }
+        assert!(tls > 0 && http > 0);
     }
 }

@@ -2,13 +2,16 @@
 //!
 //! Tasks:
 //! - `test-fixtures [--check]`: write (or verify) the small captures in `fixtures/`.
-//! - `bench-data [--packets N] [--out DIR] [--pcapng] [--seed S]`: a large deterministic capture for benchmarks.
+//! - `bench-data [--packets N] [--out DIR] [--pcapng] [--seed S] [--app]`: a large deterministic capture for benchmarks
+//!   (`--app`: TLS and HTTP conversations).
+//! - `bench --app`: the application-field benchmark against tshark ([`appbench`]).
 //! - `fuzz --list | fuzz TARGET [--seconds N]`: coverage-guided fuzzing ([`fuzz`]).
 //!
 //! Modules: [`packets`] holds the frame builders every task shares, [`fixtures`]
 //! the fixture table, [`benchdata`] the benchmark traffic model. A `bench` task
 //! plugs in as one more module and one more arm in [`main`].
 
+mod appbench;
 mod bench;
 mod benchdata;
 mod capbench;
@@ -37,12 +40,17 @@ tasks:
   test-fixtures [--check] [--dir DIR]
       write the fixtures into fixtures/ (or DIR); with --check, regenerate in
       memory and exit 1 naming every file that differs from the committed one
-  bench-data [--packets N] [--out DIR] [--pcapng] [--seed S]
+  bench-data [--packets N] [--out DIR] [--pcapng] [--seed S] [--app]
       write a deterministic benchmark capture (default 1000000 packets into
       bench-data/)
   bench [--packets N] [--runs R] [--ref-runs R] [--out FILE]
       run the benchmarks on bench-data/bench-N.pcap (generated if missing)
       side by side with tshark/tcpdump and rewrite BENCHMARKS.md
+  bench --app [--packets N] [--runs R] [--out FILE]
+      application fields only: convert --fields frame.number,ip.src,
+      tls.handshake.extensions_server_name,http.host against tshark -T fields
+      on bench-data/bench-app-N.pcap (bench-data --app; default 300000),
+      alternating runs; rewrites that BENCHMARKS.md section
   bench-flows [--packets N] [--flows M] [--runs R]
       pcapx flows vs tshark -z conv,tcp -z conv,udp on bench-N.pcap and on
       bench-data/flows-M.pcap (M distinct flows all open at once, default
@@ -80,6 +88,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
     match task.as_str() {
         "test-fixtures" => test_fixtures(rest),
         "bench-data" => bench_data(rest),
+        "bench" if rest.iter().any(|a| a == "--app") => appbench::run(rest),
         "bench" => bench::run(rest),
         "bench-capture" => capbench::run(rest),
         "bench-flows" => flowbench::run(rest),
@@ -154,6 +163,7 @@ fn bench_data(args: &[String]) -> Result<ExitCode> {
                     .map_err(|e| format!("--seed: {e}"))?
             }
             "--pcapng" => opts.pcapng = true,
+            "--app" => opts.app = true,
             other => return Err(format!("bench-data: unknown argument '{other}'").into()),
         }
     }

@@ -22,6 +22,10 @@
 //! - [`Deseg::AsIs`]: no framing applies (no framer, the bytes are not the
 //!   protocol's): dissect the segment as it is.
 //!
+//! A segment delivered in order with nothing pending that is exactly whole
+//! PDUs gets [`Deseg::AsIs`]: dissecting it in place gives the same layers
+//! as handing its PDUs over, without copying its bytes (the common case).
+//!
 //! A PDU that runs to the end of the stream ([`PduLen::UntilFin`]: an HTTP
 //! response without a length) completes at the segment that carries the
 //! sender's FIN, with or without payload (tshark's `DESEGMENT_UNTIL_FIN`).
@@ -256,8 +260,24 @@ impl Desegmenter {
         let mut long_drop = false;
         let mut closed = false;
         let mut fin_now = false;
+        // The whole segment delivered in order with nothing pending: it is
+        // framed in place below, without copying it (most segments).
+        let mut direct = false;
         let class = stream.segment(seq, flags, payload, p.payload_len, &mut |ev| match ev {
+            Event::Data(b)
+                if !direct
+                    && pending.is_empty()
+                    && std::ptr::eq(b.as_ptr(), payload.as_ptr())
+                    && b.len() == payload.len() =>
+            {
+                direct = true;
+                added += b.len();
+            }
             Event::Data(b) => {
+                if direct {
+                    direct = false;
+                    pending.extend_from_slice(&payload[..payload.len().min(max_pdu)]);
+                }
                 if pending.len() + b.len() > max_pdu {
                     long_drop |= !pending.is_empty();
                     pending.clear();
@@ -271,7 +291,8 @@ impl Desegmenter {
                 added += b.len();
             }
             Event::Gap(_) => {
-                gap_drop |= !pending.is_empty();
+                gap_drop |= !pending.is_empty() || direct;
+                direct = false;
                 pending.clear();
                 *segments = 0;
             }
@@ -283,9 +304,6 @@ impl Desegmenter {
         });
         self.stats.dropped_at_gap += u64::from(gap_drop);
         self.stats.dropped_too_long += u64::from(long_drop);
-        // The sender's FIN completes a PDU that runs to the end of the
-        // stream (`PduLen::UntilFin`), even on a segment without payload.
-        let flush = fin_now && !pending.is_empty();
         // A segment the snaplen cut is dissected as it is, as tshark does
         // (it desegments only wholly captured segments); a PDU in progress
         // is given up.
@@ -294,7 +312,36 @@ impl Desegmenter {
             *segments = 0;
             return Deseg::AsIs;
         }
-        let verdict = if added == 0 && !flush {
+        // In place: when the segment is exactly whole PDUs, dissecting it as
+        // it is gives the same layers as handing them over; otherwise it
+        // becomes the pending bytes, as if copied above.
+        let mut tiled = false;
+        if direct {
+            let (mut pos, mut n) = (0usize, 0u64);
+            while pos < payload.len() {
+                match engine.pdu_len(framer, &payload[pos..], &cx) {
+                    PduLen::Len(k) if k > 0 && pos + k <= payload.len() => {
+                        pos += k;
+                        n += 1;
+                    }
+                    _ => break,
+                }
+            }
+            if pos == payload.len() {
+                tiled = true;
+                self.stats.pdus += n;
+                *segments = 0;
+                *framing = true;
+            } else {
+                pending.extend_from_slice(&payload[..payload.len().min(max_pdu)]);
+            }
+        }
+        // The sender's FIN completes a PDU that runs to the end of the
+        // stream (`PduLen::UntilFin`), even on a segment without payload.
+        let flush = fin_now && !pending.is_empty();
+        let verdict = if tiled {
+            Deseg::AsIs
+        } else if added == 0 && !flush {
             // Held out of order (it shows up in the PDU it helps complete),
             // or bytes already delivered (a retransmission: tshark does not
             // dissect them again) or not believed.

@@ -139,11 +139,19 @@ fn a_pdu_over_three_segments_completes_at_the_third() {
     let (v, bytes) = r.seg(false, 1051, ACK | PSH, &p[50..]);
     assert_eq!(bytes, p);
     assert_eq!(segments(v), 3);
-    // The other direction is its own stream.
+    // The other direction is its own stream. A segment that is exactly
+    // whole PDUs is dissected in place (the same layers, no copy).
     let q = pdu(3, 1);
-    let (v, bytes) = r.seg(true, 9000, ACK | PSH, &q);
-    assert_eq!((bytes, segments(v)), (q, 1));
+    assert_eq!(r.seg(true, 9000, ACK | PSH, &q).0, Deseg::AsIs);
     assert_eq!(r.deseg.stats().pdus, 2);
+    // … and a PDU that continues in the next segment is handed over there.
+    let (a, b) = (pdu(2, 1), pdu(6, 2));
+    let seg = [a.clone(), b[..3].to_vec()].concat();
+    let (v, bytes) = r.seg(true, 9005, ACK | PSH, &seg);
+    assert_eq!((bytes, segments(v)), (a, 1));
+    let (v, bytes) = r.seg(true, 9012, ACK | PSH, &b[3..]);
+    assert_eq!((bytes, segments(v)), (b, 2));
+    assert_eq!(r.deseg.stats().pdus, 4);
 }
 
 #[test]
@@ -187,14 +195,16 @@ fn a_gap_drops_the_pending_pdu_and_framing_restarts() {
     assert_eq!(r.seg(false, 1, ACK, &p[..10]).0, Deseg::Partial);
     // The rest never arrives; far beyond the window a new PDU starts.
     let q = pdu(2, 5);
-    let (v, bytes) = r.seg(false, 10_000, ACK, &q);
-    assert_eq!(bytes, q);
-    assert_eq!(segments(v), 1);
+    assert_eq!(r.seg(false, 10_000, ACK, &q).0, Deseg::AsIs);
     assert_eq!(r.deseg.stats().dropped_at_gap, 1);
+    assert_eq!(r.deseg.stats().pdus, 1);
     // Bytes that are not the protocol's are dissected as they are.
     let (v, _) = r.seg(false, 10_004, ACK, b"hello");
     assert_eq!(v, Deseg::AsIs);
-    let (_, bytes) = r.seg(false, 10_009, ACK, &q);
+    // Framing restarts with the next PDU.
+    let (v, bytes) = r.seg(false, 10_009, ACK, &q[..2]);
+    assert_eq!((v, bytes), (Deseg::Partial, Vec::new()));
+    let (_, bytes) = r.seg(false, 10_011, ACK, &q[2..]);
     assert_eq!(bytes, q);
 }
 

@@ -13,8 +13,7 @@
 use pcapx_core::dissector::PacketView;
 use pcapx_core::keys::tables;
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, PduCx, PduLen, Registrar,
-    RegistryError, Value,
+    AnomalyId, Ctx, Dissector, Outcome, PduCx, PduLen, Registrar, RegistryError, Value,
 };
 
 use super::add_text;
@@ -22,28 +21,36 @@ use super::add_text;
 /// A head longer than this is not searched further for its end.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
 
+pcapx_core::field_table! {
+    /// Fields of `http`.
+    struct HttpFields {
+        request = ("http.request", "Request", Bool, "The message is a request"),
+        response = ("http.response", "Response", Bool, "The message is a response"),
+        method = ("http.request.method", "Request Method", Str, ""),
+        uri = ("http.request.uri", "Request URI", Str, ""),
+        req_version = ("http.request.version", "Request Version", Str, ""),
+        full_uri = ("http.request.full_uri", "Full request URI", Str, "http:// + Host + URI (or an absolute URI as sent)"),
+        resp_version = ("http.response.version", "Response Version", Str, ""),
+        code = ("http.response.code", "Status Code", U16, ""),
+        phrase = ("http.response.phrase", "Response Phrase", Str, ""),
+        host = ("http.host", "Host", Str, ""),
+        user_agent = ("http.user_agent", "User-Agent", Str, ""),
+        referer = ("http.referer", "Referer", Str, ""),
+        cookie = ("http.cookie", "Cookie", Str, ""),
+        authorization = ("http.authorization", "Authorization", Str, "Authorization header (credentials; never shown in summaries)"),
+        server = ("http.server", "Server", Str, ""),
+        content_type = ("http.content_type", "Content-Type", Str, ""),
+        content_length = ("http.content_length", "Content length", U64, "Content-Length header"),
+        location = ("http.location", "Location", Str, ""),
+        transfer_encoding = ("http.transfer_encoding", "Transfer-Encoding", Str, ""),
+        body_len = ("http.body_len", "Body length in segment", U64, "pcapx: bytes of the message body in this segment (bodies are not decoded)"),
+    }
+}
+
+/// Field and anomaly ids of `http`.
 #[derive(Clone, Copy, Debug)]
 struct Ids {
-    request: FieldId,
-    response: FieldId,
-    method: FieldId,
-    uri: FieldId,
-    req_version: FieldId,
-    full_uri: FieldId,
-    resp_version: FieldId,
-    code: FieldId,
-    phrase: FieldId,
-    host: FieldId,
-    user_agent: FieldId,
-    referer: FieldId,
-    cookie: FieldId,
-    authorization: FieldId,
-    server: FieldId,
-    content_type: FieldId,
-    content_length: FieldId,
-    location: FieldId,
-    transfer_encoding: FieldId,
-    body_len: FieldId,
+    f: HttpFields,
     continues: AnomalyId,
 }
 
@@ -299,23 +306,23 @@ impl Http {
         let is_response = start.starts_with(b"HTTP/");
         let mut uri: &[u8] = &[];
         if is_response {
-            cx.add(ids.response, Value::Bool(true));
+            cx.add(ids.f.response, Value::Bool(true));
             let (ver, rest) = split_sp(start);
             let (code, phrase) = split_sp(rest);
-            add_text(cx, ids.resp_version, ver);
+            add_text(cx, ids.f.resp_version, ver);
             if let Some(c) = parse_u64(code).and_then(|c| u16::try_from(c).ok()) {
-                cx.add(ids.code, Value::U64(u64::from(c)));
+                cx.add(ids.f.code, Value::U64(u64::from(c)));
             }
-            add_text(cx, ids.phrase, phrase);
+            add_text(cx, ids.f.phrase, phrase);
         } else {
-            cx.add(ids.request, Value::Bool(true));
+            cx.add(ids.f.request, Value::Bool(true));
             let (method, rest) = split_sp(start);
             let cut = rest.iter().rposition(|&b| b == b' ').unwrap_or(rest.len());
             uri = &rest[..cut];
             let ver = rest.get(cut + 1..).unwrap_or(&[]);
-            add_text(cx, ids.method, method);
-            add_text(cx, ids.uri, uri);
-            add_text(cx, ids.req_version, ver);
+            add_text(cx, ids.f.method, method);
+            add_text(cx, ids.f.uri, uri);
+            add_text(cx, ids.f.req_version, ver);
         }
         let mut host: Option<&[u8]> = None;
         for line in lines {
@@ -326,26 +333,26 @@ impl Http {
             let value = trim_start(&line[colon + 1..]);
             let f = if name.eq_ignore_ascii_case(b"host") {
                 host = Some(value);
-                ids.host
+                ids.f.host
             } else if name.eq_ignore_ascii_case(b"user-agent") {
-                ids.user_agent
+                ids.f.user_agent
             } else if name.eq_ignore_ascii_case(b"referer") {
-                ids.referer
+                ids.f.referer
             } else if name.eq_ignore_ascii_case(b"cookie") {
-                ids.cookie
+                ids.f.cookie
             } else if name.eq_ignore_ascii_case(b"authorization") {
-                ids.authorization
+                ids.f.authorization
             } else if name.eq_ignore_ascii_case(b"server") {
-                ids.server
+                ids.f.server
             } else if name.eq_ignore_ascii_case(b"content-type") {
-                ids.content_type
+                ids.f.content_type
             } else if name.eq_ignore_ascii_case(b"location") {
-                ids.location
+                ids.f.location
             } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                ids.transfer_encoding
+                ids.f.transfer_encoding
             } else if name.eq_ignore_ascii_case(b"content-length") {
                 if let Some(n) = parse_u64(value) {
-                    cx.add(ids.content_length, Value::U64(n));
+                    cx.add(ids.f.content_length, Value::U64(n));
                 }
                 continue;
             } else {
@@ -355,18 +362,18 @@ impl Http {
         }
         if let Some(h) = host.filter(|_| !is_response) {
             if uri.first() == Some(&b'/') {
-                cx.add_str_with(ids.full_uri, |o| {
+                cx.add_str_with(ids.f.full_uri, |o| {
                     o.extend_from_slice(b"http://");
                     o.extend_from_slice(h);
                     o.extend_from_slice(uri);
                 });
             } else if !uri.is_empty() {
-                add_text(cx, ids.full_uri, uri);
+                add_text(cx, ids.f.full_uri, uri);
             }
         }
         let body = msg.len() - end;
         if body > 0 {
-            cx.add(ids.body_len, Value::U64(body as u64));
+            cx.add(ids.f.body_len, Value::U64(body as u64));
         }
     }
 }
@@ -378,32 +385,9 @@ fn snaplen_cut(cx: &Ctx<'_>) -> bool {
 
 impl Dissector for Http {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
-        use FieldType::{Bool, Str, U16, U64};
         r.protocol("http", "Hypertext Transfer Protocol", "HTTP")?;
-        let mut f = |name: &str, disp: &str, ty: FieldType, desc: &str| {
-            r.field(FieldDef::new(name, disp, ty, desc))
-        };
         let ids = Ids {
-            request: f("http.request", "Request", Bool, "The message is a request")?,
-            response: f("http.response", "Response", Bool, "The message is a response")?,
-            method: f("http.request.method", "Request Method", Str, "")?,
-            uri: f("http.request.uri", "Request URI", Str, "")?,
-            req_version: f("http.request.version", "Request Version", Str, "")?,
-            full_uri: f("http.request.full_uri", "Full request URI", Str, "http:// + Host + URI (or an absolute URI as sent)")?,
-            resp_version: f("http.response.version", "Response Version", Str, "")?,
-            code: f("http.response.code", "Status Code", U16, "")?,
-            phrase: f("http.response.phrase", "Response Phrase", Str, "")?,
-            host: f("http.host", "Host", Str, "")?,
-            user_agent: f("http.user_agent", "User-Agent", Str, "")?,
-            referer: f("http.referer", "Referer", Str, "")?,
-            cookie: f("http.cookie", "Cookie", Str, "")?,
-            authorization: f("http.authorization", "Authorization", Str, "Authorization header (credentials; never shown in summaries)")?,
-            server: f("http.server", "Server", Str, "")?,
-            content_type: f("http.content_type", "Content-Type", Str, "")?,
-            content_length: f("http.content_length", "Content length", U64, "Content-Length header")?,
-            location: f("http.location", "Location", Str, "")?,
-            transfer_encoding: f("http.transfer_encoding", "Transfer-Encoding", Str, "")?,
-            body_len: f("http.body_len", "Body length in segment", U64, "pcapx: bytes of the message body in this segment (bodies are not decoded)")?,
+            f: HttpFields::register(r)?,
             continues: r.anomaly(
                 "http.continues",
                 "an HTTP message (head or announced body) continues past the end of the segment; shown where it completes once TCP desegmentation is on",

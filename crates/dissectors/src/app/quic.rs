@@ -35,10 +35,7 @@ use sha2::Sha256;
 
 use pcapx_core::dissector::PacketView;
 use pcapx_core::keys::tables;
-use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, Port, Registrar,
-    RegistryError, Value,
-};
+use pcapx_core::{AnomalyId, Ctx, Dissector, Outcome, Port, Registrar, RegistryError, Value};
 
 use super::be16;
 use super::tls::{self, TlsIds};
@@ -150,22 +147,29 @@ fn varint(b: &[u8], off: usize) -> Option<(u64, usize)> {
     Some((v, n))
 }
 
-/// Field ids of `quic`.
+pcapx_core::field_table! {
+    /// Fields of `quic`.
+    struct QuicFields {
+        header_form = ("quic.header_form", "Header Form", U8, "1 long header, 0 short header"),
+        fixed_bit = ("quic.fixed_bit", "Fixed Bit", U8, ""),
+        long_type = ("quic.long.packet_type", "Packet Type", U8, "Long header type (v1: 0 Initial, 1 0-RTT, 2 Handshake, 3 Retry)"),
+        long_type_v2 = ("quic.long.packet_type_v2", "Packet Type", U8, "Long header type of QUIC v2 (1 Initial, 2 0-RTT, 3 Handshake, 0 Retry)"),
+        version = ("quic.version", "Version", U32, "").hex(),
+        dcil = ("quic.dcil", "Destination Connection ID Length", U8, ""),
+        dcid = ("quic.dcid", "Destination Connection ID", Bytes, "Long headers only (a short header's DCID length is connection state)"),
+        scil = ("quic.scil", "Source Connection ID Length", U8, ""),
+        scid = ("quic.scid", "Source Connection ID", Bytes, ""),
+        token_length = ("quic.token_length", "Token Length", U64, ""),
+        length = ("quic.length", "Length", U64, "Length field of a long header (packet number and payload)"),
+        packet_number = ("quic.packet_number", "Packet Number", U64, "Of decrypted client Initial packets"),
+        packet_length = ("quic.packet_length", "Packet Length", U32, "Length of each QUIC packet in the datagram"),
+    }
+}
+
+/// Field and anomaly ids of `quic`.
 #[derive(Clone, Copy, Debug)]
 struct Ids {
-    header_form: FieldId,
-    fixed_bit: FieldId,
-    long_type: FieldId,
-    long_type_v2: FieldId,
-    version: FieldId,
-    dcil: FieldId,
-    dcid: FieldId,
-    scil: FieldId,
-    scid: FieldId,
-    token_length: FieldId,
-    length: FieldId,
-    packet_number: FieldId,
-    packet_length: FieldId,
+    f: QuicFields,
     decrypt_failed: AnomalyId,
     crypto_continues: AnomalyId,
 }
@@ -224,8 +228,8 @@ impl Quic {
     /// One long-header packet at the start of `p`; returns its length.
     fn long(&self, ids: &Ids, p: &[u8], b: &mut Buffers, cx: &mut Ctx<'_>) -> usize {
         let first = p[0];
-        cx.add(ids.header_form, Value::U64(1));
-        cx.add(ids.fixed_bit, Value::U64(u64::from((first >> 6) & 1)));
+        cx.add(ids.f.header_form, Value::U64(1));
+        cx.add(ids.f.fixed_bit, Value::U64(u64::from((first >> 6) & 1)));
         let Some(v) = p.get(1..5) else {
             cx.short();
             return p.len();
@@ -241,12 +245,12 @@ impl Quic {
         };
         if version != 0 {
             if version == V2 {
-                cx.add(ids.long_type_v2, Value::U64(u64::from(raw_ty)));
+                cx.add(ids.f.long_type_v2, Value::U64(u64::from(raw_ty)));
             } else {
-                cx.add(ids.long_type, Value::U64(u64::from(raw_ty)));
+                cx.add(ids.f.long_type, Value::U64(u64::from(raw_ty)));
             }
         }
-        cx.add(ids.version, Value::U64(u64::from(version)));
+        cx.add(ids.f.version, Value::U64(u64::from(version)));
         let parsed = (|| {
             let dcil = usize::from(*p.get(5)?);
             let dcid = p.get(6..6 + dcil)?;
@@ -258,17 +262,17 @@ impl Quic {
             cx.short();
             return p.len();
         };
-        cx.add(ids.dcil, Value::U64(dcil as u64));
+        cx.add(ids.f.dcil, Value::U64(dcil as u64));
         if !dcid.is_empty() {
-            cx.add(ids.dcid, Value::Bytes(dcid));
+            cx.add(ids.f.dcid, Value::Bytes(dcid));
         }
-        cx.add(ids.scil, Value::U64(scil as u64));
+        cx.add(ids.f.scil, Value::U64(scil as u64));
         if !scid.is_empty() {
-            cx.add(ids.scid, Value::Bytes(scid));
+            cx.add(ids.f.scid, Value::Bytes(scid));
         }
         if version == 0 || ty == 3 {
             // Version Negotiation and Retry fill the datagram.
-            cx.add(ids.packet_length, Value::U64(p.len() as u64));
+            cx.add(ids.f.packet_length, Value::U64(p.len() as u64));
             return p.len();
         }
         if ty == 0 {
@@ -276,7 +280,7 @@ impl Quic {
                 cx.short();
                 return p.len();
             };
-            cx.add(ids.token_length, Value::U64(tlen));
+            cx.add(ids.f.token_length, Value::U64(tlen));
             off = off
                 .saturating_add(n)
                 .saturating_add(usize::try_from(tlen).unwrap_or(usize::MAX));
@@ -285,10 +289,10 @@ impl Quic {
             cx.short();
             return p.len();
         };
-        cx.add(ids.length, Value::U64(len));
+        cx.add(ids.f.length, Value::U64(len));
         let pn_offset = off + n;
         let end = pn_offset.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
-        cx.add(ids.packet_length, Value::U64(end.min(p.len()) as u64));
+        cx.add(ids.f.packet_length, Value::U64(end.min(p.len()) as u64));
         if end > p.len() {
             cx.short();
             return p.len();
@@ -367,7 +371,7 @@ impl Quic {
             cx.anomaly(ids.decrypt_failed);
             return;
         }
-        cx.add(ids.packet_number, Value::U64(pn));
+        cx.add(ids.f.packet_number, Value::U64(pn));
         collect_crypto(b, start);
     }
 }
@@ -457,26 +461,9 @@ fn assemble(b: &mut Buffers) -> (usize, bool) {
 
 impl Dissector for Quic {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
-        use FieldType::{Bytes, U8, U32, U64};
         r.protocol("quic", "QUIC IETF", "QUIC")?;
-        let mut f = |name: &str, disp: &str, ty: FieldType, hex: bool, desc: &str| {
-            let d = FieldDef::new(name, disp, ty, desc);
-            r.field(if hex { d.hex() } else { d })
-        };
         let ids = Ids {
-            header_form: f("quic.header_form", "Header Form", U8, false, "1 long header, 0 short header")?,
-            fixed_bit: f("quic.fixed_bit", "Fixed Bit", U8, false, "")?,
-            long_type: f("quic.long.packet_type", "Packet Type", U8, false, "Long header type (v1: 0 Initial, 1 0-RTT, 2 Handshake, 3 Retry)")?,
-            long_type_v2: f("quic.long.packet_type_v2", "Packet Type", U8, false, "Long header type of QUIC v2 (1 Initial, 2 0-RTT, 3 Handshake, 0 Retry)")?,
-            version: f("quic.version", "Version", U32, true, "")?,
-            dcil: f("quic.dcil", "Destination Connection ID Length", U8, false, "")?,
-            dcid: f("quic.dcid", "Destination Connection ID", Bytes, false, "Long headers only (a short header's DCID length is connection state)")?,
-            scil: f("quic.scil", "Source Connection ID Length", U8, false, "")?,
-            scid: f("quic.scid", "Source Connection ID", Bytes, false, "")?,
-            token_length: f("quic.token_length", "Token Length", U64, false, "")?,
-            length: f("quic.length", "Length", U64, false, "Length field of a long header (packet number and payload)")?,
-            packet_number: f("quic.packet_number", "Packet Number", U64, false, "Of decrypted client Initial packets")?,
-            packet_length: f("quic.packet_length", "Packet Length", U32, false, "Length of each QUIC packet in the datagram")?,
+            f: QuicFields::register(r)?,
             decrypt_failed: r.anomaly(
                 "quic.decrypt-failed",
                 "a QUIC Initial packet did not decrypt with the client keys of its DCID (a server Initial, whose keys need the connection's state, or damage)",
@@ -519,9 +506,9 @@ impl Dissector for Quic {
                 let p = &data[off..];
                 if first & 0x80 == 0 {
                     // Short header: the rest of the datagram.
-                    cx.add(ids.header_form, Value::U64(0));
-                    cx.add(ids.fixed_bit, Value::U64(u64::from((first >> 6) & 1)));
-                    cx.add(ids.packet_length, Value::U64(p.len() as u64));
+                    cx.add(ids.f.header_form, Value::U64(0));
+                    cx.add(ids.f.fixed_bit, Value::U64(u64::from((first >> 6) & 1)));
+                    cx.add(ids.f.packet_length, Value::U64(p.len() as u64));
                     break;
                 }
                 if first & 0x40 == 0 && off > 0 {

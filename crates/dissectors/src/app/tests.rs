@@ -304,6 +304,183 @@ fn tls_record_claiming_16mb_is_not_tls() {
     );
 }
 
+/// A DER element.
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    let n = content.len();
+    if n < 0x80 {
+        v.push(u8::try_from(n).unwrap());
+    } else {
+        v.extend_from_slice(&[
+            0x82,
+            u8::try_from(n >> 8).unwrap(),
+            u8::try_from(n & 0xff).unwrap(),
+        ]);
+    }
+    v.extend_from_slice(content);
+    v
+}
+
+/// One RDN of one attribute.
+fn rdn(oid_last: u8, tag: u8, value: &[u8]) -> Vec<u8> {
+    der(
+        0x31,
+        &der(
+            0x30,
+            &[der(0x06, &[0x55, 0x04, oid_last]), der(tag, value)].concat(),
+        ),
+    )
+}
+
+/// A small v3 certificate: issuer C=GB,O=Test CA (printable), subject
+/// CN=a.example (UTF-8), UTCTime validity, a SAN with two DNS names.
+fn certificate_der() -> Vec<u8> {
+    let sha256_rsa = der(
+        0x30,
+        &der(
+            0x06,
+            &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b],
+        ),
+    );
+    let issuer = der(
+        0x30,
+        &[rdn(6, 0x13, b"GB"), rdn(10, 0x13, b"Test CA")].concat(),
+    );
+    let subject = der(0x30, &rdn(3, 0x0c, b"a.example"));
+    let validity = der(
+        0x30,
+        &[der(0x17, b"250101000000Z"), der(0x17, b"991231235959Z")].concat(),
+    );
+    let spki = der(
+        0x30,
+        &[
+            der(
+                0x30,
+                &der(
+                    0x06,
+                    &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01],
+                ),
+            ),
+            der(0x03, &[0, 1, 2]),
+        ]
+        .concat(),
+    );
+    let san = der(
+        0x30,
+        &[der(0x82, b"a.example"), der(0x82, b"b.example")].concat(),
+    );
+    let ext = der(
+        0x30,
+        &[der(0x06, &[0x55, 0x1d, 0x11]), der(0x04, &san)].concat(),
+    );
+    let exts = der(0xa3, &der(0x30, &ext));
+    let tbs = der(
+        0x30,
+        &[
+            der(0xa0, &der(0x02, &[2])),
+            der(0x02, &[0x00, 0x9a, 0x01]),
+            sha256_rsa.clone(),
+            issuer,
+            validity,
+            subject,
+            spki,
+            exts,
+        ]
+        .concat(),
+    );
+    der(0x30, &[tbs, sha256_rsa, der(0x03, &[0, 9, 9])].concat())
+}
+
+/// A TLS 1.2 Certificate message record carrying `certs`.
+fn certificate_record(certs: &[Vec<u8>]) -> Vec<u8> {
+    let mut list = Vec::new();
+    for c in certs {
+        let n = u32::try_from(c.len()).unwrap().to_be_bytes();
+        list.extend_from_slice(&n[1..]);
+        list.extend_from_slice(c);
+    }
+    let n = u32::try_from(list.len()).unwrap().to_be_bytes();
+    let mut body = n[1..].to_vec();
+    body.extend_from_slice(&list);
+    let mut r = record(22, &handshake(11, &body));
+    r[2] = 3;
+    r
+}
+
+#[test]
+fn certificate_fields_and_names() {
+    let pkt = tcp(443, &certificate_record(&[certificate_der()]));
+    check_ip(
+        &pkt,
+        &[
+            ("tls.handshake.type", "11"),
+            ("x509af.version", "2"),
+            ("x509af.serialNumber", "009a01"),
+            (
+                "x509af.algorithm.id",
+                "1.2.840.113549.1.1.11,1.2.840.113549.1.1.1,1.2.840.113549.1.1.11",
+            ),
+            ("x509if.rdnSequence", "2"),
+            ("x509af.rdnSequence", "1"),
+            ("x509if.oid", "2.5.4.6,2.5.4.10,2.5.4.3"),
+            ("x509sat.CountryName", "GB"),
+            ("x509sat.printableString", "Test CA"),
+            ("x509sat.uTF8String", "a.example"),
+            ("x509sat.DirectoryString", "1,4"),
+            (
+                "x509af.utcTime",
+                "2025-01-01 00:00:00 (UTC),1999-12-31 23:59:59 (UTC)",
+            ),
+            ("x509af.extension.id", "2.5.29.17"),
+            ("x509ce.dNSName", "a.example,b.example"),
+            (
+                "tls.handshake.certificate.subject",
+                "id-at-commonName=a.example",
+            ),
+            (
+                "tls.handshake.certificate.issuer",
+                "id-at-organizationName=Test CA,id-at-countryName=GB",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn tls_and_http_frame_pdus_like_tshark() {
+    use pcapx_core::PduLen;
+    let rec = record(23, &[7; 40]);
+    assert_eq!(super::tls::record_len(&rec), PduLen::Len(45));
+    assert_eq!(super::tls::record_len(&rec[..3]), PduLen::NeedMore);
+    assert_eq!(super::tls::record_len(b"GET /"), PduLen::NotMine);
+    let http = super::http::message_len;
+    assert_eq!(
+        http(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET"),
+        PduLen::Len(27)
+    );
+    assert_eq!(http(b"GET / HT"), PduLen::NeedMore);
+    assert_eq!(
+        http(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab"),
+        PduLen::Len(43)
+    );
+    assert_eq!(
+        http(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n"),
+        PduLen::Len(48)
+    );
+    assert_eq!(
+        http(b"HTTP/1.0 200 OK\r\nServer: s\r\n\r\nbody"),
+        PduLen::UntilFin
+    );
+    let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nX";
+    assert_eq!(http(chunked), PduLen::Len(chunked.len() - 1));
+    assert_eq!(http(&chunked[..60]), PduLen::NeedMore);
+    // Not a whole non-negative number: no body length (a request: head only).
+    assert_eq!(
+        http(b"POST / HTTP/1.1\r\nContent-Length: 5x\r\n\r\n"),
+        PduLen::Len(39)
+    );
+    assert_eq!(http(b"\x16\x03\x01\x00\x05hello"), PduLen::NotMine);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -319,6 +496,30 @@ proptest! {
         rec.truncate(cut.max(5));
         let (eng, f) = run(&tcp(443, &rec));
         let _ = eng.summary_line(&f, &tcp(443, &rec), false);
+    }
+
+    #[test]
+    fn mutated_certificates_never_panic(pos in 0usize..600, val in any::<u8>(), cut in 0usize..600) {
+        let mut c = certificate_der();
+        if let Some(b) = c.get_mut(pos) { *b = val; }
+        c.truncate(cut.max(1));
+        let pkt = tcp(443, &certificate_record(&[c.clone(), certificate_der()]));
+        let (eng, f) = run(&pkt);
+        let _ = eng.summary_line(&f, &pkt, false);
+    }
+
+    #[test]
+    fn pdu_lengths_never_panic_and_agree_with_framing(data in proptest::collection::vec(any::<u8>(), 1..300), head in "(GET|HTTP/1.1|POST) [ -~]{0,30}\r\n([A-Za-z-]{1,20}: [ -~]{0,20}\r\n){0,5}(\r\n)?") {
+        let _ = super::tls::record_len(&data);
+        let _ = super::http::message_len(&data);
+        let mut m = head.into_bytes();
+        m.extend_from_slice(&data);
+        if let pcapx_core::PduLen::Len(n) = super::http::message_len(&m) {
+            prop_assert!(n > 0);
+            if n <= m.len() {
+                prop_assert_eq!(super::http::framing(&m), super::http::Framing::Whole(n));
+            }
+        }
     }
 
     #[test]

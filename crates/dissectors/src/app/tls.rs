@@ -23,8 +23,7 @@ use std::sync::{Arc, OnceLock};
 use pcapx_core::dissector::PacketView;
 use pcapx_core::keys::tables;
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, PduCx, PduLen, Registrar,
-    RegistryError, Value,
+    AnomalyId, Ctx, Dissector, Outcome, PduCx, PduLen, Registrar, RegistryError, Value,
 };
 
 use super::fingerprint::{self, Ext, Hello, Scratch, extensions, list8, list16, u16s};
@@ -35,35 +34,42 @@ use super::{add_text, be16, be24};
 /// TLSCiphertext may add).
 pub(crate) const MAX_RECORD: usize = 16384 + 2048;
 
-/// Field ids of the `tls` protocol, shared with QUIC (which shows the
-/// ClientHello it decrypts with the same fields, as tshark does).
+pcapx_core::field_table! {
+    /// Fields of `tls` (QUIC shows the ClientHello it decrypts with them).
+    pub(crate) struct TlsFields {
+        rec_type = ("tls.record.content_type", "Content Type", U8, "Record content type (20 ChangeCipherSpec, 21 Alert, 22 Handshake, 23 Application Data, 24 Heartbeat)"),
+        rec_version = ("tls.record.version", "Version", U16, "Record layer version").hex(),
+        rec_length = ("tls.record.length", "Length", U16, "Record body length"),
+        hs_type = ("tls.handshake.type", "Handshake Message Type", U8, "1 ClientHello, 2 ServerHello, 11 Certificate, …"),
+        hs_length = ("tls.handshake.length", "Length", U32, "Handshake message length"),
+        hs_version = ("tls.handshake.version", "Version", U16, "ClientHello/ServerHello legacy_version").hex(),
+        session_id_length = ("tls.handshake.session_id_length", "Session ID Length", U16, ""),
+        ciphersuite = ("tls.handshake.ciphersuite", "Cipher Suite", U16, "Every offered suite (ClientHello, GREASE included) or the chosen one (ServerHello)").hex(),
+        comp_method = ("tls.handshake.comp_method", "Compression Method", U8, ""),
+        ext_type = ("tls.handshake.extension.type", "Type", U16, "Extension type, in order (GREASE included)"),
+        ext_len = ("tls.handshake.extension.len", "Length", U16, "Extension length"),
+        server_name = ("tls.handshake.extensions_server_name", "Server Name", Str, "SNI host name"),
+        alpn = ("tls.handshake.extensions_alpn_str", "ALPN Next Protocol", Str, "ALPN protocol names (offered, or chosen by the server)"),
+        supported_version = ("tls.handshake.extensions.supported_version", "Supported Version", U16, "supported_versions extension entries").hex(),
+        supported_group = ("tls.handshake.extensions_supported_group", "Supported Group", U16, "supported_groups extension entries").hex(),
+        sig_hash_alg = ("tls.handshake.sig_hash_alg", "Signature Algorithm", U16, "signature_algorithms(_cert) entries, CertificateRequest and ServerKeyExchange signature algorithms").hex(),
+        ec_point_format = ("tls.handshake.extensions_ec_point_format", "EC point format", U8, ""),
+        certificate_length = ("tls.handshake.certificate_length", "Certificate Length", U32, "Length of each certificate of a Certificate message"),
+        ja3_full = ("tls.handshake.ja3_full", "JA3 Fullstring", Str, "JA3 string of a ClientHello (as tshark)"),
+        ja3 = ("tls.handshake.ja3", "JA3", Str, "MD5 of the JA3 string"),
+        ja3s_full = ("tls.handshake.ja3s_full", "JA3S Fullstring", Str, "JA3S string of a ServerHello (as tshark)"),
+        ja3s = ("tls.handshake.ja3s", "JA3S", Str, "MD5 of the JA3S string"),
+        ja4 = ("tls.handshake.ja4", "JA4", Str, "FoxIO JA4 of a ClientHello (t… over TCP, q… over QUIC)"),
+        cert_subject = ("tls.handshake.certificate.subject", "Certificate Subject", Str, "pcapx: each certificate's subject name as tshark labels it (id-at-commonName=…,id-at-organizationName=…: last RDN first)"),
+        cert_issuer = ("tls.handshake.certificate.issuer", "Certificate Issuer", Str, "pcapx: each certificate's issuer name as tshark labels it"),
+    }
+}
+
+/// Field and anomaly ids of the `tls` protocol, shared with QUIC (which
+/// shows the ClientHello it decrypts with the same fields, as tshark does).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TlsIds {
-    pub rec_type: FieldId,
-    pub rec_version: FieldId,
-    pub rec_length: FieldId,
-    pub hs_type: FieldId,
-    pub hs_length: FieldId,
-    pub hs_version: FieldId,
-    pub session_id_length: FieldId,
-    pub ciphersuite: FieldId,
-    pub comp_method: FieldId,
-    pub ext_type: FieldId,
-    pub ext_len: FieldId,
-    pub server_name: FieldId,
-    pub alpn: FieldId,
-    pub supported_version: FieldId,
-    pub supported_group: FieldId,
-    pub sig_hash_alg: FieldId,
-    pub ec_point_format: FieldId,
-    pub certificate_length: FieldId,
-    pub ja3_full: FieldId,
-    pub ja3: FieldId,
-    pub ja3s_full: FieldId,
-    pub ja3s: FieldId,
-    pub ja4: FieldId,
-    pub cert_subject: FieldId,
-    pub cert_issuer: FieldId,
+    pub f: TlsFields,
     pub continues: AnomalyId,
     /// The X.509 fields certificates are shown with.
     pub x509: X509Ids,
@@ -71,37 +77,8 @@ pub(crate) struct TlsIds {
 
 impl TlsIds {
     fn register(r: &mut Registrar<'_>, x509: X509Ids) -> Result<TlsIds, RegistryError> {
-        use FieldType::{Str, U8, U16, U32};
-        let mut f = |name: &str, disp: &str, ty: FieldType, hex: bool, desc: &str| {
-            let d = FieldDef::new(name, disp, ty, desc);
-            r.field(if hex { d.hex() } else { d })
-        };
         Ok(TlsIds {
-            rec_type: f("tls.record.content_type", "Content Type", U8, false, "Record content type (20 ChangeCipherSpec, 21 Alert, 22 Handshake, 23 Application Data, 24 Heartbeat)")?,
-            rec_version: f("tls.record.version", "Version", U16, true, "Record layer version")?,
-            rec_length: f("tls.record.length", "Length", U16, false, "Record body length")?,
-            hs_type: f("tls.handshake.type", "Handshake Message Type", U8, false, "1 ClientHello, 2 ServerHello, 11 Certificate, …")?,
-            hs_length: f("tls.handshake.length", "Length", U32, false, "Handshake message length")?,
-            hs_version: f("tls.handshake.version", "Version", U16, true, "ClientHello/ServerHello legacy_version")?,
-            session_id_length: f("tls.handshake.session_id_length", "Session ID Length", U16, false, "")?,
-            ciphersuite: f("tls.handshake.ciphersuite", "Cipher Suite", U16, true, "Every offered suite (ClientHello, GREASE included) or the chosen one (ServerHello)")?,
-            comp_method: f("tls.handshake.comp_method", "Compression Method", U8, false, "")?,
-            ext_type: f("tls.handshake.extension.type", "Type", U16, false, "Extension type, in order (GREASE included)")?,
-            ext_len: f("tls.handshake.extension.len", "Length", U16, false, "Extension length")?,
-            server_name: f("tls.handshake.extensions_server_name", "Server Name", Str, false, "SNI host name")?,
-            alpn: f("tls.handshake.extensions_alpn_str", "ALPN Next Protocol", Str, false, "ALPN protocol names (offered, or chosen by the server)")?,
-            supported_version: f("tls.handshake.extensions.supported_version", "Supported Version", U16, true, "supported_versions extension entries")?,
-            supported_group: f("tls.handshake.extensions_supported_group", "Supported Group", U16, true, "supported_groups extension entries")?,
-            sig_hash_alg: f("tls.handshake.sig_hash_alg", "Signature Algorithm", U16, true, "signature_algorithms(_cert) entries, CertificateRequest and ServerKeyExchange signature algorithms")?,
-            ec_point_format: f("tls.handshake.extensions_ec_point_format", "EC point format", U8, false, "")?,
-            certificate_length: f("tls.handshake.certificate_length", "Certificate Length", U32, false, "Length of each certificate of a Certificate message")?,
-            ja3_full: f("tls.handshake.ja3_full", "JA3 Fullstring", Str, false, "JA3 string of a ClientHello (as tshark)")?,
-            ja3: f("tls.handshake.ja3", "JA3", Str, false, "MD5 of the JA3 string")?,
-            ja3s_full: f("tls.handshake.ja3s_full", "JA3S Fullstring", Str, false, "JA3S string of a ServerHello (as tshark)")?,
-            ja3s: f("tls.handshake.ja3s", "JA3S", Str, false, "MD5 of the JA3S string")?,
-            ja4: f("tls.handshake.ja4", "JA4", Str, false, "FoxIO JA4 of a ClientHello (t… over TCP, q… over QUIC)")?,
-            cert_subject: f("tls.handshake.certificate.subject", "Certificate Subject", Str, false, "pcapx: each certificate's subject name as tshark labels it (id-at-commonName=…,id-at-organizationName=…: last RDN first)")?,
-            cert_issuer: f("tls.handshake.certificate.issuer", "Certificate Issuer", Str, false, "pcapx: each certificate's issuer name as tshark labels it")?,
+            f: TlsFields::register(r)?,
             continues: r.anomaly(
                 "tls.record-continues",
                 "a TLS record or handshake message continues past the end of the segment (not reassembled)",
@@ -232,8 +209,8 @@ pub(crate) fn handshake(ids: &TlsIds, b: &[u8], record_version: u16, quic: bool,
             cx.anomaly(ids.continues);
             return;
         };
-        cx.add(ids.hs_type, Value::U64(u64::from(t)));
-        cx.add(ids.hs_length, Value::U64(body.len() as u64));
+        cx.add(ids.f.hs_type, Value::U64(u64::from(t)));
+        cx.add(ids.f.hs_length, Value::U64(body.len() as u64));
         let len = body.len();
         match t {
             1 => client_hello(ids, body, quic, cx),
@@ -243,7 +220,7 @@ pub(crate) fn handshake(ids: &TlsIds, b: &[u8], record_version: u16, quic: bool,
             // TLS 1.2 CertificateVerify: its signature algorithm.
             15 if record_version == 0x0303 && !quic => {
                 if let Some(alg) = be16(body, 0) {
-                    cx.add(ids.sig_hash_alg, Value::U64(u64::from(alg)));
+                    cx.add(ids.f.sig_hash_alg, Value::U64(u64::from(alg)));
                 }
             }
             // CertificateStatus (OCSP stapling): status type 1, then the
@@ -252,8 +229,8 @@ pub(crate) fn handshake(ids: &TlsIds, b: &[u8], record_version: u16, quic: bool,
                 if let Some(resp) = be24(body, 1).and_then(|n| body.get(4..4 + n as usize)) {
                     x509::ocsp_response(
                         &ids.x509,
-                        (ids.cert_subject, ids.cert_issuer),
-                        ids.sig_hash_alg,
+                        (ids.f.cert_subject, ids.f.cert_issuer),
+                        ids.f.sig_hash_alg,
                         resp,
                         cx,
                     );
@@ -294,18 +271,18 @@ fn parse_client_hello(b: &[u8]) -> Option<(Hello<'_>, usize, &[u8])> {
 
 fn client_hello(ids: &TlsIds, body: &[u8], quic: bool, cx: &mut Ctx<'_>) {
     if let Some(v) = be16(body, 0) {
-        cx.add(ids.hs_version, Value::U64(u64::from(v)));
+        cx.add(ids.f.hs_version, Value::U64(u64::from(v)));
     }
     let Some((h, sid_len, comps)) = parse_client_hello(body) else {
         cx.malformed();
         return;
     };
-    cx.add(ids.session_id_length, Value::U64(sid_len as u64));
+    cx.add(ids.f.session_id_length, Value::U64(sid_len as u64));
     for c in u16s(h.ciphers) {
-        cx.add(ids.ciphersuite, Value::U64(u64::from(c)));
+        cx.add(ids.f.ciphersuite, Value::U64(u64::from(c)));
     }
     for &m in comps {
-        cx.add(ids.comp_method, Value::U64(u64::from(m)));
+        cx.add(ids.f.comp_method, Value::U64(u64::from(m)));
     }
     for e in extensions(h.extensions) {
         ext(ids, e, true, cx);
@@ -315,7 +292,11 @@ fn client_hello(ids: &TlsIds, body: &[u8], quic: bool, cx: &mut Ctx<'_>) {
 
 /// `ja3_full`, `ja3` and `ja4` of a ClientHello.
 pub(crate) fn fingerprints_client(ids: &TlsIds, h: &Hello<'_>, quic: bool, cx: &mut Ctx<'_>) {
-    let (w_full, w_ja3, w_ja4) = (cx.wants(ids.ja3_full), cx.wants(ids.ja3), cx.wants(ids.ja4));
+    let (w_full, w_ja3, w_ja4) = (
+        cx.wants(ids.f.ja3_full),
+        cx.wants(ids.f.ja3),
+        cx.wants(ids.f.ja4),
+    );
     if !(w_full || w_ja3 || w_ja4) {
         return;
     }
@@ -324,12 +305,12 @@ pub(crate) fn fingerprints_client(ids: &TlsIds, h: &Hello<'_>, quic: bool, cx: &
             let mut text = std::mem::take(&mut s.text);
             text.clear();
             fingerprint::ja3_full(h, &mut text);
-            cx.add(ids.ja3_full, Value::Str(&text));
-            cx.add_str_with(ids.ja3, |o| fingerprint::md5_hex(&text, o));
+            cx.add(ids.f.ja3_full, Value::Str(&text));
+            cx.add_str_with(ids.f.ja3, |o| fingerprint::md5_hex(&text, o));
             s.text = text;
         }
         if w_ja4 {
-            cx.add_str_with(ids.ja4, |o| {
+            cx.add_str_with(ids.f.ja4, |o| {
                 fingerprint::ja4(h, if quic { b'q' } else { b't' }, s, o);
             });
         }
@@ -341,7 +322,7 @@ fn server_hello(ids: &TlsIds, body: &[u8], cx: &mut Ctx<'_>) {
         cx.malformed();
         return;
     };
-    cx.add(ids.hs_version, Value::U64(u64::from(version)));
+    cx.add(ids.f.hs_version, Value::U64(u64::from(version)));
     let parsed = (|| {
         let sid_len = usize::from(*body.get(34)?);
         let off = 35 + sid_len;
@@ -357,26 +338,26 @@ fn server_hello(ids: &TlsIds, body: &[u8], cx: &mut Ctx<'_>) {
         cx.malformed();
         return;
     };
-    cx.add(ids.session_id_length, Value::U64(sid_len as u64));
+    cx.add(ids.f.session_id_length, Value::U64(sid_len as u64));
     let h = Hello {
         version,
         ciphers: cipher,
         extensions: exts,
     };
     for c in u16s(cipher) {
-        cx.add(ids.ciphersuite, Value::U64(u64::from(c)));
+        cx.add(ids.f.ciphersuite, Value::U64(u64::from(c)));
     }
-    cx.add(ids.comp_method, Value::U64(u64::from(comp)));
+    cx.add(ids.f.comp_method, Value::U64(u64::from(comp)));
     for e in extensions(exts) {
         ext(ids, e, false, cx);
     }
-    if cx.wants(ids.ja3s_full) || cx.wants(ids.ja3s) {
+    if cx.wants(ids.f.ja3s_full) || cx.wants(ids.f.ja3s) {
         with_scratch(|s| {
             let mut text = std::mem::take(&mut s.text);
             text.clear();
             fingerprint::ja3s_full(&h, &mut text);
-            cx.add(ids.ja3s_full, Value::Str(&text));
-            cx.add_str_with(ids.ja3s, |o| fingerprint::md5_hex(&text, o));
+            cx.add(ids.f.ja3s_full, Value::Str(&text));
+            cx.add_str_with(ids.f.ja3s, |o| fingerprint::md5_hex(&text, o));
             s.text = text;
         });
     }
@@ -385,8 +366,8 @@ fn server_hello(ids: &TlsIds, body: &[u8], cx: &mut Ctx<'_>) {
 /// One extension's fields. `client`: in a ClientHello (supported_versions
 /// is a list there, one value in a ServerHello).
 fn ext(ids: &TlsIds, e: Ext<'_>, client: bool, cx: &mut Ctx<'_>) {
-    cx.add(ids.ext_type, Value::U64(u64::from(e.ty)));
-    cx.add(ids.ext_len, Value::U64(e.data.len() as u64));
+    cx.add(ids.f.ext_type, Value::U64(u64::from(e.ty)));
+    cx.add(ids.f.ext_len, Value::U64(e.data.len() as u64));
     match e.ty {
         0 => {
             let mut l = list16(e.data);
@@ -395,7 +376,7 @@ fn ext(ids: &TlsIds, e: Ext<'_>, client: bool, cx: &mut Ctx<'_>) {
                     break;
                 };
                 if kind == 0 {
-                    add_text(cx, ids.server_name, name);
+                    add_text(cx, ids.f.server_name, name);
                 }
                 l = l.get(3 + usize::from(n)..).unwrap_or(&[]);
             }
@@ -406,37 +387,37 @@ fn ext(ids: &TlsIds, e: Ext<'_>, client: bool, cx: &mut Ctx<'_>) {
                 let Some(p) = rest.get(..usize::from(n)) else {
                     break;
                 };
-                add_text(cx, ids.alpn, p);
+                add_text(cx, ids.f.alpn, p);
                 l = rest.get(usize::from(n)..).unwrap_or(&[]);
             }
         }
         43 if client => {
             for v in u16s(list8(e.data)) {
-                cx.add(ids.supported_version, Value::U64(u64::from(v)));
+                cx.add(ids.f.supported_version, Value::U64(u64::from(v)));
             }
         }
         43 => {
             if let Some(v) = be16(e.data, 0) {
-                cx.add(ids.supported_version, Value::U64(u64::from(v)));
+                cx.add(ids.f.supported_version, Value::U64(u64::from(v)));
             }
         }
         10 => {
             for g in u16s(list16(e.data)) {
-                cx.add(ids.supported_group, Value::U64(u64::from(g)));
+                cx.add(ids.f.supported_group, Value::U64(u64::from(g)));
             }
         }
         // signature_algorithms, signature_algorithms_cert, delegated_credentials
         13 | 34 | 50 => {
             for a in u16s(list16(e.data)) {
-                cx.add(ids.sig_hash_alg, Value::U64(u64::from(a)));
+                cx.add(ids.f.sig_hash_alg, Value::U64(u64::from(a)));
             }
         }
         // signed_certificate_timestamp from the server: the SCTs'
         // signature algorithms.
-        18 if !client => x509::sct_list(ids.sig_hash_alg, e.data, cx),
+        18 if !client => x509::sct_list(ids.f.sig_hash_alg, e.data, cx),
         11 => {
             for &p in list8(e.data) {
-                cx.add(ids.ec_point_format, Value::U64(u64::from(p)));
+                cx.add(ids.f.ec_point_format, Value::U64(u64::from(p)));
             }
         }
         _ => {}
@@ -455,12 +436,12 @@ fn certificate(ids: &TlsIds, body: &[u8], tls13: bool, cx: &mut Ctx<'_>) {
     let end = (off + total as usize).min(body.len());
     while off + 3 <= end {
         let Some(n) = be24(body, off) else { break };
-        cx.add(ids.certificate_length, Value::U64(u64::from(n)));
+        cx.add(ids.f.certificate_length, Value::U64(u64::from(n)));
         if let Some(der) = body.get(off + 3..off + 3 + n as usize) {
             x509::certificate(
                 &ids.x509,
-                (ids.cert_subject, ids.cert_issuer),
-                ids.sig_hash_alg,
+                (ids.f.cert_subject, ids.f.cert_issuer),
+                ids.f.sig_hash_alg,
                 der,
                 cx,
             );
@@ -492,7 +473,7 @@ fn server_key_exchange(ids: &TlsIds, b: &[u8], cx: &mut Ctx<'_>) {
         fits(off)
     };
     if let Some(alg) = ecdhe.or_else(dhe) {
-        cx.add(ids.sig_hash_alg, Value::U64(u64::from(alg)));
+        cx.add(ids.f.sig_hash_alg, Value::U64(u64::from(alg)));
     }
 }
 
@@ -512,7 +493,7 @@ fn certificate_request(ids: &TlsIds, b: &[u8], version: u16, tls13: bool, cx: &m
     let types = usize::from(b.first().copied().unwrap_or(0));
     let algs = b.get(1 + types..).map(list16).unwrap_or(&[]);
     for a in u16s(algs) {
-        cx.add(ids.sig_hash_alg, Value::U64(u64::from(a)));
+        cx.add(ids.f.sig_hash_alg, Value::U64(u64::from(a)));
     }
 }
 
@@ -562,9 +543,9 @@ impl Dissector for Tls {
                 off = data.len();
                 break;
             };
-            cx.add(ids.rec_type, Value::U64(u64::from(ct)));
-            cx.add(ids.rec_version, Value::U64(u64::from(ver)));
-            cx.add(ids.rec_length, Value::U64(len as u64));
+            cx.add(ids.f.rec_type, Value::U64(u64::from(ct)));
+            cx.add(ids.f.rec_version, Value::U64(u64::from(ver)));
+            cx.add(ids.f.rec_length, Value::U64(len as u64));
             if ct == 22 && plausible_handshake(body) {
                 handshake(ids, body, ver, false, cx);
             }

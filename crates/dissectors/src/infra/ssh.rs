@@ -3,16 +3,23 @@
 //! ten algorithm name-lists with their lengths, first-KEX-follows — under
 //! tshark's field names.
 //!
-//! Stateless and per segment: a banner or KEXINIT is decoded when it lies in
-//! one TCP segment (the usual case; pcapx does not reassemble TCP yet). Later
-//! binary packets (the key exchange proper and everything encrypted after
-//! NEWKEYS) are shown as an `ssh` layer without fields: telling a cleartext
-//! KEX message from ciphertext needs per-connection state, which tshark keeps
-//! and pcapx does not.
+//! Framed for TCP desegmentation as tshark frames SSH before encryption
+//! ([`ssh_pdu_len`]: the version line, then binary packets by length), so a
+//! banner or KEXINIT spanning segments decodes at the segment completing
+//! it. Other cleartext binary packets (the key exchange proper) are walked
+//! but not decoded; bytes that cannot be a cleartext packet (everything
+//! encrypted after NEWKEYS) are not framed and show as an `ssh` layer
+//! without fields. Telling a cleartext KEX message from ciphertext exactly
+//! needs per-connection state, which tshark keeps and pcapx does not: a
+//! ciphertext segment whose first bytes happen to look like a packet header
+//! (length ≤ 35000, a multiple of 8 with its length field, padding ≥ 4, a
+//! message code 1–49; about 1 in 20 000) is held as one.
 
 use pcapx_core::dissector::PacketView;
 use pcapx_core::keys::tables;
-use pcapx_core::{Ctx, Dissector, FieldId, Outcome, Registrar, RegistryError, Value};
+use pcapx_core::{
+    Ctx, Dissector, FieldId, Outcome, PduCx, PduLen, Registrar, RegistryError, Value,
+};
 
 use crate::net::wire::{be32, u8_at};
 
@@ -50,6 +57,45 @@ pcapx_core::field_table! {
         lang_sc = ("ssh.languages_server_to_client", "languages_server_to_client string", Str, ""),
         first_kex_follows = ("ssh.first_kex_packet_follows", "First KEX Packet Follows", U8, ""),
         reserved = ("ssh.kex.reserved", "Reserved", Bytes, ""),
+    }
+}
+
+/// How long the SSH PDU at the start of `data` is: the version line
+/// (`SSH-…` up to its LF, at most 255 bytes), or a cleartext binary packet
+/// (RFC 4253 §6: a length up to [`MAX_PACKET`], padding of at least 4 bytes,
+/// a total that is a multiple of 8, a transport or key-exchange message
+/// code). Anything else (ciphertext) is not framed.
+pub(crate) fn ssh_pdu_len(data: &[u8]) -> PduLen {
+    const LINE: usize = 255;
+    let n = data.len().min(4);
+    if data[..n] == b"SSH-"[..n] {
+        return match data.iter().take(LINE).position(|&c| c == b'\n') {
+            Some(i) => PduLen::Len(i + 1),
+            None if data.len() < LINE => PduLen::NeedMore,
+            None => PduLen::NotMine,
+        };
+    }
+    let Some(plen) = be32(data, 0) else {
+        // A length cut by the segment end: plausible only with a zero
+        // high byte.
+        return if data.first() == Some(&0) {
+            PduLen::NeedMore
+        } else {
+            PduLen::NotMine
+        };
+    };
+    let plen = usize::try_from(plen).unwrap_or(usize::MAX);
+    if !(12..=MAX_PACKET).contains(&plen) || !(plen + 4).is_multiple_of(8) {
+        return PduLen::NotMine;
+    }
+    match (u8_at(data, 4), u8_at(data, 5)) {
+        (Some(pad), Some(code))
+            if usize::from(pad) >= 4 && usize::from(pad) < plen && (1..=49).contains(&code) =>
+        {
+            PduLen::Len(4 + plen)
+        }
+        (Some(_), Some(_)) => PduLen::NotMine,
+        _ => PduLen::NeedMore,
     }
 }
 
@@ -158,9 +204,32 @@ impl Dissector for Ssh {
         Ok(())
     }
 
+    /// TCP desegmentation, as tshark frames SSH before encryption: the
+    /// version line, then binary packets by their length. Bytes that cannot
+    /// be a cleartext packet (ciphertext after NEWKEYS) are not framed.
+    fn pdu_len(&self, data: &[u8], _cx: &PduCx) -> PduLen {
+        ssh_pdu_len(data)
+    }
+
     fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
-        if !self.banner(data, cx) {
-            self.kexinit(data, cx);
+        // A banner, then (desegmented, or in the same segment) binary
+        // packets: each whole cleartext one is walked, KEXINITs decoded.
+        let mut off = 0;
+        if self.banner(data, cx) {
+            off = data
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(data.len(), |i| i + 1);
+        }
+        while let Some(rest) = data.get(off..).filter(|r| !r.is_empty()) {
+            let Some(n) = be32(rest, 0)
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n <= MAX_PACKET && n + 4 <= rest.len())
+            else {
+                break;
+            };
+            self.kexinit(&rest[..n + 4], cx);
+            off += n + 4;
         }
         Outcome::end(data.len())
     }

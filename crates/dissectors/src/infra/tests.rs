@@ -401,8 +401,8 @@ fn ssh_banner_and_kexinit() {
             ("ssh.first_kex_packet_follows", "0"),
         ],
     );
-    // Cut anywhere: no KEXINIT fields and no panic (the rest is in the next
-    // segment, which pcapx does not join).
+    // Cut anywhere: no KEXINIT fields and no panic (alone, without the
+    // stateful pass that joins it with the next segment).
     let full = tcp22(&kexinit(lists));
     for cut in 21..full.len() {
         let pkt = ipv4(6, &full[..cut]);
