@@ -44,6 +44,8 @@ const SLL_LEN: usize = 20;
 const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
 const ETH_P_8021Q: u16 = 0x8100;
+/// The largest original length a record claims (see `Encode::ring_packet`).
+const MAX_WIRELEN: u32 = 256 << 20;
 /// EPB header before the packet data: type, length, interface, ts high,
 /// ts low, caplen, wirelen.
 const EPB_HEAD: usize = 28;
@@ -647,7 +649,14 @@ impl Encode {
         RingPacket {
             interface: self.id,
             ts_ns: u64::from(p.sec) * 1_000_000_000 + u64::from(p.nsec),
-            wirelen: p.len.saturating_add(u32::from(head_len)),
+            // What the kernel says, kept plausible whatever a block claims:
+            // never less than what is recorded, never beyond 256 MiB (the
+            // readers take a larger one for a damaged record header).
+            wirelen: p
+                .len
+                .saturating_add(u32::from(head_len))
+                .min(MAX_WIRELEN)
+                .max(u32::try_from(caplen).unwrap_or(u32::MAX)),
             caplen: u32::try_from(caplen).unwrap_or(u32::MAX),
             head,
             head_len,
@@ -1032,6 +1041,24 @@ mod block_tests {
             assert_eq!((le(0), le(4), le(8), le(12)), (7, 0, cap, 65));
             let data_len = usize::try_from(cap).unwrap();
             assert_eq!(&recs[16..], &epbs[28..28 + data_len]);
+        }
+        // A block that claims an absurd length or less than it holds: the
+        // records stay plausible (fuzz finding on the direct path).
+        for (tp_len, wire) in [(u32::MAX, 256 << 20), (3, 65)] {
+            let mut recs = Vec::new();
+            let pcap = RecordFraming {
+                pcapng: false,
+                nanos: true,
+            };
+            ring_block_to_records(
+                &block(&frame, tp_len),
+                false,
+                262_144,
+                None,
+                pcap,
+                &mut recs,
+            );
+            assert_eq!(u32::from_le_bytes(recs[12..16].try_into().unwrap()), wire);
         }
     }
 }
