@@ -59,7 +59,7 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "live_ring",
         seeds: Seeds::Grammar,
-        about: "live capture's TPACKET_V3 ring-block walker (ring_block_to_epbs) on generated and raw blocks, output read back as pcapng",
+        about: "live capture's TPACKET_V3 ring-block walker (ring_block_to_epbs, and ring_block_to_records: capture -w's direct path, equal to the EPBs) on generated and raw blocks, output read back as pcapng and pcap",
     },
     Target {
         name: "flow",

@@ -4,7 +4,7 @@ use crate::batch::{Batch, BatchData, Builder, Record};
 use crate::damage::{Damage, DamageKind};
 use crate::error::CaptureError;
 use crate::info::{CaptureInfo, Compression};
-use crate::live::{LiveConfig, LiveInterface, LiveSource, LiveStats};
+use crate::live::{LiveConfig, LiveInterface, LiveSource, LiveStats, RingPacket};
 use crate::mmap::{MappedFile, MappedRange};
 use crate::parser::{Detect, Parser, Step, Window};
 use crate::source::{Fill, Stream, open_stream};
@@ -243,6 +243,32 @@ impl Capture {
             Detect::NeedMore => return Err(CaptureError::NotCapture { path: name }),
         };
         Self::start(Backing::Live(Box::new(live)), parser)
+    }
+
+    /// A live capture's packets straight from the kernel's ring, one ring
+    /// block at a time, for writing them out without copying them first
+    /// (`capture -w`): `f` gets the packets of a block (user-space filter
+    /// applied), which returns to the kernel when `f` returns; `f` returns
+    /// `true` to stop. With `wait`, blocks until there are packets or the
+    /// capture ends. Returns `true` at the end (duration, stop signal, or `f`
+    /// asked to stop). Packets handed out this way never appear in
+    /// [`Capture::next_batch`]; use one or the other. For a file, returns
+    /// `true` at once.
+    ///
+    /// # Errors
+    /// The ring cannot be read or polled, or `f` failed.
+    pub fn live_direct(
+        &mut self,
+        wait: bool,
+        f: &mut dyn FnMut(&[RingPacket<'_>]) -> io::Result<bool>,
+    ) -> Result<bool, CaptureError> {
+        match &mut self.backing {
+            Backing::Live(l) => l.src.drain_direct(wait, f).map_err(|err| CaptureError::Io {
+                path: l.src.name().to_owned(),
+                err,
+            }),
+            _ => Ok(true),
+        }
     }
 
     /// Whether this is a live capture.

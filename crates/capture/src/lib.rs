@@ -74,7 +74,9 @@ pub use capture::{Capture, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS, STDIN_NAM
 pub use damage::{Damage, DamageKind};
 pub use error::{CaptureError, CopyError};
 pub use info::{CaptureInfo, Compression, Format, InterfaceInfo, SectionInfo};
-pub use live::{FilterPlace, InterfaceListing, LiveConfig, LiveInterface, LiveStats};
+pub use live::{
+    FilterPlace, InterfaceListing, LiveConfig, LiveInterface, LiveStats, RecordFraming, RingPacket,
+};
 pub use time::TsResolution;
 pub use writer::{
     CaptureWriter, CopyStats, InterfaceSpec, PcapHeader, PcapNgWriter, PcapWriter, copy_through,

@@ -2882,7 +2882,21 @@ fn compile_arith(e: &Arith, depth: u32, limit: u32, out: &mut Vec<Insn>) -> GRes
             index,
             size,
         } => match (tran, index.as_ref()) {
-            (false, Arith::Const(i)) => out.extend(ld(*size, base.add(*i))),
+            // (`ld #0; add x` is `txa`, which libpcap's value numbering drops)
+            (false, Arith::Const(i)) if base.reg.is_none() || *i == 0 => {
+                out.extend(ld(*size, base.add(*i)));
+            }
+            // After a run-time offset libpcap keeps the index separate (its
+            // peephole only folds `ld #k; add x`).
+            (false, Arith::Const(i)) => {
+                out.push(Insn::stmt(BPF_LD | BPF_IMM, *i));
+                if let Some(r) = base.reg {
+                    out.push(Insn::stmt(BPF_LDX | BPF_MEM, r));
+                }
+                out.push(Insn::stmt(BPF_ALU | crate::insn::BPF_ADD | BPF_X, 0));
+                out.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+                out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k));
+            }
             (true, Arith::Const(i)) => {
                 out.extend(loadx_iphdrlen(*base));
                 out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k.wrapping_add(*i)));

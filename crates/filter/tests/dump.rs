@@ -260,6 +260,11 @@ const SAME_AS_TCPDUMP_ON: &[(&str, &str)] = &[
     ("EN10MB", "not geneve"),
     ("EN10MB", "vlan and geneve"),
     ("EN10MB", "geneve and pppoes and ip"),
+    ("PFLOG", "ip[9] = 6"),
+    ("PFLOG", "ip[8] < 64"),
+    ("PFLOG", "tcp[13] = 0x18"),
+    ("IEEE802_11_RADIO", "link[0] = 0"),
+    ("IEEE802_11_RADIO_AVS", "ether[0] = 0xff"),
     // Live Linux capture: the socket's packet type (`ldh [type]`).
     ("EN10MB", "inbound"),
     ("EN10MB", "outbound"),

@@ -6,12 +6,18 @@
 //! (LINUX_SLL2), with and without a user-space filter. The walker must never
 //! panic or read outside the block, and what it writes must be a pcapng
 //! capture the reader parses without damage: as many records as it reported,
-//! none longer than the snap length.
+//! none longer than the snap length. The direct path of `capture -w`
+//! (`ring_block_to_records`: records framed for a vectored write straight
+//! from the block) must write the same EPBs byte for byte, and as pcap the
+//! same records.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pcapx_capture::live::ring_block_to_epbs;
-use pcapx_capture::{ByteOrder, Capture, InterfaceSpec, PcapNgWriter, TsResolution};
+use pcapx_capture::live::{ring_block_to_epbs, ring_block_to_records};
+use pcapx_capture::{
+    ByteOrder, Capture, InterfaceSpec, PcapHeader, PcapNgWriter, PcapWriter, RecordFraming,
+    TsResolution,
+};
 use pcapx_filter::{Options, compile_with};
 use pcapx_fuzz::Bytes;
 
@@ -132,14 +138,52 @@ fuzz_target!(|data: &[u8]| {
     let mut cap =
         Capture::from_reader("live", std::io::Cursor::new(file)).expect("the walker writes pcapng");
     let mut records = 0u64;
+    let mut first = Vec::new();
     while let Some(batch) = cap.next_batch(64, 1 << 16).expect("the walker's pcapng reads") {
         for rec in batch.iter() {
             records += 1;
+            first.push((rec.ts_ns, rec.wirelen, rec.data.to_vec()));
             assert!(rec.caplen <= snaplen, "caplen {} > snaplen {snaplen}", rec.caplen);
             assert_eq!(rec.linktype, u32::from(linktype));
         }
         cap.recycle(batch);
     }
     assert_eq!(records, n, "records written and read back");
+    assert_eq!(cap.damage_count(), 0, "damage: {:?}", cap.damage());
+
+    // The direct path: the same EPBs (little-endian hosts), and as pcap the
+    // same records' bytes.
+    let ng = RecordFraming { pcapng: true, nanos: true };
+    let mut direct = Vec::new();
+    let m = ring_block_to_records(&block, cooked, snaplen, filter.as_ref(), ng, &mut direct);
+    assert_eq!(m, n, "direct records");
+    if order == ByteOrder::Little {
+        assert_eq!(direct, epbs, "direct pcapng records differ from the EPBs");
+    }
+    let pcap = RecordFraming { pcapng: false, nanos: true };
+    let mut recs = Vec::new();
+    let m = ring_block_to_records(&block, cooked, snaplen, filter.as_ref(), pcap, &mut recs);
+    assert_eq!(m, n, "direct pcap records");
+    let w = PcapWriter::new(
+        Vec::new(),
+        PcapHeader {
+            nanos: true,
+            byte_order: ByteOrder::Little,
+            snaplen,
+            linktype: u32::from(linktype),
+        },
+    )
+    .expect("pcap header");
+    let mut file = w.into_inner();
+    file.extend_from_slice(&recs);
+    let mut cap = Capture::from_reader("direct", std::io::Cursor::new(file)).expect("pcap");
+    let mut again = Vec::new();
+    while let Some(batch) = cap.next_batch(64, 1 << 16).expect("the direct pcap reads") {
+        for rec in batch.iter() {
+            again.push((rec.ts_ns, rec.wirelen, rec.data.to_vec()));
+        }
+        cap.recycle(batch);
+    }
+    assert_eq!(again, first, "direct pcap records differ from the EPBs' records");
     assert_eq!(cap.damage_count(), 0, "damage: {:?}", cap.damage());
 });

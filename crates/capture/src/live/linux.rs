@@ -14,7 +14,7 @@ use pcapx_filter::{Ancillary, Insn, Options, Program};
 use super::sys::{self, Ring, Socket};
 use super::{
     FilterPlace, InterfaceListing, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL2, LiveConfig,
-    LiveInterface, LiveStats,
+    LiveInterface, LiveStats, RecordFraming, RingPacket,
 };
 use crate::bytes::ByteOrder;
 use crate::error::CaptureError;
@@ -44,6 +44,8 @@ const SLL_LEN: usize = 20;
 const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
 const ETH_P_8021Q: u16 = 0x8100;
+/// The largest original length a record claims (see `Encode::ring_packet`).
+const MAX_WIRELEN: u32 = 256 << 20;
 /// EPB header before the packet data: type, length, interface, ts high,
 /// ts low, caplen, wirelen.
 const EPB_HEAD: usize = 28;
@@ -79,6 +81,8 @@ pub(crate) struct LiveSource {
     lo_ifindex: Option<u32>,
     order: ByteOrder,
     tsresol: TsResolution,
+    /// A packet for the user-space filter when bytes are inserted into it.
+    scratch: Vec<u8>,
 }
 
 fn native_order() -> ByteOrder {
@@ -114,10 +118,14 @@ fn mentions_vlan(expr: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case("vlan"))
 }
 
-/// Ring geometry for `bytes`: blocks of 1 MiB (256 KiB for small rings), at
-/// least two.
+/// Ring geometry for `bytes`: blocks of 256 KiB, at least two — libpcap's
+/// (`MAXIMUM_SNAPLEN` rounded up to pages). Many small blocks rather than a
+/// few large ones: a block goes back to the kernel only once all of it was
+/// written out, so small blocks keep more of the ring free for the kernel
+/// while user space works (with 1 MiB blocks pcapx dropped under load where
+/// tcpdump did not).
 fn geometry(bytes: usize) -> (u32, u32) {
-    let block: u32 = if bytes >= 4 << 20 { 1 << 20 } else { 256 << 10 };
+    let block: u32 = 256 << 10;
     let nr = (bytes / block as usize).max(2);
     (block, u32::try_from(nr).unwrap_or(u32::MAX))
 }
@@ -170,6 +178,7 @@ impl LiveSource {
             lo_ifindex: loopback_index(),
             order,
             tsresol,
+            scratch: Vec::new(),
         })
     }
 
@@ -217,15 +226,58 @@ impl LiveSource {
             out.extend_from_slice(&h);
             return Ok(false);
         }
+        self.pump(wait, &mut |src| {
+            let before = out.len();
+            for i in 0..src.ifaces.len() {
+                src.drain(i, out);
+            }
+            Ok((out.len() > before, false))
+        })
+    }
+
+    /// Hands every packet the rings hold to `f`, one ring block at a time,
+    /// as [`RingPacket`]s pointing into the block (which goes back to the
+    /// kernel when `f` returns): for writing them out without copying. `f`
+    /// returns `true` to stop. With `wait`, blocks until there is at least
+    /// one packet or the capture ends. Returns `true` at the end (deadline,
+    /// stop signal, or `f` asked to stop).
+    pub(crate) fn drain_direct(
+        &mut self,
+        wait: bool,
+        f: &mut dyn FnMut(&[RingPacket<'_>]) -> io::Result<bool>,
+    ) -> io::Result<bool> {
+        self.headers = None;
+        self.pump(wait, &mut |src| {
+            let mut got = false;
+            for i in 0..src.ifaces.len() {
+                let (g, stop) = src.drain_to(i, f)?;
+                got |= g;
+                if stop {
+                    return Ok((true, true));
+                }
+            }
+            Ok((got, false))
+        })
+    }
+
+    /// Runs `step` (which moves packets out of the rings and says whether it
+    /// got any and whether to stop) until it gets some, the capture ends, or,
+    /// without `wait`, once.
+    fn pump(
+        &mut self,
+        wait: bool,
+        step: &mut dyn FnMut(&mut Self) -> io::Result<(bool, bool)>,
+    ) -> io::Result<bool> {
         if self.ended {
             return Ok(true);
         }
         loop {
-            let before = out.len();
-            for i in 0..self.ifaces.len() {
-                self.drain(i, out);
+            let (got, stop) = step(self)?;
+            if stop {
+                self.ended = true;
+                return Ok(true);
             }
-            if out.len() > before {
+            if got {
                 return Ok(false);
             }
             if self.final_drain.is_none() && self.should_stop() {
@@ -254,20 +306,26 @@ impl LiveSource {
         }
     }
 
-    /// Moves every block user space owns from interface `i`'s ring to `out`.
-    fn drain(&mut self, i: usize, out: &mut Vec<u8>) {
-        let order = self.order;
-        let micro = self.tsresol == TsResolution::MICRO;
-        let lo = self.lo_ifindex;
-        let Some(it) = self.ifaces.get_mut(i) else {
-            return;
-        };
-        let enc = Encode {
-            order,
-            micro,
+    fn encoder(&self, i: usize) -> Option<Encode> {
+        let it = self.ifaces.get(i)?;
+        Some(Encode {
+            order: self.order,
+            micro: self.tsresol == TsResolution::MICRO,
             id: u32::try_from(i).unwrap_or(u32::MAX),
             cooked: it.cooked,
             snaplen: it.info.snaplen,
+        })
+    }
+
+    /// Moves every block user space owns from interface `i`'s ring to `out`.
+    fn drain(&mut self, i: usize, out: &mut Vec<u8>) {
+        let lo = self.lo_ifindex;
+        let Some(enc) = self.encoder(i) else {
+            return;
+        };
+        let scratch = &mut self.scratch;
+        let Some(it) = self.ifaces.get_mut(i) else {
+            return;
         };
         let prog = if it.reject_all {
             Some(UserFilter::RejectAll)
@@ -280,10 +338,52 @@ impl LiveSource {
             let Some(block) = it.ring.user_block(b) else {
                 break;
             };
-            it.delivered += walk_block(block, &enc, lo, prog, out);
+            it.delivered += walk_block(block, &enc, lo, prog, scratch, out);
             it.ring.release(b);
             it.next = (b + 1) % blocks.max(1);
         }
+    }
+
+    /// Hands interface `i`'s blocks to `f` (see [`LiveSource::drain_direct`]);
+    /// returns whether any packet went and whether `f` asked to stop.
+    fn drain_to(
+        &mut self,
+        i: usize,
+        f: &mut dyn FnMut(&[RingPacket<'_>]) -> io::Result<bool>,
+    ) -> io::Result<(bool, bool)> {
+        let lo = self.lo_ifindex;
+        let Some(enc) = self.encoder(i) else {
+            return Ok((false, false));
+        };
+        let scratch = &mut self.scratch;
+        let Some(it) = self.ifaces.get_mut(i) else {
+            return Ok((false, false));
+        };
+        let prog = if it.reject_all {
+            Some(UserFilter::RejectAll)
+        } else {
+            it.user_prog.as_ref().map(UserFilter::Program)
+        };
+        let blocks = it.ring.blocks();
+        let mut got = false;
+        for _ in 0..blocks {
+            let b = it.next;
+            let Some(block) = it.ring.user_block(b) else {
+                break;
+            };
+            let mut pkts = Vec::with_capacity(rd32(block, 12).unwrap_or(0).min(4096) as usize);
+            let n = walk_packets(block, &enc, lo, prog, scratch, &mut |p| pkts.push(p));
+            it.delivered += n;
+            got |= n > 0;
+            let stop = if pkts.is_empty() { Ok(false) } else { f(&pkts) };
+            drop(pkts);
+            it.ring.release(b);
+            it.next = (b + 1) % blocks.max(1);
+            if stop? {
+                return Ok((got, true));
+            }
+        }
+        Ok((got, false))
     }
 }
 
@@ -296,16 +396,20 @@ enum UserFilter<'a> {
 
 /// Walks one TPACKET_V3 block as the kernel hands it over (`num_pkts` at
 /// byte 12, the first packet's offset at 16, each `tpacket3_hdr` giving the
-/// next one's offset) and appends an EPB for each packet that is not the
-/// loopback's outgoing copy and passes the user-space filter. Every read is
-/// bounds-checked: a block that lies about counts, offsets or lengths ends
-/// the walk, never reads outside `block`. Returns the packets appended.
-fn walk_block(
-    block: &[u8],
+/// next one's offset) and calls `each` with every packet that is not the
+/// loopback's outgoing copy and passes the user-space filter, as a
+/// [`RingPacket`] pointing into the block (VLAN tag or LINUX_SLL2 header to
+/// insert, snap length applied). `scratch` holds a packet for the user-space
+/// filter when bytes are inserted. Every read is bounds-checked: a block that
+/// lies about counts, offsets or lengths ends the walk, never reads outside
+/// `block`. Returns the packets passed to `each`.
+fn walk_packets<'a>(
+    block: &'a [u8],
     enc: &Encode,
     lo: Option<u32>,
     filter: Option<UserFilter<'_>>,
-    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    each: &mut dyn FnMut(RingPacket<'a>),
 ) -> u64 {
     let mut kept = 0;
     let n = rd32(block, 12).unwrap_or(0);
@@ -316,12 +420,25 @@ fn walk_block(
         };
         let pkt = Packet::parse(hdr, block, off).filter(|p| !p.is_loopback_echo(lo));
         if let Some(p) = pkt {
+            let rp = enc.ring_packet(&p);
             let keep = match filter {
                 Some(UserFilter::RejectAll) => false,
-                Some(UserFilter::Program(prog)) => enc.epb(out, &p, Some(prog)),
-                None => enc.epb(out, &p, None),
+                Some(UserFilter::Program(prog)) => {
+                    let frame = if rp.head_len == 0 {
+                        &rp.data[..rp.caplen as usize]
+                    } else {
+                        scratch.clear();
+                        rp.copy_to(scratch);
+                        &scratch[..]
+                    };
+                    prog.run_with(frame, rp.wirelen, &p.ancillary()) != 0
+                }
+                None => true,
             };
-            kept += u64::from(keep);
+            if keep {
+                each(rp);
+                kept += 1;
+            }
         }
         let next = rd32(hdr, 0).unwrap_or(0) as usize;
         if next == 0 {
@@ -330,6 +447,18 @@ fn walk_block(
         off = off.saturating_add(next);
     }
     kept
+}
+
+/// [`walk_packets`], appending an EPB for each packet to `out`.
+fn walk_block(
+    block: &[u8],
+    enc: &Encode,
+    lo: Option<u32>,
+    filter: Option<UserFilter<'_>>,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> u64 {
+    walk_packets(block, enc, lo, filter, scratch, &mut |p| enc.epb(out, &p))
 }
 
 /// The live path's conversion of one TPACKET_V3 ring block (native byte
@@ -354,7 +483,56 @@ pub fn ring_block_to_epbs(
         cooked,
         snaplen,
     };
-    walk_block(block, &enc, None, filter.map(UserFilter::Program), out)
+    let mut scratch = Vec::new();
+    walk_block(
+        block,
+        &enc,
+        None,
+        filter.map(UserFilter::Program),
+        &mut scratch,
+        out,
+    )
+}
+
+/// The direct path's output for one ring block: the pcap or pcapng records
+/// (`framing`) that `capture -w` writes straight from the ring, concatenated
+/// (what the vectored write puts in the file). Interface 0, Ethernet or
+/// cooked as for [`ring_block_to_epbs`]. Returns how many records. For the
+/// fuzz target and tests.
+#[doc(hidden)]
+pub fn ring_block_to_records(
+    block: &[u8],
+    cooked: bool,
+    snaplen: u32,
+    filter: Option<&Program>,
+    framing: RecordFraming,
+    out: &mut Vec<u8>,
+) -> u64 {
+    let enc = Encode {
+        order: native_order(),
+        micro: !framing.nanos,
+        id: 0,
+        cooked,
+        snaplen,
+    };
+    let mut scratch = Vec::new();
+    let mut pkts = Vec::new();
+    let n = walk_packets(
+        block,
+        &enc,
+        None,
+        filter.map(UserFilter::Program),
+        &mut scratch,
+        &mut |p| pkts.push(p),
+    );
+    let mut arena = Vec::new();
+    let mut iov = Vec::new();
+    let mut ends = Vec::new();
+    framing.frame(&pkts, &mut arena, &mut iov, &mut ends);
+    for s in &iov {
+        out.extend_from_slice(s);
+    }
+    n
 }
 
 fn rd32(b: &[u8], at: usize) -> Option<u32> {
@@ -438,27 +616,24 @@ struct Encode {
 }
 
 impl Encode {
-    /// Appends the packet as an EPB (VLAN tag re-inserted, or the LINUX_SLL2
-    /// header prepended) unless the user-space filter rejects it.
-    fn epb(&self, out: &mut Vec<u8>, p: &Packet<'_>, prog: Option<&Program>) -> bool {
-        let start = out.len();
-        out.resize(start + EPB_HEAD, 0);
-        let mut added: u32 = 0;
-        if self.cooked {
+    /// The packet as it will be recorded: the LINUX_SLL2 header in front
+    /// when cooked, a VLAN tag the kernel stripped put back, cut to the snap
+    /// length.
+    fn ring_packet<'a>(&self, p: &Packet<'a>) -> RingPacket<'a> {
+        let mut head = [0u8; 20];
+        let (head_len, insert_at) = if self.cooked {
             // LINUX_SLL2: protocol, reserved, ifindex, ARPHRD type, packet
             // type, address length, 8 address bytes (all from sockaddr_ll).
             let s = p.sll;
-            out.extend_from_slice(&s[2..4]); // sll_protocol, already big-endian
-            out.extend_from_slice(&[0, 0]);
+            head[0..2].copy_from_slice(&s[2..4]); // sll_protocol, already big-endian
             let ifindex = rd32(s, 4).unwrap_or(0);
-            out.extend_from_slice(&ifindex.to_be_bytes());
+            head[4..8].copy_from_slice(&ifindex.to_be_bytes());
             let hatype = rd16(s, 8).unwrap_or(0);
-            out.extend_from_slice(&hatype.to_be_bytes());
-            out.push(s[10]);
-            out.push(s[11].min(8));
-            out.extend_from_slice(&s[12..20]);
-            out.extend_from_slice(p.data);
-            added = 20;
+            head[8..10].copy_from_slice(&hatype.to_be_bytes());
+            head[10] = s[10];
+            head[11] = s[11].min(8);
+            head[12..20].copy_from_slice(&s[12..20]);
+            (20u8, 0u16)
         } else if (p.status & TP_STATUS_VLAN_VALID != 0 || p.vlan_tci != 0) && p.data.len() >= 12 {
             // The kernel took the 802.1Q tag out of the frame; put it back
             // after the MAC addresses, as libpcap does.
@@ -467,33 +642,44 @@ impl Encode {
             } else {
                 ETH_P_8021Q
             };
-            out.extend_from_slice(&p.data[..12]);
-            out.extend_from_slice(&tpid.to_be_bytes());
-            out.extend_from_slice(&p.vlan_tci.to_be_bytes());
-            out.extend_from_slice(&p.data[12..]);
-            added = 4;
+            head[0..2].copy_from_slice(&tpid.to_be_bytes());
+            head[2..4].copy_from_slice(&p.vlan_tci.to_be_bytes());
+            (4, 12)
         } else {
-            out.extend_from_slice(p.data);
-        }
-        let full = out.len() - start - EPB_HEAD;
+            (0, 0)
+        };
+        let full = p.data.len().saturating_add(usize::from(head_len));
         let caplen = full.min(self.snaplen as usize);
-        out.truncate(start + EPB_HEAD + caplen);
-        let wirelen = p.len.saturating_add(added);
-        if let Some(prog) = prog
-            && prog.run_with(&out[start + EPB_HEAD..], wirelen, &p.ancillary()) == 0
-        {
-            out.truncate(start);
-            return false;
+        RingPacket {
+            interface: self.id,
+            ts_ns: u64::from(p.sec) * 1_000_000_000 + u64::from(p.nsec),
+            // What the kernel says, kept plausible whatever a block claims:
+            // never less than what is recorded, never beyond 256 MiB (the
+            // readers take a larger one for a damaged record header).
+            wirelen: p
+                .len
+                .saturating_add(u32::from(head_len))
+                .min(MAX_WIRELEN)
+                .max(u32::try_from(caplen).unwrap_or(u32::MAX)),
+            caplen: u32::try_from(caplen).unwrap_or(u32::MAX),
+            head,
+            head_len,
+            insert_at,
+            data: p.data,
         }
+    }
+
+    /// Appends the packet as an EPB.
+    fn epb(&self, out: &mut Vec<u8>, p: &RingPacket<'_>) {
+        let start = out.len();
+        out.resize(start + EPB_HEAD, 0);
+        p.copy_to(out);
+        let caplen = out.len() - start - EPB_HEAD;
         while !(out.len() - start).is_multiple_of(4) {
             out.push(0);
         }
         let total = out.len() - start + 4;
-        let ts = if self.micro {
-            u64::from(p.sec) * 1_000_000 + u64::from(p.nsec / 1000)
-        } else {
-            u64::from(p.sec) * 1_000_000_000 + u64::from(p.nsec)
-        };
+        let ts = if self.micro { p.ts_ns / 1000 } else { p.ts_ns };
         let o = self.order;
         let total32 = u32::try_from(total).unwrap_or(u32::MAX);
         let fields = [
@@ -503,7 +689,7 @@ impl Encode {
             u32::try_from(ts >> 32).unwrap_or(0),
             u32::try_from(ts & 0xffff_ffff).unwrap_or(0),
             u32::try_from(caplen).unwrap_or(u32::MAX),
-            wirelen,
+            p.wirelen,
         ];
         for (k, v) in fields.iter().enumerate() {
             let bytes = match o {
@@ -513,7 +699,6 @@ impl Encode {
             out[start + 4 * k..start + 4 * k + 4].copy_from_slice(&bytes);
         }
         o.put_u32(out, total32);
-        true
     }
 }
 
@@ -827,5 +1012,57 @@ mod block_tests {
             ring_block_to_epbs(&lying, false, 262_144, None, &mut out),
             0
         );
+    }
+
+    #[test]
+    fn direct_records_are_the_epbs_and_pcap_records() {
+        let mut frame = vec![0xaa; 12];
+        frame.extend_from_slice(&[0x08, 0x00]);
+        frame.extend(std::iter::repeat_n(0x45, 47));
+        for snaplen in [262_144, 20, 13, 12, 1] {
+            let mut epbs = Vec::new();
+            ring_block_to_epbs(&block(&frame, 61), false, snaplen, None, &mut epbs);
+            let mut direct = Vec::new();
+            let ng = RecordFraming {
+                pcapng: true,
+                nanos: true,
+            };
+            let n =
+                ring_block_to_records(&block(&frame, 61), false, snaplen, None, ng, &mut direct);
+            assert_eq!(n, 1);
+            if cfg!(target_endian = "little") {
+                assert_eq!(direct, epbs, "snaplen {snaplen}");
+            }
+            // pcap, microseconds: ts 7 s 9 ns, caplen, wirelen, then the EPB's data
+            let mut recs = Vec::new();
+            let pcap = RecordFraming {
+                pcapng: false,
+                nanos: false,
+            };
+            ring_block_to_records(&block(&frame, 61), false, snaplen, None, pcap, &mut recs);
+            let le = |at: usize| u32::from_le_bytes(recs[at..at + 4].try_into().unwrap());
+            let cap = (65u32).min(snaplen);
+            assert_eq!((le(0), le(4), le(8), le(12)), (7, 0, cap, 65));
+            let data_len = usize::try_from(cap).unwrap();
+            assert_eq!(&recs[16..], &epbs[28..28 + data_len]);
+        }
+        // A block that claims an absurd length or less than it holds: the
+        // records stay plausible (fuzz finding on the direct path).
+        for (tp_len, wire) in [(u32::MAX, 256 << 20), (3, 65)] {
+            let mut recs = Vec::new();
+            let pcap = RecordFraming {
+                pcapng: false,
+                nanos: true,
+            };
+            ring_block_to_records(
+                &block(&frame, tp_len),
+                false,
+                262_144,
+                None,
+                pcap,
+                &mut recs,
+            );
+            assert_eq!(u32::from_le_bytes(recs[12..16].try_into().unwrap()), wire);
+        }
     }
 }

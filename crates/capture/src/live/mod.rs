@@ -122,7 +122,151 @@ pub(crate) use linux::LiveSource;
 pub use linux::list_interfaces;
 #[cfg(target_os = "linux")]
 #[doc(hidden)]
-pub use linux::ring_block_to_epbs;
+pub use linux::{ring_block_to_epbs, ring_block_to_records};
+
+/// One captured packet as it lies in the kernel's ring block, ready to be
+/// recorded without copying: the record is `data` with `head` inserted at
+/// `insert_at` (the 802.1Q tag the kernel took out, put back after the MAC
+/// addresses; or the LINUX_SLL2 header in front of a cooked packet), cut to
+/// `caplen`. Obtained from [`crate::Capture::live_direct`].
+#[derive(Clone, Copy, Debug)]
+pub struct RingPacket<'a> {
+    /// Interface id (position in the capture's interface list).
+    pub interface: u32,
+    /// Nanoseconds since the epoch.
+    pub ts_ns: u64,
+    /// Length on the wire (with the inserted bytes).
+    pub wirelen: u32,
+    /// Bytes recorded (at most the snap length).
+    pub caplen: u32,
+    /// Bytes inserted into the packet (`head_len` of them).
+    pub head: [u8; 20],
+    /// How many bytes of `head` are inserted.
+    pub head_len: u8,
+    /// Where in `data` they go.
+    pub insert_at: u16,
+    /// The packet bytes in the ring.
+    pub data: &'a [u8],
+}
+
+impl<'a> RingPacket<'a> {
+    /// The record's bytes in order (some may be empty): `data` up to the
+    /// insertion point, the inserted bytes, the rest of `data`; together
+    /// exactly `caplen` bytes.
+    pub fn parts(&self) -> [&[u8]; 3] {
+        let cap = self.caplen as usize;
+        let at = usize::from(self.insert_at).min(self.data.len()).min(cap);
+        let head = &self.head[..usize::from(self.head_len).min(20).min(cap - at)];
+        let rest = cap - at - head.len();
+        let tail_end = at.saturating_add(rest).min(self.data.len());
+        [&self.data[..at], head, &self.data[at..tail_end]]
+    }
+
+    /// Appends the record's bytes to `out`.
+    pub fn copy_to(&self, out: &mut Vec<u8>) {
+        for p in self.parts() {
+            out.extend_from_slice(p);
+        }
+    }
+}
+
+/// How records are framed in the output file: pcap record headers or pcapng
+/// Enhanced Packet Blocks, little-endian, nanosecond or microsecond
+/// timestamps (the file's header says which).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordFraming {
+    /// pcapng (Enhanced Packet Blocks) rather than pcap.
+    pub pcapng: bool,
+    /// Nanosecond timestamps (pcap's ns magic, pcapng `if_tsresol` 9).
+    pub nanos: bool,
+}
+
+impl RecordFraming {
+    /// Bytes the record of `p` takes in the file.
+    pub fn record_len(&self, p: &RingPacket<'_>) -> usize {
+        let cap = p.caplen as usize;
+        if self.pcapng {
+            28 + cap.next_multiple_of(4) + 4
+        } else {
+            16 + cap
+        }
+    }
+
+    /// Frames `pkts` for a vectored write straight from the ring: the record
+    /// headers (and pcapng padding and trailers) go into `arena`, and `iov`
+    /// receives, in file order, slices of `arena` and of the packets' own
+    /// bytes in the ring. `ends` receives the file offset (relative to the
+    /// first record) where each record ends, so a short write can be cut
+    /// back to whole records.
+    pub fn frame<'a>(
+        &self,
+        pkts: &'a [RingPacket<'a>],
+        arena: &'a mut Vec<u8>,
+        iov: &mut Vec<std::io::IoSlice<'a>>,
+        ends: &mut Vec<usize>,
+    ) {
+        arena.clear();
+        let per = if self.pcapng { 28 + 8 } else { 16 };
+        arena.reserve(pkts.len() * per);
+        // (header start, header length, trailer start, trailer length)
+        let mut at = Vec::with_capacity(pkts.len());
+        for p in pkts {
+            let ts = if self.nanos { p.ts_ns } else { p.ts_ns / 1000 };
+            let h = arena.len();
+            if self.pcapng {
+                let cap = p.caplen as usize;
+                let total = self.record_len(p);
+                let total32 = u32::try_from(total).unwrap_or(u32::MAX);
+                for v in [
+                    6u32,
+                    total32,
+                    p.interface,
+                    u32::try_from(ts >> 32).unwrap_or(0),
+                    u32::try_from(ts & 0xffff_ffff).unwrap_or(0),
+                    p.caplen,
+                    p.wirelen,
+                ] {
+                    arena.extend_from_slice(&v.to_le_bytes());
+                }
+                let t = arena.len();
+                let pad = cap.next_multiple_of(4) - cap;
+                arena.extend_from_slice(&[0u8; 3][..pad]);
+                arena.extend_from_slice(&total32.to_le_bytes());
+                at.push((h, 28, t, pad + 4));
+            } else {
+                let (sec, frac) = if self.nanos {
+                    (ts / 1_000_000_000, ts % 1_000_000_000)
+                } else {
+                    (ts / 1_000_000, ts % 1_000_000)
+                };
+                for v in [
+                    u32::try_from(sec).unwrap_or(u32::MAX),
+                    u32::try_from(frac).unwrap_or(0),
+                    p.caplen,
+                    p.wirelen,
+                ] {
+                    arena.extend_from_slice(&v.to_le_bytes());
+                }
+                at.push((h, 16, 0, 0));
+            }
+        }
+        let arena: &'a [u8] = arena;
+        let mut end = 0usize;
+        for (p, &(h, hl, t, tl)) in pkts.iter().zip(&at) {
+            iov.push(std::io::IoSlice::new(&arena[h..h + hl]));
+            for part in p.parts() {
+                if !part.is_empty() {
+                    iov.push(std::io::IoSlice::new(part));
+                }
+            }
+            if tl > 0 {
+                iov.push(std::io::IoSlice::new(&arena[t..t + tl]));
+            }
+            end += self.record_len(p);
+            ends.push(end);
+        }
+    }
+}
 
 /// The message for every other system.
 pub const UNSUPPORTED: &str = "live capture is supported on Linux only";
@@ -146,6 +290,13 @@ impl LiveSource {
     }
     pub(crate) fn stats(&self) -> Vec<LiveStats> {
         Vec::new()
+    }
+    pub(crate) fn drain_direct(
+        &mut self,
+        _wait: bool,
+        _f: &mut dyn FnMut(&[RingPacket<'_>]) -> std::io::Result<bool>,
+    ) -> std::io::Result<bool> {
+        Ok(true)
     }
     pub(crate) fn name(&self) -> &str {
         ""

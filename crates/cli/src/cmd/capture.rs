@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use pcapx_capture::{
     ByteOrder, Capture, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS, FilterPlace, InterfaceSpec,
     LiveConfig, LiveInterface, LiveStats, PcapHeader, PcapNgWriter, PcapWriter, Record,
-    TsResolution,
+    RecordFraming, RingPacket, TsResolution,
 };
 use pcapx_core::{Engine, Fields, Wanted};
 
@@ -86,7 +86,12 @@ pub fn run(a: &CaptureArgs, plugins: &[PathBuf]) -> Result<ExitCode> {
         }
         (None, None) => unreachable!("an engine is built whenever there is no -w"),
     };
-    let captured = capture_loop(&mut cap, &mut filter, a.count, &mut sink);
+    let captured = match &mut sink {
+        // Files are written straight from the kernel's ring blocks (the
+        // filter already ran there, in the kernel or in user space).
+        Sink::File(f) => capture_direct(&mut cap, a.count, f),
+        Sink::Summary { .. } => capture_loop(&mut cap, &mut filter, a.count, &mut sink),
+    };
     let stats = cap.live_stats().unwrap_or_default();
     let result = captured.and_then(|n| sink.finish(&stats).map(|()| n));
     let n = result?;
@@ -255,6 +260,38 @@ fn capture_loop(
     Ok(used)
 }
 
+/// `capture -w`: each ring block's packets go to the file in one vectored
+/// write, from the ring itself, until the end of the capture or `-c`.
+fn capture_direct(cap: &mut Capture, limit: Option<u64>, f: &mut FileSink) -> Result<u64> {
+    let mut used = 0u64;
+    if limit == Some(0) {
+        return Ok(0);
+    }
+    let mut failed: Option<anyhow::Error> = None;
+    loop {
+        let ended = cap.live_direct(true, &mut |pkts| {
+            let n = match limit {
+                Some(l) => pkts
+                    .len()
+                    .min(usize::try_from(l - used).unwrap_or(usize::MAX)),
+                None => pkts.len(),
+            };
+            if let Err(e) = f.write_ring(&pkts[..n]) {
+                failed = Some(e);
+                return Err(io::Error::other("write failed"));
+            }
+            used += n as u64;
+            Ok(limit.is_some_and(|l| used >= l))
+        });
+        if let Some(e) = failed.take() {
+            return Err(e);
+        }
+        if ended? {
+            return Ok(used);
+        }
+    }
+}
+
 enum Sink {
     Summary {
         engine: Box<Engine>,
@@ -387,6 +424,57 @@ impl SafeOut {
 
     fn size(&self) -> u64 {
         self.good + self.buf.len() as u64
+    }
+
+    /// Writes whole records with vectored writes (after anything buffered):
+    /// `ends` are the byte offsets where each record ends. When a write
+    /// fails, the file is cut back to the last record that reached it
+    /// whole, as [`SafeOut::commit`] does.
+    fn write_records(&mut self, mut iov: &mut [io::IoSlice<'_>], ends: &[usize]) -> io::Result<()> {
+        self.commit()?;
+        let total = ends.last().copied().unwrap_or(0);
+        let mut written = 0usize;
+        let res = loop {
+            if iov.is_empty() {
+                break Ok(());
+            }
+            let r = match &mut self.dst {
+                Dst::File(f) => f.write_vectored(iov),
+                Dst::Stdout(s) => s.write_vectored(iov),
+            };
+            match r {
+                Ok(0) => break Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => {
+                    written += n;
+                    io::IoSlice::advance_slices(&mut iov, n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        let res = res.and_then(|()| match &mut self.dst {
+            Dst::Stdout(s) => s.flush(),
+            Dst::File(_) => Ok(()),
+        });
+        match res {
+            Ok(()) => {
+                self.good += total as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let keep = ends
+                    .iter()
+                    .rev()
+                    .copied()
+                    .find(|&m| m <= written)
+                    .unwrap_or(0);
+                if let Dst::File(f) = &mut self.dst {
+                    let _ = f.set_len(self.good + keep as u64);
+                }
+                self.good += keep as u64;
+                Err(e)
+            }
+        }
     }
 }
 
@@ -547,6 +635,42 @@ impl FileSink {
         self.writer.out().mark();
         if self.writer.out().buf.len() >= 1 << 20 {
             self.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Writes packets straight from a ring block (rotating files as due).
+    fn write_ring(&mut self, pkts: &[RingPacket<'_>]) -> Result<()> {
+        let framing = RecordFraming {
+            pcapng: self.format == CaptureFormat::Pcapng,
+            nanos: self.nanos,
+        };
+        let mut rest = pkts;
+        while !rest.is_empty() {
+            if self.rotate_due() {
+                self.rotate()?;
+            }
+            // Up to the record that reaches the ring file size.
+            let mut n = rest.len();
+            if let Some(mib) = self.ring.and_then(|r| r.size) {
+                let limit = mib.saturating_mul(1 << 20);
+                let mut size = self.writer.out().size();
+                for (i, p) in rest.iter().enumerate() {
+                    if i > 0 && size >= limit {
+                        n = i;
+                        break;
+                    }
+                    size += framing.record_len(p) as u64;
+                }
+            }
+            let (now, later) = rest.split_at(n);
+            let mut arena = Vec::new();
+            let mut iov = Vec::with_capacity(now.len() * 4);
+            let mut ends = Vec::with_capacity(now.len());
+            framing.frame(now, &mut arena, &mut iov, &mut ends);
+            let r = self.writer.out().write_records(&mut iov, &ends);
+            r.map_err(|e| self.err(e))?;
+            rest = later;
         }
         Ok(())
     }
