@@ -73,8 +73,25 @@ fn first_line(data: &[u8]) -> Option<&[u8]> {
     Some(line.strip_suffix(b"\r").unwrap_or(line))
 }
 
+/// Longest request method token looked for before the space
+/// (`BASELINE-CONTROL`, WebDAV's longest, has 16).
+const MAX_METHOD: usize = 20;
+
 /// tshark's heuristic: a start line of HTTP/1.x.
 pub(crate) fn looks_like_http(data: &[u8]) -> bool {
+    // Cheap rejection first (this runs on every unclaimed TCP payload): a
+    // start line begins with `HTTP/` or with a method token of upper-case
+    // letters, `-` or `_` and a space, as every method tshark knows does.
+    if !data.starts_with(b"HTTP/") {
+        let token = data
+            .iter()
+            .take(MAX_METHOD + 1)
+            .position(|&b| !(b.is_ascii_uppercase() || b == b'-' || b == b'_'));
+        match token {
+            Some(n) if n > 0 && data[n] == b' ' => {}
+            _ => return false,
+        }
+    }
     let Some(line) = first_line(data) else {
         return false;
     };
