@@ -512,3 +512,120 @@ fn tutorial_parquet() -> (tempfile::TempDir, std::path::PathBuf) {
     ]);
     (dir, out)
 }
+
+/// `--display-base` writes every hex-based field as `tshark -T fields` does:
+/// each built-in field pcapx declares hex and tshark knows, on every
+/// capture of the corpus and the fixtures, cell by cell wherever both tools
+/// have a value (whether a value is present is the dissector tests' job).
+#[test]
+fn display_base_matches_tshark_on_every_hex_field() {
+    let Some(corpus) = common::corpus("display_base_matches_tshark_on_every_hex_field") else {
+        return;
+    };
+    if !common::tool("tshark", "display_base_matches_tshark_on_every_hex_field") {
+        return;
+    }
+    let fields: serde_json::Value = serde_json::from_str(&ok(&["fields", "--json"])).unwrap();
+    let glossary = Command::new("tshark")
+        .args(["-G", "fields"])
+        .output()
+        .unwrap();
+    let known: std::collections::HashSet<String> = String::from_utf8_lossy(&glossary.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut p = l.split('\t');
+            (p.next() == Some("F")).then(|| p.nth(1).unwrap_or_default().to_owned())
+        })
+        .collect();
+    let hex: Vec<&str> = fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["base"] == "hex" && f["origin"] == "built-in")
+        .filter_map(|f| f["name"].as_str())
+        .filter(|n| known.contains(*n))
+        .collect();
+    assert!(hex.len() >= 40, "{hex:?}");
+    // Every capture of the corpus and the fixtures that the Wireshark tools
+    // read, concatenated into one pcapng (one tshark start instead of 200).
+    let mut files = common::captures(&corpus);
+    files.extend(common::captures(&common::root().join("fixtures")));
+    let readable: Vec<&std::path::PathBuf> = files
+        .iter()
+        .filter(|f| std::fs::metadata(f).is_ok_and(|m| m.len() <= 3 << 20))
+        .filter(|f| {
+            Command::new("capinfos")
+                .arg("-c")
+                .arg(f)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+    assert!(readable.len() > 150, "{}", readable.len());
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("all.pcapng");
+    let merged = Command::new("mergecap")
+        .args(["-F", "pcapng", "-a", "-w"])
+        .arg(&all)
+        .args(&readable)
+        .output()
+        .unwrap();
+    assert!(
+        merged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    let file = all.to_str().unwrap();
+    let ours = common::pcapx_rows(file, &hex, &["--display-base"]);
+    // First occurrences, as `pcapx_rows` gives (tshark's default joins all
+    // occurrences with the separator).
+    let mut tshark = Command::new("tshark");
+    tshark.args([
+        "-n",
+        "-r",
+        file,
+        "-T",
+        "fields",
+        "-E",
+        "separator=,",
+        "-E",
+        "occurrence=f",
+    ]);
+    for f in &hex {
+        tshark.args(["-e", f]);
+    }
+    let out = tshark.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(ours.len(), theirs.lines().count());
+    let (mut compared, mut hex_cells) = (0usize, 0usize);
+    let mut diffs = Vec::new();
+    for (row, (a, b)) in ours.iter().zip(theirs.lines()).enumerate() {
+        for ((name, x), y) in hex.iter().zip(a).zip(b.split(',')) {
+            if x.is_empty() || y.is_empty() {
+                continue;
+            }
+            compared += 1;
+            hex_cells += usize::from(x.starts_with("0x"));
+            if x != y {
+                diffs.push(format!("record {}: {name} {x} vs tshark {y}", row + 1));
+            }
+        }
+    }
+    println!(
+        "{} hex fields, {compared} cells compared ({hex_cells} in 0x form), {} differences",
+        hex.len(),
+        diffs.len()
+    );
+    assert!(compared > 10_000, "{compared}");
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs[..diffs.len().min(20)].join("\n")
+    );
+}

@@ -216,20 +216,32 @@ fn udp_to(path: &std::path::Path, port: u16, n: u32, bad: u32) {
 /// `n` Ethernet/IPv4/UDP packets to `port`; packet `i` (1-based) carries
 /// the one byte `payload(i)`.
 fn udp_payloads(path: &std::path::Path, port: u16, n: u32, payload: impl Fn(u32) -> u8) {
+    let bytes: Vec<[u8; 1]> = (1..=n).map(|i| [payload(i)]).collect();
+    let refs: Vec<&[u8]> = bytes.iter().map(|b| &b[..]).collect();
+    udp_datagrams(path, port, &refs);
+}
+
+/// Ethernet/IPv4/UDP packets from 10.0.0.1:12345 to 10.0.0.2:`port`, one per
+/// payload, in a classic pcap file.
+fn udp_datagrams(path: &std::path::Path, port: u16, payloads: &[&[u8]]) {
     let mut f = Vec::new();
     f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     f.extend_from_slice(&[
         2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
     ]);
-    for i in 1..=n {
+    for (i, payload) in (1u32..).zip(payloads) {
+        let udp_len = u16::try_from(8 + payload.len()).unwrap();
         let mut p = vec![0xff; 6];
         p.extend_from_slice(&[0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x08, 0x00]);
-        p.extend_from_slice(&[0x45, 0, 0, 29, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+        p.extend_from_slice(&[0x45, 0]);
+        p.extend_from_slice(&(20 + udp_len).to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0]);
         p.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
         p.extend_from_slice(&[0x30, 0x39]);
         p.extend_from_slice(&port.to_be_bytes());
-        p.extend_from_slice(&[0, 9, 0, 0]);
-        p.push(payload(i));
+        p.extend_from_slice(&udp_len.to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
+        p.extend_from_slice(payload);
         let len = u32::try_from(p.len()).unwrap();
         for v in [i, 0, len, len] {
             f.extend_from_slice(&v.to_le_bytes());
@@ -546,4 +558,181 @@ fn narrow_signed_fields_are_typed_and_checked() {
     ]);
     // -300 fits; 40000 does not fit an int16: the plugin broke the contract.
     assert_eq!(csv, "crasher.offset,frame.anomaly\n-300,\n,plugin-failed\n");
+}
+
+/// The `gamex` test plugin (value names, a hex field), or its build with
+/// ABI 1.0's field records.
+fn gamex(abi_1_0: bool) -> Option<PathBuf> {
+    if abi_1_0 {
+        c_plugin("plugins/tests/c/gamex.c", "gamex10", &["ABI_1_0_FIELDS"])
+    } else {
+        c_plugin("plugins/tests/c/gamex.c", "gamex", &[])
+    }
+}
+
+/// JOIN at x=5, MOVE OFFSCREEN with flags 0x0012, an unnamed type 9.
+fn gamex_capture(dir: &std::path::Path) -> PathBuf {
+    let f = dir.join("game.pcap");
+    udp_datagrams(
+        &f,
+        27960,
+        &[
+            &[1, 0, 5, 0, 0],
+            &[2, 0xff, 0xff, 0x00, 0x12],
+            &[9, 0x01, 0x00, 0xab, 0xcd],
+        ],
+    );
+    f
+}
+
+#[test]
+fn value_names_are_shown_by_show_and_summary() {
+    let Some(p) = gamex(false) else { return };
+    let p = p.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = gamex_capture(dir.path());
+    let f = f.to_str().unwrap();
+    let show = ok(&["show", f, "-p", "2", "--plugin", p]);
+    let game: Vec<&str> = show
+        .lines()
+        .skip_while(|l| !l.contains("(gamex)"))
+        .skip(1)
+        .take(3)
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        game,
+        [
+            "type           = 2 (MOVE)",
+            "x              = -1 (OFFSCREEN)",
+            "flags          = 0x0012"
+        ],
+        "{show}"
+    );
+    let summary = ok(&["summary", f, "--plugin", p]);
+    let tails: Vec<&str> = summary
+        .lines()
+        .map(|l| l.rsplit(" / ").next().unwrap())
+        .collect();
+    // The plugin leaves its summary to the host: the names of its values;
+    // a message with no named value is shown by the protocol's name.
+    assert_eq!(
+        tails,
+        ["GameX JOIN", "GameX MOVE OFFSCREEN", "GameX"],
+        "{summary}"
+    );
+    // `pcapx fields --json` lists them (and the hex base).
+    let fields: serde_json::Value = serde_json::from_str(&ok(&[
+        "fields", "--json", "--layer", "gamex", "--plugin", p,
+    ]))
+    .unwrap();
+    assert_eq!(fields[0]["value_names"][1]["name"], "MOVE");
+    assert_eq!(fields[1]["value_names"][0]["value"], -1);
+    assert_eq!(fields[2]["base"], "hex");
+}
+
+#[test]
+fn tables_write_value_names_and_the_display_base_on_request() {
+    let Some(p) = gamex(false) else { return };
+    let p = p.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = gamex_capture(dir.path());
+    let f = f.to_str().unwrap();
+    let cols = "gamex.type,gamex.x,gamex.flags";
+    let table = |extra: &[&str]| {
+        let mut args = vec!["convert", f, "--fields", cols, "--plugin", p];
+        args.extend_from_slice(extra);
+        ok(&args)
+    };
+    let head = "gamex.type,gamex.x,gamex.flags\n";
+    assert_eq!(table(&[]), format!("{head}1,5,0\n2,-1,18\n9,256,43981\n"));
+    assert_eq!(
+        table(&["--names"]),
+        format!("{head}JOIN,5,0\nMOVE,OFFSCREEN,18\n9,256,43981\n")
+    );
+    assert_eq!(
+        table(&["--display-base"]),
+        format!("{head}1,5,0x0000\n2,-1,0x0012\n9,256,0xabcd\n")
+    );
+    assert_eq!(
+        table(&["--names", "--display-base", "--to", "jsonl"]),
+        "{\"gamex.type\":\"JOIN\",\"gamex.x\":\"5\",\"gamex.flags\":\"0x0000\"}\n\
+         {\"gamex.type\":\"MOVE\",\"gamex.x\":\"OFFSCREEN\",\"gamex.flags\":\"0x0012\"}\n\
+         {\"gamex.type\":\"9\",\"gamex.x\":\"256\",\"gamex.flags\":\"0xabcd\"}\n"
+    );
+    // Parquet: the display columns are strings.
+    let pq = dir.path().join("game.parquet");
+    ok(&[
+        "convert",
+        f,
+        "--fields",
+        cols,
+        "--plugin",
+        p,
+        "--names",
+        "-o",
+        pq.to_str().unwrap(),
+    ]);
+    use parquet::basic::LogicalType;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let r = SerializedFileReader::new(std::fs::File::open(&pq).unwrap()).unwrap();
+    let schema = r.metadata().file_metadata().schema_descr_ptr();
+    let types: Vec<Option<LogicalType>> = (0..3)
+        .map(|i| schema.column(i).logical_type_ref().cloned())
+        .collect();
+    // type and x have names (text); flags has none and no --display-base: int.
+    assert_eq!(
+        types,
+        [
+            Some(LogicalType::String),
+            Some(LogicalType::String),
+            Some(LogicalType::integer(16, false))
+        ]
+    );
+    let rows: Vec<String> = r
+        .get_row_iter(None)
+        .unwrap()
+        .map(|row| row.unwrap().to_string())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "{gamex.type: \"JOIN\", gamex.x: \"5\", gamex.flags: 0}",
+            "{gamex.type: \"MOVE\", gamex.x: \"OFFSCREEN\", gamex.flags: 18}",
+            "{gamex.type: \"9\", gamex.x: \"256\", gamex.flags: 43981}",
+        ]
+    );
+}
+
+#[test]
+fn an_abi_1_0_plugin_loads_without_value_names_and_bad_names_are_refused() {
+    let Some(p) = gamex(true) else { return };
+    let p = p.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = gamex_capture(dir.path());
+    let f = f.to_str().unwrap();
+    let csv = ok(&[
+        "convert",
+        f,
+        "--fields",
+        "gamex.type,gamex.flags",
+        "--plugin",
+        p,
+        "--names",
+        "--display-base",
+    ]);
+    assert_eq!(
+        csv,
+        "gamex.type,gamex.flags\n1,0x0000\n2,0x0012\n9,0xabcd\n"
+    );
+    let Some(bad) = c_plugin("plugins/tests/c/gamex.c", "gamexbad", &["BAD_NAMES"]) else {
+        return;
+    };
+    let out = pcapx(&["fields", "--plugin", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("gamex.flags") && err.contains("value names but is not an integer field"),
+        "{err}"
+    );
 }

@@ -61,7 +61,9 @@ pub const LINKTYPES: &[u32] = &[0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 147]
 /// next two bytes), the second whether the snaplen cut the frame; the rest is
 /// the TCP (`udp == false`) or UDP payload, sent in a raw IPv4 frame
 /// (LINKTYPE_IPV4) to the engine. Every field is materialised and
-/// formatted, and the summary line built.
+/// formatted, and the summary line built. Over TCP the payload is also
+/// framed as a stream (`pdu_len`, as TCP desegmentation does) and dissected
+/// again as reassembled PDUs.
 pub fn app_target(data: &[u8], udp: bool, ports: &[u16]) {
     use pcapx_core::{PacketMeta, Wanted};
     use std::fmt::Write;
@@ -114,6 +116,40 @@ pub fn app_target(data: &[u8], udp: bool, ports: &[u16]) {
     engine.dissect(&meta, &frame, &mut fields);
     let mut out = engine.summary_line(&fields, &frame, false);
     let reg = engine.registry();
+    for e in fields.entries() {
+        let _ = write!(out, " {}=", reg.field(e.field).name);
+        let _ = fields.value(e).write_plain(&mut out);
+    }
+    std::hint::black_box(&out);
+    if udp {
+        return;
+    }
+    // TCP desegmentation: frame the payload as a stream the way the
+    // stateful pass does (`stream_framer`, then `pdu_len` PDU after PDU),
+    // and dissect the frame again with the payload as reassembled PDUs.
+    use pcapx_core::{PduCx, PduLen, Reassembled, TcpDeseg};
+    let cx = PduCx::new(40000, port);
+    if let Some(table) = engine.table("tcp.port")
+        && let Some(framer) = engine.stream_framer(table, 40000, port, payload, &cx)
+    {
+        let mut pos = 0;
+        while pos < payload.len() {
+            match engine.pdu_len(framer, &payload[pos..], &cx) {
+                PduLen::Len(n) if n > 0 => pos = pos.saturating_add(n),
+                _ => break,
+            }
+        }
+    }
+    let side = Reassembled {
+        tcp: TcpDeseg::Pdus {
+            data: payload,
+            segments: 2,
+        },
+        ..Reassembled::default()
+    };
+    engine.dissect_with(&meta, &frame, &side, &mut fields);
+    out.clear();
+    engine.summary_into_with(&fields, &frame, &side, false, &mut out);
     for e in fields.entries() {
         let _ = write!(out, " {}=", reg.field(e.field).name);
         let _ = fields.value(e).write_plain(&mut out);

@@ -111,6 +111,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     let mut list = false;
     let mut seeds_only = false;
     let mut seed: Option<u64> = None;
+    let mut runs: Option<u64> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -119,6 +120,13 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
                 seconds = crate::value(&mut it, a)?
                     .parse()
                     .map_err(|e| format!("--seconds: {e}"))?;
+            }
+            "--runs" => {
+                runs = Some(
+                    crate::value(&mut it, a)?
+                        .parse()
+                        .map_err(|e| format!("--runs: {e}"))?,
+                );
             }
             "--seeds" => seeds_only = true,
             "--seed" => {
@@ -140,7 +148,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     }
     let Some(name) = target else {
         return Err(
-            "usage: cargo xtask fuzz --list | cargo xtask fuzz TARGET [--seconds N] [--seed N] [--seeds]"
+            "usage: cargo xtask fuzz --list | cargo xtask fuzz TARGET [--seconds N] [--runs N] [--seed N] [--seeds]"
                 .into(),
         );
     };
@@ -175,6 +183,8 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     // A fixed libFuzzer seed makes the run a reproducible sequence of inputs
     // (CI uses one, so a run can only fail on a real regression).
     let seed_arg = seed.map(|s| format!("-seed={s}"));
+    // A campaign stops at whichever comes first: N executions or the time.
+    let runs_arg = runs.map(|n| format!("-runs={n}"));
     let out = Command::new("cargo")
         .current_dir(&root)
         .args(["fuzz", "run", "--fuzz-dir", "fuzz", "--sanitizer", "none"])
@@ -191,6 +201,7 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
             artifact_prefix.as_str(),
         ])
         .args(seed_arg.as_deref())
+        .args(runs_arg.as_deref())
         .stdout(Stdio::inherit())
         .stderr(Stdio::piped())
         .output()?;
@@ -209,7 +220,19 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
             })
         })
         .unwrap_or("unknown");
-    println!("fuzz {}: {execs} executions in {seconds} s", t.name);
+    // libFuzzer's last line: `Done 10000000 runs in 123 second(s)`.
+    let took = log
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("Done ")?.split(" runs in ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or("?");
+    println!(
+        "fuzz {}: {execs} executions in {took} s (limit {seconds} s{})",
+        t.name,
+        runs.map(|n| format!(" or {n} executions"))
+            .unwrap_or_default()
+    );
     if out.status.success() {
         Ok(ExitCode::SUCCESS)
     } else {

@@ -199,6 +199,14 @@ pub struct ConvertArgs {
     /// Which occurrence of a repeated field to write
     #[arg(long, value_enum, default_value_t)]
     pub occurrence: OccurrenceArg,
+    /// Write value names instead of numbers where a field declares them
+    /// (Wireshark's value_string: `MOVE` for 2); such columns become text
+    #[arg(long)]
+    pub names: bool,
+    /// Write hex-based integer fields as `tshark -T fields` does (`0x0800` for
+    /// eth.type, `0x0018` for tcp.flags); such columns become text
+    #[arg(long)]
+    pub display_base: bool,
     /// Seed of the `communityid` field (Community ID v1)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub community_id_seed: u16,

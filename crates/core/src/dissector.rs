@@ -308,6 +308,9 @@ pub struct Ctx<'a> {
     pub(crate) source: Source,
     /// Set by [`Ctx::continue_in`]: the next layer's bytes.
     pub(crate) switch_to: Option<Source>,
+    /// The (source, destination) ports the layer below handed off with
+    /// ([`Next::Ports`]), for this layer.
+    pub(crate) ports: Option<(u16, u16)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -385,6 +388,12 @@ impl<'a> Ctx<'a> {
 
     /// Name of the protocol below (`"tcp"`), for dissectors that behave
     /// differently per carrier (DNS over TCP has a length prefix).
+    /// The (source, destination) ports the transport layer below handed
+    /// this layer off with (`None` when it was not a port hand-off).
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        self.ports
+    }
+
     pub fn prev_name(&self) -> Option<&str> {
         self.prev.map(|p| self.registry.protocol(p).name.as_str())
     }

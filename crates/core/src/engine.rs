@@ -757,6 +757,7 @@ impl Engine {
             tcp_taken: false,
             source: Source::Frame,
             switch_to: None,
+            ports: None,
         };
         let mut chosen = self.link_dissector(meta, cx.fields);
         let mut depth = 0usize;
@@ -808,6 +809,10 @@ impl Engine {
             let rest = data.get(walk.start..walk.end).unwrap_or(&[]);
             cx.offset = walk.start;
             selector = Some(outcome.next);
+            cx.ports = match outcome.next {
+                Next::Ports(_, src, dst) => Some((src, dst)),
+                _ => None,
+            };
             chosen = self.choose(outcome.next, rest, &mut cx);
         }
         WalkEnd {

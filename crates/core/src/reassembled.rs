@@ -82,6 +82,12 @@ pub enum PduLen {
     /// The PDU is this many bytes long (at least 1; may exceed the bytes
     /// given: the pass waits for the rest).
     Len(usize),
+    /// The PDU runs to the end of this direction of the stream (an HTTP
+    /// response without `Content-Length` or chunked encoding: tshark's
+    /// `DESEGMENT_UNTIL_FIN`). It completes at the segment carrying the
+    /// sender's FIN, which may have no payload; without a FIN it never
+    /// completes.
+    UntilFin,
 }
 
 /// What [`crate::Dissector::pdu_len`] may know about the stream.

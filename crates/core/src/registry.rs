@@ -66,6 +66,13 @@ pub struct FieldDef {
     pub aliases: Vec<String>,
     /// Owning protocol (filled in by the registrar).
     pub proto: ProtoId,
+    /// Names of an integer field's values, sorted by value (Wireshark's
+    /// `value_string`); a signed value is keyed by its two's-complement
+    /// pattern. Shown by `show`, default plugin summaries and `--names`.
+    pub value_names: Vec<(u64, String)>,
+    /// Hex digits for a `Base::Hex` field narrower than its type (Wireshark's
+    /// `FT_UINT24`: `0x025bab` for a flow label); 0: the type's width.
+    pub hex_digits: u8,
 }
 
 impl FieldDef {
@@ -78,7 +85,58 @@ impl FieldDef {
             description: description.to_owned(),
             aliases: Vec::new(),
             proto: ProtoId(0),
+            value_names: Vec::new(),
+            hex_digits: 0,
         }
+    }
+
+    /// Hex display with `digits` digits (a 24-bit value in a 32-bit field).
+    pub fn hex_digits(mut self, digits: u8) -> FieldDef {
+        self.base = Base::Hex;
+        self.hex_digits = digits;
+        self
+    }
+
+    /// Digits of a `Base::Hex` unsigned field's `0x…` form, as tshark pads
+    /// it; `None` for decimal or non-unsigned fields.
+    pub fn hex_width(&self) -> Option<usize> {
+        if self.base != Base::Hex {
+            return None;
+        }
+        let by_type = self.ftype.hex_digits()?;
+        Some(if self.hex_digits == 0 {
+            by_type
+        } else {
+            usize::from(self.hex_digits)
+        })
+    }
+
+    /// Name the field's values (sorted here; the last of a repeated value wins).
+    pub fn names<V: Copy + Into<i128>>(mut self, names: &[(V, &str)]) -> FieldDef {
+        for &(v, n) in names {
+            let key = value_key(v.into());
+            match self.value_names.binary_search_by_key(&key, |&(k, _)| k) {
+                Ok(i) => n.clone_into(&mut self.value_names[i].1),
+                Err(i) => self.value_names.insert(i, (key, n.to_owned())),
+            }
+        }
+        self
+    }
+
+    /// The name of integer value `v` (a `Value::U64` or `Value::I64`), if declared.
+    pub fn value_name(&self, v: crate::Value<'_>) -> Option<&str> {
+        if self.value_names.is_empty() {
+            return None;
+        }
+        let key = match v {
+            crate::Value::U64(x) => x,
+            crate::Value::I64(x) => value_key(i128::from(x)),
+            _ => return None,
+        };
+        self.value_names
+            .binary_search_by_key(&key, |&(k, _)| k)
+            .ok()
+            .map(|i| self.value_names[i].1.as_str())
     }
 
     pub fn hex(mut self) -> FieldDef {
@@ -90,6 +148,13 @@ impl FieldDef {
         self.aliases.push(a.to_owned());
         self
     }
+}
+
+/// The 64-bit key of a value name: unsigned values as they are, negative
+/// ones as their two's-complement pattern (the plugin ABI's convention).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn value_key(v: i128) -> u64 {
+    v as u64
 }
 
 /// A registered anomaly kind (the vocabulary of "what can go wrong").
@@ -126,7 +191,9 @@ pub enum RegistryError {
     },
     #[error("alias '{0}' is also the name of a field")]
     AliasShadowsField(String),
-    #[error("'{0}' is not a valid name (use lower-case letters, digits, '.', '_' and '-')")]
+    #[error(
+        "'{0}' is not a valid name (use lower-case letters, digits, '.', '_' and '-'; field names may also have upper-case letters after the protocol's name)"
+    )]
     BadName(String),
     #[error("anomaly '{0}' is already registered")]
     DuplicateAnomaly(String),
@@ -157,6 +224,17 @@ pub(crate) fn valid_name(s: &str) -> bool {
         && !s.ends_with('.')
 }
 
+/// A field's filter name: as [`valid_name`], and upper-case letters after
+/// the protocol's part, as Wireshark spells some (`x509af.serialNumber`,
+/// `x509sat.CountryName`). Names are case-sensitive, as in Wireshark.
+pub(crate) fn valid_field_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        && !s.starts_with('.')
+        && !s.ends_with('.')
+}
+
 impl Registry {
     pub(crate) fn add_protocol(&mut self, def: ProtocolDef) -> Result<ProtoId, RegistryError> {
         if !valid_name(&def.name) {
@@ -176,7 +254,7 @@ impl Registry {
         proto: ProtoId,
         mut def: FieldDef,
     ) -> Result<FieldId, RegistryError> {
-        if !valid_name(&def.name) {
+        if !valid_field_name(&def.name) {
             return Err(RegistryError::BadName(def.name));
         }
         let pname = &self.protos[proto.index()].name;

@@ -88,6 +88,23 @@ impl FieldType {
         )
     }
 
+    /// Unsigned or signed integer (the types that can carry value names).
+    pub fn is_integer(self) -> bool {
+        self.is_unsigned() || self.is_signed()
+    }
+
+    /// Hex digits of this type's width, as tshark pads a `BASE_HEX` field
+    /// (`0x0800` for a uint16); `None` for non-unsigned types.
+    pub fn hex_digits(self) -> Option<usize> {
+        match self {
+            FieldType::U8 => Some(2),
+            FieldType::U16 => Some(4),
+            FieldType::U32 => Some(8),
+            FieldType::U64 => Some(16),
+            _ => None,
+        }
+    }
+
     pub fn is_numeric(self) -> bool {
         self.is_unsigned() || self.is_signed() || matches!(self, FieldType::F64 | FieldType::Bool)
     }
@@ -115,7 +132,8 @@ impl FieldType {
     }
 }
 
-/// How `show` prints an integer field. CSV/JSON always use decimal numbers.
+/// How an integer field is displayed: by `show` always, by tables with
+/// `--display-base` (as `tshark -T fields` does). Default tables use decimal.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum Base {
     #[default]

@@ -18,6 +18,20 @@ pub struct FieldInfo<'a> {
     pub description: &'a str,
     /// `built-in`, or the plugin that registered it.
     pub origin: &'a str,
+    /// `hex` for a `BASE_HEX` integer (shown as `0x…` by `show` and by
+    /// `convert --display-base`); absent for decimal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<&'static str>,
+    /// The field's value names (Wireshark's value_string); absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub value_names: Vec<ValueName<'a>>,
+}
+
+/// One value name of an integer field: `{"value": 2, "name": "MOVE"}`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ValueName<'a> {
+    pub value: i128,
+    pub name: &'a str,
 }
 
 /// The fields of every protocol (or of `layer` only), in registry order.
@@ -58,6 +72,21 @@ pub fn list<'r>(reg: &'r Registry, layer: Option<&str>) -> Result<Vec<FieldInfo<
                 aliases: alias_of(id),
                 description: &f.description,
                 origin: &p.origin,
+                base: (f.base == pcapx_core::Base::Hex && f.ftype.is_integer()).then_some("hex"),
+                value_names: f
+                    .value_names
+                    .iter()
+                    .map(|(k, n)| ValueName {
+                        // A signed field's key is its two's-complement pattern.
+                        #[allow(clippy::cast_possible_wrap)]
+                        value: if f.ftype.is_signed() {
+                            i128::from(*k as i64)
+                        } else {
+                            i128::from(*k)
+                        },
+                        name: n,
+                    })
+                    .collect(),
             });
         }
     }

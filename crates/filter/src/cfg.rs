@@ -39,6 +39,9 @@ pub(crate) enum Cond {
     Shared(Rc<Cond>),
     /// `if c then a else b` (no fallback from `a` into `b`).
     If(Box<Cond>, Box<Cond>, Box<Cond>),
+    /// The same test as pcapx optimises it, and as libpcap's code generator
+    /// writes it before optimising (for programs libpcap does not optimise).
+    Dual(Box<Cond>, Box<Cond>),
 }
 
 /// Scratch slots reserved for state that crosses blocks (the `protochain` walk).
@@ -91,6 +94,10 @@ struct Block {
 }
 
 const JA: u16 = BPF_JMP | BPF_JA;
+/// A statement removed by folding (an opcode no instruction has).
+const NOP: u16 = 0xffff;
+/// Describes a value known only by its number (never an instruction).
+const TOKEN: u16 = 0xfffe;
 
 type Memo = HashMap<(usize, Target, Target), Target>;
 
@@ -103,6 +110,7 @@ fn emit(
     blocks: &mut Vec<Block>,
     memo: &mut Memo,
     floor: u32,
+    plain: bool,
 ) -> Target {
     match c {
         Cond::Shared(inner) => {
@@ -110,29 +118,35 @@ fn emit(
             if let Some(&done) = memo.get(&key) {
                 return done;
             }
-            let r = emit(inner, t, f, blocks, memo, floor);
+            let r = emit(inner, t, f, blocks, memo, floor, plain);
             memo.insert(key, r);
             r
         }
+        Cond::Dual(opt, raw) => {
+            let c = if plain { raw } else { opt };
+            emit(c, t, f, blocks, memo, floor, plain)
+        }
         Cond::True => t,
         Cond::False => f,
-        Cond::Not(a) => emit(a, f, t, blocks, memo, floor),
+        Cond::Not(a) => emit(a, f, t, blocks, memo, floor, plain),
         Cond::If(c, a, b) => {
-            let eb = emit(b, t, f, blocks, memo, floor);
-            let ea = emit(a, t, f, blocks, memo, floor);
-            emit(c, ea, eb, blocks, memo, floor)
+            let eb = emit(b, t, f, blocks, memo, floor, plain);
+            let ea = emit(a, t, f, blocks, memo, floor, plain);
+            emit(c, ea, eb, blocks, memo, floor, plain)
         }
         Cond::And(a, b) => {
-            let eb = emit(b, t, f, blocks, memo, floor);
-            emit(a, eb, f, blocks, memo, floor)
+            let eb = emit(b, t, f, blocks, memo, floor, plain);
+            emit(a, eb, f, blocks, memo, floor, plain)
         }
         Cond::Or(a, b) => {
-            let eb = emit(b, t, f, blocks, memo, floor);
-            emit(a, t, eb, blocks, memo, floor)
+            let eb = emit(b, t, f, blocks, memo, floor, plain);
+            emit(a, t, eb, blocks, memo, floor, plain)
         }
         Cond::Test(test) => {
             blocks.push(Block {
-                impure: impure(&test.stmts, floor),
+                // A test without statements reads A as an earlier block left
+                // it (a run-time prologue's chain of `jset`s on one load).
+                impure: test.stmts.is_empty() || impure(&test.stmts, floor),
                 stmts: test.stmts.clone(),
                 code: test.code,
                 k: test.k,
@@ -156,6 +170,7 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32) -> Option<Vec<Insn>>
         &mut rev,
         &mut HashMap::new(),
         floor,
+        false,
     );
     // Renumber so that block 0 is first and edges point forward.
     let n = rev.len();
@@ -178,7 +193,9 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32) -> Option<Vec<Insn>>
         Target::Reject => None,
         Target::Accept => Some(vec![Insn::stmt(BPF_RET | BPF_K, accept)]),
         Target::Block(_) => {
-            eliminate_redundant_loads(&mut blocks, entry);
+            let before = slots_read(&blocks, entry);
+            let again = eliminate_redundant_loads(&mut blocks, entry);
+            eliminate_dead_stores(&mut blocks, entry, &before, again);
             // Blocks whose remaining code and successors are identical can be
             // shared even though their predecessors leave different values in
             // the registers: the same code does the same thing from each state.
@@ -186,6 +203,74 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32) -> Option<Vec<Insn>>
             merge_identical(&mut blocks, &mut entry);
             Some(layout(blocks, entry, accept))
         }
+    }
+}
+
+/// Compile a condition without optimising, as libpcap does when its code
+/// generator turned the optimiser off (`no_optimize`: the 802.11 header
+/// length and Prism prologues, `protochain`, `geneve`): every test is laid out
+/// as generated, in libpcap's block order. Only blocks that always continue
+/// (a prologue's stores) lose their constant test and become straight code.
+pub(crate) fn compile_plain(root: &Cond, accept: u32, floor: u32) -> Vec<Insn> {
+    let mut rev = Vec::new();
+    let entry = emit(
+        root,
+        Target::Accept,
+        Target::Reject,
+        &mut rev,
+        &mut HashMap::new(),
+        floor,
+        true,
+    );
+    let n = rev.len();
+    let fix = |t: Target| match t {
+        Target::Block(i) => Target::Block(n - 1 - i),
+        other => other,
+    };
+    let mut blocks: Vec<Block> = rev
+        .into_iter()
+        .rev()
+        .map(|mut b| {
+            b.jt = fix(b.jt);
+            b.jf = fix(b.jf);
+            b
+        })
+        .collect();
+    for b in &mut blocks {
+        // `always(...)`: statements, `ld #0`, `jge #0`.
+        let constant = b.code == BPF_JMP | BPF_JGE | BPF_K
+            && b.k == 0
+            && b.stmts
+                .last()
+                .is_some_and(|s| s.code == BPF_LD | BPF_IMM && s.k == 0);
+        if constant {
+            b.stmts.pop();
+            b.jf = b.jt;
+            b.code = JA;
+        }
+    }
+    // Straight blocks without statements are only joints.
+    let skip = |blocks: &[Block], mut t: Target| {
+        for _ in 0..=blocks.len() {
+            match t {
+                Target::Block(i) if blocks[i].code == JA && blocks[i].stmts.is_empty() => {
+                    t = blocks[i].jt;
+                }
+                _ => break,
+            }
+        }
+        t
+    };
+    let entry = skip(&blocks, fix(entry));
+    for i in 0..blocks.len() {
+        let (jt, jf) = (skip(&blocks, blocks[i].jt), skip(&blocks, blocks[i].jf));
+        blocks[i].jt = jt;
+        blocks[i].jf = jf;
+    }
+    match entry {
+        Target::Block(_) => layout(blocks, entry, accept),
+        Target::Accept => vec![Insn::stmt(BPF_RET | BPF_K, accept)],
+        Target::Reject => vec![Insn::stmt(BPF_RET | BPF_K, 0)],
     }
 }
 
@@ -259,6 +344,22 @@ fn fold_block(b: &mut Block) -> Option<bool> {
                     }
                 }
                 let operand = if src(s.code) == BPF_X { x } else { Some(s.k) };
+                // libpcap's opt_stmt(): `op #0` does nothing for these, and
+                // `and #0` / `mul #0` load 0.
+                if src(s.code) == BPF_K && s.k == 0 {
+                    match op(s.code) {
+                        BPF_ADD | BPF_SUB | BPF_LSH | BPF_RSH | BPF_OR | BPF_XOR => {
+                            *s = Insn::stmt(NOP, 0);
+                            continue;
+                        }
+                        BPF_AND | BPF_MUL => {
+                            a = Some(0);
+                            *s = Insn::stmt(BPF_LD | BPF_IMM, 0);
+                            continue;
+                        }
+                        _ => {}
+                    }
+                }
                 a = match (a, operand) {
                     (Some(av), Some(bv)) => fold_alu(s.code, av, bv),
                     _ => None,
@@ -277,6 +378,7 @@ fn fold_block(b: &mut Block) -> Option<bool> {
             _ => {}
         }
     }
+    b.stmts.retain(|s| s.code != NOP);
     if b.code == JA {
         return None;
     }
@@ -477,6 +579,33 @@ fn resolve(blocks: &[Block], mut t: Target) -> Target {
     t
 }
 
+/// Follows `t` through pure tests the `facts` decide (adding their outcomes).
+fn thread(blocks: &[Block], mut t: Target, facts: &mut Vec<Fact>) -> Target {
+    while let Target::Block(s) = t {
+        let sb = &blocks[s];
+        if sb.impure {
+            break;
+        }
+        if sb.jt == sb.jf {
+            t = sb.jt;
+            continue;
+        }
+        match decide(facts, sb) {
+            Some(r) => {
+                facts.push(Fact {
+                    stmts: sb.stmts.clone(),
+                    code: sb.code,
+                    k: sb.k,
+                    outcome: r,
+                });
+                t = if r { sb.jt } else { sb.jf };
+            }
+            None => break,
+        }
+    }
+    t
+}
+
 fn reachable(blocks: &[Block], entry: Target) -> Vec<bool> {
     let mut seen = vec![false; blocks.len()];
     if let Target::Block(e) = entry {
@@ -509,7 +638,23 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
                 match fold_block(&mut probe) {
                     Some(true) => b.jf = b.jt,
                     Some(false) => b.jt = b.jf,
-                    None => continue,
+                    None => {
+                        // `and #m; jeq #0` is `jset #m` with the branches
+                        // swapped here too (the statements before stay).
+                        let last = b.stmts.last().copied();
+                        if let Some(m) = last.filter(|s| {
+                            b.code == BPF_JMP | BPF_JEQ | BPF_K
+                                && b.k == 0
+                                && s.code == BPF_ALU | BPF_AND | BPF_K
+                        }) {
+                            b.stmts.pop();
+                            b.code = BPF_JMP | BPF_JSET | BPF_K;
+                            b.k = m.k;
+                            std::mem::swap(&mut b.jt, &mut b.jf);
+                            changed = true;
+                        }
+                        continue;
+                    }
                 }
                 // No block reads A from another (until the last pass), so a
                 // constant loaded only to settle the jump is dead now.
@@ -553,14 +698,31 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
             }
             let facts_in = incoming[i].take().unwrap_or_default();
             if blocks[i].impure {
-                // Facts about the packet stay true across it; it adds none.
-                for t in [blocks[i].jt, blocks[i].jf] {
+                // Facts about the packet stay true across it; it adds none,
+                // but its successors may be decided by the facts before it.
+                let same = blocks[i].jt == blocks[i].jf;
+                for outcome in [true, false] {
+                    if same && !outcome {
+                        break;
+                    }
+                    let mut facts = facts_in.clone();
+                    let old = if outcome { blocks[i].jt } else { blocks[i].jf };
+                    let t = thread(blocks, old, &mut facts);
+                    if t != old {
+                        changed = true;
+                        if same {
+                            blocks[i].jt = t;
+                            blocks[i].jf = t;
+                        } else if outcome {
+                            blocks[i].jt = t;
+                        } else {
+                            blocks[i].jf = t;
+                        }
+                    }
                     if let Target::Block(s) = t {
                         incoming[s] = Some(match incoming[s].take() {
-                            None => facts_in.clone(),
-                            Some(prev) => {
-                                prev.into_iter().filter(|f| facts_in.contains(f)).collect()
-                            }
+                            None => facts,
+                            Some(prev) => prev.into_iter().filter(|f| facts.contains(f)).collect(),
                         });
                     }
                 }
@@ -779,13 +941,23 @@ impl RegState {
     }
 }
 
-fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) {
+/// Returns whether a block lost every statement (libpcap then runs its
+/// optimiser once more).
+fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) -> bool {
     let live = reachable(blocks, entry);
     let mut incoming: Vec<Option<RegState>> = vec![None; blocks.len()];
     if let Target::Block(e) = entry {
         incoming[e] = Some(RegState::unknown());
     }
     let slot = |k: u32| usize::try_from(k).ok().filter(|&i| i < 16);
+    // A value nothing describes gets a number of its own (libpcap's value
+    // numbering): a copy of it (`st M[k]`, `tax`) is then known to equal it.
+    let mut next_token = 0u32;
+    let mut fresh = || {
+        next_token += 1;
+        Some(vec![Insn::stmt(TOKEN, next_token)])
+    };
+    let mut emptied = false;
     for i in 0..blocks.len() {
         if !live[i] {
             continue;
@@ -797,7 +969,12 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) {
             match class(s.code) {
                 BPF_LD => {
                     let new = match mode(s.code) {
-                        BPF_MEM => slot(s.k).and_then(|j| st.m[j].clone()),
+                        BPF_MEM => slot(s.k).and_then(|j| {
+                            if st.m[j].is_none() {
+                                st.m[j] = fresh();
+                            }
+                            st.m[j].clone()
+                        }),
                         BPF_IND => st.x.clone().and_then(|mut x| {
                             x.extend([Insn::stmt(BPF_MISC | BPF_TAX, 0), s]);
                             cap(x)
@@ -805,18 +982,23 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) {
                         _ => Some(vec![s]),
                     };
                     redundant = new.is_some() && new == st.a;
-                    st.a = new;
+                    st.a = new.or_else(&mut fresh);
                 }
                 BPF_LDX => {
                     let new = match mode(s.code) {
-                        BPF_MEM => slot(s.k).and_then(|j| st.m[j].clone()),
+                        BPF_MEM => slot(s.k).and_then(|j| {
+                            if st.m[j].is_none() {
+                                st.m[j] = fresh();
+                            }
+                            st.m[j].clone()
+                        }),
                         BPF_IMM => Some(vec![Insn::stmt(BPF_LD | BPF_IMM, s.k)]),
                         BPF_LEN => Some(vec![Insn::stmt(BPF_LD | BPF_LEN, 0)]),
                         BPF_MSH => Some(vec![s, Insn::stmt(BPF_MISC | BPF_TXA, 0)]),
                         _ => None,
                     };
                     redundant = new.is_some() && new == st.x;
-                    st.x = new;
+                    st.x = new.or_else(&mut fresh);
                 }
                 BPF_ST | BPF_STX => {
                     if let Some(j) = slot(s.k) {
@@ -838,6 +1020,9 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) {
                     } else {
                         None
                     };
+                    if st.a.is_none() {
+                        st.a = fresh();
+                    }
                 }
                 BPF_MISC => {
                     if miscop(s.code) == BPF_TAX {
@@ -854,6 +1039,7 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) {
                 out.push(s);
             }
         }
+        emptied |= out.is_empty() && !blocks[i].stmts.is_empty();
         blocks[i].stmts = out;
         for t in [blocks[i].jt, blocks[i].jf] {
             if let Target::Block(j) = t {
@@ -863,6 +1049,91 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) {
                 });
             }
         }
+    }
+    emptied
+}
+
+/// Which slots each live block reads (`ld`/`ldx M[k]`).
+fn slots_read(blocks: &[Block], entry: Target) -> Vec<[bool; 16]> {
+    let live = reachable(blocks, entry);
+    let mut read = vec![[false; 16]; blocks.len()];
+    for (i, b) in blocks.iter().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        for s in &b.stmts {
+            if matches!(class(s.code), BPF_LD | BPF_LDX)
+                && mode(s.code) == BPF_MEM
+                && let Some(r) = read[i].get_mut(s.k as usize)
+            {
+                *r = true;
+            }
+        }
+    }
+    read
+}
+
+/// libpcap's opt_deadstores() as it turns out on its blocks: a store whose
+/// slot nothing reads any more is dropped, unless, before the redundant loads
+/// were removed, a block of its own read the slot (libpcap's blocks would
+/// then still count the slot as used). A chain of straight blocks, each the
+/// only way into the next, counts as one block, as it is one in libpcap.
+/// When a block was emptied, libpcap optimises once more and every store
+/// nothing reads goes (`again`).
+fn eliminate_dead_stores(blocks: &mut [Block], entry: Target, before: &[[bool; 16]], again: bool) {
+    let live = reachable(blocks, entry);
+    let now = slots_read(blocks, entry);
+    let mut indeg = vec![0usize; blocks.len()];
+    for (i, b) in blocks.iter().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        let succ: &[Target] = if b.jt == b.jf { &[b.jt] } else { &[b.jt, b.jf] };
+        for t in succ {
+            if let Target::Block(j) = *t {
+                indeg[j] += 1;
+            }
+        }
+    }
+    // The chain (libpcap block) each block belongs to: its first block.
+    let mut chain: Vec<usize> = (0..blocks.len()).collect();
+    for i in 0..blocks.len() {
+        let b = &blocks[i];
+        if live[i]
+            && (b.jt == b.jf || b.code == JA)
+            && let Target::Block(j) = b.jt
+            && indeg[j] == 1
+            && j > i
+        {
+            chain[j] = chain[i];
+        }
+    }
+    let mut read_now = [false; 16];
+    // blocks reading each slot before, in all and per chain
+    let mut total = [0usize; 16];
+    let mut per_chain = vec![[0usize; 16]; blocks.len()];
+    for i in 0..blocks.len() {
+        for k in 0..16 {
+            read_now[k] |= now[i][k];
+            if before.get(i).is_some_and(|r| r[k]) {
+                total[k] += 1;
+                per_chain[chain[i]][k] += 1;
+            }
+        }
+    }
+    let read_elsewhere = |c: usize, k: usize| total[k] > per_chain.get(c).map_or(0, |p| p[k]);
+    for (i, b) in blocks.iter_mut().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        let c = chain[i];
+        b.stmts.retain(|s| {
+            let k = s.k as usize;
+            !matches!(class(s.code), BPF_ST | BPF_STX)
+                || k >= 16
+                || read_now[k]
+                || (!again && read_elsewhere(c, k))
+        });
     }
 }
 

@@ -303,6 +303,106 @@ pub(crate) enum Arith {
 pub(crate) struct ArithV {
     pub e: Arith,
     pub guards: Vec<Cond>,
+    /// The scratch register libpcap would hold this value in (see [`RegSim`]).
+    pub reg: u32,
+    /// libpcap's unoptimised statements computing the value into that
+    /// register (registers marked with [`RAW_REG`]): the program when libpcap's
+    /// optimiser is off.
+    pub raw: Vec<Insn>,
+}
+
+/// Marks a scratch register that already has libpcap's number (unoptimised
+/// arithmetic), so the final renumbering leaves it.
+pub(crate) const RAW_REG: u32 = 0x100;
+
+/// `st M[r]` / `ld M[r]` / `ldx M[r]` for a libpcap arithmetic register.
+pub(crate) fn raw_st(r: u32) -> Insn {
+    Insn::stmt(BPF_ST, r | RAW_REG)
+}
+pub(crate) fn raw_ld(r: u32) -> Insn {
+    Insn::stmt(BPF_LD | BPF_MEM, r | RAW_REG)
+}
+pub(crate) fn raw_ldx(r: u32) -> Insn {
+    Insn::stmt(BPF_LDX | BPF_MEM, r | RAW_REG)
+}
+
+/// libpcap's gen_load_internal() statements for an indexed load at `base`
+/// (`tran`: after the IPv4 header), the index in register `idx`.
+fn raw_load(tran: bool, base: Off, size: u16, idx: u32) -> Vec<Insn> {
+    use crate::insn::BPF_ADD;
+    let mut s = if tran {
+        loadx_iphdrlen(base)
+    } else {
+        match base.reg {
+            Some(r) => vec![Insn::stmt(BPF_LDX | BPF_MEM, r)],
+            None => Vec::new(),
+        }
+    };
+    if s.is_empty() {
+        s.push(raw_ldx(idx));
+    } else {
+        s.extend([
+            raw_ld(idx),
+            Insn::stmt(BPF_ALU | BPF_ADD | BPF_X, 0),
+            Insn::stmt(BPF_MISC | BPF_TAX, 0),
+        ]);
+    }
+    s.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k));
+    s
+}
+
+/// libpcap's scratch register allocator (`alloc_reg`/`free_reg`): the first
+/// free register at or after the last one handed out, cyclically. pcapx
+/// replays libpcap's allocations (arithmetic values, run-time header offsets)
+/// in libpcap's order, so the registers of a compiled program can be
+/// renumbered to the ones `tcpdump -d` prints.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RegSim {
+    used: [bool; 16],
+    cur: usize,
+    /// More registers than libpcap has were asked for.
+    overflow: bool,
+    /// pcapx's register -> libpcap's, for the run-time offsets.
+    map: [Option<u32>; 16],
+}
+
+impl RegSim {
+    pub fn alloc(&mut self) -> u32 {
+        for _ in 0..16 {
+            if self.used[self.cur] {
+                self.cur = (self.cur + 1) % 16;
+            } else {
+                self.used[self.cur] = true;
+                return u32::try_from(self.cur).unwrap_or(0);
+            }
+        }
+        self.overflow = true;
+        0
+    }
+    pub fn free(&mut self, r: u32) {
+        if let Some(u) = self.used.get_mut(r as usize) {
+            *u = false;
+        }
+    }
+    /// The renumbering of pcapx's registers to libpcap's: a permutation of
+    /// 0..16 (the run-time offsets go where libpcap put them, whatever used
+    /// those registers in pcapx takes their place), or `None` when nothing
+    /// moves.
+    pub fn permutation(&self) -> Option<[u32; 16]> {
+        if self.overflow || self.map.iter().all(Option::is_none) {
+            return None;
+        }
+        let mut p: [u32; 16] = std::array::from_fn(|i| u32::try_from(i).unwrap_or(0));
+        for (r, to) in self.map.iter().enumerate() {
+            let Some(to) = *to else { continue };
+            // swap the images of r and of whoever maps to `to` now
+            let Some(holder) = p.iter().position(|&v| v == to) else {
+                continue;
+            };
+            p.swap(r, holder);
+        }
+        Some(p)
+    }
 }
 
 /// An absolute packet offset: a constant, plus the run-time value of a scratch
@@ -412,6 +512,7 @@ fn uses_reg(c: &Cond, r: u32) -> bool {
         Cond::Not(a) => uses_reg(a, r),
         Cond::Shared(a) => uses_reg(a, r),
         Cond::If(a, b, d) => uses_reg(a, r) || uses_reg(b, r) || uses_reg(d, r),
+        Cond::Dual(a, b) => uses_reg(a, r) || uses_reg(b, r),
     }
 }
 
@@ -554,6 +655,12 @@ pub(crate) struct Gen {
     pflog_reg: Option<u32>,
     /// SUNATM after `lane`: the ATM pseudo-header primitives still apply.
     atm: bool,
+    /// libpcap's register allocations, replayed (see [`RegSim`]).
+    pub sim: std::cell::RefCell<RegSim>,
+    /// Registers of run-time offsets that libpcap allocates on first use.
+    lazy: [bool; 16],
+    /// libpcap turned its optimiser off (`cstate->no_optimize`).
+    pub no_optimize: std::cell::Cell<bool>,
 }
 
 /// Tunnel encapsulations whose payload the rest of the expression looks at.
@@ -709,6 +816,11 @@ impl Gen {
             wlan_regs: None,
             pflog_reg: None,
             atm: false,
+            sim: std::cell::RefCell::new(RegSim::default()),
+            lazy: [false; 16],
+            // libpcap's Prism prologue turns the optimiser off for every
+            // program, whether or not it needs the header length.
+            no_optimize: std::cell::Cell::new(dlt == 119),
         };
         if link == Link::Wlan {
             // the 802.11 header length (payload offset) and, after a radio
@@ -726,6 +838,10 @@ impl Gen {
                 k: 0,
             };
             g.wlan_regs = Some((hdr, pl));
+            g.lazy[pl as usize] = true;
+            if let Some(r) = hdr {
+                g.lazy[r as usize] = true;
+            }
         }
         if link == Link::Pflog {
             let pl = g.alloc_reg()?;
@@ -734,6 +850,7 @@ impl Gen {
                 k: 0,
             };
             g.pflog_reg = Some(pl);
+            g.lazy[pl as usize] = true;
         }
         Ok(g)
     }
@@ -786,22 +903,45 @@ impl Gen {
         }
     }
 
+    /// libpcap's `gen_abs_offset_varpart()`: the register of a run-time
+    /// offset is allocated when code first uses it.
+    fn touch(&self, off: Off) -> Off {
+        if let Some(r) = off.reg
+            && self.lazy.get(r as usize) == Some(&true)
+        {
+            let mut sim = self.sim.borrow_mut();
+            if sim.map[r as usize].is_none() {
+                let n = sim.alloc();
+                sim.map[r as usize] = Some(n);
+            }
+        }
+        off
+    }
+    /// A scratch register libpcap allocates for an arithmetic value.
+    pub fn sim_alloc(&self) -> u32 {
+        self.sim.borrow_mut().alloc()
+    }
+    /// libpcap frees an arithmetic value's register.
+    pub fn sim_free(&self, r: u32) {
+        self.sim.borrow_mut().free(r);
+    }
+
     fn linkhdr(&self, k: u32) -> Off {
-        self.off_linkhdr.add(k)
+        self.touch(self.off_linkhdr.add(k))
     }
     fn linktype_off(&self, k: u32) -> Off {
-        self.off_linktype.add(k)
+        self.touch(self.off_linktype.add(k))
     }
     /// OR_LINKPL: relative to the network-layer header.
     fn nl(&self, k: u32) -> Off {
-        self.off_linkpl.add(self.off_nl).add(k)
+        self.touch(self.off_linkpl.add(self.off_nl).add(k))
     }
     /// OR_LLC: relative to the link-layer payload.
     fn llc_off(&self, k: u32) -> Off {
-        self.off_linkpl.add(k)
+        self.touch(self.off_linkpl.add(k))
     }
     fn nosnap(&self, k: u32) -> Off {
-        self.off_linkpl.add(self.off_nl_nosnap).add(k)
+        self.touch(self.off_linkpl.add(self.off_nl_nosnap).add(k))
     }
     /// Does the record start with a radio header (PRISM, AVS, radiotap, PPI)
     /// whose length libpcap reads at run time?
@@ -1150,12 +1290,13 @@ impl Gen {
                 cmp(self.nl(9), BPF_B, v),
             )),
             Pq::Ip6 => {
+                let b0 = self.linktype(ETHERTYPE_IPV6)?;
                 let frag = Cond::and(
                     cmp(self.nl(6), BPF_B, IPPROTO_FRAGMENT),
                     cmp(self.nl(40), BPF_B, v),
                 );
                 let b1 = Cond::or(cmp(self.nl(6), BPF_B, v), frag);
-                Ok(Cond::and(self.linktype(ETHERTYPE_IPV6)?, b1))
+                Ok(Cond::and(b0, b1))
             }
             Pq::Iso if v > 0xff => Err(format!("ISO protocol {v} greater than maximum 255")),
             Pq::Isis if v > 0x1f => Err(format!("IS-IS PDU type {v} greater than maximum 31")),
@@ -1376,10 +1517,16 @@ impl Gen {
         let word = |b: &[u8; 16], i: usize| {
             u32::from_be_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
         };
-        let words = (0..4u32).map(|i| {
-            let iu = usize::try_from(i).unwrap_or(0);
-            mcmp(self.nl(off + 4 * i), BPF_W, word(addr, iu), word(mask, iu))
-        });
+        // libpcap generates the address words (last first) before the
+        // link-layer type check, which matters for its register numbers.
+        let mut words: Vec<Cond> = (0..4u32)
+            .rev()
+            .map(|i| {
+                let iu = usize::try_from(i).unwrap_or(0);
+                mcmp(self.nl(off + 4 * i), BPF_W, word(addr, iu), word(mask, iu))
+            })
+            .collect();
+        words.reverse();
         Ok(Cond::and(self.linktype(ETHERTYPE_IPV6)?, and_all(words)))
     }
 
@@ -1553,6 +1700,24 @@ impl Gen {
             .is_some_and(|(hdr, pl)| uses_reg(cond, pl) || hdr.is_some_and(|r| uses_reg(cond, r)))
     }
 
+    /// libpcap's gen_ppi_dlt_check(), put in front of everything: a PPI
+    /// record carries 802.11 (DLT 105, the header's little-endian `pph_dlt`).
+    pub fn with_ppi_check(&self, cond: Cond) -> Cond {
+        // (not for the empty expression, which libpcap compiles to a bare
+        // `ret`)
+        if self.dlt != 192 || matches!(cond, Cond::True) {
+            return cond;
+        }
+        Cond::and(
+            test(
+                vec![Insn::stmt(BPF_LD | BPF_W | BPF_ABS, 4)],
+                BPF_JEQ,
+                0x6900_0000,
+            ),
+            cond,
+        )
+    }
+
     pub fn with_prologue(&self, cond: Cond) -> Cond {
         if let Some(r) = self.pflog_reg {
             if !uses_reg(&cond, r) {
@@ -1578,131 +1743,142 @@ impl Gen {
         if !pl_used && !hdr_used {
             return cond;
         }
+        // libpcap's insert_compute_vloffsets(): the payload offset includes
+        // the radio header length, whose register is allocated now if no
+        // code used it yet.
+        if let (true, Some(r)) = (pl_used, hdr) {
+            self.touch(Off { reg: Some(r), k: 0 });
+        }
+        use crate::insn::{BPF_ADD, BPF_LSH, BPF_OR, BPF_TXA};
         let alu = |op: u16, k: u32| Insn::stmt(BPF_ALU | op | BPF_K, k);
+        let tax = || Insn::stmt(BPF_MISC | BPF_TAX, 0);
         let mut parts = Vec::new();
+        // The statements that end libpcap's radio header prologue (the length
+        // is in A): they start the next block.
+        let mut tail = Vec::new();
         if let (Some(r), true) = (hdr, hdr_used) {
-            use crate::insn::{BPF_LSH, BPF_OR};
-            parts.push(match self.dlt {
+            let store = [Insn::stmt(BPF_ST, r), tax()];
+            match self.dlt {
                 // radiotap and PPI: 16-bit little-endian length at offset 2
-                127 | 192 => always(vec![
-                    Insn::stmt(BPF_LD | BPF_B | BPF_ABS, 3),
-                    alu(BPF_LSH, 8),
-                    Insn::stmt(BPF_MISC | BPF_TAX, 0),
-                    Insn::stmt(BPF_LD | BPF_B | BPF_ABS, 2),
-                    Insn::stmt(BPF_ALU | BPF_OR | BPF_X, 0),
-                    Insn::stmt(BPF_ST, r),
-                ]),
+                127 | 192 => {
+                    tail = vec![
+                        Insn::stmt(BPF_LD | BPF_B | BPF_ABS, 3),
+                        alu(BPF_LSH, 8),
+                        tax(),
+                        Insn::stmt(BPF_LD | BPF_B | BPF_ABS, 2),
+                        Insn::stmt(BPF_ALU | BPF_OR | BPF_X, 0),
+                    ];
+                    tail.extend(store);
+                }
                 // AVS: 32-bit big-endian length at offset 4
-                163 => always(vec![
-                    Insn::stmt(BPF_LD | BPF_W | BPF_ABS, 4),
-                    Insn::stmt(BPF_ST, r),
-                ]),
+                163 => {
+                    tail = vec![Insn::stmt(BPF_LD | BPF_W | BPF_ABS, 4)];
+                    tail.extend(store);
+                }
                 // Prism: 144 bytes, unless it is really an AVS header
-                _ => Cond::If(
-                    Box::new(test(
-                        vec![
-                            Insn::stmt(BPF_LD | BPF_W | BPF_ABS, 0),
-                            alu(BPF_AND, 0xffff_f000),
-                        ],
-                        BPF_JEQ,
-                        0x8021_1000,
-                    )),
-                    Box::new(always(vec![
-                        Insn::stmt(BPF_LD | BPF_W | BPF_ABS, 4),
-                        Insn::stmt(BPF_ST, r),
-                    ])),
-                    Box::new(always(vec![
-                        Insn::stmt(BPF_LD | BPF_IMM, 144),
-                        Insn::stmt(BPF_ST, r),
-                    ])),
-                ),
-            });
-        }
-        if pl_used {
-            use crate::insn::{BPF_ADD, BPF_TXA};
-            let ldx = || match hdr {
-                Some(r) => Insn::stmt(BPF_LDX | BPF_MEM, r),
-                None => Insn::stmt(BPF_LDX | BPF_IMM, 0),
-            };
-            let fc = |bit: u32| {
-                test(
-                    vec![ldx(), Insn::stmt(BPF_LD | BPF_B | BPF_IND, 0)],
-                    BPF_JSET,
-                    bit,
-                )
-            };
-            let first = test(
-                vec![
-                    ldx(),
-                    Insn::stmt(BPF_MISC | BPF_TXA, 0),
-                    alu(BPF_ADD, 24),
-                    Insn::stmt(BPF_ST, pl),
-                    Insn::stmt(BPF_LD | BPF_B | BPF_IND, 0),
-                ],
-                BPF_JSET,
-                0x08,
-            );
-            let datapad = if self.dlt == 127 {
-                let present =
-                    |bit: u32| test(vec![Insn::stmt(BPF_LD | BPF_W | BPF_ABS, 4)], BPF_JSET, bit);
-                let round = Cond::Shared(std::rc::Rc::new(always(vec![
-                    Insn::stmt(BPF_LD | BPF_MEM, pl),
-                    alu(BPF_ADD, 3),
-                    alu(BPF_AND, !3),
-                    Insn::stmt(BPF_ST, pl),
-                ])));
-                let flags_at = |k: u32| {
-                    Cond::If(
+                // (libpcap turns its optimiser off for this one).
+                _ => {
+                    self.no_optimize.set(true);
+                    parts.push(Cond::If(
                         Box::new(test(
-                            vec![Insn::stmt(BPF_LD | BPF_B | BPF_ABS, k)],
-                            BPF_JSET,
-                            0x20,
+                            vec![
+                                Insn::stmt(BPF_LD | BPF_W | BPF_ABS, 0),
+                                alu(BPF_AND, 0xffff_f000),
+                            ],
+                            BPF_JEQ,
+                            0x8021_1000,
                         )),
-                        Box::new(round.clone()),
-                        Box::new(Cond::True),
-                    )
-                };
-                let tsft = Cond::If(
-                    Box::new(present(0x0100_0000)),
-                    Box::new(flags_at(16)),
-                    Box::new(flags_at(8)),
-                );
-                let no_ext = Cond::If(
-                    Box::new(present(0x0000_0080)),
-                    Box::new(Cond::True),
-                    Box::new(tsft),
-                );
+                        Box::new(always(vec![Insn::stmt(BPF_LD | BPF_W | BPF_ABS, 4)])),
+                        Box::new(always(vec![Insn::stmt(BPF_LD | BPF_IMM, 144)])),
+                    ));
+                    tail = store.to_vec();
+                }
+            }
+        }
+        if !pl_used {
+            parts.push(always(tail));
+            parts.push(cond);
+            return and_all(parts);
+        }
+        // libpcap's gen_load_802_11_header_len() (which turns the optimiser
+        // off): 24 bytes, 2 more for QoS data frames, rounded up to 4 for
+        // radiotap when the flags say the frame is padded. One load of the
+        // frame control byte serves its three tests.
+        self.no_optimize.set(true);
+        if hdr.is_none() {
+            tail.push(Insn::stmt(BPF_LDX | BPF_IMM, 0));
+        }
+        tail.extend([
+            Insn::stmt(BPF_MISC | BPF_TXA, 0),
+            alu(BPF_ADD, 24),
+            Insn::stmt(BPF_ST, pl),
+            Insn::stmt(BPF_LD | BPF_B | BPF_IND, 0),
+        ]);
+        let first = test(tail, BPF_JSET, 0x08);
+        let fc = |bit: u32| test(Vec::new(), BPF_JSET, bit);
+        let datapad = if self.dlt == 127 {
+            let round = Cond::Shared(std::rc::Rc::new(always(vec![
+                Insn::stmt(BPF_LD | BPF_MEM, pl),
+                alu(BPF_ADD, 3),
+                alu(BPF_AND, !3),
+                Insn::stmt(BPF_ST, pl),
+            ])));
+            let flags_at = |k: u32| {
                 Cond::If(
-                    Box::new(present(0x0200_0000)),
-                    Box::new(no_ext),
+                    Box::new(test(
+                        vec![Insn::stmt(BPF_LD | BPF_B | BPF_ABS, k)],
+                        BPF_JSET,
+                        0x20,
+                    )),
+                    Box::new(round.clone()),
                     Box::new(Cond::True),
                 )
-            } else {
-                Cond::True
             };
-            let datapad = Cond::Shared(std::rc::Rc::new(datapad));
-            let qos = Cond::If(
-                Box::new(fc(0x80)),
-                Box::new(Cond::and(
-                    always(vec![
-                        Insn::stmt(BPF_LD | BPF_MEM, pl),
-                        alu(BPF_ADD, 2),
-                        Insn::stmt(BPF_ST, pl),
-                    ]),
-                    datapad.clone(),
-                )),
-                Box::new(datapad),
+            // the `present` word: flags (bit 1), extended (bit 31), TSFT (bit 0)
+            let tsft = Cond::If(
+                Box::new(fc(0x0100_0000)),
+                Box::new(flags_at(16)),
+                Box::new(flags_at(8)),
             );
-            parts.push(Cond::If(
-                Box::new(first),
-                Box::new(Cond::If(
-                    Box::new(fc(0x04)),
-                    Box::new(Cond::True),
-                    Box::new(qos),
-                )),
+            let no_ext = Cond::If(
+                Box::new(fc(0x0000_0080)),
                 Box::new(Cond::True),
-            ));
-        }
+                Box::new(tsft),
+            );
+            Cond::If(
+                Box::new(test(
+                    vec![Insn::stmt(BPF_LD | BPF_W | BPF_ABS, 4)],
+                    BPF_JSET,
+                    0x0200_0000,
+                )),
+                Box::new(no_ext),
+                Box::new(Cond::True),
+            )
+        } else {
+            Cond::True
+        };
+        let datapad = Cond::Shared(std::rc::Rc::new(datapad));
+        let qos = Cond::If(
+            Box::new(fc(0x80)),
+            Box::new(Cond::and(
+                always(vec![
+                    Insn::stmt(BPF_LD | BPF_MEM, pl),
+                    alu(BPF_ADD, 2),
+                    Insn::stmt(BPF_ST, pl),
+                ]),
+                datapad.clone(),
+            )),
+            Box::new(datapad),
+        );
+        parts.push(Cond::If(
+            Box::new(first),
+            Box::new(Cond::If(
+                Box::new(fc(0x04)),
+                Box::new(Cond::True),
+                Box::new(qos),
+            )),
+            Box::new(Cond::True),
+        ));
         parts.push(cond);
         and_all(parts)
     }
@@ -2327,85 +2503,132 @@ impl Gen {
         let hdr = self.alloc_reg()?;
         let pl = self.alloc_reg()?;
         let nl = self.nl(0);
-        let alu = |op: u16, k: u32| Insn::stmt(BPF_ALU | op | BPF_K, k);
-        let always = |mut stmts: Vec<Insn>| {
-            stmts.push(Insn::stmt(BPF_LD | BPF_IMM, 0));
-            test(stmts, BPF_JGE, 0)
-        };
-        // A = outer IP header length plus the variable part of its offset.
-        let ip_len = |v6: bool| -> Vec<Insn> {
-            match (v6, nl.reg) {
-                (true, None) => vec![Insn::stmt(BPF_LD | BPF_IMM, 40)],
-                (true, Some(r)) => vec![
-                    Insn::stmt(BPF_LDX | BPF_MEM, r),
-                    Insn::stmt(BPF_LD | BPF_IMM, 40),
-                    Insn::stmt(BPF_ALU | BPF_ADD | BPF_X, 0),
-                ],
-                (false, _) => {
-                    let mut s = loadx_iphdrlen(nl);
-                    s.push(Insn::stmt(BPF_MISC | BPF_TXA, 0));
-                    s
-                }
+        // libpcap allocates the three registers here, in this order.
+        {
+            let mut sim = self.sim.borrow_mut();
+            for r in [lt, hdr, pl] {
+                let n = sim.alloc();
+                sim.map[r as usize] = Some(n);
             }
-        };
-        // Then A = start of the tunnel header (after the 8-byte UDP header).
-        let tail: Vec<Insn> = match kind {
-            Encap::Geneve => vec![
-                alu(BPF_ADD, nl.k.wrapping_add(8)),
-                Insn::stmt(BPF_MISC | BPF_TAX, 0),
-                alu(BPF_ADD, 2),
-                Insn::stmt(BPF_ST, lt),
-                Insn::stmt(BPF_LD | BPF_B | BPF_IND, 0),
-                alu(BPF_AND, 0x3f),
-                alu(BPF_MUL, 4),
-                alu(BPF_ADD, 8),
-                Insn::stmt(BPF_ALU | BPF_ADD | BPF_X, 0),
-                Insn::stmt(BPF_ST, hdr),
-            ],
-            Encap::Vxlan => vec![
-                alu(BPF_ADD, nl.k.wrapping_add(8)),
-                alu(BPF_ADD, 8),
-                Insn::stmt(BPF_ST, hdr),
-                alu(BPF_ADD, 12),
-                Insn::stmt(BPF_ST, lt),
-                alu(BPF_ADD, 2),
-                Insn::stmt(BPF_ST, pl),
-            ],
-        };
-        let mut fams = checks.into_iter().zip([false, true]).map(|(c, v6)| {
-            let mut s = ip_len(v6);
-            s.extend_from_slice(&tail);
-            Cond::and(c, always(s))
-        });
-        let (Some(v4), Some(v6)) = (fams.next(), fams.next()) else {
-            return Err("internal error: missing tunnel family".into());
-        };
-        let mut c = Cond::or(v4, v6);
-        if kind == Encap::Geneve {
-            let teb = test(
+        }
+        let alu = |op: u16, k: u32| Insn::stmt(BPF_ALU | op | BPF_K, k);
+        let c = if kind == Encap::Geneve {
+            // libpcap 1.10's gen_geneve4/6 and gen_geneve_offsets, as its
+            // code generator writes them (it turns its optimiser off): each
+            // family leaves the outer IP header length in A and X (a test of
+            // A == X that always holds joins them), then the offsets.
+            let carry = |v6: bool| {
+                let stmts = match (v6, nl.reg) {
+                    (true, None) => vec![
+                        Insn::stmt(BPF_LD | BPF_IMM, 40),
+                        Insn::stmt(BPF_MISC | BPF_TAX, 0),
+                    ],
+                    (true, Some(r)) => vec![
+                        Insn::stmt(BPF_LDX | BPF_MEM, r),
+                        Insn::stmt(BPF_LD | BPF_IMM, 40),
+                        Insn::stmt(BPF_ALU | BPF_ADD | BPF_X, 0),
+                        Insn::stmt(BPF_MISC | BPF_TAX, 0),
+                    ],
+                    (false, _) => {
+                        let mut s = loadx_iphdrlen(nl);
+                        s.push(Insn::stmt(BPF_MISC | BPF_TXA, 0));
+                        s
+                    }
+                };
+                Cond::Test(Test {
+                    stmts,
+                    code: BPF_JMP | BPF_JEQ | BPF_X,
+                    k: 0,
+                })
+            };
+            let mut fams = checks
+                .into_iter()
+                .zip([false, true])
+                .map(|(c, v6)| Cond::and(c, carry(v6)));
+            let (Some(v4), Some(v6)) = (fams.next(), fams.next()) else {
+                return Err("internal error: missing tunnel family".into());
+            };
+            let offsets = test(
                 vec![
-                    Insn::stmt(BPF_LDX | BPF_MEM, lt),
-                    Insn::stmt(BPF_LD | BPF_H | BPF_IND, 0),
+                    alu(BPF_ADD, nl.k.wrapping_add(8)),
+                    Insn::stmt(BPF_MISC | BPF_TAX, 0),
+                    alu(BPF_ADD, 2),
+                    Insn::stmt(BPF_ST, lt),
+                    Insn::stmt(BPF_LD | BPF_B | BPF_IND, 0),
+                    alu(BPF_AND, 0x3f),
+                    alu(BPF_MUL, 4),
+                    alu(BPF_ADD, 8),
+                    Insn::stmt(BPF_ALU | BPF_ADD | BPF_X, 0),
+                    Insn::stmt(BPF_ST, hdr),
+                    Insn::stmt(BPF_LD | BPF_H | BPF_IND, 2),
+                    Insn::stmt(BPF_LDX | BPF_MEM, hdr),
                 ],
                 BPF_JEQ,
                 ETHERTYPE_TEB,
             );
-            let ethernet = always(vec![
-                Insn::stmt(BPF_LD | BPF_MEM, hdr),
+            // Transparent Ethernet Bridging: an Ethernet header follows.
+            let teb = always(vec![
+                Insn::stmt(BPF_MISC | BPF_TXA, 0),
+                alu(BPF_ADD, 12),
+                Insn::stmt(BPF_ST, lt),
+                alu(BPF_ADD, 2),
+                Insn::stmt(BPF_MISC | BPF_TAX, 0),
+            ]);
+            // X is the payload offset; libpcap's gen_true() follows.
+            let joint = Cond::Shared(std::rc::Rc::new(test(
+                vec![Insn::stmt(BPF_STX, pl), Insn::stmt(BPF_LD | BPF_IMM, 0)],
+                BPF_JEQ,
+                0,
+            )));
+            Cond::and(
+                Cond::or(v4, v6),
+                Cond::If(
+                    Box::new(offsets),
+                    Box::new(Cond::and(teb, joint.clone())),
+                    Box::new(joint),
+                ),
+            )
+        } else {
+            let always = |mut stmts: Vec<Insn>| {
+                stmts.push(Insn::stmt(BPF_LD | BPF_IMM, 0));
+                test(stmts, BPF_JGE, 0)
+            };
+            // A = outer IP header length plus the variable part of its offset.
+            let ip_len = |v6: bool| -> Vec<Insn> {
+                match (v6, nl.reg) {
+                    (true, None) => vec![Insn::stmt(BPF_LD | BPF_IMM, 40)],
+                    (true, Some(r)) => vec![
+                        Insn::stmt(BPF_LDX | BPF_MEM, r),
+                        Insn::stmt(BPF_LD | BPF_IMM, 40),
+                        Insn::stmt(BPF_ALU | BPF_ADD | BPF_X, 0),
+                    ],
+                    (false, _) => {
+                        let mut s = loadx_iphdrlen(nl);
+                        s.push(Insn::stmt(BPF_MISC | BPF_TXA, 0));
+                        s
+                    }
+                }
+            };
+            // Then A = start of the VXLAN header (after the 8-byte UDP header).
+            let tail = vec![
+                alu(BPF_ADD, nl.k.wrapping_add(8)),
+                alu(BPF_ADD, 8),
+                Insn::stmt(BPF_ST, hdr),
                 alu(BPF_ADD, 12),
                 Insn::stmt(BPF_ST, lt),
                 alu(BPF_ADD, 2),
                 Insn::stmt(BPF_ST, pl),
-            ]);
-            let bare = always(vec![
-                Insn::stmt(BPF_LD | BPF_MEM, hdr),
-                Insn::stmt(BPF_ST, pl),
-            ]);
-            c = Cond::and(
-                c,
-                Cond::If(Box::new(teb), Box::new(ethernet), Box::new(bare)),
-            );
-        }
+            ];
+            let mut fams = checks.into_iter().zip([false, true]).map(|(c, v6)| {
+                let mut s = ip_len(v6);
+                s.extend_from_slice(&tail);
+                Cond::and(c, always(s))
+            });
+            let (Some(v4), Some(v6)) = (fams.next(), fams.next()) else {
+                return Err("internal error: missing tunnel family".into());
+            };
+            Cond::or(v4, v6)
+        };
         self.dlt = DLT_EN10MB;
         self.link = Link::Ethernet;
         self.off_linkhdr = Off {
@@ -2473,8 +2696,23 @@ impl Gen {
             4 => BPF_W,
             _ => return Err("data size must be 1, 2, or 4".into()),
         };
-        let ArithV { e: idx, mut guards } = index;
+        let ArithV {
+            e: idx,
+            mut guards,
+            reg: idx_reg,
+            raw: idx_raw,
+        } = index;
         let idx = Box::new(idx);
+        // libpcap's gen_load(): a register for the loaded value, the index's
+        // freed, then the offsets in the order libpcap generates them.
+        let reg = self.sim_alloc();
+        self.sim_free(idx_reg);
+        let raw = |tran: bool, base: Off| {
+            let mut r = idx_raw.clone();
+            r.extend(raw_load(tran, base, size, idx_reg));
+            r.push(raw_st(reg));
+            r
+        };
         match p {
             Pq::Radio if matches!(self.dlt, 119 | 127 | 163) => Ok(ArithV {
                 e: Arith::Load {
@@ -2484,17 +2722,24 @@ impl Gen {
                     size,
                 },
                 guards,
+                reg,
+                raw: raw(false, Off::abs(0)),
             }),
             Pq::Radio => Err("radio information not present in capture".into()),
-            Pq::Link => Ok(ArithV {
-                e: Arith::Load {
-                    tran: false,
-                    base: self.linkhdr(0),
-                    index: idx,
-                    size,
-                },
-                guards,
-            }),
+            Pq::Link => {
+                let base = self.linkhdr(0);
+                Ok(ArithV {
+                    e: Arith::Load {
+                        tran: false,
+                        base,
+                        index: idx,
+                        size,
+                    },
+                    guards,
+                    reg,
+                    raw: raw(false, base),
+                })
+            }
             Pq::Ip
             | Pq::Arp
             | Pq::Rarp
@@ -2505,15 +2750,18 @@ impl Gen {
             | Pq::Moprc
             | Pq::Mopdl
             | Pq::Ip6 => {
+                let base = self.nl(0);
                 guards.push(self.proto_abbrev(p)?);
                 Ok(ArithV {
                     e: Arith::Load {
                         tran: false,
-                        base: self.nl(0),
+                        base,
                         index: idx,
                         size,
                     },
                     guards,
+                    reg,
+                    raw: raw(false, base),
                 })
             }
             Pq::Sctp
@@ -2525,6 +2773,7 @@ impl Gen {
             | Pq::Pim
             | Pq::Vrrp
             | Pq::Carp => {
+                let base = self.nl(0);
                 let mut g = vec![self.linktype(ETHERTYPE_IP)?];
                 g.append(&mut guards);
                 g.push(self.proto_abbrev(p)?);
@@ -2532,11 +2781,13 @@ impl Gen {
                 Ok(ArithV {
                     e: Arith::Load {
                         tran: true,
-                        base: self.nl(0),
+                        base,
                         index: idx,
                         size,
                     },
                     guards: g,
+                    reg,
+                    raw: raw(true, base),
                 })
             }
             Pq::Icmp6 => {
@@ -2550,6 +2801,8 @@ impl Gen {
                         size,
                     },
                     guards,
+                    reg,
+                    raw: raw(false, self.nl(40)),
                 })
             }
             _ => Err("unsupported index operation".into()),
@@ -2602,11 +2855,15 @@ pub(crate) fn arith_bin(op: u16, a: ArithV, b: ArithV) -> GResult<ArithV> {
         return Ok(ArithV {
             e: Arith::Const(v),
             guards,
+            reg: a.reg,
+            raw: Vec::new(),
         });
     }
     Ok(ArithV {
         e: Arith::Bin(op, Box::new(a.e), Box::new(b.e)),
         guards,
+        reg: a.reg,
+        raw: Vec::new(),
     })
 }
 
@@ -2691,6 +2948,21 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, limit: u32) -> GResult
         Relop::Le => (BPF_JGT, true),
         Relop::Ne => (BPF_JEQ, true),
     };
+    // libpcap's unoptimised gen_relation(): both values, `X = a1`, `A = a0`,
+    // then `A - X == 0` or `A op X`.
+    let mut raw = a0.raw.clone();
+    raw.extend_from_slice(&a1.raw);
+    raw.extend([raw_ldx(a1.reg), raw_ld(a0.reg)]);
+    let raw_t = if jop == BPF_JEQ {
+        raw.push(Insn::stmt(BPF_ALU | crate::insn::BPF_SUB | BPF_X, 0));
+        test(raw, BPF_JEQ, 0)
+    } else {
+        Cond::Test(Test {
+            stmts: raw,
+            code: BPF_JMP | jop | BPF_X,
+            k: 0,
+        })
+    };
     let mut stmts = Vec::new();
     let t = if let Arith::Const(k) = a1.e {
         compile_arith(&a0.e, 0, limit, &mut stmts)?;
@@ -2710,6 +2982,7 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, limit: u32) -> GResult
             k: 0,
         })
     };
+    let t = Cond::Dual(Box::new(t), Box::new(raw_t));
     let t = if negate { Cond::not(t) } else { t };
     let mut guards = a0.guards;
     guards.extend(a1.guards);

@@ -181,6 +181,25 @@ pub fn compile_with(expr: &str, opts: &Options) -> Result<Program, FilterError> 
     }
 }
 
+/// Rewrites every scratch memory slot `k` as `perm[k]` (a permutation, so the
+/// program computes the same thing).
+/// Slots marked [`codegen::RAW_REG`] already have libpcap's number.
+fn renumber_scratch(insns: &mut [Insn], perm: Option<&[u32; 16]>) {
+    use insn::{BPF_LD, BPF_LDX, BPF_MEM, BPF_ST, BPF_STX, class, mode};
+    for i in insns {
+        let mem = matches!(class(i.code), BPF_ST | BPF_STX)
+            || (matches!(class(i.code), BPF_LD | BPF_LDX) && mode(i.code) == BPF_MEM);
+        if !mem {
+            continue;
+        }
+        if i.k & codegen::RAW_REG != 0 {
+            i.k &= !codegen::RAW_REG;
+        } else if let Some(&to) = perm.and_then(|p| p.get(i.k as usize)) {
+            i.k = to;
+        }
+    }
+}
+
 /// The fewest `protochain` header steps pcapx unrolls.
 const MIN_PROTOCHAIN_STEPS: usize = 8;
 
@@ -207,14 +226,24 @@ fn compile_steps(
     // optimiser never removes it: decide "rejects all packets" on the
     // expression alone (whose register loads it treats as unknown anyway).
     let bare = p.g.has_prologue(&cond).then(|| cond.clone());
-    let cond = p.g.with_prologue(cond);
+    let cond = p.g.with_ppi_check(p.g.with_prologue(cond));
+    let plain = p.g.no_optimize.get() || p.g.used_encap;
     let rejects_all =
-        bare.is_some_and(|b| cfg::compile(&b, snaplen, p.g.scratch_limit()).is_none());
-    let compiled = if rejects_all {
+        !plain && bare.is_some_and(|b| cfg::compile(&b, snaplen, p.g.scratch_limit()).is_none());
+    let mut compiled = if rejects_all {
         None
+    } else if plain {
+        // libpcap turned its optimiser off for this expression: its program
+        // is the code generator's, test for test.
+        Some(cfg::compile_plain(&cond, snaplen, p.g.scratch_limit()))
     } else {
         cfg::compile(&cond, snaplen, p.g.scratch_limit())
     };
+    // libpcap's register numbers for the run-time offsets.
+    if let Some(insns) = compiled.as_mut() {
+        let perm = p.g.sim.borrow().permutation();
+        renumber_scratch(insns, perm.as_ref());
+    }
     let insns = match compiled {
         Some(insns) => insns,
         // libpcap reports this only when its optimizer proves it, which it never

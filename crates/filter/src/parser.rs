@@ -11,8 +11,8 @@ use crate::codegen::{
 };
 use crate::error::FilterError;
 use crate::insn::{
-    BPF_ADD, BPF_AND, BPF_DIV, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_LSH, BPF_MOD, BPF_MUL, BPF_OR,
-    BPF_RSH, BPF_SUB, BPF_XOR,
+    BPF_ADD, BPF_ALU, BPF_AND, BPF_DIV, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_LSH, BPF_MOD, BPF_MUL,
+    BPF_OR, BPF_RSH, BPF_SUB, BPF_X, BPF_XOR, Insn,
 };
 use crate::lexer::{Kw, Tok, Token};
 use crate::names::{self, PortProto};
@@ -1065,7 +1065,29 @@ impl Parser {
         };
         self.bump();
         let a1 = self.arith()?;
+        self.g.sim_free(a0.reg);
+        self.g.sim_free(a1.reg);
         Self::at(codegen::relation(op, a0, a1, self.g.scratch_limit()), col)
+    }
+
+    /// libpcap's gen_arth(): both operands' registers freed, one allocated
+    /// for the result.
+    fn arith_bin(&mut self, op: u16, a: ArithV, b: ArithV, col: usize) -> PResult<ArithV> {
+        self.g.sim_free(a.reg);
+        self.g.sim_free(b.reg);
+        let reg = self.g.sim_alloc();
+        let mut raw = a.raw.clone();
+        raw.extend_from_slice(&b.raw);
+        raw.extend([
+            codegen::raw_ldx(b.reg),
+            codegen::raw_ld(a.reg),
+            Insn::stmt(BPF_ALU | op | BPF_X, 0),
+            codegen::raw_st(reg),
+        ]);
+        let mut v = Self::at(codegen::arith_bin(op, a, b), col)?;
+        v.reg = reg;
+        v.raw = raw;
+        Ok(v)
     }
 
     fn arith(&mut self) -> PResult<ArithV> {
@@ -1096,7 +1118,7 @@ impl Parser {
             let col = self.col();
             self.bump();
             let rhs = self.arith_level(level + 1)?;
-            lhs = Self::at(codegen::arith_bin(op, lhs, rhs), col)?;
+            lhs = self.arith_bin(op, lhs, rhs, col)?;
         }
         Ok(lhs)
     }
@@ -1106,12 +1128,27 @@ impl Parser {
     fn unary(&mut self) -> PResult<ArithV> {
         let v = if *self.peek() == Tok::Minus {
             self.bump();
-            let ArithV { e, guards } = self.unary()?;
+            let ArithV {
+                e,
+                guards,
+                reg,
+                mut raw,
+            } = self.unary()?;
             let e = match e {
                 Arith::Const(k) => Arith::Const(k.wrapping_neg()),
                 other => Arith::Neg(Box::new(other)),
             };
-            ArithV { e, guards }
+            raw.extend([
+                codegen::raw_ld(reg),
+                Insn::stmt(BPF_ALU | crate::insn::BPF_NEG, 0),
+                codegen::raw_st(reg),
+            ]);
+            ArithV {
+                e,
+                guards,
+                reg,
+                raw,
+            }
         } else {
             self.primary()?
         };
@@ -1119,7 +1156,7 @@ impl Parser {
             let col = self.col();
             self.bump();
             let rhs = self.arith()?;
-            return Self::at(codegen::arith_bin(BPF_XOR, v, rhs), col);
+            return self.arith_bin(BPF_XOR, v, rhs, col);
         }
         Ok(v)
     }
@@ -1129,16 +1166,28 @@ impl Parser {
         match self.peek().clone() {
             Tok::Num(v) => {
                 self.bump();
+                let reg = self.g.sim_alloc();
                 Ok(ArithV {
                     e: Arith::Const(v),
                     guards: Vec::new(),
+                    reg,
+                    raw: vec![
+                        Insn::stmt(crate::insn::BPF_LD | crate::insn::BPF_IMM, v),
+                        codegen::raw_st(reg),
+                    ],
                 })
             }
             Tok::Kw(Kw::Len) => {
                 self.bump();
+                let reg = self.g.sim_alloc();
                 Ok(ArithV {
                     e: Arith::Len,
                     guards: Vec::new(),
+                    reg,
+                    raw: vec![
+                        Insn::stmt(crate::insn::BPF_LD | crate::insn::BPF_LEN, 0),
+                        codegen::raw_st(reg),
+                    ],
                 })
             }
             Tok::LParen => {

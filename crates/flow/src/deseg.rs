@@ -22,12 +22,17 @@
 //! - [`Deseg::AsIs`]: no framing applies (no framer, the bytes are not the
 //!   protocol's): dissect the segment as it is.
 //!
+//! A PDU that runs to the end of the stream ([`PduLen::UntilFin`]: an HTTP
+//! response without a length) completes at the segment that carries the
+//! sender's FIN, with or without payload (tshark's `DESEGMENT_UNTIL_FIN`).
+//!
 //! Bounds: a pending PDU holds at most [`DesegConfig::max_pdu`] bytes (more,
 //! or a gap in the stream, drops it: counted, and framing restarts with the
 //! next bytes); a direction holds at most [`DesegConfig::window`]
 //! out-of-order bytes; at most [`DesegConfig::max_conversations`] framed
-//! conversations are followed (beyond, the oldest is dropped, counted). A conversation ends on RST, on FINs both ways, or when a SYN
-//! starts it again (port reuse). Only the outermost TCP header of a packet
+//! conversations are followed (beyond, the oldest is dropped, counted). A conversation ends on RST or when a SYN
+//! starts it again (port reuse); after FINs both ways it is kept without
+//! pending bytes, so a late retransmission is still one. Only the outermost TCP header of a packet
 //! is followed; TCP inside reassembled IP fragments is dissected as is.
 
 use std::collections::{HashMap, VecDeque};
@@ -97,6 +102,10 @@ struct Dir {
     /// Segments that contributed to `pending`.
     segments: u32,
     fin: bool,
+    /// The bytes last looked at were the protocol's (`pdu_len` did not
+    /// say "not mine"): held out-of-order segments wait for their PDU.
+    /// Otherwise they are dissected as they are, like the in-order ones.
+    framing: bool,
 }
 
 #[derive(Debug)]
@@ -153,6 +162,7 @@ impl Desegmenter {
             pending: Vec::new(),
             segments: 0,
             fin: false,
+            framing: true,
         }
     }
 
@@ -239,11 +249,13 @@ impl Desegmenter {
             pending,
             segments,
             fin,
+            framing,
         } = &mut conv.dirs[dir];
         let mut added = 0usize;
         let mut gap_drop = false;
         let mut long_drop = false;
         let mut closed = false;
+        let mut fin_now = false;
         let class = stream.segment(seq, flags, payload, p.payload_len, &mut |ev| match ev {
             Event::Data(b) => {
                 if pending.len() + b.len() > max_pdu {
@@ -263,22 +275,36 @@ impl Desegmenter {
                 pending.clear();
                 *segments = 0;
             }
-            Event::Fin => *fin = true,
+            Event::Fin => {
+                *fin = true;
+                fin_now = true;
+            }
             Event::Rst => closed = true,
         });
         self.stats.dropped_at_gap += u64::from(gap_drop);
         self.stats.dropped_too_long += u64::from(long_drop);
-        let verdict = if added == 0 {
+        // The sender's FIN completes a PDU that runs to the end of the
+        // stream (`PduLen::UntilFin`), even on a segment without payload.
+        let flush = fin_now && !pending.is_empty();
+        // A segment the snaplen cut is dissected as it is, as tshark does
+        // (it desegments only wholly captured segments); a PDU in progress
+        // is given up.
+        if u64::try_from(payload.len()).unwrap_or(u64::MAX) < u64::from(p.payload_len) {
+            pending.clear();
+            *segments = 0;
+            return Deseg::AsIs;
+        }
+        let verdict = if added == 0 && !flush {
             // Held out of order (it shows up in the PDU it helps complete),
             // or bytes already delivered (a retransmission: tshark does not
             // dissect them again) or not believed.
-            if payload.is_empty() || class == Class::Empty {
+            if payload.is_empty() || class == Class::Empty || !*framing {
                 Deseg::AsIs
             } else {
                 Deseg::Partial
             }
         } else {
-            *segments += 1;
+            *segments += u32::from(added > 0);
             let mut pos = 0usize;
             let mut not_mine = false;
             while pos < pending.len() {
@@ -291,9 +317,15 @@ impl Desegmenter {
                         not_mine = true;
                         break;
                     }
+                    PduLen::UntilFin if fin_now => {
+                        pos = pending.len();
+                        self.stats.pdus += 1;
+                        break;
+                    }
                     _ => break,
                 }
             }
+            *framing = !not_mine;
             if pos > 0 {
                 let at = arena.len();
                 arena.extend_from_slice(&pending[..pos]);
@@ -316,8 +348,17 @@ impl Desegmenter {
                 Deseg::Partial
             }
         };
-        let both_fin = conv.dirs[0].fin && conv.dirs[1].fin;
-        if closed || both_fin || flags & RST != 0 {
+        // After FINs both ways the conversation is kept (its pending bytes
+        // released) so that a late retransmission is still recognised as
+        // one and not dissected again; a SYN reusing the ports or the
+        // conversation bound replaces it.
+        if conv.dirs[0].fin && conv.dirs[1].fin {
+            for d in &mut conv.dirs {
+                d.pending = Vec::new();
+                d.segments = 0;
+            }
+        }
+        if closed || flags & RST != 0 {
             self.convs.remove(&key);
         }
         verdict

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use pcapx_core::value::write_iso8601;
 use pcapx_core::{Fields, ProtoId, Value};
 
-use crate::table::{ColumnSpec, Occurrence, Scope, TimeFormat};
+use crate::table::{ColumnDisplay, ColumnSpec, Occurrence, Scope, TimeFormat};
 
 /// Call `f` for each value the cell holds under `occ` (none when absent).
 pub fn for_each_value<'f>(
@@ -261,6 +261,49 @@ impl CellWriter {
             Value::Str(s) => out.extend_from_slice(s.as_bytes()),
             Value::Time(ns) if self.time_format == TimeFormat::Epoch => push_epoch(out, ns),
             _ => self.text_other(out, v),
+        }
+    }
+
+    /// Append `v` in a column's display form (`--names`, `--display-base`):
+    /// its value name if it has one, else `0x…` for a hex column, else its
+    /// plain text. Returns whether a name was written (names may need CSV
+    /// quoting; numbers never do).
+    #[inline(never)]
+    pub fn display(&self, out: &mut Vec<u8>, d: &ColumnDisplay, v: Value<'_>) -> bool {
+        let key = match v {
+            Value::U64(x) => x,
+            // Negative values are keyed by their two's-complement pattern.
+            #[allow(clippy::cast_sign_loss)]
+            Value::I64(x) => x as u64,
+            _ => {
+                self.text(out, v);
+                return false;
+            }
+        };
+        if let Some(name) = d.name(key) {
+            out.extend_from_slice(name.as_bytes());
+            return true;
+        }
+        match (v, d.hex_digits) {
+            (Value::U64(x), Some(digits)) => {
+                use std::io::Write as _;
+                let _ = write!(out, "0x{x:0digits$x}");
+            }
+            _ => self.text(out, v),
+        }
+        false
+    }
+
+    /// [`CellWriter::text`], or [`CellWriter::display`] when the column has
+    /// a display form; returns whether a value name was written.
+    #[inline(always)]
+    pub fn cell(&self, out: &mut Vec<u8>, col: &ColumnSpec, v: Value<'_>) -> bool {
+        match &col.display {
+            None => {
+                self.text(out, v);
+                false
+            }
+            Some(d) => self.display(out, d, v),
         }
     }
 

@@ -198,7 +198,7 @@ impl ParquetEncoder {
         let kinds: Vec<Kind> = spec
             .columns
             .iter()
-            .map(|c| kind_of(c.ftype, spec.occurrence))
+            .map(|c| kind_of(c.output_type(), spec.occurrence))
             .collect();
         let cols = kinds.iter().map(|&k| ColData::new(k)).collect();
         ParquetEncoder {
@@ -228,7 +228,9 @@ impl ParquetEncoder {
                         }
                         match v {
                             Value::Bytes(b) if kind == Kind::Bytes => scratch.extend_from_slice(b),
-                            _ => cw.text(scratch, v),
+                            _ => {
+                                cw.cell(scratch, col, v);
+                            }
                         }
                         got = true;
                     }
@@ -296,7 +298,7 @@ impl ParquetEncoder {
 fn schema(spec: &TableSpec) -> Result<Type, OutputError> {
     let mut fields = Vec::with_capacity(spec.columns.len());
     for c in &spec.columns {
-        let k = kind_of(c.ftype, spec.occurrence);
+        let k = kind_of(c.output_type(), spec.occurrence);
         let (phys, logical) = match k {
             Kind::I32 => {
                 let (w, signed): (i8, bool) = match c.ftype {
@@ -352,7 +354,7 @@ impl<W: Write + Send> ParquetWriter<W> {
         let kinds: Vec<Kind> = spec
             .columns
             .iter()
-            .map(|c| kind_of(c.ftype, spec.occurrence))
+            .map(|c| kind_of(c.output_type(), spec.occurrence))
             .collect();
         let cols = kinds.iter().map(|&k| ColData::new(k)).collect();
         Ok(ParquetWriter {

@@ -1,5 +1,7 @@
 //! Table specifications: the columns of a table and which packets make rows.
 
+use std::sync::Arc;
+
 use pcapx_core::{Column, FieldId, FieldType, Fields, ProtoId, Registry, Wanted};
 
 use crate::OutputError;
@@ -55,6 +57,28 @@ pub enum Scope {
     After(ProtoId),
 }
 
+/// How a column's integers are written when a table asks for display form
+/// (`--names`, `--display-base`): Wireshark's value names, or tshark's
+/// `0x…` for a hex-based field. Such a column is text in every format.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ColumnDisplay {
+    /// Value names sorted by value (empty: none asked for or declared).
+    pub names: Vec<(u64, String)>,
+    /// Hex digits for `0x…` (the field type's width), when asked for and the
+    /// field is `BASE_HEX`.
+    pub hex_digits: Option<usize>,
+}
+
+impl ColumnDisplay {
+    /// The name of integer value `v`'s key (see `FieldDef::value_names`).
+    pub fn name(&self, key: u64) -> Option<&str> {
+        self.names
+            .binary_search_by_key(&key, |&(k, _)| k)
+            .ok()
+            .map(|i| self.names[i].1.as_str())
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ColumnSpec {
     /// Header name (what the user asked for, or the tutorial's name).
@@ -63,6 +87,9 @@ pub struct ColumnSpec {
     pub fields: Vec<FieldId>,
     pub ftype: FieldType,
     pub scope: Scope,
+    /// Display form for integers ([`TableSpec::with_display`]); `None`:
+    /// plain numbers.
+    pub display: Option<Arc<ColumnDisplay>>,
 }
 
 impl ColumnSpec {
@@ -76,6 +103,16 @@ impl ColumnSpec {
             fields: c.fields.clone(),
             ftype,
             scope,
+            display: None,
+        }
+    }
+
+    /// The type the column is written as: text when it has a display form.
+    pub fn output_type(&self) -> FieldType {
+        if self.display.is_some() {
+            FieldType::Str
+        } else {
+            self.ftype
         }
     }
 }
@@ -90,6 +127,36 @@ pub struct TableSpec {
 }
 
 impl TableSpec {
+    /// Ask for display form: `names` writes an integer's value name (where
+    /// its field declares one; other values stay numbers), `base` writes a
+    /// `BASE_HEX` unsigned field as `tshark -T fields` does (`0x0800`,
+    /// zero-padded to the type's width). Columns this changes become text
+    /// columns (strings in JSON and Parquet); the rest are untouched.
+    #[must_use]
+    pub fn with_display(mut self, reg: &Registry, names: bool, base: bool) -> TableSpec {
+        for c in &mut self.columns {
+            // An alias column shows the first of its fields' declarations
+            // (its type comes from there too).
+            let Some(&f) = c.fields.first() else { continue };
+            if f.index() >= reg.field_count() {
+                continue;
+            }
+            let def = reg.field(f);
+            let d = ColumnDisplay {
+                names: if names {
+                    def.value_names.clone()
+                } else {
+                    Vec::new()
+                },
+                hex_digits: if base { def.hex_width() } else { None },
+            };
+            if !d.names.is_empty() || d.hex_digits.is_some() {
+                c.display = Some(Arc::new(d));
+            }
+        }
+        self
+    }
+
     /// The fields a worker must materialise for this table.
     pub fn wanted(&self, field_count: usize) -> Wanted {
         let mut w = Wanted::none(field_count);

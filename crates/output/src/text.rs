@@ -49,7 +49,7 @@ impl TextEncoder {
                     if spec.occurrence == Occurrence::First {
                         if let Some(v) = row.first(col) {
                             quote = matches!(v, Value::Str(_));
-                            cw.text(&mut self.buf, v);
+                            quote |= cw.cell(&mut self.buf, col, v);
                         }
                     } else {
                         let mut n = 0;
@@ -60,7 +60,7 @@ impl TextEncoder {
                             }
                             n += 1;
                             quote |= matches!(v, Value::Str(_));
-                            cw.text(buf, v);
+                            quote |= cw.cell(buf, col, v);
                         });
                     }
                     if quote {
@@ -100,7 +100,15 @@ impl TextEncoder {
                             buf.push(b',');
                         }
                         n += 1;
-                        json_value(buf, cell, &cw, v);
+                        match &col.display {
+                            None => json_value(buf, cell, &cw, v),
+                            // A display column is text: every value a string.
+                            Some(d) => {
+                                cell.clear();
+                                cw.display(cell, d, v);
+                                json_str(buf, cell);
+                            }
+                        }
                     });
                     if all {
                         self.buf.push(b']');
@@ -166,6 +174,11 @@ fn json_value(out: &mut Vec<u8>, scratch: &mut Vec<u8>, cw: &CellWriter, v: Valu
             out.push(b'"');
         }
     }
+}
+
+/// `bytes` (UTF-8 text) as a JSON string.
+fn json_str(out: &mut Vec<u8>, bytes: &[u8]) {
+    let _ = serde_json::to_writer(&mut *out, &String::from_utf8_lossy(bytes));
 }
 
 /// The ordered writer for text formats.

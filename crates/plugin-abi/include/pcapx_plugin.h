@@ -103,7 +103,18 @@ typedef struct pcapx_field {
     const char *display;     /* "Opcode" */
     const char *description; /* may be NULL */
     const char *const *aliases; /* alias_count short names */
+    /* ABI 1.1 (a 1.0 plugin's smaller `size` means none): */
+    uint32_t value_name_count;
+    const struct pcapx_value_name *value_names; /* value_string: 2 -> "MOVE" */
 } pcapx_field;
+
+/* ABI 1.1: one name of an integer field's value (Wireshark's value_string).
+ * A signed field's value is given as its two's-complement 64-bit pattern. */
+typedef struct pcapx_value_name {
+    uint32_t size;           /* sizeof(pcapx_value_name) */
+    uint64_t value;
+    const char *name;        /* "MOVE" */
+} pcapx_value_name;
 
 /* A dispatch binding: { sizeof, "udp.port", 69 }. */
 typedef struct pcapx_binding {

@@ -123,6 +123,32 @@ pub struct FieldDecl {
     pub description: *const c_char,
     /// `alias_count` NUL-terminated short names (may be NULL when the count is 0).
     pub aliases: *const *const c_char,
+    /// ABI 1.1: number of [`ValueNameDecl`]s in `value_names` (members from
+    /// here on are read only when `size >= FIELD_DECL_SIZE_1_1`).
+    pub value_name_count: u32,
+    /// ABI 1.1: names of an integer field's values (Wireshark's
+    /// `value_string`): `2` → `MOVE`; may be NULL when the count is 0.
+    pub value_names: *const ValueNameDecl,
+}
+
+/// `FieldDecl::size` of an ABI 1.0 plugin: the host reads the members this
+/// covers and treats the rest as zero (no value names).
+pub const FIELD_DECL_SIZE_1_0: usize = core::mem::offset_of!(FieldDecl, value_name_count);
+/// `FieldDecl::size` from ABI 1.1 on.
+pub const FIELD_DECL_SIZE_1_1: usize = core::mem::size_of::<FieldDecl>();
+
+/// ABI 1.1: one name of an integer field's value.
+#[repr(C)]
+#[derive(Copy, Clone, Debug)]
+pub struct ValueNameDecl {
+    /// `size_of::<ValueNameDecl>()` as the plugin was compiled.
+    pub size: u32,
+    /// The value; a signed field's value as its two's-complement 64-bit
+    /// pattern (`-1` is `u64::MAX`).
+    pub value: u64,
+    /// NUL-terminated name, shown by `show` (`type = 2 (MOVE)`), by default
+    /// summaries and by tables with `--names`.
+    pub name: *const c_char,
 }
 
 /// A dispatch binding: `("udp.port", 123)`.

@@ -33,7 +33,9 @@ fn checks() -> Checks {
     layout!(k, abi::FieldDecl => "pcapx_field" {
         size => "size", ftype => "ftype", base => "base", alias_count => "alias_count",
         name => "name", display => "display", description => "description", aliases => "aliases",
+        value_name_count => "value_name_count", value_names => "value_names",
     });
+    layout!(k, abi::ValueNameDecl => "pcapx_value_name" { size => "size", value => "value", name => "name" });
     layout!(k, abi::BindingDecl => "pcapx_binding" { size => "size", table => "table", key => "key" });
     layout!(k, abi::AnomalyDecl => "pcapx_anomaly" { size => "size", name => "name", description => "description" });
     layout!(k, abi::LayerInfo => "pcapx_layer_info" {

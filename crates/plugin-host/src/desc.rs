@@ -10,6 +10,8 @@ pub(crate) struct FieldDesc {
     pub description: String,
     pub aliases: Vec<String>,
     pub hex: bool,
+    /// Value names sorted by value (ABI 1.1).
+    pub value_names: Vec<(u64, String)>,
 }
 
 #[derive(Clone, Debug)]

@@ -168,6 +168,7 @@ impl Dissector for PluginDissector {
             if f.hex {
                 def = def.hex();
             }
+            def.value_names.clone_from(&f.value_names);
             for a in &f.aliases {
                 // `+sport`: join the existing alias group (checked at load).
                 def = def.alias(a.strip_prefix('+').unwrap_or(a));
@@ -253,7 +254,7 @@ impl Dissector for PluginDissector {
         let _g = self.guard();
         let _in = crate::crash::enter(self.crash_id, None);
         let Some(n) = self.fns.summary(data, rec.header_len as usize, &mut buf) else {
-            return false;
+            return Self::named_summary(view, layer, out);
         };
         match buf.get(..n).map(std::str::from_utf8) {
             Some(Ok(s)) => {
@@ -262,6 +263,44 @@ impl Dissector for PluginDissector {
             }
             _ => false,
         }
+    }
+}
+
+impl PluginDissector {
+    /// The summary of a layer the plugin leaves to the host: the protocol's
+    /// summary name followed by the names of its named values in field
+    /// order (`GameX MOVE`), as Scapy shows an enum field's name; `false`
+    /// (just the summary name) when no value of the layer has a name.
+    fn named_summary(view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
+        let Ok(l16) = u16::try_from(layer) else {
+            return false;
+        };
+        let start = out.len();
+        for e in view.fields.layer_entries(l16) {
+            if let Some(name) = view
+                .registry
+                .field(e.field)
+                .value_name(view.fields.value(e))
+            {
+                out.push(' ');
+                out.push_str(name);
+            }
+        }
+        if out.len() == start {
+            return false;
+        }
+        let Some(rec) = view.layer(layer) else {
+            out.truncate(start);
+            return false;
+        };
+        let proto = view.registry.protocol(rec.proto);
+        let head = if proto.summary_name.is_empty() {
+            &proto.name
+        } else {
+            &proto.summary_name
+        };
+        out.insert_str(start, head);
+        true
     }
 }
 

@@ -417,6 +417,8 @@ unsafe fn string(p: *const c_char) -> Option<String> {
 
 /// Records with a `size` member first (after `magic` only for pcapx_plugin).
 trait Sized32: Copy {
+    /// The record's size in ABI 1.0: a plugin built then wrote no more.
+    const SIZE_1_0: usize = std::mem::size_of::<Self>();
     fn size(&self) -> u32;
 }
 impl Sized32 for abi::ProtocolDecl {
@@ -425,6 +427,7 @@ impl Sized32 for abi::ProtocolDecl {
     }
 }
 impl Sized32 for abi::FieldDecl {
+    const SIZE_1_0: usize = abi::FIELD_DECL_SIZE_1_0;
     fn size(&self) -> u32 {
         self.size
     }
@@ -439,9 +442,16 @@ impl Sized32 for abi::AnomalyDecl {
         self.size
     }
 }
+impl Sized32 for abi::ValueNameDecl {
+    fn size(&self) -> u32 {
+        self.size
+    }
+}
 
 /// Copy an array of `count` size-prefixed records, stepping by the size the
-/// plugin wrote in the first one (later minor versions append members).
+/// plugin wrote in the first one (later minor versions append members; a
+/// record from an older minor version, smaller than this ABI's, is read as
+/// far as it goes and the members it lacks are zero).
 ///
 /// # Safety
 /// `p` must be NULL (with `count == 0`) or point to `count` records of the
@@ -455,17 +465,29 @@ unsafe fn array<T: Sized32>(p: *const T, count: u32) -> Result<Vec<T>, String> {
     }
     // SAFETY: at least one record; every record begins with its u32 size.
     let stride = unsafe { p.cast::<u32>().read_unaligned() } as usize;
-    if stride < std::mem::size_of::<T>() {
+    if stride < T::SIZE_1_0 {
         return Err(format!(
-            "record size {stride} is smaller than this ABI's {}",
-            std::mem::size_of::<T>()
+            "record size {stride} is smaller than ABI 1.0's {}",
+            T::SIZE_1_0
         ));
     }
+    let take = stride.min(std::mem::size_of::<T>());
     let mut v = Vec::with_capacity(count as usize);
     for i in 0..count as usize {
-        // SAFETY: record `i` lies at `i * stride` bytes and is at least
-        // `size_of::<T>()` bytes long (checked above).
-        let r = unsafe { p.cast::<u8>().add(i * stride).cast::<T>().read_unaligned() };
+        // SAFETY: every `T` here is a `#[repr(C)]` record of integers, raw
+        // pointers and `Option<extern fn>`, for all of which all-zero bytes
+        // are a valid value (0, NULL, None).
+        let mut r: T = unsafe { std::mem::zeroed() };
+        // SAFETY: record `i` lies at `i * stride` bytes and is `stride >=
+        // take` bytes long; `r` is a distinct local of `size_of::<T>() >=
+        // take` bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                p.cast::<u8>().add(i * stride),
+                std::ptr::from_mut(&mut r).cast::<u8>(),
+                take,
+            );
+        }
         if r.size() as usize != stride {
             return Err(format!(
                 "record {i} has size {}, record 0 has {stride}",
@@ -493,6 +515,32 @@ unsafe fn strings(p: *const *const c_char, count: u32, what: &str) -> Result<Vec
                 .ok_or_else(|| format!("{what}[{i}] is NULL or not UTF-8"))
         })
         .collect()
+}
+
+/// A field's value names, sorted by value; a value named twice is an error.
+///
+/// # Safety
+/// `p` must be NULL (with `count == 0`) or point to `count` value-name
+/// records whose names are NULL or NUL-terminated strings.
+unsafe fn value_names(
+    p: *const abi::ValueNameDecl,
+    count: u32,
+) -> Result<Vec<(u64, String)>, String> {
+    // SAFETY: as the caller guarantees.
+    let decls = unsafe { array(p, count) }.map_err(|e| format!("value names: {e}"))?;
+    let mut names = Vec::with_capacity(decls.len());
+    for (i, d) in decls.iter().enumerate() {
+        // SAFETY: `d.name` is NULL or a NUL-terminated declaration string.
+        let name = unsafe { string(d.name) }
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| format!("value name {i} is NULL, empty or not UTF-8"))?;
+        names.push((d.value, name));
+    }
+    names.sort_by_key(|&(v, _)| v);
+    if let Some(w) = names.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!("value {} is named twice", w[0].0));
+    }
+    Ok(names)
 }
 
 /// # Safety
@@ -526,7 +574,17 @@ unsafe fn protocol(p: &abi::ProtocolDecl) -> Result<(ProtoDesc, ProtoFns), Strin
         // SAFETY: `f.aliases` points to `f.alias_count` string pointers (or is
         // NULL with a zero count).
         let aliases = unsafe { strings(f.aliases, u32::from(f.alias_count), "aliases") };
+        // SAFETY: `f.value_names` points to `f.value_name_count` value-name
+        // records (or is NULL with a zero count; a 1.0 record reads as 0).
+        let names = unsafe { value_names(f.value_names, f.value_name_count) }
+            .map_err(|e| ctx(format!("field '{fname}': {e}")))?;
+        if !names.is_empty() && !ftype.is_integer() {
+            return Err(ctx(format!(
+                "field '{fname}' has value names but is not an integer field"
+            )));
+        }
         fields.push(FieldDesc {
+            value_names: names,
             display,
             description,
             aliases: aliases.map_err(ctx)?,

@@ -124,6 +124,12 @@ fn the_guides_rust_plugin_builds_and_decodes() {
     assert!(has(&vals, "echo.delta", "-100"), "{vals:?}");
     assert!(has(&vals, "echo.text", "hello"), "{vals:?}");
     assert!(summary.ends_with("/ Echo hello"), "{summary}");
+    // Value names: `show` and `convert --names` use the field's declaration.
+    let delta = engine.registry().field_by_name("echo.delta").unwrap();
+    let def = engine.registry().field(delta);
+    assert_eq!(def.value_name(pcapx_core::Value::I64(-1)), Some("BACK"));
+    assert_eq!(def.value_name(pcapx_core::Value::I64(0)), Some("SAME"));
+    assert_eq!(def.value_name(pcapx_core::Value::I64(-100)), None);
     // No text: the declared anomaly is data.
     let (_, vals) = decode(&engine, &udp7(b"\0\0\0\x01\0\x01"));
     assert!(has(&vals, "frame.anomaly", "echo.empty-text"), "{vals:?}");
@@ -169,4 +175,7 @@ fn the_guides_c_plugin_builds_and_decodes() {
     let engine = engine_with(&so);
     let (_, vals) = decode(&engine, &udp7(b"\x01\x02rest"));
     assert!(has(&vals, "echo.seq", "258"), "{vals:?}");
+    // Its value name reaches the registry; the host's summary shows it.
+    let (summary, _) = decode(&engine, &udp7(b"\x00\x00rest"));
+    assert!(summary.ends_with("/ Echo FIRST / Raw"), "{summary}");
 }

@@ -108,6 +108,7 @@ pub struct FieldSpec {
     description: String,
     hex: bool,
     aliases: Vec<String>,
+    value_names: Vec<(u64, String)>,
 }
 
 impl FieldSpec {
@@ -119,9 +120,11 @@ impl FieldSpec {
             description: description.to_owned(),
             hex: false,
             aliases: Vec::new(),
+            value_names: Vec::new(),
         }
     }
-    /// `show` prints the integer in hex.
+    /// Hex display (Wireshark's `BASE_HEX`): `show` prints `0x…`, and so do
+    /// tables written with `--display-base` (as `tshark -T fields` does).
     pub fn hex(mut self) -> FieldSpec {
         self.hex = true;
         self
@@ -129,6 +132,21 @@ impl FieldSpec {
     /// A short alias (`sport`).
     pub fn alias(mut self, a: &str) -> FieldSpec {
         self.aliases.push(a.to_owned());
+        self
+    }
+    /// Names of an integer field's values (Wireshark's `value_string`):
+    /// `.names(&[(1, "JOIN"), (2, "MOVE")])`. `show` prints `type = 2 (MOVE)`,
+    /// a summary the plugin leaves to the host shows `MOVE`, and tables
+    /// written with `--names` hold `MOVE`. Signed fields name negative values
+    /// as they are (`(-1, "NONE")`).
+    pub fn names<V: Copy + Into<i128>>(mut self, names: &[(V, &str)]) -> FieldSpec {
+        for &(v, n) in names {
+            // A negative value travels as its two's-complement pattern.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let key = v.into() as u64;
+            self.value_names.retain(|(k, _)| *k != key);
+            self.value_names.push((key, n.to_owned()));
+        }
         self
     }
 }
@@ -353,6 +371,20 @@ fn cstr_array(v: &[String]) -> Option<*const *const std::ffi::c_char> {
     Some(leak(ptrs))
 }
 
+fn value_names(v: &[(u64, String)]) -> Option<*const abi::ValueNameDecl> {
+    let decls = v
+        .iter()
+        .map(|(value, name)| {
+            Some(abi::ValueNameDecl {
+                size: size_of_u32::<abi::ValueNameDecl>(),
+                value: *value,
+                name: cstr(name)?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(leak(decls))
+}
+
 fn size_of_u32<T>() -> u32 {
     u32::try_from(std::mem::size_of::<T>()).unwrap_or(u32::MAX)
 }
@@ -373,6 +405,8 @@ pub fn __protocol<P: Protocol>() -> Option<abi::ProtocolDecl> {
             display: cstr(&f.display)?,
             description: cstr(&f.description)?,
             aliases: cstr_array(&f.aliases)?,
+            value_name_count: index(f.value_names.len()),
+            value_names: value_names(&f.value_names)?,
         });
     }
     let mut bindings = Vec::with_capacity(d.bindings.len());

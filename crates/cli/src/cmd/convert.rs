@@ -58,7 +58,8 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
             OccurrenceArg::Last => Occurrence::Last,
             OccurrenceArg::All => Occurrence::All,
         },
-    )?;
+    )?
+    .with_display(engine.registry(), a.names, a.display_base);
     let (target, out, out_name) =
         crate::outfile::table_output(a.output.as_deref(), &a.input.file, format)?;
     let mut cap = input::open(&a.input)?;

@@ -71,6 +71,7 @@ fn spec(time_format: TimeFormat) -> TableSpec {
                 fields: vec![FieldId(u32::try_from(i).unwrap_or(u32::MAX))],
                 ftype,
                 scope: Scope::Any,
+                display: None,
             })
             .collect(),
         time_format,

@@ -100,13 +100,13 @@ pub fn render(engine: &Engine, fields: &Fields, out: &mut String) {
                 .strip_prefix(&format!("{}.", proto.name))
                 .unwrap_or(&def.name);
             let _ = write!(out, "{indent}  {short:<14} = ");
-            match (fields.value(e), def.base) {
+            let value = fields.value(e);
+            match (value, def.base) {
                 (Value::U64(v), Base::Hex) => {
+                    // As Wireshark pads it (a uint64 unpadded, as before).
                     let width = match def.ftype {
-                        pcapx_core::FieldType::U8 => 2,
-                        pcapx_core::FieldType::U16 => 4,
-                        pcapx_core::FieldType::U32 => 8,
-                        _ => 1,
+                        pcapx_core::FieldType::U64 => 1,
+                        _ => def.hex_width().unwrap_or(1),
                     };
                     let _ = write!(out, "0x{v:0width$x}");
                 }
@@ -120,6 +120,10 @@ pub fn render(engine: &Engine, fields: &Fields, out: &mut String) {
                 (v, _) => {
                     let _ = v.write_plain(out);
                 }
+            }
+            // Wireshark's value_string: `type = 2 (MOVE)`.
+            if let Some(name) = def.value_name(value) {
+                let _ = write!(out, " ({name})");
             }
             out.push('\n');
         }

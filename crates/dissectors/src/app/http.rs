@@ -2,18 +2,19 @@
 //!
 //! Found like tshark's TCP heuristic (enabled by default): the segment's
 //! first line is complete and either starts with `HTTP/` or ends with
-//! ` HTTP/1.x`. Every message that starts in the segment is decoded
-//! (pipelining): the start line, the headers tshark has fields for, and the
-//! body's length — a body is skipped by its `Content-Length` when the
-//! segment holds it, never decoded. A head without its blank line in the
-//! segment is decoded as far as its complete lines go and records
-//! `http.continues` (heads are searched for at most [`MAX_HEAD`] bytes).
+//! ` HTTP/1.x`. Messages are TCP desegmentation PDUs ([`message_len`],
+//! tshark's framing), so a head or body spanning segments is decoded at the
+//! segment that completes the message. Every message handed over is
+//! decoded (pipelining): the start line, the headers tshark has fields for,
+//! and the body's length — never the body. Without desegmentation a head
+//! without its blank line in the segment records `http.continues` (heads
+//! are searched for at most [`MAX_HEAD`] bytes).
 
 use pcapx_core::dissector::PacketView;
 use pcapx_core::keys::tables;
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, Registrar, RegistryError,
-    Value,
+    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, PduCx, PduLen, Registrar,
+    RegistryError, Value,
 };
 
 use super::add_text;
@@ -120,6 +121,67 @@ fn head_end(data: &[u8]) -> Option<usize> {
     None
 }
 
+/// The next line of `data` from `off`: (its length without the line end,
+/// the offset after the line end), when the line end is there (LF, CR LF,
+/// or a lone CR as tshark's `tvb_find_line_end` accepts).
+fn line_at(data: &[u8], off: usize) -> Option<(usize, usize)> {
+    let rest = data.get(off..)?;
+    let i = rest.iter().position(|&b| b == b'\n' || b == b'\r')?;
+    if rest[i] == b'\n' {
+        return Some((i, off + i + 1));
+    }
+    // A CR: CR LF, or a lone CR when a byte follows it.
+    match rest.get(i + 1) {
+        Some(b'\n') => Some((i, off + i + 2)),
+        Some(_) => Some((i, off + i + 1)),
+        None => None,
+    }
+}
+
+/// Where a chunked body starting at `data[0]` ends, tshark's way
+/// (`req_resp_hdrs_do_reassembly`): chunk-size lines (extensions after `;`
+/// ignored) and their data, then after the zero-size chunk exactly one more
+/// line. `Err(true)`: more bytes needed; `Err(false)`: not a chunk size
+/// (tshark stops desegmenting: the message ends where the bytes end).
+fn chunked_end(data: &[u8]) -> Result<usize, bool> {
+    let mut off = 0usize;
+    loop {
+        let (len, next) = line_at(data, off).ok_or(true)?;
+        let line = &data[off..off + len];
+        let line = line.split(|&b| b == b';').next().unwrap_or(line);
+        let line = trim_start(line);
+        let hex = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        if hex == 0 {
+            return Err(false);
+        }
+        // sscanf("%x") into 32 bits, then tshark refuses sizes over 2^31.
+        let digits = line[..hex].iter().skip_while(|&&b| b == b'0').count();
+        let size = if digits > 8 {
+            return Err(false);
+        } else {
+            u64::from_str_radix(std::str::from_utf8(&line[..hex]).map_err(|_| false)?, 16)
+                .map_err(|_| false)?
+        };
+        if size > 1 << 31 {
+            return Err(false);
+        }
+        if size == 0 {
+            let (_, after) = line_at(data, next).ok_or(true)?;
+            return Ok(after);
+        }
+        let size = usize::try_from(size).map_err(|_| false)?;
+        // tshark's test: more bytes after the size line's start than the
+        // chunk's size, then the chunk and its CR LF are skipped.
+        if data.len() - off <= size {
+            return Err(true);
+        }
+        off = next + size + 2;
+        if off > data.len() {
+            return Err(true);
+        }
+    }
+}
+
 /// How a message at the start of `data` is framed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Framing {
@@ -129,83 +191,99 @@ pub(crate) enum Framing {
     Partial,
 }
 
-/// Header value of `name` in a complete head (first occurrence).
-fn header<'a>(head: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    head.split(|&b| b == b'\n').skip(1).find_map(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let colon = line.iter().position(|&b| b == b':')?;
-        line[..colon]
-            .eq_ignore_ascii_case(name)
-            .then(|| trim_start(&line[colon + 1..]))
-    })
-}
-
-/// Where a chunked body starting at `data[0]` ends (after the last chunk
-/// and its trailers), if it ends in `data`.
-fn chunked_end(data: &[u8]) -> Option<usize> {
-    let mut off = 0;
-    loop {
-        let line_len = data
-            .get(off..)?
-            .iter()
-            .take(1024)
-            .position(|&b| b == b'\n')?;
-        let line = &data[off..off + line_len];
-        let hex = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-        if hex == 0 || hex > 15 {
-            return None;
-        }
-        let size = usize::from_str_radix(std::str::from_utf8(&line[..hex]).ok()?, 16).ok()?;
-        off += line_len + 1;
-        if size == 0 {
-            // Trailers, then a blank line.
-            loop {
-                let n = data
-                    .get(off..)?
-                    .iter()
-                    .take(MAX_HEAD)
-                    .position(|&b| b == b'\n')?;
-                let blank = n == 0 || (n == 1 && data[off] == b'\r');
-                off += n + 1;
-                if blank {
-                    return Some(off);
-                }
-            }
-        }
-        off = off.checked_add(size)?;
-        // CRLF after the chunk data.
-        match (data.get(off), data.get(off + 1)) {
-            (Some(b'\r'), Some(b'\n')) => off += 2,
-            (Some(b'\n'), _) => off += 1,
-            _ => return None,
-        }
+/// The length of the HTTP message at the start of `data`, as tshark's
+/// `req_resp_hdrs_do_reassembly` desegments it (headers and body on):
+/// the head up to its blank line, then a chunked body, a body of
+/// `Content-Length` bytes (the last such header; a value that is not a
+/// whole non-negative 32-bit number is ignored), nothing for a request
+/// without either or a 1xx/204/304 response, and for any other response the
+/// rest of the stream ([`PduLen::UntilFin`]). Not HTTP: a complete first line
+/// that is not a request or status line, or a head not ended within
+/// [`MAX_HEAD`] bytes.
+pub(crate) fn message_len(data: &[u8]) -> PduLen {
+    match first_line(data) {
+        Some(_) if !looks_like_http(data) => return PduLen::NotMine,
+        None if data.len() >= MAX_HEAD || !could_start(data) => return PduLen::NotMine,
+        None => return PduLen::NeedMore,
+        Some(_) => {}
     }
-}
-
-/// Frame the message at the start of `data`: its head, then a body of
-/// `Content-Length` bytes, a chunked body, none (a request without
-/// either), or the rest of the segment (a response without either).
-pub(crate) fn framing(data: &[u8]) -> Framing {
     let Some(end) = head_end(data) else {
-        return Framing::Partial;
+        return if data.len() >= MAX_HEAD {
+            PduLen::NotMine
+        } else {
+            PduLen::NeedMore
+        };
     };
     let head = &data[..end];
-    let response = head.starts_with(b"HTTP/");
-    let chunked = header(head, b"transfer-encoding")
-        .is_some_and(|v| v.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked")));
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let start = lines.next().unwrap_or(&[]);
+    let code = start
+        .starts_with(b"HTTP/")
+        .then(|| parse_u64(split_sp(start).1).unwrap_or(0));
+    if let Some(c) = code
+        && ((100..200).contains(&c) || c == 204 || c == 304)
+    {
+        return PduLen::Len(end);
+    }
+    let (mut chunked, mut length) = (false, None);
+    for line in lines {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let v = value.trim_ascii();
+            if !v.is_empty()
+                && v.iter().all(u8::is_ascii_digit)
+                && let Some(n) = parse_u64(v).filter(|&n| n <= i32::MAX as u64)
+            {
+                length = usize::try_from(n).ok();
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            let v = trim_start(value);
+            chunked |= v.len() >= 7 && v[..7].eq_ignore_ascii_case(b"chunked");
+        }
+    }
     if chunked {
         return match chunked_end(&data[end..]) {
-            Some(n) => Framing::Whole(end + n),
-            None => Framing::Partial,
+            Ok(n) => PduLen::Len(end + n),
+            Err(true) => PduLen::NeedMore,
+            // tshark stops desegmenting at a bad chunk size: the message
+            // is what the bytes hold.
+            Err(false) => PduLen::Len(data.len()),
         };
     }
-    match header(head, b"content-length").and_then(parse_u64) {
-        Some(n) => match usize::try_from(n).ok().and_then(|n| end.checked_add(n)) {
-            Some(total) if total <= data.len() => Framing::Whole(total),
-            _ => Framing::Partial,
-        },
-        None if response => Framing::Whole(data.len()),
-        None => Framing::Whole(end),
+    match (length, code) {
+        (Some(n), _) => PduLen::Len(end.saturating_add(n)),
+        (None, Some(_)) => PduLen::UntilFin,
+        (None, None) => PduLen::Len(end),
+    }
+}
+
+/// Could `data` (no line end yet) begin a request or status line? An
+/// upper-case method token or `HTTP/`, as far as the bytes go.
+fn could_start(data: &[u8]) -> bool {
+    let n = data.len().min(5);
+    if b"HTTP/"[..n] == data[..n] {
+        return true;
+    }
+    let token = data
+        .iter()
+        .take_while(|b| b.is_ascii_uppercase() || **b == b'-')
+        .count();
+    token > 0 && (token == data.len() || data[token] == b' ')
+}
+
+/// Frame the message at the start of `data` (one segment, or the PDUs the
+/// desegmenter completed): [`message_len`], where a body that runs to the
+/// end of the stream ends with `data`.
+pub(crate) fn framing(data: &[u8]) -> Framing {
+    match message_len(data) {
+        PduLen::Len(n) if n <= data.len() => Framing::Whole(n),
+        PduLen::UntilFin => Framing::Whole(data.len()),
+        _ => Framing::Partial,
     }
 }
 
@@ -293,6 +371,11 @@ impl Http {
     }
 }
 
+/// Did the snaplen cut this frame?
+fn snaplen_cut(cx: &Ctx<'_>) -> bool {
+    cx.meta().caplen < cx.meta().wirelen
+}
+
 impl Dissector for Http {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         use FieldType::{Bool, Str, U16, U64};
@@ -334,8 +417,8 @@ impl Dissector for Http {
 
     /// A message whose head or announced body continues past the segment
     /// is left to `data`, as tshark leaves a segment of a PDU it reassembles.
-    fn accepts(&self, data: &[u8], _cx: &Ctx<'_>) -> bool {
-        looks_like_http(data) && matches!(framing(data), Framing::Whole(_))
+    fn accepts(&self, data: &[u8], cx: &Ctx<'_>) -> bool {
+        looks_like_http(data) && (matches!(framing(data), Framing::Whole(_)) || snaplen_cut(cx))
     }
 
     fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
@@ -353,6 +436,18 @@ impl Dissector for Http {
                     self.message(&ids, &rest[..n], cx);
                     off += n;
                 }
+                _ if snaplen_cut(cx) => {
+                    // The capture cut the message: its complete lines are
+                    // shown (tshark does not desegment what was not
+                    // captured).
+                    let lines = rest.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                    if lines > 0 {
+                        self.message(&ids, &rest[..lines], cx);
+                    }
+                    cx.short();
+                    off = data.len();
+                    break;
+                }
                 _ => {
                     // Shown where it completes (tshark's reassembly); here
                     // only counted.
@@ -364,12 +459,18 @@ impl Dissector for Http {
         Outcome::end(off)
     }
 
+    /// TCP desegmentation: one message (head and body) per PDU, framed as
+    /// tshark frames it ([`message_len`]).
+    fn pdu_len(&self, data: &[u8], _cx: &PduCx) -> PduLen {
+        message_len(data)
+    }
+
     fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
         let Some(rec) = view.layer(layer) else {
             return false;
         };
         let start = usize::try_from(rec.offset).unwrap_or(usize::MAX);
-        let Some(line) = view.data.get(start..).and_then(first_line) else {
+        let Some(line) = view.bytes(layer).get(start..).and_then(first_line) else {
             return false;
         };
         out.push_str("HTTP ");

@@ -5,7 +5,10 @@
 //! * [`http::Http`] — HTTP/1.x heads (pipelined messages too), found by
 //!   tshark's start-line heuristic on every TCP port;
 //! * [`quic::Quic`] — QUIC v1/v2 headers on UDP, client Initial decryption
-//!   and the ClientHello in its CRYPTO frames (TLS fields, JA4 `q…`).
+//!   and the ClientHello in its CRYPTO frames (TLS fields, JA4 `q…`);
+//! * [`x509`] — the certificates of TLS Certificate messages (`x509af`,
+//!   `x509if`, `x509sat`, `x509ce` fields, declared by field-only
+//!   protocols and filled by TLS).
 
 use std::sync::{Arc, OnceLock};
 
@@ -15,17 +18,21 @@ pub mod fingerprint;
 pub mod http;
 pub mod quic;
 pub mod tls;
+pub mod x509;
 
 pub(crate) use crate::net::wire::be16;
 
 /// The application-layer dissectors, in registration order.
 pub fn all() -> Vec<Box<dyn Dissector>> {
     let tls_ids = Arc::new(OnceLock::new());
-    vec![
-        Box::new(tls::Tls::new(Arc::clone(&tls_ids))),
+    let x509 = Arc::new(x509::X509Cells::default());
+    let mut v = x509::declarations(&x509);
+    v.extend([
+        Box::new(tls::Tls::new(Arc::clone(&tls_ids), x509)) as Box<dyn Dissector>,
         Box::new(http::Http::new()),
         Box::new(quic::Quic::new(tls_ids)),
-    ]
+    ]);
+    v
 }
 
 /// Big-endian 24-bit integer at `i`.

@@ -3,10 +3,12 @@
 //! Found the way tshark finds it: a heuristic on every TCP port
 //! ([`looks_like_record`]: content type 20–24, version 3.0–3.4, a record
 //! length within 2^14 + 2048) — which also covers the well-known ports,
-//! where tshark's port binding sees the same records. Every record that
-//! starts in the segment is decoded; a handshake message is decoded when the
-//! record holds it whole (messages cut by the segment end are not
-//! reassembled here: `tls.record-continues`).
+//! where tshark's port binding sees the same records. Records are TCP
+//! desegmentation PDUs ([`record_len`]): a record spanning segments is
+//! decoded at the segment that completes it. Every record handed over is
+//! decoded; a handshake message is decoded when the record holds it whole
+//! (messages continued in the next record: `tls.record-continues`).
+//! Certificates are walked by [`super::x509`].
 //!
 //! Handshake records that do not tile into well-formed messages of known
 //! types are taken as encrypted (TLS 1.2's Finished after ChangeCipherSpec,
@@ -21,11 +23,12 @@ use std::sync::{Arc, OnceLock};
 use pcapx_core::dissector::PacketView;
 use pcapx_core::keys::tables;
 use pcapx_core::{
-    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, Registrar, RegistryError,
-    Value,
+    AnomalyId, Ctx, Dissector, FieldDef, FieldId, FieldType, Outcome, PduCx, PduLen, Registrar,
+    RegistryError, Value,
 };
 
 use super::fingerprint::{self, Ext, Hello, Scratch, extensions, list8, list16, u16s};
+use super::x509::{self, X509Cells, X509Ids};
 use super::{add_text, be16, be24};
 
 /// Largest record body TLS allows (2^14 plus the 2048 bytes of expansion
@@ -59,11 +62,15 @@ pub(crate) struct TlsIds {
     pub ja3s_full: FieldId,
     pub ja3s: FieldId,
     pub ja4: FieldId,
+    pub cert_subject: FieldId,
+    pub cert_issuer: FieldId,
     pub continues: AnomalyId,
+    /// The X.509 fields certificates are shown with.
+    pub x509: X509Ids,
 }
 
 impl TlsIds {
-    fn register(r: &mut Registrar<'_>) -> Result<TlsIds, RegistryError> {
+    fn register(r: &mut Registrar<'_>, x509: X509Ids) -> Result<TlsIds, RegistryError> {
         use FieldType::{Str, U8, U16, U32};
         let mut f = |name: &str, disp: &str, ty: FieldType, hex: bool, desc: &str| {
             let d = FieldDef::new(name, disp, ty, desc);
@@ -93,11 +100,14 @@ impl TlsIds {
             ja3s_full: f("tls.handshake.ja3s_full", "JA3S Fullstring", Str, false, "JA3S string of a ServerHello (as tshark)")?,
             ja3s: f("tls.handshake.ja3s", "JA3S", Str, false, "MD5 of the JA3S string")?,
             ja4: f("tls.handshake.ja4", "JA4", Str, false, "FoxIO JA4 of a ClientHello (t… over TCP, q… over QUIC)")?,
+            cert_subject: f("tls.handshake.certificate.subject", "Certificate Subject", Str, false, "pcapx: each certificate's subject name as tshark labels it (id-at-commonName=…,id-at-organizationName=…: last RDN first)")?,
+            cert_issuer: f("tls.handshake.certificate.issuer", "Certificate Issuer", Str, false, "pcapx: each certificate's issuer name as tshark labels it")?,
             continues: r.anomaly(
                 "tls.record-continues",
                 "a TLS record or handshake message continues past the end of the segment (not reassembled)",
                 false,
             )?,
+            x509,
         })
     }
 }
@@ -110,16 +120,40 @@ pub(crate) fn looks_like_record(data: &[u8]) -> bool {
     (20..=24).contains(&ct) && (0x0300..=0x0304).contains(&ver) && usize::from(len) <= MAX_RECORD
 }
 
+/// TCP desegmentation: one record per PDU. A record header cut by the
+/// segment end needs more bytes when what is there can start one.
+pub(crate) fn record_len(data: &[u8]) -> PduLen {
+    if data.len() >= 5 {
+        return match be16(data, 3) {
+            Some(n) if looks_like_record(data) => PduLen::Len(5 + usize::from(n)),
+            _ => PduLen::NotMine,
+        };
+    }
+    let ok = data.first().is_some_and(|ct| (20..=24).contains(ct))
+        && data.get(1).is_none_or(|&v| v == 3)
+        && data.get(2).is_none_or(|&v| v <= 4)
+        && data
+            .get(3)
+            .is_none_or(|&h| usize::from(h) << 8 <= MAX_RECORD);
+    if ok {
+        PduLen::NeedMore
+    } else {
+        PduLen::NotMine
+    }
+}
+
 /// The TLS dissector.
 pub struct Tls {
     ids: Arc<OnceLock<TlsIds>>,
+    x509: Arc<X509Cells>,
 }
 
 impl Tls {
     /// A TLS dissector whose field ids are published into `ids` at
-    /// registration (QUIC reads them from there).
-    pub(crate) fn new(ids: Arc<OnceLock<TlsIds>>) -> Tls {
-        Tls { ids }
+    /// registration (QUIC reads them from there); the X.509 field ids come
+    /// from `x509`, filled by the declaring dissectors registered before.
+    pub(crate) fn new(ids: Arc<OnceLock<TlsIds>>, x509: Arc<X509Cells>) -> Tls {
+        Tls { ids, x509 }
     }
 }
 
@@ -206,6 +240,25 @@ pub(crate) fn handshake(ids: &TlsIds, b: &[u8], record_version: u16, quic: bool,
             2 => server_hello(ids, body, cx),
             11 => certificate(ids, body, quic, cx),
             12 if record_version == 0x0303 => server_key_exchange(ids, body, cx),
+            // TLS 1.2 CertificateVerify: its signature algorithm.
+            15 if record_version == 0x0303 && !quic => {
+                if let Some(alg) = be16(body, 0) {
+                    cx.add(ids.sig_hash_alg, Value::U64(u64::from(alg)));
+                }
+            }
+            // CertificateStatus (OCSP stapling): status type 1, then the
+            // OCSP response.
+            22 if body.first() == Some(&1) => {
+                if let Some(resp) = be24(body, 1).and_then(|n| body.get(4..4 + n as usize)) {
+                    x509::ocsp_response(
+                        &ids.x509,
+                        (ids.cert_subject, ids.cert_issuer),
+                        ids.sig_hash_alg,
+                        resp,
+                        cx,
+                    );
+                }
+            }
             13 => certificate_request(ids, body, record_version, quic, cx),
             _ => {}
         }
@@ -378,6 +431,9 @@ fn ext(ids: &TlsIds, e: Ext<'_>, client: bool, cx: &mut Ctx<'_>) {
                 cx.add(ids.sig_hash_alg, Value::U64(u64::from(a)));
             }
         }
+        // signed_certificate_timestamp from the server: the SCTs'
+        // signature algorithms.
+        18 if !client => x509::sct_list(ids.sig_hash_alg, e.data, cx),
         11 => {
             for &p in list8(e.data) {
                 cx.add(ids.ec_point_format, Value::U64(u64::from(p)));
@@ -400,6 +456,15 @@ fn certificate(ids: &TlsIds, body: &[u8], tls13: bool, cx: &mut Ctx<'_>) {
     while off + 3 <= end {
         let Some(n) = be24(body, off) else { break };
         cx.add(ids.certificate_length, Value::U64(u64::from(n)));
+        if let Some(der) = body.get(off + 3..off + 3 + n as usize) {
+            x509::certificate(
+                &ids.x509,
+                (ids.cert_subject, ids.cert_issuer),
+                ids.sig_hash_alg,
+                der,
+                cx,
+            );
+        }
         off += 3 + n as usize;
         if tls13 {
             off += 2 + usize::from(be16(body, off).unwrap_or(0));
@@ -454,7 +519,7 @@ fn certificate_request(ids: &TlsIds, b: &[u8], version: u16, tls13: bool, cx: &m
 impl Dissector for Tls {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("tls", "Transport Layer Security", "TLS")?;
-        let ids = TlsIds::register(r)?;
+        let ids = TlsIds::register(r, self.x509.ids())?;
         let _ = self.ids.set(ids);
         r.heuristic(tables::TCP_PORT);
         Ok(())
@@ -508,12 +573,18 @@ impl Dissector for Tls {
         Outcome::end(off)
     }
 
+    /// Records spanning segments decode at the segment that completes
+    /// them, as tshark's TLS desegmentation shows them.
+    fn pdu_len(&self, data: &[u8], _cx: &PduCx) -> PduLen {
+        record_len(data)
+    }
+
     fn summary(&self, view: &PacketView<'_>, layer: usize, out: &mut String) -> bool {
         let Some(rec) = view.layer(layer) else {
             return false;
         };
         let start = usize::try_from(rec.offset).unwrap_or(usize::MAX);
-        let Some(data) = view.data.get(start..) else {
+        let Some(data) = view.bytes(layer).get(start..) else {
             return false;
         };
         summary_line(data, out);

@@ -26,7 +26,7 @@ pcapx_core::field_table! {
         hopcount = ("dhcpv6.hopcount", "Hopcount", U8, "Relay messages: relay agents passed"),
         linkaddr = ("dhcpv6.linkaddr", "Link address", Ipv6, "Relay messages"),
         peeraddr = ("dhcpv6.peeraddr", "Peer address", Ipv6, "Relay messages"),
-        xid = ("dhcpv6.xid", "Transaction ID", U32, "24-bit transaction id").hex(),
+        xid = ("dhcpv6.xid", "Transaction ID", U32, "24-bit transaction id").hex_digits(6),
         option_type = ("dhcpv6.option.type", "Option", U16, "Type of each option, nested ones included"),
         option_length = ("dhcpv6.option.length", "Length", U16, "Length of each option"),
         duid_bytes = ("dhcpv6.duid.bytes", "DUID", Bytes, "Each DUID (client and server identifier)"),

@@ -35,7 +35,7 @@ pcapx_core::field_table! {
         tclass = ("ipv6.tclass", "Traffic Class", U32, "Traffic class (DSCP and ECN)").hex(),
         dscp = ("ipv6.tclass.dscp", "Differentiated Services Codepoint", U32, "DSCP, upper 6 bits of the traffic class"),
         ecn = ("ipv6.tclass.ecn", "Explicit Congestion Notification", U32, "ECN, lower 2 bits of the traffic class"),
-        flow = ("ipv6.flow", "Flow Label", U32, "Flow label (20 bits)").hex(),
+        flow = ("ipv6.flow", "Flow Label", U32, "Flow label (20 bits)").hex_digits(6),
         plen = ("ipv6.plen", "Payload Length", U16, "Length of everything after the 40-byte header"),
         nxt = ("ipv6.nxt", "Next Header", U8, "Protocol of the next header"),
         hlim = ("ipv6.hlim", "Hop Limit", U8, "Hop limit"),

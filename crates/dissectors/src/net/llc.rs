@@ -24,7 +24,7 @@ pcapx_core::field_table! {
         dsap = ("llc.dsap", "DSAP", U8, "Destination service access point").hex(),
         ssap = ("llc.ssap", "SSAP", U8, "Source service access point").hex(),
         control = ("llc.control", "Control", U16, "Control field (1 byte for U frames, 2 for I and S frames)").hex(),
-        oui = ("llc.oui", "Organization Code", U32, "SNAP organizationally unique identifier (24 bits)").hex(),
+        oui = ("llc.oui", "Organization Code", U32, "SNAP organizationally unique identifier (24 bits)"),
         typ = ("llc.type", "Type", U16, "SNAP protocol id as an EtherType (OUI 00-00-00 / 00-00-F8)").hex(),
         pid = ("llc.pid", "Protocol ID", U16, "SNAP protocol id (other OUIs)").hex(),
         cisco_pid = ("llc.cisco_pid", "PID", U16, "SNAP protocol id under Cisco's OUI 00-00-0C (CDP 0x2000, DTP 0x2004, ...)").hex(),

@@ -174,10 +174,12 @@ pcapx_core::field_table! {
         count_add_rr = ("dns.count.add_rr", "Additional RRs", U16, ""),
         qry_name = ("dns.qry.name", "Name", Str, "Question name, without the trailing dot"),
         qry_type = ("dns.qry.type", "Type", U16, ""),
-        qry_class = ("dns.qry.class", "Class", U16, "").hex(),
+        qry_class = ("dns.qry.class", "Class", U16, "Question class (mDNS: without the unicast-response bit)").hex(),
+        qry_qu = ("dns.qry.qu", "\"QU\" question", Bool, "mDNS: unicast response requested (top bit of the class)"),
         resp_name = ("dns.resp.name", "Name", Str, "Resource record owner name"),
         resp_type = ("dns.resp.type", "Type", U16, ""),
-        resp_class = ("dns.resp.class", "Class", U16, "").hex(),
+        resp_class = ("dns.resp.class", "Class", U16, "Record class (mDNS: without the cache-flush bit)").hex(),
+        resp_cache_flush = ("dns.resp.cache_flush", "Cache flush", Bool, "mDNS: the record replaces cached ones (top bit of the class)"),
         resp_ttl = ("dns.resp.ttl", "Time to live", U32, ""),
         resp_len = ("dns.resp.len", "Data length", U16, ""),
         a = ("dns.a", "Address", Ipv4, ""),
@@ -191,6 +193,12 @@ pcapx_core::field_table! {
         soa_mname = ("dns.soa.mname", "Primary name server", Str, ""),
         soa_rname = ("dns.soa.rname", "Responsible authority's mailbox", Str, ""),
     }
+}
+
+/// Is this DNS layer mDNS (UDP port 5353 on either side, as Wireshark's
+/// `mdns` dissector is bound)?
+fn is_mdns(cx: &Ctx<'_>) -> bool {
+    cx.prev_name() == Some("udp") && cx.ports().is_some_and(|(s, d)| s == 5353 || d == 5353)
 }
 
 /// The DNS dissector.
@@ -249,7 +257,13 @@ impl Dns {
         };
         cx.add(self.f.resp_type, Value::U64(u64::from(ty)));
         if ty != 41 {
-            cx.add(self.f.resp_class, Value::U64(u64::from(class)));
+            // mDNS (RFC 6762 10.2): the class's top bit is the cache-flush bit.
+            if is_mdns(cx) {
+                cx.add(self.f.resp_class, Value::U64(u64::from(class & 0x7fff)));
+                cx.add(self.f.resp_cache_flush, Value::Bool(class & 0x8000 != 0));
+            } else {
+                cx.add(self.f.resp_class, Value::U64(u64::from(class)));
+            }
             cx.add(self.f.resp_ttl, Value::U64(u64::from(ttl)));
         }
         cx.add(self.f.resp_len, Value::U64(u64::from(rdlen)));
@@ -355,7 +369,13 @@ impl Dns {
                 return msg.len();
             };
             cx.add(self.f.qry_type, Value::U64(u64::from(ty)));
-            cx.add(self.f.qry_class, Value::U64(u64::from(class)));
+            // mDNS (RFC 6762 5.4): the class's top bit asks for a unicast reply.
+            if is_mdns(cx) {
+                cx.add(self.f.qry_class, Value::U64(u64::from(class & 0x7fff)));
+                cx.add(self.f.qry_qu, Value::Bool(class & 0x8000 != 0));
+            } else {
+                cx.add(self.f.qry_class, Value::U64(u64::from(class)));
+            }
             off = next + 4;
         }
         let rrs = u32::from(counts[1]) + u32::from(counts[2]) + u32::from(counts[3]);

@@ -411,6 +411,17 @@ impl Dissector for Tcp {
             dport,
         );
         if !matches!(out.next, Next::Ports(..)) {
+            // A FIN without payload completes a PDU that runs to the end of
+            // the stream (an HTTP response without a length).
+            if tcp_len == 0
+                && let TcpDeseg::Pdus { .. } = cx.take_tcp_deseg()
+                && cx.continue_in(Source::Tcp)
+            {
+                return Outcome {
+                    next: Next::Ports(self.port_table, sport, dport),
+                    ..out
+                };
+            }
             return out;
         }
         // TCP desegmentation (the stateful pass, for an application
