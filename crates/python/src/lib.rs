@@ -698,6 +698,20 @@ fn fields<'py>(
         d.set_item("aliases", r.aliases)?;
         d.set_item("description", r.description)?;
         d.set_item("origin", r.origin)?;
+        // As `pcapx fields --json`: only hexadecimal fields carry a base.
+        if let Some(b) = r.base {
+            d.set_item("base", b)?;
+        }
+        if !r.value_names.is_empty() {
+            let names = PyList::empty(py);
+            for v in &r.value_names {
+                let n = PyDict::new(py);
+                n.set_item("value", v.value)?;
+                n.set_item("name", v.name)?;
+                names.append(n)?;
+            }
+            d.set_item("value_names", names)?;
+        }
         out.append(d)?;
     }
     Ok(out)
