@@ -465,10 +465,13 @@ unsafe fn array<T: Sized32>(p: *const T, count: u32) -> Result<Vec<T>, String> {
     }
     // SAFETY: at least one record; every record begins with its u32 size.
     let stride = unsafe { p.cast::<u32>().read_unaligned() } as usize;
-    if stride < T::SIZE_1_0 {
+    // This ABI's size or more (a later minor version), or exactly an
+    // earlier minor version's size; anything between is no compiler's.
+    if stride < std::mem::size_of::<T>() && stride != T::SIZE_1_0 {
         return Err(format!(
-            "record size {stride} is smaller than ABI 1.0's {}",
-            T::SIZE_1_0
+            "record size {stride} is neither ABI 1.0's {} nor at least this ABI's {}",
+            T::SIZE_1_0,
+            std::mem::size_of::<T>()
         ));
     }
     let take = stride.min(std::mem::size_of::<T>());

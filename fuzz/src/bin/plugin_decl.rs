@@ -50,6 +50,7 @@ struct Arena {
     fields: Vec<Vec<abi::FieldDecl>>,
     bindings: Vec<Vec<abi::BindingDecl>>,
     anomalies: Vec<Vec<abi::AnomalyDecl>>,
+    value_names: Vec<Vec<abi::ValueNameDecl>>,
 }
 
 impl Arena {
@@ -137,7 +138,26 @@ fn protocol(a: &mut Arena, b: &mut Bytes) -> abi::ProtocolDecl {
             display: a.string(b),
             description: a.string(b),
             aliases: a.list(b, alias_count),
+            value_name_count: 0,
+            value_names: std::ptr::null(),
         });
+        // ABI 1.1 value names: a few records (sizes sometimes off, names
+        // sometimes NULL or repeated values), on any field type.
+        let nv = b.pick(4);
+        if nv > 0 {
+            let names: Vec<abi::ValueNameDecl> = (0..nv)
+                .map(|_| abi::ValueNameDecl {
+                    size: size(b, size_of_u32::<abi::ValueNameDecl>()),
+                    value: u64::from(b.byte() % 4),
+                    name: a.string(b),
+                })
+                .collect();
+            if let Some(f) = fields.last_mut() {
+                f.value_name_count = u32::try_from(nv).unwrap_or(0);
+                f.value_names = names.as_ptr();
+            }
+            a.value_names.push(names);
+        }
     }
     let nb = b.pick(3);
     let mut bindings = Vec::new();
