@@ -225,6 +225,11 @@ pub(crate) enum Framing {
 /// that is not a request or status line, or a head not ended within
 /// [`MAX_HEAD`] bytes.
 pub(crate) fn message_len(data: &[u8]) -> PduLen {
+    // Cheap rejection before looking for a line end (this runs on the first
+    // payload of every TCP direction the desegmenter is asked to frame).
+    if !could_start(data) {
+        return PduLen::NotMine;
+    }
     match first_line(data) {
         Some(_) if !looks_like_http(data) => return PduLen::NotMine,
         None if data.len() >= MAX_HEAD || !could_start(data) => return PduLen::NotMine,
@@ -295,7 +300,7 @@ fn could_start(data: &[u8]) -> bool {
     }
     let token = data
         .iter()
-        .take_while(|b| b.is_ascii_uppercase() || **b == b'-')
+        .take_while(|b| b.is_ascii_uppercase() || **b == b'-' || **b == b'_')
         .count();
     token > 0 && (token == data.len() || data[token] == b' ')
 }
