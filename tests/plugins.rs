@@ -356,6 +356,29 @@ fn a_plugin_panicking_on_every_packet_is_reported_once_then_counted() {
     );
 }
 
+#[test]
+fn a_panic_outside_a_call_from_pcapx_is_printed_by_the_panic_hook() {
+    // The SDK's hook is silent only while pcapx is calling into the plugin
+    // (it asks the host, ABI 1.1 `in_plugin_call`); a panic while the entry
+    // point declares the plugin is not such a call, so its message shows,
+    // and the entry point returning NULL skips the plugin.
+    let p = panicky().to_str().unwrap().to_owned();
+    let o = Command::new(env!("CARGO_BIN_EXE_pcapx"))
+        .args(["plugins", "--plugin", &p])
+        .env("PANICKY_AT_LOAD", "1")
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(
+        err.contains("panicky plugin: deliberate panic while declaring"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the entry point returned NULL (the plugin declined to load); skipped"),
+        "{err}"
+    );
+}
+
 // ------------------------------------------------------------ loading rules
 
 #[test]

@@ -171,6 +171,10 @@ typedef struct pcapx_host_api {
     /* ABI 1.1 (check `size` first): the message of a caught panic/exception,
      * reported once per plugin with its packet; then return PCAPX_STATUS_PANICKED. */
     void (*panic_message)(void *cx, const uint8_t *ptr, size_t len);
+    /* ABI 1.1: 1 if the calling thread is inside a call from the host into a
+     * plugin, else 0; callable from any thread at any time (no cx). A panic or
+     * crash hook can use it to stay silent for what the call itself reports. */
+    int32_t (*in_plugin_call)(void);
 } pcapx_host_api;
 
 /* Read data[0..len) only. Return PCAPX_STATUS_OK or PCAPX_STATUS_FAILED. */
@@ -229,6 +233,9 @@ typedef struct pcapx_host_info {
     uint16_t abi_major;
     uint16_t abi_minor;
     const char *host_version;
+    /* ABI 1.1 (when `size` covers it): the callback table every dissect call
+     * receives, valid while the plugin is loaded. */
+    const struct pcapx_host_api *api;
 } pcapx_host_info;
 
 /* The entry point every v1 plugin exports. Return NULL to refuse to load. */

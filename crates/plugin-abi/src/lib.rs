@@ -231,6 +231,11 @@ pub type FlagFn = unsafe extern "C" fn(cx: *mut c_void);
 /// not NUL-terminated); called just before returning [`STATUS_PANICKED`], so
 /// the host can report the first one with its packet.
 pub type MessageFn = unsafe extern "C" fn(cx: *mut c_void, ptr: *const u8, len: usize);
+/// ABI 1.1: is the calling thread inside a call from the host into a plugin
+/// (1 yes, 0 no)? Callable at any time, from any thread, without a `cx`: a
+/// plugin's panic hook asks it to stay silent for panics its shim catches and
+/// reports through [`MessageFn`], and to print those raised anywhere else.
+pub type InCallFn = unsafe extern "C" fn() -> i32;
 
 /// The host's callbacks, valid during a [`DissectFn`] call with its `cx`.
 #[repr(C)]
@@ -251,6 +256,8 @@ pub struct HostApi {
     pub malformed: FlagFn,
     /// ABI 1.1 (present when `size >= HOST_API_SIZE_1_1`).
     pub panic_message: MessageFn,
+    /// ABI 1.1 (present when `size >= HOST_API_SIZE_1_1`).
+    pub in_plugin_call: InCallFn,
 }
 
 /// `HostApi::size` of an ABI 1.0 host: a plugin uses only the members a
@@ -351,6 +358,10 @@ pub struct HostInfo {
     pub abi_minor: u16,
     /// The host's version string, e.g. `0.1.0`.
     pub host_version: *const c_char,
+    /// ABI 1.1 (present when `size` covers it): the host's callbacks, the
+    /// same table every `dissect` call receives, valid while the plugin is
+    /// loaded. Lets a plugin reach [`HostApi::in_plugin_call`] outside a call.
+    pub api: *const HostApi,
 }
 
 /// The entry point's type: `const pcapx_plugin *pcapx_plugin_v1(const pcapx_host_info *)`.

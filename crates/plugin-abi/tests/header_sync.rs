@@ -51,6 +51,7 @@ fn checks() -> Checks {
         add_f64 => "add_f64", add_bool => "add_bool", add_time => "add_time",
         add_bytes => "add_bytes", add_str => "add_str", wants => "wants", anomaly => "anomaly",
         short => "short_", malformed => "malformed", panic_message => "panic_message",
+        in_plugin_call => "in_plugin_call",
     });
     layout!(k, abi::ProtocolDecl => "pcapx_protocol" {
         size => "size", field_count => "field_count", binding_count => "binding_count",
@@ -67,6 +68,7 @@ fn checks() -> Checks {
     });
     layout!(k, abi::HostInfo => "pcapx_host_info" {
         size => "size", abi_major => "abi_major", abi_minor => "abi_minor", host_version => "host_version",
+        api => "api",
     });
     constants!(k,
         "PCAPX_ABI_MAJOR" => abi::ABI_MAJOR, "PCAPX_ABI_MINOR" => abi::ABI_MINOR,

@@ -43,10 +43,11 @@ const SIGNALS: [c_int; 5] = [
 ];
 
 thread_local! {
-    /// (index of the plugin being called + 1, or 0; packet number).
+    /// (index of the plugin being called + 1, or 0 between calls; the packet
+    /// this thread last handed to a plugin's `dissect`, kept between calls
+    /// for the summaries that follow it). One thread-local per call: this
+    /// marker is on every plugin call's path.
     static CURRENT: Cell<(u32, u64)> = const { Cell::new((0, 0)) };
-    /// The packet this thread last handed to a plugin's `dissect`.
-    static PACKET: Cell<u64> = const { Cell::new(0) };
 }
 
 /// (plugin name, file) by crash index.
@@ -96,25 +97,29 @@ pub fn set_cleanup(f: fn()) {
 /// drops. `packet` is the frame number, or `None` for calls without one
 /// (summaries: the packet last dissected on this thread is used).
 pub(crate) fn enter(index: u32, packet: Option<u64>) -> InPlugin {
-    let packet = match packet {
-        Some(n) => {
-            PACKET.with(|p| p.set(n));
-            n
-        }
-        None => PACKET.with(Cell::get),
-    };
-    let prev = CURRENT.with(|c| c.replace((index.saturating_add(1), packet)));
-    InPlugin { prev }
+    CURRENT.with(|c| {
+        let (prev, last) = c.get();
+        c.set((index.saturating_add(1), packet.unwrap_or(last)));
+        InPlugin { prev }
+    })
+}
+
+/// Is this thread inside a call into a plugin? (ABI 1.1 `in_plugin_call`:
+/// the SDK's panic hook stays silent for panics the call will report.)
+pub(crate) fn in_plugin_call() -> bool {
+    CURRENT.with(|c| c.get().0 != 0)
 }
 
 /// See [`enter`].
 pub(crate) struct InPlugin {
-    prev: (u32, u64),
+    prev: u32,
 }
 
 impl Drop for InPlugin {
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.prev));
+        // The packet number stays: a summary call names the packet last
+        // dissected on this thread.
+        CURRENT.with(|c| c.set((self.prev, c.get().1)));
     }
 }
 

@@ -212,16 +212,10 @@ impl Dissector for PluginDissector {
             let _in = crate::crash::enter(self.crash_id, Some(packet));
             let mut call = CallCx {
                 cx,
-                fields: &self.fields,
-                anomalies: &self.anomalies,
+                owner: self,
+                packet,
                 failed: false,
                 emitted: false,
-                panic: PanicSink {
-                    plugin: &self.plugin,
-                    file: &self.file,
-                    failures: &self.failures,
-                    packet,
-                },
             };
             let (status, out) = self.fns.dissect(data, &info, &mut call);
             if status == abi::STATUS_PANICKED {
@@ -308,30 +302,22 @@ impl PluginDissector {
 /// every value is checked against the field's registered type.
 pub(crate) struct CallCx<'a, 'b> {
     cx: &'a mut Ctx<'b>,
-    fields: &'a [(FieldId, FieldType)],
-    anomalies: &'a [AnomalyId],
+    /// The dissector being called: its fields, anomalies and failure sink.
+    owner: &'a PluginDissector,
+    packet: u64,
     failed: bool,
     /// Something was recorded (a value, an anomaly): "not mine" is too late.
     emitted: bool,
-    panic: PanicSink<'a>,
-}
-
-/// Where a plugin's panic message goes during one call.
-struct PanicSink<'a> {
-    plugin: &'a str,
-    file: &'a str,
-    failures: &'a Failures,
-    packet: u64,
 }
 
 impl CallCx<'_, '_> {
     /// ABI 1.1: the plugin caught a panic; its message.
     pub(crate) fn panic_message(&mut self, msg: &[u8]) {
-        let p = &self.panic;
-        p.failures.report_first(
-            p.plugin,
-            p.file,
-            p.packet,
+        let o = self.owner;
+        o.failures.report_first(
+            &o.plugin,
+            &o.file,
+            self.packet,
             Some(&String::from_utf8_lossy(msg)),
         );
     }
@@ -350,7 +336,10 @@ impl CallCx<'_, '_> {
         i: u32,
         ok: impl FnOnce(FieldType) -> bool,
     ) -> Option<(FieldId, FieldType)> {
-        match usize::try_from(i).ok().and_then(|i| self.fields.get(i)) {
+        match usize::try_from(i)
+            .ok()
+            .and_then(|i| self.owner.fields.get(i))
+        {
             Some(&(id, t)) if ok(t) => {
                 self.emitted = true;
                 Some((id, t))
@@ -419,7 +408,10 @@ impl CallCx<'_, '_> {
         }
     }
     pub(crate) fn wants(&mut self, i: u32) -> bool {
-        match usize::try_from(i).ok().and_then(|i| self.fields.get(i)) {
+        match usize::try_from(i)
+            .ok()
+            .and_then(|i| self.owner.fields.get(i))
+        {
             Some(&(id, _)) => self.cx.wants(id),
             None => {
                 self.failed = true;
@@ -429,7 +421,10 @@ impl CallCx<'_, '_> {
     }
     pub(crate) fn anomaly(&mut self, i: u32) {
         self.emitted = true;
-        match usize::try_from(i).ok().and_then(|i| self.anomalies.get(i)) {
+        match usize::try_from(i)
+            .ok()
+            .and_then(|i| self.owner.anomalies.get(i))
+        {
             Some(&id) => self.cx.anomaly(id),
             None => self.failed = true,
         }

@@ -103,7 +103,7 @@ fn size_u32<T>() -> u32 {
 static HOST_VERSION: &CStr = c"0.1.0";
 
 /// The callbacks every plugin gets.
-#[allow(clippy::cast_possible_truncation)] // a record of 13 words always fits
+#[allow(clippy::cast_possible_truncation)] // a record of 15 words always fits
 const HOST_API_SIZE: u32 = std::mem::size_of::<abi::HostApi>() as u32;
 
 static HOST_API: abi::HostApi = abi::HostApi {
@@ -121,7 +121,12 @@ static HOST_API: abi::HostApi = abi::HostApi {
     short: cb_short,
     malformed: cb_malformed,
     panic_message: cb_panic_message,
+    in_plugin_call: cb_in_plugin_call,
 };
+
+extern "C" fn cb_in_plugin_call() -> i32 {
+    i32::from(crate::crash::in_plugin_call())
+}
 
 /// # Safety
 /// `cx` must be the pointer `ProtoFns::dissect` passed, during that call.
@@ -278,6 +283,7 @@ pub(crate) fn open(path: &Path) -> Result<(PluginDesc, Vec<ProtoFns>), PluginErr
         abi_major: abi::ABI_MAJOR,
         abi_minor: abi::ABI_MINOR,
         host_version: HOST_VERSION.as_ptr(),
+        api: &raw const HOST_API,
     };
     // SAFETY: `pcapx_plugin_v1` has type `EntryFn` by the ABI contract; `info`
     // is valid for the call. Plugins are loaded before any worker runs.

@@ -4,10 +4,10 @@
 //! slice and references, and calling the host's function pointers.
 #![allow(unsafe_code)]
 
-use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Once;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::abi;
 use crate::{Anomaly, Field, Info, Next, Outcome, Protocol};
@@ -133,29 +133,53 @@ unsafe fn bytes<'a>(data: *const u8, len: usize) -> &'a [u8] {
     unsafe { std::slice::from_raw_parts(data, len) }
 }
 
-thread_local! {
-    /// Inside a call from the host: a panic is caught by the shim and
-    /// reported to the host once, not printed by the panic hook per packet.
-    static IN_CALL: Cell<bool> = const { Cell::new(false) };
-}
+/// The host's callback table, from the entry point's `HostInfo` (ABI 1.1
+/// hosts), for the panic hook; null until then or with a 1.0 host.
+static HOST_API: AtomicPtr<abi::HostApi> = AtomicPtr::new(std::ptr::null_mut());
 
-/// Runs `f` catching panics; panics inside it are not printed by this
-/// library's panic hook (the host reports the first one with its packet and
-/// counts the rest). Panics elsewhere in the plugin reach the previous hook.
-fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, Box<dyn std::any::Any + Send>> {
+/// At load: installs (once) a panic hook that stays silent for panics inside
+/// a call from the host (the shim catches them and the host reports the
+/// first with its packet, then counts), and passes every other panic (a
+/// plugin's own thread, its entry point) to the previous hook. Whether the
+/// panicking thread is inside a call is asked of the host
+/// (`in_plugin_call`), so the calls themselves carry no per-call marker: a
+/// thread-local in a `cdylib` costs a `__tls_get_addr` call per access, a
+/// third of a null layer's boundary cost. With an ABI 1.0 host every panic
+/// is printed, as before ABI 1.1.
+pub(crate) fn install_panic_hook(host: *const abi::HostInfo) {
+    // SAFETY: the host passes a valid `HostInfo` (or null) for the call;
+    // `api` is read only when its `size` covers the member (ABI 1.1).
+    let api = unsafe {
+        host.as_ref()
+            .filter(|h| h.size as usize >= std::mem::size_of::<abi::HostInfo>())
+            .map_or(std::ptr::null(), |h| h.api)
+    };
+    // SAFETY: a non-null `api` is the host's static table, valid while the
+    // plugin is loaded; `in_plugin_call` is read only when `size` covers it.
+    let usable = unsafe { api.as_ref() }.is_some_and(|a| a.size as usize >= abi::HOST_API_SIZE_1_1);
+    if usable {
+        HOST_API.store(api.cast_mut(), Ordering::Release);
+    }
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let prev = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !IN_CALL.with(Cell::get) {
+            let api = HOST_API.load(Ordering::Acquire);
+            // SAFETY: non-null only when set above from a 1.1 host's table,
+            // which outlives the plugin; `in_plugin_call` takes no arguments
+            // and may be called from any thread.
+            let in_call =
+                unsafe { api.as_ref() }.is_some_and(|a| unsafe { (a.in_plugin_call)() } == 1);
+            if !in_call {
                 prev(info);
             }
         }));
     });
-    let was = IN_CALL.with(|c| c.replace(true));
-    let r = catch_unwind(AssertUnwindSafe(f));
-    IN_CALL.with(|c| c.set(was));
-    r
+}
+
+/// Runs `f` catching panics (see [`install_panic_hook`] for their messages).
+fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, Box<dyn std::any::Any + Send>> {
+    catch_unwind(AssertUnwindSafe(f))
 }
 
 /// The text of a panic payload (`panic!("…")` gives `&str` or `String`).

@@ -458,10 +458,11 @@ pub fn __protocol<P: Protocol>() -> Option<abi::ProtocolDecl> {
 #[doc(hidden)]
 pub fn __entry(
     cell: &'static OnceLock<usize>,
-    _host: *const abi::HostInfo,
+    host: *const abi::HostInfo,
     meta: PluginMeta,
     protocols: &[ProtocolBuilder],
 ) -> *const abi::PluginDecl {
+    ffi::install_panic_hook(host);
     let build = || -> Option<usize> {
         let protos = protocols.iter().map(|b| b()).collect::<Option<Vec<_>>>()?;
         let decl = abi::PluginDecl {

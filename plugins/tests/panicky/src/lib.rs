@@ -1,5 +1,7 @@
 //! Test-only plugin: panics on every packet (the SDK's shim catches it; the
-//! host marks the packet `plugin-failed`).
+//! host marks the packet `plugin-failed`). With `PANICKY_AT_LOAD` set it
+//! panics while declaring instead, outside any call from the host: the SDK's
+//! panic hook prints that one, and the entry point declines to load.
 use pcapx_plugin_sdk::{Cx, Declare, Field, FieldSpec, FieldType, Outcome, Protocol, pcapx_plugin};
 
 pub struct Panicky {
@@ -8,6 +10,10 @@ pub struct Panicky {
 
 impl Protocol for Panicky {
     fn declare(d: &mut Declare) -> Panicky {
+        assert!(
+            std::env::var_os("PANICKY_AT_LOAD").is_none(),
+            "panicky plugin: deliberate panic while declaring"
+        );
         d.protocol("panicky", "Panicking test protocol", "Panicky");
         d.bind("udp.port", 123);
         d.bind("udp.port", 69);
