@@ -298,11 +298,16 @@ fn could_start(data: &[u8]) -> bool {
     if b"HTTP/"[..n] == data[..n] {
         return true;
     }
+    // At most MAX_METHOD + 1 bytes are looked at: a longer run of
+    // upper-case letters is no method (as in `looks_like_http`), and an
+    // uncapped scan made a stream of them quadratic — every segment
+    // rescanned the whole pending head.
     let token = data
         .iter()
+        .take(MAX_METHOD + 1)
         .take_while(|b| b.is_ascii_uppercase() || **b == b'-' || **b == b'_')
         .count();
-    token > 0 && (token == data.len() || data[token] == b' ')
+    token > 0 && token <= MAX_METHOD && (token == data.len() || data[token] == b' ')
 }
 
 /// Frame the message at the start of `data` (one segment, or the PDUs the

@@ -458,6 +458,13 @@ fn tls_and_http_frame_pdus_like_tshark() {
         PduLen::Len(27)
     );
     assert_eq!(http(b"GET / HT"), PduLen::NeedMore);
+    // A method token is at most 20 characters: a longer run of upper-case
+    // letters is not held as a head in progress (it was, and a stream of
+    // them was rescanned at every segment).
+    assert_eq!(http(b"PROPFIND"), PduLen::NeedMore);
+    assert_eq!(http(&[b'Z'; 20]), PduLen::NeedMore);
+    assert_eq!(http(&[b'Z'; 21]), PduLen::NotMine);
+    assert_eq!(http(&[b'Z'; 1205]), PduLen::NotMine);
     assert_eq!(
         http(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab"),
         PduLen::Len(43)
