@@ -1277,3 +1277,81 @@ fn inbound_outbound_on_ethernet_like_tcpdump() {
         stderr(&back)
     );
 }
+
+#[test]
+fn list_interfaces_names_what_tcpdump_lists() {
+    // Inside namespace B: lo (up, loopback), vb (up), and a veth pair
+    // dn0/dn1 that is down; `pcapx capture --list-interfaces` lists the same interfaces as
+    // `tcpdump -D` with the same up/running/loopback states, and the link
+    // type of each.
+    let Some(lab) = Lab::new("list_interfaces_names_what_tcpdump_lists") else {
+        return;
+    };
+    sh(&[
+        "ip", "-n", &lab.b, "link", "add", "dn0", "type", "veth", "peer", "name", "dn1",
+    ]);
+    let o = lab.pcapx_in_b(&["capture", "--list-interfaces"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ours = String::from_utf8_lossy(&o.stdout).into_owned();
+    let t = lab
+        .cmd(&lab.b, "tcpdump", &["-D"])
+        .output()
+        .expect("tcpdump -D");
+    let theirs = String::from_utf8_lossy(&t.stdout).into_owned();
+    // `N.name [flags]` (tcpdump adds a description for `any` and a
+    // connection status on some interfaces): name -> flags we both report.
+    let parse = |s: &str| -> std::collections::BTreeMap<String, Vec<String>> {
+        s.lines()
+            .filter_map(|l| {
+                let (_, rest) = l.split_once('.')?;
+                let name = rest.split_whitespace().next()?.to_owned();
+                let flags = rest
+                    .rsplit_once('[')
+                    .map(|(_, f)| f.trim_end().trim_end_matches(|c| c != ']'))
+                    .unwrap_or("")
+                    .trim_end_matches(']')
+                    .split(", ")
+                    .filter(|f| matches!(*f, "Up" | "Running" | "Loopback"))
+                    .map(str::to_owned)
+                    .collect();
+                Some((name, flags))
+            })
+            .collect()
+    };
+    // tcpdump also lists libpcap's capture sources that are not network
+    // interfaces (Bluetooth monitor, NFLOG, NFQUEUE, D-Bus), each with a
+    // description in parentheses; pcapx captures from AF_PACKET interfaces
+    // only, so those are left out of the comparison (`any` has one too and
+    // stays).
+    let theirs_net: String = theirs
+        .lines()
+        .filter(|l| !l.contains(" (") || l.contains(".any "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (a, b) = (parse(&ours), parse(&theirs_net));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "interface names differ:\npcapx:\n{ours}\ntcpdump -D:\n{theirs}"
+    );
+    assert_eq!(
+        a, b,
+        "states differ:\npcapx:\n{ours}\ntcpdump -D:\n{theirs}"
+    );
+    for (name, lt) in [
+        ("lo", "EN10MB"),
+        ("vb", "EN10MB"),
+        ("dn0", "EN10MB"),
+        ("any", "LINUX_SLL2"),
+    ] {
+        assert!(
+            ours.lines()
+                .any(|l| l.contains(&format!(".{name} ")) && l.ends_with(lt)),
+            "{name} {lt}: {ours}"
+        );
+    }
+    assert!(
+        a["dn0"].is_empty() && a["vb"].iter().any(|f| f == "Up"),
+        "{ours}"
+    );
+}
