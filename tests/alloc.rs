@@ -79,6 +79,25 @@ struct Packet {
     data: Vec<u8>,
 }
 
+impl Packet {
+    /// The record the reader would hand over for this packet.
+    fn record(&self) -> pcapx_capture::Record<'_> {
+        pcapx_capture::Record {
+            number: self.number,
+            ts_ns: self.ts_ns,
+            caplen: self.caplen,
+            wirelen: self.wirelen,
+            linktype: self.linktype,
+            interface: self.interface,
+            section: 0,
+            offset: 0,
+            data: &self.data,
+            comment: None,
+            raw: &self.data,
+        }
+    }
+}
+
 fn read(file: &Path) -> Vec<Packet> {
     let mut out = Vec::new();
     let Ok(mut cap) = pcapx_capture::Capture::open(file) else {
@@ -249,19 +268,7 @@ fn check_stream_pass(engine: &Engine, file: &Path) -> (usize, u64, u64) {
     }
     let mut total = 0;
     for p in &packets {
-        let rec = pcapx_capture::Record {
-            number: p.number,
-            ts_ns: p.ts_ns,
-            caplen: p.caplen,
-            wirelen: p.wirelen,
-            linktype: p.linktype,
-            interface: p.interface,
-            section: 0,
-            offset: 0,
-            data: &p.data,
-            comment: None,
-            raw: &p.data,
-        };
+        let rec = p.record();
         arena.clear();
         total += allocations(|| {
             let _ = pass.record(&rec, &mut arena);
