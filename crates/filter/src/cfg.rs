@@ -201,8 +201,29 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32) -> Option<Vec<Insn>>
             // the registers: the same code does the same thing from each state.
             let mut entry = entry;
             merge_identical(&mut blocks, &mut entry);
-            Some(layout(blocks, entry, accept))
+            let mut insns = layout(blocks, entry, accept);
+            // libpcap's opt_root(): its root block is the expression's first
+            // test; when that is a constant (gen_true/gen_false: `ld #k`,
+            // `jeq #0`), the optimiser moves the root past it but keeps its
+            // `ld #k` in front of the new root's statements.
+            if let Some(k) = leading_constant(root) {
+                insns.insert(0, Insn::stmt(BPF_LD | BPF_IMM, k));
+            }
+            Some(insns)
         }
+    }
+}
+
+/// The `ld #k` of libpcap's constant block (`gen_uncond`: k = 0 for true, 1
+/// for false) when the first test of `c` in evaluation order is a constant.
+fn leading_constant(c: &Cond) -> Option<u32> {
+    match c {
+        Cond::True => Some(0),
+        Cond::False => Some(1),
+        Cond::Test(_) => None,
+        Cond::And(a, _) | Cond::Or(a, _) | Cond::Not(a) | Cond::If(a, _, _) => leading_constant(a),
+        Cond::Shared(a) => leading_constant(a),
+        Cond::Dual(opt, _) => leading_constant(opt),
     }
 }
 

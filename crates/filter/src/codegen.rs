@@ -1032,7 +1032,16 @@ impl Gen {
         if network_order {
             return cmp(off, BPF_W, family);
         }
-        match self.null_order {
+        // A live capture has no savefile byte order: the AF_ value is in
+        // this host's order (libpcap's htonl() of it).
+        let order = match self.null_order {
+            NullByteOrder::Either if self.live && cfg!(target_endian = "little") => {
+                NullByteOrder::Little
+            }
+            NullByteOrder::Either if self.live => NullByteOrder::Big,
+            o => o,
+        };
+        match order {
             NullByteOrder::Big => cmp(off, BPF_W, family),
             NullByteOrder::Little => cmp(off, BPF_W, family.swap_bytes()),
             NullByteOrder::Either => Cond::or(
@@ -1062,6 +1071,10 @@ impl Gen {
                 let net = self.link == Link::Loop;
                 match p {
                     ETHERTYPE_IP => self.loopback_linktype(2, net),
+                    // A live capture (pcap_open_dead, `tcpdump -d`) checks
+                    // only this platform's AF_INET6 (Linux: 10); a savefile
+                    // the three BSD values.
+                    ETHERTYPE_IPV6 if self.live => self.loopback_linktype(10, net),
                     ETHERTYPE_IPV6 => Cond::or(
                         Cond::or(
                             self.loopback_linktype(24, net),
@@ -1948,10 +1961,20 @@ impl Gen {
     }
 
     /// `ifindex N` (libpcap's `gen_ifindex()`): the interface index of the
-    /// Linux cooked v2 header; other link types carry none in a savefile.
+    /// Linux cooked v2 header; other link types carry none in a savefile, and
+    /// read the socket's in a live capture.
     pub fn ifindex(&self, n: u32) -> GResult<Cond> {
         if self.link == Link::Sll2 && self.off_linkhdr == Off::abs(0) {
             return Ok(cmp(self.linkhdr(4), BPF_W, n));
+        }
+        // libpcap on Linux, live capture: the socket's interface index
+        // (`ld [ifidx]`, SKF_AD_IFINDEX), on every link type.
+        if self.live && self.link != Link::Sll2 {
+            return Ok(cmp(
+                self.linkhdr(crate::insn::SKF_AD_OFF + crate::insn::SKF_AD_IFINDEX),
+                BPF_W,
+                n,
+            ));
         }
         Err(format!(
             "ifindex not supported on {} when reading savefiles",
