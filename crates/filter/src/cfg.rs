@@ -30,6 +30,10 @@ pub(crate) struct Test {
 #[derive(Clone, Debug)]
 pub(crate) enum Cond {
     True,
+    /// Always true, but no test of libpcap's: a joint of the code generator's
+    /// own structure (a run-time prologue's "continue"). Unlike [`Cond::True`]
+    /// (libpcap's `gen_true`), it is never a block, even unoptimised.
+    Join,
     False,
     Test(Test),
     And(Box<Cond>, Box<Cond>),
@@ -126,7 +130,23 @@ fn emit(
             let c = if plain { raw } else { opt };
             emit(c, t, f, blocks, memo, floor, plain)
         }
-        Cond::True => t,
+        // Unoptimised, libpcap's gen_true/gen_false stay blocks of their own:
+        // `ld #0` (true) or `ld #1` (false), then `jeq #0`.
+        Cond::True | Cond::False if plain => {
+            blocks.push(Block {
+                impure: false,
+                stmts: vec![Insn::stmt(
+                    BPF_LD | BPF_IMM,
+                    u32::from(matches!(c, Cond::False)),
+                )],
+                code: BPF_JMP | BPF_JEQ | BPF_K,
+                k: 0,
+                jt: t,
+                jf: f,
+            });
+            Target::Block(blocks.len() - 1)
+        }
+        Cond::True | Cond::Join => t,
         Cond::False => f,
         Cond::Not(a) => emit(a, f, t, blocks, memo, floor, plain),
         Cond::If(c, a, b) => {
@@ -220,7 +240,7 @@ fn leading_constant(c: &Cond) -> Option<u32> {
     match c {
         Cond::True => Some(0),
         Cond::False => Some(1),
-        Cond::Test(_) => None,
+        Cond::Test(_) | Cond::Join => None,
         Cond::And(a, _) | Cond::Or(a, _) | Cond::Not(a) | Cond::If(a, _, _) => leading_constant(a),
         Cond::Shared(a) => leading_constant(a),
         Cond::Dual(opt, _) => leading_constant(opt),

@@ -487,7 +487,7 @@ fn cmp_ge(off: Off, size: u16, v: u32) -> Cond {
 fn and_all(conds: impl IntoIterator<Item = Cond>) -> Cond {
     let mut it = conds.into_iter();
     let Some(mut acc) = it.next() else {
-        return Cond::True;
+        return Cond::Join;
     };
     for c in it {
         acc = Cond::and(acc, c);
@@ -504,7 +504,7 @@ fn always(mut stmts: Vec<Insn>) -> Cond {
 /// Does any statement of `c` read scratch slot `r`?
 fn uses_reg(c: &Cond, r: u32) -> bool {
     match c {
-        Cond::True | Cond::False => false,
+        Cond::True | Cond::False | Cond::Join => false,
         Cond::Test(t) => t.stmts.iter().any(|s| {
             matches!(s.code & 0x07, BPF_LD | BPF_LDX) && s.code & 0xe0 == BPF_MEM && s.k == r
         }),
@@ -1066,7 +1066,10 @@ impl Gen {
         Ok(match self.link {
             Link::Ethernet if self.atm => self.with_ll_check(self.ether_linktype(p)),
             Link::Ethernet => self.ether_linktype(p),
-            Link::Sll | Link::Sll2 => self.sll_linktype(p),
+            Link::Sll => self.sll_linktype(p),
+            // libpcap (1.10 and current) has no SLL2 case in gen_linktype: the
+            // protocol field is compared as an Ethernet type, whatever the value.
+            Link::Sll2 => cmp(self.linktype_off(0), BPF_H, p),
             Link::Null | Link::Loop => {
                 let net = self.link == Link::Loop;
                 match p {
@@ -1718,7 +1721,7 @@ impl Gen {
     pub fn with_ppi_check(&self, cond: Cond) -> Cond {
         // (not for the empty expression, which libpcap compiles to a bare
         // `ret`)
-        if self.dlt != 192 || matches!(cond, Cond::True) {
+        if self.dlt != 192 || matches!(cond, Cond::True | Cond::Join) {
             return cond;
         }
         Cond::and(
@@ -1844,7 +1847,7 @@ impl Gen {
                         0x20,
                     )),
                     Box::new(round.clone()),
-                    Box::new(Cond::True),
+                    Box::new(Cond::Join),
                 )
             };
             // the `present` word: flags (bit 1), extended (bit 31), TSFT (bit 0)
@@ -1855,7 +1858,7 @@ impl Gen {
             );
             let no_ext = Cond::If(
                 Box::new(fc(0x0000_0080)),
-                Box::new(Cond::True),
+                Box::new(Cond::Join),
                 Box::new(tsft),
             );
             Cond::If(
@@ -1865,10 +1868,10 @@ impl Gen {
                     0x0200_0000,
                 )),
                 Box::new(no_ext),
-                Box::new(Cond::True),
+                Box::new(Cond::Join),
             )
         } else {
-            Cond::True
+            Cond::Join
         };
         let datapad = Cond::Shared(std::rc::Rc::new(datapad));
         let qos = Cond::If(
@@ -1887,10 +1890,10 @@ impl Gen {
             Box::new(first),
             Box::new(Cond::If(
                 Box::new(fc(0x04)),
-                Box::new(Cond::True),
+                Box::new(Cond::Join),
                 Box::new(qos),
             )),
-            Box::new(Cond::True),
+            Box::new(Cond::Join),
         ));
         parts.push(cond);
         and_all(parts)

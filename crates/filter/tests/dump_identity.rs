@@ -244,11 +244,16 @@ fn dump_identity_per_linktype() {
             observed.insert((name.clone(), expr.clone()), *k);
         }
     }
-    println!("dump identity vs tcpdump -d: link type, source: identical/compared (differ, pcapx-refuses, tcpdump-refuses, both-refused)");
+    println!(
+        "dump identity vs tcpdump -d: link type, source: identical/compared (differ, pcapx-refuses, tcpdump-refuses, both-refused)"
+    );
     let (mut same, mut compared) = (0, 0);
     for ((name, src), counts) in &table {
         let c = |k| counts.get(&k).copied().unwrap_or(0);
-        let cmp = c(Kind::Same) + c(Kind::Differ) + c(Kind::OnlyPcapxRefused) + c(Kind::OnlyTcpdumpRefused);
+        let cmp = c(Kind::Same)
+            + c(Kind::Differ)
+            + c(Kind::OnlyPcapxRefused)
+            + c(Kind::OnlyTcpdumpRefused);
         same += c(Kind::Same);
         compared += cmp;
         println!(
@@ -286,10 +291,9 @@ fn dump_identity_per_linktype() {
             Some((kind, reason)) if kind == k.name() => {
                 *by_reason.entry(reason.as_str()).or_default() += 1;
             }
-            Some((kind, _)) => failures.push(format!(
-                "{lt}\t{expr}\t{}\t(listed as {kind})",
-                k.name()
-            )),
+            Some((kind, _)) => {
+                failures.push(format!("{lt}\t{expr}\t{}\t(listed as {kind})", k.name()))
+            }
             None => failures.push(format!("NEW\t{lt}\t{expr}\t{}", k.name())),
         }
     }
