@@ -297,7 +297,7 @@ fn dump_identity_per_linktype() {
             None => failures.push(format!("NEW\t{lt}\t{expr}\t{}", k.name())),
         }
     }
-    for ((lt, expr), _) in &listed {
+    for (lt, expr) in listed.keys() {
         if !observed.contains_key(&(lt.clone(), expr.clone())) {
             failures.push(format!(
                 "NOW IDENTICAL (or refused by both): {lt}\t{expr}: delete its line from {EXCEPTIONS}"
