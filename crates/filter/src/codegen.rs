@@ -606,7 +606,9 @@ fn ethertype_to_ppptype(p: u32) -> u32 {
         ETHERTYPE_IPV6 => 0x0057,
         ETHERTYPE_DN => 0x0027,
         ETHERTYPE_ATALK => 0x0029,
-        ETHERTYPE_IPX | LLCSAP_IPX => 0x002b,
+        // ETHERTYPE_NS (Xerox NS IDP) -> PPP_NS
+        0x0600 => 0x0025,
+        LLCSAP_IPX => 0x002b,
         LLCSAP_ISONS => 0x0023,
         LLCSAP_8021D => 0x0031,
         other => other,

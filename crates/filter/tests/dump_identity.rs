@@ -38,8 +38,9 @@ const REASONS: &[(&str, &str)] = &[
     (
         "libpcap-1.11",
         "pcapx follows current libpcap where it fixed or extended 1.10 (range errors, \
-         `sls != N`, PPI type/dir, DSA tags, MS/TP addresses, ARCnet `$XX`); the local 1.10 \
-         compiles or refuses differently",
+         `sls|vpi|vci != N`, PPI type/dir, DSA tags, MS/TP and ARCnet `$XX` addresses, \
+         `ether proto lldp|slow`, `vxlan`, optimiser fixes for `byte N & M` on IPV4 and \
+         `ldb` + `& 0xffffffff`); the local 1.10 compiles or refuses differently",
     ),
     (
         "open",
