@@ -56,12 +56,22 @@ pub(crate) const PC_NH: u32 = 14;
 /// See [`PC_NH`].
 pub(crate) const PC_OFF: u32 = 15;
 
-/// Does a block touch a scratch slot at or above `floor` (cross-block state)?
-fn impure(stmts: &[Insn], floor: u32) -> bool {
+/// Scratch slots that carry state across blocks: every slot from `floor` up,
+/// except that loads of the `fixed` slots (a bit per slot: the run-time header
+/// lengths a prologue stores once, before any test) are pure.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slots {
+    pub floor: u32,
+    pub fixed: u16,
+}
+
+/// Does a block touch cross-block state (see [`Slots`])?
+fn impure(stmts: &[Insn], slots: Slots) -> bool {
     stmts.iter().any(|s| {
-        let touches_mem = matches!(class(s.code), BPF_ST | BPF_STX)
-            || (matches!(class(s.code), BPF_LD | BPF_LDX) && mode(s.code) == BPF_MEM);
-        touches_mem && s.k >= floor
+        let store = matches!(class(s.code), BPF_ST | BPF_STX);
+        let load = matches!(class(s.code), BPF_LD | BPF_LDX) && mode(s.code) == BPF_MEM;
+        let fixed = s.k < 16 && slots.fixed & (1 << s.k) != 0;
+        (store || (load && !fixed)) && s.k >= slots.floor
     })
 }
 
@@ -113,7 +123,7 @@ fn emit(
     f: Target,
     blocks: &mut Vec<Block>,
     memo: &mut Memo,
-    floor: u32,
+    floor: Slots,
     plain: bool,
 ) -> Target {
     match c {
@@ -181,7 +191,8 @@ fn emit(
 /// Compile a condition to a flat program returning `accept` or 0; scratch
 /// slots from `floor` up carry state across blocks.
 /// Returns `None` when the program rejects every packet.
-pub(crate) fn compile(root: &Cond, accept: u32, floor: u32) -> Option<Vec<Insn>> {
+pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Option<Vec<Insn>> {
+    let floor = Slots { floor, fixed };
     let mut rev = Vec::new();
     let entry = emit(
         root,
@@ -253,6 +264,7 @@ fn leading_constant(c: &Cond) -> Option<u32> {
 /// as generated, in libpcap's block order. Only blocks that always continue
 /// (a prologue's stores) lose their constant test and become straight code.
 pub(crate) fn compile_plain(root: &Cond, accept: u32, floor: u32) -> Vec<Insn> {
+    let floor = Slots { floor, fixed: 0 };
     let mut rev = Vec::new();
     let entry = emit(
         root,
@@ -1351,7 +1363,7 @@ mod tests {
             Cond::and(test(12, 0x800), byte(6)),
             Cond::and(test(12, 0x800), byte(17)),
         );
-        let p = compile(&c, 100, PC_NH).unwrap();
+        let p = compile(&c, 100, PC_NH, 0).unwrap();
         let d = dump(&p);
         assert_eq!(d.matches("ldh      [12]").count(), 1, "{d}");
         assert_eq!(d.matches("ldb      [23]").count(), 1, "{d}");
@@ -1364,7 +1376,7 @@ mod tests {
             Cond::or(test(0, 1), test(2, 1)),
             Cond::or(test(0, 2), test(2, 2)),
         );
-        let p = compile(&c, 100, PC_NH).unwrap();
+        let p = compile(&c, 100, PC_NH, 0).unwrap();
         let d = dump(&p);
         assert_eq!(d.matches("ldh      [0]").count(), 1, "{d}");
         assert_eq!(d.matches("ldh      [2]").count(), 1, "{d}");
@@ -1384,9 +1396,9 @@ mod tests {
     #[test]
     fn contradiction_rejects_everything() {
         let c = Cond::and(test(12, 0x800), test(12, 0x86dd));
-        assert!(compile(&c, 100, PC_NH).is_none());
+        assert!(compile(&c, 100, PC_NH, 0).is_none());
         assert_eq!(
-            compile(&Cond::True, 7, PC_NH).unwrap(),
+            compile(&Cond::True, 7, PC_NH, 0).unwrap(),
             vec![Insn::stmt(BPF_RET | BPF_K, 7)]
         );
     }
@@ -1402,7 +1414,7 @@ mod tests {
             k: 5,
         });
         assert_eq!(
-            compile(&c, 9, PC_NH).unwrap(),
+            compile(&c, 9, PC_NH, 0).unwrap(),
             vec![Insn::stmt(BPF_RET | BPF_K, 9)]
         );
     }
@@ -1414,7 +1426,7 @@ mod tests {
             c = Cond::or(Cond::and(test(2 * i, i), test(2 * i + 1, i)), c);
         }
         let c = Cond::and(c, test(1000, 1));
-        let p = compile(&c, 1, PC_NH).unwrap();
+        let p = compile(&c, 1, PC_NH, 0).unwrap();
         crate::vm::validate(&p).unwrap();
         assert!(p.iter().any(|i| i.code == JA));
     }

@@ -866,6 +866,28 @@ impl Gen {
         self.reg_floor
     }
 
+    /// The registers a run-time header prologue stores once before any
+    /// test (PFLOG's header length, the radio/802.11 header lengths), as a
+    /// bit per slot: loading them is a pure function of the packet.
+    pub fn prologue_regs(&self) -> u16 {
+        let mut m = 0u16;
+        let mut add = |r: u32| {
+            if r < 16 {
+                m |= 1 << r;
+            }
+        };
+        if let Some(r) = self.pflog_reg {
+            add(r);
+        }
+        if let Some((hdr, pl)) = self.wlan_regs {
+            if let Some(h) = hdr {
+                add(h);
+            }
+            add(pl);
+        }
+        m
+    }
+
     fn alloc_reg(&mut self) -> GResult<u32> {
         if self.reg_floor <= MIN_TEMPORARIES {
             return Err("too many registers needed to evaluate expression".into());

@@ -238,7 +238,7 @@ fn compile_steps(
         16
     };
     let rejects_all =
-        !plain && bare.is_some_and(|b| cfg::compile(&b, snaplen, bare_floor).is_none());
+        !plain && bare.is_some_and(|b| cfg::compile(&b, snaplen, bare_floor, 0).is_none());
     let mut compiled = if rejects_all {
         None
     } else if plain {
@@ -246,7 +246,7 @@ fn compile_steps(
         // is the code generator's, test for test.
         Some(cfg::compile_plain(&cond, snaplen, p.g.scratch_limit()))
     } else {
-        cfg::compile(&cond, snaplen, p.g.scratch_limit())
+        cfg::compile(&cond, snaplen, p.g.scratch_limit(), p.g.prologue_regs())
     };
     // libpcap's register numbers for the run-time offsets.
     if let Some(insns) = compiled.as_mut() {
