@@ -15,7 +15,12 @@ fn main() {
             std::process::exit(2);
         }
     };
-    match pcapx_filter::compile(&expr, lt, 0) {
+    // `tcpdump -d` compiles for a live capture, as `pcapx filter --dump` does.
+    let opts = pcapx_filter::Options {
+        live: true,
+        ..pcapx_filter::Options::new(lt)
+    };
+    match pcapx_filter::compile_with(&expr, &opts) {
         Ok(p) => print!("{}", p.dump()),
         Err(e) => {
             eprintln!("{}", e.render(&expr));

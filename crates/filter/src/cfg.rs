@@ -30,6 +30,10 @@ pub(crate) struct Test {
 #[derive(Clone, Debug)]
 pub(crate) enum Cond {
     True,
+    /// Always true, but no test of libpcap's: a joint of the code generator's
+    /// own structure (a run-time prologue's "continue"). Unlike [`Cond::True`]
+    /// (libpcap's `gen_true`), it is never a block, even unoptimised.
+    Join,
     False,
     Test(Test),
     And(Box<Cond>, Box<Cond>),
@@ -52,12 +56,22 @@ pub(crate) const PC_NH: u32 = 14;
 /// See [`PC_NH`].
 pub(crate) const PC_OFF: u32 = 15;
 
-/// Does a block touch a scratch slot at or above `floor` (cross-block state)?
-fn impure(stmts: &[Insn], floor: u32) -> bool {
+/// Scratch slots that carry state across blocks: every slot from `floor` up,
+/// except that loads of the `fixed` slots (a bit per slot: the run-time header
+/// lengths a prologue stores once, before any test) are pure.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slots {
+    pub floor: u32,
+    pub fixed: u16,
+}
+
+/// Does a block touch cross-block state (see [`Slots`])?
+fn impure(stmts: &[Insn], slots: Slots) -> bool {
     stmts.iter().any(|s| {
-        let touches_mem = matches!(class(s.code), BPF_ST | BPF_STX)
-            || (matches!(class(s.code), BPF_LD | BPF_LDX) && mode(s.code) == BPF_MEM);
-        touches_mem && s.k >= floor
+        let store = matches!(class(s.code), BPF_ST | BPF_STX);
+        let load = matches!(class(s.code), BPF_LD | BPF_LDX) && mode(s.code) == BPF_MEM;
+        let fixed = s.k < 16 && slots.fixed & (1 << s.k) != 0;
+        (store || (load && !fixed)) && s.k >= slots.floor
     })
 }
 
@@ -109,7 +123,7 @@ fn emit(
     f: Target,
     blocks: &mut Vec<Block>,
     memo: &mut Memo,
-    floor: u32,
+    floor: Slots,
     plain: bool,
 ) -> Target {
     match c {
@@ -126,7 +140,23 @@ fn emit(
             let c = if plain { raw } else { opt };
             emit(c, t, f, blocks, memo, floor, plain)
         }
-        Cond::True => t,
+        // Unoptimised, libpcap's gen_true/gen_false stay blocks of their own:
+        // `ld #0` (true) or `ld #1` (false), then `jeq #0`.
+        Cond::True | Cond::False if plain => {
+            blocks.push(Block {
+                impure: false,
+                stmts: vec![Insn::stmt(
+                    BPF_LD | BPF_IMM,
+                    u32::from(matches!(c, Cond::False)),
+                )],
+                code: BPF_JMP | BPF_JEQ | BPF_K,
+                k: 0,
+                jt: t,
+                jf: f,
+            });
+            Target::Block(blocks.len() - 1)
+        }
+        Cond::True | Cond::Join => t,
         Cond::False => f,
         Cond::Not(a) => emit(a, f, t, blocks, memo, floor, plain),
         Cond::If(c, a, b) => {
@@ -161,7 +191,8 @@ fn emit(
 /// Compile a condition to a flat program returning `accept` or 0; scratch
 /// slots from `floor` up carry state across blocks.
 /// Returns `None` when the program rejects every packet.
-pub(crate) fn compile(root: &Cond, accept: u32, floor: u32) -> Option<Vec<Insn>> {
+pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Option<Vec<Insn>> {
+    let floor = Slots { floor, fixed };
     let mut rev = Vec::new();
     let entry = emit(
         root,
@@ -201,8 +232,29 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32) -> Option<Vec<Insn>>
             // the registers: the same code does the same thing from each state.
             let mut entry = entry;
             merge_identical(&mut blocks, &mut entry);
-            Some(layout(blocks, entry, accept))
+            let mut insns = layout(blocks, entry, accept);
+            // libpcap's opt_root(): its root block is the expression's first
+            // test; when that is a constant (gen_true/gen_false: `ld #k`,
+            // `jeq #0`), the optimiser moves the root past it but keeps its
+            // `ld #k` in front of the new root's statements.
+            if let Some(k) = leading_constant(root) {
+                insns.insert(0, Insn::stmt(BPF_LD | BPF_IMM, k));
+            }
+            Some(insns)
         }
+    }
+}
+
+/// The `ld #k` of libpcap's constant block (`gen_uncond`: k = 0 for true, 1
+/// for false) when the first test of `c` in evaluation order is a constant.
+fn leading_constant(c: &Cond) -> Option<u32> {
+    match c {
+        Cond::True => Some(0),
+        Cond::False => Some(1),
+        Cond::Test(_) | Cond::Join => None,
+        Cond::And(a, _) | Cond::Or(a, _) | Cond::Not(a) | Cond::If(a, _, _) => leading_constant(a),
+        Cond::Shared(a) => leading_constant(a),
+        Cond::Dual(opt, _) => leading_constant(opt),
     }
 }
 
@@ -212,6 +264,7 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32) -> Option<Vec<Insn>>
 /// as generated, in libpcap's block order. Only blocks that always continue
 /// (a prologue's stores) lose their constant test and become straight code.
 pub(crate) fn compile_plain(root: &Cond, accept: u32, floor: u32) -> Vec<Insn> {
+    let floor = Slots { floor, fixed: 0 };
     let mut rev = Vec::new();
     let entry = emit(
         root,
@@ -1310,7 +1363,7 @@ mod tests {
             Cond::and(test(12, 0x800), byte(6)),
             Cond::and(test(12, 0x800), byte(17)),
         );
-        let p = compile(&c, 100, PC_NH).unwrap();
+        let p = compile(&c, 100, PC_NH, 0).unwrap();
         let d = dump(&p);
         assert_eq!(d.matches("ldh      [12]").count(), 1, "{d}");
         assert_eq!(d.matches("ldb      [23]").count(), 1, "{d}");
@@ -1323,7 +1376,7 @@ mod tests {
             Cond::or(test(0, 1), test(2, 1)),
             Cond::or(test(0, 2), test(2, 2)),
         );
-        let p = compile(&c, 100, PC_NH).unwrap();
+        let p = compile(&c, 100, PC_NH, 0).unwrap();
         let d = dump(&p);
         assert_eq!(d.matches("ldh      [0]").count(), 1, "{d}");
         assert_eq!(d.matches("ldh      [2]").count(), 1, "{d}");
@@ -1343,9 +1396,9 @@ mod tests {
     #[test]
     fn contradiction_rejects_everything() {
         let c = Cond::and(test(12, 0x800), test(12, 0x86dd));
-        assert!(compile(&c, 100, PC_NH).is_none());
+        assert!(compile(&c, 100, PC_NH, 0).is_none());
         assert_eq!(
-            compile(&Cond::True, 7, PC_NH).unwrap(),
+            compile(&Cond::True, 7, PC_NH, 0).unwrap(),
             vec![Insn::stmt(BPF_RET | BPF_K, 7)]
         );
     }
@@ -1361,7 +1414,7 @@ mod tests {
             k: 5,
         });
         assert_eq!(
-            compile(&c, 9, PC_NH).unwrap(),
+            compile(&c, 9, PC_NH, 0).unwrap(),
             vec![Insn::stmt(BPF_RET | BPF_K, 9)]
         );
     }
@@ -1373,7 +1426,7 @@ mod tests {
             c = Cond::or(Cond::and(test(2 * i, i), test(2 * i + 1, i)), c);
         }
         let c = Cond::and(c, test(1000, 1));
-        let p = compile(&c, 1, PC_NH).unwrap();
+        let p = compile(&c, 1, PC_NH, 0).unwrap();
         crate::vm::validate(&p).unwrap();
         assert!(p.iter().any(|i| i.code == JA));
     }

@@ -487,7 +487,7 @@ fn cmp_ge(off: Off, size: u16, v: u32) -> Cond {
 fn and_all(conds: impl IntoIterator<Item = Cond>) -> Cond {
     let mut it = conds.into_iter();
     let Some(mut acc) = it.next() else {
-        return Cond::True;
+        return Cond::Join;
     };
     for c in it {
         acc = Cond::and(acc, c);
@@ -504,7 +504,7 @@ fn always(mut stmts: Vec<Insn>) -> Cond {
 /// Does any statement of `c` read scratch slot `r`?
 fn uses_reg(c: &Cond, r: u32) -> bool {
     match c {
-        Cond::True | Cond::False => false,
+        Cond::True | Cond::False | Cond::Join => false,
         Cond::Test(t) => t.stmts.iter().any(|s| {
             matches!(s.code & 0x07, BPF_LD | BPF_LDX) && s.code & 0xe0 == BPF_MEM && s.k == r
         }),
@@ -606,7 +606,9 @@ fn ethertype_to_ppptype(p: u32) -> u32 {
         ETHERTYPE_IPV6 => 0x0057,
         ETHERTYPE_DN => 0x0027,
         ETHERTYPE_ATALK => 0x0029,
-        ETHERTYPE_IPX | LLCSAP_IPX => 0x002b,
+        // ETHERTYPE_NS (Xerox NS IDP) -> PPP_NS
+        0x0600 => 0x0025,
+        LLCSAP_IPX => 0x002b,
         LLCSAP_ISONS => 0x0023,
         LLCSAP_8021D => 0x0031,
         other => other,
@@ -864,6 +866,28 @@ impl Gen {
         self.reg_floor
     }
 
+    /// The registers a run-time header prologue stores once before any
+    /// test (PFLOG's header length, the radio/802.11 header lengths), as a
+    /// bit per slot: loading them is a pure function of the packet.
+    pub fn prologue_regs(&self) -> u16 {
+        let mut m = 0u16;
+        let mut add = |r: u32| {
+            if r < 16 {
+                m |= 1 << r;
+            }
+        };
+        if let Some(r) = self.pflog_reg {
+            add(r);
+        }
+        if let Some((hdr, pl)) = self.wlan_regs {
+            if let Some(h) = hdr {
+                add(h);
+            }
+            add(pl);
+        }
+        m
+    }
+
     fn alloc_reg(&mut self) -> GResult<u32> {
         if self.reg_floor <= MIN_TEMPORARIES {
             return Err("too many registers needed to evaluate expression".into());
@@ -1032,7 +1056,16 @@ impl Gen {
         if network_order {
             return cmp(off, BPF_W, family);
         }
-        match self.null_order {
+        // A live capture has no savefile byte order: the AF_ value is in
+        // this host's order (libpcap's htonl() of it).
+        let order = match self.null_order {
+            NullByteOrder::Either if self.live && cfg!(target_endian = "little") => {
+                NullByteOrder::Little
+            }
+            NullByteOrder::Either if self.live => NullByteOrder::Big,
+            o => o,
+        };
+        match order {
             NullByteOrder::Big => cmp(off, BPF_W, family),
             NullByteOrder::Little => cmp(off, BPF_W, family.swap_bytes()),
             NullByteOrder::Either => Cond::or(
@@ -1057,11 +1090,18 @@ impl Gen {
         Ok(match self.link {
             Link::Ethernet if self.atm => self.with_ll_check(self.ether_linktype(p)),
             Link::Ethernet => self.ether_linktype(p),
-            Link::Sll | Link::Sll2 => self.sll_linktype(p),
+            Link::Sll => self.sll_linktype(p),
+            // libpcap (1.10 and current) has no SLL2 case in gen_linktype: the
+            // protocol field is compared as an Ethernet type, whatever the value.
+            Link::Sll2 => cmp(self.linktype_off(0), BPF_H, p),
             Link::Null | Link::Loop => {
                 let net = self.link == Link::Loop;
                 match p {
                     ETHERTYPE_IP => self.loopback_linktype(2, net),
+                    // A live capture (pcap_open_dead, `tcpdump -d`) checks
+                    // only this platform's AF_INET6 (Linux: 10); a savefile
+                    // the three BSD values.
+                    ETHERTYPE_IPV6 if self.live => self.loopback_linktype(10, net),
                     ETHERTYPE_IPV6 => Cond::or(
                         Cond::or(
                             self.loopback_linktype(24, net),
@@ -1705,7 +1745,7 @@ impl Gen {
     pub fn with_ppi_check(&self, cond: Cond) -> Cond {
         // (not for the empty expression, which libpcap compiles to a bare
         // `ret`)
-        if self.dlt != 192 || matches!(cond, Cond::True) {
+        if self.dlt != 192 || matches!(cond, Cond::True | Cond::Join) {
             return cond;
         }
         Cond::and(
@@ -1831,7 +1871,7 @@ impl Gen {
                         0x20,
                     )),
                     Box::new(round.clone()),
-                    Box::new(Cond::True),
+                    Box::new(Cond::Join),
                 )
             };
             // the `present` word: flags (bit 1), extended (bit 31), TSFT (bit 0)
@@ -1842,7 +1882,7 @@ impl Gen {
             );
             let no_ext = Cond::If(
                 Box::new(fc(0x0000_0080)),
-                Box::new(Cond::True),
+                Box::new(Cond::Join),
                 Box::new(tsft),
             );
             Cond::If(
@@ -1852,10 +1892,10 @@ impl Gen {
                     0x0200_0000,
                 )),
                 Box::new(no_ext),
-                Box::new(Cond::True),
+                Box::new(Cond::Join),
             )
         } else {
-            Cond::True
+            Cond::Join
         };
         let datapad = Cond::Shared(std::rc::Rc::new(datapad));
         let qos = Cond::If(
@@ -1874,10 +1914,10 @@ impl Gen {
             Box::new(first),
             Box::new(Cond::If(
                 Box::new(fc(0x04)),
-                Box::new(Cond::True),
+                Box::new(Cond::Join),
                 Box::new(qos),
             )),
-            Box::new(Cond::True),
+            Box::new(Cond::Join),
         ));
         parts.push(cond);
         and_all(parts)
@@ -1948,10 +1988,20 @@ impl Gen {
     }
 
     /// `ifindex N` (libpcap's `gen_ifindex()`): the interface index of the
-    /// Linux cooked v2 header; other link types carry none in a savefile.
+    /// Linux cooked v2 header; other link types carry none in a savefile, and
+    /// read the socket's in a live capture.
     pub fn ifindex(&self, n: u32) -> GResult<Cond> {
         if self.link == Link::Sll2 && self.off_linkhdr == Off::abs(0) {
             return Ok(cmp(self.linkhdr(4), BPF_W, n));
+        }
+        // libpcap on Linux, live capture: the socket's interface index
+        // (`ld [ifidx]`, SKF_AD_IFINDEX), on every link type.
+        if self.live && self.link != Link::Sll2 {
+            return Ok(cmp(
+                self.linkhdr(crate::insn::SKF_AD_OFF + crate::insn::SKF_AD_IFINDEX),
+                BPF_W,
+                n,
+            ));
         }
         Err(format!(
             "ifindex not supported on {} when reading savefiles",

@@ -228,8 +228,17 @@ fn compile_steps(
     let bare = p.g.has_prologue(&cond).then(|| cond.clone());
     let cond = p.g.with_ppi_check(p.g.with_prologue(cond));
     let plain = p.g.no_optimize.get() || p.g.used_encap;
+    // Without the prologue, the header-length registers hold one value for
+    // the whole run: blocks reading them are pure (libpcap's optimiser sees
+    // through them too, e.g. `tcp and udp` on PFLOG), unless a protochain
+    // walk carries state in scratch slots.
+    let bare_floor = if p.g.used_protochain.get() {
+        p.g.scratch_limit()
+    } else {
+        16
+    };
     let rejects_all =
-        !plain && bare.is_some_and(|b| cfg::compile(&b, snaplen, p.g.scratch_limit()).is_none());
+        !plain && bare.is_some_and(|b| cfg::compile(&b, snaplen, bare_floor, 0).is_none());
     let mut compiled = if rejects_all {
         None
     } else if plain {
@@ -237,7 +246,7 @@ fn compile_steps(
         // is the code generator's, test for test.
         Some(cfg::compile_plain(&cond, snaplen, p.g.scratch_limit()))
     } else {
-        cfg::compile(&cond, snaplen, p.g.scratch_limit())
+        cfg::compile(&cond, snaplen, p.g.scratch_limit(), p.g.prologue_regs())
     };
     // libpcap's register numbers for the run-time offsets.
     if let Some(insns) = compiled.as_mut() {

@@ -164,7 +164,8 @@ impl Parser {
     /// `prog: null expr | null`
     pub fn program(&mut self) -> PResult<Cond> {
         if *self.peek() == Tok::Eof {
-            return Ok(Cond::True);
+            // no expression: libpcap returns its accept block, no test
+            return Ok(Cond::Join);
         }
         let (c, _) = self.expr(Qual::ERR)?;
         if *self.peek() != Tok::Eof {

@@ -144,6 +144,40 @@ pub fn validate(insns: &[Insn]) -> Result<(), ValidateError> {
     }
 }
 
+const LD_ABS: u16 = BPF_LD | BPF_W | BPF_ABS;
+const LDH_ABS: u16 = BPF_LD | BPF_H | BPF_ABS;
+const LDB_ABS: u16 = BPF_LD | BPF_B | BPF_ABS;
+const LDH_IND: u16 = BPF_LD | BPF_H | BPF_IND;
+const LDXB_MSH: u16 = BPF_LDX | BPF_B | BPF_MSH;
+const JEQ_K: u16 = BPF_JMP | BPF_JEQ | BPF_K;
+const JGT_K: u16 = BPF_JMP | BPF_JGT | BPF_K;
+const JGE_K: u16 = BPF_JMP | BPF_JGE | BPF_K;
+const JSET_K: u16 = BPF_JMP | BPF_JSET | BPF_K;
+const RET_K: u16 = BPF_RET | BPF_K;
+
+/// `load(data, k, BPF_B)`.
+#[inline]
+fn load_b(data: &[u8], k: u32) -> Option<u32> {
+    let i = usize::try_from(k).ok()?;
+    data.get(i).map(|&b| u32::from(b))
+}
+
+/// `load(data, k, BPF_H)`.
+#[inline]
+fn load_h(data: &[u8], k: u32) -> Option<u32> {
+    let start = usize::try_from(k).ok()?;
+    let b = data.get(start..start.checked_add(2)?)?;
+    Some(u32::from(u16::from_be_bytes([b[0], b[1]])))
+}
+
+/// `load(data, k, BPF_W)`.
+#[inline]
+fn load_w(data: &[u8], k: u32) -> Option<u32> {
+    let start = usize::try_from(k).ok()?;
+    let b = data.get(start..start.checked_add(4)?)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
 fn load(data: &[u8], k: u32, width: u16) -> Option<u32> {
     let start = usize::try_from(k).ok()?;
     match width {
@@ -220,17 +254,62 @@ pub fn run_with(insns: &[Insn], data: &[u8], wirelen: u32, aux: &Ancillary) -> u
     let mut x: u32 = 0;
     let mut mem = [0u32; 16];
     let mut pc: usize = 0;
-    // A valid program only jumps forward, so it takes at most len steps; the
-    // bound also protects against unvalidated input.
-    let mut budget = insns.len().saturating_add(1);
+    // Jumps are unsigned offsets from the next instruction: every step moves
+    // `pc` forward by at least one, so any program (validated or not) ends
+    // within its length in steps, and `insns.get` ends a run off the end.
     loop {
-        if budget == 0 {
-            return 0;
-        }
-        budget -= 1;
         let Some(p) = insns.get(pc) else { return 0 };
         pc += 1;
         let k = p.k;
+        // The opcodes compiled filters spend their time in, decoded in one
+        // step; each does exactly what the general decoding below does.
+        match p.code {
+            JEQ_K => {
+                pc += usize::from(if a == k { p.jt } else { p.jf });
+                continue;
+            }
+            LDH_ABS if k < crate::insn::SKF_AD_OFF => {
+                let Some(v) = load_h(data, k) else { return 0 };
+                a = v;
+                continue;
+            }
+            LDB_ABS if k < crate::insn::SKF_AD_OFF => {
+                let Some(v) = load_b(data, k) else { return 0 };
+                a = v;
+                continue;
+            }
+            LD_ABS if k < crate::insn::SKF_AD_OFF => {
+                let Some(v) = load_w(data, k) else { return 0 };
+                a = v;
+                continue;
+            }
+            LDH_IND => {
+                let Some(v) = x.checked_add(k).and_then(|o| load_h(data, o)) else {
+                    return 0;
+                };
+                a = v;
+                continue;
+            }
+            LDXB_MSH => {
+                let Some(v) = load_b(data, k) else { return 0 };
+                x = (v & 0xf) << 2;
+                continue;
+            }
+            JGT_K => {
+                pc += usize::from(if a > k { p.jt } else { p.jf });
+                continue;
+            }
+            JGE_K => {
+                pc += usize::from(if a >= k { p.jt } else { p.jf });
+                continue;
+            }
+            JSET_K => {
+                pc += usize::from(if a & k != 0 { p.jt } else { p.jf });
+                continue;
+            }
+            RET_K => return k,
+            _ => {}
+        }
         match class(p.code) {
             BPF_RET => {
                 return match rval(p.code) {
@@ -355,6 +434,87 @@ mod tests {
         assert_eq!(run(&p, &pkt, 20), 0);
         // out of bounds load rejects
         assert_eq!(run(&p, &pkt[..13], 20), 0);
+    }
+
+    /// The one-step opcodes (`run_with`'s fast path) behave as the general
+    /// decoding: bounds, the ancillary area, index overflow, every jump.
+    #[test]
+    fn fast_path_opcodes() {
+        let ret_a = Insn::stmt(BPF_RET | BPF_A, 0);
+        let load = |code: u16, k: u32| vec![Insn::stmt(code, k), ret_a];
+        let pkt = [0x12u8, 0x34, 0x56, 0x78, 0x9a];
+        let aux = Ancillary {
+            pkttype: Some(4),
+            ifindex: Some(7),
+            protocol: None,
+        };
+        let r = |p: &[Insn]| run_with(p, &pkt, 60, &aux);
+        assert_eq!(r(&load(BPF_LD | BPF_B | BPF_ABS, 4)), 0x9a);
+        assert_eq!(r(&load(BPF_LD | BPF_B | BPF_ABS, 5)), 0);
+        assert_eq!(r(&load(BPF_LD | BPF_H | BPF_ABS, 3)), 0x789a);
+        assert_eq!(r(&load(BPF_LD | BPF_H | BPF_ABS, 4)), 0);
+        assert_eq!(r(&load(BPF_LD | BPF_W | BPF_ABS, 1)), 0x3456_789a);
+        assert_eq!(r(&load(BPF_LD | BPF_W | BPF_ABS, 2)), 0);
+        assert_eq!(r(&load(BPF_LD | BPF_W | BPF_ABS, u32::MAX)), 0);
+        // the ancillary area, at any width
+        assert_eq!(
+            r(&load(BPF_LD | BPF_H | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE)),
+            4
+        );
+        assert_eq!(
+            r(&load(BPF_LD | BPF_B | BPF_ABS, SKF_AD_OFF + SKF_AD_IFINDEX)),
+            7
+        );
+        assert_eq!(
+            r(&load(
+                BPF_LD | BPF_W | BPF_ABS,
+                SKF_AD_OFF + SKF_AD_PROTOCOL
+            )),
+            0
+        );
+        // ldh [x + k]: x from ldxb 4*([k]&0xf) (0x34 & 0xf = 4 -> 16)
+        let ind = |k: u32| {
+            vec![
+                Insn::stmt(BPF_LDX | BPF_B | BPF_MSH, 1),
+                Insn::stmt(BPF_LD | BPF_H | BPF_IND, k),
+                ret_a,
+            ]
+        };
+        assert_eq!(
+            run_with(
+                &ind(0),
+                &[
+                    0x12, 0x34, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd
+                ],
+                18,
+                &aux
+            ),
+            0xabcd
+        );
+        assert_eq!(r(&ind(0)), 0);
+        assert_eq!(r(&ind(u32::MAX)), 0);
+        assert_eq!(r(&load(BPF_LDX | BPF_B | BPF_MSH, 9)), 0);
+        for (op, a, k, taken) in [
+            (BPF_JEQ, 5, 5, true),
+            (BPF_JEQ, 5, 6, false),
+            (BPF_JGT, 6, 5, true),
+            (BPF_JGT, 5, 5, false),
+            (BPF_JGE, 5, 5, true),
+            (BPF_JGE, 4, 5, false),
+            (BPF_JSET, 6, 2, true),
+            (BPF_JSET, 6, 1, false),
+        ] {
+            let p = [
+                Insn::stmt(BPF_LD | BPF_IMM, a),
+                Insn::jump(BPF_JMP | op | BPF_K, k, 1, 0),
+                Insn::stmt(BPF_RET | BPF_K, 1),
+                Insn::stmt(BPF_RET | BPF_K, 2),
+            ];
+            assert_eq!(r(&p), if taken { 2 } else { 1 }, "op {op:#x} a {a} k {k}");
+        }
+        // a jump past the end, and running off the end, reject
+        assert_eq!(r(&[Insn::jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 5, 5)]), 0);
+        assert_eq!(r(&[Insn::stmt(BPF_LD | BPF_IMM, 1)]), 0);
     }
 
     #[test]

@@ -270,6 +270,24 @@ const SAME_AS_TCPDUMP_ON: &[(&str, &str)] = &[
     ("EN10MB", "outbound"),
     ("EN10MB", "outbound and udp"),
     ("LINUX_SLL2", "inbound and udp"),
+    // Live capture: the socket's interface index on any link type; NULL in
+    // host byte order with Linux's AF_INET6.
+    ("EN10MB", "ifindex 3"),
+    ("IEEE802_11_RADIO", "ifindex 2 or ifindex 3"),
+    ("NULL", "ip6 and udp"),
+    ("ENC", "tcp port 80"),
+    // libpcap's constant blocks (gen_true/gen_false): the leading `ld #k`
+    // (opt_root), and unoptimised geneve programs.
+    ("IPV4", "tcp port 80"),
+    ("IPV6", "icmp6"),
+    ("IPV4", "geneve and tcp"),
+    ("NULL", "not geneve"),
+    // SLL2: libpcap's gen_linktype default, LLC SAPs included.
+    ("LINUX_SLL2", "stp"),
+    ("LINUX_SLL2", "iso"),
+    // PPP protocol numbers for Ethernet types (ethertype_to_ppptype).
+    ("PPP", "link proto 0x0600"),
+    ("PPP", "ether proto 0x8137"),
 ];
 
 #[test]

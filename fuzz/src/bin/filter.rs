@@ -5,10 +5,13 @@
 //! language gives an exact answer: `not (not E)` decides every packet as `E`
 //! does, so do `E and E` and `E or E` when E has no offset-changing keyword
 //! (`vlan`, `mpls`, `pppoes`, `geneve`, `vxlan`), and the run is deterministic.
+//! Half the inputs compile for a live capture (`Options::live`: `ifindex`,
+//! `inbound`/`outbound` read socket metadata, NULL in host byte order) and run
+//! with socket metadata drawn from the input.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pcapx_filter::{Program, compile};
+use pcapx_filter::{Ancillary, Options, Program, compile_with};
 use pcapx_fuzz::{Bytes, LINKTYPES};
 
 const PRIMITIVES: &[&str] = &[
@@ -54,6 +57,11 @@ const PRIMITIVES: &[&str] = &[
     "udp[8:4] = 0x12345678",
     "ip6[6] = 58",
     "tcp[13] = 18",
+    "ifindex 2",
+    "inbound",
+    "outbound",
+    "byte 8 & 5",
+    "link proto 0x0600",
 ];
 
 const QUALIFIED: &[&str] = &[
@@ -192,10 +200,13 @@ fn expr(b: &mut Bytes, depth: u32, out: &mut String) {
     }
 }
 
-fn decide(p: &Program, data: &[u8], wirelen: u32) -> bool {
-    let r = p.run(data, wirelen);
-    assert_eq!(r, p.run(data, wirelen), "not deterministic");
-    assert_eq!(r != 0, p.matches(data, wirelen));
+fn decide(p: &Program, data: &[u8], wirelen: u32, aux: &Ancillary) -> bool {
+    let r = p.run_with(data, wirelen, aux);
+    assert_eq!(r, p.run_with(data, wirelen, aux), "not deterministic");
+    if *aux == Ancillary::default() {
+        assert_eq!(r, p.run(data, wirelen));
+        assert_eq!(r != 0, p.matches(data, wirelen));
+    }
     r != 0
 }
 
@@ -207,9 +218,16 @@ fuzz_target!(|data: &[u8]| {
     } else {
         u32::from(b.u16())
     };
+    let live = b.byte() & 1 == 1;
+    let opts = Options {
+        snaplen,
+        live,
+        ..Options::new(linktype)
+    };
+    let compile = |e: &str| compile_with(e, &opts);
     let mut e = String::new();
     expr(&mut b, 0, &mut e);
-    let Ok(prog) = compile(&e, linktype, snaplen) else {
+    let Ok(prog) = compile(&e) else {
         return;
     };
     let again =
@@ -225,13 +243,13 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .any(|k| e.contains(k));
     let both = compositional
-        .then(|| compile(&format!("({e}) and ({e})"), linktype, snaplen).ok())
+        .then(|| compile(&format!("({e}) and ({e})")).ok())
         .flatten();
     let either = compositional
-        .then(|| compile(&format!("({e}) or ({e})"), linktype, snaplen).ok())
+        .then(|| compile(&format!("({e}) or ({e})")).ok())
         .flatten();
-    let double_negation = compile(&format!("not (not ({e}))"), linktype, snaplen)
-        .expect("not (not (E)) compiles when E does");
+    let double_negation =
+        compile(&format!("not (not ({e}))")).expect("not (not (E)) compiles when E does");
     // The rest of the input is a run of packets: [len u16][bytes…].
     let mut packets = 0;
     while !b.is_empty() && packets < 16 {
@@ -239,26 +257,29 @@ fuzz_target!(|data: &[u8]| {
         let len = usize::from(b.u16() % 1600);
         let pkt: Vec<u8> = (0..len).map(|_| b.byte()).collect();
         let wirelen = u32::try_from(len).unwrap_or(u32::MAX) + u32::from(b.byte() & 3);
-        let d = decide(&prog, &pkt, wirelen);
-        assert_eq!(d, decide(&again, &pkt, wirelen));
+        // socket metadata of a live capture (absent when reading a file)
+        let aux = if live {
+            Ancillary {
+                pkttype: Some(u32::from(b.byte() % 8)),
+                ifindex: Some(u32::from(b.byte() % 4)),
+                protocol: Some(u32::from(b.u16())),
+            }
+        } else {
+            Ancillary::default()
+        };
+        let decide = |p: &Program| decide(p, &pkt, wirelen, &aux);
+        let d = decide(&prog);
+        assert_eq!(d, decide(&again));
         assert_eq!(
             d,
-            decide(&double_negation, &pkt, wirelen),
+            decide(&double_negation),
             "not (not ({e})) differs from {e}"
         );
         if let Some(p) = &both {
-            assert_eq!(
-                d,
-                decide(p, &pkt, wirelen),
-                "({e}) and ({e}) differs from {e}"
-            );
+            assert_eq!(d, decide(p), "({e}) and ({e}) differs from {e}");
         }
         if let Some(p) = &either {
-            assert_eq!(
-                d,
-                decide(p, &pkt, wirelen),
-                "({e}) or ({e}) differs from {e}"
-            );
+            assert_eq!(d, decide(p), "({e}) or ({e}) differs from {e}");
         }
     }
 });
