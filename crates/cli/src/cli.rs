@@ -57,9 +57,11 @@ pub enum Command {
 /// Arguments shared by every command that reads a capture.
 #[derive(Args, Debug, Clone)]
 pub struct Input {
-    /// Capture file (pcap or pcapng, optionally gzip/zstd compressed); `-` reads standard input
-    #[arg(value_name = "FILE", default_value = "", hide_default_value = true)]
-    pub file: String,
+    /// Capture files (pcap or pcapng, optionally gzip/zstd compressed), directories (their
+    /// capture files, in name order) or glob patterns, read in order as one stream (frame
+    /// numbers continue as `mergecap -a` would number them); `-` reads standard input
+    #[arg(value_name = "FILE")]
+    pub files: Vec<String>,
     #[command(flatten)]
     pub live: LiveArgs,
     /// Stop after this many packets (counted after the filter)
@@ -269,9 +271,11 @@ pcapx stats temp.pcap --group-by src,dport --count --mean len --format csv\n  \
 pcapx stats temp.pcap --group-by src --sum payload --plot src.svg"
 )]
 pub struct StatsArgs {
-    /// Capture file (pcap or pcapng, optionally gzip/zstd compressed); `-` reads standard input
-    #[arg(value_name = "FILE", default_value = "", hide_default_value = true)]
-    pub file: String,
+    /// Capture files (pcap or pcapng, optionally gzip/zstd compressed), directories (their
+    /// capture files, in name order) or glob patterns, read in order as one stream (frame
+    /// numbers continue as `mergecap -a` would number them); `-` reads standard input
+    #[arg(value_name = "FILE")]
+    pub files: Vec<String>,
     #[command(flatten)]
     pub live: LiveArgs,
     /// Stop after this many packets (counted after the filter)

@@ -25,7 +25,7 @@ use arrow_pyarrow::{IntoPyArrow, ToPyArrow};
 use arrow_schema::SchemaRef;
 use pcapx_core::Engine;
 use pcapx_facade::stats::{DescribeJob, GroupJob};
-use pcapx_facade::{Error, Interrupted, PacketFilter, ReadOptions};
+use pcapx_facade::{Error, Interrupted, ReadOptions, Source};
 use pcapx_output::{ColumnBatch, Encoded, Format, Occurrence, TableSpec, TimeFormat};
 use pcapx_stats::describe::Cell;
 use pcapx_stats::{AggKind, Order};
@@ -177,25 +177,11 @@ impl Read {
         pcapx_facade::build_engine(&self.plugins)
     }
 
-    /// Each source in order with what is left of the limit; stops when the
-    /// limit is reached. `f` returns how many packets passed the filter.
-    fn each(
-        &self,
-        mut f: impl FnMut(&mut pcapx_capture::Capture, &str, &ReadOptions) -> Result<u64, Error>,
-    ) -> Result<(), Error> {
-        let mut used = 0u64;
-        for path in &self.paths {
-            let mut opts = self.opts.clone();
-            if let Some(l) = self.opts.limit {
-                if used >= l {
-                    break;
-                }
-                opts.limit = Some(l - used);
-            }
-            let mut cap = pcapx_facade::open_file(path)?;
-            used += f(&mut cap, path, &opts)?;
-        }
-        Ok(())
+    /// The sources as the CLI reads its FILE arguments: directories and
+    /// globs expanded, every file in order as one stream (frame numbers
+    /// continuing, the filter and limit over the whole stream).
+    fn source(&self) -> Result<Source, Error> {
+        Source::open(&self.paths, self.opts.filter.as_deref())
     }
 }
 
@@ -264,14 +250,12 @@ fn table_rows(
             .map_err(|e| Error::Usage(format!("arrow: {e}")))
     };
     let mut pending: Option<ColumnBatch> = None;
-    read.each(|cap, path, opts| {
-        let filter = PacketFilter::for_capture(path, opts.filter.as_deref(), cap)?;
-        let acc = pcapx_facade::table::run(
+    let mut src = read.source()?;
+    {
+        pcapx_facade::table::run(
             &engine,
-            cap,
-            path,
-            filter,
-            opts,
+            &mut src,
+            &read.opts,
             &spec,
             Format::Parquet,
             false,
@@ -295,9 +279,8 @@ fn table_rows(
                 Ok(())
             },
         )?;
-        pcapx_facade::report_damage(cap);
-        Ok(acc.read - acc.filtered_out)
-    })?;
+        src.report_damage();
+    }
     if let Some(p) = pending.take()
         && p.rows() > 0
     {
@@ -548,7 +531,7 @@ fn stats<'py>(
         let aggs: Vec<(AggKind, Option<&str>)> =
             aggs.iter().map(|(k, f)| (*k, f.as_deref())).collect();
         let mut job = GroupJob::new(&engine, &keys, &aggs, all)?;
-        read.each(|cap, path, opts| job.scan(&engine, cap, path, opts))?;
+        job.scan(&engine, &mut read.source()?, &read.opts)?;
         let key_types: Vec<_> = job.key_columns().iter().map(|c| c.ftype).collect();
         let table = job.finish(order, top);
         stats_arrow::group_table(&table, &key_types)
@@ -590,7 +573,7 @@ fn describe<'py>(
         let engine = read.engine()?;
         let names = pcapx_facade::stats::split_names(&fields);
         let mut job = DescribeJob::new(&engine, &names, all)?;
-        read.each(|cap, path, opts| job.scan(&engine, cap, path, opts))?;
+        job.scan(&engine, &mut read.source()?, &read.opts)?;
         Ok(job.finish())
     })?;
     let out = PyDict::new(py);
@@ -636,23 +619,17 @@ fn summary(
     run_job(py, move || {
         let engine = read.engine()?;
         let mut lines = Vec::new();
-        read.each(|cap, path, opts| {
-            let filter = PacketFilter::for_capture(path, opts.filter.as_deref(), cap)?;
-            let c = pcapx_facade::summary::lines(
-                &engine,
-                cap,
-                path,
-                filter,
-                opts,
-                numeric,
-                |l| -> Result<(), Error> {
-                    lines.push(l.to_owned());
-                    Ok(())
-                },
-                || Ok(()),
-            )?;
-            Ok(c.used)
-        })?;
+        pcapx_facade::summary::lines(
+            &engine,
+            &mut read.source()?,
+            &read.opts,
+            numeric,
+            |l| -> Result<(), Error> {
+                lines.push(l.to_owned());
+                Ok(())
+            },
+            || Ok(()),
+        )?;
         Ok(lines)
     })
 }

@@ -61,21 +61,18 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     )?
     .with_display(engine.registry(), a.names, a.display_base);
     let (target, out, out_name) =
-        crate::outfile::table_output(a.output.as_deref(), &a.input.file, format)?;
+        crate::outfile::table_output(a.output.as_deref(), &a.input.paths()?, format)?;
     let mut cap = input::open(&a.input)?;
-    let filter = ctx.filter(&a.input, &cap)?;
     // A small buffer: batches (hundreds of KiB) bypass it and go straight to the
     // file, with no extra copy; the header and small tails are buffered.
     let mut writer = Writer::new(BufWriter::with_capacity(64 << 10, out), &spec, format)
         .with_context(|| format!("writing {out_name}"))?;
 
-    let progress = progress_bar(a.quiet, &a.input.file);
+    let progress = progress_bar(a.quiet, &a.input.files);
     let mut anomalies = AnomalyTally::new(engine.registry());
     let result = pcapx_facade::table::run(
         engine,
         &mut cap,
-        &a.input.name(),
-        filter,
         &a.input.read_options(a.table.threads, a.community_id_seed),
         &spec,
         format,
@@ -106,11 +103,11 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         outfile::commit(t)?;
     }
     total.damaged = cap.damage_count();
-    input::report_damage(&cap);
+    cap.report_damage();
     if a.verbose {
         eprintln!(
             "pcapx: {}: {} packets read, {} rows written, {} skipped ({}), {} filtered out, {} damaged records",
-            a.input.file,
+            a.input.name(),
             total.read,
             total.rows,
             total.skipped,
@@ -124,14 +121,17 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         );
         eprintln!(
             "pcapx: {}: anomalies (packets per kind): {}",
-            a.input.file,
+            a.input.name(),
             anomalies.render(engine.registry())
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn progress_bar(quiet: bool, file: &str) -> Option<indicatif::ProgressBar> {
+fn progress_bar(quiet: bool, files: &[String]) -> Option<indicatif::ProgressBar> {
+    // One plain file: a bar over its bytes (several files restart the
+    // byte offsets, so they get none).
+    let [file] = files else { return None };
     if quiet || !std::io::stderr().is_terminal() || file == "-" {
         return None;
     }

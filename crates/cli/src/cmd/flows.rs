@@ -174,7 +174,7 @@ fn seconds(s: f64, what: &str) -> Result<i64> {
     Ok((s * 1e9).round() as i64)
 }
 
-pub fn run(a: &FlowsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
+pub fn run(a: &FlowsArgs, _ctx: &super::Ctx) -> Result<ExitCode> {
     let format = super::convert::format_from(a.to, a.output.as_deref())?;
     if format == Format::Parquet && a.output.is_none() {
         bail!("Parquet output needs a file: -o OUT.parquet");
@@ -197,9 +197,8 @@ pub fn run(a: &FlowsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         TimeFmt::Iso => TimeFormat::Iso,
     });
     let (target, out, out_name) =
-        crate::outfile::table_output(a.output.as_deref(), &a.input.file, format)?;
+        crate::outfile::table_output(a.output.as_deref(), &a.input.paths()?, format)?;
     let mut cap = input::open(&a.input)?;
-    let filter = ctx.filter(&a.input, &cap)?;
     let mut writer = Writer::new(BufWriter::with_capacity(64 << 10, out), &spec, format)
         .with_context(|| format!("writing {out_name}"))?;
     let mut enc = Encoder::new(&spec, format);
@@ -221,7 +220,7 @@ pub fn run(a: &FlowsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         Ok(())
     };
     let threads = pcapx_pipeline::thread_count(a.threads);
-    let feeder = input::Feeder::new(&mut cap, filter, a.input.limit);
+    let feeder = input::Feeder::new(&mut cap, a.input.limit);
     let acc = sharded(feeder, cfg, threads, &mut write)?;
     // The workers do not check each batch: make sure the mapped input did not
     // shrink under them before the output is made visible.
@@ -232,11 +231,16 @@ pub fn run(a: &FlowsArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     if let Some(t) = target {
         crate::outfile::commit(t)?;
     }
-    input::report_damage(&cap);
+    cap.report_damage();
     if a.verbose {
         eprintln!(
             "pcapx: {}: {} packets read, {} filtered out, {} not IP, {} flows written, {} orphan fragments",
-            a.input.file, acc.read, acc.filtered_out, acc.not_ip, rows, acc.orphan_fragments
+            a.input.name(),
+            acc.read,
+            acc.filtered_out,
+            acc.not_ip,
+            rows,
+            acc.orphan_fragments
         );
     }
     Ok(ExitCode::SUCCESS)

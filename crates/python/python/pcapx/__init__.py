@@ -41,35 +41,21 @@ __all__ = [
 
 __version__: str = _pcapx.__version__
 
-#: A capture path, or a list of them (a directory stands for its capture
-#: files, in name order).
+#: A capture path, or a list of them, read in order as one stream: a
+#: directory stands for its capture files (in name order, not recursive), a
+#: glob pattern (``"day-*.pcap"``) for the files it matches — exactly as the
+#: CLI reads its FILE arguments.
 Source = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
-
-_CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
-_COMPRESSED = ("", ".gz", ".zst")
-
-
-def _is_capture_name(name: str) -> bool:
-    lower = name.lower()
-    return any(lower.endswith(s + c) for s in _CAPTURE_SUFFIXES for c in _COMPRESSED)
 
 
 def _paths(source: Source) -> list[str]:
-    """The capture files of ``source``, in order."""
+    """The arguments of ``source`` as strings; pcapx expands directories and
+    globs itself (as ``pcapx convert A B DIR 'GLOB'`` does)."""
     if isinstance(source, (str, os.PathLike)):
-        items = [source]
-    else:
-        items = list(source)
-    out: list[str] = []
-    for item in items:
-        path = os.fspath(item)
-        if os.path.isdir(path):
-            names = sorted(n for n in os.listdir(path) if _is_capture_name(n))
-            out.extend(os.path.join(path, n) for n in names)
-        else:
-            out.append(path)
+        return [os.fspath(source)]
+    out = [os.fspath(item) for item in source]
     if not out:
-        raise ValueError(f"no capture files in {source!r}")
+        raise ValueError("no capture given")
     return out
 
 
@@ -104,7 +90,12 @@ def read(
 
     Args:
         source: a capture path (pcap or pcapng, optionally gzip/zstd
-            compressed), a directory, or a list of them, read in order.
+            compressed), a directory, a glob pattern, or a list of them,
+            read in order as one stream: frame numbers continue from one
+            file to the next (as ``mergecap -a`` numbers them), the filter
+            and ``count`` apply to the whole stream, stream numbering and
+            reassembly carry over, and the ``frame.file`` field names each
+            row's file.
         fields: field names or aliases (``"ip.src,tcp.dstport"`` or a
             list); one row per packet. Default: the Scapy tutorial's 26
             columns, one row per IPv4 packet.
