@@ -30,6 +30,7 @@ pub mod fields;
 pub mod filter;
 pub mod input;
 pub mod interrupt;
+pub mod partition;
 pub mod source;
 pub mod stats;
 pub mod summary;
@@ -72,6 +73,12 @@ pub enum Error {
     /// KeyboardInterrupt).
     #[error("{0}")]
     Interrupted(#[from] Interrupted),
+    /// Writing an output failed (names the path).
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
     /// A wrong argument (unknown field, empty list, …).
     #[error("{0}")]
     Usage(String),

@@ -173,6 +173,10 @@ pub struct TableBatch {
     pub encoded: Encoded,
     pub account: Account,
     pub anomalies: Option<AnomalyTally>,
+    /// Each row's capture time (only when the run was asked for them).
+    pub times: Vec<i64>,
+    /// The file the batch's rows were read from.
+    pub file: std::sync::Arc<str>,
 }
 
 /// The rows of `spec` over the source (its files in order, as one stream),
@@ -180,7 +184,9 @@ pub struct TableBatch {
 /// the Python package turns into Arrow) and handed to `sink` in packet
 /// order. The source's filter was checked when it was opened, so a bad
 /// expression fails before the caller writes anything. `progress` sees each
-/// batch as the reader hands it out; `tally` counts anomalies per batch.
+/// batch as the reader hands it out; `tally` counts anomalies per batch;
+/// `times`: each batch also carries its rows' capture times (for
+/// partitioning).
 /// Returns the total account (damaged records not included; see
 /// [`Source::damage_count`]). The stateful pass's warnings are printed on
 /// standard error; damage is reported by the caller
@@ -193,6 +199,7 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
     spec: &TableSpec,
     format: Format,
     tally: bool,
+    times: bool,
     mut progress: impl FnMut(&Work),
     mut sink: impl FnMut(TableBatch) -> Result<(), E>,
 ) -> Result<Account, E> {
@@ -229,6 +236,7 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
         |(fields, enc), w: &Work| -> TableBatch {
             let mut acc = Account::default();
             let mut anomalies = tally.then(|| AnomalyTally::new(engine.registry()));
+            let mut row_times = Vec::new();
             for (i, (rec, pass)) in w.records().enumerate() {
                 acc.read += 1;
                 if !pass {
@@ -243,6 +251,9 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
                 if spec.accepts(fields) {
                     enc.push(spec, fields);
                     acc.rows += 1;
+                    if times {
+                        row_times.push(rec.ts_ns);
+                    }
                 } else {
                     acc.skipped += 1;
                 }
@@ -251,6 +262,8 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
                 encoded: enc.take(),
                 account: acc,
                 anomalies,
+                times: row_times,
+                file: std::sync::Arc::clone(&w.file),
             }
         },
         |b: TableBatch| -> Result<(), E> {

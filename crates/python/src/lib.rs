@@ -259,6 +259,7 @@ fn table_rows(
             &spec,
             Format::Parquet,
             false,
+            false,
             |_| {},
             |b| -> Result<(), Error> {
                 let Encoded::Columns(c) = b.encoded else {

@@ -7,10 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use pcapx_core::AnomalyTally;
+use pcapx_facade::partition::{Dataset, PartitionBy};
 use pcapx_facade::table::TableBatch;
-use pcapx_output::{Format, Occurrence, TimeFormat, Writer};
+use pcapx_output::{Encoded, Format, Occurrence, TimeFormat, Writer};
 
-use crate::cli::{ConvertArgs, OccurrenceArg, TimeFmt, ToFormat};
+use crate::cli::{ConvertArgs, OccurrenceArg, PartitionArg, TimeFmt, ToFormat};
 use crate::input::{self, Work};
 use crate::outfile;
 
@@ -41,6 +42,9 @@ pub(super) fn format_from(to: Option<ToFormat>, output: Option<&Path>) -> Result
 
 pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let engine = &ctx.engine;
+    if let Some(by) = a.partition_by {
+        return run_partitioned(a, ctx, by);
+    }
     let format = format_of(a)?;
     if format == Format::Parquet && a.output.is_none() {
         bail!("Parquet output needs a file: -o OUT.parquet");
@@ -77,6 +81,7 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         &spec,
         format,
         a.verbose,
+        false,
         |w: &Work| {
             if let Some(pb) = &progress {
                 pb.set_position(w.batch.byte_range().end);
@@ -123,6 +128,76 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
             "pcapx: {}: anomalies (packets per kind): {}",
             a.input.name(),
             anomalies.render(engine.registry())
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `convert -o DIR --partition-by KEY`: the Parquet table as a
+/// Hive-partitioned dataset (see `pcapx_facade::partition`).
+fn run_partitioned(a: &ConvertArgs, ctx: &super::Ctx, by: PartitionArg) -> Result<ExitCode> {
+    let engine = &ctx.engine;
+    if a.to.is_some_and(|t| t != ToFormat::Parquet) {
+        bail!("--partition-by writes a Parquet dataset: --to parquet (or no --to)");
+    }
+    let Some(dir) = a.output.as_deref() else {
+        bail!("--partition-by needs the dataset's directory: -o DIR");
+    };
+    let spec = pcapx_facade::table::table_spec(
+        engine,
+        a.table.fields.as_deref(),
+        a.table.all,
+        TimeFormat::Epoch,
+        match a.occurrence {
+            OccurrenceArg::First => Occurrence::First,
+            OccurrenceArg::Last => Occurrence::Last,
+            OccurrenceArg::All => Occurrence::All,
+        },
+    )?
+    .with_display(engine.registry(), a.names, a.display_base);
+    // Refuse an output over an input (a file, or inside a directory given).
+    let mut inputs = a.input.paths()?;
+    inputs.extend(a.input.files.iter().cloned());
+    outfile::guard(dir, &inputs)?;
+    let mut src = input::open(&a.input)?;
+    let mut dataset = Dataset::create(
+        dir,
+        &inputs,
+        match by {
+            PartitionArg::Date => PartitionBy::Date,
+            PartitionArg::Hour => PartitionBy::Hour,
+            PartitionArg::File => PartitionBy::File,
+        },
+        &spec,
+    )?;
+    let total = pcapx_facade::table::run(
+        engine,
+        &mut src,
+        &a.input.read_options(a.table.threads, a.community_id_seed),
+        &spec,
+        Format::Parquet,
+        false,
+        true,
+        |_| {},
+        |b: TableBatch| -> Result<()> {
+            if let Encoded::Columns(c) = b.encoded {
+                dataset.write(c, &b.times, &b.file)?;
+            }
+            Ok(())
+        },
+    )?;
+    crate::signals::check()?;
+    let rows = dataset.commit()?;
+    src.report_damage();
+    if a.verbose {
+        eprintln!(
+            "pcapx: {}: {} packets read, {rows} rows written to {}, {} skipped, {} filtered out, {} damaged records",
+            a.input.name(),
+            total.read,
+            dir.display(),
+            total.skipped,
+            total.filtered_out,
+            src.damage_count()
         );
     }
     Ok(ExitCode::SUCCESS)
