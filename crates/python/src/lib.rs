@@ -170,6 +170,17 @@ struct Read {
     paths: Vec<String>,
     opts: ReadOptions,
     plugins: Vec<PathBuf>,
+    /// `pcapx.sniff`: capture live instead of reading `paths`.
+    live: Option<Live>,
+}
+
+/// A live capture's options (`pcapx.sniff`).
+#[derive(Clone)]
+struct Live {
+    interfaces: Vec<String>,
+    duration: Option<Duration>,
+    snaplen: u32,
+    promisc: bool,
 }
 
 impl Read {
@@ -181,7 +192,20 @@ impl Read {
     /// globs expanded, every file in order as one stream (frame numbers
     /// continuing, the filter and limit over the whole stream).
     fn source(&self) -> Result<Source, Error> {
-        Source::open(&self.paths, self.opts.filter.as_deref())
+        let Some(live) = &self.live else {
+            return Source::open(&self.paths, self.opts.filter.as_deref());
+        };
+        // The live path of `pcapx capture` / `summary -i`: the filter goes
+        // into the kernel; the job's cancel flag (Ctrl-C) ends the capture
+        // instead of a signal handler (Python owns SIGINT).
+        let mut cfg = pcapx_capture::LiveConfig::new(live.interfaces.clone());
+        cfg.snaplen = live.snaplen;
+        cfg.promisc = live.promisc;
+        cfg.filter.clone_from(&self.opts.filter);
+        cfg.duration = live.duration;
+        cfg.stop = CANCEL.with(|c| c.borrow().clone());
+        let cap = pcapx_capture::Capture::open_live(&cfg)?;
+        Source::from_capture(cap, &live.interfaces.join(","), self.opts.filter.as_deref())
     }
 }
 
@@ -213,6 +237,7 @@ fn read_args(
             community_id_seed,
         },
         plugins: plugins.into_iter().map(PathBuf::from).collect(),
+        live: None,
     })
 }
 
@@ -384,6 +409,66 @@ fn read<'py>(
     let table = arrow_pyarrow::Table::try_new(batches, schema)
         .map_err(|e| PcapxError::new_err(e.to_string()))?;
     table.into_pyarrow(py)
+}
+
+/// `pcapx.sniff`: a live capture's table as a `pyarrow.Table` (the rows of
+/// `pcapx.read` for the same packets).
+#[pyfunction]
+#[pyo3(signature = (interfaces, count, duration, filter, fields, all, snaplen, promisc, occurrence_, threads))]
+#[allow(clippy::too_many_arguments)]
+fn sniff<'py>(
+    py: Python<'py>,
+    interfaces: Vec<String>,
+    count: Option<u64>,
+    duration: Option<f64>,
+    filter: Option<String>,
+    fields: Option<String>,
+    all: bool,
+    snaplen: Option<u32>,
+    promisc: bool,
+    occurrence_: &str,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if interfaces.is_empty() {
+        return Err(PyValueError::new_err("no interface given"));
+    }
+    let duration = match duration {
+        None => None,
+        Some(d) if d.is_finite() && d >= 0.0 => Some(Duration::from_secs_f64(d)),
+        Some(d) => {
+            return Err(PyValueError::new_err(format!(
+                "duration must be a number of seconds, not {d}"
+            )));
+        }
+    };
+    let mut read = read_args(
+        vec![interfaces.join(",")],
+        filter,
+        count,
+        threads,
+        Vec::new(),
+        false,
+        false,
+        0,
+    )?;
+    read.live = Some(Live {
+        interfaces,
+        duration,
+        snaplen: snaplen.unwrap_or(0),
+        promisc,
+    });
+    let occ = occurrence(occurrence_)?;
+    let ((mut job, rx), srx) = start_table(read, fields, all, occ, 65536, 64)?;
+    let mut batches = Vec::new();
+    while let Some(m) = recv_interruptible(py, &rx, &mut job)? {
+        batches.push(m.map_err(to_py)?);
+    }
+    let schema = srx
+        .try_recv()
+        .map_err(|_| PcapxError::new_err("the capture job ended without a schema"))?;
+    arrow_pyarrow::Table::try_new(batches, schema)
+        .map_err(|e| PcapxError::new_err(e.to_string()))?
+        .into_pyarrow(py)
 }
 
 /// `pcapx.batches`: the table as an iterator of `pyarrow.RecordBatch`.
@@ -711,5 +796,6 @@ fn _pcapx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(summary, m)?)?;
     m.add_function(wrap_pyfunction!(fields, m)?)?;
     m.add_function(wrap_pyfunction!(schema, m)?)?;
+    m.add_function(wrap_pyfunction!(sniff, m)?)?;
     Ok(())
 }

@@ -35,6 +35,7 @@ __all__ = [
     "describe",
     "fields",
     "read",
+    "sniff",
     "stats",
     "summary",
 ]
@@ -129,6 +130,59 @@ def read(
         not desegment,
         community_id_seed,
         65536,
+    )
+
+
+def sniff(
+    iface: Union[str, Sequence[str]],
+    *,
+    count: Optional[int] = None,
+    duration: Optional[float] = None,
+    filter: Optional[str] = None,
+    fields: Union[str, Sequence[str], None] = None,
+    all: bool = False,
+    snaplen: Optional[int] = None,
+    promisc: bool = True,
+    occurrence: str = "first",
+    threads: Optional[int] = None,
+) -> "pyarrow.Table":
+    """Capture live packets (Linux; root or ``CAP_NET_RAW``) and return their
+    table: the rows and columns :func:`read` gives for a capture file of the
+    same packets (Scapy's ``sniff()``, as a table). The capture path is
+    ``pcapx capture``'s: an ``AF_PACKET`` ring, the filter compiled by pcapx
+    and attached in the kernel.
+
+    It stops after ``count`` packets (counted after the filter), after
+    ``duration`` seconds, or both, whichever comes first; with neither it
+    runs until Ctrl-C. Ctrl-C raises ``KeyboardInterrupt`` (as :func:`read`
+    does; what was captured is dropped), and the capture is closed.
+
+    Args:
+        iface: interface name (``"any"``: every interface, cooked), or a
+            list of them.
+        count: stop after this many packets.
+        duration: stop after this many seconds.
+        filter: tcpdump/libpcap filter expression (runs in the kernel).
+        fields, all, occurrence, threads: as :func:`read`.
+        snaplen: bytes kept per packet (default 262144).
+        promisc: put the interfaces in promiscuous mode.
+
+    Raises:
+        CaptureError: unknown interface, or no privilege to capture.
+        FilterError: the filter does not compile.
+    """
+    interfaces = [iface] if isinstance(iface, str) else list(iface)
+    return _pcapx.sniff(
+        interfaces,
+        count,
+        duration,
+        filter,
+        _fields_arg(fields),
+        all,
+        snaplen,
+        promisc,
+        occurrence,
+        threads,
     )
 
 
