@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use pcapx_capture::{Capture, Record};
 use pcapx_core::Reassembled;
 pub use pcapx_facade::input::{
-    Counts, Feeder, StreamIds, StreamPass, Work, meta, open_file, report_damage,
+    Counts, StreamIds, StreamPass, Work, meta, open_file, report_damage,
 };
 use pcapx_facade::{PassOptions, ReadOptions, Source};
 

@@ -28,6 +28,7 @@
 pub mod engine;
 pub mod fields;
 pub mod filter;
+pub mod flows;
 pub mod input;
 pub mod interrupt;
 pub mod partition;

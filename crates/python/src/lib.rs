@@ -720,6 +720,63 @@ fn summary(
     })
 }
 
+/// `pcapx.flows`: one row per flow, the table of `pcapx flows -o x.parquet`.
+#[pyfunction]
+#[pyo3(signature = (paths, filter, count, idle_timeout, active_timeout, community_id_seed, threads))]
+#[allow(clippy::too_many_arguments)]
+fn flows<'py>(
+    py: Python<'py>,
+    paths: Vec<String>,
+    filter: Option<String>,
+    count: Option<u64>,
+    idle_timeout: Option<f64>,
+    active_timeout: Option<f64>,
+    community_id_seed: u16,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let read = read_args(
+        paths,
+        filter,
+        count,
+        threads,
+        Vec::new(),
+        false,
+        false,
+        community_id_seed,
+    )?;
+    let cfg = pcapx_facade::flows::config(idle_timeout, active_timeout, community_id_seed)
+        .map_err(to_py)?;
+    let spec = pcapx_facade::flows::spec(TimeFormat::Epoch);
+    let schema = pcapx_output::arrow_out::arrow_schema(&spec);
+    let job_schema = Arc::clone(&schema);
+    let batches = run_job(py, move || {
+        let mut src = read.source()?;
+        let mut out = Vec::new();
+        pcapx_facade::flows::run(
+            &mut src,
+            read.opts.limit,
+            cfg,
+            read.opts.threads,
+            TimeFormat::Epoch,
+            Format::Parquet,
+            |e| -> Result<(), Error> {
+                if let Encoded::Columns(c) = e {
+                    out.push(
+                        c.into_arrow(&job_schema)
+                            .map_err(|e| Error::Usage(format!("arrow: {e}")))?,
+                    );
+                }
+                Ok(())
+            },
+        )?;
+        src.report_damage();
+        Ok(out)
+    })?;
+    arrow_pyarrow::Table::try_new(batches, schema)
+        .map_err(|e| PcapxError::new_err(e.to_string()))?
+        .into_pyarrow(py)
+}
+
 /// The Arrow schema of a table (`pcapx.read`'s columns for these options),
 /// without reading a packet.
 #[pyfunction]
@@ -796,6 +853,7 @@ fn _pcapx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(summary, m)?)?;
     m.add_function(wrap_pyfunction!(fields, m)?)?;
     m.add_function(wrap_pyfunction!(schema, m)?)?;
+    m.add_function(wrap_pyfunction!(flows, m)?)?;
     m.add_function(wrap_pyfunction!(sniff, m)?)?;
     Ok(())
 }

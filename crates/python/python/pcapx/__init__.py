@@ -34,6 +34,7 @@ __all__ = [
     "batches",
     "describe",
     "fields",
+    "flows",
     "read",
     "sniff",
     "stats",
@@ -347,6 +348,52 @@ def summary(
         _plugins(plugins),
         not defrag,
         not desegment,
+    )
+
+
+def flows(
+    source: Source,
+    *,
+    filter: Optional[str] = None,
+    count: Optional[int] = None,
+    idle_timeout: Optional[float] = None,
+    active_timeout: Optional[float] = None,
+    community_id_seed: int = 0,
+    threads: Optional[int] = None,
+) -> "pyarrow.Table":
+    """One row per bidirectional flow, like Zeek's conn.log: exactly the
+    rows, columns and types of ``pcapx flows SOURCE -o x.parquet`` with the
+    same options (see the README's "Flows").
+
+    Args:
+        source: as :func:`read` (several files are one stream: a flow that
+            continues in the next file is one flow).
+        filter: tcpdump/libpcap filter expression; packets it rejects are in
+            no flow.
+        count: stop after this many packets (after the filter).
+        idle_timeout: end a flow after this many seconds without a packet
+            (every protocol; default TCP 300 s, others 60 s, as Zeek).
+        active_timeout: end a flow this many seconds after its first packet
+            (default 1800 s, as nfstream).
+        community_id_seed: seed of the ``community_id`` column.
+        threads: worker threads (default: all cores); the table is the same
+            for any count.
+
+    Returns:
+        A ``pyarrow.Table`` in first-packet order: ``community_id``,
+        ``proto``, ``src``, ``sport``, ``dst``, ``dport``, ``first_time``,
+        ``last_time``, ``duration``, packets/bytes/payload bytes each way,
+        ``tcp.stream``, ``udp.stream``, ``conn_state``, ``history``,
+        retransmission/out-of-order/lost counts, ``vlan``, ``service``.
+    """
+    return _pcapx.flows(
+        _paths(source),
+        filter,
+        count,
+        idle_timeout,
+        active_timeout,
+        community_id_seed,
+        threads,
     )
 
 
