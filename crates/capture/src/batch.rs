@@ -74,6 +74,8 @@ pub struct Batch {
     pub(crate) range: Range<u64>,
     /// Number of the last record before this batch (0: none).
     pub(crate) after: u64,
+    /// Added to the record numbers (`Capture::set_number_base`).
+    pub(crate) base: u64,
 }
 
 impl Batch {
@@ -112,7 +114,7 @@ impl Batch {
 
     /// Record number of the first record.
     pub fn first_number(&self) -> Option<u64> {
-        self.records.first().map(|r| r.number)
+        self.records.first().map(|r| r.number + self.base)
     }
 
     /// The file byte range the batch covers (including skipped damage).
@@ -175,7 +177,7 @@ impl Batch {
             None
         };
         Record {
-            number: idx.number,
+            number: idx.number + self.base,
             ts_ns: idx.ts_ns,
             caplen: idx.caplen,
             wirelen: idx.wirelen,

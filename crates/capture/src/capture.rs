@@ -80,6 +80,9 @@ pub struct Capture {
     live_wait: bool,
     /// Number of the last record in the batches handed out so far.
     handed_out: u64,
+    /// Added to every record number handed out (see
+    /// [`Capture::set_number_base`]).
+    number_base: u64,
 }
 
 impl std::fmt::Debug for Capture {
@@ -200,6 +203,7 @@ impl Capture {
             done: false,
             live_wait: false,
             handed_out: 0,
+            number_base: 0,
         };
         // Read the headers that precede the first packet so that `info()`
         // already knows the first section's interfaces. They (and the first
@@ -306,6 +310,14 @@ impl Capture {
     /// Total number of damage events so far.
     pub fn damage_count(&self) -> u64 {
         self.parser.damage.total
+    }
+
+    /// Number the records of this capture from `base + 1` on (the records
+    /// of earlier files read as one stream, as `mergecap -a` numbers them).
+    /// Applies to batches made after the call; messages about the file
+    /// itself (damage, a file that shrank) keep the file's own numbers.
+    pub fn set_number_base(&mut self, base: u64) {
+        self.number_base = base;
     }
 
     /// Number of records read so far (handed out or queued).
@@ -433,6 +445,7 @@ impl Capture {
             headers: b.headers,
             range,
             after: self.handed_out,
+            base: self.number_base,
         }
     }
 

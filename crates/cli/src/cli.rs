@@ -57,9 +57,11 @@ pub enum Command {
 /// Arguments shared by every command that reads a capture.
 #[derive(Args, Debug, Clone)]
 pub struct Input {
-    /// Capture file (pcap or pcapng, optionally gzip/zstd compressed); `-` reads standard input
-    #[arg(value_name = "FILE", default_value = "", hide_default_value = true)]
-    pub file: String,
+    /// Capture files (pcap or pcapng, optionally gzip/zstd compressed), directories (their
+    /// capture files, in name order) or glob patterns, read in order as one stream (frame
+    /// numbers continue as `mergecap -a` would number them); `-` reads standard input
+    #[arg(value_name = "FILE")]
+    pub files: Vec<String>,
     #[command(flatten)]
     pub live: LiveArgs,
     /// Stop after this many packets (counted after the filter)
@@ -149,6 +151,16 @@ pub enum ToFormat {
     Parquet,
 }
 
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartitionArg {
+    /// date=YYYY-MM-DD of the capture time (UTC)
+    Date,
+    /// date=YYYY-MM-DD/hour=H of the capture time (UTC)
+    Hour,
+    /// file=NAME: the input file's name (characters other than letters, digits, . _ - become _)
+    File,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum TimeFmt {
     /// Seconds since the epoch with all nine decimals
@@ -193,6 +205,11 @@ pub struct ConvertArgs {
     /// Output file (default: standard output; Parquet needs a file)
     #[arg(short = 'o', long, value_name = "OUT")]
     pub output: Option<PathBuf>,
+    /// Write a Hive-partitioned Parquet dataset into the directory -o DIR (which must not
+    /// exist or be empty): DIR/date=YYYY-MM-DD/ (UTC capture date), DIR/date=…/hour=H/, or
+    /// DIR/file=NAME/ (the input file), each holding part-NNNNN.parquet files
+    #[arg(long, value_enum, value_name = "KEY")]
+    pub partition_by: Option<PartitionArg>,
     /// How times are written in CSV/JSON
     #[arg(long, value_enum, default_value_t)]
     pub time_format: TimeFmt,
@@ -269,9 +286,11 @@ pcapx stats temp.pcap --group-by src,dport --count --mean len --format csv\n  \
 pcapx stats temp.pcap --group-by src --sum payload --plot src.svg"
 )]
 pub struct StatsArgs {
-    /// Capture file (pcap or pcapng, optionally gzip/zstd compressed); `-` reads standard input
-    #[arg(value_name = "FILE", default_value = "", hide_default_value = true)]
-    pub file: String,
+    /// Capture files (pcap or pcapng, optionally gzip/zstd compressed), directories (their
+    /// capture files, in name order) or glob patterns, read in order as one stream (frame
+    /// numbers continue as `mergecap -a` would number them); `-` reads standard input
+    #[arg(value_name = "FILE")]
+    pub files: Vec<String>,
     #[command(flatten)]
     pub live: LiveArgs,
     /// Stop after this many packets (counted after the filter)

@@ -9,21 +9,47 @@ use anyhow::{Result, bail};
 use pcapx_capture::{Capture, Record};
 use pcapx_core::Reassembled;
 pub use pcapx_facade::input::{
-    Counts, Feeder, StreamIds, StreamPass, Work, meta, open_file, report_damage,
+    Counts, StreamIds, StreamPass, Work, meta, open_file, report_damage,
 };
-use pcapx_facade::{PacketFilter, PassOptions, ReadOptions};
+use pcapx_facade::{PassOptions, ReadOptions, Source};
 
 use crate::cli::{Input, LiveArgs, TimePrecision};
 
-/// Open the command's input: the capture FILE, or a live capture on the
-/// `-i` interfaces (same batches, same records; the filter also goes into
-/// the kernel).
-pub fn open(input: &Input) -> Result<Capture> {
-    open_either(&input.file, &input.live, input.filter.as_deref())
+/// Open the command's input: the capture FILEs (directories and globs
+/// expanded, read in order as one stream), or a live capture on the `-i`
+/// interfaces (same batches, same records; the filter also goes into the
+/// kernel).
+pub fn open(input: &Input) -> Result<Source> {
+    if input.live.interfaces.is_empty() {
+        if input.files.is_empty() {
+            bail!("give a capture FILE (`-` for standard input) or -i IFACE for a live capture");
+        }
+        if input.live.duration.is_some() {
+            bail!("--duration applies to live capture (-i IFACE) only");
+        }
+        return Ok(Source::open(&input.files, input.filter.as_deref())?);
+    }
+    let cap = open_either(
+        "",
+        &input.live,
+        input.filter.as_deref(),
+        !input.files.is_empty(),
+    )?;
+    Ok(Source::from_capture(
+        cap,
+        &input.name(),
+        input.filter.as_deref(),
+    )?)
 }
 
-/// [`open`] from the parts (for commands without an [`Input`]).
-pub fn open_either(file: &str, live: &LiveArgs, filter: Option<&str>) -> Result<Capture> {
+/// A capture FILE or a live capture on the `-i` interfaces (for commands
+/// that read one input); `has_file`: the command also named a file.
+pub fn open_either(
+    file: &str,
+    live: &LiveArgs,
+    filter: Option<&str>,
+    has_file: bool,
+) -> Result<Capture> {
     if live.interfaces.is_empty() {
         if file.is_empty() {
             bail!("give a capture FILE (`-` for standard input) or -i IFACE for a live capture");
@@ -33,7 +59,7 @@ pub fn open_either(file: &str, live: &LiveArgs, filter: Option<&str>) -> Result<
         }
         return Ok(open_file(file)?);
     }
-    if !file.is_empty() {
+    if !file.is_empty() || has_file {
         bail!("give either a capture FILE or -i IFACE, not both");
     }
     let cfg = crate::cmd::live_config(
@@ -52,44 +78,63 @@ pub fn open_either(file: &str, live: &LiveArgs, filter: Option<&str>) -> Result<
 
 /// [`pcapx_facade::walk`] with the CLI's error type.
 pub fn walk(
-    cap: &mut Capture,
-    filter: &mut PacketFilter,
+    src: &mut Source,
     limit: Option<u64>,
     f: impl FnMut(&Record<'_>) -> Result<ControlFlow<()>>,
 ) -> Result<Counts> {
-    pcapx_facade::walk(cap, filter, limit, f)
+    pcapx_facade::walk(src, limit, f)
 }
 
 /// [`pcapx_facade::walk_with`] with the CLI's error type.
 pub fn walk_with(
-    cap: &mut Capture,
-    filter: &mut PacketFilter,
+    src: &mut Source,
     limit: Option<u64>,
     pass: Option<&mut StreamPass<'_>>,
     f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>>,
 ) -> Result<Counts> {
-    pcapx_facade::walk_with(cap, filter, limit, pass, f)
+    pcapx_facade::walk_with(src, limit, pass, f)
 }
 
 /// [`pcapx_facade::walk_with_committed`] with the CLI's error type.
 pub fn walk_with_committed(
-    cap: &mut Capture,
-    filter: &mut PacketFilter,
+    src: &mut Source,
     limit: Option<u64>,
     pass: Option<&mut StreamPass<'_>>,
     f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>>,
     commit: impl FnMut() -> Result<()>,
 ) -> Result<Counts> {
-    pcapx_facade::walk_with_committed(cap, filter, limit, pass, f, commit)
+    pcapx_facade::walk_with_committed(src, limit, pass, f, commit)
 }
 
 impl Input {
-    /// The input's name for messages: the file, or the interfaces.
+    /// The input's name for messages: the files as given, or the
+    /// interfaces.
     pub fn name(&self) -> String {
         if self.live.interfaces.is_empty() {
-            self.file.clone()
+            self.files.join(", ")
         } else {
             self.live.interfaces.join(",")
+        }
+    }
+
+    /// The input files (directories and globs expanded; none for a live
+    /// capture), for the guard that refuses an output over an input.
+    pub fn paths(&self) -> Result<Vec<String>> {
+        if self.files.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(pcapx_facade::source::expand(&self.files)?)
+    }
+
+    /// The one capture FILE of a command that reads a single file.
+    pub fn single_file(&self, command: &str) -> Result<&str> {
+        match self.files.as_slice() {
+            [] => Ok(""),
+            [one] => Ok(one),
+            _ => bail!(
+                "pcapx {command} reads one capture FILE, not {}",
+                self.files.len()
+            ),
         }
     }
 

@@ -42,7 +42,7 @@ pub fn commit(out: AtomicOutput) -> Result<()> {
 /// and the destination's name for messages.
 pub fn table_output(
     output: Option<&Path>,
-    input_file: &str,
+    inputs: &[String],
     format: pcapx_output::Format,
 ) -> Result<(Option<AtomicOutput>, Box<dyn std::io::Write + Send>, String)> {
     let durability = if format == pcapx_output::Format::Parquet {
@@ -57,7 +57,7 @@ pub fn table_output(
             "standard output".to_owned(),
         ));
     };
-    let target = create(p, [input_file], durability)?;
+    let target = create(p, inputs, durability)?;
     let handle = target.handle()?;
     Ok((Some(target), Box::new(handle), p.display().to_string()))
 }

@@ -265,6 +265,19 @@ impl EngineBuilder {
                  points past its data, or a header is invalid (tshark's _ws.malformed)",
             ),
         )?;
+        // Declared only: the engine dissects one record and knows no file;
+        // the reader (pcapx-facade) adds it to table rows when asked, from
+        // the input each batch came from.
+        f(
+            &mut r,
+            FieldDef::new(
+                "frame.file",
+                "File",
+                FieldType::Str,
+                "pcapx: the capture file the frame was read from (the path as given on the command \
+                 line, or as a directory or glob expanded to); Wireshark has no such field",
+            ),
+        )?;
         let data_proto = pseudo(&mut r, "data", "Data", "Raw")?;
         let data = r.add_field(
             data_proto,

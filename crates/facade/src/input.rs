@@ -3,7 +3,9 @@
 
 use std::ops::ControlFlow;
 
-use pcapx_capture::{Batch, Capture, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS, Record};
+use std::sync::Arc;
+
+use pcapx_capture::{Batch, Capture, Record};
 use pcapx_core::{
     Engine, FieldId, Fields, IpDefrag, PacketMeta, Reassembled, TcpDeseg, Value, Wanted,
 };
@@ -13,7 +15,7 @@ use pcapx_flow::deseg::{Deseg, DesegConfig, Desegmenter};
 use pcapx_flow::numbering::{StreamNumbering, packet_community_id, tcp_seglen};
 use pcapx_flow::packet::L4;
 
-use crate::filter::PacketFilter;
+use crate::source::Source;
 use crate::{Error, ReadOptions};
 
 /// Open a capture file (`-` is standard input). The error names the file.
@@ -65,26 +67,25 @@ pub struct Counts {
     pub used: u64,
 }
 
-/// Walk every record in order; `f` gets the ones that pass the filter, until
-/// `limit` of them have been used or `f` breaks.
+/// Walk every record of the source in order (file after file); `f` gets
+/// the ones that pass the filter, until `limit` of them have been used or
+/// `f` breaks.
 pub fn walk<E: From<Error>>(
-    cap: &mut Capture,
-    filter: &mut PacketFilter,
+    src: &mut Source,
     limit: Option<u64>,
     f: impl FnMut(&Record<'_>) -> Result<ControlFlow<()>, E>,
 ) -> Result<Counts, E> {
-    walk_committed(cap, filter, limit, f, || Ok(()))
+    walk_committed(src, limit, f, || Ok(()))
 }
 
 /// [`walk`] with the stateful pass (see [`walk_with_committed`]).
 pub fn walk_with<E: From<Error>>(
-    cap: &mut Capture,
-    filter: &mut PacketFilter,
+    src: &mut Source,
     limit: Option<u64>,
     pass: Option<&mut StreamPass<'_>>,
     f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>, E>,
 ) -> Result<Counts, E> {
-    walk_with_committed(cap, filter, limit, pass, f, || Ok(()))
+    walk_with_committed(src, limit, pass, f, || Ok(()))
 }
 
 /// [`walk`] for commands that print as they go: `commit` runs after each
@@ -93,21 +94,20 @@ pub fn walk_with<E: From<Error>>(
 /// written in `commit` never contains rows made from a shrinking file's
 /// zeroed pages.
 pub fn walk_committed<E: From<Error>>(
-    cap: &mut Capture,
-    filter: &mut PacketFilter,
+    src: &mut Source,
     limit: Option<u64>,
     mut f: impl FnMut(&Record<'_>) -> Result<ControlFlow<()>, E>,
     commit: impl FnMut() -> Result<(), E>,
 ) -> Result<Counts, E> {
-    walk_with_committed(cap, filter, limit, None, |rec, _| f(rec), commit)
+    walk_with_committed(src, limit, None, |rec, _| f(rec), commit)
 }
 
 /// [`walk_committed`] with the stateful pass (IP defragmentation) run over
 /// every record read, in file order, before the filter: `f` also gets the
-/// packet's side input for [`Engine::dissect_with`].
+/// packet's side input for [`Engine::dissect_with`]. The pass's state
+/// carries over from one file of the source to the next.
 pub fn walk_with_committed<E: From<Error>>(
-    cap: &mut Capture,
-    filter: &mut PacketFilter,
+    src: &mut Source,
     limit: Option<u64>,
     mut pass: Option<&mut StreamPass<'_>>,
     mut f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>, E>,
@@ -119,58 +119,65 @@ pub fn walk_with_committed<E: From<Error>>(
     if limit == Some(0) {
         return Ok(c);
     }
-    cap.try_for_each_committed(
-        |rec| {
-            if let Err(e) = crate::interrupt::check() {
-                *err.borrow_mut() = Some(Error::from(e).into());
-                return ControlFlow::Break(());
-            }
-            c.read += 1;
-            arena.clear();
-            let side = match pass.as_deref_mut() {
-                Some(p) => p.record(rec, &mut arena).0,
-                None => SideRec::default(),
-            };
-            match filter.matches(rec) {
-                Ok(true) => {}
-                Ok(false) => {
-                    c.filtered_out += 1;
-                    return ControlFlow::Continue(());
-                }
-                Err(e) => {
-                    *err.borrow_mut() = Some(e.into());
-                    return ControlFlow::Break(());
-                }
-            }
-            c.used += 1;
-            match f(rec, &side.get(&arena)) {
-                Ok(ControlFlow::Continue(())) => {}
-                Ok(ControlFlow::Break(())) => return ControlFlow::Break(()),
-                Err(e) => {
-                    *err.borrow_mut() = Some(e);
-                    return ControlFlow::Break(());
-                }
-            }
-            if limit.is_some_and(|l| c.used >= l) {
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        },
-        || {
-            // After an error in `f` nothing more is released.
-            if err.borrow().is_some() {
-                return ControlFlow::Break(());
-            }
-            match commit() {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(e) => {
-                    *err.borrow_mut() = Some(e);
-                    ControlFlow::Break(())
-                }
-            }
-        },
-    )
-    .map_err(Error::from)?;
+    loop {
+        let (cap, filter) = src.parts();
+        let broke = cap
+            .try_for_each_committed(
+                |rec| {
+                    if let Err(e) = crate::interrupt::check() {
+                        *err.borrow_mut() = Some(Error::from(e).into());
+                        return ControlFlow::Break(());
+                    }
+                    c.read += 1;
+                    arena.clear();
+                    let side = match pass.as_deref_mut() {
+                        Some(p) => p.record(rec, &mut arena).0,
+                        None => SideRec::default(),
+                    };
+                    match filter.matches(rec) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            c.filtered_out += 1;
+                            return ControlFlow::Continue(());
+                        }
+                        Err(e) => {
+                            *err.borrow_mut() = Some(e.into());
+                            return ControlFlow::Break(());
+                        }
+                    }
+                    c.used += 1;
+                    match f(rec, &side.get(&arena)) {
+                        Ok(ControlFlow::Continue(())) => {}
+                        Ok(ControlFlow::Break(())) => return ControlFlow::Break(()),
+                        Err(e) => {
+                            *err.borrow_mut() = Some(e);
+                            return ControlFlow::Break(());
+                        }
+                    }
+                    if limit.is_some_and(|l| c.used >= l) {
+                        return ControlFlow::Break(());
+                    }
+                    ControlFlow::Continue(())
+                },
+                || {
+                    // After an error in `f` nothing more is released.
+                    if err.borrow().is_some() {
+                        return ControlFlow::Break(());
+                    }
+                    match commit() {
+                        Ok(()) => ControlFlow::Continue(()),
+                        Err(e) => {
+                            *err.borrow_mut() = Some(e);
+                            ControlFlow::Break(())
+                        }
+                    }
+                },
+            )
+            .map_err(Error::from)?;
+        if broke.is_some() || err.borrow().is_some() || !src.advance()? {
+            break;
+        }
+    }
     match err.into_inner() {
         Some(e) => Err(e),
         None => Ok(c),
@@ -222,6 +229,10 @@ pub struct Work {
     /// the pass did not run), with the bytes in `arena`.
     pub side: Vec<SideRec>,
     pub arena: Vec<u8>,
+    /// The file the batch was read from (`frame.file`).
+    pub file: Arc<str>,
+    /// Where the file name goes, when the job wants `frame.file`.
+    pub file_field: Option<FieldId>,
 }
 
 /// The field ids of the fields a sequential per-file pass provides:
@@ -556,9 +567,12 @@ impl Work {
             .unwrap_or_default()
     }
 
-    /// Add record `i`'s per-file values to `fields` (after the engine has
-    /// dissected it).
+    /// Add record `i`'s per-file values and, when wanted, the batch's
+    /// `frame.file` to `fields` (after the engine has dissected it).
     pub fn add_stream_fields(&self, i: usize, fields: &mut Fields) {
+        if let Some(f) = self.file_field {
+            fields.add(f, Value::Str(&self.file));
+        }
         let Some(v) = self.streams.get(i) else { return };
         if let Some(f) = self.stream_ids.tcp
             && v.tcp != NONE
@@ -599,33 +613,34 @@ impl Work {
     }
 }
 
-/// Feeds the parallel pipeline from the reader's thread: batches in file
-/// order, the filter applied and the `-c` limit counted there, so the limit
-/// is exact whatever the thread count, and the stateful pass run there.
+/// Feeds the parallel pipeline from the reader's thread: batches in stream
+/// order (file after file), the filter applied and the `-c` limit counted
+/// there, so the limit is exact whatever the thread count, and the stateful
+/// pass run there (its state carries over from one file to the next).
 pub struct Feeder<'a> {
-    cap: &'a mut Capture,
-    filter: PacketFilter,
+    src: &'a mut Source,
     limit: Option<u64>,
     used: u64,
     done: bool,
     streams: Option<StreamPass<'a>>,
+    file_field: Option<FieldId>,
 }
 
 impl<'a> Feeder<'a> {
-    /// [`Capture::check_intact`] on the capture being fed: everything read
-    /// so far is still the file's own.
+    /// [`Source::check_intact`] on the source being fed: everything read
+    /// so far from its current file is still the file's own.
     pub fn check_intact(&self) -> Result<(), pcapx_capture::CaptureError> {
-        self.cap.check_intact()
+        self.src.check_intact()
     }
 
-    pub fn new(cap: &'a mut Capture, filter: PacketFilter, limit: Option<u64>) -> Feeder<'a> {
+    pub fn new(src: &'a mut Source, limit: Option<u64>) -> Feeder<'a> {
         Feeder {
-            cap,
-            filter,
+            src,
             limit,
             used: 0,
             done: limit == Some(0),
             streams: None,
+            file_field: None,
         }
     }
 
@@ -646,25 +661,32 @@ impl<'a> Feeder<'a> {
         self
     }
 
-    /// The next batch, or `None` at the end of the file or of the limit.
+    /// Where [`Work::add_stream_fields`] puts the batch's file name
+    /// (`frame.file`), when the job wants it.
+    pub fn with_file_field(mut self, field: Option<FieldId>) -> Feeder<'a> {
+        self.file_field = field;
+        self
+    }
+
+    /// The next batch, or `None` at the end of the last file or of the
+    /// limit.
     pub fn next_work(&mut self) -> Result<Option<Work>, Error> {
         if self.done {
             return Ok(None);
         }
         crate::interrupt::check()?;
-        let Some(batch) = self
-            .cap
-            .next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)?
-        else {
+        let Some(batch) = self.src.next_batch()? else {
             return Ok(None);
         };
+        let file = Arc::clone(self.src.file());
+        let filter = self.src.filter_mut();
         let mut pass = Vec::with_capacity(batch.len());
         for rec in batch.iter() {
             if self.limit.is_some_and(|l| self.used >= l) {
                 self.done = true;
                 break;
             }
-            let ok = self.filter.matches(&rec)?;
+            let ok = filter.matches(&rec)?;
             self.used += u64::from(ok);
             pass.push(ok);
         }
@@ -693,6 +715,8 @@ impl<'a> Feeder<'a> {
             stream_ids,
             side,
             arena,
+            file,
+            file_field: self.file_field,
         }))
     }
 }

@@ -3,7 +3,9 @@
 //! (`crates/python`), so a fix or a new option reaches both at once.
 //!
 //! * [`build_engine`] — the dissection engine: built-ins, then plugins.
-//! * [`open_file`] — open a capture (`-` is standard input).
+//! * [`open_file`] — open a capture (`-` is standard input); [`Source`] —
+//!   several captures, directories and globs read in order as one stream
+//!   (record numbers continue as `mergecap -a` numbers them).
 //! * [`PacketFilter`] — `--filter EXPR` (tcpdump syntax, classic BPF).
 //! * [`ReadOptions`] — what every reading job takes: filter, `-c` limit,
 //!   reassembly switches, threads.
@@ -26,8 +28,11 @@
 pub mod engine;
 pub mod fields;
 pub mod filter;
+pub mod flows;
 pub mod input;
 pub mod interrupt;
+pub mod partition;
+pub mod source;
 pub mod stats;
 pub mod summary;
 pub mod table;
@@ -39,6 +44,7 @@ pub use input::{
     report_damage, walk, walk_committed, walk_with, walk_with_committed,
 };
 pub use interrupt::Interrupted;
+pub use source::Source;
 
 /// Everything that can stop a job.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +74,12 @@ pub enum Error {
     /// KeyboardInterrupt).
     #[error("{0}")]
     Interrupted(#[from] Interrupted),
+    /// Writing an output failed (names the path).
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
     /// A wrong argument (unknown field, empty list, …).
     #[error("{0}")]
     Usage(String),

@@ -3,7 +3,6 @@
 //! more captures in order and finish once. The CLI scans one input; the
 //! Python package scans each of its sources into the same job.
 
-use pcapx_capture::Capture;
 use pcapx_core::Engine;
 use pcapx_output::{ColumnSpec, TableSpec};
 use pcapx_stats::{
@@ -11,7 +10,7 @@ use pcapx_stats::{
 };
 
 use crate::table::{column, first, row_spec, scan};
-use crate::{Error, ReadOptions};
+use crate::{Error, ReadOptions, Source};
 
 /// The names in `lists`, each possibly comma-separated, trimmed, empty
 /// ones dropped (`--group-by a,b --group-by c`).
@@ -97,13 +96,12 @@ impl GroupJob {
         &self.spec.columns[..self.nkeys]
     }
 
-    /// Add a capture's rows; returns how many packets passed the filter
-    /// (what the limit counts).
+    /// Add the rows of a source's captures; returns how many packets passed
+    /// the filter (what the limit counts).
     pub fn scan(
         &mut self,
         engine: &Engine,
-        cap: &mut Capture,
-        name: &str,
+        src: &mut Source,
         opts: &ReadOptions,
     ) -> Result<u64, Error> {
         let (keys, values) = self.spec.columns.split_at(self.nkeys);
@@ -111,8 +109,7 @@ impl GroupJob {
         let total = &mut self.total;
         scan(
             engine,
-            cap,
-            name,
+            src,
             opts,
             &self.spec,
             || Part {
@@ -162,12 +159,12 @@ impl DescribeJob {
         })
     }
 
-    /// Add a capture's rows; returns how many packets passed the filter.
+    /// Add the rows of a source's captures; returns how many packets passed
+    /// the filter.
     pub fn scan(
         &mut self,
         engine: &Engine,
-        cap: &mut Capture,
-        name: &str,
+        src: &mut Source,
         opts: &ReadOptions,
     ) -> Result<u64, Error> {
         let n = self.spec.columns.len();
@@ -175,8 +172,7 @@ impl DescribeJob {
         let total = &mut self.total;
         scan(
             engine,
-            cap,
-            name,
+            src,
             opts,
             &self.spec,
             || vec![Distinct::new(); n],

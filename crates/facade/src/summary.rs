@@ -3,11 +3,10 @@
 
 use std::ops::ControlFlow;
 
-use pcapx_capture::Capture;
 use pcapx_core::{Engine, Wanted};
 
 use crate::input::{self, StreamPass};
-use crate::{Error, PacketFilter, ReadOptions};
+use crate::{Error, ReadOptions, Source};
 
 /// Every packet that passes the filter and the limit, as its summary line
 /// (no newline) to `line`, in order. `commit` runs after each batch once its
@@ -15,12 +14,9 @@ use crate::{Error, PacketFilter, ReadOptions};
 /// a caller that holds lines back per batch never shows lines made from a
 /// shrinking file's zeroed pages. `numeric`: port numbers instead of service
 /// names. Warnings (damaged records, reassembly) go to standard error.
-#[allow(clippy::too_many_arguments)]
 pub fn lines<E: From<Error>>(
     engine: &Engine,
-    cap: &mut Capture,
-    name: &str,
-    mut filter: PacketFilter,
+    src: &mut Source,
     opts: &ReadOptions,
     numeric: bool,
     mut line: impl FnMut(&str) -> Result<(), E>,
@@ -30,8 +26,7 @@ pub fn lines<E: From<Error>>(
     let mut text = String::new();
     let mut pass = StreamPass::for_input(engine, opts, None, 0);
     let counts = input::walk_with_committed(
-        cap,
-        &mut filter,
+        src,
         opts.limit,
         pass.as_mut(),
         |rec, side| {
@@ -43,9 +38,9 @@ pub fn lines<E: From<Error>>(
         },
         commit,
     )?;
-    input::report_damage(cap);
+    src.report_damage();
     if let Some(p) = &pass {
-        p.report(name);
+        p.report(&src.label());
     }
     Ok(counts)
 }

@@ -5,15 +5,22 @@
 //! column definitions live in `pcapx_output` so benchmarks and tests build
 //! exactly the same tables.
 
-use pcapx_capture::Capture;
-use pcapx_core::{AnomalyTally, Engine, Fields, Registry, Value};
+use pcapx_core::{AnomalyTally, Engine, FieldId, Fields, Registry, Value, Wanted};
 use pcapx_output::{
     ColumnSpec, Encoded, Encoder, Format, Occurrence, Scope, TUTORIAL_COLUMNS, TableSpec,
     TimeFormat, for_each_value,
 };
 
 use crate::input::{self, Feeder, StreamIds, StreamPass, Work};
-use crate::{Error, PacketFilter, ReadOptions};
+use crate::{Error, ReadOptions, Source};
+
+/// `frame.file`'s id when `wanted` asks for it (the reader adds it).
+pub fn file_field(engine: &Engine, wanted: &Wanted) -> Option<FieldId> {
+    engine
+        .registry()
+        .field_by_name("frame.file")
+        .filter(|&f| wanted.contains(f))
+}
 
 /// Resolve one user-given name to a column, or fail with a hint.
 pub fn resolve(reg: &Registry, name: &str, scope: Scope) -> Result<ColumnSpec, Error> {
@@ -82,27 +89,27 @@ pub fn first<'f>(col: &ColumnSpec, fields: &'f Fields) -> Option<Value<'f>> {
     out
 }
 
-/// Run over the capture: every packet that passes the filter and the limit
-/// and makes a row of `spec` goes to `row`, with a partial made by `make` for
-/// each batch; the partials reach `merge` in batch order. `name` names the
-/// input in warnings. Returns how many packets passed the filter (what the
-/// limit counts).
-#[allow(clippy::too_many_arguments)]
+/// Run over the source (its files in order, as one stream): every packet
+/// that passes the filter and the limit and makes a row of `spec` goes to
+/// `row`, with a partial made by `make` for each batch; the partials reach
+/// `merge` in batch order. Returns how many packets passed the filter (what
+/// the limit counts).
 pub fn scan<A: Send>(
     engine: &Engine,
-    cap: &mut Capture,
-    name: &str,
+    src: &mut Source,
     opts: &ReadOptions,
     spec: &TableSpec,
     make: impl Fn() -> A + Sync,
     row: impl Fn(&mut A, &Fields) + Sync,
     mut merge: impl FnMut(A),
 ) -> Result<u64, Error> {
-    let filter = PacketFilter::for_capture(name, opts.filter.as_deref(), cap)?;
     let threads = pcapx_pipeline::thread_count(opts.threads);
     let wanted = spec.wanted(engine.registry().field_count());
     let streams = StreamPass::for_input(engine, opts, StreamIds::wanted(engine, &wanted), 0);
-    let mut feeder = Feeder::new(cap, filter, opts.limit).with_streams(streams);
+    let name = src.label();
+    let mut feeder = Feeder::new(src, opts.limit)
+        .with_streams(streams)
+        .with_file_field(file_field(engine, &wanted));
     input::pipeline(
         threads,
         || feeder.next_work(),
@@ -128,9 +135,9 @@ pub fn scan<A: Send>(
     )?;
     let used = feeder.used();
     if let Some(p) = feeder.into_pass() {
-        p.report(name);
+        p.report(&name);
     }
-    input::report_damage(cap);
+    src.report_damage();
     Ok(used)
 }
 
@@ -166,26 +173,33 @@ pub struct TableBatch {
     pub encoded: Encoded,
     pub account: Account,
     pub anomalies: Option<AnomalyTally>,
+    /// Each row's capture time (only when the run was asked for them).
+    pub times: Vec<i64>,
+    /// The file the batch's rows were read from.
+    pub file: std::sync::Arc<str>,
 }
 
-/// The rows of `spec` over the capture, encoded for `format` by the workers
-/// (Parquet: typed columns, also what the Python package turns into Arrow)
-/// and handed to `sink` in packet order. `filter` is the capture's packet
-/// filter ([`PacketFilter::for_capture`] with `opts.filter`), made by the
-/// caller before it writes anything, so a bad expression leaves no output. `progress` sees each batch as the
-/// reader hands it out; `tally` counts anomalies per batch. Returns the total
-/// account (damaged records not included; see [`Capture::damage_count`]).
-/// The stateful pass's warnings are printed on standard error.
+/// The rows of `spec` over the source (its files in order, as one stream),
+/// encoded for `format` by the workers (Parquet: typed columns, also what
+/// the Python package turns into Arrow) and handed to `sink` in packet
+/// order. The source's filter was checked when it was opened, so a bad
+/// expression fails before the caller writes anything. `progress` sees each
+/// batch as the reader hands it out; `tally` counts anomalies per batch;
+/// `times`: each batch also carries its rows' capture times (for
+/// partitioning).
+/// Returns the total account (damaged records not included; see
+/// [`Source::damage_count`]). The stateful pass's warnings are printed on
+/// standard error; damage is reported by the caller
+/// ([`Source::report_damage`]).
 #[allow(clippy::too_many_arguments)]
 pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
     engine: &Engine,
-    cap: &mut Capture,
-    name: &str,
-    filter: PacketFilter,
+    src: &mut Source,
     opts: &ReadOptions,
     spec: &TableSpec,
     format: Format,
     tally: bool,
+    times: bool,
     mut progress: impl FnMut(&Work),
     mut sink: impl FnMut(TableBatch) -> Result<(), E>,
 ) -> Result<Account, E> {
@@ -198,7 +212,11 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
         StreamIds::wanted(engine, &wanted),
         opts.community_id_seed,
     );
-    let mut feeder = Feeder::new(cap, filter, opts.limit).with_streams(streams);
+    let name = src.label();
+    let file_id = file_field(engine, &wanted);
+    let mut feeder = Feeder::new(src, opts.limit)
+        .with_streams(streams)
+        .with_file_field(file_id);
 
     let result = input::pipeline(
         threads,
@@ -218,6 +236,7 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
         |(fields, enc), w: &Work| -> TableBatch {
             let mut acc = Account::default();
             let mut anomalies = tally.then(|| AnomalyTally::new(engine.registry()));
+            let mut row_times = Vec::new();
             for (i, (rec, pass)) in w.records().enumerate() {
                 acc.read += 1;
                 if !pass {
@@ -232,6 +251,9 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
                 if spec.accepts(fields) {
                     enc.push(spec, fields);
                     acc.rows += 1;
+                    if times {
+                        row_times.push(rec.ts_ns);
+                    }
                 } else {
                     acc.skipped += 1;
                 }
@@ -240,6 +262,8 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
                 encoded: enc.take(),
                 account: acc,
                 anomalies,
+                times: row_times,
+                file: std::sync::Arc::clone(&w.file),
             }
         },
         |b: TableBatch| -> Result<(), E> {
@@ -248,7 +272,7 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
         },
     );
     if let Some(p) = feeder.into_pass() {
-        p.report(name);
+        p.report(&name);
     }
     result?;
     Ok(total)

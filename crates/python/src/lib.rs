@@ -25,7 +25,7 @@ use arrow_pyarrow::{IntoPyArrow, ToPyArrow};
 use arrow_schema::SchemaRef;
 use pcapx_core::Engine;
 use pcapx_facade::stats::{DescribeJob, GroupJob};
-use pcapx_facade::{Error, Interrupted, PacketFilter, ReadOptions};
+use pcapx_facade::{Error, Interrupted, ReadOptions, Source};
 use pcapx_output::{ColumnBatch, Encoded, Format, Occurrence, TableSpec, TimeFormat};
 use pcapx_stats::describe::Cell;
 use pcapx_stats::{AggKind, Order};
@@ -170,6 +170,17 @@ struct Read {
     paths: Vec<String>,
     opts: ReadOptions,
     plugins: Vec<PathBuf>,
+    /// `pcapx.sniff`: capture live instead of reading `paths`.
+    live: Option<Live>,
+}
+
+/// A live capture's options (`pcapx.sniff`).
+#[derive(Clone)]
+struct Live {
+    interfaces: Vec<String>,
+    duration: Option<Duration>,
+    snaplen: u32,
+    promisc: bool,
 }
 
 impl Read {
@@ -177,25 +188,24 @@ impl Read {
         pcapx_facade::build_engine(&self.plugins)
     }
 
-    /// Each source in order with what is left of the limit; stops when the
-    /// limit is reached. `f` returns how many packets passed the filter.
-    fn each(
-        &self,
-        mut f: impl FnMut(&mut pcapx_capture::Capture, &str, &ReadOptions) -> Result<u64, Error>,
-    ) -> Result<(), Error> {
-        let mut used = 0u64;
-        for path in &self.paths {
-            let mut opts = self.opts.clone();
-            if let Some(l) = self.opts.limit {
-                if used >= l {
-                    break;
-                }
-                opts.limit = Some(l - used);
-            }
-            let mut cap = pcapx_facade::open_file(path)?;
-            used += f(&mut cap, path, &opts)?;
-        }
-        Ok(())
+    /// The sources as the CLI reads its FILE arguments: directories and
+    /// globs expanded, every file in order as one stream (frame numbers
+    /// continuing, the filter and limit over the whole stream).
+    fn source(&self) -> Result<Source, Error> {
+        let Some(live) = &self.live else {
+            return Source::open(&self.paths, self.opts.filter.as_deref());
+        };
+        // The live path of `pcapx capture` / `summary -i`: the filter goes
+        // into the kernel; the job's cancel flag (Ctrl-C) ends the capture
+        // instead of a signal handler (Python owns SIGINT).
+        let mut cfg = pcapx_capture::LiveConfig::new(live.interfaces.clone());
+        cfg.snaplen = live.snaplen;
+        cfg.promisc = live.promisc;
+        cfg.filter.clone_from(&self.opts.filter);
+        cfg.duration = live.duration;
+        cfg.stop = CANCEL.with(|c| c.borrow().clone());
+        let cap = pcapx_capture::Capture::open_live(&cfg)?;
+        Source::from_capture(cap, &live.interfaces.join(","), self.opts.filter.as_deref())
     }
 }
 
@@ -227,6 +237,7 @@ fn read_args(
             community_id_seed,
         },
         plugins: plugins.into_iter().map(PathBuf::from).collect(),
+        live: None,
     })
 }
 
@@ -264,16 +275,15 @@ fn table_rows(
             .map_err(|e| Error::Usage(format!("arrow: {e}")))
     };
     let mut pending: Option<ColumnBatch> = None;
-    read.each(|cap, path, opts| {
-        let filter = PacketFilter::for_capture(path, opts.filter.as_deref(), cap)?;
-        let acc = pcapx_facade::table::run(
+    let mut src = read.source()?;
+    {
+        pcapx_facade::table::run(
             &engine,
-            cap,
-            path,
-            filter,
-            opts,
+            &mut src,
+            &read.opts,
             &spec,
             Format::Parquet,
+            false,
             false,
             |_| {},
             |b| -> Result<(), Error> {
@@ -295,9 +305,8 @@ fn table_rows(
                 Ok(())
             },
         )?;
-        pcapx_facade::report_damage(cap);
-        Ok(acc.read - acc.filtered_out)
-    })?;
+        src.report_damage();
+    }
     if let Some(p) = pending.take()
         && p.rows() > 0
     {
@@ -400,6 +409,66 @@ fn read<'py>(
     let table = arrow_pyarrow::Table::try_new(batches, schema)
         .map_err(|e| PcapxError::new_err(e.to_string()))?;
     table.into_pyarrow(py)
+}
+
+/// `pcapx.sniff`: a live capture's table as a `pyarrow.Table` (the rows of
+/// `pcapx.read` for the same packets).
+#[pyfunction]
+#[pyo3(signature = (interfaces, count, duration, filter, fields, all, snaplen, promisc, occurrence_, threads))]
+#[allow(clippy::too_many_arguments)]
+fn sniff<'py>(
+    py: Python<'py>,
+    interfaces: Vec<String>,
+    count: Option<u64>,
+    duration: Option<f64>,
+    filter: Option<String>,
+    fields: Option<String>,
+    all: bool,
+    snaplen: Option<u32>,
+    promisc: bool,
+    occurrence_: &str,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if interfaces.is_empty() {
+        return Err(PyValueError::new_err("no interface given"));
+    }
+    let duration = match duration {
+        None => None,
+        Some(d) if d.is_finite() && d >= 0.0 => Some(Duration::from_secs_f64(d)),
+        Some(d) => {
+            return Err(PyValueError::new_err(format!(
+                "duration must be a number of seconds, not {d}"
+            )));
+        }
+    };
+    let mut read = read_args(
+        vec![interfaces.join(",")],
+        filter,
+        count,
+        threads,
+        Vec::new(),
+        false,
+        false,
+        0,
+    )?;
+    read.live = Some(Live {
+        interfaces,
+        duration,
+        snaplen: snaplen.unwrap_or(0),
+        promisc,
+    });
+    let occ = occurrence(occurrence_)?;
+    let ((mut job, rx), srx) = start_table(read, fields, all, occ, 65536, 64)?;
+    let mut batches = Vec::new();
+    while let Some(m) = recv_interruptible(py, &rx, &mut job)? {
+        batches.push(m.map_err(to_py)?);
+    }
+    let schema = srx
+        .try_recv()
+        .map_err(|_| PcapxError::new_err("the capture job ended without a schema"))?;
+    arrow_pyarrow::Table::try_new(batches, schema)
+        .map_err(|e| PcapxError::new_err(e.to_string()))?
+        .into_pyarrow(py)
 }
 
 /// `pcapx.batches`: the table as an iterator of `pyarrow.RecordBatch`.
@@ -548,7 +617,7 @@ fn stats<'py>(
         let aggs: Vec<(AggKind, Option<&str>)> =
             aggs.iter().map(|(k, f)| (*k, f.as_deref())).collect();
         let mut job = GroupJob::new(&engine, &keys, &aggs, all)?;
-        read.each(|cap, path, opts| job.scan(&engine, cap, path, opts))?;
+        job.scan(&engine, &mut read.source()?, &read.opts)?;
         let key_types: Vec<_> = job.key_columns().iter().map(|c| c.ftype).collect();
         let table = job.finish(order, top);
         stats_arrow::group_table(&table, &key_types)
@@ -590,7 +659,7 @@ fn describe<'py>(
         let engine = read.engine()?;
         let names = pcapx_facade::stats::split_names(&fields);
         let mut job = DescribeJob::new(&engine, &names, all)?;
-        read.each(|cap, path, opts| job.scan(&engine, cap, path, opts))?;
+        job.scan(&engine, &mut read.source()?, &read.opts)?;
         Ok(job.finish())
     })?;
     let out = PyDict::new(py);
@@ -636,25 +705,76 @@ fn summary(
     run_job(py, move || {
         let engine = read.engine()?;
         let mut lines = Vec::new();
-        read.each(|cap, path, opts| {
-            let filter = PacketFilter::for_capture(path, opts.filter.as_deref(), cap)?;
-            let c = pcapx_facade::summary::lines(
-                &engine,
-                cap,
-                path,
-                filter,
-                opts,
-                numeric,
-                |l| -> Result<(), Error> {
-                    lines.push(l.to_owned());
-                    Ok(())
-                },
-                || Ok(()),
-            )?;
-            Ok(c.used)
-        })?;
+        pcapx_facade::summary::lines(
+            &engine,
+            &mut read.source()?,
+            &read.opts,
+            numeric,
+            |l| -> Result<(), Error> {
+                lines.push(l.to_owned());
+                Ok(())
+            },
+            || Ok(()),
+        )?;
         Ok(lines)
     })
+}
+
+/// `pcapx.flows`: one row per flow, the table of `pcapx flows -o x.parquet`.
+#[pyfunction]
+#[pyo3(signature = (paths, filter, count, idle_timeout, active_timeout, community_id_seed, threads))]
+#[allow(clippy::too_many_arguments)]
+fn flows<'py>(
+    py: Python<'py>,
+    paths: Vec<String>,
+    filter: Option<String>,
+    count: Option<u64>,
+    idle_timeout: Option<f64>,
+    active_timeout: Option<f64>,
+    community_id_seed: u16,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let read = read_args(
+        paths,
+        filter,
+        count,
+        threads,
+        Vec::new(),
+        false,
+        false,
+        community_id_seed,
+    )?;
+    let cfg = pcapx_facade::flows::config(idle_timeout, active_timeout, community_id_seed)
+        .map_err(to_py)?;
+    let spec = pcapx_facade::flows::spec(TimeFormat::Epoch);
+    let schema = pcapx_output::arrow_out::arrow_schema(&spec);
+    let job_schema = Arc::clone(&schema);
+    let batches = run_job(py, move || {
+        let mut src = read.source()?;
+        let mut out = Vec::new();
+        pcapx_facade::flows::run(
+            &mut src,
+            read.opts.limit,
+            cfg,
+            read.opts.threads,
+            TimeFormat::Epoch,
+            Format::Parquet,
+            |e| -> Result<(), Error> {
+                if let Encoded::Columns(c) = e {
+                    out.push(
+                        c.into_arrow(&job_schema)
+                            .map_err(|e| Error::Usage(format!("arrow: {e}")))?,
+                    );
+                }
+                Ok(())
+            },
+        )?;
+        src.report_damage();
+        Ok(out)
+    })?;
+    arrow_pyarrow::Table::try_new(batches, schema)
+        .map_err(|e| PcapxError::new_err(e.to_string()))?
+        .into_pyarrow(py)
 }
 
 /// The Arrow schema of a table (`pcapx.read`'s columns for these options),
@@ -733,5 +853,7 @@ fn _pcapx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(summary, m)?)?;
     m.add_function(wrap_pyfunction!(fields, m)?)?;
     m.add_function(wrap_pyfunction!(schema, m)?)?;
+    m.add_function(wrap_pyfunction!(flows, m)?)?;
+    m.add_function(wrap_pyfunction!(sniff, m)?)?;
     Ok(())
 }

@@ -166,3 +166,66 @@ def test_default_table_is_the_tutorials() -> None:
     assert t.schema.field("src").type == pa.string()
     assert t.schema.field("ttl").type == pa.uint8()
     assert t.schema.field("seq").type == pa.uint32()
+
+
+MULTI = [
+    FIXTURES / "tutorial.pcap",
+    FIXTURES / "fragments.pcap",
+    FIXTURES / "dns.pcap",
+    FIXTURES / "tutorial.pcap",
+]
+MULTI_FIELDS = (
+    "frame.number,frame.file,frame.time_epoch,ip.src,ip.dst,tcp.stream,udp.stream,"
+    "communityid,tcp.analysis.retransmission,dns.qry.name"
+)
+
+
+def test_several_files_agree_with_the_cli(tmp_path: Path) -> None:
+    """read/batches/stats/describe/summary on several files, a directory and
+    a glob equal the CLI's output for the same arguments (one stream: frame
+    numbers continue, frame.file names each row's file)."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "b.pcap").write_bytes((FIXTURES / "tutorial.pcap").read_bytes())
+    (d / "a.pcap").write_bytes((FIXTURES / "dns.pcap").read_bytes())
+    args = [str(p) for p in MULTI] + [str(d), str(d / "[ab].pcap")]
+    out = tmp_path / "multi.parquet"
+    cli("convert", *args, "--fields", MULTI_FIELDS, "-o", str(out))
+    want = pq.read_table(out)
+    got = pcapx.read(args, fields=MULTI_FIELDS)
+    assert got.equals(want)
+    assert pa.Table.from_batches(
+        list(pcapx.batches(args, fields=MULTI_FIELDS, batch_rows=7))
+    ).equals(want)
+    numbers = got.column("frame.number").to_pylist()
+    assert numbers == list(range(1, len(numbers) + 1))
+    files = got.column("frame.file").to_pylist()
+    assert files[0] == str(MULTI[0]) and files[-1] == str(d / "b.pcap")
+    assert [f for i, f in enumerate(files) if i == 0 or files[i - 1] != f] == [
+        str(MULTI[0]),
+        str(MULTI[1]),
+        str(MULTI[2]),
+        str(MULTI[3]),
+        str(d / "a.pcap"),
+        str(d / "b.pcap"),
+        str(d / "a.pcap"),
+        str(d / "b.pcap"),
+    ]
+    # count spans files, as -c does.
+    cli("convert", *args, "--fields", MULTI_FIELDS, "-c", "50", "-o", str(out))
+    assert pcapx.read(args, fields=MULTI_FIELDS, count=50).equals(pq.read_table(out))
+    # The statistics and summaries over the same stream.
+    s = pcapx.stats(args, "src", sum="payload", sort="key").to_pylist()
+    text = cli("stats", *args, "--group-by", "src", "--sum", "payload", "--sort", "key",
+               "--format", "csv").stdout.splitlines()
+    assert [f"{r['src']},{r['payload_sum']}" for r in s] == text[1:]
+    assert pcapx.summary(args) == cli("summary", *args).stdout.splitlines()
+    desc = pcapx.describe(args, ["payload"])
+    assert desc["payload"]["count"] == sum(1 for r in pcapx.read(args).column("payload").to_pylist() if r is not None)
+
+
+def test_a_missing_file_among_several_is_a_capture_error(tmp_path: Path) -> None:
+    with pytest.raises(pcapx.CaptureError, match="missing.pcap"):
+        pcapx.read([FIXTURES / "tutorial.pcap", tmp_path / "missing.pcap"])
+    with pytest.raises(ValueError, match="no file matches"):
+        pcapx.read(str(tmp_path / "*.pcap"))

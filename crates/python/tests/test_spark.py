@@ -87,6 +87,11 @@ def test_spark_counts_and_group_by_sum_equal_pcapx_stats(spark: Any, tmp_path: P
     df = pcapx.spark.read(spark, str(d), file_column="file")
     assert df.rdd.getNumPartitions() >= 2
     want = cli_stats(files)
+    # The same over one `pcapx stats` of every file (read as one stream).
+    rows = json.loads(
+        cli("stats", *map(str, files), "--group-by", "src", "--count", "--sum", "payload", "--format", "json").stdout
+    )
+    assert {r["src"]: (r["count"], r["payload_sum"]) for r in rows} == want
     assert df.count() == sum(c for c, _ in want.values())
     got = {
         r["src"]: (r["count"], r["payload_sum"])
@@ -117,3 +122,20 @@ def test_spark_types_and_values_equal_read(spark: Any, tmp_path: Path) -> None:
         assert r["ip.ttl"] == w["ip.ttl"]
         # Spark keeps microseconds
         assert r["frame.time_epoch"].timestamp() == pytest.approx(w["frame.time_epoch"].timestamp(), abs=1e-6)
+
+
+def test_spark_reads_a_partitioned_dataset_as_one_table(spark: Any, tmp_path: Path) -> None:
+    """`convert -o DIR --partition-by hour` read by Spark: the rows of the
+    plain table, with `date` typed as a date and `hour` as an integer."""
+    inputs = [FIXTURES / "tutorial.pcap", FIXTURES / "app" / "zeek-dhcp.pcap", FIXTURES / "dns.pcap"]
+    out = tmp_path / "ds"
+    cli("convert", *map(str, inputs), "--fields", "frame.number,ip.src,udp.length", "-o", str(out),
+        "--partition-by", "hour")
+    df = spark.read.parquet(str(out))
+    types = dict(df.dtypes)
+    assert types["date"] == "date" and types["hour"] == "int"
+    plain = pcapx.read(inputs, fields="frame.number,ip.src,udp.length")
+    got = sorted((r["frame.number"], r["ip.src"], r["udp.length"]) for r in df.collect())
+    want = sorted(zip(*(plain.column(c).to_pylist() for c in ("frame.number", "ip.src", "udp.length"))))
+    assert got == want
+    assert df.select("date").distinct().count() == 2

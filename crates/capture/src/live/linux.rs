@@ -71,6 +71,7 @@ pub(crate) struct LiveSource {
     name: String,
     deadline: Option<Instant>,
     stop_on_signals: bool,
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     headers: Option<Vec<u8>>,
     ended: bool,
     /// Set when a stop was requested: the rings are drained until then, so
@@ -172,6 +173,7 @@ impl LiveSource {
             ifaces,
             deadline: cfg.duration.map(|d| Instant::now() + d),
             stop_on_signals: cfg.stop_on_signals,
+            stop: cfg.stop.clone(),
             headers: Some(w.into_inner()),
             ended: false,
             final_drain: None,
@@ -214,6 +216,10 @@ impl LiveSource {
 
     fn should_stop(&self) -> bool {
         (self.stop_on_signals && sys::stop_requested())
+            || self
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
             || self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 

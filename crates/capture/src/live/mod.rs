@@ -39,6 +39,9 @@ pub struct LiveConfig {
     pub stop_on_signals: bool,
     /// Timestamp resolution written in the interface descriptions (6 or 9).
     pub tsresol: u8,
+    /// End cleanly (as on a stop signal) once this flag is set: for callers
+    /// that own the process's signals (the Python package's Ctrl-C).
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl LiveConfig {
@@ -53,6 +56,7 @@ impl LiveConfig {
             duration: None,
             stop_on_signals: false,
             tsresol: 9,
+            stop: None,
         }
     }
 }

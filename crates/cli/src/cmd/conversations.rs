@@ -100,14 +100,13 @@ impl IpPairs {
 }
 
 pub fn report(
-    ctx: &Ctx,
+    _ctx: &Ctx,
     input_args: &Input,
     kind: ConvKind,
     format: StatsFormat,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
     let mut cap = input::open(input_args)?;
-    let mut filter = ctx.filter(input_args, &cap)?;
     let cfg = FlowConfig {
         tcp_idle_ns: i64::MAX,
         udp_idle_ns: i64::MAX,
@@ -124,7 +123,7 @@ pub fn report(
         ConvKind::Udp => Some(UDP),
         ConvKind::Ip | ConvKind::Ipv6 => None,
     };
-    input::walk(&mut cap, &mut filter, input_args.limit, |rec| {
+    input::walk(&mut cap, input_args.limit, |rec| {
         t0.get_or_insert(rec.ts_ns);
         let info = pcapx_flow::parse(rec.linktype, rec.data);
         let (Some(src), Some(dst)) = (info.src, info.dst) else {
@@ -144,7 +143,7 @@ pub fn report(
         }
         Ok(ControlFlow::Continue(()))
     })?;
-    input::report_damage(&cap);
+    cap.report_damage();
     table.finish(&mut ended);
     let t0 = t0.unwrap_or(0);
     let mut rows: Vec<Conversation> = if want_proto.is_some() {

@@ -7,10 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use pcapx_core::AnomalyTally;
+use pcapx_facade::partition::{Dataset, PartitionBy};
 use pcapx_facade::table::TableBatch;
-use pcapx_output::{Format, Occurrence, TimeFormat, Writer};
+use pcapx_output::{Encoded, Format, Occurrence, TimeFormat, Writer};
 
-use crate::cli::{ConvertArgs, OccurrenceArg, TimeFmt, ToFormat};
+use crate::cli::{ConvertArgs, OccurrenceArg, PartitionArg, TimeFmt, ToFormat};
 use crate::input::{self, Work};
 use crate::outfile;
 
@@ -41,6 +42,9 @@ pub(super) fn format_from(to: Option<ToFormat>, output: Option<&Path>) -> Result
 
 pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let engine = &ctx.engine;
+    if let Some(by) = a.partition_by {
+        return run_partitioned(a, ctx, by);
+    }
     let format = format_of(a)?;
     if format == Format::Parquet && a.output.is_none() {
         bail!("Parquet output needs a file: -o OUT.parquet");
@@ -61,25 +65,23 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     )?
     .with_display(engine.registry(), a.names, a.display_base);
     let (target, out, out_name) =
-        crate::outfile::table_output(a.output.as_deref(), &a.input.file, format)?;
+        crate::outfile::table_output(a.output.as_deref(), &a.input.paths()?, format)?;
     let mut cap = input::open(&a.input)?;
-    let filter = ctx.filter(&a.input, &cap)?;
     // A small buffer: batches (hundreds of KiB) bypass it and go straight to the
     // file, with no extra copy; the header and small tails are buffered.
     let mut writer = Writer::new(BufWriter::with_capacity(64 << 10, out), &spec, format)
         .with_context(|| format!("writing {out_name}"))?;
 
-    let progress = progress_bar(a.quiet, &a.input.file);
+    let progress = progress_bar(a.quiet, &a.input.files);
     let mut anomalies = AnomalyTally::new(engine.registry());
     let result = pcapx_facade::table::run(
         engine,
         &mut cap,
-        &a.input.name(),
-        filter,
         &a.input.read_options(a.table.threads, a.community_id_seed),
         &spec,
         format,
         a.verbose,
+        false,
         |w: &Work| {
             if let Some(pb) = &progress {
                 pb.set_position(w.batch.byte_range().end);
@@ -106,11 +108,11 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         outfile::commit(t)?;
     }
     total.damaged = cap.damage_count();
-    input::report_damage(&cap);
+    cap.report_damage();
     if a.verbose {
         eprintln!(
             "pcapx: {}: {} packets read, {} rows written, {} skipped ({}), {} filtered out, {} damaged records",
-            a.input.file,
+            a.input.name(),
             total.read,
             total.rows,
             total.skipped,
@@ -124,14 +126,87 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         );
         eprintln!(
             "pcapx: {}: anomalies (packets per kind): {}",
-            a.input.file,
+            a.input.name(),
             anomalies.render(engine.registry())
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn progress_bar(quiet: bool, file: &str) -> Option<indicatif::ProgressBar> {
+/// `convert -o DIR --partition-by KEY`: the Parquet table as a
+/// Hive-partitioned dataset (see `pcapx_facade::partition`).
+fn run_partitioned(a: &ConvertArgs, ctx: &super::Ctx, by: PartitionArg) -> Result<ExitCode> {
+    let engine = &ctx.engine;
+    if a.to.is_some_and(|t| t != ToFormat::Parquet) {
+        bail!("--partition-by writes a Parquet dataset: --to parquet (or no --to)");
+    }
+    let Some(dir) = a.output.as_deref() else {
+        bail!("--partition-by needs the dataset's directory: -o DIR");
+    };
+    let spec = pcapx_facade::table::table_spec(
+        engine,
+        a.table.fields.as_deref(),
+        a.table.all,
+        TimeFormat::Epoch,
+        match a.occurrence {
+            OccurrenceArg::First => Occurrence::First,
+            OccurrenceArg::Last => Occurrence::Last,
+            OccurrenceArg::All => Occurrence::All,
+        },
+    )?
+    .with_display(engine.registry(), a.names, a.display_base);
+    // Refuse an output over an input (a file, or inside a directory given).
+    let mut inputs = a.input.paths()?;
+    inputs.extend(a.input.files.iter().cloned());
+    outfile::guard(dir, &inputs)?;
+    let mut src = input::open(&a.input)?;
+    let mut dataset = Dataset::create(
+        dir,
+        &inputs,
+        match by {
+            PartitionArg::Date => PartitionBy::Date,
+            PartitionArg::Hour => PartitionBy::Hour,
+            PartitionArg::File => PartitionBy::File,
+        },
+        &spec,
+    )?;
+    let total = pcapx_facade::table::run(
+        engine,
+        &mut src,
+        &a.input.read_options(a.table.threads, a.community_id_seed),
+        &spec,
+        Format::Parquet,
+        false,
+        true,
+        |_| {},
+        |b: TableBatch| -> Result<()> {
+            if let Encoded::Columns(c) = b.encoded {
+                dataset.write(c, &b.times, &b.file)?;
+            }
+            Ok(())
+        },
+    )?;
+    crate::signals::check()?;
+    let rows = dataset.commit()?;
+    src.report_damage();
+    if a.verbose {
+        eprintln!(
+            "pcapx: {}: {} packets read, {rows} rows written to {}, {} skipped, {} filtered out, {} damaged records",
+            a.input.name(),
+            total.read,
+            dir.display(),
+            total.skipped,
+            total.filtered_out,
+            src.damage_count()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(quiet: bool, files: &[String]) -> Option<indicatif::ProgressBar> {
+    // One plain file: a bar over its bytes (several files restart the
+    // byte offsets, so they get none).
+    let [file] = files else { return None };
     if quiet || !std::io::stderr().is_terminal() || file == "-" {
         return None;
     }

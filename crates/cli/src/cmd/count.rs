@@ -28,7 +28,6 @@ pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let engine = &ctx.engine;
     let reg = engine.registry();
     let mut cap = input::open(&a.input)?;
-    let mut filter = ctx.filter(&a.input, &cap)?;
     let mut fields = engine.new_fields(Wanted::none(reg.field_count()));
     let id = |n: &str| reg.proto_by_name(n).unwrap_or(ProtoId(u32::MAX));
     let classic = [("TCP", id("tcp")), ("UDP", id("udp")), ("ICMP", id("icmp"))];
@@ -38,44 +37,38 @@ pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let mut root = Node::default();
     let mut seq = 0u64;
     let mut pass = input::StreamPass::for_input(engine, &a.input, None, 0);
-    let c = input::walk_with(
-        &mut cap,
-        &mut filter,
-        a.input.limit,
-        pass.as_mut(),
-        |rec, side| {
-            engine.dissect_with(&input::meta(rec), rec.data, side, &mut fields);
-            let layers = fields.layers();
-            // Scapy: the first of TCP, UDP, ICMP the packet has (quoted copies in
-            // ICMP errors are TCPerror/UDPerror, which do not count), else Other.
-            match classic
+    let c = input::walk_with(&mut cap, a.input.limit, pass.as_mut(), |rec, side| {
+        engine.dissect_with(&input::meta(rec), rec.data, side, &mut fields);
+        let layers = fields.layers();
+        // Scapy: the first of TCP, UDP, ICMP the packet has (quoted copies in
+        // ICMP errors are TCPerror/UDPerror, which do not count), else Other.
+        match classic
+            .iter()
+            .position(|(_, p)| layers.iter().any(|l| l.proto == *p && !l.quoted))
+        {
+            Some(i) => counts[i] += 1,
+            None => other += 1,
+        }
+        if a.hierarchy {
+            let mut node = &mut root;
+            node.frames += 1;
+            node.bytes += u64::from(rec.wirelen);
+            for l in layers
                 .iter()
-                .position(|(_, p)| layers.iter().any(|l| l.proto == *p && !l.quoted))
+                .filter(|l| l.proto != frame && l.proto != padding)
             {
-                Some(i) => counts[i] += 1,
-                None => other += 1,
-            }
-            if a.hierarchy {
-                let mut node = &mut root;
+                let name = &reg.protocol(l.proto).name;
+                seq += 1;
+                node = node.children.entry(name.clone()).or_insert_with(|| Node {
+                    order: seq,
+                    ..Node::default()
+                });
                 node.frames += 1;
                 node.bytes += u64::from(rec.wirelen);
-                for l in layers
-                    .iter()
-                    .filter(|l| l.proto != frame && l.proto != padding)
-                {
-                    let name = &reg.protocol(l.proto).name;
-                    seq += 1;
-                    node = node.children.entry(name.clone()).or_insert_with(|| Node {
-                        order: seq,
-                        ..Node::default()
-                    });
-                    node.frames += 1;
-                    node.bytes += u64::from(rec.wirelen);
-                }
             }
-            Ok(ControlFlow::Continue(()))
-        },
-    )?;
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if a.hierarchy {
@@ -106,21 +99,28 @@ pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         serde_json::to_writer(&mut out, &m)?;
         writeln!(out)?;
     } else {
-        let name = if a.input.file == "-" {
-            "<stdin>".to_owned()
-        } else {
-            std::path::Path::new(&a.input.file).file_name().map_or_else(
-                || a.input.file.clone(),
-                |s| s.to_string_lossy().into_owned(),
-            )
-        };
+        // Scapy names a PacketList after its file: the files' names, in order.
+        let name = cap
+            .paths()
+            .iter()
+            .map(|f| {
+                if &**f == "-" {
+                    "<stdin>".to_owned()
+                } else {
+                    std::path::Path::new(&**f)
+                        .file_name()
+                        .map_or_else(|| f.to_string(), |s| s.to_string_lossy().into_owned())
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",");
         writeln!(
             out,
             "<{name}: TCP:{} UDP:{} ICMP:{} Other:{other}>",
             counts[0], counts[1], counts[2]
         )?;
     }
-    input::report_damage(&cap);
+    cap.report_damage();
     if let Some(p) = &pass {
         p.report(&a.input.name());
     }

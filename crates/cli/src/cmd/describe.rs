@@ -21,12 +21,7 @@ pub fn run(a: &DescribeArgs, ctx: &Ctx) -> Result<ExitCode> {
     }
     let mut job = DescribeJob::new(engine, &names, a.rows.all)?;
     let mut cap = crate::input::open(&a.input)?;
-    job.scan(
-        engine,
-        &mut cap,
-        &a.input.name(),
-        &a.input.read_options(a.rows.threads, 0),
-    )?;
+    job.scan(engine, &mut cap, &a.input.read_options(a.rows.threads, 0))?;
     let results = job.finish();
     let format = match a.format {
         DescribeFormat::Table => OutFormat::Table,

@@ -55,9 +55,9 @@ pub fn run(a: &FilterArgs) -> Result<ExitCode> {
     let inputs = a.live.interfaces.is_empty().then_some(file);
     let target = outfile::create(out_path, inputs, Durability::Sync)?;
     let mut cap = if a.live.interfaces.is_empty() {
-        input::open_either(file, &a.live, None)?
+        input::open_either(file, &a.live, None, false)?
     } else {
-        input::open_either("", &a.live, Some(expr))?
+        input::open_either("", &a.live, Some(expr), false)?
     };
     let mut filter = PacketFilter::for_capture(file, Some(expr), &cap)?;
     let written_to = || format!("writing {}", out_path.display());

@@ -67,11 +67,10 @@ struct Seen<'a> {
 /// with its stream number (tshark's numbering over every packet read).
 fn walk_streams(
     a: &FollowArgs,
-    ctx: &Ctx,
+    _ctx: &Ctx,
     mut f: impl FnMut(&Seen<'_>) -> Result<()>,
-) -> Result<pcapx_capture::Capture> {
+) -> Result<pcapx_facade::Source> {
     let mut cap = input::open(&a.input)?;
-    let mut filter = ctx.filter(&a.input, &cap)?;
     // The numbering alone (no field of a table wants the values).
     let mut pass = input::StreamPass::new(
         Some(input::StreamIds::default()),
@@ -84,7 +83,7 @@ fn walk_streams(
         FollowProto::Tcp => TCP,
         FollowProto::Udp => UDP,
     };
-    input::walk(&mut cap, &mut filter, a.input.limit, |rec| {
+    input::walk(&mut cap, a.input.limit, |rec| {
         let Some(pass) = pass.as_mut() else {
             return Ok(ControlFlow::Continue(()));
         };
@@ -163,7 +162,7 @@ pub fn run(a: &FollowArgs, ctx: &Ctx) -> Result<ExitCode> {
 
 fn run_one(a: &FollowArgs, ctx: &Ctx, want: u32) -> Result<ExitCode> {
     let mut f = Followed::default();
-    let cap = walk_streams(a, ctx, |s| {
+    let mut cap = walk_streams(a, ctx, |s| {
         if s.stream == want {
             let chunks = &mut f.chunks;
             place(&mut f.nodes, &mut f.streams, s, |node, ev| {
@@ -183,7 +182,7 @@ fn run_one(a: &FollowArgs, ctx: &Ctx, want: u32) -> Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(out.as_bytes())?;
     stdout.flush()?;
-    input::report_damage(&cap);
+    cap.report_damage();
     Ok(ExitCode::SUCCESS)
 }
 
@@ -268,7 +267,7 @@ fn flush_open(
 }
 
 fn run_all(a: &FollowArgs, ctx: &Ctx, dir: &Path) -> Result<ExitCode> {
-    crate::outfile::guard(dir, [&a.input.file])?;
+    crate::outfile::guard(dir, a.input.paths()?)?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let tmp = dir.join(format!(".pcapx-tmp-{}-follow", std::process::id()));
     std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
@@ -284,7 +283,7 @@ fn run_all(a: &FollowArgs, ctx: &Ctx, dir: &Path) -> Result<ExitCode> {
     };
     let mut open: HashMap<u32, Open> = HashMap::new();
     let mut started = std::collections::HashSet::new();
-    let cap = walk_streams(a, ctx, |s| {
+    let mut cap = walk_streams(a, ctx, |s| {
         let o = open.entry(s.stream).or_default();
         let pending = &mut o.pending;
         let closed = &mut o.closed;
@@ -321,7 +320,7 @@ fn run_all(a: &FollowArgs, ctx: &Ctx, dir: &Path) -> Result<ExitCode> {
     }
     let written = files.finish()?;
     eprintln!("pcapx: {written} file(s) written to {}", dir.display());
-    input::report_damage(&cap);
+    cap.report_damage();
     Ok(ExitCode::SUCCESS)
 }
 

@@ -66,8 +66,8 @@ fn iso(ns: i64) -> String {
 }
 
 pub fn run(a: &InfoArgs, ctx: &super::Ctx) -> Result<ExitCode> {
+    let file = a.input.single_file("info")?.to_owned();
     let mut cap = input::open(&a.input)?;
-    let mut filter = ctx.filter(&a.input, &cap)?;
     let (mut first, mut last) = (None::<i64>, None::<i64>);
     let (mut trunc, mut capb, mut wireb) = (0u64, 0u64, 0u64);
     let mut per_if: std::collections::HashMap<(u32, u32), u64> = std::collections::HashMap::new();
@@ -75,7 +75,7 @@ pub fn run(a: &InfoArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let engine = &ctx.engine;
     let mut fields = engine.new_fields(pcapx_core::Wanted::none(engine.registry().field_count()));
     let mut tally = pcapx_core::AnomalyTally::new(engine.registry());
-    let c = input::walk(&mut cap, &mut filter, a.input.limit, |r| {
+    let c = input::walk(&mut cap, a.input.limit, |r| {
         engine.dissect(&input::meta(r), r.data, &mut fields);
         tally.count(&fields);
         first = Some(first.map_or(r.ts_ns, |f| f.min(r.ts_ns)));
@@ -86,7 +86,7 @@ pub fn run(a: &InfoArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         *per_if.entry((r.section, r.interface)).or_default() += 1;
         Ok(ControlFlow::Continue(()))
     })?;
-    let info = cap.info();
+    let info = cap.capture().info();
     let format = match info.format {
         Format::PcapMicro => "pcap (microsecond timestamps)",
         Format::PcapNano => "pcap (nanosecond timestamps)",
@@ -109,7 +109,7 @@ pub fn run(a: &InfoArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     byte_order.dedup();
     let (vmaj, vmin) = info.version();
     let out = Info {
-        file: a.input.file.clone(),
+        file,
         format: format.into(),
         compression: compression.into(),
         byte_order: byte_order.join(", "),
@@ -143,6 +143,7 @@ pub fn run(a: &InfoArgs, ctx: &super::Ctx) -> Result<ExitCode> {
             .collect(),
         damaged_records: cap.damage_count(),
         damage: cap
+            .capture()
             .damage()
             .iter()
             .map(|d| DamageOut {

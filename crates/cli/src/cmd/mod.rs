@@ -24,8 +24,7 @@ use pcapx_core::Engine;
 pub use capture::{announce, live_config};
 pub use info::linktype_name;
 
-use crate::cli::{Cli, Command, Input};
-use crate::filter::PacketFilter;
+use crate::cli::{Cli, Command};
 
 /// What every capture-reading command needs: the frozen engine (built-ins
 /// plus any plugins).
@@ -38,16 +37,6 @@ impl Ctx {
         Ok(Ctx {
             engine: crate::engine::build(plugins)?,
         })
-    }
-
-    /// The packet filter for `--filter` on `cap` (compiled per link type on
-    /// first use).
-    pub fn filter(&self, input: &Input, cap: &pcapx_capture::Capture) -> Result<PacketFilter> {
-        Ok(PacketFilter::for_capture(
-            &input.name(),
-            input.filter.as_deref(),
-            cap,
-        )?)
     }
 }
 

@@ -15,7 +15,6 @@ use crate::input;
 pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let engine = &ctx.engine;
     let mut cap = input::open(&a.input)?;
-    let mut filter = ctx.filter(&a.input, &cap)?;
     let mut fields = engine.new_fields(Wanted::All);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -29,7 +28,6 @@ pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let mut pass = input::StreamPass::for_input(engine, &a.input, None, 0);
     input::walk_with_committed(
         &mut cap,
-        &mut filter,
         a.input.limit,
         pass.as_mut(),
         |rec, side| {
@@ -68,14 +66,14 @@ pub fn run(a: &ShowArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         },
     )?;
     out.flush()?;
-    input::report_damage(&cap);
+    cap.report_damage();
     if let Some(p) = &pass {
         p.report(&a.input.name());
     }
     if let Some(p) = a.packet
         && !found
     {
-        bail!("{}: no packet number {p}", a.input.file);
+        bail!("{}: no packet number {p}", a.input.name());
     }
     Ok(ExitCode::SUCCESS)
 }

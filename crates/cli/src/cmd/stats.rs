@@ -53,7 +53,6 @@ pub(super) fn scan<A: Send>(
     pcapx_facade::table::scan(
         &ctx.engine,
         &mut cap,
-        &input.name(),
         &input.read_options(rows.threads, 0),
         spec,
         make,
@@ -61,6 +60,14 @@ pub(super) fn scan<A: Send>(
         merge,
     )?;
     Ok(())
+}
+
+/// The input files, expanded (none for a live capture).
+fn input_paths(files: &[String]) -> Result<Vec<String>> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(pcapx_facade::source::expand(files)?)
 }
 
 /// Print to standard output.
@@ -97,7 +104,7 @@ fn plot_target(p: &str) -> Result<PlotTo<'_>> {
 pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
     if let Some(kind) = a.conversations {
         let input = Input {
-            file: a.file.clone(),
+            files: a.files.clone(),
             live: a.live.clone(),
             limit: a.limit,
             filter: a.filter.clone(),
@@ -111,7 +118,7 @@ pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
     let plot_to = a.plot.as_deref().map(plot_target).transpose()?;
     // Refuse a plot over the input before reading anything.
     if let Some(PlotTo::Svg(p) | PlotTo::Png(p)) = &plot_to {
-        outfile::guard(p, [&a.file])?;
+        outfile::guard(p, input_paths(&a.files)?)?;
     }
     let key_names = pcapx_facade::stats::split_names(&a.group_by);
     let aggs: Vec<(AggKind, Option<&str>)> = a
@@ -132,7 +139,7 @@ pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
         .collect();
     let mut job = GroupJob::new(engine, &key_names, &aggs, a.rows.all)?;
     let input = Input {
-        file: a.file.clone(),
+        files: a.files.clone(),
         live: a.live.clone(),
         limit: a.limit,
         filter: a.filter.clone(),
@@ -140,12 +147,7 @@ pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
         no_desegment: a.no_desegment,
     };
     let mut cap = input::open(&input)?;
-    job.scan(
-        engine,
-        &mut cap,
-        &input.name(),
-        &input.read_options(a.rows.threads, 0),
-    )?;
+    job.scan(engine, &mut cap, &input.read_options(a.rows.threads, 0))?;
 
     let order = match a.sort {
         Some(SortArg::Key) => Order::Key,
@@ -163,13 +165,13 @@ pub fn run(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
         }
         Some(PlotTo::Svg(path)) => {
             let svg = plot::svg(&Bars::from_table(&result, plot_top))?;
-            let mut out = outfile::create(path, [&a.file], Durability::NoSync)?;
+            let mut out = outfile::create(path, input_paths(&a.files)?, Durability::NoSync)?;
             out.write_all(svg.as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))?;
             outfile::commit(out)?;
         }
         Some(PlotTo::Png(path)) => {
-            let out = outfile::create(path, [&a.file], Durability::NoSync)?;
+            let out = outfile::create(path, input_paths(&a.files)?, Durability::NoSync)?;
             plot::png(&Bars::from_table(&result, plot_top), out.write_path())
                 .with_context(|| format!("cannot write {}", path.display()))?;
             outfile::commit(out)?;

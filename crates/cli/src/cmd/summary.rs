@@ -11,7 +11,6 @@ use crate::input;
 pub fn run(a: &SummaryArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let engine = &ctx.engine;
     let mut cap = input::open(&a.input)?;
-    let filter = ctx.filter(&a.input, &cap)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     // Lines are held back until their batch is known to be intact (a
@@ -22,8 +21,6 @@ pub fn run(a: &SummaryArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     pcapx_facade::summary::lines(
         engine,
         &mut cap,
-        &a.input.name(),
-        filter,
         &a.input.read_options(None, 0),
         a.numeric,
         |line| -> Result<()> {

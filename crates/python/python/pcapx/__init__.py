@@ -34,42 +34,30 @@ __all__ = [
     "batches",
     "describe",
     "fields",
+    "flows",
     "read",
+    "sniff",
     "stats",
     "summary",
 ]
 
 __version__: str = _pcapx.__version__
 
-#: A capture path, or a list of them (a directory stands for its capture
-#: files, in name order).
+#: A capture path, or a list of them, read in order as one stream: a
+#: directory stands for its capture files (in name order, not recursive), a
+#: glob pattern (``"day-*.pcap"``) for the files it matches — exactly as the
+#: CLI reads its FILE arguments.
 Source = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
-
-_CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
-_COMPRESSED = ("", ".gz", ".zst")
-
-
-def _is_capture_name(name: str) -> bool:
-    lower = name.lower()
-    return any(lower.endswith(s + c) for s in _CAPTURE_SUFFIXES for c in _COMPRESSED)
 
 
 def _paths(source: Source) -> list[str]:
-    """The capture files of ``source``, in order."""
+    """The arguments of ``source`` as strings; pcapx expands directories and
+    globs itself (as ``pcapx convert A B DIR 'GLOB'`` does)."""
     if isinstance(source, (str, os.PathLike)):
-        items = [source]
-    else:
-        items = list(source)
-    out: list[str] = []
-    for item in items:
-        path = os.fspath(item)
-        if os.path.isdir(path):
-            names = sorted(n for n in os.listdir(path) if _is_capture_name(n))
-            out.extend(os.path.join(path, n) for n in names)
-        else:
-            out.append(path)
+        return [os.fspath(source)]
+    out = [os.fspath(item) for item in source]
     if not out:
-        raise ValueError(f"no capture files in {source!r}")
+        raise ValueError("no capture given")
     return out
 
 
@@ -104,7 +92,12 @@ def read(
 
     Args:
         source: a capture path (pcap or pcapng, optionally gzip/zstd
-            compressed), a directory, or a list of them, read in order.
+            compressed), a directory, a glob pattern, or a list of them,
+            read in order as one stream: frame numbers continue from one
+            file to the next (as ``mergecap -a`` numbers them), the filter
+            and ``count`` apply to the whole stream, stream numbering and
+            reassembly carry over, and the ``frame.file`` field names each
+            row's file.
         fields: field names or aliases (``"ip.src,tcp.dstport"`` or a
             list); one row per packet. Default: the Scapy tutorial's 26
             columns, one row per IPv4 packet.
@@ -138,6 +131,59 @@ def read(
         not desegment,
         community_id_seed,
         65536,
+    )
+
+
+def sniff(
+    iface: Union[str, Sequence[str]],
+    *,
+    count: Optional[int] = None,
+    duration: Optional[float] = None,
+    filter: Optional[str] = None,
+    fields: Union[str, Sequence[str], None] = None,
+    all: bool = False,
+    snaplen: Optional[int] = None,
+    promisc: bool = True,
+    occurrence: str = "first",
+    threads: Optional[int] = None,
+) -> "pyarrow.Table":
+    """Capture live packets (Linux; root or ``CAP_NET_RAW``) and return their
+    table: the rows and columns :func:`read` gives for a capture file of the
+    same packets (Scapy's ``sniff()``, as a table). The capture path is
+    ``pcapx capture``'s: an ``AF_PACKET`` ring, the filter compiled by pcapx
+    and attached in the kernel.
+
+    It stops after ``count`` packets (counted after the filter), after
+    ``duration`` seconds, or both, whichever comes first; with neither it
+    runs until Ctrl-C. Ctrl-C raises ``KeyboardInterrupt`` (as :func:`read`
+    does; what was captured is dropped), and the capture is closed.
+
+    Args:
+        iface: interface name (``"any"``: every interface, cooked), or a
+            list of them.
+        count: stop after this many packets.
+        duration: stop after this many seconds.
+        filter: tcpdump/libpcap filter expression (runs in the kernel).
+        fields, all, occurrence, threads: as :func:`read`.
+        snaplen: bytes kept per packet (default 262144).
+        promisc: put the interfaces in promiscuous mode.
+
+    Raises:
+        CaptureError: unknown interface, or no privilege to capture.
+        FilterError: the filter does not compile.
+    """
+    interfaces = [iface] if isinstance(iface, str) else list(iface)
+    return _pcapx.sniff(
+        interfaces,
+        count,
+        duration,
+        filter,
+        _fields_arg(fields),
+        all,
+        snaplen,
+        promisc,
+        occurrence,
+        threads,
     )
 
 
@@ -302,6 +348,52 @@ def summary(
         _plugins(plugins),
         not defrag,
         not desegment,
+    )
+
+
+def flows(
+    source: Source,
+    *,
+    filter: Optional[str] = None,
+    count: Optional[int] = None,
+    idle_timeout: Optional[float] = None,
+    active_timeout: Optional[float] = None,
+    community_id_seed: int = 0,
+    threads: Optional[int] = None,
+) -> "pyarrow.Table":
+    """One row per bidirectional flow, like Zeek's conn.log: exactly the
+    rows, columns and types of ``pcapx flows SOURCE -o x.parquet`` with the
+    same options (see the README's "Flows").
+
+    Args:
+        source: as :func:`read` (several files are one stream: a flow that
+            continues in the next file is one flow).
+        filter: tcpdump/libpcap filter expression; packets it rejects are in
+            no flow.
+        count: stop after this many packets (after the filter).
+        idle_timeout: end a flow after this many seconds without a packet
+            (every protocol; default TCP 300 s, others 60 s, as Zeek).
+        active_timeout: end a flow this many seconds after its first packet
+            (default 1800 s, as nfstream).
+        community_id_seed: seed of the ``community_id`` column.
+        threads: worker threads (default: all cores); the table is the same
+            for any count.
+
+    Returns:
+        A ``pyarrow.Table`` in first-packet order: ``community_id``,
+        ``proto``, ``src``, ``sport``, ``dst``, ``dport``, ``first_time``,
+        ``last_time``, ``duration``, packets/bytes/payload bytes each way,
+        ``tcp.stream``, ``udp.stream``, ``conn_state``, ``history``,
+        retransmission/out-of-order/lost counts, ``vlan``, ``service``.
+    """
+    return _pcapx.flows(
+        _paths(source),
+        filter,
+        count,
+        idle_timeout,
+        active_timeout,
+        community_id_seed,
+        threads,
     )
 
 

@@ -89,3 +89,24 @@ def fields(plugins: list[str], layer: Optional[str]) -> list[dict[str, Any]]: ..
 def schema(
     fields: Optional[str], all: bool, occurrence_: str, plugins: list[str]
 ) -> pyarrow.Schema: ...
+def sniff(
+    interfaces: list[str],
+    count: Optional[int],
+    duration: Optional[float],
+    filter: Optional[str],
+    fields: Optional[str],
+    all: bool,
+    snaplen: Optional[int],
+    promisc: bool,
+    occurrence_: str,
+    threads: Optional[int],
+) -> pyarrow.Table: ...
+def flows(
+    paths: list[str],
+    filter: Optional[str],
+    count: Optional[int],
+    idle_timeout: Optional[float],
+    active_timeout: Optional[float],
+    community_id_seed: int,
+    threads: Optional[int],
+) -> pyarrow.Table: ...
