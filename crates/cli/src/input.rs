@@ -60,17 +60,6 @@ pub fn walk(
     pcapx_facade::walk(cap, filter, limit, f)
 }
 
-/// [`pcapx_facade::walk_with`] with the CLI's error type.
-pub fn walk_with(
-    cap: &mut Capture,
-    filter: &mut PacketFilter,
-    limit: Option<u64>,
-    pass: Option<&mut StreamPass<'_>>,
-    f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>>,
-) -> Result<Counts> {
-    pcapx_facade::walk_with(cap, filter, limit, pass, f)
-}
-
 /// [`pcapx_facade::walk_with_committed`] with the CLI's error type.
 pub fn walk_with_committed(
     cap: &mut Capture,
