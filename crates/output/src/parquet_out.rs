@@ -15,7 +15,7 @@ use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Phy
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::Type;
+use parquet::schema::types::{ColumnPath, Type};
 use pcapx_core::{FieldType, Fields, Value};
 
 use crate::OutputError;
@@ -346,16 +346,27 @@ pub struct ParquetWriter<W: Write + Send> {
 
 impl<W: Write + Send> ParquetWriter<W> {
     pub fn new(out: W, spec: &TableSpec) -> Result<ParquetWriter<W>, OutputError> {
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_created_by(format!("pcapx {}", env!("CARGO_PKG_VERSION")))
-            .build();
-        let w = SerializedFileWriter::new(out, Arc::new(schema(spec)?), Arc::new(props))?;
         let kinds: Vec<Kind> = spec
             .columns
             .iter()
             .map(|c| kind_of(c.output_type(), spec.occurrence))
             .collect();
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_created_by(format!("pcapx {}", env!("CARGO_PKG_VERSION")));
+        // Numbers and booleans are written plain (Snappy still compresses
+        // the repetitive ones): dictionary-encoding them interned every value
+        // on the writer thread, about half of a Parquet run's serial
+        // instructions, and most of these columns (sequence numbers,
+        // checksums, times) are too varied for a dictionary to pay. Strings
+        // and bytes keep their dictionary.
+        for (c, k) in spec.columns.iter().zip(&kinds) {
+            if !matches!(k, Kind::Str | Kind::Bytes) {
+                props =
+                    props.set_column_dictionary_enabled(ColumnPath::from(c.name.as_str()), false);
+            }
+        }
+        let w = SerializedFileWriter::new(out, Arc::new(schema(spec)?), Arc::new(props.build()))?;
         let cols = kinds.iter().map(|&k| ColData::new(k)).collect();
         Ok(ParquetWriter {
             w,
