@@ -54,6 +54,79 @@ fn show_snapshots() {
     snap("show-vlan-c2", &["show", "fixtures/vlan.pcap", "-c", "2"]);
 }
 
+/// `count` (plain, `--hierarchy`, `--hierarchy --json`) on a capture of
+/// many batches whose later batches bring protocols the first ones lack:
+/// the same output for any thread count, and the totals add up.
+#[test]
+fn count_is_identical_for_any_thread_count() {
+    use pcapx_capture::{Capture, PcapHeader, PcapWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("mixed.pcap");
+    {
+        let f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+        let mut w = PcapWriter::new(
+            f,
+            PcapHeader {
+                nanos: true,
+                ..PcapHeader::default()
+            },
+        )
+        .unwrap();
+        let mut n = 0i64;
+        // 300 × the tutorial (several 4096-record batches), then the
+        // Ethernet records of fixtures with other protocols, twice.
+        let mut files = vec!["tutorial.pcap"; 300];
+        for _ in 0..2 {
+            files.extend([
+                "dns.pcap",
+                "vlan.pcap",
+                "icmp-errors.pcap",
+                "fragments.pcap",
+                "tcp-options.pcap",
+                "padded-min-frames.pcap",
+            ]);
+        }
+        for name in files {
+            let mut cap = Capture::open(fixture(name)).unwrap();
+            cap.for_each(|r| {
+                if r.linktype == 1 {
+                    n += 1;
+                    w.write_packet(n * 1000, r.wirelen, r.data).unwrap();
+                }
+            })
+            .unwrap();
+        }
+        use std::io::Write as _;
+        w.into_inner().flush().unwrap();
+    }
+    let big = big.to_str().unwrap();
+    for extra in [
+        &[][..],
+        &["--hierarchy"],
+        &["--hierarchy", "--json"],
+        &["--json"],
+    ] {
+        let args = |t: &'static str| [&["count", big][..], extra, &["--threads", t]].concat();
+        let one = ok(&args("1"));
+        for t in ["2", "3", "8"] {
+            assert_eq!(
+                one,
+                ok(&args(t)),
+                "count {extra:?} differs with {t} threads"
+            );
+        }
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&["count", big, "--json", "--threads", "2"])).unwrap();
+    let sum: u64 = ["TCP", "UDP", "ICMP", "Other"]
+        .iter()
+        .map(|k| v[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, v["packets"].as_u64().unwrap());
+    let tree = ok(&["count", big, "--hierarchy", "--threads", "2"]);
+    assert!(tree.contains("dns"), "{tree}");
+}
+
 #[test]
 fn count_snapshots() {
     snap("count-tutorial", &["count", "fixtures/tutorial.pcap"]);

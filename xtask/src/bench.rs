@@ -395,6 +395,15 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
         rss_kb,
         &plugin_line,
     )?;
+    // The ratios and the --threads scaling table.
+    eprintln!("bench: parallel scaling");
+    match crate::scalebench::section(&bin_s, &data, o.runs) {
+        Ok(sec) => {
+            let doc = std::fs::read_to_string(&o.out)?;
+            std::fs::write(&o.out, crate::scalebench::replace_section(&doc, &sec))?;
+        }
+        Err(e) => eprintln!("bench: scaling jobs failed: {e}"),
+    }
     // Conversations: flows vs tshark -z conv on this capture and the
     // 1M-flow capture.
     let fpath = root.join("bench-data/flows-1000000.pcap");
@@ -473,6 +482,16 @@ fn write_report(
     plugin: &str,
 ) -> Result<()> {
     use std::fmt::Write as _;
+    // The instruction-count profile is measured by hand with callgrind (see
+    // that section); keep it across rewrites.
+    let profile = std::fs::read_to_string(&o.out).ok().and_then(|doc| {
+        let start = doc.find(PROFILE_HEADING)?;
+        let rest = &doc[start + PROFILE_HEADING.len()..];
+        let end = rest
+            .find("\n## ")
+            .map_or(doc.len(), |i| start + PROFILE_HEADING.len() + i + 1);
+        Some(doc[start..end].trim_end().to_owned())
+    });
     let mut m = String::new();
     let cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2");
     let cores = sh("nproc");
@@ -573,6 +592,12 @@ fn write_report(
             writeln!(m, "  - {}", r.note)?;
         }
     }
+    if let Some(p) = profile {
+        writeln!(m, "\n{p}")?;
+    }
     std::fs::write(&o.out, m)?;
     Ok(())
 }
+
+/// The hand-measured section `write_report` keeps.
+const PROFILE_HEADING: &str = "## Where the instructions go";

@@ -21,6 +21,7 @@ mod fuzz;
 mod packets;
 mod plugins;
 mod pybench;
+mod scalebench;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +57,10 @@ tasks:
       bench-data/flows-M.pcap (M distinct flows all open at once, default
       1000000; generated if missing), with peak RSS; rewrites the
       Conversations section of BENCHMARKS.md
+  bench-scaling [--packets N] [--runs R]
+      only the Parallel scaling section: --threads 1 vs all cores for convert
+      (CSV, JSONL, Parquet), stats and count, the serial fraction, and the
+      issue's ratios (csv vs cat, CPU per row, Parquet vs CSV, stats vs count)
   bench-capture [--packets N] [--limit L] [--runs R]
       live capture under load only (root): tcpreplay --topspeed the first L
       packets (0: all) of bench-N.pcap onto a veth in a private namespace while
@@ -92,6 +97,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         "bench" => bench::run(rest),
         "bench-capture" => capbench::run(rest),
         "bench-flows" => flowbench::run(rest),
+        "bench-scaling" => scalebench::run(rest),
         "fuzz" => fuzz::run(rest),
         "plugins" => plugins::run(rest),
         "-h" | "--help" | "help" => {

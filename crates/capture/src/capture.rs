@@ -427,7 +427,12 @@ impl Capture {
     }
 
     fn finish_batch(&mut self, end: u64) -> Batch {
-        let fresh = self.spare.take().unwrap_or_default();
+        // The next batch's index is as long as this one's, most likely:
+        // reserve it at once rather than growing it record by record.
+        let fresh = self.spare.take().unwrap_or_else(|| Builder {
+            records: Vec::with_capacity(self.builder.records.len()),
+            ..Builder::default()
+        });
         let b = std::mem::replace(&mut self.builder, fresh);
         self.builder.start = end;
         let range = b.start..end.max(b.start);

@@ -122,6 +122,9 @@ pub struct CountArgs {
     /// Machine-readable output
     #[arg(long)]
     pub json: bool,
+    /// Worker threads (default: all cores); output is identical for any count
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Args, Debug)]

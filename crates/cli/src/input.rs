@@ -85,16 +85,6 @@ pub fn walk(
     pcapx_facade::walk(src, limit, f)
 }
 
-/// [`pcapx_facade::walk_with`] with the CLI's error type.
-pub fn walk_with(
-    src: &mut Source,
-    limit: Option<u64>,
-    pass: Option<&mut StreamPass<'_>>,
-    f: impl FnMut(&Record<'_>, &Reassembled<'_>) -> Result<ControlFlow<()>>,
-) -> Result<Counts> {
-    pcapx_facade::walk_with(src, limit, pass, f)
-}
-
 /// [`pcapx_facade::walk_with_committed`] with the CLI's error type.
 pub fn walk_with_committed(
     src: &mut Source,

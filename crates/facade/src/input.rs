@@ -680,7 +680,19 @@ impl<'a> Feeder<'a> {
         };
         let file = Arc::clone(self.src.file());
         let filter = self.src.filter_mut();
+        // One walk over the batch: the limit, the filter and the stateful
+        // pass per record (each `Batch::iter` step builds the record's view).
         let mut pass = Vec::with_capacity(batch.len());
+        let mut streams = Vec::new();
+        let mut stream_ids = StreamIds::default();
+        let mut side = Vec::new();
+        let mut arena = Vec::new();
+        let mut sp = self.streams.as_mut();
+        if let Some(sp) = sp.as_deref() {
+            stream_ids = sp.ids.unwrap_or_default();
+            streams.reserve(if sp.ids.is_some() { batch.len() } else { 0 });
+            side.reserve(batch.len());
+        }
         for rec in batch.iter() {
             if self.limit.is_some_and(|l| self.used >= l) {
                 self.done = true;
@@ -689,17 +701,7 @@ impl<'a> Feeder<'a> {
             let ok = filter.matches(&rec)?;
             self.used += u64::from(ok);
             pass.push(ok);
-        }
-        let take = pass.len();
-        let mut streams = Vec::new();
-        let mut stream_ids = StreamIds::default();
-        let mut side = Vec::new();
-        let mut arena = Vec::new();
-        if let Some(sp) = self.streams.as_mut() {
-            stream_ids = sp.ids.unwrap_or_default();
-            streams.reserve(if sp.ids.is_some() { take } else { 0 });
-            side.reserve(take);
-            for rec in batch.iter().take(take) {
+            if let Some(sp) = sp.as_deref_mut() {
                 let (s, v) = sp.record(&rec, &mut arena);
                 side.push(s);
                 if let Some(v) = v {
@@ -707,6 +709,7 @@ impl<'a> Feeder<'a> {
                 }
             }
         }
+        let take = pass.len();
         Ok(Some(Work {
             batch,
             take,

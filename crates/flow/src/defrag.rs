@@ -38,8 +38,9 @@
 //! allocates nothing per packet unless more datagrams are pending at once
 //! or one needs more than 64 KiB.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
+use crate::fasthash::FastMap;
 use crate::key::Addr;
 use crate::packet::{L4, PacketInfo};
 
@@ -135,7 +136,7 @@ struct Pending {
 #[derive(Debug, Default)]
 pub struct Defragmenter {
     cfg: DefragConfig,
-    pending: HashMap<Key, Pending>,
+    pending: FastMap<Key, Pending>,
     /// Pending datagrams by creation (stale entries are skipped).
     order: VecDeque<(Key, u64)>,
     serial: u64,

@@ -39,11 +39,12 @@
 //! pending bytes, so a late retransmission is still one. Only the outermost TCP header of a packet
 //! is followed; TCP inside reassembled IP fragments is dissected as is.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use pcapx_core::dissector::TableId;
 use pcapx_core::{Engine, Framer, PduCx, PduLen};
 
+use crate::fasthash::{self, FastMap};
 use crate::key::{Endpoint, TCP};
 use crate::packet::tcp_flags::{ACK, RST, SYN};
 use crate::packet::{L4, PacketInfo};
@@ -127,7 +128,7 @@ type Key = (Endpoint, Endpoint);
 pub struct Desegmenter {
     cfg: DesegConfig,
     table: Option<TableId>,
-    convs: HashMap<Key, Conv>,
+    convs: FastMap<Key, Conv>,
     /// Conversations by creation (stale entries are skipped).
     order: VecDeque<(Key, u64)>,
     serial: u64,
@@ -140,7 +141,7 @@ impl Desegmenter {
         Desegmenter {
             cfg,
             table: engine.table("tcp.port"),
-            convs: HashMap::new(),
+            convs: fasthash::map(),
             order: VecDeque::new(),
             serial: 0,
             stats: DesegStats::default(),

@@ -7,6 +7,7 @@
 //!   ([`defrag::Defragmenter`]), in bounded memory.
 //! - [`deseg`] — TCP desegmentation for application dissectors that frame
 //!   PDUs ([`deseg::Desegmenter`], tshark's `tcp_dissect_pdus` model).
+//! - [`fasthash`] — the keyed fast hasher of the per-packet maps.
 //! - [`key`] — the symmetric [`FlowKey`] and the address-pair shard hash.
 //! - [`table`] — the [`FlowTable`]: bidirectional flows with Zeek's
 //!   `conn_state` and `history`, idle/active timeouts, TCP port reuse.
@@ -22,6 +23,7 @@ pub mod analysis;
 pub mod community_id;
 pub mod defrag;
 pub mod deseg;
+pub mod fasthash;
 pub mod key;
 pub mod numbering;
 pub mod packet;

@@ -35,11 +35,11 @@
 //! per UDP conversation: some 100 MiB at the default bound, whatever the
 //! file's size.
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 use crate::analysis::{self, Pool};
 use crate::community_id::{CommunityId, Tuple};
+use crate::fasthash::{self, FastMap};
 use crate::key::{Addr, Endpoint, ICMP, ICMPV6, SCTP, TCP, UDP};
 use crate::packet::tcp_flags::{ACK, SYN};
 use crate::packet::{L4, PacketInfo};
@@ -70,7 +70,7 @@ struct Slot<V> {
 /// A map of conversations with a bound: the least recently used one is
 /// forgotten to make room (an intrusive list over a slab, O(1) per packet).
 struct Lru<V> {
-    map: HashMap<Key, u32>,
+    map: FastMap<Key, u32>,
     slots: Vec<Slot<V>>,
     free: Vec<u32>,
     head: u32,
@@ -87,7 +87,7 @@ const GONE_BITS: usize = 1 << 20;
 impl<V> Lru<V> {
     fn new(cap: usize) -> Lru<V> {
         Lru {
-            map: HashMap::new(),
+            map: fasthash::map(),
             slots: Vec::new(),
             free: Vec::new(),
             head: NIL,
@@ -232,7 +232,7 @@ pub struct StreamNumbering {
     udp: Lru<u32>,
     next_tcp: u32,
     next_udp: u32,
-    frags: HashMap<(Addr, Addr, u8, u32), Pending>,
+    frags: FastMap<(Addr, Addr, u8, u32), Pending>,
     analyzing: bool,
     pool: Pool,
     stats: NumberingStats,
@@ -280,7 +280,7 @@ impl StreamNumbering {
             udp: Lru::new(max),
             next_tcp: 0,
             next_udp: 0,
-            frags: HashMap::new(),
+            frags: fasthash::map(),
             analyzing: false,
             pool: Pool::default(),
             stats: NumberingStats::default(),

@@ -39,9 +39,10 @@
 //! timeout, so expiry costs O(1) per expired flow; nothing is kept for a flow
 //! once it has been handed out.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use crate::community_id::{CommunityId, Tuple};
+use crate::fasthash::{self, FastMap};
 use crate::key::{Addr, FlowKey, ICMP, ICMPV6, TCP, UDP};
 use crate::packet::tcp_flags::{ACK, FIN, RST, SYN};
 use crate::packet::{L4, PacketInfo};
@@ -263,14 +264,14 @@ pub struct TableStats {
 pub struct FlowTable {
     cfg: FlowConfig,
     cid: CommunityId,
-    map: HashMap<FlowKey, u32>,
+    map: FastMap<FlowKey, u32>,
     slots: Vec<Option<Flow>>,
     free: Vec<u32>,
     /// LRU heads/tails per idle class (TCP, UDP, other).
     head: [u32; 3],
     tail: [u32; 3],
     /// First fragment's ports by (src, dst, proto, id), for later fragments.
-    frags: HashMap<(Addr, Addr, u8, u32), (L4, i64)>,
+    frags: FastMap<(Addr, Addr, u8, u32), (L4, i64)>,
     now: i64,
     stats: TableStats,
     /// First-frame numbers of the live flows (for ordered output).
@@ -295,12 +296,12 @@ impl FlowTable {
         FlowTable {
             cid: CommunityId::new(cfg.community_id_seed),
             cfg,
-            map: HashMap::new(),
+            map: fasthash::map(),
             slots: Vec::new(),
             free: Vec::new(),
             head: [NIL; 3],
             tail: [NIL; 3],
-            frags: HashMap::new(),
+            frags: fasthash::map(),
             now: i64::MIN,
             stats: TableStats::default(),
             live_first: BTreeSet::new(),

@@ -15,7 +15,7 @@ use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Phy
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::Type;
+use parquet::schema::types::{ColumnPath, Type};
 use pcapx_core::{FieldType, Fields, Value};
 
 use crate::OutputError;
@@ -339,86 +339,109 @@ fn schema(spec: &TableSpec) -> Result<Type, OutputError> {
 /// [`ROW_GROUP_ROWS`] and writes each as soon as it is full.
 pub struct ParquetWriter<W: Write + Send> {
     w: SerializedFileWriter<W>,
-    kinds: Vec<Kind>,
-    pending: ColumnBatch,
+    /// The batches of the row group being filled, as the workers made them:
+    /// each column chunk is written from them in turn (one `write_batch`
+    /// per batch), so they are never copied into one buffer first.
+    pending: Vec<ColumnBatch>,
+    pending_rows: u64,
     rows: u64,
 }
 
 impl<W: Write + Send> ParquetWriter<W> {
     pub fn new(out: W, spec: &TableSpec) -> Result<ParquetWriter<W>, OutputError> {
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_created_by(format!("pcapx {}", env!("CARGO_PKG_VERSION")))
-            .build();
-        let w = SerializedFileWriter::new(out, Arc::new(schema(spec)?), Arc::new(props))?;
         let kinds: Vec<Kind> = spec
             .columns
             .iter()
             .map(|c| kind_of(c.output_type(), spec.occurrence))
             .collect();
-        let cols = kinds.iter().map(|&k| ColData::new(k)).collect();
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_created_by(format!("pcapx {}", env!("CARGO_PKG_VERSION")));
+        // Numbers and booleans are written plain (Snappy still compresses
+        // the repetitive ones): dictionary-encoding them interned every value
+        // on the writer thread, about half of a Parquet run's serial
+        // instructions, and most of these columns (sequence numbers,
+        // checksums, times) are too varied for a dictionary to pay. Strings
+        // and bytes keep their dictionary.
+        for (c, k) in spec.columns.iter().zip(&kinds) {
+            if !matches!(k, Kind::Str | Kind::Bytes) {
+                props =
+                    props.set_column_dictionary_enabled(ColumnPath::from(c.name.as_str()), false);
+            }
+        }
+        let w = SerializedFileWriter::new(out, Arc::new(schema(spec)?), Arc::new(props.build()))?;
         Ok(ParquetWriter {
             w,
-            kinds,
-            pending: ColumnBatch { cols, rows: 0 },
+            pending: Vec::new(),
+            pending_rows: 0,
             rows: 0,
         })
     }
 
     pub fn write(&mut self, batch: ColumnBatch) -> Result<(), OutputError> {
-        self.pending.rows += batch.rows;
-        for (p, c) in self.pending.cols.iter_mut().zip(batch.cols) {
-            p.append(c);
+        if batch.rows == 0 {
+            return Ok(());
         }
-        if self.pending.rows >= ROW_GROUP_ROWS {
+        self.pending_rows += batch.rows;
+        self.pending.push(batch);
+        if self.pending_rows >= ROW_GROUP_ROWS {
             self.flush()?;
         }
         Ok(())
     }
 
     fn flush(&mut self) -> Result<(), OutputError> {
-        if self.pending.rows == 0 {
+        if self.pending_rows == 0 {
             return Ok(());
         }
-        let cols = self.kinds.iter().map(|&k| ColData::new(k)).collect();
-        let batch = std::mem::replace(&mut self.pending, ColumnBatch { cols, rows: 0 });
+        let mut batches = std::mem::take(&mut self.pending);
+        let rows = std::mem::take(&mut self.pending_rows);
+        let ncols = batches.first().map_or(0, |b| b.cols.len());
+        // Column-major: each batch's columns taken out in turn.
+        let mut per_batch: Vec<std::vec::IntoIter<ColData>> = batches
+            .iter_mut()
+            .map(|b| std::mem::take(&mut b.cols).into_iter())
+            .collect();
         let mut rg = self.w.next_row_group()?;
-        for data in batch.cols {
+        for _ in 0..ncols {
             let Some(mut col) = rg.next_column()? else {
                 break;
             };
-            match data {
-                ColData::I32(v, d) => {
-                    col.typed::<Int32Type>().write_batch(&v, Some(&d), None)?;
-                }
-                ColData::I64(v, d) => {
-                    col.typed::<Int64Type>().write_batch(&v, Some(&d), None)?;
-                }
-                ColData::Bool(v, d) => {
-                    col.typed::<BoolType>().write_batch(&v, Some(&d), None)?;
-                }
-                ColData::F64(v, d) => {
-                    col.typed::<DoubleType>().write_batch(&v, Some(&d), None)?;
-                }
-                ColData::Bytes(b, ends, d) => {
-                    let shared = bytes::Bytes::from(b);
-                    let mut start = 0;
-                    let vals: Vec<ByteArray> = ends
-                        .iter()
-                        .map(|&e| {
-                            let s = shared.slice(start..e);
-                            start = e;
-                            ByteArray::from(s)
-                        })
-                        .collect();
-                    col.typed::<ByteArrayType>()
-                        .write_batch(&vals, Some(&d), None)?;
+            for it in &mut per_batch {
+                let Some(data) = it.next() else { continue };
+                match data {
+                    ColData::I32(v, d) => {
+                        col.typed::<Int32Type>().write_batch(&v, Some(&d), None)?;
+                    }
+                    ColData::I64(v, d) => {
+                        col.typed::<Int64Type>().write_batch(&v, Some(&d), None)?;
+                    }
+                    ColData::Bool(v, d) => {
+                        col.typed::<BoolType>().write_batch(&v, Some(&d), None)?;
+                    }
+                    ColData::F64(v, d) => {
+                        col.typed::<DoubleType>().write_batch(&v, Some(&d), None)?;
+                    }
+                    ColData::Bytes(b, ends, d) => {
+                        let shared = bytes::Bytes::from(b);
+                        let mut start = 0;
+                        let vals: Vec<ByteArray> = ends
+                            .iter()
+                            .map(|&e| {
+                                let s = shared.slice(start..e);
+                                start = e;
+                                ByteArray::from(s)
+                            })
+                            .collect();
+                        col.typed::<ByteArrayType>()
+                            .write_batch(&vals, Some(&d), None)?;
+                    }
                 }
             }
             col.close()?;
         }
         rg.close()?;
-        self.rows += batch.rows;
+        self.rows += rows;
         Ok(())
     }
 

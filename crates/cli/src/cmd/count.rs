@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::ops::ControlFlow;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -24,11 +23,40 @@ struct Node {
     order: u64,
 }
 
+/// What one batch adds to the counts (merged in batch order).
+#[derive(Default)]
+struct Part {
+    counts: [u64; 3],
+    other: u64,
+    /// The batch's hierarchy; `order` is first-seen order within the batch.
+    root: Node,
+}
+
+/// Add `from` (one batch's tree) to `into`: children new to `into` get the
+/// next numbers of `seq` in `from`'s first-seen order, so that merging the
+/// batches in file order gives every node the rank among its siblings that
+/// one walk over the file would have given it.
+fn merge(into: &mut Node, from: Node, seq: &mut u64) {
+    into.frames += from.frames;
+    into.bytes += from.bytes;
+    let mut kids: Vec<(String, Node)> = from.children.into_iter().collect();
+    kids.sort_by_key(|(_, n)| n.order);
+    for (name, kid) in kids {
+        let dst = into.children.entry(name).or_insert_with(|| {
+            *seq += 1;
+            Node {
+                order: *seq,
+                ..Node::default()
+            }
+        });
+        merge(dst, kid, seq);
+    }
+}
+
 pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let engine = &ctx.engine;
     let reg = engine.registry();
     let mut cap = input::open(&a.input)?;
-    let mut fields = engine.new_fields(Wanted::none(reg.field_count()));
     let id = |n: &str| reg.proto_by_name(n).unwrap_or(ProtoId(u32::MAX));
     let classic = [("TCP", id("tcp")), ("UDP", id("udp")), ("ICMP", id("icmp"))];
     let (padding, frame) = (id("padding"), id("frame"));
@@ -36,39 +64,90 @@ pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
     let mut other = 0u64;
     let mut root = Node::default();
     let mut seq = 0u64;
-    let mut pass = input::StreamPass::for_input(engine, &a.input, None, 0);
-    let c = input::walk_with(&mut cap, a.input.limit, pass.as_mut(), |rec, side| {
-        engine.dissect_with(&input::meta(rec), rec.data, side, &mut fields);
-        let layers = fields.layers();
-        // Scapy: the first of TCP, UDP, ICMP the packet has (quoted copies in
-        // ICMP errors are TCPerror/UDPerror, which do not count), else Other.
-        match classic
-            .iter()
-            .position(|(_, p)| layers.iter().any(|l| l.proto == *p && !l.quoted))
-        {
-            Some(i) => counts[i] += 1,
-            None => other += 1,
-        }
-        if a.hierarchy {
-            let mut node = &mut root;
-            node.frames += 1;
-            node.bytes += u64::from(rec.wirelen);
-            for l in layers
-                .iter()
-                .filter(|l| l.proto != frame && l.proto != padding)
-            {
-                let name = &reg.protocol(l.proto).name;
-                seq += 1;
-                node = node.children.entry(name.clone()).or_insert_with(|| Node {
-                    order: seq,
-                    ..Node::default()
-                });
-                node.frames += 1;
-                node.bytes += u64::from(rec.wirelen);
+    // Scapy names a PacketList after its file: the files' names, in order.
+    let name = cap
+        .paths()
+        .iter()
+        .map(|f| {
+            if &**f == "-" {
+                "<stdin>".to_owned()
+            } else {
+                std::path::Path::new(&**f)
+                    .file_name()
+                    .map_or_else(|| f.to_string(), |s| s.to_string_lossy().into_owned())
             }
-        }
-        Ok(ControlFlow::Continue(()))
-    })?;
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let threads = pcapx_pipeline::thread_count(a.threads);
+    // TCP desegmentation only changes the layers above TCP: a packet's
+    // class (the first of TCP, UDP, ICMP it has) cannot depend on it, so
+    // the plain count skips it (a sixth of the reader thread's work on the
+    // bench capture); the hierarchy shows those layers and needs it.
+    let pass = input::StreamPass::new(
+        None,
+        0,
+        !a.input.no_defrag,
+        (a.hierarchy && !a.input.no_desegment).then_some(engine),
+    );
+    let mut feeder = pcapx_facade::input::Feeder::new(&mut cap, a.input.limit).with_streams(pass);
+    // Batches are dissected in parallel; their counts and trees are merged
+    // in file order, so the output is the same for any thread count.
+    pcapx_facade::input::pipeline(
+        threads,
+        || feeder.next_work().map_err(anyhow::Error::from),
+        || engine.new_fields(Wanted::none(reg.field_count())),
+        |fields, w: &input::Work| -> Part {
+            let mut part = Part::default();
+            let mut seq = 0u64;
+            for (i, (rec, pass)) in w.records().enumerate() {
+                if !pass {
+                    continue;
+                }
+                engine.dissect_with(&input::meta(&rec), rec.data, &w.reassembled(i), fields);
+                let layers = fields.layers();
+                // Scapy: the first of TCP, UDP, ICMP the packet has (quoted
+                // copies in ICMP errors are TCPerror/UDPerror, which do not
+                // count), else Other.
+                match classic
+                    .iter()
+                    .position(|(_, p)| layers.iter().any(|l| l.proto == *p && !l.quoted))
+                {
+                    Some(i) => part.counts[i] += 1,
+                    None => part.other += 1,
+                }
+                if a.hierarchy {
+                    let mut node = &mut part.root;
+                    node.frames += 1;
+                    node.bytes += u64::from(rec.wirelen);
+                    for l in layers
+                        .iter()
+                        .filter(|l| l.proto != frame && l.proto != padding)
+                    {
+                        let name = &reg.protocol(l.proto).name;
+                        seq += 1;
+                        node = node.children.entry(name.clone()).or_insert_with(|| Node {
+                            order: seq,
+                            ..Node::default()
+                        });
+                        node.frames += 1;
+                        node.bytes += u64::from(rec.wirelen);
+                    }
+                }
+            }
+            part
+        },
+        |part: Part| -> Result<()> {
+            for (c, n) in counts.iter_mut().zip(part.counts) {
+                *c += n;
+            }
+            other += part.other;
+            merge(&mut root, part.root, &mut seq);
+            Ok(())
+        },
+    )?;
+    let used = feeder.used();
+    let pass = feeder.into_pass();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if a.hierarchy {
@@ -95,35 +174,22 @@ pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
             m.insert((*n).to_owned(), counts[i].into());
         }
         m.insert("Other".into(), other.into());
-        m.insert("packets".into(), c.used.into());
+        m.insert("packets".into(), used.into());
         serde_json::to_writer(&mut out, &m)?;
         writeln!(out)?;
     } else {
-        // Scapy names a PacketList after its file: the files' names, in order.
-        let name = cap
-            .paths()
-            .iter()
-            .map(|f| {
-                if &**f == "-" {
-                    "<stdin>".to_owned()
-                } else {
-                    std::path::Path::new(&**f)
-                        .file_name()
-                        .map_or_else(|| f.to_string(), |s| s.to_string_lossy().into_owned())
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(",");
         writeln!(
             out,
             "<{name}: TCP:{} UDP:{} ICMP:{} Other:{other}>",
             counts[0], counts[1], counts[2]
         )?;
     }
-    cap.report_damage();
-    if let Some(p) = &pass {
+    // The pass's warnings first, as the facade's scans give them (the pass
+    // holds the input's borrow until it is dropped).
+    if let Some(p) = pass {
         p.report(&a.input.name());
     }
+    cap.report_damage();
     Ok(ExitCode::SUCCESS)
 }
 
@@ -136,4 +202,40 @@ fn print_tree(out: &mut impl Write, node: &Node, depth: usize) -> std::io::Resul
         print_tree(out, n, depth + 1)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(order: u64, frames: u64) -> Node {
+        Node {
+            frames,
+            bytes: frames * 10,
+            order,
+            ..Node::default()
+        }
+    }
+
+    /// Sibling order in the merged tree is first-seen order over the file:
+    /// batch 1 saw `ip` then `arp`; batch 2 saw `ipv6` (new) before `ip`.
+    #[test]
+    fn merged_siblings_keep_file_order() {
+        let mut b1 = Node::default();
+        b1.children.insert("ip".into(), leaf(1, 2));
+        b1.children.insert("arp".into(), leaf(2, 1));
+        let mut b2 = Node::default();
+        b2.children.insert("zz".into(), leaf(3, 1));
+        b2.children.insert("ipv6".into(), leaf(1, 1));
+        b2.children.insert("ip".into(), leaf(2, 4));
+        let (mut root, mut seq) = (Node::default(), 0);
+        merge(&mut root, b1, &mut seq);
+        merge(&mut root, b2, &mut seq);
+        let mut kids: Vec<(&String, &Node)> = root.children.iter().collect();
+        kids.sort_by_key(|(_, n)| n.order);
+        let names: Vec<&str> = kids.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["ip", "arp", "ipv6", "zz"]);
+        assert_eq!(root.children["ip"].frames, 6);
+        assert_eq!(root.children["ip"].bytes, 60);
+    }
 }
