@@ -35,8 +35,6 @@
 //! per UDP conversation: some 100 MiB at the default bound, whatever the
 //! file's size.
 
-use std::hash::BuildHasher;
-
 use crate::analysis::{self, Pool};
 use crate::community_id::{CommunityId, Tuple};
 use crate::fasthash::{self, FastMap};
