@@ -27,7 +27,6 @@ pub fn map<K, V>() -> FastMap<K, V> {
 
 #[cfg(test)]
 mod tests {
-    use std::hash::BuildHasher;
 
     #[test]
     fn maps_are_keyed_per_map() {
