@@ -54,25 +54,9 @@ enum Key {
 
 const NS_PER_HOUR: i64 = 3_600_000_000_000;
 
-/// (year, month, day) of a day number since 1970-01-01 (proleptic
-/// Gregorian; Howard Hinnant's `civil_from_days`).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    (
-        y,
-        u32::try_from(m).unwrap_or(1),
-        u32::try_from(d).unwrap_or(1),
-    )
-}
+// (year, month, day) of a day number since 1970-01-01 (proleptic
+// Gregorian), the same conversion the time columns print with.
+use pcapx_core::value::civil_from_days as civil;
 
 /// A file name as a partition value: letters, digits, `.`, `_`, `-` kept,
 /// anything else `_` (no `/`, `=`, `%` or spaces in directory names).

@@ -164,7 +164,13 @@ impl Source {
             .cloned()
             .ok_or_else(|| Error::Usage("no capture given".to_owned()))?;
         let cap = open_file(&first)?;
-        let filter = PacketFilter::for_capture(&first, expr, &cap)?;
+        Source::new(paths, cap, expr)
+    }
+
+    /// The source of `paths` with the first already open as `cap`.
+    fn new(paths: Vec<Arc<str>>, cap: Capture, expr: Option<&str>) -> Result<Source, Error> {
+        let name = paths.first().map_or("", |p| &**p);
+        let filter = PacketFilter::for_capture(name, expr, &cap)?;
         Ok(Source {
             paths,
             at: 0,
@@ -180,17 +186,7 @@ impl Source {
     /// A source of one capture already open (a live capture), named `name`
     /// in messages.
     pub fn from_capture(cap: Capture, name: &str, expr: Option<&str>) -> Result<Source, Error> {
-        let filter = PacketFilter::for_capture(name, expr, &cap)?;
-        Ok(Source {
-            paths: vec![Arc::from(name)],
-            at: 0,
-            cap,
-            expr: expr.map(str::to_owned),
-            filter,
-            base: 0,
-            damaged: 0,
-            reported: false,
-        })
+        Source::new(vec![Arc::from(name)], cap, expr)
     }
 
     /// The files, in reading order.
