@@ -26,8 +26,9 @@ const FIELDS: [&str; 4] = [
 
 const HEADING: &str = "## Application fields (convert vs tshark -T fields)";
 
-/// One timed run: (wall seconds, CPU seconds).
-fn timed(prog: &str, args: &[String]) -> Result<(f64, f64)> {
+/// One timed run under GNU time, output discarded: (wall seconds, CPU
+/// seconds, user + system).
+pub(crate) fn timed(prog: &str, args: &[String]) -> Result<(f64, f64)> {
     let o = Command::new("/usr/bin/time")
         .args(["-f", "%e %U %S", prog])
         .args(args)

@@ -6,35 +6,13 @@
 //! speed-up implies (Amdahl).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use crate::Result;
 
 const HEADING: &str = "## Parallel scaling";
 
-/// Wall and CPU (user + system) seconds of one run, output discarded.
-fn run_once(prog: &str, args: &[String]) -> Result<(f64, f64)> {
-    let o = Command::new("/usr/bin/time")
-        .args(["-f", "%e %U %S", prog])
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| format!("/usr/bin/time {prog}: {e}"))?;
-    if !o.status.success() {
-        return Err(format!("{prog} {} failed: {}", args.join(" "), o.status).into());
-    }
-    let err = String::from_utf8_lossy(&o.stderr);
-    let last = err.lines().last().unwrap_or("");
-    let v: Vec<f64> = last
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    match v.as_slice() {
-        [wall, user, sys] => Ok((*wall, user + sys)),
-        _ => Err(format!("cannot read GNU time's output: {last}").into()),
-    }
-}
+// Wall and CPU (user + system) seconds of one run, output discarded.
+use crate::appbench::timed as run_once;
 
 /// Median wall and median CPU of `runs` runs after one warm-up.
 fn measure(prog: &str, args: &[String], runs: usize) -> Result<(f64, f64)> {
