@@ -13,7 +13,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Capture, Outcome, Record, tcpdump, tcpdump_available};
+use common::{Capture, Outcome, Record, tcpdump, tcpdump_or_skip};
 use pcapx_filter::{DEFAULT_SNAPLEN, compile};
 
 /// Repeated and mixed offset-changing keywords whose program equals
@@ -273,12 +273,7 @@ fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
 
 #[test]
 fn repeated_offset_keywords_dump_like_tcpdump() {
-    if !tcpdump_available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tcpdump is required in CI"
-        );
-        println!("skipped: tcpdump not installed");
+    if !tcpdump_or_skip() {
         return;
     }
     for expr in SAME_DUMP {
@@ -306,12 +301,7 @@ fn repeated_offset_keywords_dump_like_tcpdump() {
 
 #[test]
 fn repeated_offset_keywords_match_like_tcpdump() {
-    if !tcpdump_available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tcpdump is required in CI"
-        );
-        println!("skipped: tcpdump not installed");
+    if !tcpdump_or_skip() {
         return;
     }
     let frames = frames();

@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Capture, Outcome, Record, tcpdump, tcpdump_available};
+use common::{Capture, Outcome, Record, tcpdump, tcpdump_or_skip};
 use pcapx_filter::{DEFAULT_SNAPLEN, compile};
 
 const PFLOG: u32 = 117;
@@ -209,12 +209,7 @@ fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
 
 #[test]
 fn pflog_matches_like_tcpdump() {
-    if !tcpdump_available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tcpdump is required in CI"
-        );
-        println!("skipped: tcpdump not installed");
+    if !tcpdump_or_skip() {
         return;
     }
     let frames = records();
@@ -255,12 +250,7 @@ fn pflog_matches_like_tcpdump() {
 
 #[test]
 fn pflog_programs_and_errors_like_tcpdump() {
-    if !tcpdump_available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tcpdump is required in CI"
-        );
-        println!("skipped: tcpdump not installed");
+    if !tcpdump_or_skip() {
         return;
     }
     for expr in SAME_DUMP {

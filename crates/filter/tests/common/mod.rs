@@ -135,3 +135,18 @@ pub fn tcpdump_available() -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// `true` when tcpdump is here; otherwise prints a skip (or fails under CI,
+/// where the oracle is required) and returns `false`.
+#[allow(dead_code)] // not every test binary that shares this module uses it
+pub fn tcpdump_or_skip() -> bool {
+    if tcpdump_available() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "tcpdump is required in CI"
+    );
+    println!("skipped: tcpdump not installed");
+    false
+}
