@@ -62,22 +62,6 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-/// Replace (or append) this benchmark's section of `doc`.
-fn replace_section(doc: &str, sec: &str) -> String {
-    if let Some(start) = doc.find(HEADING) {
-        let rest = &doc[start + HEADING.len()..];
-        let end = rest
-            .find("\n## ")
-            .or_else(|| rest.find("\n### "))
-            .map_or(doc.len(), |i| start + HEADING.len() + i + 1);
-        format!("{}{sec}\n{}", &doc[..start], &doc[end..])
-    } else if let Some(i) = doc.find("\n### Commands") {
-        format!("{}\n{sec}{}", &doc[..i], &doc[i..])
-    } else {
-        format!("{doc}\n{sec}")
-    }
-}
-
 pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
     let root = crate::workspace_root();
     let (mut packets, mut runs) = (300_000u64, 5usize);
@@ -245,7 +229,7 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
         bar(tc / pc)
     )?;
     let doc = std::fs::read_to_string(&out).unwrap_or_default();
-    std::fs::write(&out, replace_section(&doc, &sec))?;
+    std::fs::write(&out, crate::bench::replace_section(&doc, &sec))?;
     eprintln!("bench: wrote {}", out.display());
     print!("{sec}");
     Ok(std::process::ExitCode::SUCCESS)

@@ -400,7 +400,7 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
     match crate::scalebench::section(&bin_s, &data, o.runs) {
         Ok(sec) => {
             let doc = std::fs::read_to_string(&o.out)?;
-            std::fs::write(&o.out, crate::scalebench::replace_section(&doc, &sec))?;
+            std::fs::write(&o.out, replace_section(&doc, &sec))?;
         }
         Err(e) => eprintln!("bench: scaling jobs failed: {e}"),
     }
@@ -421,7 +421,7 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
         ) {
             Ok(sec) => {
                 let doc = std::fs::read_to_string(&o.out)?;
-                std::fs::write(&o.out, crate::flowbench::replace_section(&doc, &sec))?;
+                std::fs::write(&o.out, replace_section(&doc, &sec))?;
             }
             Err(e) => eprintln!("bench: conversations job failed: {e}"),
         }
@@ -432,7 +432,7 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
         match crate::capbench::section(&bin_s, &data, 0, 1) {
             Ok(sec) => {
                 let doc = std::fs::read_to_string(&o.out)?;
-                std::fs::write(&o.out, crate::capbench::replace_section(&doc, &sec))?;
+                std::fs::write(&o.out, replace_section(&doc, &sec))?;
             }
             Err(e) => eprintln!("bench: live capture job failed: {e}"),
         }
@@ -482,16 +482,13 @@ fn write_report(
     plugin: &str,
 ) -> Result<()> {
     use std::fmt::Write as _;
-    // The instruction-count profile is measured by hand with callgrind (see
-    // that section); keep it across rewrites.
-    let profile = std::fs::read_to_string(&o.out).ok().and_then(|doc| {
-        let start = doc.find(PROFILE_HEADING)?;
-        let rest = &doc[start + PROFILE_HEADING.len()..];
-        let end = rest
-            .find("\n## ")
-            .map_or(doc.len(), |i| start + PROFILE_HEADING.len() + i + 1);
-        Some(doc[start..end].trim_end().to_owned())
-    });
+    // Sections written by the other bench tasks or measured by hand are
+    // kept across this rewrite.
+    let old = std::fs::read_to_string(&o.out).unwrap_or_default();
+    let kept: Vec<&str> = sections(&old)
+        .into_iter()
+        .filter(|s| !OWN_HEADINGS.iter().any(|h| s.lines().next() == Some(h)))
+        .collect();
     let mut m = String::new();
     let cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2");
     let cores = sh("nproc");
@@ -572,16 +569,6 @@ fn write_report(
             "\nPeak memory of `convert --to csv` on this {mb:.0} MB capture: {mib:.1} MiB maximum resident set size (GNU time); the file is memory-mapped in windows and released batch by batch, so it does not grow with the file.",
         )?;
     }
-    writeln!(m, "\n## Plugin boundary\n")?;
-    writeln!(
-        m,
-        "`cargo run --release -p pcapx-plugin-host --example plugin_overhead -- target/plugins/release`: the same layer dissected by a built-in and by a `.so` plugin (Rust SDK), Ethernet/IPv4/UDP + that layer, per packet:\n"
-    )?;
-    writeln!(m, "```\n{plugin}\n```\n")?;
-    writeln!(
-        m,
-        "The fixed cost of crossing the boundary (the `null` layer) is the per-call overhead; each emitted field is one more host callback (about 2 ns each)."
-    )?;
     writeln!(m, "\n### Commands\n")?;
     for r in rs {
         writeln!(m, "- **{}**: `{}`", r.name, r.pcapx_cmd)?;
@@ -592,12 +579,105 @@ fn write_report(
             writeln!(m, "  - {}", r.note)?;
         }
     }
-    if let Some(p) = profile {
-        writeln!(m, "\n{p}")?;
+    writeln!(m, "\n## Plugin boundary\n")?;
+    writeln!(
+        m,
+        "`cargo run --release -p pcapx-plugin-host --example plugin_overhead -- target/plugins/release`: the same layer dissected by a built-in and by a `.so` plugin (Rust SDK), Ethernet/IPv4/UDP + that layer, per packet:\n"
+    )?;
+    writeln!(m, "```\n{plugin}\n```\n")?;
+    writeln!(
+        m,
+        "The fixed cost of crossing the boundary (the `null` layer) is the per-call overhead; each emitted field is one more host callback (about 2 ns each)."
+    )?;
+    for k in kept {
+        writeln!(m, "\n{}", k.trim_end())?;
     }
     std::fs::write(&o.out, m)?;
     Ok(())
 }
 
-/// The hand-measured section `write_report` keeps.
-const PROFILE_HEADING: &str = "## Where the instructions go";
+/// The sections the whole-file rewrite writes itself; every other `## `
+/// section of the old file (application fields, Python, the hand-measured
+/// profile, …) is kept, in its old order, after them.
+const OWN_HEADINGS: &[&str] = &[
+    "## Dissect-only throughput",
+    "## Jobs",
+    "## Plugin boundary",
+];
+
+/// Where the `## ` sections of `doc` start (each runs up to the next).
+fn section_starts(doc: &str) -> Vec<usize> {
+    let mut starts: Vec<usize> = doc.match_indices("\n## ").map(|(i, _)| i + 1).collect();
+    if doc.starts_with("## ") {
+        starts.insert(0, 0);
+    }
+    starts
+}
+
+/// The `## ` sections of `doc` (heading line included, each up to the next
+/// `## ` heading), in order; text before the first is not a section.
+fn sections(doc: &str) -> Vec<&str> {
+    let starts = section_starts(doc);
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &s)| &doc[s..starts.get(k + 1).copied().unwrap_or(doc.len())])
+        .collect()
+}
+
+/// `doc` with the `## ` section starting with `sec`'s first line (its
+/// heading) replaced by `sec`, sub-sections included; appended when `doc`
+/// has no such section. Every bench task updates BENCHMARKS.md through this.
+pub fn replace_section(doc: &str, sec: &str) -> String {
+    let heading = sec.lines().next().unwrap_or_default();
+    let sec = format!("{}\n\n", sec.trim_end());
+    let first = section_starts(doc).first().copied().unwrap_or(doc.len());
+    let mut out = doc[..first].to_owned();
+    let mut found = false;
+    for s in sections(doc) {
+        if s.lines().next() == Some(heading) {
+            out.push_str(&sec);
+            found = true;
+        } else {
+            out.push_str(s);
+        }
+    }
+    if !found {
+        let pad = out.len() - out.trim_end_matches('\n').len();
+        if !out.is_empty() && pad < 2 {
+            out.push_str(&"\n".repeat(2 - pad));
+        }
+        out.push_str(&sec);
+    }
+    format!("{}\n", out.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_section_is_replaced_in_place_with_its_subsections() {
+        let doc = "# b\n\nintro\n\n## Jobs\n\nx\n\n### Commands\n\nc\n\n## Live\n\nold\n\n### Sub\n\ns\n\n## Plugin boundary\n\ny\n";
+        let new = replace_section(doc, "## Live\n\nnew\n");
+        assert_eq!(
+            new,
+            "# b\n\nintro\n\n## Jobs\n\nx\n\n### Commands\n\nc\n\n## Live\n\nnew\n\n## Plugin boundary\n\ny\n"
+        );
+        // A new section is appended; the last one is replaced up to the end.
+        assert_eq!(replace_section("# b\n", "## S\n\nv\n"), "# b\n\n## S\n\nv\n");
+        assert_eq!(replace_section("", "## S\n\nv"), "## S\n\nv\n");
+        assert_eq!(
+            replace_section("# b\n\n## S\n\nold\n", "## S\n\nv\n"),
+            "# b\n\n## S\n\nv\n"
+        );
+    }
+
+    #[test]
+    fn sections_split_at_level_two_headings_only() {
+        let doc = "# t\n\n## A\n\na\n### A1\n\n## B\nb\n";
+        assert_eq!(sections(doc), vec!["## A\n\na\n### A1\n\n", "## B\nb\n"]);
+        assert_eq!(sections("## A\nx\n"), vec!["## A\nx\n"]);
+        assert!(sections("no sections\n").is_empty());
+    }
+}

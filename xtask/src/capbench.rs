@@ -313,44 +313,8 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
     let sec = section(&bin, &data, limit, runs)?;
     let path = root.join("BENCHMARKS.md");
     let old = std::fs::read_to_string(&path).unwrap_or_default();
-    std::fs::write(&path, replace_section(&old, &sec))?;
+    std::fs::write(&path, crate::bench::replace_section(&old, &sec))?;
     eprintln!("bench-capture: updated {}", path.display());
     print!("{sec}");
     Ok(std::process::ExitCode::SUCCESS)
-}
-
-/// `doc` with the live-capture section replaced (or inserted before the
-/// first `### ` heading after it, else appended).
-pub fn replace_section(doc: &str, sec: &str) -> String {
-    if let Some(start) = doc.find(HEADING) {
-        let rest = &doc[start + HEADING.len()..];
-        let end = rest
-            .find("\n## ")
-            .or_else(|| rest.find("\n### "))
-            .map_or(doc.len(), |i| start + HEADING.len() + i + 1);
-        format!("{}{sec}\n{}", &doc[..start], &doc[end..])
-    } else if let Some(i) = doc.find("\n### Commands") {
-        format!("{}\n{sec}{}", &doc[..i], &doc[i..])
-    } else {
-        format!("{doc}\n{sec}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn section_is_replaced_in_place() {
-        let doc =
-            "# b\n\n## Jobs\n\nx\n\n## Live capture under load\n\nold\n\n## Plugin boundary\n\ny\n";
-        let new = replace_section(doc, "## Live capture under load\n\nnew\n");
-        assert_eq!(
-            new,
-            "# b\n\n## Jobs\n\nx\n\n## Live capture under load\n\nnew\n\n## Plugin boundary\n\ny\n"
-        );
-        let doc2 = "# b\n\n## Jobs\n\nx\n\n### Commands\n\nz\n";
-        let new2 = replace_section(doc2, "## Live capture under load\n\nnew\n");
-        assert!(new2.contains("x\n\n## Live capture under load\n\nnew\n\n### Commands"));
-    }
 }

@@ -202,19 +202,6 @@ pub fn section(pcapx: &str, captures: &[(&str, PathBuf)], runs: usize) -> Result
     Ok(s)
 }
 
-/// Replace (or append) the section in BENCHMARKS.md.
-pub fn replace_section(doc: &str, sec: &str) -> String {
-    if let Some(start) = doc.find(HEADING) {
-        let rest = &doc[start + HEADING.len()..];
-        let end = rest
-            .find("\n## ")
-            .map_or(doc.len(), |i| start + HEADING.len() + i + 1);
-        format!("{}{sec}\n{}", &doc[..start], &doc[end..])
-    } else {
-        format!("{}\n\n{sec}", doc.trim_end())
-    }
-}
-
 pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
     let root = crate::workspace_root();
     let (mut packets, mut flows, mut runs) = (1_000_000u64, 1_000_000u32, 1usize);
@@ -258,7 +245,7 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
     )?;
     let out = root.join("BENCHMARKS.md");
     let doc = std::fs::read_to_string(&out).unwrap_or_default();
-    std::fs::write(&out, replace_section(&doc, &sec))?;
+    std::fs::write(&out, crate::bench::replace_section(&doc, &sec))?;
     eprintln!("bench-flows: wrote {}", out.display());
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -279,13 +266,5 @@ mod tests {
             24 + 18 * (16 + 54) + 4 * (16 + 74)
         );
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn section_is_replaced_in_place() {
-        let doc = format!("# b\n\n{HEADING}\n\nold\n\n## Other\n\ny\n");
-        let new = replace_section(&doc, &format!("{HEADING}\n\nnew\n"));
-        assert_eq!(new, format!("# b\n\n{HEADING}\n\nnew\n\n## Other\n\ny\n"));
-        assert!(replace_section("# b\n", "S\n").ends_with("# b\n\nS\n"));
     }
 }

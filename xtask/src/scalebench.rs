@@ -147,19 +147,6 @@ pub fn section(bin: &str, data: &Path, runs: usize) -> Result<String> {
     Ok(m)
 }
 
-/// Replace (or append) the section in BENCHMARKS.md.
-pub fn replace_section(doc: &str, sec: &str) -> String {
-    if let Some(start) = doc.find(HEADING) {
-        let rest = &doc[start + HEADING.len()..];
-        let end = rest
-            .find("\n## ")
-            .map_or(doc.len(), |i| start + HEADING.len() + i + 1);
-        format!("{}{sec}\n{}", &doc[..start], &doc[end..])
-    } else {
-        format!("{}\n\n{sec}", doc.trim_end())
-    }
-}
-
 /// `cargo xtask bench-scaling [--packets N] [--runs N]`: only this section.
 pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
     let root = crate::workspace_root();
@@ -185,7 +172,7 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
     let sec = section(&bin, &data, runs)?;
     let path = root.join("BENCHMARKS.md");
     let doc = std::fs::read_to_string(&path).unwrap_or_default();
-    std::fs::write(&path, replace_section(&doc, &sec))?;
+    std::fs::write(&path, crate::bench::replace_section(&doc, &sec))?;
     eprintln!("bench-scaling: wrote {}", path.display());
     Ok(std::process::ExitCode::SUCCESS)
 }
