@@ -2898,8 +2898,11 @@ pub(crate) fn arith_bin(op: u16, a: ArithV, b: ArithV) -> GResult<ArithV> {
             _ => {}
         }
     }
-    let mut guards = a.guards;
-    guards.extend(b.guards);
+    // libpcap's gen_arth() returns the left operand's `arth` with only its
+    // protocol checks (`a0->b`): the right operand's checks are dropped, in
+    // every libpcap version, so `tcp[0] + arp[7] < 1` on a NULL link checks
+    // for TCP and loads `arp[7]` unguarded. Verdicts follow that.
+    let guards = a.guards;
     if let (Arith::Const(x), Arith::Const(y)) = (&a.e, &b.e) {
         let v = crate::cfg::fold_alu(op, *x, *y).ok_or_else(|| "division by zero".to_string())?;
         return Ok(ArithV {

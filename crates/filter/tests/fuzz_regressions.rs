@@ -8,6 +8,14 @@
 //! first label even when the frame is not MPLS). The programs for repeated and
 //! mixed offset-changing keywords must be libpcap's instruction for
 //! instruction, and must keep exactly the records tcpdump keeps.
+//!
+//! Finding 2: `(E) and (E)` decided a packet differently from `E` for an
+//! arithmetic relation mixing `tcp[]` and `arp[]` loads on a NULL link. pcapx
+//! required the protocol checks of both operands of `+`, `&`, … (TCP and ARP
+//! at once, never true) and folded the negation to "accept", where libpcap's
+//! `gen_arth()` keeps only the left operand's checks: the right operand is
+//! loaded unguarded, and a load beyond the packet rejects it. Verdicts are
+//! compared with tcpdump's on whole and truncated packets.
 
 mod common;
 
@@ -358,4 +366,163 @@ fn repeated_offset_keywords_match_like_tcpdump() {
         "{compared} expressions keep tcpdump's frames out of {}; refused by this tcpdump: {refused:?}",
         frames.len()
     );
+}
+
+/// Arithmetic relations whose operands need different protocols (finding 2),
+/// the fuzz input itself among them.
+const CROSS_PROTOCOL_ARITH: &[&str] = &[
+    "tcp[0] + arp[7] < 1",
+    "not (tcp[0] + arp[7] < 1)",
+    "(tcp[0] + arp[7] < 1) and (tcp[0] + arp[7] < 1)",
+    "tcp[0] & arp[7] != 0",
+    "not (tcp[13] & arp[7] = 0)",
+    "ip[0] - udp[0] > 3",
+    "udp[0] * tcp[0] = 0",
+    "not (udp[2:2] >> tcp[0] = 1)",
+    "tcp[0] + 1 + arp[7] > 2",
+    "(tcp[0] | udp[1]) + icmp[0] != 5",
+    "tcp[tcp[0] & 3] + arp[1] = 0",
+    "arp[7] + tcp[0] < 1",
+    "tcp[0] < arp[7]",
+    "not (((tcp[0:2] << tcp[0:2]) + tcp[0:2]) & ((arp[7] << tcp[0:2]) << (ip[ip[0] & 0xf] << tcp[0:2]))) < (--tcp[0:2] << ((tcp[0:2] << ip[ip[0] & 0xf]) << 0))",
+];
+
+/// IPv4/TCP, IPv4/UDP, IPv4/ICMP and ARP payloads (no link header), varied so
+/// the relations above split them.
+fn cross_protocol_payloads() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for (proto, l4) in [
+        (
+            6u8,
+            vec![
+                0x00, 0x50, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0x20, 0, 0, 0, 0, 0,
+            ],
+        ),
+        (
+            6,
+            vec![
+                0x03, 0x50, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x12, 0x20, 0, 0, 0, 0, 0,
+            ],
+        ),
+        (
+            17,
+            vec![0x00, 0x35, 0x00, 0x35, 0x00, 0x0c, 0, 0, 1, 2, 3, 4],
+        ),
+        (
+            17,
+            vec![0x01, 0x01, 0x00, 0x35, 0x00, 0x0c, 0, 0, 1, 2, 3, 4],
+        ),
+        (1, vec![0x05, 0, 0, 0, 0, 1, 0, 1]),
+        (1, vec![0x08, 0, 0, 0, 0, 1, 0, 1]),
+    ] {
+        for ttl in [0u8, 1, 64] {
+            let total = u16::try_from(20 + l4.len()).unwrap();
+            let mut p = vec![0x45, 0];
+            p.extend_from_slice(&total.to_be_bytes());
+            p.extend_from_slice(&[0, 1, 0, 0, ttl, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+            p.extend_from_slice(&l4);
+            out.push(p);
+        }
+    }
+    // ARP requests with two different opcodes.
+    for op in [1u8, 2] {
+        out.push(vec![
+            0, 1, 8, 0, 6, 4, 0, op, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2,
+        ]);
+    }
+    out
+}
+
+/// Records for `linktype` (NULL: a little-endian AF_INET word; EN10MB: an
+/// Ethernet header with the payload's EtherType): every payload whole, and
+/// every one of them truncated to each shorter capture length (the original
+/// length stays whole, as in a capture with a small snaplen).
+fn cross_protocol_records(linktype: u32) -> Vec<Record> {
+    let mut out = Vec::new();
+    for p in cross_protocol_payloads() {
+        let arp = p.len() == 28 && p[2] == 8;
+        let mut f = match linktype {
+            0 => vec![if arp { 0 } else { 2 }, 0, 0, 0],
+            _ => {
+                let mut h = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2];
+                h.extend_from_slice(if arp { &[0x08, 0x06] } else { &[0x08, 0x00] });
+                h
+            }
+        };
+        f.extend_from_slice(&p);
+        let wirelen = u32::try_from(f.len()).unwrap();
+        for cut in (0..=f.len()).rev() {
+            out.push(Record {
+                wirelen,
+                data: f[..cut].to_vec(),
+            });
+        }
+    }
+    out
+}
+
+fn write_records(path: &Path, linktype: u32, records: &[Record]) {
+    let mut b = Vec::new();
+    b.extend_from_slice(&0xa1b2_c3d4_u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&4u16.to_le_bytes());
+    b.extend_from_slice(&[0; 8]);
+    b.extend_from_slice(&65535u32.to_le_bytes());
+    b.extend_from_slice(&linktype.to_le_bytes());
+    for (i, r) in records.iter().enumerate() {
+        b.extend_from_slice(&u32::try_from(i).unwrap().to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&u32::try_from(r.data.len()).unwrap().to_le_bytes());
+        b.extend_from_slice(&r.wirelen.to_le_bytes());
+        b.extend_from_slice(&r.data);
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn arithmetic_keeps_only_the_left_operands_protocol_checks_like_libpcap() {
+    if !tcpdump_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut compared = 0;
+    for linktype in [0u32, 1] {
+        let records = cross_protocol_records(linktype);
+        let path = dir.path().join(format!("arith-{linktype}.pcap"));
+        write_records(&path, linktype, &records);
+        let input = Capture {
+            linktype,
+            snaplen: 65535,
+            little_endian: true,
+            records,
+        };
+        for expr in CROSS_PROTOCOL_ARITH {
+            let want = match tcpdump(&path, expr, &input) {
+                Outcome::Matches(want) => want,
+                Outcome::Refused(msg) => {
+                    // "expression rejects all packets": pcapx refuses it too.
+                    let e = compile(expr, linktype, 65535).expect_err(&format!(
+                        "tcpdump refused '{expr}' ({msg}), pcapx compiled it"
+                    ));
+                    assert!(
+                        msg.contains(&e.to_string()) || msg.contains("rejects all"),
+                        "{msg} / {e}"
+                    );
+                    continue;
+                }
+            };
+            let prog = compile(expr, linktype, 65535)
+                .unwrap_or_else(|e| panic!("'{expr}' on link type {linktype}: {e}"));
+            let ours: Vec<usize> = (0..input.records.len())
+                .filter(|&i| prog.matches(&input.records[i].data, input.records[i].wirelen))
+                .collect();
+            assert_eq!(
+                ours, want,
+                "'{expr}' on link type {linktype} keeps other records than tcpdump"
+            );
+            compared += 1;
+        }
+    }
+    // The relations do split the records (not all kept, not all dropped).
+    assert!(compared >= 20, "only {compared} expressions compared");
 }
