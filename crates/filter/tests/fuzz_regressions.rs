@@ -19,8 +19,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{Capture, Outcome, Record, tcpdump, tcpdump_or_skip};
 use pcapx_filter::{DEFAULT_SNAPLEN, compile};
 
@@ -260,25 +258,6 @@ fn frames() -> Vec<Vec<u8>> {
     out
 }
 
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut b = Vec::new();
-    b.extend_from_slice(&0xa1b2_c3d4_u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&4u16.to_le_bytes());
-    b.extend_from_slice(&[0; 8]);
-    b.extend_from_slice(&65535u32.to_le_bytes());
-    b.extend_from_slice(&1u32.to_le_bytes());
-    for (i, f) in frames.iter().enumerate() {
-        let len = u32::try_from(f.len()).unwrap();
-        b.extend_from_slice(&u32::try_from(i).unwrap().to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&len.to_le_bytes());
-        b.extend_from_slice(&len.to_le_bytes());
-        b.extend_from_slice(f);
-    }
-    std::fs::write(path, b).unwrap();
-}
-
 #[test]
 fn repeated_offset_keywords_dump_like_tcpdump() {
     if !tcpdump_or_skip() {
@@ -315,19 +294,8 @@ fn repeated_offset_keywords_match_like_tcpdump() {
     let frames = frames();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("offsets.pcap");
-    write_pcap(&path, &frames);
-    let input = Capture {
-        linktype: 1,
-        snaplen: 65535,
-        little_endian: true,
-        records: frames
-            .iter()
-            .map(|f| Record {
-                wirelen: u32::try_from(f.len()).unwrap(),
-                data: f.clone(),
-            })
-            .collect(),
-    };
+    let input = Capture::of_frames(1, &frames);
+    input.write_pcap(&path);
     let (mut compared, mut refused) = (0, Vec::new());
     for expr in SAME_MATCHES {
         let prog = compile(expr, 1, 65535).unwrap_or_else(|e| panic!("'{expr}': {e}"));
@@ -461,24 +429,6 @@ fn cross_protocol_records(linktype: u32) -> Vec<Record> {
     out
 }
 
-fn write_records(path: &Path, linktype: u32, records: &[Record]) {
-    let mut b = Vec::new();
-    b.extend_from_slice(&0xa1b2_c3d4_u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&4u16.to_le_bytes());
-    b.extend_from_slice(&[0; 8]);
-    b.extend_from_slice(&65535u32.to_le_bytes());
-    b.extend_from_slice(&linktype.to_le_bytes());
-    for (i, r) in records.iter().enumerate() {
-        b.extend_from_slice(&u32::try_from(i).unwrap().to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&u32::try_from(r.data.len()).unwrap().to_le_bytes());
-        b.extend_from_slice(&r.wirelen.to_le_bytes());
-        b.extend_from_slice(&r.data);
-    }
-    std::fs::write(path, b).unwrap();
-}
-
 #[test]
 fn arithmetic_keeps_only_the_left_operands_protocol_checks_like_libpcap() {
     if !tcpdump_or_skip() {
@@ -487,15 +437,14 @@ fn arithmetic_keeps_only_the_left_operands_protocol_checks_like_libpcap() {
     let dir = tempfile::tempdir().unwrap();
     let mut compared = 0;
     for linktype in [0u32, 1] {
-        let records = cross_protocol_records(linktype);
         let path = dir.path().join(format!("arith-{linktype}.pcap"));
-        write_records(&path, linktype, &records);
         let input = Capture {
             linktype,
             snaplen: 65535,
             little_endian: true,
-            records,
+            records: cross_protocol_records(linktype),
         };
+        input.write_pcap(&path);
         for expr in CROSS_PROTOCOL_ARITH {
             let want = match tcpdump(&path, expr, &input) {
                 Outcome::Matches(want) => want,

@@ -7,9 +7,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{Capture, Outcome, Record, tcpdump, tcpdump_or_skip};
+use common::{Capture, Outcome, tcpdump, tcpdump_or_skip};
 use pcapx_filter::{DEFAULT_SNAPLEN, compile};
 
 const PFLOG: u32 = 117;
@@ -188,25 +186,6 @@ fn records() -> Vec<Vec<u8>> {
     out
 }
 
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut b = Vec::new();
-    b.extend_from_slice(&0xa1b2_c3d4_u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&4u16.to_le_bytes());
-    b.extend_from_slice(&[0; 8]);
-    b.extend_from_slice(&65535u32.to_le_bytes());
-    b.extend_from_slice(&PFLOG.to_le_bytes());
-    for (i, f) in frames.iter().enumerate() {
-        let len = u32::try_from(f.len()).unwrap();
-        b.extend_from_slice(&u32::try_from(i).unwrap().to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&len.to_le_bytes());
-        b.extend_from_slice(&len.to_le_bytes());
-        b.extend_from_slice(f);
-    }
-    std::fs::write(path, b).unwrap();
-}
-
 #[test]
 fn pflog_matches_like_tcpdump() {
     if !tcpdump_or_skip() {
@@ -215,19 +194,8 @@ fn pflog_matches_like_tcpdump() {
     let frames = records();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pflog.pcap");
-    write_pcap(&path, &frames);
-    let input = Capture {
-        linktype: PFLOG,
-        snaplen: 65535,
-        little_endian: true,
-        records: frames
-            .iter()
-            .map(|f| Record {
-                wirelen: u32::try_from(f.len()).unwrap(),
-                data: f.clone(),
-            })
-            .collect(),
-    };
+    let input = Capture::of_frames(PFLOG, &frames);
+    input.write_pcap(&path);
     for expr in EXPRESSIONS {
         let prog = compile(expr, PFLOG, 65535).unwrap_or_else(|e| panic!("'{expr}': {e}"));
         let ours: Vec<usize> = (0..frames.len())

@@ -26,6 +26,44 @@ pub struct Capture {
     pub records: Vec<Record>,
 }
 
+impl Capture {
+    /// Whole `frames` (captured length = original length) of `linktype`.
+    pub fn of_frames(linktype: u32, frames: &[Vec<u8>]) -> Capture {
+        Capture {
+            linktype,
+            snaplen: 65535,
+            little_endian: true,
+            records: frames
+                .iter()
+                .map(|f| Record {
+                    wirelen: u32::try_from(f.len()).unwrap(),
+                    data: f.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Write the records as a little-endian pcap file (one record a
+    /// second), for tcpdump to read.
+    pub fn write_pcap(&self, path: &Path) {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0xa1b2_c3d4_u32.to_le_bytes());
+        b.extend_from_slice(&2u16.to_le_bytes());
+        b.extend_from_slice(&4u16.to_le_bytes());
+        b.extend_from_slice(&[0; 8]);
+        b.extend_from_slice(&self.snaplen.to_le_bytes());
+        b.extend_from_slice(&self.linktype.to_le_bytes());
+        for (i, r) in self.records.iter().enumerate() {
+            b.extend_from_slice(&u32::try_from(i).unwrap().to_le_bytes());
+            b.extend_from_slice(&0u32.to_le_bytes());
+            b.extend_from_slice(&u32::try_from(r.data.len()).unwrap().to_le_bytes());
+            b.extend_from_slice(&r.wirelen.to_le_bytes());
+            b.extend_from_slice(&r.data);
+        }
+        std::fs::write(path, b).unwrap();
+    }
+}
+
 /// Read a pcap or pcapng file with `pcapx-capture`. `None` for anything
 /// unreadable or damaged, and for pcapng files whose interfaces have different
 /// link types (tcpdump cannot read those).
