@@ -61,6 +61,8 @@ const FIELDS: &[&str] = &[
     "ipv6.src",
     "ipv6.dst",
     "ipv6.hopopts.nxt",
+    "ipv6.opt.type",
+    "ipv6.opt.length",
     "ipv6.opt.jumbo",
     "ipv6.routing.type",
     "ipv6.routing.segleft",

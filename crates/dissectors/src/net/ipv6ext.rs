@@ -150,6 +150,9 @@ fn next(c: &Common, nxt: u8) -> Next {
     }
 }
 
+/// The Mobile IPv6 Home Address destination option (RFC 6275).
+const HOME_ADDRESS: u8 = 0xc9;
+
 /// Walk TLV options (Pad1 is a single byte). Returns the jumbo payload length.
 fn options(o: &OptIds, opts: &[u8], complete: bool, cx: &mut Ctx<'_>) -> Option<u32> {
     let mut jumbo = None;
@@ -167,7 +170,14 @@ fn options(o: &OptIds, opts: &[u8], complete: bool, cx: &mut Ctx<'_>) -> Option<
             break;
         };
         cx.add(o.length, Value::U64(u64::from(l)));
-        let end = i + 2 + usize::from(l);
+        // Wireshark reads a Home Address option's 16-byte address whatever
+        // its length says, and goes on after the longer of the two.
+        let data = if t == HOME_ADDRESS {
+            usize::from(l).max(16)
+        } else {
+            usize::from(l)
+        };
+        let end = i + 2 + data;
         if end > opts.len() {
             if complete {
                 cx.malformed();
