@@ -112,6 +112,8 @@ const JA: u16 = BPF_JMP | BPF_JA;
 const NOP: u16 = 0xffff;
 /// Describes a value known only by its number (never an instruction).
 const TOKEN: u16 = 0xfffe;
+/// Starts the description of X's value inside that of `A op X` (`k`: its length).
+const OPERAND: u16 = 0xfffd;
 
 type Memo = HashMap<(usize, Target, Target), Target>;
 
@@ -224,8 +226,17 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
         Target::Reject => None,
         Target::Accept => Some(vec![Insn::stmt(BPF_RET | BPF_K, accept)]),
         Target::Block(_) => {
+            drop_dead_x_before_chain(&mut blocks, entry);
             let before = slots_read(&blocks, entry);
-            let again = eliminate_redundant_loads(&mut blocks, entry);
+            let live_out = live_out(&blocks);
+            let emptied = eliminate_redundant_loads(&mut blocks, entry, &live_out);
+            // libpcap empties a block whose statements leave A and X as they
+            // were only when nothing after it uses a register or slot it
+            // could set (`out_use == 0`); that makes it optimise once more.
+            let again = emptied
+                .iter()
+                .zip(&live_out)
+                .any(|(&e, &out)| e && out == 0);
             eliminate_dead_stores(&mut blocks, entry, &before, again);
             // Blocks whose remaining code and successors are identical can be
             // shared even though their predecessors leave different values in
@@ -963,7 +974,7 @@ fn merge_identical(blocks: &mut [Block], entry: &mut Target) -> bool {
 // self-contained afterwards).
 
 type Desc = Option<Vec<Insn>>;
-const MAX_DESC: usize = 12;
+const MAX_DESC: usize = 64;
 
 fn cap(d: Vec<Insn>) -> Desc {
     (d.len() <= MAX_DESC).then_some(d)
@@ -994,9 +1005,8 @@ impl RegState {
     }
 }
 
-/// Returns whether a block lost every statement (libpcap then runs its
-/// optimiser once more).
-fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) -> bool {
+/// Returns which blocks lost every statement.
+fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u32]) -> Vec<bool> {
     let live = reachable(blocks, entry);
     let mut incoming: Vec<Option<RegState>> = vec![None; blocks.len()];
     if let Target::Block(e) = entry {
@@ -1010,12 +1020,13 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) -> bool {
         next_token += 1;
         Some(vec![Insn::stmt(TOKEN, next_token)])
     };
-    let mut emptied = false;
+    let mut emptied = vec![false; blocks.len()];
     for i in 0..blocks.len() {
         if !live[i] {
             continue;
         }
         let mut st = incoming[i].take().unwrap_or_else(RegState::unknown);
+        let (a_in, x_in) = (st.a.clone(), st.x.clone());
         let mut out = Vec::with_capacity(blocks[i].stmts.len());
         for s in blocks[i].stmts.iter().copied() {
             let mut redundant = false;
@@ -1071,7 +1082,21 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) -> bool {
                             cap(d)
                         })
                     } else {
-                        None
+                        // libpcap numbers `A op X` by its operands' numbers:
+                        // describe it by both descriptions (X's with its length
+                        // first, so that the description is unambiguous).
+                        match (st.a.take(), st.x.as_ref()) {
+                            (Some(mut d), Some(x)) => {
+                                d.push(Insn::stmt(
+                                    OPERAND,
+                                    u32::try_from(x.len()).unwrap_or(u32::MAX),
+                                ));
+                                d.extend_from_slice(x);
+                                d.push(s);
+                                cap(d)
+                            }
+                            _ => None,
+                        }
                     };
                     if st.a.is_none() {
                         st.a = fresh();
@@ -1092,7 +1117,13 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) -> bool {
                 out.push(s);
             }
         }
-        emptied |= out.is_empty() && !blocks[i].stmts.is_empty();
+        // libpcap's opt_blk(): a block that leaves A and X as it found them
+        // (both known) loses all its statements when nothing after it uses
+        // any register or slot.
+        if live_out[i] == 0 && a_in.is_some() && x_in.is_some() && st.a == a_in && st.x == x_in {
+            out.clear();
+        }
+        emptied[i] = out.is_empty() && !blocks[i].stmts.is_empty();
         blocks[i].stmts = out;
         for t in [blocks[i].jt, blocks[i].jf] {
             if let Target::Block(j) = t {
@@ -1104,6 +1135,146 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) -> bool {
         }
     }
     emptied
+}
+
+/// A straight block (a run-time prologue) and the only block after it are one
+/// block in libpcap, where `deadstmt()` drops a `tax`/`ldx` whose X the
+/// second part overwrites before reading it (`st M[r]; tax` then `ld #k;
+/// ldx M[r]; add x`). Dropping it keeps the later `ldx M[r]` and the store.
+fn drop_dead_x_before_chain(blocks: &mut [Block], entry: Target) {
+    let live = reachable(blocks, entry);
+    let mut indeg = vec![0usize; blocks.len()];
+    if let Target::Block(e) = entry {
+        indeg[e] += 1;
+    }
+    for (i, b) in blocks.iter().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        let succ: &[Target] = if b.jt == b.jf { &[b.jt] } else { &[b.jt, b.jf] };
+        for t in succ {
+            if let Target::Block(j) = *t {
+                indeg[j] += 1;
+            }
+        }
+    }
+    let uses_x = |s: &Insn| match class(s.code) {
+        BPF_LD => mode(s.code) == BPF_IND,
+        BPF_ALU => src(s.code) == BPF_X,
+        BPF_STX => true,
+        BPF_MISC => miscop(s.code) == BPF_TXA,
+        _ => false,
+    };
+    let defs_x = |s: &Insn| {
+        class(s.code) == BPF_LDX || (class(s.code) == BPF_MISC && miscop(s.code) == BPF_TAX)
+    };
+    for i in 0..blocks.len() {
+        let b = &blocks[i];
+        let jump_reads_x = b.code != JA && src(b.code) == BPF_X;
+        if !live[i] || !(b.jt == b.jf || b.code == JA) || jump_reads_x {
+            continue;
+        }
+        let Target::Block(j) = b.jt else { continue };
+        if indeg[j] != 1 {
+            continue;
+        }
+        // Does block j overwrite X before reading it?
+        let next = &blocks[j];
+        let mut overwritten = false;
+        for s in &next.stmts {
+            if uses_x(s) {
+                break;
+            }
+            if defs_x(s) {
+                overwritten = true;
+                break;
+            }
+        }
+        if !overwritten {
+            continue;
+        }
+        // The last definition of X in block i, if nothing after it reads X.
+        let stmts = &blocks[i].stmts;
+        let mut drop = None;
+        for (n, s) in stmts.iter().enumerate().rev() {
+            if uses_x(s) {
+                break;
+            }
+            if defs_x(s) {
+                drop = Some(n);
+                break;
+            }
+        }
+        // libpcap's peephole turns `st M[k]; ldx M[k]` into `st M[k]; tax`
+        // again.
+        let restored = drop.is_some_and(|n| {
+            n + 1 == stmts.len()
+                && n > 0
+                && stmts[n - 1].code == BPF_ST
+                && next
+                    .stmts
+                    .first()
+                    .is_some_and(|f| f.code == BPF_LDX | BPF_MEM && f.k == stmts[n - 1].k)
+        });
+        if let (Some(n), false) = (drop, restored) {
+            blocks[i].stmts.remove(n);
+        }
+    }
+}
+
+/// libpcap's `find_ud()` on blocks that are still self-contained: for each
+/// block, the atoms (scratch slots 0..16, A as bit 16, X as bit 17) that a
+/// block after it reads before writing them (its `out_use`).
+fn live_out(blocks: &[Block]) -> Vec<u32> {
+    const A: u32 = 1 << 16;
+    const X: u32 = 1 << 17;
+    let slot = |k: u32| if k < 16 { 1u32 << k } else { 0 };
+    // (use, def) per block
+    let local = |b: &Block| {
+        let (mut uses, mut defs) = (0u32, 0u32);
+        let mut read = |atoms: u32, defs: u32| uses |= atoms & !defs;
+        for s in &b.stmts {
+            let (u, d) = match class(s.code) {
+                BPF_LD => match mode(s.code) {
+                    BPF_MEM => (slot(s.k), A),
+                    BPF_IND => (X, A),
+                    _ => (0, A),
+                },
+                BPF_LDX => match mode(s.code) {
+                    BPF_MEM => (slot(s.k), X),
+                    _ => (0, X),
+                },
+                BPF_ST => (A, slot(s.k)),
+                BPF_STX => (X, slot(s.k)),
+                BPF_ALU if src(s.code) == BPF_X => (A | X, A),
+                BPF_ALU => (A, A),
+                BPF_MISC if miscop(s.code) == BPF_TAX => (A, X),
+                BPF_MISC => (X, A),
+                _ => (0, 0),
+            };
+            read(u, defs);
+            defs |= d;
+        }
+        if b.code != JA {
+            let u = if src(b.code) == BPF_X { A | X } else { A };
+            read(u, defs);
+        }
+        (uses, defs)
+    };
+    let mut in_use = vec![0u32; blocks.len()];
+    let mut out = vec![0u32; blocks.len()];
+    // Edges point forward: one backward sweep settles it.
+    for i in (0..blocks.len()).rev() {
+        let b = &blocks[i];
+        for t in [b.jt, b.jf] {
+            if let Target::Block(j) = t {
+                out[i] |= in_use[j];
+            }
+        }
+        let (u, d) = local(b);
+        in_use[i] = u | (out[i] & !d);
+    }
+    out
 }
 
 /// Which slots each live block reads (`ld`/`ldx M[k]`).
