@@ -568,7 +568,10 @@ struct Fact {
     outcome: bool,
 }
 
-/// What a known fact about the same value says about `code k`.
+/// What a known fact about the same value says about `code k`: libpcap's
+/// `fold_edge()` knows only the outcome of the same test, and that after
+/// `jeq #k` was taken, `jeq` with any other constant is false (it does not
+/// reason about ranges or bits, so neither does this).
 fn implied(f: &Fact, code: u16, k: u32) -> Option<bool> {
     if f.code == code && f.k == k {
         return Some(f.outcome);
@@ -576,47 +579,7 @@ fn implied(f: &Fact, code: u16, k: u32) -> Option<bool> {
     if src(f.code) == BPF_X || src(code) == BPF_X {
         return None;
     }
-    let (fo, fk) = (op(f.code), f.k);
-    let o = op(code);
-    match (fo, f.outcome) {
-        (BPF_JEQ, true) => Some(jump_taken(code, fk, k)),
-        (BPF_JEQ, false) => (o == BPF_JEQ && k == fk).then_some(false),
-        (BPF_JGT, true) => match o {
-            // A > fk
-            BPF_JGT if k <= fk => Some(true),
-            BPF_JGE if k <= fk.saturating_add(1) => Some(true),
-            BPF_JEQ if k <= fk => Some(false),
-            _ => None,
-        },
-        (BPF_JGT, false) => match o {
-            // A <= fk
-            BPF_JGT if k >= fk => Some(false),
-            BPF_JGE if k > fk => Some(false),
-            BPF_JEQ if k > fk => Some(false),
-            _ => None,
-        },
-        (BPF_JGE, true) => match o {
-            // A >= fk
-            BPF_JGE if k <= fk => Some(true),
-            BPF_JGT if k < fk => Some(true),
-            BPF_JEQ if k < fk => Some(false),
-            _ => None,
-        },
-        (BPF_JGE, false) => match o {
-            // A < fk
-            BPF_JGE if k >= fk => Some(false),
-            BPF_JGT if fk > 0 && k >= fk - 1 => Some(false),
-            BPF_JEQ if k >= fk => Some(false),
-            _ => None,
-        },
-        (BPF_JSET, true) => (o == BPF_JSET && fk & !k == 0).then_some(true),
-        (BPF_JSET, false) => match o {
-            BPF_JSET if k & !fk == 0 => Some(false),
-            BPF_JEQ if k & fk != 0 => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
+    (f.outcome && f.code == code && op(code) == BPF_JEQ).then_some(false)
 }
 
 fn decide(facts: &[Fact], b: &Block) -> Option<bool> {
@@ -841,9 +804,9 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
             }
         }
         *entry = resolve(blocks, *entry);
-        if merge_identical(blocks, entry) {
-            changed = true;
-        }
+        // Identical blocks are not merged here: libpcap's intern_blocks()
+        // runs once, after value numbering removed the loads a path already
+        // made (so a copy without its load stays a block of its own).
         if pullup(blocks, *entry) {
             changed = true;
         }
@@ -1122,6 +1085,9 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u3
         // any register or slot.
         if live_out[i] == 0 && a_in.is_some() && x_in.is_some() && st.a == a_in && st.x == x_in {
             out.clear();
+        } else if live_out[i] & LIVE_X == 0 && fold_index(&mut out) {
+            // X now keeps the value it had before the folded `add x`.
+            st.x = fresh();
         }
         emptied[i] = out.is_empty() && !blocks[i].stmts.is_empty();
         blocks[i].stmts = out;
@@ -1222,12 +1188,53 @@ fn drop_dead_x_before_chain(blocks: &mut [Block], entry: Target) {
     }
 }
 
+/// The X bit of [`live_out`].
+const LIVE_X: u32 = 1 << 17;
+
+/// libpcap's `opt_peep()` index folding, once value numbering removed a
+/// redundant `ldx M[r]`: `ld #k; [ldx 4*([j]&0xf);] add x; tax; ld [x + m]`
+/// becomes `[ldx 4*([j]&0xf);] ld [x + k + m]` when nothing after the block
+/// uses X (libpcap checks only that, not the rest of the block).
+fn fold_index(stmts: &mut Vec<Insn>) -> bool {
+    let mut changed = false;
+    let mut i = 0;
+    while i < stmts.len() {
+        if stmts[i].code != BPF_LD | BPF_IMM {
+            i += 1;
+            continue;
+        }
+        let msh = stmts
+            .get(i + 1)
+            .is_some_and(|s| s.code == BPF_LDX | BPF_MSH | crate::insn::BPF_B);
+        let add = i + 1 + usize::from(msh);
+        let ok = stmts
+            .get(add)
+            .is_some_and(|s| s.code == BPF_ALU | BPF_ADD | BPF_X)
+            && stmts
+                .get(add + 1)
+                .is_some_and(|s| s.code == BPF_MISC | BPF_TAX)
+            && stmts
+                .get(add + 2)
+                .is_some_and(|s| class(s.code) == BPF_LD && mode(s.code) == BPF_IND);
+        if !ok {
+            i += 1;
+            continue;
+        }
+        let k = stmts[i].k;
+        stmts[add + 2].k = stmts[add + 2].k.wrapping_add(k);
+        stmts.drain(add..add + 2);
+        stmts.remove(i);
+        changed = true;
+    }
+    changed
+}
+
 /// libpcap's `find_ud()` on blocks that are still self-contained: for each
 /// block, the atoms (scratch slots 0..16, A as bit 16, X as bit 17) that a
 /// block after it reads before writing them (its `out_use`).
 fn live_out(blocks: &[Block]) -> Vec<u32> {
     const A: u32 = 1 << 16;
-    const X: u32 = 1 << 17;
+    const X: u32 = LIVE_X;
     let slot = |k: u32| if k < 16 { 1u32 << k } else { 0 };
     // (use, def) per block
     let local = |b: &Block| {
