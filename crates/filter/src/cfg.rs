@@ -24,6 +24,10 @@ pub(crate) struct Test {
     pub stmts: Vec<Insn>,
     pub code: u16,
     pub k: u32,
+    /// An arithmetic relation (libpcap's `gen_relation`): libpcap's `and x`
+    /// becomes `and #k` only in its second optimiser phase, after jump
+    /// threading, so `and #k; jeq #0` stays a `jeq` (not `jset`) for threading.
+    pub arith: bool,
 }
 
 /// A boolean condition over the packet.
@@ -98,6 +102,8 @@ enum Target {
 #[derive(Clone, Debug)]
 struct Block {
     stmts: Vec<Insn>,
+    /// From an arithmetic relation ([`Test::arith`]).
+    arith: bool,
     /// Touches the reserved cross-block slots.
     impure: bool,
     /// Conditional jump opcode, or `BPF_JMP|BPF_JA` for an unconditional jump to `jt`.
@@ -147,6 +153,7 @@ fn emit(
         Cond::True | Cond::False if plain => {
             blocks.push(Block {
                 impure: false,
+                arith: false,
                 stmts: vec![Insn::stmt(
                     BPF_LD | BPF_IMM,
                     u32::from(matches!(c, Cond::False)),
@@ -179,6 +186,7 @@ fn emit(
                 // A test without statements reads A as an earlier block left
                 // it (a run-time prologue's chain of `jset`s on one load).
                 impure: test.stmts.is_empty() || impure(&test.stmts, floor),
+                arith: test.arith,
                 stmts: test.stmts.clone(),
                 code: test.code,
                 k: test.k,
@@ -222,6 +230,13 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
         .collect();
     let mut entry = fix(entry);
     optimize(&mut blocks, &mut entry);
+    // libpcap's second phase: arithmetic relations' `and x` is `and #k` now,
+    // and its peephole turns `and #k; jeq #0` into `jset #k`.
+    for b in &mut blocks {
+        if std::mem::take(&mut b.arith) && b.jt != b.jf {
+            let _ = fold_block(b);
+        }
+    }
     match entry {
         Target::Reject => None,
         Target::Accept => Some(vec![Insn::stmt(BPF_RET | BPF_K, accept)]),
@@ -459,7 +474,7 @@ fn fold_block(b: &mut Block) -> Option<bool> {
         (Some(av), Some(bv)) => Some(jump_taken(b.code, av, bv)),
         _ => {
             // `and #m; jeq #0` is `jset #m` with the branches swapped.
-            let is_jeq0 = b.code == BPF_JMP | BPF_JEQ | BPF_K && b.k == 0 && !b.impure;
+            let is_jeq0 = b.code == BPF_JMP | BPF_JEQ | BPF_K && b.k == 0 && !b.impure && !b.arith;
             if let Some(last) = b
                 .stmts
                 .last()
@@ -1459,6 +1474,7 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
                     blocks.push(Block {
                         stmts: Vec::new(),
                         impure: false,
+                        arith: false,
                         code: JA,
                         k: 0,
                         jt: t,
@@ -1524,6 +1540,7 @@ mod tests {
             stmts: vec![Insn::stmt(BPF_LD | BPF_H | BPF_ABS, off)],
             code: BPF_JMP | BPF_JEQ | BPF_K,
             k,
+            arith: false,
         })
     }
 
@@ -1535,6 +1552,7 @@ mod tests {
                 stmts: vec![Insn::stmt(BPF_LD | BPF_B | BPF_ABS, 23)],
                 code: BPF_JMP | BPF_JEQ | BPF_K,
                 k,
+                arith: false,
             })
         };
         let c = Cond::or(
@@ -1590,6 +1608,7 @@ mod tests {
             ],
             code: BPF_JMP | BPF_JEQ | BPF_K,
             k: 5,
+            arith: false,
         });
         assert_eq!(
             compile(&c, 9, PC_NH, 0).unwrap(),

@@ -459,6 +459,7 @@ fn test(stmts: Vec<Insn>, op: u16, k: u32) -> Cond {
         stmts,
         code: BPF_JMP | op | BPF_K,
         k,
+        arith: false,
     })
 }
 
@@ -915,6 +916,7 @@ impl Gen {
                 ],
                 code: BPF_JMP | BPF_JEQ | BPF_X,
                 k: 0,
+                arith: false,
             }))
         })
     }
@@ -2598,6 +2600,7 @@ impl Gen {
                     stmts,
                     code: BPF_JMP | BPF_JEQ | BPF_X,
                     k: 0,
+                    arith: false,
                 })
             };
             let mut fams = checks
@@ -3038,6 +3041,7 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, limit: u32) -> GResult
             stmts: raw,
             code: BPF_JMP | jop | BPF_X,
             k: 0,
+            arith: false,
         })
     };
     let mut stmts = Vec::new();
@@ -3047,6 +3051,7 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, limit: u32) -> GResult
             stmts,
             code: BPF_JMP | jop | BPF_K,
             k,
+            arith: true,
         })
     } else {
         compile_arith(&a1.e, 0, limit, &mut stmts)?;
@@ -3057,6 +3062,7 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, limit: u32) -> GResult
             stmts,
             code: BPF_JMP | jop | BPF_X,
             k: 0,
+            arith: false,
         })
     };
     let t = Cond::Dual(Box::new(t), Box::new(raw_t));
