@@ -24,6 +24,10 @@ pub(crate) struct Test {
     pub stmts: Vec<Insn>,
     pub code: u16,
     pub k: u32,
+    /// An arithmetic relation (libpcap's `gen_relation`): libpcap's `and x`
+    /// becomes `and #k` only in its second optimiser phase, after jump
+    /// threading, so `and #k; jeq #0` stays a `jeq` (not `jset`) for threading.
+    pub arith: bool,
 }
 
 /// A boolean condition over the packet.
@@ -98,6 +102,8 @@ enum Target {
 #[derive(Clone, Debug)]
 struct Block {
     stmts: Vec<Insn>,
+    /// From an arithmetic relation ([`Test::arith`]).
+    arith: bool,
     /// Touches the reserved cross-block slots.
     impure: bool,
     /// Conditional jump opcode, or `BPF_JMP|BPF_JA` for an unconditional jump to `jt`.
@@ -112,6 +118,8 @@ const JA: u16 = BPF_JMP | BPF_JA;
 const NOP: u16 = 0xffff;
 /// Describes a value known only by its number (never an instruction).
 const TOKEN: u16 = 0xfffe;
+/// Starts the description of X's value inside that of `A op X` (`k`: its length).
+const OPERAND: u16 = 0xfffd;
 
 type Memo = HashMap<(usize, Target, Target), Target>;
 
@@ -145,6 +153,7 @@ fn emit(
         Cond::True | Cond::False if plain => {
             blocks.push(Block {
                 impure: false,
+                arith: false,
                 stmts: vec![Insn::stmt(
                     BPF_LD | BPF_IMM,
                     u32::from(matches!(c, Cond::False)),
@@ -177,6 +186,7 @@ fn emit(
                 // A test without statements reads A as an earlier block left
                 // it (a run-time prologue's chain of `jset`s on one load).
                 impure: test.stmts.is_empty() || impure(&test.stmts, floor),
+                arith: test.arith,
                 stmts: test.stmts.clone(),
                 code: test.code,
                 k: test.k,
@@ -220,12 +230,28 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
         .collect();
     let mut entry = fix(entry);
     optimize(&mut blocks, &mut entry);
+    // libpcap's second phase: arithmetic relations' `and x` is `and #k` now,
+    // and its peephole turns `and #k; jeq #0` into `jset #k`.
+    for b in &mut blocks {
+        if std::mem::take(&mut b.arith) && b.jt != b.jf {
+            let _ = fold_block(b);
+        }
+    }
     match entry {
         Target::Reject => None,
         Target::Accept => Some(vec![Insn::stmt(BPF_RET | BPF_K, accept)]),
         Target::Block(_) => {
+            drop_dead_x_before_chain(&mut blocks, entry);
             let before = slots_read(&blocks, entry);
-            let again = eliminate_redundant_loads(&mut blocks, entry);
+            let live_out = live_out(&blocks);
+            let emptied = eliminate_redundant_loads(&mut blocks, entry, &live_out);
+            // libpcap empties a block whose statements leave A and X as they
+            // were only when nothing after it uses a register or slot it
+            // could set (`out_use == 0`); that makes it optimise once more.
+            let again = emptied
+                .iter()
+                .zip(&live_out)
+                .any(|(&e, &out)| e && out == 0);
             eliminate_dead_stores(&mut blocks, entry, &before, again);
             // Blocks whose remaining code and successors are identical can be
             // shared even though their predecessors leave different values in
@@ -448,7 +474,7 @@ fn fold_block(b: &mut Block) -> Option<bool> {
         (Some(av), Some(bv)) => Some(jump_taken(b.code, av, bv)),
         _ => {
             // `and #m; jeq #0` is `jset #m` with the branches swapped.
-            let is_jeq0 = b.code == BPF_JMP | BPF_JEQ | BPF_K && b.k == 0 && !b.impure;
+            let is_jeq0 = b.code == BPF_JMP | BPF_JEQ | BPF_K && b.k == 0 && !b.impure && !b.arith;
             if let Some(last) = b
                 .stmts
                 .last()
@@ -557,7 +583,10 @@ struct Fact {
     outcome: bool,
 }
 
-/// What a known fact about the same value says about `code k`.
+/// What a known fact about the same value says about `code k`: libpcap's
+/// `fold_edge()` knows only the outcome of the same test, and that after
+/// `jeq #k` was taken, `jeq` with any other constant is false (it does not
+/// reason about ranges or bits, so neither does this).
 fn implied(f: &Fact, code: u16, k: u32) -> Option<bool> {
     if f.code == code && f.k == k {
         return Some(f.outcome);
@@ -565,47 +594,7 @@ fn implied(f: &Fact, code: u16, k: u32) -> Option<bool> {
     if src(f.code) == BPF_X || src(code) == BPF_X {
         return None;
     }
-    let (fo, fk) = (op(f.code), f.k);
-    let o = op(code);
-    match (fo, f.outcome) {
-        (BPF_JEQ, true) => Some(jump_taken(code, fk, k)),
-        (BPF_JEQ, false) => (o == BPF_JEQ && k == fk).then_some(false),
-        (BPF_JGT, true) => match o {
-            // A > fk
-            BPF_JGT if k <= fk => Some(true),
-            BPF_JGE if k <= fk.saturating_add(1) => Some(true),
-            BPF_JEQ if k <= fk => Some(false),
-            _ => None,
-        },
-        (BPF_JGT, false) => match o {
-            // A <= fk
-            BPF_JGT if k >= fk => Some(false),
-            BPF_JGE if k > fk => Some(false),
-            BPF_JEQ if k > fk => Some(false),
-            _ => None,
-        },
-        (BPF_JGE, true) => match o {
-            // A >= fk
-            BPF_JGE if k <= fk => Some(true),
-            BPF_JGT if k < fk => Some(true),
-            BPF_JEQ if k < fk => Some(false),
-            _ => None,
-        },
-        (BPF_JGE, false) => match o {
-            // A < fk
-            BPF_JGE if k >= fk => Some(false),
-            BPF_JGT if fk > 0 && k >= fk - 1 => Some(false),
-            BPF_JEQ if k >= fk => Some(false),
-            _ => None,
-        },
-        (BPF_JSET, true) => (o == BPF_JSET && fk & !k == 0).then_some(true),
-        (BPF_JSET, false) => match o {
-            BPF_JSET if k & !fk == 0 => Some(false),
-            BPF_JEQ if k & fk != 0 => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
+    (f.outcome && f.code == code && op(code) == BPF_JEQ).then_some(false)
 }
 
 fn decide(facts: &[Fact], b: &Block) -> Option<bool> {
@@ -830,9 +819,9 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
             }
         }
         *entry = resolve(blocks, *entry);
-        if merge_identical(blocks, entry) {
-            changed = true;
-        }
+        // Identical blocks are not merged here: libpcap's intern_blocks()
+        // runs once, after value numbering removed the loads a path already
+        // made (so a copy without its load stays a block of its own).
         if pullup(blocks, *entry) {
             changed = true;
         }
@@ -963,7 +952,7 @@ fn merge_identical(blocks: &mut [Block], entry: &mut Target) -> bool {
 // self-contained afterwards).
 
 type Desc = Option<Vec<Insn>>;
-const MAX_DESC: usize = 12;
+const MAX_DESC: usize = 64;
 
 fn cap(d: Vec<Insn>) -> Desc {
     (d.len() <= MAX_DESC).then_some(d)
@@ -994,9 +983,8 @@ impl RegState {
     }
 }
 
-/// Returns whether a block lost every statement (libpcap then runs its
-/// optimiser once more).
-fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) -> bool {
+/// Returns which blocks lost every statement.
+fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u32]) -> Vec<bool> {
     let live = reachable(blocks, entry);
     let mut incoming: Vec<Option<RegState>> = vec![None; blocks.len()];
     if let Target::Block(e) = entry {
@@ -1010,12 +998,13 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) -> bool {
         next_token += 1;
         Some(vec![Insn::stmt(TOKEN, next_token)])
     };
-    let mut emptied = false;
+    let mut emptied = vec![false; blocks.len()];
     for i in 0..blocks.len() {
         if !live[i] {
             continue;
         }
         let mut st = incoming[i].take().unwrap_or_else(RegState::unknown);
+        let (a_in, x_in) = (st.a.clone(), st.x.clone());
         let mut out = Vec::with_capacity(blocks[i].stmts.len());
         for s in blocks[i].stmts.iter().copied() {
             let mut redundant = false;
@@ -1071,7 +1060,21 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) -> bool {
                             cap(d)
                         })
                     } else {
-                        None
+                        // libpcap numbers `A op X` by its operands' numbers:
+                        // describe it by both descriptions (X's with its length
+                        // first, so that the description is unambiguous).
+                        match (st.a.take(), st.x.as_ref()) {
+                            (Some(mut d), Some(x)) => {
+                                d.push(Insn::stmt(
+                                    OPERAND,
+                                    u32::try_from(x.len()).unwrap_or(u32::MAX),
+                                ));
+                                d.extend_from_slice(x);
+                                d.push(s);
+                                cap(d)
+                            }
+                            _ => None,
+                        }
                     };
                     if st.a.is_none() {
                         st.a = fresh();
@@ -1092,7 +1095,16 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) -> bool {
                 out.push(s);
             }
         }
-        emptied |= out.is_empty() && !blocks[i].stmts.is_empty();
+        // libpcap's opt_blk(): a block that leaves A and X as it found them
+        // (both known) loses all its statements when nothing after it uses
+        // any register or slot.
+        if live_out[i] == 0 && a_in.is_some() && x_in.is_some() && st.a == a_in && st.x == x_in {
+            out.clear();
+        } else if live_out[i] & LIVE_X == 0 && fold_index(&mut out) {
+            // X now keeps the value it had before the folded `add x`.
+            st.x = fresh();
+        }
+        emptied[i] = out.is_empty() && !blocks[i].stmts.is_empty();
         blocks[i].stmts = out;
         for t in [blocks[i].jt, blocks[i].jf] {
             if let Target::Block(j) = t {
@@ -1104,6 +1116,187 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target) -> bool {
         }
     }
     emptied
+}
+
+/// A straight block (a run-time prologue) and the only block after it are one
+/// block in libpcap, where `deadstmt()` drops a `tax`/`ldx` whose X the
+/// second part overwrites before reading it (`st M[r]; tax` then `ld #k;
+/// ldx M[r]; add x`). Dropping it keeps the later `ldx M[r]` and the store.
+fn drop_dead_x_before_chain(blocks: &mut [Block], entry: Target) {
+    let live = reachable(blocks, entry);
+    let mut indeg = vec![0usize; blocks.len()];
+    if let Target::Block(e) = entry {
+        indeg[e] += 1;
+    }
+    for (i, b) in blocks.iter().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        let succ: &[Target] = if b.jt == b.jf { &[b.jt] } else { &[b.jt, b.jf] };
+        for t in succ {
+            if let Target::Block(j) = *t {
+                indeg[j] += 1;
+            }
+        }
+    }
+    let uses_x = |s: &Insn| match class(s.code) {
+        BPF_LD => mode(s.code) == BPF_IND,
+        BPF_ALU => src(s.code) == BPF_X,
+        BPF_STX => true,
+        BPF_MISC => miscop(s.code) == BPF_TXA,
+        _ => false,
+    };
+    let defs_x = |s: &Insn| {
+        class(s.code) == BPF_LDX || (class(s.code) == BPF_MISC && miscop(s.code) == BPF_TAX)
+    };
+    for i in 0..blocks.len() {
+        let b = &blocks[i];
+        let jump_reads_x = b.code != JA && src(b.code) == BPF_X;
+        if !live[i] || !(b.jt == b.jf || b.code == JA) || jump_reads_x {
+            continue;
+        }
+        let Target::Block(j) = b.jt else { continue };
+        if indeg[j] != 1 {
+            continue;
+        }
+        // Does block j overwrite X before reading it?
+        let next = &blocks[j];
+        let mut overwritten = false;
+        for s in &next.stmts {
+            if uses_x(s) {
+                break;
+            }
+            if defs_x(s) {
+                overwritten = true;
+                break;
+            }
+        }
+        if !overwritten {
+            continue;
+        }
+        // The last definition of X in block i, if nothing after it reads X.
+        let stmts = &blocks[i].stmts;
+        let mut drop = None;
+        for (n, s) in stmts.iter().enumerate().rev() {
+            if uses_x(s) {
+                break;
+            }
+            if defs_x(s) {
+                drop = Some(n);
+                break;
+            }
+        }
+        // libpcap's peephole turns `st M[k]; ldx M[k]` into `st M[k]; tax`
+        // again.
+        let restored = drop.is_some_and(|n| {
+            n + 1 == stmts.len()
+                && n > 0
+                && stmts[n - 1].code == BPF_ST
+                && next
+                    .stmts
+                    .first()
+                    .is_some_and(|f| f.code == BPF_LDX | BPF_MEM && f.k == stmts[n - 1].k)
+        });
+        if let (Some(n), false) = (drop, restored) {
+            blocks[i].stmts.remove(n);
+        }
+    }
+}
+
+/// The X bit of [`live_out`].
+const LIVE_X: u32 = 1 << 17;
+
+/// libpcap's `opt_peep()` index folding, once value numbering removed a
+/// redundant `ldx M[r]`: `ld #k; [ldx 4*([j]&0xf);] add x; tax; ld [x + m]`
+/// becomes `[ldx 4*([j]&0xf);] ld [x + k + m]` when nothing after the block
+/// uses X (libpcap checks only that, not the rest of the block).
+fn fold_index(stmts: &mut Vec<Insn>) -> bool {
+    let mut changed = false;
+    let mut i = 0;
+    while i < stmts.len() {
+        if stmts[i].code != BPF_LD | BPF_IMM {
+            i += 1;
+            continue;
+        }
+        let msh = stmts
+            .get(i + 1)
+            .is_some_and(|s| s.code == BPF_LDX | BPF_MSH | crate::insn::BPF_B);
+        let add = i + 1 + usize::from(msh);
+        let ok = stmts
+            .get(add)
+            .is_some_and(|s| s.code == BPF_ALU | BPF_ADD | BPF_X)
+            && stmts
+                .get(add + 1)
+                .is_some_and(|s| s.code == BPF_MISC | BPF_TAX)
+            && stmts
+                .get(add + 2)
+                .is_some_and(|s| class(s.code) == BPF_LD && mode(s.code) == BPF_IND);
+        if !ok {
+            i += 1;
+            continue;
+        }
+        let k = stmts[i].k;
+        stmts[add + 2].k = stmts[add + 2].k.wrapping_add(k);
+        stmts.drain(add..add + 2);
+        stmts.remove(i);
+        changed = true;
+    }
+    changed
+}
+
+/// libpcap's `find_ud()` on blocks that are still self-contained: for each
+/// block, the atoms (scratch slots 0..16, A as bit 16, X as bit 17) that a
+/// block after it reads before writing them (its `out_use`).
+fn live_out(blocks: &[Block]) -> Vec<u32> {
+    const A: u32 = 1 << 16;
+    const X: u32 = LIVE_X;
+    let slot = |k: u32| if k < 16 { 1u32 << k } else { 0 };
+    // (use, def) per block
+    let local = |b: &Block| {
+        let (mut uses, mut defs) = (0u32, 0u32);
+        let mut read = |atoms: u32, defs: u32| uses |= atoms & !defs;
+        for s in &b.stmts {
+            let (u, d) = match class(s.code) {
+                BPF_LD => match mode(s.code) {
+                    BPF_MEM => (slot(s.k), A),
+                    BPF_IND => (X, A),
+                    _ => (0, A),
+                },
+                BPF_LDX => match mode(s.code) {
+                    BPF_MEM => (slot(s.k), X),
+                    _ => (0, X),
+                },
+                BPF_ST => (A, slot(s.k)),
+                BPF_STX => (X, slot(s.k)),
+                BPF_ALU if src(s.code) == BPF_X => (A | X, A),
+                BPF_ALU => (A, A),
+                BPF_MISC if miscop(s.code) == BPF_TAX => (A, X),
+                BPF_MISC => (X, A),
+                _ => (0, 0),
+            };
+            read(u, defs);
+            defs |= d;
+        }
+        if b.code != JA {
+            let u = if src(b.code) == BPF_X { A | X } else { A };
+            read(u, defs);
+        }
+        (uses, defs)
+    };
+    let mut in_use = vec![0u32; blocks.len()];
+    let mut out = vec![0u32; blocks.len()];
+    // Edges point forward: one backward sweep settles it.
+    for i in (0..blocks.len()).rev() {
+        let b = &blocks[i];
+        for t in [b.jt, b.jf] {
+            if let Target::Block(j) = t {
+                out[i] |= in_use[j];
+            }
+        }
+        let (u, d) = local(b);
+        in_use[i] = u | (out[i] & !d);
+    }
+    out
 }
 
 /// Which slots each live block reads (`ld`/`ldx M[k]`).
@@ -1281,6 +1474,7 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
                     blocks.push(Block {
                         stmts: Vec::new(),
                         impure: false,
+                        arith: false,
                         code: JA,
                         k: 0,
                         jt: t,
@@ -1346,6 +1540,7 @@ mod tests {
             stmts: vec![Insn::stmt(BPF_LD | BPF_H | BPF_ABS, off)],
             code: BPF_JMP | BPF_JEQ | BPF_K,
             k,
+            arith: false,
         })
     }
 
@@ -1357,6 +1552,7 @@ mod tests {
                 stmts: vec![Insn::stmt(BPF_LD | BPF_B | BPF_ABS, 23)],
                 code: BPF_JMP | BPF_JEQ | BPF_K,
                 k,
+                arith: false,
             })
         };
         let c = Cond::or(
@@ -1412,6 +1608,7 @@ mod tests {
             ],
             code: BPF_JMP | BPF_JEQ | BPF_K,
             k: 5,
+            arith: false,
         });
         assert_eq!(
             compile(&c, 9, PC_NH, 0).unwrap(),

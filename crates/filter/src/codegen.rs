@@ -459,6 +459,7 @@ fn test(stmts: Vec<Insn>, op: u16, k: u32) -> Cond {
         stmts,
         code: BPF_JMP | op | BPF_K,
         k,
+        arith: false,
     })
 }
 
@@ -618,6 +619,9 @@ fn ethertype_to_ppptype(p: u32) -> u32 {
 /// Code generator state (libpcap's `compiler_state_t` offsets).
 pub(crate) struct Gen {
     dlt: u32,
+    /// The capture's link type (libpcap's `outermostlinktype`): `dlt` changes
+    /// after `pppoes`, `geneve`, `vxlan`; the run-time header prologue does not.
+    outer_dlt: u32,
     link: Link,
     off_linkhdr: Off,
     off_linktype: Off,
@@ -799,6 +803,7 @@ impl Gen {
         };
         let mut g = Gen {
             dlt,
+            outer_dlt: dlt,
             link,
             off_linkhdr: Off::abs(off_linkhdr),
             off_linktype: Off::abs(lt),
@@ -911,6 +916,7 @@ impl Gen {
                 ],
                 code: BPF_JMP | BPF_JEQ | BPF_X,
                 k: 0,
+                arith: false,
             }))
         })
     }
@@ -1590,6 +1596,9 @@ impl Gen {
             }
             other => return Err(wlan_dir_error(other, false)),
         };
+        // libpcap generates the link-layer type test first (which matters
+        // for the order its run-time offset registers are allocated in)
+        let lt = self.linktype(ETHERTYPE_DN)?;
         // the address is little-endian in the packet (libpcap's ntohs on x86)
         let a = ((addr & 0xff) << 8) | ((addr >> 8) & 0xff);
         let long_pad = Cond::and(
@@ -1611,7 +1620,7 @@ impl Gen {
             cmp(self.nl(2 + sh), BPF_H, a),
         );
         let b1 = Cond::or(short, b1);
-        Ok(Cond::and(self.linktype(ETHERTYPE_DN)?, b1))
+        Ok(Cond::and(lt, b1))
     }
 
     /// `gen_host6()`.
@@ -1707,7 +1716,8 @@ impl Gen {
             Dir::Addr3 => Cond::and(Cond::not(mcmp(self.linkhdr(0), BPF_B, 0x04, 0x0c)), at(16)),
             Dir::Addr4 => Cond::and(mcmp(self.linkhdr(1), BPF_B, 0x03, 0x03), at(24)),
             Dir::Ra => Cond::and(self.wlan_fc(0, 0x08), at(4)),
-            Dir::Ta => Cond::and(Cond::and(not_ctl_cts_ack(), self.wlan_fc(0, 0x08)), at(10)),
+            // libpcap tests the data-frame bit before the frame type
+            Dir::Ta => Cond::and(Cond::and(self.wlan_fc(0, 0x08), not_ctl_cts_ack()), at(10)),
         }
     }
 
@@ -1798,7 +1808,7 @@ impl Gen {
         let mut tail = Vec::new();
         if let (Some(r), true) = (hdr, hdr_used) {
             let store = [Insn::stmt(BPF_ST, r), tax()];
-            match self.dlt {
+            match self.outer_dlt {
                 // radiotap and PPI: 16-bit little-endian length at offset 2
                 127 | 192 => {
                     tail = vec![
@@ -1856,7 +1866,7 @@ impl Gen {
         ]);
         let first = test(tail, BPF_JSET, 0x08);
         let fc = |bit: u32| test(Vec::new(), BPF_JSET, bit);
-        let datapad = if self.dlt == 127 {
+        let datapad = if self.outer_dlt == 127 {
             let round = Cond::Shared(std::rc::Rc::new(always(vec![
                 Insn::stmt(BPF_LD | BPF_MEM, pl),
                 alu(BPF_ADD, 3),
@@ -2254,11 +2264,12 @@ impl Gen {
             }
             Pq::Ip => {
                 // tcpdump reading a file passes netmask 0, so the host mask is all ones.
+                let b0 = self.linktype(ETHERTYPE_IP)?;
                 let b1 = Cond::or(
                     mcmp(self.nl(16), BPF_W, 0, 0xffff_ffff),
                     mcmp(self.nl(16), BPF_W, 0xffff_ffff, 0xffff_ffff),
                 );
-                Ok(Cond::and(self.linktype(ETHERTYPE_IP)?, b1))
+                Ok(Cond::and(b0, b1))
             }
             _ => Err("only link-layer/IP broadcast filters supported".into()),
         }
@@ -2589,6 +2600,7 @@ impl Gen {
                     stmts,
                     code: BPF_JMP | BPF_JEQ | BPF_X,
                     k: 0,
+                    arith: false,
                 })
             };
             let mut fams = checks
@@ -2716,8 +2728,9 @@ impl Gen {
 
     /// `llc i`: an LLC information frame (control byte bit 0 clear).
     pub fn llc_i(&self) -> GResult<Cond> {
+        let b0 = self.llc()?;
         let b1 = Cond::not(test(ld(BPF_B, self.llc_off(2)), BPF_JSET, 0x01));
-        Ok(Cond::and(self.llc()?, b1))
+        Ok(Cond::and(b0, b1))
     }
 
     /// `llc s` / `llc u`: supervisory (0x01) or unnumbered (0x03) format.
@@ -3028,6 +3041,7 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, limit: u32) -> GResult
             stmts: raw,
             code: BPF_JMP | jop | BPF_X,
             k: 0,
+            arith: false,
         })
     };
     let mut stmts = Vec::new();
@@ -3037,6 +3051,7 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, limit: u32) -> GResult
             stmts,
             code: BPF_JMP | jop | BPF_K,
             k,
+            arith: true,
         })
     } else {
         compile_arith(&a1.e, 0, limit, &mut stmts)?;
@@ -3047,6 +3062,7 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, limit: u32) -> GResult
             stmts,
             code: BPF_JMP | jop | BPF_X,
             k: 0,
+            arith: false,
         })
     };
     let t = Cond::Dual(Box::new(t), Box::new(raw_t));

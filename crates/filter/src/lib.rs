@@ -43,6 +43,8 @@ pub const DEFAULT_SNAPLEN: u32 = 262_144;
 pub struct Program {
     insns: Vec<Insn>,
     linktype: u32,
+    /// The instructions decoded once for [`Program::run`].
+    decoded: vm::Decoded,
 }
 
 impl Program {
@@ -53,7 +55,12 @@ impl Program {
     /// The validation error.
     pub fn from_insns(insns: Vec<Insn>, linktype: u32) -> Result<Self, ValidateError> {
         validate(&insns)?;
-        Ok(Self { insns, linktype })
+        let decoded = vm::Decoded::new(&insns);
+        Ok(Self {
+            insns,
+            linktype,
+            decoded,
+        })
     }
 
     /// The instructions (`struct sock_filter` layout).
@@ -72,7 +79,7 @@ impl Program {
     /// length. Returns the snap length for an accepted packet, 0 for a rejected one.
     #[must_use]
     pub fn run(&self, data: &[u8], wirelen: u32) -> u32 {
-        vm::run(&self.insns, data, wirelen)
+        self.decoded.run(data, wirelen, &Ancillary::default())
     }
 
     /// Does the record pass the filter?
@@ -86,7 +93,7 @@ impl Program {
     /// [`Options::live`].
     #[must_use]
     pub fn run_with(&self, data: &[u8], wirelen: u32, aux: &Ancillary) -> u32 {
-        vm::run_with(&self.insns, data, wirelen, aux)
+        self.decoded.run(data, wirelen, aux)
     }
 
     /// The program in `tcpdump -d` format, one instruction per line.
@@ -276,6 +283,7 @@ fn compile_steps(
     }
     Ok((
         Program {
+            decoded: vm::Decoded::new(&insns),
             insns,
             linktype: opts.linktype,
         },

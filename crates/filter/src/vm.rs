@@ -250,9 +250,7 @@ pub fn run(insns: &[Insn], data: &[u8], wirelen: u32) -> u32 {
 /// (any width) reads `aux`, as the Linux kernel's filter does.
 #[must_use]
 pub fn run_with(insns: &[Insn], data: &[u8], wirelen: u32, aux: &Ancillary) -> u32 {
-    let mut a: u32 = 0;
-    let mut x: u32 = 0;
-    let mut mem = [0u32; 16];
+    let mut m = Machine::new();
     let mut pc: usize = 0;
     // Jumps are unsigned offsets from the next instruction: every step moves
     // `pc` forward by at least one, so any program (validated or not) ends
@@ -262,149 +260,399 @@ pub fn run_with(insns: &[Insn], data: &[u8], wirelen: u32, aux: &Ancillary) -> u
         pc += 1;
         let k = p.k;
         // The opcodes compiled filters spend their time in, decoded in one
-        // step; each does exactly what the general decoding below does.
+        // step; each does exactly what the general decoding does.
         match p.code {
             JEQ_K => {
-                pc += usize::from(if a == k { p.jt } else { p.jf });
+                pc += usize::from(if m.a == k { p.jt } else { p.jf });
                 continue;
             }
             LDH_ABS if k < crate::insn::SKF_AD_OFF => {
                 let Some(v) = load_h(data, k) else { return 0 };
-                a = v;
+                m.a = v;
                 continue;
             }
             LDB_ABS if k < crate::insn::SKF_AD_OFF => {
                 let Some(v) = load_b(data, k) else { return 0 };
-                a = v;
+                m.a = v;
                 continue;
             }
             LD_ABS if k < crate::insn::SKF_AD_OFF => {
                 let Some(v) = load_w(data, k) else { return 0 };
-                a = v;
+                m.a = v;
                 continue;
             }
             LDH_IND => {
-                let Some(v) = x.checked_add(k).and_then(|o| load_h(data, o)) else {
+                let Some(v) = m.x.checked_add(k).and_then(|o| load_h(data, o)) else {
                     return 0;
                 };
-                a = v;
+                m.a = v;
                 continue;
             }
             LDXB_MSH => {
                 let Some(v) = load_b(data, k) else { return 0 };
-                x = (v & 0xf) << 2;
+                m.x = (v & 0xf) << 2;
                 continue;
             }
             JGT_K => {
-                pc += usize::from(if a > k { p.jt } else { p.jf });
+                pc += usize::from(if m.a > k { p.jt } else { p.jf });
                 continue;
             }
             JGE_K => {
-                pc += usize::from(if a >= k { p.jt } else { p.jf });
+                pc += usize::from(if m.a >= k { p.jt } else { p.jf });
                 continue;
             }
             JSET_K => {
-                pc += usize::from(if a & k != 0 { p.jt } else { p.jf });
+                pc += usize::from(if m.a & k != 0 { p.jt } else { p.jf });
                 continue;
             }
             RET_K => return k,
             _ => {}
         }
+        if let Err(v) = m.step(p, &mut pc, data, wirelen, aux) {
+            return v;
+        }
+    }
+}
+
+/// The registers of one run: A, X and the scratch memory (zeroed).
+struct Machine {
+    a: u32,
+    x: u32,
+    mem: [u32; 16],
+}
+
+impl Machine {
+    fn new() -> Self {
+        Self {
+            a: 0,
+            x: 0,
+            mem: [0; 16],
+        }
+    }
+
+    /// Execute any instruction (`pc` already points past it): `Err(v)`
+    /// ends the run returning `v` (0 for a fault), `Ok` continues at `pc`.
+    #[inline]
+    fn step(
+        &mut self,
+        p: &Insn,
+        pc: &mut usize,
+        data: &[u8],
+        wirelen: u32,
+        aux: &Ancillary,
+    ) -> Result<(), u32> {
+        let k = p.k;
         match class(p.code) {
             BPF_RET => {
-                return match rval(p.code) {
+                return Err(match rval(p.code) {
                     BPF_K => k,
-                    BPF_A => a,
-                    BPF_X => x,
+                    BPF_A => self.a,
+                    BPF_X => self.x,
                     _ => 0,
-                };
+                });
             }
             BPF_LD => {
-                a = match mode(p.code) {
-                    BPF_ABS if k >= crate::insn::SKF_AD_OFF => match aux.load(k) {
-                        Some(v) => v,
-                        None => return 0,
-                    },
-                    BPF_ABS => match load(data, k, size(p.code)) {
-                        Some(v) => v,
-                        None => return 0,
-                    },
+                self.a = match mode(p.code) {
+                    BPF_ABS if k >= crate::insn::SKF_AD_OFF => aux.load(k).ok_or(0u32)?,
+                    BPF_ABS => load(data, k, size(p.code)).ok_or(0u32)?,
                     BPF_IND => {
-                        let Some(off) = x.checked_add(k) else {
-                            return 0;
-                        };
-                        match load(data, off, size(p.code)) {
-                            Some(v) => v,
-                            None => return 0,
-                        }
+                        let off = self.x.checked_add(k).ok_or(0u32)?;
+                        load(data, off, size(p.code)).ok_or(0u32)?
                     }
                     BPF_IMM => k,
                     BPF_LEN => wirelen,
-                    BPF_MEM => match usize::try_from(k).ok().and_then(|i| mem.get(i)) {
-                        Some(&v) => v,
-                        None => return 0,
-                    },
-                    _ => return 0,
+                    BPF_MEM => *usize::try_from(k)
+                        .ok()
+                        .and_then(|i| self.mem.get(i))
+                        .ok_or(0u32)?,
+                    _ => return Err(0),
                 };
             }
             BPF_LDX => {
-                x = match mode(p.code) {
+                self.x = match mode(p.code) {
                     BPF_IMM => k,
                     BPF_LEN => wirelen,
-                    BPF_MEM => match usize::try_from(k).ok().and_then(|i| mem.get(i)) {
-                        Some(&v) => v,
-                        None => return 0,
-                    },
-                    BPF_MSH => match usize::try_from(k).ok().and_then(|i| data.get(i)) {
-                        Some(&b) => u32::from(b & 0xf) << 2,
-                        None => return 0,
-                    },
-                    _ => return 0,
+                    BPF_MEM => *usize::try_from(k)
+                        .ok()
+                        .and_then(|i| self.mem.get(i))
+                        .ok_or(0u32)?,
+                    BPF_MSH => {
+                        let b = *usize::try_from(k)
+                            .ok()
+                            .and_then(|i| data.get(i))
+                            .ok_or(0u32)?;
+                        u32::from(b & 0xf) << 2
+                    }
+                    _ => return Err(0),
                 };
             }
             BPF_ST | BPF_STX => {
-                let v = if class(p.code) == BPF_ST { a } else { x };
-                match usize::try_from(k).ok().and_then(|i| mem.get_mut(i)) {
-                    Some(slot) => *slot = v,
-                    None => return 0,
-                }
+                let v = if class(p.code) == BPF_ST {
+                    self.a
+                } else {
+                    self.x
+                };
+                *usize::try_from(k)
+                    .ok()
+                    .and_then(|i| self.mem.get_mut(i))
+                    .ok_or(0u32)? = v;
             }
             BPF_ALU => {
-                let operand = if src(p.code) == BPF_X { x } else { k };
-                match alu(p.code, a, operand) {
-                    Some(v) => a = v,
-                    None => return 0,
-                }
+                let operand = if src(p.code) == BPF_X { self.x } else { k };
+                self.a = alu(p.code, self.a, operand).ok_or(0u32)?;
             }
             BPF_JMP => {
-                let operand = if src(p.code) == BPF_X { x } else { k };
+                let operand = if src(p.code) == BPF_X { self.x } else { k };
                 let skip = match op(p.code) {
-                    BPF_JA => match usize::try_from(k) {
-                        Ok(s) => s,
-                        Err(_) => return 0,
-                    },
+                    BPF_JA => usize::try_from(k).map_err(|_| 0u32)?,
                     BPF_JEQ | BPF_JGT | BPF_JGE | BPF_JSET => {
                         let taken = match op(p.code) {
-                            BPF_JEQ => a == operand,
-                            BPF_JGT => a > operand,
-                            BPF_JGE => a >= operand,
-                            _ => a & operand != 0,
+                            BPF_JEQ => self.a == operand,
+                            BPF_JGT => self.a > operand,
+                            BPF_JGE => self.a >= operand,
+                            _ => self.a & operand != 0,
                         };
                         usize::from(if taken { p.jt } else { p.jf })
                     }
-                    _ => return 0,
+                    _ => return Err(0),
                 };
-                let Some(next) = pc.checked_add(skip) else {
-                    return 0;
-                };
-                pc = next;
+                *pc = pc.checked_add(skip).ok_or(0u32)?;
             }
             BPF_MISC => match miscop(p.code) {
-                BPF_TAX => x = a,
-                BPF_TXA => a = x,
-                _ => return 0,
+                BPF_TAX => self.x = self.a,
+                BPF_TXA => self.a = self.x,
+                _ => return Err(0),
             },
-            _ => return 0,
+            _ => return Err(0),
+        }
+        Ok(())
+    }
+}
+
+/// One instruction of a [`Decoded`] program: the opcodes compiled filters
+/// spend their time in, with their operands unpacked and jump targets made
+/// absolute; anything else stays the instruction, for [`Machine::step`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    LdB(u32),
+    LdH(u32),
+    LdW(u32),
+    LdIndB(u32),
+    LdIndH(u32),
+    LdIndW(u32),
+    LdxMsh(u32),
+    LdImm(u32),
+    LdxImm(u32),
+    LdMem(u8),
+    LdxMem(u8),
+    St(u8),
+    Stx(u8),
+    AddK(u32),
+    AndK(u32),
+    LshK(u32),
+    RshK(u32),
+    AddX,
+    Tax,
+    Txa,
+    /// `ja`: the absolute index of the next instruction.
+    Ja(u32),
+    /// Conditional jumps on A against k: (k, true target, false target).
+    JeqK(u32, u32, u32),
+    JgtK(u32, u32, u32),
+    JgeK(u32, u32, u32),
+    JsetK(u32, u32, u32),
+    RetK(u32),
+    RetA,
+    /// A load and the conditional jump after it, in one step (superinstructions:
+    /// the jump keeps its own entry too, for jumps that land on it).
+    LdHJeq(u32, u32, u32, u32),
+    LdBJeq(u32, u32, u32, u32),
+    LdIndHJeq(u32, u32, u32, u32),
+    LdHJset(u32, u32, u32, u32),
+    LdBJset(u32, u32, u32, u32),
+    Other(Insn),
+}
+
+/// A program decoded once, for runs that cost fewer machine instructions
+/// than decoding each instruction every time ([`run_with`]); one [`Op`] per
+/// instruction, so relative jumps left in [`Op::Other`] still work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Decoded(Vec<Op>);
+
+impl Decoded {
+    pub(crate) fn new(insns: &[Insn]) -> Self {
+        use crate::insn::SKF_AD_OFF;
+        let target = |pc: usize, off: usize| u32::try_from(pc + 1 + off).unwrap_or(u32::MAX);
+        let slot = |k: u32| u8::try_from(k).ok().filter(|&s| s < 16);
+        Decoded(
+            insns
+                .iter()
+                .enumerate()
+                .map(|(pc, p)| {
+                    let k = p.k;
+                    let (jt, jf) = (target(pc, p.jt.into()), target(pc, p.jf.into()));
+                    match p.code {
+                        LDB_ABS if k < SKF_AD_OFF => Op::LdB(k),
+                        LDH_ABS if k < SKF_AD_OFF => Op::LdH(k),
+                        LD_ABS if k < SKF_AD_OFF => Op::LdW(k),
+                        c if c == BPF_LD | BPF_B | BPF_IND => Op::LdIndB(k),
+                        LDH_IND => Op::LdIndH(k),
+                        c if c == BPF_LD | BPF_W | BPF_IND => Op::LdIndW(k),
+                        LDXB_MSH => Op::LdxMsh(k),
+                        c if c == BPF_LD | BPF_IMM => Op::LdImm(k),
+                        c if c == BPF_LDX | BPF_IMM => Op::LdxImm(k),
+                        c if c == BPF_LD | BPF_MEM && slot(k).is_some() => {
+                            Op::LdMem(slot(k).unwrap_or(0))
+                        }
+                        c if c == BPF_LDX | BPF_MEM && slot(k).is_some() => {
+                            Op::LdxMem(slot(k).unwrap_or(0))
+                        }
+                        BPF_ST if slot(k).is_some() => Op::St(slot(k).unwrap_or(0)),
+                        BPF_STX if slot(k).is_some() => Op::Stx(slot(k).unwrap_or(0)),
+                        c if c == BPF_ALU | BPF_ADD | BPF_K => Op::AddK(k),
+                        c if c == BPF_ALU | BPF_AND | BPF_K => Op::AndK(k),
+                        c if c == BPF_ALU | BPF_LSH | BPF_K => Op::LshK(k),
+                        c if c == BPF_ALU | BPF_RSH | BPF_K => Op::RshK(k),
+                        c if c == BPF_ALU | BPF_ADD | BPF_X => Op::AddX,
+                        c if c == BPF_MISC | BPF_TAX => Op::Tax,
+                        c if c == BPF_MISC | BPF_TXA => Op::Txa,
+                        c if c == BPF_JMP | BPF_JA => match usize::try_from(k) {
+                            Ok(off) if off < insns.len() => Op::Ja(target(pc, off)),
+                            _ => Op::Other(*p),
+                        },
+                        JEQ_K => Op::JeqK(k, jt, jf),
+                        JGT_K => Op::JgtK(k, jt, jf),
+                        JGE_K => Op::JgeK(k, jt, jf),
+                        JSET_K => Op::JsetK(k, jt, jf),
+                        RET_K => Op::RetK(k),
+                        c if c == BPF_RET | BPF_A => Op::RetA,
+                        _ => Op::Other(*p),
+                    }
+                })
+                .collect::<Vec<_>>(),
+        )
+        .fused()
+    }
+
+    /// Fuse each load with the conditional jump that follows it.
+    fn fused(mut self) -> Self {
+        for i in 1..self.0.len() {
+            let fused = match (self.0[i - 1], self.0[i]) {
+                (Op::LdH(k), Op::JeqK(v, t, f)) => Op::LdHJeq(k, v, t, f),
+                (Op::LdB(k), Op::JeqK(v, t, f)) => Op::LdBJeq(k, v, t, f),
+                (Op::LdIndH(k), Op::JeqK(v, t, f)) => Op::LdIndHJeq(k, v, t, f),
+                (Op::LdH(k), Op::JsetK(v, t, f)) => Op::LdHJset(k, v, t, f),
+                (Op::LdB(k), Op::JsetK(v, t, f)) => Op::LdBJset(k, v, t, f),
+                _ => continue,
+            };
+            self.0[i - 1] = fused;
+        }
+        self
+    }
+
+    /// [`run_with`] on the decoded program: the same result for every
+    /// program, record and metadata (tested against it).
+    pub(crate) fn run(&self, data: &[u8], wirelen: u32, aux: &Ancillary) -> u32 {
+        let ops = &self.0[..];
+        let mut m = Machine::new();
+        let mut pc: usize = 0;
+        // Every target is past the instruction that jumps, so runs end
+        // within the program's length in steps; `get` ends one off the end.
+        loop {
+            let Some(op) = ops.get(pc) else { return 0 };
+            pc += 1;
+            match *op {
+                Op::JeqK(k, jt, jf) => pc = (if m.a == k { jt } else { jf }) as usize,
+                Op::LdHJeq(k, v, jt, jf) => match load_h(data, k) {
+                    Some(a) => {
+                        m.a = a;
+                        pc = (if a == v { jt } else { jf }) as usize;
+                    }
+                    None => return 0,
+                },
+                Op::LdBJeq(k, v, jt, jf) => match load_b(data, k) {
+                    Some(a) => {
+                        m.a = a;
+                        pc = (if a == v { jt } else { jf }) as usize;
+                    }
+                    None => return 0,
+                },
+                Op::LdIndHJeq(k, v, jt, jf) => {
+                    match m.x.checked_add(k).and_then(|o| load_h(data, o)) {
+                        Some(a) => {
+                            m.a = a;
+                            pc = (if a == v { jt } else { jf }) as usize;
+                        }
+                        None => return 0,
+                    }
+                }
+                Op::LdHJset(k, v, jt, jf) => match load_h(data, k) {
+                    Some(a) => {
+                        m.a = a;
+                        pc = (if a & v != 0 { jt } else { jf }) as usize;
+                    }
+                    None => return 0,
+                },
+                Op::LdBJset(k, v, jt, jf) => match load_b(data, k) {
+                    Some(a) => {
+                        m.a = a;
+                        pc = (if a & v != 0 { jt } else { jf }) as usize;
+                    }
+                    None => return 0,
+                },
+                Op::LdH(k) => match load_h(data, k) {
+                    Some(v) => m.a = v,
+                    None => return 0,
+                },
+                Op::LdB(k) => match load_b(data, k) {
+                    Some(v) => m.a = v,
+                    None => return 0,
+                },
+                Op::LdW(k) => match load_w(data, k) {
+                    Some(v) => m.a = v,
+                    None => return 0,
+                },
+                Op::LdIndH(k) => match m.x.checked_add(k).and_then(|o| load_h(data, o)) {
+                    Some(v) => m.a = v,
+                    None => return 0,
+                },
+                Op::LdIndB(k) => match m.x.checked_add(k).and_then(|o| load_b(data, o)) {
+                    Some(v) => m.a = v,
+                    None => return 0,
+                },
+                Op::LdIndW(k) => match m.x.checked_add(k).and_then(|o| load_w(data, o)) {
+                    Some(v) => m.a = v,
+                    None => return 0,
+                },
+                Op::LdxMsh(k) => match load_b(data, k) {
+                    Some(v) => m.x = (v & 0xf) << 2,
+                    None => return 0,
+                },
+                Op::JgtK(k, jt, jf) => pc = (if m.a > k { jt } else { jf }) as usize,
+                Op::JgeK(k, jt, jf) => pc = (if m.a >= k { jt } else { jf }) as usize,
+                Op::JsetK(k, jt, jf) => pc = (if m.a & k != 0 { jt } else { jf }) as usize,
+                Op::RetK(k) => return k,
+                Op::RetA => return m.a,
+                Op::LdImm(k) => m.a = k,
+                Op::LdxImm(k) => m.x = k,
+                Op::LdMem(s) => m.a = m.mem[usize::from(s & 15)],
+                Op::LdxMem(s) => m.x = m.mem[usize::from(s & 15)],
+                Op::St(s) => m.mem[usize::from(s & 15)] = m.a,
+                Op::Stx(s) => m.mem[usize::from(s & 15)] = m.x,
+                Op::AddK(k) => m.a = m.a.wrapping_add(k),
+                Op::AndK(k) => m.a &= k,
+                Op::LshK(k) => m.a = m.a.checked_shl(k).unwrap_or(0),
+                Op::RshK(k) => m.a = m.a.checked_shr(k).unwrap_or(0),
+                Op::AddX => m.a = m.a.wrapping_add(m.x),
+                Op::Tax => m.x = m.a,
+                Op::Txa => m.a = m.x,
+                Op::Ja(t) => pc = t as usize,
+                Op::Other(p) => {
+                    if let Err(v) = m.step(&p, &mut pc, data, wirelen, aux) {
+                        return v;
+                    }
+                }
+            }
         }
     }
 }
@@ -413,6 +661,90 @@ pub fn run_with(insns: &[Insn], data: &[u8], wirelen: u32, aux: &Ancillary) -> u
 mod tests {
     use super::*;
     use crate::insn::*;
+
+    /// The decoded interpreter (with its fused load+jump steps) returns what
+    /// the instruction-by-instruction one does, on random valid programs,
+    /// records and socket metadata.
+    #[test]
+    #[allow(clippy::cast_possible_truncation)] // random bits, truncated on purpose
+    fn decoded_runs_as_run_with() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let ret = Insn::stmt(BPF_RET | BPF_K, 7);
+        let valid: Vec<u16> = (0u16..=0xff)
+            .filter(|&c| validate(&[Insn::stmt(c, 1), ret]).is_ok())
+            .collect();
+        // the opcodes the decoder and the fused steps specialise, more often
+        let hot = [
+            LDH_ABS,
+            LDB_ABS,
+            LD_ABS,
+            LDH_IND,
+            LDXB_MSH,
+            JEQ_K,
+            JSET_K,
+            JGT_K,
+            JGE_K,
+            BPF_LD | BPF_B | BPF_IND,
+            BPF_LD | BPF_W | BPF_IND,
+            BPF_ST,
+            BPF_LDX | BPF_MEM,
+        ];
+        let mut compared = 0;
+        for _ in 0..20_000 {
+            let len = 2 + (rnd() % 20) as usize;
+            let mut prog = Vec::with_capacity(len);
+            for i in 0..len - 1 {
+                let r = rnd();
+                let code = if r % 2 == 0 {
+                    hot[(r >> 8) as usize % hot.len()]
+                } else {
+                    valid[(r >> 8) as usize % valid.len()]
+                };
+                let k = match (r >> 40) % 6 {
+                    0 => u32::MAX,
+                    1 => crate::insn::SKF_AD_OFF + ((r >> 48) % 12) as u32,
+                    2 => (r >> 20) as u32,
+                    _ => ((r >> 20) % 70) as u32,
+                };
+                let room = (len - 2 - i) as u64 + 1;
+                let (jt, jf) = ((rnd() % room) as u8, (rnd() % room) as u8);
+                prog.push(Insn { code, jt, jf, k });
+            }
+            prog.push(if rnd() % 2 == 0 {
+                ret
+            } else {
+                Insn::stmt(BPF_RET | BPF_A, 0)
+            });
+            if validate(&prog).is_err() {
+                continue;
+            }
+            let decoded = Decoded::new(&prog);
+            for _ in 0..8 {
+                let n = (rnd() % 80) as usize;
+                let pkt: Vec<u8> = (0..n).map(|_| rnd() as u8).collect();
+                let wirelen = rnd() as u32;
+                let field = |r: u64| (!r.is_multiple_of(3)).then_some((r >> 8) as u32 % 8);
+                let aux = Ancillary {
+                    pkttype: field(rnd()),
+                    ifindex: field(rnd()),
+                    protocol: field(rnd()),
+                };
+                assert_eq!(
+                    decoded.run(&pkt, wirelen, &aux),
+                    run_with(&prog, &pkt, wirelen, &aux),
+                    "{prog:?} on {pkt:?}"
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared > 20_000, "only {compared} runs compared");
+    }
 
     fn prog_eth_ip() -> Vec<Insn> {
         vec![

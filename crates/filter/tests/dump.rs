@@ -332,3 +332,45 @@ fn dump_equals_tcpdump_d() {
         SAME_AS_TCPDUMP.len() + SAME_AS_TCPDUMP_ON.len()
     );
 }
+
+/// Contradictions of arithmetic relations: libpcap's jump threading proves
+/// some ("expression rejects all packets": the second `jeq` on the same value
+/// after the first was taken), not others (ranges); pcapx refuses exactly the
+/// ones tcpdump refuses and dumps the others identically.
+#[test]
+fn contradictions_refused_as_tcpdump() {
+    if Command::new("tcpdump").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tcpdump is required in CI"
+        );
+        println!("skipped: tcpdump not installed");
+        return;
+    }
+    for expr in [
+        "ether[0] & 1 = 1 and ether[0] & 1 = 0",
+        "tcp[13] & 2 != 0 and tcp[13] & 2 = 0",
+        "ip[0] & 0xf = 5 and ip[0] & 0xf = 6",
+        "len = 60 and len = 61",
+        "len > 100 and len < 50",
+        "ip[8] > 64 and ip[8] < 32",
+    ] {
+        let out = Command::new("tcpdump")
+            .args(["-y", "EN10MB", "-d", "--", expr])
+            .output()
+            .unwrap();
+        match compile(expr, 1, DEFAULT_SNAPLEN) {
+            Ok(p) => {
+                assert!(
+                    out.status.success(),
+                    "tcpdump refuses '{expr}', pcapx compiles it"
+                );
+                assert_eq!(p.dump(), String::from_utf8_lossy(&out.stdout), "'{expr}'");
+            }
+            Err(e) => assert!(
+                !out.status.success(),
+                "pcapx refuses '{expr}' ({e}), tcpdump compiles it"
+            ),
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! panics on arbitrary input.
 
 use pcapx_filter::insn::{self, BPF_JMP, BPF_K, BPF_LD, BPF_MEM, BPF_RET, BPF_ST};
-use pcapx_filter::{Insn, ValidateError, compile, run, validate};
+use pcapx_filter::{Insn, Program, ValidateError, compile, run, validate};
 use proptest::prelude::*;
 
 fn any_insn() -> impl Strategy<Value = Insn> {
@@ -25,9 +25,11 @@ proptest! {
     fn run_never_panics(prog in prop::collection::vec(any_insn(), 0..40),
                         pkt in prop::collection::vec(any::<u8>(), 0..128),
                         wirelen in any::<u32>()) {
-        let _ = run(&prog, &pkt, wirelen);
+        let raw = run(&prog, &pkt, wirelen);
         if validate(&prog).is_ok() {
-            let _ = run(&prog, &pkt, wirelen);
+            // a Program runs its decoded form: the same result
+            let p = Program::from_insns(prog.clone(), 1).unwrap();
+            prop_assert_eq!(p.run(&pkt, wirelen), raw);
         }
     }
 
