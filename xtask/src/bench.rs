@@ -297,7 +297,7 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
             name: "convert --to csv --threads 1",
             pcapx: s(&["convert", &f, "--to", "csv", "--threads", "1"]),
             reference: None,
-            note: "single worker thread",
+            note: "one thread does everything (reading, stream pass, dissection, encoding, writing)",
         },
         Job {
             name: "convert --to csv -o file",
@@ -556,7 +556,7 @@ fn write_report(
     ) {
         writeln!(
             m,
-            "\nconvert --to csv, 1 worker thread vs {} cores: {:.2}× faster with all cores.",
+            "\nconvert --to csv, 1 thread vs {} threads (all cores): {:.2}× faster with all cores.",
             sh("nproc"),
             t1 / tn
         )?;
@@ -665,7 +665,10 @@ mod tests {
             "# b\n\nintro\n\n## Jobs\n\nx\n\n### Commands\n\nc\n\n## Live\n\nnew\n\n## Plugin boundary\n\ny\n"
         );
         // A new section is appended; the last one is replaced up to the end.
-        assert_eq!(replace_section("# b\n", "## S\n\nv\n"), "# b\n\n## S\n\nv\n");
+        assert_eq!(
+            replace_section("# b\n", "## S\n\nv\n"),
+            "# b\n\n## S\n\nv\n"
+        );
         assert_eq!(replace_section("", "## S\n\nv"), "## S\n\nv\n");
         assert_eq!(
             replace_section("# b\n\n## S\n\nold\n", "## S\n\nv\n"),

@@ -12,7 +12,7 @@ use crate::filter::{PacketFilter, filter_error};
 use crate::input;
 use crate::{outfile, signals};
 use pcapx_capture::{CaptureWriter, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS};
-use pcapx_output::Durability;
+use pcapx_output::{Durability, WriteBehind};
 
 pub fn run(a: &FilterArgs) -> Result<ExitCode> {
     if a.dump {
@@ -61,7 +61,8 @@ pub fn run(a: &FilterArgs) -> Result<ExitCode> {
     };
     let mut filter = PacketFilter::for_capture(file, Some(expr), &cap)?;
     let written_to = || format!("writing {}", out_path.display());
-    let mut w = CaptureWriter::new(target.handle()?);
+    // Synced before it takes its name: start the writeback as it goes.
+    let mut w = CaptureWriter::new(WriteBehind::new(target.handle()?));
     let mut read = 0u64;
     let mut kept = 0u64;
     let full = |kept: u64| a.limit.is_some_and(|l| kept >= l);
