@@ -4,8 +4,8 @@
 //!  caller's thread                                   workers (threads − 1)
 //!  next() ──► batch i ──► queue (file order) ──────►  process(&mut state, batch) ─┐
 //!               │  the caller takes the oldest queued                               │
-//!               │  batch itself when the workers have                               │
-//!               │  a backlog or it may not read more                                │
+//!               │  batch itself when it may not read                                │
+//!               │  more (the workers are behind)                                    │
 //!               ▼                                                                   │
 //!  process(&mut own state, batch) ──► reorder by i ◄───────────────────────────────┘
 //!                                        └──► sink(out), strictly in batch order
@@ -13,9 +13,9 @@
 //!
 //! `threads` is the number of threads that do work, which is the number of
 //! cores a run keeps busy: the caller's thread reads batches in file order
-//! and writes the results, and it also processes batches whenever the
-//! `threads − 1` worker threads have more queued than they can start, or
-//! when the in-flight bound stops it from reading. With `threads == 1` no
+//! and writes the results, and it also processes the oldest queued batch
+//! whenever the in-flight bound stops it from reading (the `threads − 1`
+//! worker threads are behind). With `threads == 1` no
 //! thread is started: each batch is read, processed and written in turn on
 //! the caller's thread. A worker keeps its own per-thread state (a `Fields`
 //! sink, encoders — created once per thread from a prototype closure and
@@ -130,10 +130,6 @@ impl<B> Queue<B> {
     fn push(&self, idx: u64, batch: B) {
         self.lock().jobs.push_back((idx, batch));
         self.ready.notify_one();
-    }
-
-    fn len(&self) -> usize {
-        self.lock().jobs.len()
     }
 
     fn try_pop(&self) -> Option<(u64, B)> {
@@ -259,12 +255,14 @@ fn drive<B, S, O, E>(
 where
     E: From<PipelineError>,
 {
-    // The caller's thread processes a batch itself when more than `backlog`
-    // are waiting for the workers (they are behind the reader), or when it
-    // may not read more; otherwise it keeps reading. So the reader's own
-    // work (reading, the serial pass, writing) and the batches share the
-    // threads, and with no worker it processes every batch as it reads it.
-    let backlog = 2 * workers;
+    // The caller's thread processes a batch itself only when it may not
+    // read more (the workers are behind: `in_flight` batches are out) —
+    // its own serial work (reading, the stream pass, writing) comes first,
+    // and batches fill the time it would otherwise wait. With no worker it
+    // processes every batch as soon as it has read it. (Helping as soon as
+    // two batches per worker were waiting, tried first, had it take batches
+    // while its serial work was the bottleneck: Parquet's row-group
+    // encoding, `count`'s reading.)
     let mut own: Option<S> = None;
     // A reader error stops reading; batches already read are still processed
     // and written (every good packet is kept). A sink error or a worker panic
@@ -288,7 +286,7 @@ where
                     reading = false;
                 }
             }
-            if queue.len() > backlog
+            if workers == 0
                 && let Some((i, batch)) = queue.try_pop()
             {
                 pending.insert(i, process(&mut own, batch));
