@@ -42,7 +42,11 @@ impl<W: Write> CaptureWriter<W> {
     /// The kept bytes are gathered as runs of the batch's memory (adjacent
     /// records merge into one run) and, when they are more than the buffer
     /// holds, written straight from there with vectored writes: a mapped
-    /// file's records reach the kernel without a copy in user space.
+    /// file's records reach the kernel without a copy in user space. If the
+    /// file shrank meanwhile, the kernel's read of a page past its new end
+    /// fails the write (`EFAULT`, not the SIGBUS a user-space read gets):
+    /// on a write error, callers check [`Batch::check_intact`] first and
+    /// report the shrinking.
     pub fn write_batch<F: FnMut(usize, &Record<'_>) -> bool>(
         &mut self,
         batch: &Batch,
@@ -158,8 +162,12 @@ pub fn copy_through<W: Write, F: FnMut(&Record<'_>) -> bool>(
     let mut read = 0u64;
     while let Some(batch) = capture.next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)? {
         read += u64_of(batch.len());
-        w.write_batch(&batch, |_, r| keep(r))
-            .map_err(CopyError::Write)?;
+        if let Err(e) = w.write_batch(&batch, |_, r| keep(r)) {
+            // Written straight from the map: a page past a shrunk end makes
+            // the write fail (`EFAULT`); that is the file's shrinking.
+            batch.check_intact()?;
+            return Err(CopyError::Write(e));
+        }
         batch.check_intact()?;
         capture.recycle(batch);
     }

@@ -156,6 +156,15 @@ impl<B> Queue<B> {
     }
 }
 
+/// Closes its queue when dropped.
+struct CloseOnDrop<'q, B>(&'q Queue<B>);
+
+impl<B> Drop for CloseOnDrop<'_, B> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// Process one batch with `state` (made by `init` on first use), catching a
 /// panic: the state may then be half-updated, so it is dropped.
 fn process_one<B, S, O>(
@@ -219,6 +228,10 @@ where
                 }
             }
         }
+        // Closes the queue however this scope is left — also when `next` or
+        // `sink` panics on this thread — so the workers end and the scope's
+        // join cannot wait forever.
+        let close = CloseOnDrop(queue);
         let result = match failed {
             Some(source) => Err(E::from(PipelineError::Pool { threads, source })),
             None => drive(
@@ -231,7 +244,7 @@ where
                 &mut sink,
             ),
         };
-        queue.close();
+        drop(close);
         for w in workers {
             // A worker never unwinds (`process` runs under `catch_unwind`),
             // and joining it here keeps a panic that escaped anyway from
@@ -445,6 +458,30 @@ mod tests {
         // The caller reads (almost nothing here) and helps: both threads
         // process a good share of the batches.
         assert!(mine > 0 && mine < 400, "caller processed {mine} of 400");
+    }
+
+    #[test]
+    fn a_panicking_sink_unwinds_out_of_run_without_hanging() {
+        let r = within(30, || {
+            std::panic::catch_unwind(|| {
+                let mut i = 0u64;
+                let _ = run(
+                    2,
+                    || {
+                        i += 1;
+                        Ok::<_, E>((i <= 100).then_some(i))
+                    },
+                    || (),
+                    |_, b: u64| b,
+                    |b| {
+                        assert!(b != 5, "sink fails");
+                        Ok(())
+                    },
+                );
+            })
+            .is_err()
+        });
+        assert!(r);
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub fn run(a: &FilterArgs) -> Result<ExitCode> {
     {
         signals::check()?;
         let mut err = None;
-        w.write_batch(&batch, |_, rec| {
+        let wrote = w.write_batch(&batch, |_, rec| {
             // Records after the N-th match are neither read nor written.
             if err.is_some() || full(kept) {
                 return false;
@@ -83,8 +83,13 @@ pub fn run(a: &FilterArgs) -> Result<ExitCode> {
             });
             kept += u64::from(keep);
             keep
-        })
-        .with_context(written_to)?;
+        });
+        if wrote.is_err() {
+            // Records are written straight from the map: a write that read
+            // past a shrunk end fails with EFAULT; report the shrinking.
+            batch.check_intact()?;
+        }
+        wrote.with_context(written_to)?;
         if let Some(e) = err {
             return Err(e.into());
         }
