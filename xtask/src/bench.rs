@@ -297,7 +297,7 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
             name: "convert --to csv --threads 1",
             pcapx: s(&["convert", &f, "--to", "csv", "--threads", "1"]),
             reference: None,
-            note: "single worker thread",
+            note: "one thread does everything (reading, stream pass, dissection, encoding, writing)",
         },
         Job {
             name: "convert --to csv -o file",
@@ -556,7 +556,7 @@ fn write_report(
     ) {
         writeln!(
             m,
-            "\nconvert --to csv, 1 worker thread vs {} cores: {:.2}× faster with all cores.",
+            "\nconvert --to csv, 1 thread vs {} threads (all cores): {:.2}× faster with all cores.",
             sh("nproc"),
             t1 / tn
         )?;

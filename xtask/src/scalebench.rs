@@ -81,7 +81,7 @@ pub fn section(bin: &str, data: &Path, runs: usize) -> Result<String> {
     writeln!(m, "{HEADING}\n")?;
     writeln!(
         m,
-        "`cargo xtask bench` (or `cargo xtask bench-scaling`) on `{}`, {n} cores; medians of {runs} runs after a warm-up; CPU is user + system time of the process (GNU time). The serial fraction is what Amdahl's law gives for the measured speed-up: s = (N/k − 1)/(N − 1) for speed-up k on N threads. The reader/stream-pass thread runs beside the workers, so on a 2-core machine `--threads 1` already uses part of the second core.\n",
+        "`cargo xtask bench` (or `cargo xtask bench-scaling`) on `{}`, {n} cores; medians of {runs} runs after a warm-up; CPU is user + system time of the process (GNU time). The serial fraction is what Amdahl's law gives for the measured speed-up: s = (N/k − 1)/(N − 1) for speed-up k on N threads. `--threads N` is the number of threads doing work: with 1 everything (reading, the stream pass, dissection, encoding, writing) runs on one thread; with N the caller's thread reads and writes and also processes batches beside N − 1 workers.\n",
         data.file_name()
             .map(|x| x.to_string_lossy().into_owned())
             .unwrap_or_default()

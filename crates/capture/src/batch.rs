@@ -95,7 +95,7 @@ impl Batch {
         self.after
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         match &self.data {
             BatchData::Mapped(r) => r.map.bytes(),
             BatchData::Owned(v) => v,

@@ -5,7 +5,7 @@ use crate::damage::{Damage, DamageKind};
 use crate::error::CaptureError;
 use crate::info::{CaptureInfo, Compression};
 use crate::live::{LiveConfig, LiveInterface, LiveSource, LiveStats, RingPacket};
-use crate::mmap::{MappedFile, MappedRange};
+use crate::mmap::{MappedFile, MappedRange, ReadAhead};
 use crate::parser::{Detect, Parser, Step, Window};
 use crate::source::{Fill, Stream, open_stream};
 use std::fs::File;
@@ -83,6 +83,9 @@ pub struct Capture {
     /// Added to every record number handed out (see
     /// [`Capture::set_number_base`]).
     number_base: u64,
+    /// How far ahead of the parser a mapped file's pages are mapped and
+    /// its bytes requested into the cache.
+    ahead: ReadAhead,
 }
 
 impl std::fmt::Debug for Capture {
@@ -204,6 +207,7 @@ impl Capture {
             live_wait: false,
             handed_out: 0,
             number_base: 0,
+            ahead: ReadAhead::default(),
         };
         // Read the headers that precede the first packet so that `info()`
         // already knows the first section's interfaces. They (and the first
@@ -349,6 +353,7 @@ impl Capture {
         loop {
             let step = match &self.backing {
                 Backing::Mapped(map) => {
+                    map.read_ahead(&mut self.ahead, self.parser.pos);
                     let w = Window {
                         data: map.bytes(),
                         base: 0,

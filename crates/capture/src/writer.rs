@@ -6,7 +6,8 @@ use crate::bytes::{ByteOrder, pad4, u64_of, usize_sat};
 use crate::capture::{Capture, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS};
 use crate::error::CopyError;
 use crate::time::TsResolution;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IoSlice, Write};
+use std::ops::Range;
 
 /// Copies records and header blocks unchanged, so the output has the same
 /// format, byte order(s), file/section headers and interface blocks as the
@@ -18,7 +19,12 @@ use std::io::{self, BufWriter, Write};
 pub struct CaptureWriter<W: Write> {
     out: BufWriter<W>,
     records: u64,
+    /// The byte ranges of the batch being written (reused).
+    runs: Vec<Range<usize>>,
 }
+
+/// Slices handed to one vectored write.
+const IOV: usize = 64;
 
 impl<W: Write> CaptureWriter<W> {
     /// Wraps `out` (buffered internally).
@@ -26,32 +32,88 @@ impl<W: Write> CaptureWriter<W> {
         CaptureWriter {
             out: BufWriter::with_capacity(256 * 1024, out),
             records: 0,
+            runs: Vec::new(),
         }
     }
 
     /// Writes the batch's header blocks and the records for which
     /// `keep(index_in_batch, record)` is true, in file order.
+    ///
+    /// The kept bytes are gathered as runs of the batch's memory (adjacent
+    /// records merge into one run) and, when they are more than the buffer
+    /// holds, written straight from there with vectored writes: a mapped
+    /// file's records reach the kernel without a copy in user space. If the
+    /// file shrank meanwhile, the kernel's read of a page past its new end
+    /// fails the write (`EFAULT`, not the SIGBUS a user-space read gets):
+    /// on a write error, callers check [`Batch::check_intact`] first and
+    /// report the shrinking.
     pub fn write_batch<F: FnMut(usize, &Record<'_>) -> bool>(
         &mut self,
         batch: &Batch,
         mut keep: F,
     ) -> io::Result<u64> {
-        let mut headers = batch.headers().peekable();
+        let bytes = batch.bytes();
+        let mut runs = std::mem::take(&mut self.runs);
+        runs.clear();
+        let mut add = |at: usize, len: usize| {
+            let Some(end) = at.checked_add(len).filter(|&e| e <= bytes.len()) else {
+                return;
+            };
+            match runs.last_mut() {
+                Some(last) if last.end == at => last.end = end,
+                _ if len > 0 => runs.push(at..end),
+                _ => {}
+            }
+        };
+        let mut headers = batch.headers.iter().peekable();
         let mut written = 0u64;
-        for (i, rec) in batch.iter().enumerate() {
+        for (i, (idx, rec)) in batch.records.iter().zip(batch.iter()).enumerate() {
             while let Some(h) = headers.next_if(|h| h.before <= i) {
-                self.out.write_all(h.bytes)?;
+                add(h.pos, h.len);
             }
             if keep(i, &rec) {
-                self.out.write_all(rec.raw)?;
+                add(idx.pos, rec.raw.len());
                 written += 1;
             }
         }
         for h in headers {
-            self.out.write_all(h.bytes)?;
+            add(h.pos, h.len);
         }
+        let result = self.write_runs(bytes, &runs);
+        self.runs = runs;
+        result?;
         self.records += written;
         Ok(written)
+    }
+
+    /// Writes `runs` of `bytes` in order: through the buffer when they fit
+    /// in it, else (after flushing it) with vectored writes.
+    fn write_runs(&mut self, bytes: &[u8], runs: &[Range<usize>]) -> io::Result<()> {
+        let total: usize = runs.iter().map(ExactSizeIterator::len).sum();
+        if total < self.out.capacity() {
+            for r in runs {
+                self.out.write_all(&bytes[r.clone()])?;
+            }
+            return Ok(());
+        }
+        self.out.flush()?;
+        let inner = self.out.get_mut();
+        for chunk in runs.chunks(IOV) {
+            let mut slices = [IoSlice::new(&[]); IOV];
+            for (s, r) in slices.iter_mut().zip(chunk) {
+                *s = IoSlice::new(&bytes[r.clone()]);
+            }
+            let mut bufs = &mut slices[..chunk.len()];
+            while !bufs.is_empty() {
+                match inner.write_vectored(bufs) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes one record's raw bytes.
@@ -100,8 +162,12 @@ pub fn copy_through<W: Write, F: FnMut(&Record<'_>) -> bool>(
     let mut read = 0u64;
     while let Some(batch) = capture.next_batch(DEFAULT_BATCH_RECORDS, DEFAULT_BATCH_BYTES)? {
         read += u64_of(batch.len());
-        w.write_batch(&batch, |_, r| keep(r))
-            .map_err(CopyError::Write)?;
+        if let Err(e) = w.write_batch(&batch, |_, r| keep(r)) {
+            // Written straight from the map: a page past a shrunk end makes
+            // the write fail (`EFAULT`); that is the file's shrinking.
+            batch.check_intact()?;
+            return Err(CopyError::Write(e));
+        }
         batch.check_intact()?;
         capture.recycle(batch);
     }

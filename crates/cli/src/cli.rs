@@ -122,7 +122,7 @@ pub struct CountArgs {
     /// Machine-readable output
     #[arg(long)]
     pub json: bool,
-    /// Worker threads (default: all cores); output is identical for any count
+    /// Threads doing the work, i.e. cores used (default: all cores; 1: everything on one thread); output is identical for any count
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }
@@ -191,7 +191,7 @@ pub struct TableArgs {
     /// One row per packet of any kind (default: the tutorial's table, one row per IPv4 packet)
     #[arg(long)]
     pub all: bool,
-    /// Worker threads (default: all cores); output is identical for any count
+    /// Threads doing the work, i.e. cores used (default: all cores; 1: everything on one thread); output is identical for any count
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }
@@ -245,7 +245,7 @@ pub struct RowArgs {
     /// Rows for every packet (default: the tutorial's table, one row per IPv4 packet)
     #[arg(long)]
     pub all: bool,
-    /// Worker threads (default: all cores); results are identical for any count
+    /// Threads doing the work, i.e. cores used (default: all cores; 1: everything on one thread); results are identical for any count
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }

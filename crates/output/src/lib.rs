@@ -15,7 +15,7 @@ mod parquet_out;
 mod table;
 mod text;
 
-pub use atomic::{AtomicOutput, Durability, OutputFileError, check_not_input};
+pub use atomic::{AtomicOutput, Durability, OutputFileError, WriteBehind, check_not_input};
 pub use cell::{CellWriter, for_each_value};
 pub use parquet_out::{ColumnBatch, ParquetEncoder, ParquetWriter};
 pub use table::{

@@ -47,7 +47,8 @@ impl TextEncoder {
                     let start = self.buf.len();
                     let mut quote = false;
                     if spec.occurrence == Occurrence::First {
-                        if let Some(v) = row.first(col) {
+                        if let Some(e) = row.first_entry(col) {
+                            let v = fields.value(e);
                             quote = matches!(v, Value::Str(_));
                             quote |= cw.cell(&mut self.buf, col, v);
                         }

@@ -12,7 +12,7 @@ use crate::filter::{PacketFilter, filter_error};
 use crate::input;
 use crate::{outfile, signals};
 use pcapx_capture::{CaptureWriter, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS};
-use pcapx_output::Durability;
+use pcapx_output::{Durability, WriteBehind};
 
 pub fn run(a: &FilterArgs) -> Result<ExitCode> {
     if a.dump {
@@ -61,7 +61,8 @@ pub fn run(a: &FilterArgs) -> Result<ExitCode> {
     };
     let mut filter = PacketFilter::for_capture(file, Some(expr), &cap)?;
     let written_to = || format!("writing {}", out_path.display());
-    let mut w = CaptureWriter::new(target.handle()?);
+    // Synced before it takes its name: start the writeback as it goes.
+    let mut w = CaptureWriter::new(WriteBehind::new(target.handle()?));
     let mut read = 0u64;
     let mut kept = 0u64;
     let full = |kept: u64| a.limit.is_some_and(|l| kept >= l);
@@ -70,7 +71,7 @@ pub fn run(a: &FilterArgs) -> Result<ExitCode> {
     {
         signals::check()?;
         let mut err = None;
-        w.write_batch(&batch, |_, rec| {
+        let wrote = w.write_batch(&batch, |_, rec| {
             // Records after the N-th match are neither read nor written.
             if err.is_some() || full(kept) {
                 return false;
@@ -82,8 +83,13 @@ pub fn run(a: &FilterArgs) -> Result<ExitCode> {
             });
             kept += u64::from(keep);
             keep
-        })
-        .with_context(written_to)?;
+        });
+        if wrote.is_err() {
+            // Records are written straight from the map: a write that read
+            // past a shrunk end fails with EFAULT; report the shrinking.
+            batch.check_intact()?;
+        }
+        wrote.with_context(written_to)?;
         if let Some(e) = err {
             return Err(e.into());
         }

@@ -105,7 +105,8 @@ def read(
         filter: tcpdump/libpcap filter expression, e.g. ``"tcp port 443"``.
         count: stop after this many packets (counted after the filter,
             over all sources).
-        threads: worker threads (default: all cores).
+        threads: threads doing the work, i.e. cores used (default: all cores;
+            1: everything on the job thread).
         occurrence: which occurrence of a repeated field a cell shows:
             ``"first"``, ``"last"`` or ``"all"`` (strings joined by ``;``).
         plugins: dissector plugin files to load (besides PCAPX_PLUGIN_PATH).
@@ -376,7 +377,7 @@ def flows(
         active_timeout: end a flow this many seconds after its first packet
             (default 1800 s, as nfstream).
         community_id_seed: seed of the ``community_id`` column.
-        threads: worker threads (default: all cores); the table is the same
+        threads: threads doing the work (default: all cores); the table is the same
             for any count.
 
     Returns:
