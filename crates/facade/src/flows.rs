@@ -18,8 +18,8 @@
 //! (see [`crate::source`]): a flow that continues in the next file is one
 //! flow, as over `mergecap -a` of them.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::mpsc;
 
 use pcapx_core::{FieldId, FieldType, Fields, Value, Wanted};
@@ -27,7 +27,7 @@ use pcapx_dissectors::transport::services;
 use pcapx_flow::key::addr_pair_shard;
 use pcapx_flow::key::{ICMP, ICMPV6, SCTP, TCP, UDP};
 use pcapx_flow::numbering::StreamNumbering;
-use pcapx_flow::{FlowConfig, FlowRecord, FlowTable};
+use pcapx_flow::{FlowConfig, FlowRecord, FlowTable, PacketInfo};
 use pcapx_output::{
     ColumnSpec, Encoded, Encoder, Format, Occurrence, Scope, TableSpec, TimeFormat,
 };
@@ -220,28 +220,12 @@ pub fn run<E: From<Error>>(
     mut sink: impl FnMut(Encoded) -> Result<(), E>,
 ) -> Result<Account, E> {
     let spec = spec(time_format);
-    let mut enc = Encoder::new(&spec, format);
-    let mut fields = Fields::new(COLUMNS.len(), Wanted::All);
-    let mut scratch = String::new();
-    let mut rows = 0u64;
-    let mut write = |flows: &mut Vec<FlowRecord>| -> Result<(), E> {
-        if flows.is_empty() {
-            return Ok(());
-        }
-        for r in flows.drain(..) {
-            fill(&mut fields, &r, &mut scratch);
-            enc.push(&spec, &fields);
-            rows += 1;
-        }
-        sink(enc.take())
-    };
     let threads = pcapx_pipeline::thread_count(threads);
     let feeder = Feeder::new(src, limit);
-    let mut acc = sharded(feeder, cfg, threads, &mut write)?;
+    let acc = sharded(feeder, cfg, threads, &spec, format, &mut sink)?;
     // The workers do not check each batch: make sure the mapped input did not
     // shrink under them before the output is made visible.
     src.check_intact().map_err(Error::from)?;
-    acc.flows = rows;
     Ok(acc)
 }
 
@@ -260,18 +244,29 @@ pub struct Account {
     pub orphan_fragments: u64,
 }
 
-/// Marks a record that goes to no worker (not IP, or filtered out).
-const NO_SHARD: u16 = u16::MAX;
+const NO_STREAM: u32 = u32::MAX;
 
-/// A batch and each record's worker and conversation number, shared by
-/// every worker.
-struct Shared {
-    work: Work,
-    shard: Vec<u16>,
-    stream: Vec<u32>,
+/// One packet of a worker's shard, parsed once on the reader's thread.
+struct Item {
+    number: u64,
+    ts_ns: i64,
+    /// The clock at this packet: the latest time of every record up to and
+    /// including it that passed the filter, in any shard (the other
+    /// shards' packets move this shard's clock forward too).
+    clock: i64,
+    wirelen: u32,
+    stream: u32,
+    info: PacketInfo,
 }
 
-const NO_STREAM: u32 = u32::MAX;
+/// A worker's share of one batch.
+struct Share {
+    items: Vec<Item>,
+    /// The clock after the batch's last record.
+    clock: i64,
+    /// The frame number after the batch's last record.
+    next_frame: u64,
+}
 
 /// A worker's report after a batch: the flows that ended, and the first
 /// frame of its oldest live flow (every flow it ends later starts there or
@@ -283,33 +278,32 @@ struct Report {
     orphan_fragments: u64,
 }
 
-fn worker(me: usize, cfg: FlowConfig, rx: &mpsc::Receiver<Arc<Shared>>, tx: &mpsc::Sender<Report>) {
+fn worker(
+    me: usize,
+    cfg: FlowConfig,
+    rx: &mpsc::Receiver<Share>,
+    tx: &mpsc::Sender<Report>,
+    back: &mpsc::Sender<Vec<Item>>,
+) {
     let mut table = FlowTable::new(cfg);
     let mut next_frame = 0u64;
-    let me16 = u16::try_from(me).unwrap_or(NO_SHARD);
-    while let Ok(b) = rx.recv() {
+    while let Ok(mut share) = rx.recv() {
         let mut flows = Vec::new();
-        for (i, (rec, pass)) in b.work.records().enumerate() {
-            next_frame = rec.number + 1;
-            if !pass {
-                continue;
+        for it in share.items.drain(..) {
+            // `packet_in_stream` moves the clock to the packet's own time;
+            // the others' packets before it may have moved it further.
+            if it.clock > it.ts_ns {
+                table.expire(it.clock, &mut flows);
             }
-            if b.shard.get(i).copied() == Some(me16) {
-                let info = pcapx_flow::parse(rec.linktype, rec.data);
-                let stream = b.stream.get(i).copied().filter(|&s| s != NO_STREAM);
-                table.packet_in_stream(
-                    rec.number,
-                    rec.ts_ns,
-                    rec.wirelen,
-                    &info,
-                    stream,
-                    &mut flows,
-                );
-            } else {
-                // Another worker's packet still moves the clock forward.
-                table.expire(rec.ts_ns, &mut flows);
-            }
+            let stream = (it.stream != NO_STREAM).then_some(it.stream);
+            table.packet_in_stream(
+                it.number, it.ts_ns, it.wirelen, &it.info, stream, &mut flows,
+            );
         }
+        table.expire(share.clock, &mut flows);
+        next_frame = next_frame.max(share.next_frame);
+        // The emptied vector goes back to the reader for a later batch.
+        let _ = back.send(share.items);
         let watermark = table.oldest_live().unwrap_or(next_frame);
         if tx
             .send(Report {
@@ -333,63 +327,118 @@ fn worker(me: usize, cfg: FlowConfig, rx: &mpsc::Receiver<Arc<Shared>>, tx: &mps
     });
 }
 
-/// Run the flow-sharded path; `write` gets ended flows in first-packet order.
+/// The merger: ended flows wait in a reorder buffer until every worker's
+/// oldest live flow is younger, then are encoded in first-packet order and
+/// handed to the caller's thread. Returns the rows encoded and the orphan
+/// fragments counted.
+fn merger(
+    n: usize,
+    spec: &TableSpec,
+    format: Format,
+    rx: &mpsc::Receiver<Report>,
+    tx: &mpsc::SyncSender<Encoded>,
+) -> (u64, u64) {
+    let mut enc = Encoder::new(spec, format);
+    let mut fields = Fields::new(COLUMNS.len(), Wanted::All);
+    let mut scratch = String::new();
+    // The reorder buffer: the waiting flows in a slab, a min-heap of their
+    // first frames (flow records are large; the heap moves small entries).
+    let mut slab: Vec<Option<FlowRecord>> = Vec::new();
+    let mut free: Vec<u32> = Vec::new();
+    let mut heap: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::new();
+    let mut marks = vec![0u64; n];
+    let (mut rows, mut orphans) = (0u64, 0u64);
+    for r in rx.iter() {
+        for f in r.flows {
+            let first = f.first_frame;
+            let i = match free.pop() {
+                Some(i) => {
+                    slab[i as usize] = Some(f);
+                    i
+                }
+                None => {
+                    slab.push(Some(f));
+                    u32::try_from(slab.len() - 1).unwrap_or(u32::MAX)
+                }
+            };
+            heap.push(Reverse((first, i)));
+        }
+        marks[r.worker] = r.watermark;
+        orphans += r.orphan_fragments;
+        let safe = marks.iter().copied().min().unwrap_or(u64::MAX);
+        let mut any = false;
+        while let Some(&Reverse((first, i))) = heap.peek() {
+            if first >= safe {
+                break;
+            }
+            heap.pop();
+            free.push(i);
+            if let Some(f) = slab.get_mut(i as usize).and_then(Option::take) {
+                fill(&mut fields, &f, &mut scratch);
+                enc.push(spec, &fields);
+                rows += 1;
+                any = true;
+            }
+        }
+        if any && tx.send(enc.take()).is_err() {
+            // The caller stopped (its writer failed).
+            break;
+        }
+    }
+    (rows, orphans)
+}
+
+/// Run the flow-sharded path; `sink` gets the encoded rows in first-packet
+/// order.
 fn sharded<E: From<Error>>(
     mut feeder: Feeder<'_>,
     cfg: FlowConfig,
     threads: usize,
-    write: &mut dyn FnMut(&mut Vec<FlowRecord>) -> Result<(), E>,
+    spec: &TableSpec,
+    format: Format,
+    sink: &mut dyn FnMut(Encoded) -> Result<(), E>,
 ) -> Result<Account, E> {
-    let n = threads.clamp(1, usize::from(NO_SHARD));
+    let n = threads.clamp(1, usize::from(u16::MAX));
     let mut acc = Account::default();
-    let (res_tx, res_rx) = mpsc::channel::<Report>();
-    let mut pending: BTreeMap<u64, FlowRecord> = BTreeMap::new();
-    let mut marks = vec![0u64; n];
     let mut numbering = StreamNumbering::new();
-    let mut out = Vec::new();
-    // The last batch handed to the workers: the flows a report brings were
-    // made from it or from earlier batches, so when its mapped bytes are
-    // still the file's own, all of theirs are (a file only shrinks from its
-    // end).
-    let mut last: Option<Arc<Shared>> = None;
-    let mut take = |r: Report,
-                    pending: &mut BTreeMap<u64, FlowRecord>,
-                    marks: &mut [u64],
-                    acc: &mut Account,
-                    last: Option<&Shared>|
+    // The last batch read: the rows the merger hands over were made from it
+    // or from earlier batches, so when its mapped bytes are still the
+    // file's own, all of theirs are (a file only shrinks from its end).
+    let mut last: Option<Work> = None;
+    let put = |e: Encoded,
+               last: Option<&Work>,
+               sink: &mut dyn FnMut(Encoded) -> Result<(), E>|
      -> Result<(), E> {
-        for f in r.flows {
-            pending.insert(f.first_frame, f);
+        if let Some(l) = last {
+            l.batch.check_intact().map_err(Error::from)?;
         }
-        marks[r.worker] = r.watermark;
-        acc.orphan_fragments += r.orphan_fragments;
-        let safe = marks.iter().copied().min().unwrap_or(u64::MAX);
-        while let Some(e) = pending.first_entry() {
-            if *e.key() >= safe {
-                break;
-            }
-            out.push(e.remove());
-        }
-        if !out.is_empty()
-            && let Some(l) = last
-        {
-            l.work.batch.check_intact().map_err(Error::from)?;
-        }
-        write(&mut out)
+        sink(e)
     };
-    std::thread::scope(|s| -> Result<(), E> {
+    let (rows, orphans) = std::thread::scope(|s| -> Result<(u64, u64), E> {
+        let (res_tx, res_rx) = mpsc::channel::<Report>();
+        let (back_tx, back_rx) = mpsc::channel::<Vec<Item>>();
+        let (enc_tx, enc_rx) = mpsc::sync_channel::<Encoded>(8);
+        let spawn_err =
+            |e: std::io::Error| Error::Usage(format!("cannot start a flow worker thread: {e}"));
         let mut txs = Vec::with_capacity(n);
         for w in 0..n {
-            let (tx, rx) = mpsc::sync_channel::<Arc<Shared>>(4);
+            let (tx, rx) = mpsc::sync_channel::<Share>(4);
             txs.push(tx);
             let res_tx = res_tx.clone();
+            let back_tx = back_tx.clone();
             std::thread::Builder::new()
                 .name(format!("pcapx-flows-{w}"))
-                .spawn_scoped(s, move || worker(w, cfg, &rx, &res_tx))
-                .map_err(|e| Error::Usage(format!("cannot start a flow worker thread: {e}")))?;
+                .spawn_scoped(s, move || worker(w, cfg, &rx, &res_tx, &back_tx))
+                .map_err(spawn_err)?;
         }
-        drop(res_tx);
+        drop((res_tx, back_tx));
+        let merge = std::thread::Builder::new()
+            .name("pcapx-flows-merge".into())
+            .spawn_scoped(s, move || merger(n, spec, format, &res_rx, &enc_tx))
+            .map_err(spawn_err)?;
         let mut result = Ok(());
+        let mut clock = i64::MIN;
+        let mut next_frame = 0u64;
         loop {
             let work = match feeder.next_work() {
                 Ok(Some(w)) => w,
@@ -399,43 +448,47 @@ fn sharded<E: From<Error>>(
                     break;
                 }
             };
-            let mut shard = Vec::with_capacity(work.take);
-            let mut stream = Vec::with_capacity(work.take);
+            let mut shares: Vec<Vec<Item>> = (0..n)
+                .map(|_| back_rx.try_recv().unwrap_or_default())
+                .collect();
             for (rec, pass) in work.records() {
                 acc.read += 1;
+                next_frame = rec.number + 1;
                 // Conversations are numbered over every record, as in
                 // packet tables (and tshark), whatever the filter.
                 let info = pcapx_flow::parse(rec.linktype, rec.data);
-                let s = numbering.packet(&info, rec.ts_ns);
-                stream.push(s.tcp_stream.or(s.udp_stream).unwrap_or(NO_STREAM));
+                let st = numbering.packet(&info, rec.ts_ns);
                 if !pass {
                     acc.filtered_out += 1;
-                    shard.push(NO_SHARD);
                     continue;
                 }
-                match (info.src, info.dst) {
-                    (Some(a), Some(b)) => {
-                        shard.push(u16::try_from(addr_pair_shard(&a, &b, n)).unwrap_or(0));
-                    }
-                    _ => {
-                        acc.not_ip += 1;
-                        shard.push(NO_SHARD);
-                    }
-                }
+                clock = clock.max(rec.ts_ns);
+                let (Some(a), Some(b)) = (info.src, info.dst) else {
+                    acc.not_ip += 1;
+                    continue;
+                };
+                let w = addr_pair_shard(&a, &b, n);
+                shares[w].push(Item {
+                    number: rec.number,
+                    ts_ns: rec.ts_ns,
+                    clock,
+                    wirelen: rec.wirelen,
+                    stream: st.tcp_stream.or(st.udp_stream).unwrap_or(NO_STREAM),
+                    info,
+                });
             }
-            let shared = Arc::new(Shared {
-                work,
-                shard,
-                stream,
-            });
-            for tx in &txs {
+            for (tx, items) in txs.iter().zip(shares) {
                 // A worker only stops early if the writer failed; the
-                // error comes from `take` below.
-                let _ = tx.send(Arc::clone(&shared));
+                // error comes from the sink below.
+                let _ = tx.send(Share {
+                    items,
+                    clock,
+                    next_frame,
+                });
             }
-            last = Some(shared);
-            while let Ok(r) = res_rx.try_recv() {
-                take(r, &mut pending, &mut marks, &mut acc, last.as_deref())?;
+            last = Some(work);
+            while let Ok(e) = enc_rx.try_recv() {
+                put(e, last.as_ref(), sink)?;
             }
         }
         // The end of the input ends every live flow: make sure it is the
@@ -443,10 +496,14 @@ fn sharded<E: From<Error>>(
         result?;
         feeder.check_intact().map_err(Error::from)?;
         drop(txs);
-        for r in res_rx.iter() {
-            take(r, &mut pending, &mut marks, &mut acc, last.as_deref())?;
+        for e in enc_rx.iter() {
+            put(e, last.as_ref(), sink)?;
         }
-        Ok(())
+        Ok(merge
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p)))
     })?;
+    acc.flows = rows;
+    acc.orphan_fragments = orphans;
     Ok(acc)
 }

@@ -536,9 +536,7 @@ impl FlowTable {
                 self.stats.orphan_fragments += 1;
             }
         }
-        let mut q = p.clone();
-        q.l4 = p_l4;
-        let Some((key, fwd)) = FlowKey::of(&q) else {
+        let Some((key, fwd)) = FlowKey::with_l4(p, &p_l4) else {
             self.stats.not_ip += 1;
             return;
         };
@@ -573,12 +571,12 @@ impl FlowTable {
                 });
                 if let Some(reason) = reason {
                     self.end(i, reason, out);
-                    self.new_flow(key, fwd, number, ts_ns, &q, stream)
+                    self.new_flow(key, fwd, number, ts_ns, &p_l4, stream)
                 } else {
                     i
                 }
             }
-            None => self.new_flow(key, fwd, number, ts_ns, &q, stream),
+            None => self.new_flow(key, fwd, number, ts_ns, &p_l4, stream),
         };
         self.unlink(idx);
         if let Some(f) = self.slots[idx as usize].as_mut() {
@@ -627,13 +625,13 @@ impl FlowTable {
         fwd: bool,
         number: u64,
         ts: i64,
-        p: &PacketInfo,
+        l4: &L4,
         stream: Option<u32>,
     ) -> u32 {
         // A first packet that is a SYN-ACK: its receiver is the originator.
-        let flip = matches!(p.l4, L4::Tcp { flags, .. } if flags & (SYN | ACK) == (SYN | ACK) && flags & (RST | FIN) == 0);
+        let flip = matches!(*l4, L4::Tcp { flags, .. } if flags & (SYN | ACK) == (SYN | ACK) && flags & (RST | FIN) == 0);
         let orig_lo = fwd != flip;
-        let (sport, dport, has_ports) = match p.l4 {
+        let (sport, dport, has_ports) = match *l4 {
             L4::Tcp { sport, dport, .. } | L4::Udp { sport, dport } | L4::Sctp { sport, dport } => {
                 if flip {
                     (dport, sport, true)
