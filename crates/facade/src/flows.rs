@@ -287,9 +287,10 @@ fn worker(
 ) {
     let mut table = FlowTable::new(cfg);
     let mut next_frame = 0u64;
+    let mut ended = 0usize;
     while let Ok(mut share) = rx.recv() {
-        let mut flows = Vec::new();
-        for it in share.items.drain(..) {
+        let mut flows = Vec::with_capacity(ended);
+        for it in &share.items {
             // `packet_in_stream` moves the clock to the packet's own time;
             // the others' packets before it may have moved it further.
             if it.clock > it.ts_ns {
@@ -301,8 +302,10 @@ fn worker(
             );
         }
         table.expire(share.clock, &mut flows);
+        ended = flows.len();
         next_frame = next_frame.max(share.next_frame);
         // The emptied vector goes back to the reader for a later batch.
+        share.items.clear();
         let _ = back.send(share.items);
         let watermark = table.oldest_live().unwrap_or(next_frame);
         if tx
@@ -317,8 +320,9 @@ fn worker(
             return;
         }
     }
+    // The merger orders them.
     let mut flows = Vec::new();
-    table.finish(&mut flows);
+    table.finish_unordered(&mut flows);
     let _ = tx.send(Report {
         worker: me,
         flows,
@@ -388,6 +392,63 @@ fn merger(
     (rows, orphans)
 }
 
+/// The dispatcher: for every record of every batch in stream order, the
+/// cheap parse, tshark's conversation number, the clock, and the share of
+/// the worker that owns the packet's address pair. Returns what it counted.
+fn dispatch(
+    n: usize,
+    rx: &mpsc::Receiver<Work>,
+    txs: &[mpsc::SyncSender<Share>],
+    back: &mpsc::Receiver<Vec<Item>>,
+) -> Account {
+    let mut acc = Account::default();
+    let mut numbering = StreamNumbering::new();
+    let mut clock = i64::MIN;
+    let mut next_frame = 0u64;
+    for work in rx.iter() {
+        let mut shares: Vec<Vec<Item>> = (0..n)
+            .map(|_| back.try_recv().unwrap_or_default())
+            .collect();
+        for (rec, pass) in work.records() {
+            acc.read += 1;
+            next_frame = rec.number + 1;
+            // Conversations are numbered over every record, as in packet
+            // tables (and tshark), whatever the filter.
+            let info = pcapx_flow::parse(rec.linktype, rec.data);
+            let st = numbering.packet(&info, rec.ts_ns);
+            if !pass {
+                acc.filtered_out += 1;
+                continue;
+            }
+            clock = clock.max(rec.ts_ns);
+            let (Some(a), Some(b)) = (info.src, info.dst) else {
+                acc.not_ip += 1;
+                continue;
+            };
+            let w = addr_pair_shard(&a, &b, n);
+            shares[w].push(Item {
+                number: rec.number,
+                ts_ns: rec.ts_ns,
+                clock,
+                wirelen: rec.wirelen,
+                stream: st.tcp_stream.or(st.udp_stream).unwrap_or(NO_STREAM),
+                info,
+            });
+        }
+        drop(work);
+        for (tx, items) in txs.iter().zip(shares) {
+            // A worker only stops early if the writer failed; the error
+            // comes from the caller's sink.
+            let _ = tx.send(Share {
+                items,
+                clock,
+                next_frame,
+            });
+        }
+    }
+    acc
+}
+
 /// Run the flow-sharded path; `sink` gets the encoded rows in first-packet
 /// order.
 fn sharded<E: From<Error>>(
@@ -399,25 +460,21 @@ fn sharded<E: From<Error>>(
     sink: &mut dyn FnMut(Encoded) -> Result<(), E>,
 ) -> Result<Account, E> {
     let n = threads.clamp(1, usize::from(u16::MAX));
-    let mut acc = Account::default();
-    let mut numbering = StreamNumbering::new();
-    // The last batch read: the rows the merger hands over were made from it
-    // or from earlier batches, so when its mapped bytes are still the
-    // file's own, all of theirs are (a file only shrinks from its end).
-    let mut last: Option<Work> = None;
+    // Rows are made from the batches read so far: when everything read from
+    // the current file is still the file's own (earlier files were checked
+    // when the next was opened), all of theirs are.
     let put = |e: Encoded,
-               last: Option<&Work>,
+               feeder: &Feeder<'_>,
                sink: &mut dyn FnMut(Encoded) -> Result<(), E>|
      -> Result<(), E> {
-        if let Some(l) = last {
-            l.batch.check_intact().map_err(Error::from)?;
-        }
+        feeder.check_intact().map_err(Error::from)?;
         sink(e)
     };
-    let (rows, orphans) = std::thread::scope(|s| -> Result<(u64, u64), E> {
+    let (mut acc, rows, orphans) = std::thread::scope(|s| -> Result<(Account, u64, u64), E> {
         let (res_tx, res_rx) = mpsc::channel::<Report>();
         let (back_tx, back_rx) = mpsc::channel::<Vec<Item>>();
         let (enc_tx, enc_rx) = mpsc::sync_channel::<Encoded>(8);
+        let (work_tx, work_rx) = mpsc::sync_channel::<Work>(4);
         let spawn_err =
             |e: std::io::Error| Error::Usage(format!("cannot start a flow worker thread: {e}"));
         let mut txs = Vec::with_capacity(n);
@@ -436,9 +493,11 @@ fn sharded<E: From<Error>>(
             .name("pcapx-flows-merge".into())
             .spawn_scoped(s, move || merger(n, spec, format, &res_rx, &enc_tx))
             .map_err(spawn_err)?;
+        let disp = std::thread::Builder::new()
+            .name("pcapx-flows-dispatch".into())
+            .spawn_scoped(s, move || dispatch(n, &work_rx, &txs, &back_rx))
+            .map_err(spawn_err)?;
         let mut result = Ok(());
-        let mut clock = i64::MIN;
-        let mut next_frame = 0u64;
         loop {
             let work = match feeder.next_work() {
                 Ok(Some(w)) => w,
@@ -448,60 +507,27 @@ fn sharded<E: From<Error>>(
                     break;
                 }
             };
-            let mut shares: Vec<Vec<Item>> = (0..n)
-                .map(|_| back_rx.try_recv().unwrap_or_default())
-                .collect();
-            for (rec, pass) in work.records() {
-                acc.read += 1;
-                next_frame = rec.number + 1;
-                // Conversations are numbered over every record, as in
-                // packet tables (and tshark), whatever the filter.
-                let info = pcapx_flow::parse(rec.linktype, rec.data);
-                let st = numbering.packet(&info, rec.ts_ns);
-                if !pass {
-                    acc.filtered_out += 1;
-                    continue;
-                }
-                clock = clock.max(rec.ts_ns);
-                let (Some(a), Some(b)) = (info.src, info.dst) else {
-                    acc.not_ip += 1;
-                    continue;
-                };
-                let w = addr_pair_shard(&a, &b, n);
-                shares[w].push(Item {
-                    number: rec.number,
-                    ts_ns: rec.ts_ns,
-                    clock,
-                    wirelen: rec.wirelen,
-                    stream: st.tcp_stream.or(st.udp_stream).unwrap_or(NO_STREAM),
-                    info,
-                });
+            if work_tx.send(work).is_err() {
+                // The dispatcher panicked: its join below says so.
+                break;
             }
-            for (tx, items) in txs.iter().zip(shares) {
-                // A worker only stops early if the writer failed; the
-                // error comes from the sink below.
-                let _ = tx.send(Share {
-                    items,
-                    clock,
-                    next_frame,
-                });
-            }
-            last = Some(work);
             while let Ok(e) = enc_rx.try_recv() {
-                put(e, last.as_ref(), sink)?;
+                put(e, &feeder, sink)?;
             }
         }
         // The end of the input ends every live flow: make sure it is the
         // file's end, not the zeroed pages of a file that shrank meanwhile.
         result?;
         feeder.check_intact().map_err(Error::from)?;
-        drop(txs);
+        drop(work_tx);
         for e in enc_rx.iter() {
-            put(e, last.as_ref(), sink)?;
+            put(e, &feeder, sink)?;
         }
-        Ok(merge
+        let acc = disp.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let (rows, orphans) = merge
             .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        Ok((acc, rows, orphans))
     })?;
     acc.flows = rows;
     acc.orphan_fragments = orphans;

@@ -409,6 +409,24 @@ impl FlowTable {
         }
     }
 
+    /// [`FlowTable::finish`] in no particular order, for a caller that
+    /// orders the records itself (the flow-sharded path's merger): no sort,
+    /// and the table is emptied at once rather than flow by flow.
+    pub fn finish_unordered(&mut self, out: &mut Vec<FlowRecord>) {
+        let mut slots = std::mem::take(&mut self.slots);
+        out.reserve(self.map.len());
+        for mut f in slots.iter_mut().filter_map(Option::take) {
+            out.push(self.record(&mut f, EndReason::EndOfCapture));
+        }
+        slots.clear();
+        self.slots = slots;
+        self.map.clear();
+        self.live_first.clear();
+        self.free.clear();
+        self.head = [NIL; 3];
+        self.tail = [NIL; 3];
+    }
+
     fn end(&mut self, i: u32, reason: EndReason, out: &mut Vec<FlowRecord>) {
         self.unlink(i);
         let Some(mut f) = self.slots[i as usize].take() else {
