@@ -1,19 +1,21 @@
 //! `flows`: one row per bidirectional flow, like Zeek's conn.log (`pcapx
 //! flows`, `pcapx.flows`).
 //!
-//! The flow-sharded path: the reader's thread reads batches (filter and `-c`
-//! applied there, as for every command), runs the cheap header parse on each
-//! record and picks its worker by a symmetric hash of the IP address pair
-//! (not the ports, so every fragment of a datagram goes with its flow). Each
-//! worker owns the flow table of its shard and walks every batch in stream
-//! order, placing its own packets and advancing its clock on the others, so
-//! its flows split and end exactly as in one table over the whole input.
-//! Ended flows come back to the caller's thread and wait in a reorder buffer
-//! until every worker's oldest live flow is younger, then are encoded: rows
-//! are in first-packet order (a flow's first frame number) for any thread
-//! count, while memory stays bounded by the live flows. `tcp.stream` and
-//! `udp.stream` are those of the flow's first packet in packet tables
-//! (tshark's numbering, computed on the reader's thread): flows split by a
+//! The flow-sharded path (see ARCHITECTURE.md): the reader's thread reads
+//! batches (filter and `-c` applied there, as for every command) and writes
+//! the output. A dispatcher thread runs the cheap header parse and tshark's
+//! conversation numbering on each record in stream order and hands each
+//! worker its share: the packets of the address pairs it owns (a symmetric
+//! hash, not the ports, so every fragment of a datagram goes with its flow),
+//! each with its parse, number and the clock at that packet (the latest time
+//! seen in any shard). Each worker owns the flow table of its shard, so its
+//! flows split and end exactly as in one table over the whole input. Ended
+//! flows go to a merger thread and wait in a reorder buffer until every
+//! worker's oldest live flow is younger, then are encoded and handed to the
+//! reader's thread: rows are in first-packet order (a flow's first frame
+//! number) for any thread count, while memory stays bounded by the live
+//! flows. `tcp.stream` and `udp.stream` are those of the flow's first packet
+//! in packet tables (tshark's numbering): flows split by a
 //! timeout share their conversation's number. Several files are one stream
 //! (see [`crate::source`]): a flow that continues in the next file is one
 //! flow, as over `mergecap -a` of them.

@@ -2,8 +2,9 @@
 //! (addresses, protocol, ports or ICMP type, TCP sequence numbers and flags,
 //! payload lengths, VLAN id, fragment identity), without the engine.
 //!
-//! This runs on the reader's thread to pick a flow's worker and on the
-//! worker to update the flow, so it decodes only what it must. It never
+//! This runs once per packet, in stream order, before the numbering and
+//! the flow tables (the flow-sharded path hands its result to the worker
+//! that owns the flow), so it decodes only what it must. It never
 //! panics and never reads outside `data`: a header cut short ends the parse
 //! with what was found so far.
 
