@@ -280,6 +280,9 @@ struct Report {
     orphan_fragments: u64,
 }
 
+/// Flows per report when the end of the input ends the live flows.
+const FINISH_CHUNK: usize = 2048;
+
 fn worker(
     me: usize,
     cfg: FlowConfig,
@@ -322,31 +325,68 @@ fn worker(
             return;
         }
     }
-    // The merger orders them.
-    let mut flows = Vec::new();
-    table.finish_unordered(&mut flows);
-    let _ = tx.send(Report {
-        worker: me,
-        flows,
-        watermark: u64::MAX,
-        orphan_fragments: table.stats().orphan_fragments,
+    // The live flows end with the input, in first-packet order and in
+    // chunks, each with the first frame of the next as its watermark: the
+    // merger encodes one chunk while the next is made.
+    let orphans = table.stats().orphan_fragments;
+    table.finish_chunked(FINISH_CHUNK, |flows, next| {
+        let _ = tx.send(Report {
+            worker: me,
+            flows,
+            watermark: next.unwrap_or(u64::MAX),
+            orphan_fragments: if next.is_none() { orphans } else { 0 },
+        });
     });
 }
 
+/// Rows for the reader's thread to write, in order: encoded by the merger,
+/// or flows for the reader to encode itself.
+enum Chunk {
+    Encoded(Encoded),
+    Flows(Vec<FlowRecord>),
+}
+
+/// Encodes flows as rows of the flow table.
+struct RowEncoder<'a> {
+    spec: &'a TableSpec,
+    enc: Encoder,
+    fields: Fields,
+    scratch: String,
+}
+
+impl RowEncoder<'_> {
+    fn new(spec: &TableSpec, format: Format) -> RowEncoder<'_> {
+        RowEncoder {
+            spec,
+            enc: Encoder::new(spec, format),
+            fields: Fields::new(COLUMNS.len(), Wanted::All),
+            scratch: String::new(),
+        }
+    }
+
+    fn encode(&mut self, flows: &[FlowRecord]) -> Encoded {
+        for f in flows {
+            fill(&mut self.fields, f, &mut self.scratch);
+            self.enc.push(self.spec, &self.fields);
+        }
+        self.enc.take()
+    }
+}
+
 /// The merger: ended flows wait in a reorder buffer until every worker's
-/// oldest live flow is younger, then are encoded in first-packet order and
-/// handed to the caller's thread. Returns the rows encoded and the orphan
-/// fragments counted.
+/// oldest live flow is younger, then go to the reader's thread in
+/// first-packet order, every other chunk encoded here and the others left
+/// for the reader to encode (when the end of the input ends most flows at
+/// once, the two threads encode them side by side). Returns the rows handed
+/// over and the orphan fragments counted.
 fn merger(
     n: usize,
     spec: &TableSpec,
     format: Format,
     rx: &mpsc::Receiver<Report>,
-    tx: &mpsc::SyncSender<Encoded>,
+    tx: &mpsc::SyncSender<Chunk>,
 ) -> (u64, u64) {
-    let mut enc = Encoder::new(spec, format);
-    let mut fields = Fields::new(COLUMNS.len(), Wanted::All);
-    let mut scratch = String::new();
+    let mut enc = RowEncoder::new(spec, format);
     // The reorder buffer: the waiting flows in a slab, a min-heap of their
     // first frames (flow records are large; the heap moves small entries).
     let mut slab: Vec<Option<FlowRecord>> = Vec::new();
@@ -354,6 +394,7 @@ fn merger(
     let mut heap: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::new();
     let mut marks = vec![0u64; n];
     let (mut rows, mut orphans) = (0u64, 0u64);
+    let mut mine = true;
     for r in rx.iter() {
         for f in r.flows {
             let first = f.first_frame;
@@ -372,7 +413,7 @@ fn merger(
         marks[r.worker] = r.watermark;
         orphans += r.orphan_fragments;
         let safe = marks.iter().copied().min().unwrap_or(u64::MAX);
-        let mut any = false;
+        let mut ready = Vec::new();
         while let Some(&Reverse((first, i))) = heap.peek() {
             if first >= safe {
                 break;
@@ -380,13 +421,20 @@ fn merger(
             heap.pop();
             free.push(i);
             if let Some(f) = slab.get_mut(i as usize).and_then(Option::take) {
-                fill(&mut fields, &f, &mut scratch);
-                enc.push(spec, &fields);
-                rows += 1;
-                any = true;
+                ready.push(f);
             }
         }
-        if any && tx.send(enc.take()).is_err() {
+        if ready.is_empty() {
+            continue;
+        }
+        rows += ready.len() as u64;
+        let chunk = if mine {
+            Chunk::Encoded(enc.encode(&ready))
+        } else {
+            Chunk::Flows(ready)
+        };
+        mine = !mine;
+        if tx.send(chunk).is_err() {
             // The caller stopped (its writer failed).
             break;
         }
@@ -465,17 +513,22 @@ fn sharded<E: From<Error>>(
     // Rows are made from the batches read so far: when everything read from
     // the current file is still the file's own (earlier files were checked
     // when the next was opened), all of theirs are.
-    let put = |e: Encoded,
-               feeder: &Feeder<'_>,
-               sink: &mut dyn FnMut(Encoded) -> Result<(), E>|
+    let mut own = RowEncoder::new(spec, format);
+    let mut put = |c: Chunk,
+                   feeder: &Feeder<'_>,
+                   sink: &mut dyn FnMut(Encoded) -> Result<(), E>|
      -> Result<(), E> {
+        let e = match c {
+            Chunk::Encoded(e) => e,
+            Chunk::Flows(flows) => own.encode(&flows),
+        };
         feeder.check_intact().map_err(Error::from)?;
         sink(e)
     };
     let (mut acc, rows, orphans) = std::thread::scope(|s| -> Result<(Account, u64, u64), E> {
         let (res_tx, res_rx) = mpsc::channel::<Report>();
         let (back_tx, back_rx) = mpsc::channel::<Vec<Item>>();
-        let (enc_tx, enc_rx) = mpsc::sync_channel::<Encoded>(8);
+        let (enc_tx, enc_rx) = mpsc::sync_channel::<Chunk>(8);
         let (work_tx, work_rx) = mpsc::sync_channel::<Work>(4);
         let spawn_err =
             |e: std::io::Error| Error::Usage(format!("cannot start a flow worker thread: {e}"));

@@ -409,14 +409,43 @@ impl FlowTable {
         }
     }
 
-    /// [`FlowTable::finish`] in no particular order, for a caller that
-    /// orders the records itself (the flow-sharded path's merger): no sort,
-    /// and the table is emptied at once rather than flow by flow.
-    pub fn finish_unordered(&mut self, out: &mut Vec<FlowRecord>) {
+    /// [`FlowTable::finish`] in chunks of at most `chunk` records, in
+    /// first-packet order: `emit` gets each chunk and the first frame of the
+    /// next chunk's first flow (`None` after the last; called once with an
+    /// empty chunk when no flow is live). A caller that merges several
+    /// tables can write each chunk before the next is made. The table is
+    /// emptied at once rather than flow by flow.
+    pub fn finish_chunked(
+        &mut self,
+        chunk: usize,
+        mut emit: impl FnMut(Vec<FlowRecord>, Option<u64>),
+    ) {
+        let mut live: Vec<(u64, u32)> = self
+            .map
+            .values()
+            .filter_map(|&i| self.slots[i as usize].as_ref().map(|f| (f.first_frame, i)))
+            .collect();
+        live.sort_unstable();
         let mut slots = std::mem::take(&mut self.slots);
-        out.reserve(self.map.len());
-        for mut f in slots.iter_mut().filter_map(Option::take) {
-            out.push(self.record(&mut f, EndReason::EndOfCapture));
+        let chunk = chunk.max(1);
+        let mut parts = live.chunks(chunk).peekable();
+        if parts.peek().is_none() {
+            emit(Vec::new(), None);
+        }
+        while let Some(part) = parts.next() {
+            let mut out = Vec::with_capacity(part.len());
+            for &(_, i) in part {
+                if let Some(mut f) = slots.get_mut(i as usize).and_then(Option::take) {
+                    out.push(self.record(&mut f, EndReason::EndOfCapture));
+                }
+            }
+            emit(
+                out,
+                parts
+                    .peek()
+                    .and_then(|p| p.first())
+                    .map(|&(first, _)| first),
+            );
         }
         slots.clear();
         self.slots = slots;
