@@ -11,8 +11,9 @@
 //! seen in any shard). Each worker owns the flow table of its shard, so its
 //! flows split and end exactly as in one table over the whole input. Ended
 //! flows go to a merger thread and wait in a reorder buffer until every
-//! worker's oldest live flow is younger, then are encoded and handed to the
-//! reader's thread: rows are in first-packet order (a flow's first frame
+//! worker's oldest live flow is younger, then are encoded (by the merger and
+//! the reader's thread, a chunk each in turn) and written by the reader's
+//! thread: rows are in first-packet order (a flow's first frame
 //! number) for any thread count, while memory stays bounded by the live
 //! flows. `tcp.stream` and `udp.stream` are those of the flow's first packet
 //! in packet tables (tshark's numbering): flows split by a
