@@ -1,25 +1,28 @@
 //! `flows`: one row per bidirectional flow, like Zeek's conn.log (`pcapx
 //! flows`, `pcapx.flows`).
 //!
-//! The flow-sharded path: the reader's thread reads batches (filter and `-c`
-//! applied there, as for every command), runs the cheap header parse on each
-//! record and picks its worker by a symmetric hash of the IP address pair
-//! (not the ports, so every fragment of a datagram goes with its flow). Each
-//! worker owns the flow table of its shard and walks every batch in stream
-//! order, placing its own packets and advancing its clock on the others, so
-//! its flows split and end exactly as in one table over the whole input.
-//! Ended flows come back to the caller's thread and wait in a reorder buffer
-//! until every worker's oldest live flow is younger, then are encoded: rows
-//! are in first-packet order (a flow's first frame number) for any thread
-//! count, while memory stays bounded by the live flows. `tcp.stream` and
-//! `udp.stream` are those of the flow's first packet in packet tables
-//! (tshark's numbering, computed on the reader's thread): flows split by a
+//! The flow-sharded path (see ARCHITECTURE.md): the reader's thread reads
+//! batches (filter and `-c` applied there, as for every command) and writes
+//! the output. A dispatcher thread runs the cheap header parse and tshark's
+//! conversation numbering on each record in stream order and hands each
+//! worker its share: the packets of the address pairs it owns (a symmetric
+//! hash, not the ports, so every fragment of a datagram goes with its flow),
+//! each with its parse, number and the clock at that packet (the latest time
+//! seen in any shard). Each worker owns the flow table of its shard, so its
+//! flows split and end exactly as in one table over the whole input. Ended
+//! flows go to a merger thread and wait in a reorder buffer until every
+//! worker's oldest live flow is younger, then are encoded (by the merger and
+//! the reader's thread, a chunk each in turn) and written by the reader's
+//! thread: rows are in first-packet order (a flow's first frame
+//! number) for any thread count, while memory stays bounded by the live
+//! flows. `tcp.stream` and `udp.stream` are those of the flow's first packet
+//! in packet tables (tshark's numbering): flows split by a
 //! timeout share their conversation's number. Several files are one stream
 //! (see [`crate::source`]): a flow that continues in the next file is one
 //! flow, as over `mergecap -a` of them.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::mpsc;
 
 use pcapx_core::{FieldId, FieldType, Fields, Value, Wanted};
@@ -27,7 +30,7 @@ use pcapx_dissectors::transport::services;
 use pcapx_flow::key::addr_pair_shard;
 use pcapx_flow::key::{ICMP, ICMPV6, SCTP, TCP, UDP};
 use pcapx_flow::numbering::StreamNumbering;
-use pcapx_flow::{FlowConfig, FlowRecord, FlowTable};
+use pcapx_flow::{FlowConfig, FlowRecord, FlowTable, PacketInfo};
 use pcapx_output::{
     ColumnSpec, Encoded, Encoder, Format, Occurrence, Scope, TableSpec, TimeFormat,
 };
@@ -220,28 +223,12 @@ pub fn run<E: From<Error>>(
     mut sink: impl FnMut(Encoded) -> Result<(), E>,
 ) -> Result<Account, E> {
     let spec = spec(time_format);
-    let mut enc = Encoder::new(&spec, format);
-    let mut fields = Fields::new(COLUMNS.len(), Wanted::All);
-    let mut scratch = String::new();
-    let mut rows = 0u64;
-    let mut write = |flows: &mut Vec<FlowRecord>| -> Result<(), E> {
-        if flows.is_empty() {
-            return Ok(());
-        }
-        for r in flows.drain(..) {
-            fill(&mut fields, &r, &mut scratch);
-            enc.push(&spec, &fields);
-            rows += 1;
-        }
-        sink(enc.take())
-    };
     let threads = pcapx_pipeline::thread_count(threads);
     let feeder = Feeder::new(src, limit);
-    let mut acc = sharded(feeder, cfg, threads, &mut write)?;
+    let acc = sharded(feeder, cfg, threads, &spec, format, &mut sink)?;
     // The workers do not check each batch: make sure the mapped input did not
     // shrink under them before the output is made visible.
     src.check_intact().map_err(Error::from)?;
-    acc.flows = rows;
     Ok(acc)
 }
 
@@ -260,18 +247,29 @@ pub struct Account {
     pub orphan_fragments: u64,
 }
 
-/// Marks a record that goes to no worker (not IP, or filtered out).
-const NO_SHARD: u16 = u16::MAX;
+const NO_STREAM: u32 = u32::MAX;
 
-/// A batch and each record's worker and conversation number, shared by
-/// every worker.
-struct Shared {
-    work: Work,
-    shard: Vec<u16>,
-    stream: Vec<u32>,
+/// One packet of a worker's shard, parsed once on the reader's thread.
+struct Item {
+    number: u64,
+    ts_ns: i64,
+    /// The clock at this packet: the latest time of every record up to and
+    /// including it that passed the filter, in any shard (the other
+    /// shards' packets move this shard's clock forward too).
+    clock: i64,
+    wirelen: u32,
+    stream: u32,
+    info: PacketInfo,
 }
 
-const NO_STREAM: u32 = u32::MAX;
+/// A worker's share of one batch.
+struct Share {
+    items: Vec<Item>,
+    /// The clock after the batch's last record.
+    clock: i64,
+    /// The frame number after the batch's last record.
+    next_frame: u64,
+}
 
 /// A worker's report after a batch: the flows that ended, and the first
 /// frame of its oldest live flow (every flow it ends later starts there or
@@ -283,33 +281,38 @@ struct Report {
     orphan_fragments: u64,
 }
 
-fn worker(me: usize, cfg: FlowConfig, rx: &mpsc::Receiver<Arc<Shared>>, tx: &mpsc::Sender<Report>) {
+/// Flows per report when the end of the input ends the live flows.
+const FINISH_CHUNK: usize = 2048;
+
+fn worker(
+    me: usize,
+    cfg: FlowConfig,
+    rx: &mpsc::Receiver<Share>,
+    tx: &mpsc::Sender<Report>,
+    back: &mpsc::Sender<Vec<Item>>,
+) {
     let mut table = FlowTable::new(cfg);
     let mut next_frame = 0u64;
-    let me16 = u16::try_from(me).unwrap_or(NO_SHARD);
-    while let Ok(b) = rx.recv() {
-        let mut flows = Vec::new();
-        for (i, (rec, pass)) in b.work.records().enumerate() {
-            next_frame = rec.number + 1;
-            if !pass {
-                continue;
+    let mut ended = 0usize;
+    while let Ok(mut share) = rx.recv() {
+        let mut flows = Vec::with_capacity(ended);
+        for it in &share.items {
+            // `packet_in_stream` moves the clock to the packet's own time;
+            // the others' packets before it may have moved it further.
+            if it.clock > it.ts_ns {
+                table.expire(it.clock, &mut flows);
             }
-            if b.shard.get(i).copied() == Some(me16) {
-                let info = pcapx_flow::parse(rec.linktype, rec.data);
-                let stream = b.stream.get(i).copied().filter(|&s| s != NO_STREAM);
-                table.packet_in_stream(
-                    rec.number,
-                    rec.ts_ns,
-                    rec.wirelen,
-                    &info,
-                    stream,
-                    &mut flows,
-                );
-            } else {
-                // Another worker's packet still moves the clock forward.
-                table.expire(rec.ts_ns, &mut flows);
-            }
+            let stream = (it.stream != NO_STREAM).then_some(it.stream);
+            table.packet_in_stream(
+                it.number, it.ts_ns, it.wirelen, &it.info, stream, &mut flows,
+            );
         }
+        table.expire(share.clock, &mut flows);
+        ended = flows.len();
+        next_frame = next_frame.max(share.next_frame);
+        // The emptied vector goes back to the reader for a later batch.
+        share.items.clear();
+        let _ = back.send(share.items);
         let watermark = table.oldest_live().unwrap_or(next_frame);
         if tx
             .send(Report {
@@ -323,72 +326,233 @@ fn worker(me: usize, cfg: FlowConfig, rx: &mpsc::Receiver<Arc<Shared>>, tx: &mps
             return;
         }
     }
-    let mut flows = Vec::new();
-    table.finish(&mut flows);
-    let _ = tx.send(Report {
-        worker: me,
-        flows,
-        watermark: u64::MAX,
-        orphan_fragments: table.stats().orphan_fragments,
+    // The live flows end with the input, in first-packet order and in
+    // chunks, each with the first frame of the next as its watermark: the
+    // merger encodes one chunk while the next is made.
+    let orphans = table.stats().orphan_fragments;
+    table.finish_chunked(FINISH_CHUNK, |flows, next| {
+        let _ = tx.send(Report {
+            worker: me,
+            flows,
+            watermark: next.unwrap_or(u64::MAX),
+            orphan_fragments: if next.is_none() { orphans } else { 0 },
+        });
     });
 }
 
-/// Run the flow-sharded path; `write` gets ended flows in first-packet order.
+/// Rows for the reader's thread to write, in order: encoded by the merger,
+/// or flows for the reader to encode itself.
+enum Chunk {
+    Encoded(Encoded),
+    Flows(Vec<FlowRecord>),
+}
+
+/// Encodes flows as rows of the flow table.
+struct RowEncoder<'a> {
+    spec: &'a TableSpec,
+    enc: Encoder,
+    fields: Fields,
+    scratch: String,
+}
+
+impl RowEncoder<'_> {
+    fn new(spec: &TableSpec, format: Format) -> RowEncoder<'_> {
+        RowEncoder {
+            spec,
+            enc: Encoder::new(spec, format),
+            fields: Fields::new(COLUMNS.len(), Wanted::All),
+            scratch: String::new(),
+        }
+    }
+
+    fn encode(&mut self, flows: &[FlowRecord]) -> Encoded {
+        for f in flows {
+            fill(&mut self.fields, f, &mut self.scratch);
+            self.enc.push(self.spec, &self.fields);
+        }
+        self.enc.take()
+    }
+}
+
+/// The merger: ended flows wait in a reorder buffer until every worker's
+/// oldest live flow is younger, then go to the reader's thread in
+/// first-packet order, every other chunk encoded here and the others left
+/// for the reader to encode (when the end of the input ends most flows at
+/// once, the two threads encode them side by side). Returns the rows handed
+/// over and the orphan fragments counted.
+fn merger(
+    n: usize,
+    spec: &TableSpec,
+    format: Format,
+    rx: &mpsc::Receiver<Report>,
+    tx: &mpsc::SyncSender<Chunk>,
+) -> (u64, u64) {
+    let mut enc = RowEncoder::new(spec, format);
+    // The reorder buffer: the waiting flows in a slab, a min-heap of their
+    // first frames (flow records are large; the heap moves small entries).
+    let mut slab: Vec<Option<FlowRecord>> = Vec::new();
+    let mut free: Vec<u32> = Vec::new();
+    let mut heap: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::new();
+    let mut marks = vec![0u64; n];
+    let (mut rows, mut orphans) = (0u64, 0u64);
+    let mut mine = true;
+    for r in rx.iter() {
+        for f in r.flows {
+            let first = f.first_frame;
+            let i = match free.pop() {
+                Some(i) => {
+                    slab[i as usize] = Some(f);
+                    i
+                }
+                None => {
+                    slab.push(Some(f));
+                    u32::try_from(slab.len() - 1).unwrap_or(u32::MAX)
+                }
+            };
+            heap.push(Reverse((first, i)));
+        }
+        marks[r.worker] = r.watermark;
+        orphans += r.orphan_fragments;
+        let safe = marks.iter().copied().min().unwrap_or(u64::MAX);
+        let mut ready = Vec::new();
+        while let Some(&Reverse((first, i))) = heap.peek() {
+            if first >= safe {
+                break;
+            }
+            heap.pop();
+            free.push(i);
+            if let Some(f) = slab.get_mut(i as usize).and_then(Option::take) {
+                ready.push(f);
+            }
+        }
+        if ready.is_empty() {
+            continue;
+        }
+        rows += ready.len() as u64;
+        let chunk = if mine {
+            Chunk::Encoded(enc.encode(&ready))
+        } else {
+            Chunk::Flows(ready)
+        };
+        mine = !mine;
+        if tx.send(chunk).is_err() {
+            // The caller stopped (its writer failed).
+            break;
+        }
+    }
+    (rows, orphans)
+}
+
+/// The dispatcher: for every record of every batch in stream order, the
+/// cheap parse, tshark's conversation number, the clock, and the share of
+/// the worker that owns the packet's address pair. Returns what it counted.
+fn dispatch(
+    n: usize,
+    rx: &mpsc::Receiver<Work>,
+    txs: &[mpsc::SyncSender<Share>],
+    back: &mpsc::Receiver<Vec<Item>>,
+) -> Account {
+    let mut acc = Account::default();
+    let mut numbering = StreamNumbering::new();
+    let mut clock = i64::MIN;
+    let mut next_frame = 0u64;
+    for work in rx.iter() {
+        let mut shares: Vec<Vec<Item>> = (0..n)
+            .map(|_| back.try_recv().unwrap_or_default())
+            .collect();
+        for (rec, pass) in work.records() {
+            acc.read += 1;
+            next_frame = rec.number + 1;
+            // Conversations are numbered over every record, as in packet
+            // tables (and tshark), whatever the filter.
+            let info = pcapx_flow::parse(rec.linktype, rec.data);
+            let st = numbering.packet(&info, rec.ts_ns);
+            if !pass {
+                acc.filtered_out += 1;
+                continue;
+            }
+            clock = clock.max(rec.ts_ns);
+            let (Some(a), Some(b)) = (info.src, info.dst) else {
+                acc.not_ip += 1;
+                continue;
+            };
+            let w = addr_pair_shard(&a, &b, n);
+            shares[w].push(Item {
+                number: rec.number,
+                ts_ns: rec.ts_ns,
+                clock,
+                wirelen: rec.wirelen,
+                stream: st.tcp_stream.or(st.udp_stream).unwrap_or(NO_STREAM),
+                info,
+            });
+        }
+        drop(work);
+        for (tx, items) in txs.iter().zip(shares) {
+            // A worker only stops early if the writer failed; the error
+            // comes from the caller's sink.
+            let _ = tx.send(Share {
+                items,
+                clock,
+                next_frame,
+            });
+        }
+    }
+    acc
+}
+
+/// Run the flow-sharded path; `sink` gets the encoded rows in first-packet
+/// order.
 fn sharded<E: From<Error>>(
     mut feeder: Feeder<'_>,
     cfg: FlowConfig,
     threads: usize,
-    write: &mut dyn FnMut(&mut Vec<FlowRecord>) -> Result<(), E>,
+    spec: &TableSpec,
+    format: Format,
+    sink: &mut dyn FnMut(Encoded) -> Result<(), E>,
 ) -> Result<Account, E> {
-    let n = threads.clamp(1, usize::from(NO_SHARD));
-    let mut acc = Account::default();
-    let (res_tx, res_rx) = mpsc::channel::<Report>();
-    let mut pending: BTreeMap<u64, FlowRecord> = BTreeMap::new();
-    let mut marks = vec![0u64; n];
-    let mut numbering = StreamNumbering::new();
-    let mut out = Vec::new();
-    // The last batch handed to the workers: the flows a report brings were
-    // made from it or from earlier batches, so when its mapped bytes are
-    // still the file's own, all of theirs are (a file only shrinks from its
-    // end).
-    let mut last: Option<Arc<Shared>> = None;
-    let mut take = |r: Report,
-                    pending: &mut BTreeMap<u64, FlowRecord>,
-                    marks: &mut [u64],
-                    acc: &mut Account,
-                    last: Option<&Shared>|
+    let n = threads.clamp(1, usize::from(u16::MAX));
+    // Rows are made from the batches read so far: when everything read from
+    // the current file is still the file's own (earlier files were checked
+    // when the next was opened), all of theirs are.
+    let mut own = RowEncoder::new(spec, format);
+    let mut put = |c: Chunk,
+                   feeder: &Feeder<'_>,
+                   sink: &mut dyn FnMut(Encoded) -> Result<(), E>|
      -> Result<(), E> {
-        for f in r.flows {
-            pending.insert(f.first_frame, f);
-        }
-        marks[r.worker] = r.watermark;
-        acc.orphan_fragments += r.orphan_fragments;
-        let safe = marks.iter().copied().min().unwrap_or(u64::MAX);
-        while let Some(e) = pending.first_entry() {
-            if *e.key() >= safe {
-                break;
-            }
-            out.push(e.remove());
-        }
-        if !out.is_empty()
-            && let Some(l) = last
-        {
-            l.work.batch.check_intact().map_err(Error::from)?;
-        }
-        write(&mut out)
+        let e = match c {
+            Chunk::Encoded(e) => e,
+            Chunk::Flows(flows) => own.encode(&flows),
+        };
+        feeder.check_intact().map_err(Error::from)?;
+        sink(e)
     };
-    std::thread::scope(|s| -> Result<(), E> {
+    let (mut acc, rows, orphans) = std::thread::scope(|s| -> Result<(Account, u64, u64), E> {
+        let (res_tx, res_rx) = mpsc::channel::<Report>();
+        let (back_tx, back_rx) = mpsc::channel::<Vec<Item>>();
+        let (enc_tx, enc_rx) = mpsc::sync_channel::<Chunk>(8);
+        let (work_tx, work_rx) = mpsc::sync_channel::<Work>(4);
+        let spawn_err =
+            |e: std::io::Error| Error::Usage(format!("cannot start a flow worker thread: {e}"));
         let mut txs = Vec::with_capacity(n);
         for w in 0..n {
-            let (tx, rx) = mpsc::sync_channel::<Arc<Shared>>(4);
+            let (tx, rx) = mpsc::sync_channel::<Share>(4);
             txs.push(tx);
             let res_tx = res_tx.clone();
+            let back_tx = back_tx.clone();
             std::thread::Builder::new()
                 .name(format!("pcapx-flows-{w}"))
-                .spawn_scoped(s, move || worker(w, cfg, &rx, &res_tx))
-                .map_err(|e| Error::Usage(format!("cannot start a flow worker thread: {e}")))?;
+                .spawn_scoped(s, move || worker(w, cfg, &rx, &res_tx, &back_tx))
+                .map_err(spawn_err)?;
         }
-        drop(res_tx);
+        drop((res_tx, back_tx));
+        let merge = std::thread::Builder::new()
+            .name("pcapx-flows-merge".into())
+            .spawn_scoped(s, move || merger(n, spec, format, &res_rx, &enc_tx))
+            .map_err(spawn_err)?;
+        let disp = std::thread::Builder::new()
+            .name("pcapx-flows-dispatch".into())
+            .spawn_scoped(s, move || dispatch(n, &work_rx, &txs, &back_rx))
+            .map_err(spawn_err)?;
         let mut result = Ok(());
         loop {
             let work = match feeder.next_work() {
@@ -399,54 +563,29 @@ fn sharded<E: From<Error>>(
                     break;
                 }
             };
-            let mut shard = Vec::with_capacity(work.take);
-            let mut stream = Vec::with_capacity(work.take);
-            for (rec, pass) in work.records() {
-                acc.read += 1;
-                // Conversations are numbered over every record, as in
-                // packet tables (and tshark), whatever the filter.
-                let info = pcapx_flow::parse(rec.linktype, rec.data);
-                let s = numbering.packet(&info, rec.ts_ns);
-                stream.push(s.tcp_stream.or(s.udp_stream).unwrap_or(NO_STREAM));
-                if !pass {
-                    acc.filtered_out += 1;
-                    shard.push(NO_SHARD);
-                    continue;
-                }
-                match (info.src, info.dst) {
-                    (Some(a), Some(b)) => {
-                        shard.push(u16::try_from(addr_pair_shard(&a, &b, n)).unwrap_or(0));
-                    }
-                    _ => {
-                        acc.not_ip += 1;
-                        shard.push(NO_SHARD);
-                    }
-                }
+            if work_tx.send(work).is_err() {
+                // The dispatcher panicked: its join below says so.
+                break;
             }
-            let shared = Arc::new(Shared {
-                work,
-                shard,
-                stream,
-            });
-            for tx in &txs {
-                // A worker only stops early if the writer failed; the
-                // error comes from `take` below.
-                let _ = tx.send(Arc::clone(&shared));
-            }
-            last = Some(shared);
-            while let Ok(r) = res_rx.try_recv() {
-                take(r, &mut pending, &mut marks, &mut acc, last.as_deref())?;
+            while let Ok(e) = enc_rx.try_recv() {
+                put(e, &feeder, sink)?;
             }
         }
         // The end of the input ends every live flow: make sure it is the
         // file's end, not the zeroed pages of a file that shrank meanwhile.
         result?;
         feeder.check_intact().map_err(Error::from)?;
-        drop(txs);
-        for r in res_rx.iter() {
-            take(r, &mut pending, &mut marks, &mut acc, last.as_deref())?;
+        drop(work_tx);
+        for e in enc_rx.iter() {
+            put(e, &feeder, sink)?;
         }
-        Ok(())
+        let acc = disp.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let (rows, orphans) = merge
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        Ok((acc, rows, orphans))
     })?;
+    acc.flows = rows;
+    acc.orphan_fragments = orphans;
     Ok(acc)
 }

@@ -61,6 +61,13 @@ const NIL: u32 = u32::MAX;
 struct Slot<V> {
     key: Key,
     val: V,
+}
+
+/// A slot's neighbours in recency order (kept apart from the slots: moving
+/// a conversation to the back, done for every packet, touches three small
+/// entries instead of three large slots).
+#[derive(Clone, Copy)]
+struct Link {
     prev: u32,
     next: u32,
 }
@@ -70,6 +77,7 @@ struct Slot<V> {
 struct Lru<V> {
     map: FastMap<Key, u32>,
     slots: Vec<Slot<V>>,
+    links: Vec<Link>,
     free: Vec<u32>,
     head: u32,
     tail: u32,
@@ -87,6 +95,7 @@ impl<V> Lru<V> {
         Lru {
             map: fasthash::map(),
             slots: Vec::new(),
+            links: Vec::new(),
             free: Vec::new(),
             head: NIL,
             tail: NIL,
@@ -98,32 +107,30 @@ impl<V> Lru<V> {
 
     fn unlink(&mut self, i: u32) {
         let (prev, next) = {
-            let s = &self.slots[i as usize];
+            let s = self.links[i as usize];
             (s.prev, s.next)
         };
         if prev == NIL {
             self.head = next;
         } else {
-            self.slots[prev as usize].next = next;
+            self.links[prev as usize].next = next;
         }
         if next == NIL {
             self.tail = prev;
         } else {
-            self.slots[next as usize].prev = prev;
+            self.links[next as usize].prev = prev;
         }
     }
 
     fn push_back(&mut self, i: u32) {
         let t = self.tail;
         {
-            let s = &mut self.slots[i as usize];
-            s.prev = t;
-            s.next = NIL;
+            self.links[i as usize] = Link { prev: t, next: NIL };
         }
         if t == NIL {
             self.head = i;
         } else {
-            self.slots[t as usize].next = i;
+            self.links[t as usize].next = i;
         }
         self.tail = i;
     }
@@ -165,12 +172,7 @@ impl<V> Lru<V> {
             let b = self.gone_bit(&key);
             self.gone[b / 64] & (1 << (b % 64)) != 0
         };
-        let slot = Slot {
-            key,
-            val,
-            prev: NIL,
-            next: NIL,
-        };
+        let slot = Slot { key, val };
         let i = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = slot;
@@ -178,6 +180,10 @@ impl<V> Lru<V> {
             }
             None => {
                 self.slots.push(slot);
+                self.links.push(Link {
+                    prev: NIL,
+                    next: NIL,
+                });
                 u32::try_from(self.slots.len() - 1).unwrap_or(NIL - 1)
             }
         };

@@ -2,8 +2,9 @@
 //! (addresses, protocol, ports or ICMP type, TCP sequence numbers and flags,
 //! payload lengths, VLAN id, fragment identity), without the engine.
 //!
-//! This runs on the reader's thread to pick a flow's worker and on the
-//! worker to update the flow, so it decodes only what it must. It never
+//! This runs once per packet, in stream order, before the numbering and
+//! the flow tables (the flow-sharded path hands its result to the worker
+//! that owns the flow), so it decodes only what it must. It never
 //! panics and never reads outside `data`: a header cut short ends the parse
 //! with what was found so far.
 
@@ -110,16 +111,15 @@ impl PacketInfo {
     }
 }
 
+#[inline]
 fn be16(d: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
+    let b: [u8; 2] = d.get(at..at.checked_add(2)?)?.try_into().ok()?;
+    Some(u16::from_be_bytes(b))
 }
+#[inline]
 fn be32(d: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([
-        *d.get(at)?,
-        *d.get(at + 1)?,
-        *d.get(at + 2)?,
-        *d.get(at + 3)?,
-    ]))
+    let b: [u8; 4] = d.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
 }
 
 /// Link types this parse understands (the same as the engine's built-ins):
@@ -205,17 +205,20 @@ fn ethertype(mut et: u16, d: &[u8], mut off: usize, p: &mut PacketInfo) -> Optio
 }
 
 fn ipv4(d: &[u8], off: usize, p: &mut PacketInfo) -> Option<()> {
-    let vihl = *d.get(off)?;
+    // The fixed header in one bounds check (every field below is needed
+    // before anything is recorded).
+    let h: &[u8; 20] = d.get(off..off.checked_add(20)?)?.try_into().ok()?;
+    let vihl = h[0];
     if vihl >> 4 != 4 {
         return None;
     }
     let ihl = usize::from(vihl & 0x0f) * 4;
-    let total = usize::from(be16(d, off + 2)?);
-    let id = be16(d, off + 4)?;
-    let fl = be16(d, off + 6)?;
-    let proto = *d.get(off + 9)?;
-    let src: [u8; 4] = d.get(off + 12..off + 16)?.try_into().ok()?;
-    let dst: [u8; 4] = d.get(off + 16..off + 20)?.try_into().ok()?;
+    let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    let id = u16::from_be_bytes([h[4], h[5]]);
+    let fl = u16::from_be_bytes([h[6], h[7]]);
+    let proto = h[9];
+    let src = [h[12], h[13], h[14], h[15]];
+    let dst = [h[16], h[17], h[18], h[19]];
     if ihl < 20 {
         return None;
     }
@@ -313,13 +316,15 @@ fn transport(d: &[u8], r: Range<usize>, ip_payload: usize, p: &mut PacketInfo) -
     p.payload_len = ip_payload32;
     match p.proto {
         TCP => {
-            let sport = be16(seg, 0)?;
-            let dport = be16(seg, 2)?;
-            let seq = be32(seg, 4)?;
-            let ack = be32(seg, 8)?;
-            let doff = usize::from(seg.get(12)? >> 4) * 4;
-            let flags = *seg.get(13)?;
-            let window = be16(seg, 14)?;
+            // Through the window, in one bounds check.
+            let h: &[u8; 16] = seg.get(..16)?.try_into().ok()?;
+            let sport = u16::from_be_bytes([h[0], h[1]]);
+            let dport = u16::from_be_bytes([h[2], h[3]]);
+            let seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+            let ack = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
+            let doff = usize::from(h[12] >> 4) * 4;
+            let flags = h[13];
+            let window = u16::from_be_bytes([h[14], h[15]]);
             p.l4 = L4::Tcp {
                 sport,
                 dport,

@@ -409,6 +409,53 @@ impl FlowTable {
         }
     }
 
+    /// [`FlowTable::finish`] in chunks of at most `chunk` records, in
+    /// first-packet order: `emit` gets each chunk and the first frame of the
+    /// next chunk's first flow (`None` after the last; called once with an
+    /// empty chunk when no flow is live). A caller that merges several
+    /// tables can write each chunk before the next is made. The table is
+    /// emptied at once rather than flow by flow.
+    pub fn finish_chunked(
+        &mut self,
+        chunk: usize,
+        mut emit: impl FnMut(Vec<FlowRecord>, Option<u64>),
+    ) {
+        let mut live: Vec<(u64, u32)> = self
+            .map
+            .values()
+            .filter_map(|&i| self.slots[i as usize].as_ref().map(|f| (f.first_frame, i)))
+            .collect();
+        live.sort_unstable();
+        let mut slots = std::mem::take(&mut self.slots);
+        let chunk = chunk.max(1);
+        let mut parts = live.chunks(chunk).peekable();
+        if parts.peek().is_none() {
+            emit(Vec::new(), None);
+        }
+        while let Some(part) = parts.next() {
+            let mut out = Vec::with_capacity(part.len());
+            for &(_, i) in part {
+                if let Some(mut f) = slots.get_mut(i as usize).and_then(Option::take) {
+                    out.push(self.record(&mut f, EndReason::EndOfCapture));
+                }
+            }
+            emit(
+                out,
+                parts
+                    .peek()
+                    .and_then(|p| p.first())
+                    .map(|&(first, _)| first),
+            );
+        }
+        slots.clear();
+        self.slots = slots;
+        self.map.clear();
+        self.live_first.clear();
+        self.free.clear();
+        self.head = [NIL; 3];
+        self.tail = [NIL; 3];
+    }
+
     fn end(&mut self, i: u32, reason: EndReason, out: &mut Vec<FlowRecord>) {
         self.unlink(i);
         let Some(mut f) = self.slots[i as usize].take() else {
@@ -536,9 +583,7 @@ impl FlowTable {
                 self.stats.orphan_fragments += 1;
             }
         }
-        let mut q = p.clone();
-        q.l4 = p_l4;
-        let Some((key, fwd)) = FlowKey::of(&q) else {
+        let Some((key, fwd)) = FlowKey::with_l4(p, &p_l4) else {
             self.stats.not_ip += 1;
             return;
         };
@@ -573,12 +618,12 @@ impl FlowTable {
                 });
                 if let Some(reason) = reason {
                     self.end(i, reason, out);
-                    self.new_flow(key, fwd, number, ts_ns, &q, stream)
+                    self.new_flow(key, fwd, number, ts_ns, &p_l4, stream)
                 } else {
                     i
                 }
             }
-            None => self.new_flow(key, fwd, number, ts_ns, &q, stream),
+            None => self.new_flow(key, fwd, number, ts_ns, &p_l4, stream),
         };
         self.unlink(idx);
         if let Some(f) = self.slots[idx as usize].as_mut() {
@@ -627,13 +672,13 @@ impl FlowTable {
         fwd: bool,
         number: u64,
         ts: i64,
-        p: &PacketInfo,
+        l4: &L4,
         stream: Option<u32>,
     ) -> u32 {
         // A first packet that is a SYN-ACK: its receiver is the originator.
-        let flip = matches!(p.l4, L4::Tcp { flags, .. } if flags & (SYN | ACK) == (SYN | ACK) && flags & (RST | FIN) == 0);
+        let flip = matches!(*l4, L4::Tcp { flags, .. } if flags & (SYN | ACK) == (SYN | ACK) && flags & (RST | FIN) == 0);
         let orig_lo = fwd != flip;
-        let (sport, dport, has_ports) = match p.l4 {
+        let (sport, dport, has_ports) = match *l4 {
             L4::Tcp { sport, dport, .. } | L4::Udp { sport, dport } | L4::Sctp { sport, dport } => {
                 if flip {
                     (dport, sport, true)
