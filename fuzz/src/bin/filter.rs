@@ -203,6 +203,13 @@ fn expr(b: &mut Bytes, depth: u32, out: &mut String) {
 fn decide(p: &Program, data: &[u8], wirelen: u32, aux: &Ancillary) -> bool {
     let r = p.run_with(data, wirelen, aux);
     assert_eq!(r, p.run_with(data, wirelen, aux), "not deterministic");
+    // The decoded program (`Program::run_with`, fused load+jump steps)
+    // against the reference interpreter on the raw instructions.
+    assert_eq!(
+        r,
+        pcapx_filter::run_with(p.insns(), data, wirelen, aux),
+        "decoded program and reference interpreter disagree"
+    );
     if *aux == Ancillary::default() {
         assert_eq!(r, p.run(data, wirelen));
         assert_eq!(r != 0, p.matches(data, wirelen));
