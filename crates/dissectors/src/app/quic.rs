@@ -139,14 +139,15 @@ pub(crate) fn initial_keys(version: u32, dcid: &[u8], server: bool) -> Option<Ke
 /// Remove the header protection of the Initial packet `p` (its long header
 /// has the packet number at `pn_offset`; the packet ends at `p.len()`) and
 /// decrypt its payload with `keys`, appended to `out`. Returns the packet
-/// number, or `None` (and `out` unchanged) when it does not decrypt.
+/// number and whether the payload decrypted (`out` is unchanged when it did
+/// not), or `None` when the packet is too short for header protection.
 pub(crate) fn decrypt_initial(
     p: &[u8],
     pn_offset: usize,
     keys: &Keys,
     out: &mut Vec<u8>,
     limit: usize,
-) -> Option<u64> {
+) -> Option<(u64, bool)> {
     let first = *p.first()?;
     let sample: [u8; 16] = p.get(pn_offset + 4..pn_offset + 20)?.try_into().ok()?;
     let mask = hp_mask(&keys.hp, &sample);
@@ -154,9 +155,6 @@ pub(crate) fn decrypt_initial(
     let pn_len = usize::from(first & 3) + 1;
     let header_end = pn_offset + pn_len;
     let ct = p.get(header_end..)?;
-    if ct.len() < 16 {
-        return None;
-    }
     // The unprotected header is the AEAD's associated data.
     let mut aad = [0u8; 1536];
     let aad = aad.get_mut(..header_end)?;
@@ -171,10 +169,13 @@ pub(crate) fn decrypt_initial(
     for (i, byte) in pn.to_be_bytes().iter().enumerate() {
         nonce[4 + i] ^= byte;
     }
+    if ct.len() < 16 {
+        return Some((pn, false));
+    }
     let (body, tag) = ct.split_at(ct.len() - 16);
     let start = out.len();
     if start + body.len() > limit {
-        return None;
+        return Some((pn, false));
     }
     out.extend_from_slice(body);
     let cipher = Aes128Gcm::new((&keys.key).into());
@@ -188,9 +189,25 @@ pub(crate) fn decrypt_initial(
         .is_ok();
     if !ok {
         out.truncate(start);
-        return None;
     }
-    Some(pn)
+    Some((pn, ok))
+}
+
+/// The DCID tshark compares when it checks a coalesced packet
+/// (`check_dcid_on_coalesced_packet`): a long header's own; a short
+/// header's first `short_len` bytes, the connection's CID length. `None`
+/// when that length is unknown (no connection): any short header passes.
+pub(crate) fn coalesced_dcid(p: &[u8], short_len: Option<usize>) -> Option<&[u8]> {
+    let first = *p.first()?;
+    if first & 0x80 != 0 {
+        let n = usize::from(*p.get(5)?);
+        if n == 0 || n > 20 {
+            return Some(&[]);
+        }
+        return Some(p.get(6..6 + n).unwrap_or(&p[p.len().min(6)..]));
+    }
+    let n = short_len?;
+    Some(p.get(1..1 + n).unwrap_or(&p[p.len().min(1)..]))
 }
 
 /// The header-protection mask: AES-128-ECB of the sample, first 5 bytes.
@@ -421,6 +438,8 @@ pub(crate) struct StateView<'a> {
     pub keys: Option<(&'a [u8], bool)>,
     /// The length of a short header's DCID, when the connection is known.
     pub short_dcid: Option<usize>,
+    /// Where the datagram's QUIC packets end (coalesced padding after).
+    pub end: usize,
     /// The CRYPTO stream's handshake messages completed by this datagram.
     pub crypto: &'a [u8],
 }
@@ -526,11 +545,20 @@ impl Quic {
             return;
         };
         let start = b.plain.len();
-        let Some(pn) = decrypt_initial(p, h.pn_offset, &keys, &mut b.plain, MAX_CRYPTO * 2) else {
+        let Some((pn, ok)) = decrypt_initial(p, h.pn_offset, &keys, &mut b.plain, MAX_CRYPTO * 2)
+        else {
             cx.anomaly(ids.decrypt_failed);
             return;
         };
-        cx.add(ids.f.packet_number, Value::U64(pn));
+        // With the connection's keys tshark shows the packet number once
+        // header protection is removed, whether the payload decrypts or not.
+        if ok || st.is_some_and(|s| s.keys.is_some()) {
+            cx.add(ids.f.packet_number, Value::U64(pn));
+        }
+        if !ok {
+            cx.anomaly(ids.decrypt_failed);
+            return;
+        }
         if st.is_some() {
             // The state assembled the CRYPTO stream.
             b.plain.truncate(start);
@@ -625,9 +653,19 @@ impl Dissector for Quic {
             let b = &mut *b;
             b.plain.clear();
             b.frames.clear();
+            let end = state.map_or(data.len(), |s| s.end.min(data.len()));
+            let mut first_dcid: &[u8] = &[];
             let mut off = 0;
-            while let Some(&first) = data.get(off) {
+            while let Some(&first) = data[..end].get(off) {
                 let p = &data[off..];
+                if off == 0 {
+                    first_dcid = coalesced_dcid(p, None).unwrap_or(&[]);
+                } else if state.is_none()
+                    && coalesced_dcid(p, None).is_some_and(|x| x != first_dcid)
+                {
+                    // Without state only long headers are checked.
+                    break;
+                }
                 if first & 0x80 == 0 {
                     // Short header: the rest of the datagram.
                     cx.add(ids.f.header_form, Value::U64(0));

@@ -29,7 +29,8 @@
 //!
 //! The state writes, per datagram it claims, a small record for the
 //! dissector ([`view`] reads it): flags, the original DCID, the short
-//! header's DCID length, then the handshake messages completed here.
+//! header's DCID length, where its packets end, then the handshake
+//! messages completed here.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -37,7 +38,8 @@ use pcapx_core::{DatagramCx, DatagramState};
 
 use super::be24;
 use super::quic::{
-    StateView, crypto_frames, decrypt_initial, initial_keys, looks_like_quic, parse_long,
+    StateView, coalesced_dcid, crypto_frames, decrypt_initial, initial_keys, looks_like_quic,
+    parse_long,
 };
 
 /// Connections followed at once.
@@ -48,8 +50,9 @@ pub const MAX_CRYPTO: usize = 32 * 1024;
 pub const MAX_RANGES: usize = 64;
 
 const CID_MAX: usize = 20;
-/// flags, original DCID length, original DCID, short DCID length.
-const HEAD: usize = 3 + CID_MAX;
+/// flags, original DCID length, original DCID, short DCID length, where
+/// the datagram's QUIC packets end (u32, big-endian).
+const HEAD: usize = 3 + CID_MAX + 4;
 const F_CONN: u8 = 1;
 const F_SERVER: u8 = 2;
 const F_SHORT: u8 = 4;
@@ -258,6 +261,12 @@ pub(crate) fn view(b: &[u8]) -> Option<StateView<'_>> {
     Some(StateView {
         keys: (flags & F_CONN != 0).then(|| (&head[2..2 + n], flags & F_SERVER != 0)),
         short_dcid: (flags & F_SHORT != 0).then_some(usize::from(head[2 + CID_MAX])),
+        end: u32::from_be_bytes([
+            head[HEAD - 4],
+            head[HEAD - 3],
+            head[HEAD - 2],
+            head[HEAD - 1],
+        ]) as usize,
         crypto: &b[HEAD..],
     })
 }
@@ -516,7 +525,7 @@ impl QuicState {
             return;
         };
         self.plain.clear();
-        if decrypt_initial(p, pn_offset, &keys, &mut self.plain, 64 * 1024).is_none() {
+        if !decrypt_initial(p, pn_offset, &keys, &mut self.plain, 64 * 1024).is_some_and(|d| d.1) {
             return;
         }
         let Some(c) = self.conns.get_mut(&id) else {
@@ -545,21 +554,42 @@ impl DatagramState for QuicState {
         let head = out.len();
         out.resize(head + HEAD, 0);
         let mut conn: Option<(u64, bool)> = None;
+        let mut first_dcid: &[u8] = &[];
         let mut off = 0;
         while let Some(&first) = d.get(off) {
             let p = &d[off..];
+            if off > 0 {
+                // tshark's check of a coalesced packet: its DCID must be
+                // the first packet's (else the rest is padding).
+                let short_len = conn.and_then(|(id, from_server)| {
+                    let c = self.conns.get(&id)?;
+                    Some(usize::from(if from_server {
+                        c.client_cid.len
+                    } else {
+                        c.server_cid.len
+                    }))
+                });
+                if coalesced_dcid(p, short_len).is_some_and(|x| x != first_dcid) {
+                    break;
+                }
+            }
             if first & 0x80 == 0 {
                 if let Some((id, from_server, n)) = self.find_short(cx, &p[1..]) {
                     out[head] |= F_SHORT;
                     out[head + 2 + CID_MAX] = u8::try_from(n).unwrap_or(0);
                     conn.get_or_insert((id, from_server));
                 }
+                off = d.len();
                 break;
             }
             if first & 0x40 == 0 && off > 0 {
                 break;
             }
+            if off == 0 {
+                first_dcid = coalesced_dcid(p, None).unwrap_or(&[]);
+            }
             let Some(h) = parse_long(p) else {
+                off = d.len();
                 break;
             };
             if h.version == 0 {
@@ -567,6 +597,7 @@ impl DatagramState for QuicState {
                 if let Some(f) = self.find_dcid(cx, Some(h.dcid).filter(|x| !x.is_empty())) {
                     conn.get_or_insert(f);
                 }
+                off = d.len();
                 break;
             }
             let found = self.find_long(cx, h.ty, h.dcid);
@@ -575,6 +606,7 @@ impl DatagramState for QuicState {
                 conn.get_or_insert(f);
             }
             if h.fills_datagram() || h.end > p.len() {
+                off = d.len();
                 break;
             }
             if let (0, Some((id, from_server))) = (h.ty, now) {
@@ -582,6 +614,8 @@ impl DatagramState for QuicState {
             }
             off += h.end.max(1);
         }
+        let end = u32::try_from(off.min(d.len())).unwrap_or(u32::MAX);
+        out[head + HEAD - 4..head + HEAD].copy_from_slice(&end.to_be_bytes());
         if let Some((id, from_server)) = conn
             && let Some(c) = self.conns.get_mut(&id)
         {
