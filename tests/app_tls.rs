@@ -52,7 +52,10 @@ const FIELDS: &[&str] = &[
     "x509af.serialNumber",
     "x509af.algorithm.id",
     "x509af.rdnSequence",
+    "x509af.notBefore",
+    "x509af.notAfter",
     "x509af.utcTime",
+    "x509af.generalizedTime",
     "x509af.extension.id",
     "x509if.rdnSequence",
     "x509if.RDNSequence_item",
@@ -134,6 +137,33 @@ fn norm(v: &str) -> Vec<String> {
         .collect()
 }
 
+/// tshark's absolute time (`Sep  1, 2015 13:33:37.000000000 UTC`, with
+/// `TZ=UTC`) as pcapx writes times: seconds since the epoch, nanoseconds.
+fn abs_time(t: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let w: Vec<&str> = t.split_whitespace().collect();
+    let (Some(mon), Some(day), Some(year), Some(time), Some(&"UTC")) =
+        (w.first(), w.get(1), w.get(2), w.get(3), w.get(4))
+    else {
+        panic!("tshark time {t:?}");
+    };
+    let m = MONTHS.iter().position(|x| x == mon).expect("month") as i64 + 1;
+    let d: i64 = day.trim_end_matches(',').parse().expect("day");
+    let y: i64 = year.parse().expect("year");
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let p: Vec<i64> = hms.split(':').map(|x| x.parse().expect("time")).collect();
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let secs = days * 86_400 + p[0] * 3600 + p[1] * 60 + p[2];
+    format!("{secs}.{frac:0<9}")
+}
+
 fn json_list(v: &serde_json::Value) -> Vec<String> {
     match v {
         serde_json::Value::Array(a) => a
@@ -157,6 +187,8 @@ fn compare(
     quic_reassembled: &mut usize,
 ) -> usize {
     let mut cmd = Command::new("tshark");
+    // Absolute times (`x509af.generalizedTime`) in UTC.
+    cmd.env("TZ", "UTC");
     // pcapx's TCP reassembly places out-of-order segments (and the new
     // bytes of a partly retransmitted one) in the stream, as tshark does
     // with this preference; by default tshark drops those bytes.
@@ -226,6 +258,9 @@ fn compare(
         }
         for (k, name) in FIELDS.iter().enumerate() {
             let mut want = norm(cols.get(k).copied().unwrap_or(""));
+            if *name == "x509af.generalizedTime" {
+                want = want.iter().map(|t| abs_time(t)).collect();
+            }
             if *name == "tls.record.content_type" && !extra(3).is_empty() {
                 // tshark names a TLS 1.3 session's encrypted records'
                 // type `opaque_type` (it knows the session's version); pcapx
@@ -308,6 +343,8 @@ fn app_fields_match_tshark() {
         "tls.handshake.ja3",
         "tls.handshake.ja3s",
         "tls.handshake.extensions_server_name",
+        "x509af.generalizedTime",
+        "x509af.notBefore",
         "http.host",
         "http.response.code",
     ] {

@@ -665,7 +665,10 @@ mod tests {
             "# b\n\nintro\n\n## Jobs\n\nx\n\n### Commands\n\nc\n\n## Live\n\nnew\n\n## Plugin boundary\n\ny\n"
         );
         // A new section is appended; the last one is replaced up to the end.
-        assert_eq!(replace_section("# b\n", "## S\n\nv\n"), "# b\n\n## S\n\nv\n");
+        assert_eq!(
+            replace_section("# b\n", "## S\n\nv\n"),
+            "# b\n\n## S\n\nv\n"
+        );
         assert_eq!(replace_section("", "## S\n\nv"), "## S\n\nv\n");
         assert_eq!(
             replace_section("# b\n\n## S\n\nold\n", "## S\n\nv\n"),
