@@ -103,7 +103,7 @@ impl Dissector for Nbdgm {
     fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
         match self.header(data, cx) {
             // An SMB message: part of this layer (no SMB dissector).
-            Some(len) if data.get(len..len + 4) == Some(SMB1) => Outcome::end(data.len()),
+            Some(len) if data.get(len..).is_some_and(is_smb1) => Outcome::end(data.len()),
             Some(len) => Outcome::end(len.min(data.len())),
             None => {
                 cx.short();
@@ -123,7 +123,7 @@ impl Dissector for Nbdgm {
         let Some(d) = view.bytes(layer).get(start..start.saturating_add(len)) else {
             return false;
         };
-        let Some(smb) = user_data(d).filter(|u| u.starts_with(SMB1)) else {
+        let Some(smb) = user_data(d).filter(|u| is_smb1(u)) else {
             return false;
         };
         out.push_str("NBTDatagram / ");
@@ -132,7 +132,11 @@ impl Dissector for Nbdgm {
     }
 }
 
-const SMB1: &[u8] = b"\xffSMB";
+/// An SMB1 message with its whole 32-byte header (Scapy shows a shorter
+/// one as `Raw`: its header fields fail to parse).
+fn is_smb1(d: &[u8]) -> bool {
+    d.len() >= 32 && d.starts_with(b"\xffSMB")
+}
 
 /// The user data of a direct or broadcast datagram.
 fn user_data(d: &[u8]) -> Option<&[u8]> {
