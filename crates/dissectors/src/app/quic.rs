@@ -3,9 +3,13 @@
 //! ServerHello in their CRYPTO frames.
 //!
 //! Found like tshark finds it: a heuristic on every UDP port for a long
-//! header with a known version; UDP port 443 is bound too, so that
-//! short-header packets there (which only connection state could identify)
-//! are shown as QUIC. Every packet coalesced in the datagram is decoded.
+//! header with a known version, then (with the stateful pass) every later
+//! datagram of a UDP conversation where one was seen. UDP port 443 is bound
+//! too: without the pass its short headers are QUIC; with it, a port-443
+//! datagram of a conversation without a long header is declined (tshark
+//! shows it as UDP). Every packet coalesced in the datagram is decoded
+//! while its DCID is the first packet's (tshark's check; after that,
+//! padding).
 //!
 //! Initial keys come from the client's original Destination Connection ID:
 //! HKDF-Extract with the version's salt, HKDF-Expand-Label `client in` /
@@ -438,6 +442,8 @@ pub(crate) struct StateView<'a> {
     pub keys: Option<(&'a [u8], bool)>,
     /// The length of a short header's DCID, when the connection is known.
     pub short_dcid: Option<usize>,
+    /// The UDP conversation is bound to QUIC (a long header seen on it).
+    pub quic_conversation: bool,
     /// Where the datagram's QUIC packets end (coalesced padding after).
     pub end: usize,
     /// The CRYPTO stream's handshake messages completed by this datagram.
@@ -625,8 +631,12 @@ impl Dissector for Quic {
         Ok(())
     }
 
-    fn accepts(&self, data: &[u8], _cx: &Ctx<'_>) -> bool {
+    fn accepts(&self, data: &[u8], cx: &Ctx<'_>) -> bool {
         looks_like_quic(data)
+            || (data.first().is_some_and(|&f| f & 0xc0 != 0)
+                && matches!(cx.reassembled().datagram, Some((p, b))
+                    if Some(p) == self.proto
+                        && super::quic_state::view(b).is_some_and(|s| s.quic_conversation)))
     }
 
     fn datagram_state(&self) -> Option<Box<dyn pcapx_core::DatagramState>> {
@@ -646,6 +656,11 @@ impl Dissector for Quic {
             .proto
             .and_then(|p| cx.take_datagram_state(p))
             .and_then(super::quic_state::view);
+        if state.is_some_and(|s| !s.quic_conversation) {
+            // Port 443 in a conversation with no long header seen: tshark
+            // leaves it to UDP.
+            return Outcome::not_mine();
+        }
         BUFFERS.with(|cell| {
             let Ok(mut b) = cell.try_borrow_mut() else {
                 return;

@@ -21,6 +21,12 @@
 //! the server's first Initial/Handshake/Retry packet sets the server CID; a
 //! Retry resets the original DCID to the client's next Initial.
 //!
+//! Which datagrams are QUIC is tshark's choice too: a long header of a
+//! known version binds its UDP conversation (5-tuple) to QUIC, and later
+//! datagrams of the conversation are QUIC whatever their port; a short
+//! header on port 443 in a conversation not bound is plain UDP (a capture
+//! that starts mid-connection).
+//!
 //! Bounds: [`MAX_CONNECTIONS`] connections (the oldest is forgotten first,
 //! counted); [`MAX_CRYPTO`] CRYPTO bytes held per direction past the
 //! messages already delivered, in at most [`MAX_RANGES`] pieces (more, or a
@@ -56,6 +62,9 @@ const HEAD: usize = 3 + CID_MAX + 4;
 const F_CONN: u8 = 1;
 const F_SERVER: u8 = 2;
 const F_SHORT: u8 = 4;
+/// The datagram's UDP conversation carries QUIC (tshark's conversation
+/// binding: a long header seen on it).
+const F_CONV: u8 = 8;
 
 /// A connection ID.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -234,6 +243,8 @@ pub struct QuicStats {
     pub evicted: u64,
     /// Directions whose CRYPTO stream exceeded the bounds.
     pub crypto_dropped: u64,
+    /// Times the set of QUIC conversations was full and forgotten.
+    pub bindings_forgotten: u64,
 }
 
 /// The QUIC connections of one file (see the module documentation).
@@ -247,6 +258,8 @@ pub struct QuicState {
     client: HashMap<Cid, u64>,
     server: HashMap<Cid, u64>,
     conv: HashMap<ConvKey, u64>,
+    /// UDP conversations bound to QUIC.
+    bound: HashMap<ConvKey, ()>,
     /// Bit n: a CID of length n is known (tshark's `quic_cid_lengths`).
     lengths: u32,
     stats: QuicStats,
@@ -261,6 +274,7 @@ pub(crate) fn view(b: &[u8]) -> Option<StateView<'_>> {
     Some(StateView {
         keys: (flags & F_CONN != 0).then(|| (&head[2..2 + n], flags & F_SERVER != 0)),
         short_dcid: (flags & F_SHORT != 0).then_some(usize::from(head[2 + CID_MAX])),
+        quic_conversation: flags & F_CONV != 0,
         end: u32::from_be_bytes([
             head[HEAD - 4],
             head[HEAD - 3],
@@ -542,14 +556,27 @@ impl QuicState {
 
 impl DatagramState for QuicState {
     fn datagram(&mut self, cx: &DatagramCx, d: &[u8], out: &mut Vec<u8>) -> bool {
-        let Some(&first) = d.first() else {
+        if d.is_empty() {
             return false;
-        };
-        // The datagrams the dissector gets: a long header of a known
-        // version anywhere, anything with a fixed bit on port 443.
+        }
+        // The datagrams the dissector may get: a long header of a known
+        // version anywhere, anything on port 443 or in a conversation bound
+        // to QUIC.
         let port443 = cx.sport == 443 || cx.dport == 443;
-        if !(looks_like_quic(d) || (port443 && first & 0xc0 != 0)) {
+        let key = conv_key(cx);
+        let long = looks_like_quic(d);
+        let bound = self.bound.contains_key(&key);
+        if !(long || port443 || bound) {
             return false;
+        }
+        if long && !bound {
+            // tshark binds the conversation to QUIC at its first long
+            // header: later datagrams (short headers) are QUIC.
+            if self.bound.len() >= 4 * MAX_CONNECTIONS {
+                self.bound.clear();
+                self.stats.bindings_forgotten += 1;
+            }
+            self.bound.insert(key, ());
         }
         let head = out.len();
         out.resize(head + HEAD, 0);
@@ -614,6 +641,9 @@ impl DatagramState for QuicState {
             }
             off += h.end.max(1);
         }
+        if long || bound {
+            out[head] |= F_CONV;
+        }
         let end = u32::try_from(off.min(d.len())).unwrap_or(u32::MAX);
         out[head + HEAD - 4..head + HEAD].copy_from_slice(&end.to_be_bytes());
         if let Some((id, from_server)) = conn
@@ -637,10 +667,10 @@ impl DatagramState for QuicState {
 
     fn report(&self) -> Option<String> {
         let s = &self.stats;
-        (s.evicted + s.crypto_dropped > 0).then(|| {
+        (s.evicted + s.crypto_dropped + s.bindings_forgotten > 0).then(|| {
             format!(
-                "QUIC connection state forgot {} of {} connection(s) over its bound of {MAX_CONNECTIONS} and gave up {} CRYPTO stream(s) over {MAX_CRYPTO} bytes",
-                s.evicted, s.connections, s.crypto_dropped
+                "QUIC connection state forgot {} of {} connection(s) over its bound of {MAX_CONNECTIONS}, gave up {} CRYPTO stream(s) over {MAX_CRYPTO} bytes, and forgot its QUIC conversations {} time(s)",
+                s.evicted, s.connections, s.crypto_dropped, s.bindings_forgotten
             )
         })
     }
