@@ -185,6 +185,7 @@ fn compare(
     stats: &mut BTreeMap<&'static str, (usize, usize)>,
     report: &mut String,
     quic_reassembled: &mut usize,
+    tls_reassembled: &mut usize,
 ) -> usize {
     let mut cmd = Command::new("tshark");
     // Absolute times (`x509af.generalizedTime`) in UTC.
@@ -222,6 +223,8 @@ fn compare(
         "quic.crypto.fragment.count",
         "-e",
         "udp.srcport",
+        "-e",
+        "tls.handshake.fragment.count",
     ]);
     let o = cmd.output().expect("run tshark");
     assert!(
@@ -255,6 +258,9 @@ fn compare(
         let extra = |k: usize| cols.get(FIELDS.len() + k).copied().unwrap_or("");
         if !extra(5).is_empty() {
             *quic_reassembled += 1;
+        }
+        if !extra(7).is_empty() && extra(6).is_empty() {
+            *tls_reassembled += 1;
         }
         for (k, name) in FIELDS.iter().enumerate() {
             let mut want = norm(cols.get(k).copied().unwrap_or(""));
@@ -318,9 +324,17 @@ fn app_fields_match_tshark() {
     let mut report = String::new();
     let mut packets = 0;
     let mut quic_reassembled = 0;
+    let mut tls_reassembled = 0;
     for f in &files {
-        packets += compare(f, &mut stats, &mut report, &mut quic_reassembled);
+        packets += compare(
+            f,
+            &mut stats,
+            &mut report,
+            &mut quic_reassembled,
+            &mut tls_reassembled,
+        );
     }
+    println!("{tls_reassembled} TCP packets complete a TLS handshake message split across records");
     println!(
         "{quic_reassembled} QUIC packets complete a handshake message from several CRYPTO fragments"
     );
