@@ -250,7 +250,7 @@ pcapx_core::field_table! {
         scid = ("quic.scid", "Source Connection ID", Bytes, ""),
         token_length = ("quic.token_length", "Token Length", U64, ""),
         length = ("quic.length", "Length", U64, "Length field of a long header (packet number and payload)"),
-        packet_number = ("quic.packet_number", "Packet Number", U64, "Of decrypted Initial packets"),
+        packet_number = ("quic.packet_number", "Packet Number", U64, "Of Initial packets (header protection removed)"),
         packet_length = ("quic.packet_length", "Packet Length", U32, "Length of each QUIC packet in the datagram"),
     }
 }
