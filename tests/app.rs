@@ -1,8 +1,8 @@
 //! Application-layer dissectors against the oracles, field by field and
 //! packet by packet: DHCP/BOOTP, DHCPv6, NBNS, NBDGM and SSH (banner, KEXINIT)
 //! fields equal tshark's (every
-//! occurrence), summary lines equal Scapy's (NBDGM excepted: Scapy decodes
-//! the SMB inside, pcapx has no SMB dissector), and `count --hierarchy` counts
+//! occurrence), summary lines equal Scapy's (NBDGM with the SMB browser
+//! announcements Scapy decodes inside), and `count --hierarchy` counts
 //! the new layers as `tshark -z io,phs` does. Captures: the corpus's DHCP
 //! files and the public ones in `fixtures/app/` (sources in its README).
 
@@ -336,8 +336,8 @@ for i, f in enumerate(sys.argv[1:]):
         print("%d\t%s" % (i, p.summary()))
 "#;
 
-/// Summary lines of packets where Scapy or pcapx names BOOTP, DHCP, DHCPv6 or NBNS
-/// equal Scapy's.
+/// Summary lines of packets where Scapy or pcapx names BOOTP, DHCP, DHCPv6,
+/// NBNS or NBTDatagram equal Scapy's.
 #[test]
 fn app_summaries_match_scapy() {
     let test = "app_summaries_match_scapy";
@@ -347,7 +347,11 @@ fn app_summaries_match_scapy() {
     let eng = engine();
     let mut f = eng.new_fields(Wanted::All);
     let (mut same, mut report) = (0usize, String::new());
-    let paths = captures(test);
+    let mut nbdgm = 0usize;
+    let mut paths = captures(test);
+    if let Some(c) = common::corpus(test) {
+        paths.push(c.join("zeek/tunnels/Teredo.pcap"));
+    }
     let out = Command::new("python3")
         .args(["-c", SCAPY])
         .args(&paths)
@@ -362,12 +366,18 @@ fn app_summaries_match_scapy() {
         for (p, want) in pkts.iter().zip(lines) {
             eng.dissect(&meta(p), &p.data, &mut f);
             let got = eng.summary_line(&f, &p.data, false);
-            let ours = |s: &str| s.contains("BOOTP") || s.contains("DHCP") || s.contains("NBNS");
+            let ours = |s: &str| {
+                s.contains("BOOTP")
+                    || s.contains("DHCP")
+                    || s.contains("NBNS")
+                    || s.contains("NBTDatagram")
+            };
             if !ours(want) && !ours(&got) {
                 continue;
             }
             if got == want {
                 same += 1;
+                nbdgm += usize::from(want.contains("NBTDatagram"));
             } else {
                 report.push_str(&format!(
                     "{} #{}:\n  pcapx {got}\n  scapy {want}\n",
@@ -377,7 +387,7 @@ fn app_summaries_match_scapy() {
             }
         }
     }
-    println!("{same} DHCP/DHCPv6/NBNS summary lines identical");
+    println!("{same} DHCP/DHCPv6/NBNS/NBTDatagram summary lines identical ({nbdgm} NBTDatagram)");
     let min = if std::env::var_os("PCAPX_CORPUS").is_some() {
         80
     } else {
@@ -385,6 +395,9 @@ fn app_summaries_match_scapy() {
     };
     assert!(same >= min, "too few lines compared: {same}");
     assert!(report.is_empty(), "differs from Scapy:\n{report}");
+    if std::env::var_os("PCAPX_CORPUS").is_some() {
+        assert!(nbdgm >= 19, "too few NBTDatagram lines compared: {nbdgm}");
+    }
 }
 
 /// `count --hierarchy`'s dhcp, dhcpv6, nbns and nbdgm lines equal `tshark -z

@@ -2,10 +2,10 @@
 //! on every packet of the real captures in `fixtures/app/` and the corpus's
 //! TLS/HTTP/QUIC captures; JA4 against FoxIO's published values.
 //!
-//! QUIC without connection state (counted, not compared): the server's
-//! packets and the client's Initials sent to a new DCID (their Initial keys
-//! come from the first DCID), a ClientHello whose CRYPTO frames span
-//! datagrams, and a short header's DCID.
+//! QUIC with connection state, as tshark: the server's Initials and the
+//! client's Initials to a new DCID decrypted with the keys of the first
+//! DCID, a ClientHello whose CRYPTO frames span datagrams decoded at the
+//! datagram that completes it, short headers' DCIDs.
 //!
 //! TCP: pcapx desegments TLS records and HTTP messages and shows them at
 //! the segment that completes them, as tshark does. tshark runs with
@@ -52,7 +52,10 @@ const FIELDS: &[&str] = &[
     "x509af.serialNumber",
     "x509af.algorithm.id",
     "x509af.rdnSequence",
+    "x509af.notBefore",
+    "x509af.notAfter",
     "x509af.utcTime",
+    "x509af.generalizedTime",
     "x509af.extension.id",
     "x509if.rdnSequence",
     "x509if.RDNSequence_item",
@@ -134,6 +137,33 @@ fn norm(v: &str) -> Vec<String> {
         .collect()
 }
 
+/// tshark's absolute time (`Sep  1, 2015 13:33:37.000000000 UTC`, with
+/// `TZ=UTC`) as pcapx writes times: seconds since the epoch, nanoseconds.
+fn abs_time(t: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let w: Vec<&str> = t.split_whitespace().collect();
+    let (Some(mon), Some(day), Some(year), Some(time), Some(&"UTC")) =
+        (w.first(), w.get(1), w.get(2), w.get(3), w.get(4))
+    else {
+        panic!("tshark time {t:?}");
+    };
+    let m = MONTHS.iter().position(|x| x == mon).expect("month") as i64 + 1;
+    let d: i64 = day.trim_end_matches(',').parse().expect("day");
+    let y: i64 = year.parse().expect("year");
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let p: Vec<i64> = hms.split(':').map(|x| x.parse().expect("time")).collect();
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let secs = days * 86_400 + p[0] * 3600 + p[1] * 60 + p[2];
+    format!("{secs}.{frac:0<9}")
+}
+
 fn json_list(v: &serde_json::Value) -> Vec<String> {
     match v {
         serde_json::Value::Array(a) => a
@@ -154,8 +184,12 @@ fn compare(
     path: &Path,
     stats: &mut BTreeMap<&'static str, (usize, usize)>,
     report: &mut String,
+    quic_reassembled: &mut usize,
+    tls_reassembled: &mut usize,
 ) -> usize {
     let mut cmd = Command::new("tshark");
+    // Absolute times (`x509af.generalizedTime`) in UTC.
+    cmd.env("TZ", "UTC");
     // pcapx's TCP reassembly places out-of-order segments (and the new
     // bytes of a partly retransmitted one) in the stream, as tshark does
     // with this preference; by default tshark drops those bytes.
@@ -189,6 +223,8 @@ fn compare(
         "quic.crypto.fragment.count",
         "-e",
         "udp.srcport",
+        "-e",
+        "tls.handshake.fragment.count",
     ]);
     let o = cmd.output().expect("run tshark");
     assert!(
@@ -217,87 +253,20 @@ fn compare(
     let rows: Vec<&str> = theirs.lines().collect();
     assert_eq!(rows.len(), ours.len(), "{}: packet count", path.display());
     let mut opaque = 0;
-    let mut quic_skips: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut client_port: Option<String> = None;
-    let mut first_dcid: Option<String> = None;
     for (i, (row, mine)) in rows.iter().zip(&ours).enumerate() {
         let cols: Vec<&str> = row.split('\t').collect();
         let extra = |k: usize| cols.get(FIELDS.len() + k).copied().unwrap_or("");
-        let quic = !cols
-            .get(
-                FIELDS
-                    .iter()
-                    .position(|f| *f == "quic.header_form")
-                    .unwrap_or(0),
-            )
-            .is_none_or(|c| c.is_empty());
-        let tls_types = norm(
-            cols.get(
-                FIELDS
-                    .iter()
-                    .position(|f| *f == "tls.handshake.type")
-                    .unwrap_or(0),
-            )
-            .copied()
-            .unwrap_or(""),
-        );
-        // QUIC without connection state: a server's Initial (keys from the
-        // client's original DCID) and a ClientHello whose CRYPTO frames span
-        // datagrams are not decrypted/assembled; a short header's DCID
-        // length is unknown.
-        // The server is the side that did not send the capture's first
-        // QUIC packet.
-        // … and the client's later Initials, sent to the server's chosen
-        // connection ID, keep the keys of the first DCID.
-        let dcid = cols
-            .get(FIELDS.iter().position(|f| *f == "quic.dcid").unwrap_or(0))
-            .copied()
-            .unwrap_or("")
-            .split('\u{1}')
-            .next()
-            .unwrap_or("")
-            .to_owned();
-        if quic && first_dcid.is_none() {
-            first_dcid = Some(dcid.clone());
+        if !extra(5).is_empty() {
+            *quic_reassembled += 1;
         }
-        if quic && client_port.is_none() {
-            client_port = Some(extra(6).to_owned());
-        }
-        let server_initial = quic
-            && (tls_types.iter().any(|t| t == "2")
-                || client_port.as_deref() != Some(extra(6))
-                || first_dcid.as_deref() != Some(dcid.as_str()));
-        let crypto_across = quic && !extra(5).is_empty();
-        let short_header = quic
-            && cols
-                .get(
-                    FIELDS
-                        .iter()
-                        .position(|f| *f == "quic.header_form")
-                        .unwrap_or(0),
-                )
-                .is_some_and(|c| c.split('\u{1}').any(|h| h == "0"));
-        if server_initial {
-            *quic_skips
-                .entry("server packet or client packet to a new DCID (Initial keys need the first DCID)")
-                .or_default() += 1;
-        }
-        if crypto_across {
-            *quic_skips.entry("CRYPTO across datagrams").or_default() += 1;
-        }
-        if short_header {
-            *quic_skips.entry("short header (dcid)").or_default() += 1;
+        if !extra(7).is_empty() && extra(6).is_empty() {
+            *tls_reassembled += 1;
         }
         for (k, name) in FIELDS.iter().enumerate() {
-            if (server_initial || crypto_across)
-                && (name.starts_with("tls.") || *name == "quic.packet_number")
-            {
-                continue;
-            }
-            if short_header && *name == "quic.dcid" {
-                continue;
-            }
             let mut want = norm(cols.get(k).copied().unwrap_or(""));
+            if *name == "x509af.generalizedTime" {
+                want = want.iter().map(|t| abs_time(t)).collect();
+            }
             if *name == "tls.record.content_type" && !extra(3).is_empty() {
                 // tshark names a TLS 1.3 session's encrypted records'
                 // type `opaque_type` (it knows the session's version); pcapx
@@ -333,9 +302,6 @@ fn compare(
             }
         }
     }
-    for (why, n) in &quic_skips {
-        println!("{}: {n} QUIC packets: {why} not compared", path.display());
-    }
     if opaque > 0 {
         println!(
             "{}: {opaque} packets with TLS 1.3 opaque_type records",
@@ -357,9 +323,21 @@ fn app_fields_match_tshark() {
     let mut stats = BTreeMap::new();
     let mut report = String::new();
     let mut packets = 0;
+    let mut quic_reassembled = 0;
+    let mut tls_reassembled = 0;
     for f in &files {
-        packets += compare(f, &mut stats, &mut report);
+        packets += compare(
+            f,
+            &mut stats,
+            &mut report,
+            &mut quic_reassembled,
+            &mut tls_reassembled,
+        );
     }
+    println!("{tls_reassembled} TCP packets complete a TLS handshake message split across records");
+    println!(
+        "{quic_reassembled} QUIC packets complete a handshake message from several CRYPTO fragments"
+    );
     println!(
         "{} files, {packets} packets, every one compared",
         files.len()
@@ -369,12 +347,18 @@ fn app_fields_match_tshark() {
     }
     print!("{report}");
     assert!(report.is_empty(), "values differ from tshark (see above)");
+    assert!(
+        quic_reassembled >= 2,
+        "no reassembled CRYPTO stream compared"
+    );
     for must in [
         "quic.dcid",
         "quic.packet_number",
         "tls.handshake.ja3",
         "tls.handshake.ja3s",
         "tls.handshake.extensions_server_name",
+        "x509af.generalizedTime",
+        "x509af.notBefore",
         "http.host",
         "http.response.code",
     ] {

@@ -75,7 +75,8 @@ pub struct Input {
     #[arg(long)]
     pub no_defrag: bool,
     /// Do not reassemble TCP segments into application PDUs (by default a
-    /// message spanning segments decodes at the segment that completes it)
+    /// message spanning segments decodes at the segment that completes it),
+    /// nor track QUIC connections (server Initials, CRYPTO across datagrams)
     #[arg(long)]
     pub no_desegment: bool,
 }
@@ -305,7 +306,8 @@ pub struct StatsArgs {
     /// Do not reassemble fragmented IP datagrams
     #[arg(long)]
     pub no_defrag: bool,
-    /// Do not reassemble TCP segments into application PDUs
+    /// Do not reassemble TCP segments into application PDUs, nor track QUIC
+    /// connections
     #[arg(long)]
     pub no_desegment: bool,
     /// Group key field(s), comma-separated

@@ -6,7 +6,7 @@
 
 use crate::engine::PacketMeta;
 use crate::fields::{Cut, FieldMask, Fields, LayerRecord, Limit};
-use crate::reassembled::{IpDefrag, PduCx, PduLen, Reassembled, Source, TcpDeseg};
+use crate::reassembled::{DatagramState, IpDefrag, PduCx, PduLen, Reassembled, Source, TcpDeseg};
 use crate::registry::{
     AnomalyDef, AnomalyId, FieldDef, FieldId, ProtoId, ProtocolDef, Registry, RegistryError,
 };
@@ -127,6 +127,14 @@ pub trait Dissector: Send + Sync {
     /// cheap, never panic, and record nothing. Default: no framing.
     fn pdu_len(&self, _data: &[u8], _cx: &PduCx) -> PduLen {
         PduLen::NotMine
+    }
+
+    /// For a protocol carried in UDP datagrams that needs per-file state
+    /// (QUIC connections): a fresh state for the stateful pass, which feeds
+    /// it every UDP datagram in file order (see
+    /// [`crate::reassembled::DatagramState`]). Default: stateless.
+    fn datagram_state(&self) -> Option<Box<dyn DatagramState>> {
+        None
     }
 }
 
@@ -304,6 +312,7 @@ pub struct Ctx<'a> {
     pub(crate) side: &'a Reassembled<'a>,
     pub(crate) ip_taken: bool,
     pub(crate) tcp_taken: bool,
+    pub(crate) datagram_taken: bool,
     /// The buffer this layer's bytes come from.
     pub(crate) source: Source,
     /// Set by [`Ctx::continue_in`]: the next layer's bytes.
@@ -449,6 +458,22 @@ impl<'a> Ctx<'a> {
         }
         self.tcp_taken = true;
         self.side.tcp
+    }
+
+    /// What `proto`'s [`DatagramState`] wrote for this datagram in the
+    /// stateful pass, once: the first unquoted layer of `proto` takes it.
+    /// `None` without a stateful pass (or when the state wrote nothing).
+    pub fn take_datagram_state(&mut self, proto: ProtoId) -> Option<&'a [u8]> {
+        if self.datagram_taken || self.quoted {
+            return None;
+        }
+        match self.side.datagram {
+            Some((p, b)) if p == proto => {
+                self.datagram_taken = true;
+                Some(b)
+            }
+            _ => None,
+        }
     }
 
     /// The next layer's bytes are the reassembled buffer `source` (whole),

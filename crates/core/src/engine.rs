@@ -586,6 +586,17 @@ impl Engine {
             .map(Framer)
     }
 
+    /// A fresh [`crate::reassembled::DatagramState`] of every dissector
+    /// that keeps state across UDP datagrams, with its protocol, in
+    /// registration order (for the stateful pass).
+    pub fn datagram_states(&self) -> Vec<(ProtoId, Box<dyn crate::reassembled::DatagramState>)> {
+        self.dissectors
+            .iter()
+            .zip(&self.protos)
+            .filter_map(|(d, &p)| d.datagram_state().map(|s| (p, s)))
+            .collect()
+    }
+
     /// [`Dissector::pdu_len`] of a framer found by [`Engine::stream_framer`].
     pub fn pdu_len(&self, f: Framer, data: &[u8], cx: &PduCx) -> PduLen {
         match self.dissectors.get(f.0) {
@@ -768,6 +779,7 @@ impl Engine {
             side,
             ip_taken: false,
             tcp_taken: false,
+            datagram_taken: false,
             source: Source::Frame,
             switch_to: None,
             ports: None,

@@ -29,7 +29,9 @@ pub use dissector::{Ctx, Dissector, Next, Outcome, Registrar};
 pub use engine::{BuildError, Engine, EngineBuilder, Framer, PacketMeta};
 pub use fields::{AnomalyTally, Cut, Entry, FieldMask, Fields, LayerRecord, Limit, Wanted};
 pub use keys::{EtherType, IpProto, LinkType, Port};
-pub use reassembled::{IpDefrag, PduCx, PduLen, Reassembled, Source, TcpDeseg};
+pub use reassembled::{
+    DatagramCx, DatagramState, IpDefrag, PduCx, PduLen, Reassembled, Source, TcpDeseg,
+};
 pub use registry::{
     AnomalyDef, AnomalyId, Column, FieldDef, FieldId, ProtoId, ProtocolDef, Registry, RegistryError,
 };

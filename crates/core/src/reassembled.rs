@@ -58,6 +58,10 @@ pub enum TcpDeseg<'a> {
 pub struct Reassembled<'a> {
     pub ip: IpDefrag<'a>,
     pub tcp: TcpDeseg<'a>,
+    /// What a dissector's [`DatagramState`] wrote for this UDP datagram in
+    /// the stateful pass: the protocol it belongs to and its bytes (taken
+    /// with [`crate::Ctx::take_datagram_state`]).
+    pub datagram: Option<(crate::ProtoId, &'a [u8])>,
 }
 
 impl<'a> Reassembled<'a> {
@@ -101,5 +105,47 @@ pub struct PduCx {
 impl PduCx {
     pub fn new(src_port: u16, dst_port: u16) -> PduCx {
         PduCx { src_port, dst_port }
+    }
+}
+
+/// A UDP datagram's endpoints, as the stateful pass gives them to a
+/// [`DatagramState`]. Addresses are 16 bytes (IPv4 in the first four).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct DatagramCx {
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    pub sport: u16,
+    pub dport: u16,
+}
+
+impl DatagramCx {
+    pub fn new(src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16) -> DatagramCx {
+        DatagramCx {
+            src,
+            dst,
+            sport,
+            dport,
+        }
+    }
+}
+
+/// Per-file state a datagram protocol keeps across packets (QUIC: its
+/// connections, their connection IDs and CRYPTO streams), made by
+/// [`crate::Dissector::datagram_state`] and run by the stateful pass on
+/// every UDP datagram in file order (one thread, so the result is the same
+/// for any thread count). What it writes for a datagram reaches the
+/// dissector's `dissect` through [`crate::Ctx::take_datagram_state`].
+pub trait DatagramState: Send {
+    /// One UDP datagram (`payload` the UDP payload as captured), in file
+    /// order. Append this datagram's side input to `out` and return `true`,
+    /// or return `false` (whatever was appended is discarded). Must be
+    /// bounded in memory, never panic, and be cheap for datagrams that are
+    /// not the protocol's.
+    fn datagram(&mut self, cx: &DatagramCx, payload: &[u8], out: &mut Vec<u8>) -> bool;
+
+    /// A warning for the end of the input (state given up on bounds), if any.
+    fn report(&self) -> Option<String> {
+        None
     }
 }

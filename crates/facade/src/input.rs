@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use pcapx_capture::{Batch, Capture, Record};
 use pcapx_core::{
-    Engine, FieldId, Fields, IpDefrag, PacketMeta, Reassembled, TcpDeseg, Value, Wanted,
+    DatagramCx, DatagramState, Engine, FieldId, Fields, IpDefrag, PacketMeta, ProtoId, Reassembled,
+    TcpDeseg, Value, Wanted,
 };
 use pcapx_flow::CommunityId;
 use pcapx_flow::defrag::{DefragConfig, Defragmenter, Verdict};
@@ -326,6 +327,9 @@ pub enum SideTcp {
 pub struct SideRec {
     pub ip: SideIp,
     pub tcp: SideTcp,
+    /// What a dissector's datagram state wrote: its protocol and
+    /// `arena[at..at + len]`.
+    pub datagram: Option<(ProtoId, u32, u32)>,
 }
 
 impl SideRec {
@@ -353,7 +357,11 @@ impl SideRec {
                 }
             }
         };
-        Reassembled { ip, tcp }
+        let datagram = self.datagram.and_then(|(p, at, len)| {
+            let (at, len) = (at as usize, len as usize);
+            arena.get(at..at + len).map(|b| (p, b))
+        });
+        Reassembled { ip, tcp, datagram }
     }
 }
 
@@ -377,6 +385,9 @@ pub struct StreamPass<'e> {
     scratch: String,
     defrag: Option<Defragmenter>,
     deseg: Option<(&'e Engine, Desegmenter)>,
+    /// The dissectors' per-file datagram states (QUIC connections), run
+    /// with desegmentation.
+    datagram: Vec<(ProtoId, Box<dyn DatagramState>)>,
 }
 
 impl<'e> StreamPass<'e> {
@@ -400,6 +411,7 @@ impl<'e> StreamPass<'e> {
             scratch: String::with_capacity(pcapx_flow::community_id::LEN),
             defrag: defrag.then(|| Defragmenter::new(DefragConfig::default())),
             deseg: deseg.map(|e| (e, Desegmenter::new(e, DesegConfig::default()))),
+            datagram: deseg.map(Engine::datagram_states).unwrap_or_default(),
         })
     }
 
@@ -483,6 +495,9 @@ impl<'e> StreamPass<'e> {
                 }
             };
         }
+        if !self.datagram.is_empty() {
+            side.datagram = self.datagram_states(&p, rec.data, arena);
+        }
         let Some(ids) = self.ids else {
             return (side, None);
         };
@@ -512,9 +527,42 @@ impl<'e> StreamPass<'e> {
         (side, Some(v))
     }
 
+    /// Run the datagram states on an unfragmented UDP datagram; the first
+    /// that writes something for it gets the packet's side input.
+    fn datagram_states(
+        &mut self,
+        p: &pcapx_flow::packet::PacketInfo,
+        frame: &[u8],
+        arena: &mut Vec<u8>,
+    ) -> Option<(ProtoId, u32, u32)> {
+        let (L4::Udp { sport, dport }, Some(src), Some(dst), None) = (p.l4, p.src, p.dst, p.frag)
+        else {
+            return None;
+        };
+        let payload = frame.get(p.payload.clone())?;
+        let cx = DatagramCx::new(src.bytes, dst.bytes, sport, dport);
+        for (proto, st) in &mut self.datagram {
+            let at = arena.len();
+            if st.datagram(&cx, payload, arena) {
+                let len = arena.len() - at;
+                return match (u32::try_from(at), u32::try_from(len)) {
+                    (Ok(at), Ok(len)) => Some((*proto, at, len)),
+                    _ => None,
+                };
+            }
+            arena.truncate(at);
+        }
+        None
+    }
+
     /// Warn on standard error about datagrams given up on or still
     /// incomplete at the end of the input, and PDUs dropped.
     pub fn report(&self, name: &str) {
+        for (_, st) in &self.datagram {
+            if let Some(w) = st.report() {
+                eprintln!("pcapx: {name}: warning: {w}");
+            }
+        }
         if let Some(d) = &self.defrag {
             let st = d.stats();
             let left = d.pending() as u64;

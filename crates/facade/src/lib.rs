@@ -121,7 +121,8 @@ pub struct ReadOptions {
     pub limit: Option<u64>,
     /// Do not reassemble fragmented IP datagrams.
     pub no_defrag: bool,
-    /// Do not reassemble TCP segments into application PDUs.
+    /// Do not reassemble TCP segments into application PDUs, nor keep
+    /// per-file datagram state (QUIC connections).
     pub no_desegment: bool,
     /// Worker threads (`None`: all cores); results are the same for any count.
     pub threads: Option<usize>,

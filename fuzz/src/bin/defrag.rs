@@ -116,6 +116,7 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
             },
+            datagram: None,
         };
         let caplen = u32::try_from(f.len()).unwrap_or(u32::MAX);
         let meta = PacketMeta {

@@ -17,6 +17,7 @@ use pcapx_core::{Ctx, Dissector, FieldId, Value};
 pub mod fingerprint;
 pub mod http;
 pub mod quic;
+pub mod quic_state;
 pub mod tls;
 pub mod x509;
 

@@ -1,27 +1,33 @@
 //! QUIC v1 (RFC 9000) and v2 (RFC 9369) packet headers over UDP, and the
-//! decryption of client Initial packets (RFC 9001 §5) to reach the
-//! ClientHello in their CRYPTO frames.
+//! decryption of Initial packets (RFC 9001 §5) to reach the ClientHello and
+//! ServerHello in their CRYPTO frames.
 //!
 //! Found like tshark finds it: a heuristic on every UDP port for a long
-//! header with a known version; UDP port 443 is bound too, so that
-//! short-header packets there (which only connection state could identify)
-//! are shown as QUIC. Every packet coalesced in the datagram is decoded.
+//! header with a known version, then (with the stateful pass) every later
+//! datagram of a UDP conversation where one was seen. UDP port 443 is bound
+//! too: without the pass its short headers are QUIC; with it, a port-443
+//! datagram of a conversation without a long header is declined (tshark
+//! shows it as UDP). Every packet coalesced in the datagram is decoded
+//! while its DCID is the first packet's (tshark's check; after that,
+//! padding).
 //!
-//! Initial keys come from the Destination Connection ID of the packet
-//! itself: HKDF-Extract with the version's salt, HKDF-Expand-Label
-//! `client in`, then `quic key`/`quic iv`/`quic hp` (`quicv2 …` for v2);
+//! Initial keys come from the client's original Destination Connection ID:
+//! HKDF-Extract with the version's salt, HKDF-Expand-Label `client in` /
+//! `server in`, then `quic key`/`quic iv`/`quic hp` (`quicv2 …` for v2);
 //! header protection is AES-128-ECB over a 16-byte sample; the payload is
-//! AEAD_AES_128_GCM. CRYPTO frames of every Initial packet in the datagram
-//! are placed at their offsets; the contiguous stream from offset 0 goes to
-//! the TLS handshake decoder (`tls.handshake.*` fields, JA3, JA4 with its
-//! `q` prefix).
+//! AEAD_AES_128_GCM.
 //!
-//! Without per-connection state (not available to a per-packet dissector),
-//! two things tshark shows are not shown here: the server's Initial packets
-//! (their keys come from the client's original DCID, which they do not
-//! carry) and a ClientHello whose CRYPTO frames span several datagrams
-//! (`quic.crypto-continues`). The short header's DCID length is connection
-//! state too, so `quic.dcid` is shown for long headers only.
+//! With the stateful pass (the default; [`super::quic_state`]), the
+//! connection is tracked as tshark tracks it: the state says which keys a
+//! datagram's Initials use (the server's too), which handshake messages of
+//! the reassembled CRYPTO stream the datagram completes (they go to the TLS
+//! handshake decoder: `tls.handshake.*`, JA3/JA3S, JA4 with its `q`
+//! prefix), and how long a short header's DCID is. Without it
+//! (`--no-desegment`, or the engine used alone), each datagram is decoded
+//! by itself: client Initials with the keys of their own DCID, the CRYPTO
+//! frames of the datagram's Initials placed at their offsets and the
+//! contiguous stream from 0 decoded (`quic.crypto-continues` when it has a
+//! gap), no short-header DCID.
 
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
@@ -35,7 +41,9 @@ use sha2::Sha256;
 
 use pcapx_core::dissector::PacketView;
 use pcapx_core::keys::tables;
-use pcapx_core::{AnomalyId, Ctx, Dissector, Outcome, Port, Registrar, RegistryError, Value};
+use pcapx_core::{
+    AnomalyId, Ctx, Dissector, Outcome, Port, ProtoId, Registrar, RegistryError, Value,
+};
 
 use super::be16;
 use super::tls::{self, TlsIds};
@@ -62,7 +70,7 @@ const MAX_CRYPTO: usize = 64 * 1024;
 /// CRYPTO frames remembered per datagram.
 const MAX_FRAMES: usize = 64;
 
-fn salt(version: u32) -> Option<&'static [u8; 20]> {
+pub(crate) fn salt(version: u32) -> Option<&'static [u8; 20]> {
     match version {
         V1 => Some(&SALT_V1),
         V2 => Some(&SALT_V2),
@@ -102,10 +110,17 @@ fn expand_label(hk: &Hkdf<Sha256>, label: &[u8], out: &mut [u8]) -> bool {
 
 /// Client Initial keys for `dcid` (RFC 9001 §5.2, RFC 9369 §3.3.1).
 pub(crate) fn client_initial_keys(version: u32, dcid: &[u8]) -> Option<Keys> {
+    initial_keys(version, dcid, false)
+}
+
+/// Initial keys of the client (`server` false) or the server for the
+/// client's original `dcid` (RFC 9001 §5.2, RFC 9369 §3.3.1).
+pub(crate) fn initial_keys(version: u32, dcid: &[u8], server: bool) -> Option<Keys> {
     let salt = salt(version)?;
     let (_, initial) = Hkdf::<Sha256>::extract(Some(salt), dcid);
     let mut secret = [0u8; 32];
-    if !expand_label(&initial, b"client in", &mut secret) {
+    let label: &[u8] = if server { b"server in" } else { b"client in" };
+    if !expand_label(&initial, label, &mut secret) {
         return None;
     }
     let hk = Hkdf::<Sha256>::from_prk(&secret).ok()?;
@@ -125,6 +140,80 @@ pub(crate) fn client_initial_keys(version: u32, dcid: &[u8]) -> Option<Keys> {
     ok.then_some(k)
 }
 
+/// Remove the header protection of the Initial packet `p` (its long header
+/// has the packet number at `pn_offset`; the packet ends at `p.len()`) and
+/// decrypt its payload with `keys`, appended to `out`. Returns the packet
+/// number and whether the payload decrypted (`out` is unchanged when it did
+/// not), or `None` when the packet is too short for header protection.
+pub(crate) fn decrypt_initial(
+    p: &[u8],
+    pn_offset: usize,
+    keys: &Keys,
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Option<(u64, bool)> {
+    let first = *p.first()?;
+    let sample: [u8; 16] = p.get(pn_offset + 4..pn_offset + 20)?.try_into().ok()?;
+    let mask = hp_mask(&keys.hp, &sample);
+    let first = first ^ (mask[0] & 0x0f);
+    let pn_len = usize::from(first & 3) + 1;
+    let header_end = pn_offset + pn_len;
+    let ct = p.get(header_end..)?;
+    // The unprotected header is the AEAD's associated data.
+    let mut aad = [0u8; 1536];
+    let aad = aad.get_mut(..header_end)?;
+    aad.copy_from_slice(&p[..header_end]);
+    aad[0] = first;
+    let mut pn = 0u64;
+    for i in 0..pn_len {
+        aad[pn_offset + i] ^= mask[1 + i];
+        pn = (pn << 8) | u64::from(aad[pn_offset + i]);
+    }
+    let mut nonce = keys.iv;
+    for (i, byte) in pn.to_be_bytes().iter().enumerate() {
+        nonce[4 + i] ^= byte;
+    }
+    if ct.len() < 16 {
+        return Some((pn, false));
+    }
+    let (body, tag) = ct.split_at(ct.len() - 16);
+    let start = out.len();
+    if start + body.len() > limit {
+        return Some((pn, false));
+    }
+    out.extend_from_slice(body);
+    let cipher = Aes128Gcm::new((&keys.key).into());
+    let ok = cipher
+        .decrypt_in_place_detached(
+            Nonce::from_slice(&nonce),
+            aad,
+            &mut out[start..],
+            Tag::from_slice(tag),
+        )
+        .is_ok();
+    if !ok {
+        out.truncate(start);
+    }
+    Some((pn, ok))
+}
+
+/// The DCID tshark compares when it checks a coalesced packet
+/// (`check_dcid_on_coalesced_packet`): a long header's own; a short
+/// header's first `short_len` bytes, the connection's CID length. `None`
+/// when that length is unknown (no connection): any short header passes.
+pub(crate) fn coalesced_dcid(p: &[u8], short_len: Option<usize>) -> Option<&[u8]> {
+    let first = *p.first()?;
+    if first & 0x80 != 0 {
+        let n = usize::from(*p.get(5)?);
+        if n == 0 || n > 20 {
+            return Some(&[]);
+        }
+        return Some(p.get(6..6 + n).unwrap_or(&p[p.len().min(6)..]));
+    }
+    let n = short_len?;
+    Some(p.get(1..1 + n).unwrap_or(&p[p.len().min(1)..]))
+}
+
 /// The header-protection mask: AES-128-ECB of the sample, first 5 bytes.
 pub(crate) fn hp_mask(hp: &[u8; 16], sample: &[u8; 16]) -> [u8; 5] {
     let c = Aes128::new(hp.into());
@@ -136,7 +225,7 @@ pub(crate) fn hp_mask(hp: &[u8; 16], sample: &[u8; 16]) -> [u8; 5] {
 }
 
 /// A QUIC variable-length integer at `off`: (value, bytes).
-fn varint(b: &[u8], off: usize) -> Option<(u64, usize)> {
+pub(crate) fn varint(b: &[u8], off: usize) -> Option<(u64, usize)> {
     let first = *b.get(off)?;
     let n = 1usize << (first >> 6);
     let bytes = b.get(off..off + n)?;
@@ -156,12 +245,12 @@ pcapx_core::field_table! {
         long_type_v2 = ("quic.long.packet_type_v2", "Packet Type", U8, "Long header type of QUIC v2 (1 Initial, 2 0-RTT, 3 Handshake, 0 Retry)"),
         version = ("quic.version", "Version", U32, "").hex(),
         dcil = ("quic.dcil", "Destination Connection ID Length", U8, ""),
-        dcid = ("quic.dcid", "Destination Connection ID", Bytes, "Long headers only (a short header's DCID length is connection state)"),
+        dcid = ("quic.dcid", "Destination Connection ID", Bytes, "Short headers: only when the connection (and so its CID length) is known"),
         scil = ("quic.scil", "Source Connection ID Length", U8, ""),
         scid = ("quic.scid", "Source Connection ID", Bytes, ""),
         token_length = ("quic.token_length", "Token Length", U64, ""),
         length = ("quic.length", "Length", U64, "Length field of a long header (packet number and payload)"),
-        packet_number = ("quic.packet_number", "Packet Number", U64, "Of decrypted client Initial packets"),
+        packet_number = ("quic.packet_number", "Packet Number", U64, "Of Initial packets (header protection removed)"),
         packet_length = ("quic.packet_length", "Packet Length", U32, "Length of each QUIC packet in the datagram"),
     }
 }
@@ -191,12 +280,17 @@ thread_local! {
 /// The QUIC dissector.
 pub struct Quic {
     ids: Option<Ids>,
+    proto: Option<ProtoId>,
     tls: Arc<OnceLock<TlsIds>>,
 }
 
 impl Quic {
     pub(crate) fn new(tls: Arc<OnceLock<TlsIds>>) -> Quic {
-        Quic { ids: None, tls }
+        Quic {
+            ids: None,
+            proto: None,
+            tls,
+        }
     }
 }
 
@@ -212,176 +306,86 @@ pub(crate) fn looks_like_quic(d: &[u8]) -> bool {
         && d.get(5).is_some_and(|&l| l <= 20)
 }
 
-/// A parsed long header.
-struct Long<'a> {
-    first: u8,
-    version: u32,
-    dcid: &'a [u8],
-    /// Where the packet number starts, and where the packet ends.
-    pn_offset: usize,
-    end: usize,
-    /// The packet type in v1 numbering (0 Initial, 1 0-RTT, 2 Handshake, 3 Retry).
-    ty: u8,
+/// A parsed long header (shared by the dissector and the connection state).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Long<'a> {
+    pub version: u32,
+    pub dcid: &'a [u8],
+    pub scid: &'a [u8],
+    /// The packet type in v1 numbering (0 Initial, 1 0-RTT, 2 Handshake,
+    /// 3 Retry); Version Negotiation has version 0.
+    pub ty: u8,
+    pub token_len: Option<u64>,
+    pub len: Option<u64>,
+    /// Where the packet number starts, and where the packet ends (the
+    /// datagram's end for Version Negotiation and Retry; may exceed the
+    /// captured bytes).
+    pub pn_offset: usize,
+    pub end: usize,
 }
 
-impl Quic {
-    /// One long-header packet at the start of `p`; returns its length.
-    fn long(&self, ids: &Ids, p: &[u8], b: &mut Buffers, cx: &mut Ctx<'_>) -> usize {
-        let first = p[0];
-        cx.add(ids.f.header_form, Value::U64(1));
-        cx.add(ids.f.fixed_bit, Value::U64(u64::from((first >> 6) & 1)));
-        let Some(v) = p.get(1..5) else {
-            cx.short();
-            return p.len();
-        };
-        let version = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
-        let raw_ty = (first >> 4) & 3;
-        // v2 renumbers the types (RFC 9369 §3.2); tshark shows them in
-        // their own field.
-        let ty = if version == V2 {
-            (raw_ty + 3) & 3
-        } else {
-            raw_ty
-        };
-        if version != 0 {
-            if version == V2 {
-                cx.add(ids.f.long_type_v2, Value::U64(u64::from(raw_ty)));
-            } else {
-                cx.add(ids.f.long_type, Value::U64(u64::from(raw_ty)));
-            }
-        }
-        cx.add(ids.f.version, Value::U64(u64::from(version)));
-        let parsed = (|| {
-            let dcil = usize::from(*p.get(5)?);
-            let dcid = p.get(6..6 + dcil)?;
-            let scil = usize::from(*p.get(6 + dcil)?);
-            let scid = p.get(7 + dcil..7 + dcil + scil)?;
-            Some((dcil, dcid, scil, scid, 7 + dcil + scil))
-        })();
-        let Some((dcil, dcid, scil, scid, mut off)) = parsed else {
-            cx.short();
-            return p.len();
-        };
-        cx.add(ids.f.dcil, Value::U64(dcil as u64));
-        if !dcid.is_empty() {
-            cx.add(ids.f.dcid, Value::Bytes(dcid));
-        }
-        cx.add(ids.f.scil, Value::U64(scil as u64));
-        if !scid.is_empty() {
-            cx.add(ids.f.scid, Value::Bytes(scid));
-        }
-        if version == 0 || ty == 3 {
-            // Version Negotiation and Retry fill the datagram.
-            cx.add(ids.f.packet_length, Value::U64(p.len() as u64));
-            return p.len();
-        }
-        if ty == 0 {
-            let Some((tlen, n)) = varint(p, off) else {
-                cx.short();
-                return p.len();
-            };
-            cx.add(ids.f.token_length, Value::U64(tlen));
-            off = off
-                .saturating_add(n)
-                .saturating_add(usize::try_from(tlen).unwrap_or(usize::MAX));
-        }
-        let Some((len, n)) = varint(p, off) else {
-            cx.short();
-            return p.len();
-        };
-        cx.add(ids.f.length, Value::U64(len));
-        let pn_offset = off + n;
-        let end = pn_offset.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
-        cx.add(ids.f.packet_length, Value::U64(end.min(p.len()) as u64));
-        if end > p.len() {
-            cx.short();
-            return p.len();
-        }
-        if ty == 0 {
-            let h = Long {
-                first,
-                version,
-                dcid,
-                pn_offset,
-                end,
-                ty,
-            };
-            self.initial(ids, &p[..end], &h, b, cx);
-        }
-        end
-    }
-
-    /// Remove header protection, decrypt, and collect the CRYPTO frames of
-    /// a client Initial packet.
-    fn initial(&self, ids: &Ids, p: &[u8], h: &Long<'_>, b: &mut Buffers, cx: &mut Ctx<'_>) {
-        debug_assert_eq!(h.ty, 0);
-        let Some(keys) = client_initial_keys(h.version, h.dcid) else {
-            return;
-        };
-        let Some(sample) = p
-            .get(h.pn_offset + 4..h.pn_offset + 20)
-            .and_then(|s| <[u8; 16]>::try_from(s).ok())
-        else {
-            return;
-        };
-        let mask = hp_mask(&keys.hp, &sample);
-        let first = h.first ^ (mask[0] & 0x0f);
-        let pn_len = usize::from(first & 3) + 1;
-        let header_end = h.pn_offset + pn_len;
-        let Some(ct) = p.get(header_end..h.end) else {
-            return;
-        };
-        if ct.len() < 16 {
-            return;
-        }
-        // The unprotected header is the AEAD's associated data.
-        let mut aad = [0u8; 1536];
-        let Some(aad) = aad.get_mut(..header_end) else {
-            return;
-        };
-        aad.copy_from_slice(&p[..header_end]);
-        aad[0] = first;
-        let mut pn = 0u64;
-        for i in 0..pn_len {
-            aad[h.pn_offset + i] ^= mask[1 + i];
-            pn = (pn << 8) | u64::from(aad[h.pn_offset + i]);
-        }
-        let mut nonce = keys.iv;
-        for (i, byte) in pn.to_be_bytes().iter().enumerate() {
-            nonce[4 + i] ^= byte;
-        }
-        let (body, tag) = ct.split_at(ct.len() - 16);
-        let start = b.plain.len();
-        if start + body.len() > MAX_CRYPTO * 2 {
-            return;
-        }
-        b.plain.extend_from_slice(body);
-        let cipher = Aes128Gcm::new((&keys.key).into());
-        let ok = cipher
-            .decrypt_in_place_detached(
-                Nonce::from_slice(&nonce),
-                aad,
-                &mut b.plain[start..],
-                Tag::from_slice(tag),
-            )
-            .is_ok();
-        if !ok {
-            // Not a client Initial (a server's, or a corrupted one).
-            b.plain.truncate(start);
-            cx.anomaly(ids.decrypt_failed);
-            return;
-        }
-        cx.add(ids.f.packet_number, Value::U64(pn));
-        collect_crypto(b, start);
+impl Long<'_> {
+    /// Version Negotiation and Retry fill the datagram.
+    pub fn fills_datagram(&self) -> bool {
+        self.version == 0 || self.ty == 3
     }
 }
 
-/// Walk the decrypted frames at `plain[start..]`, remembering CRYPTO frames.
-fn collect_crypto(b: &mut Buffers, start: usize) {
-    let end = b.plain.len();
-    let mut off = start;
+/// Parse the long header at the start of `p` (`p[0] & 0x80` set). `None`
+/// when cut short; the fields parsed so far are lost then, which the
+/// dissector reports itself.
+pub(crate) fn parse_long(p: &[u8]) -> Option<Long<'_>> {
+    let first = *p.first()?;
+    let v = p.get(1..5)?;
+    let version = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+    let raw_ty = (first >> 4) & 3;
+    // v2 renumbers the types (RFC 9369 §3.2).
+    let ty = if version == V2 {
+        (raw_ty + 3) & 3
+    } else {
+        raw_ty
+    };
+    let dcil = usize::from(*p.get(5)?);
+    let dcid = p.get(6..6 + dcil)?;
+    let scil = usize::from(*p.get(6 + dcil)?);
+    let scid = p.get(7 + dcil..7 + dcil + scil)?;
+    let mut off = 7 + dcil + scil;
+    let mut h = Long {
+        version,
+        dcid,
+        scid,
+        ty,
+        token_len: None,
+        len: None,
+        pn_offset: off,
+        end: p.len(),
+    };
+    if h.fills_datagram() {
+        return Some(h);
+    }
+    if ty == 0 {
+        let (tlen, n) = varint(p, off)?;
+        h.token_len = Some(tlen);
+        off = off
+            .saturating_add(n)
+            .saturating_add(usize::try_from(tlen).unwrap_or(usize::MAX));
+    }
+    let (len, n) = varint(p, off)?;
+    h.len = Some(len);
+    h.pn_offset = off + n;
+    h.end = h
+        .pn_offset
+        .saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
+    Some(h)
+}
+
+/// Walk decrypted frames, calling `f(offset, data)` for each CRYPTO frame;
+/// stops at the first frame type an Initial packet may not carry.
+pub(crate) fn crypto_frames(plain: &[u8], mut f: impl FnMut(u64, &[u8])) {
+    let end = plain.len();
+    let mut off = 0;
     while off < end {
-        let Some((ty, n)) = varint(&b.plain[..end], off) else {
+        let Some((ty, n)) = varint(plain, off) else {
             return;
         };
         off += n;
@@ -391,7 +395,7 @@ fn collect_crypto(b: &mut Buffers, start: usize) {
                 // ACK: largest, delay, range count, first range, ranges, (ECN).
                 let mut vals = [0u64; 4];
                 for v in &mut vals {
-                    let Some((x, n)) = varint(&b.plain[..end], off) else {
+                    let Some((x, n)) = varint(plain, off) else {
                         return;
                     };
                     *v = x;
@@ -402,33 +406,179 @@ fn collect_crypto(b: &mut Buffers, start: usize) {
                     .saturating_mul(2)
                     + if ty == 0x03 { 3 } else { 0 };
                 for _ in 0..extra.min(end) {
-                    let Some((_, n)) = varint(&b.plain[..end], off) else {
+                    let Some((_, n)) = varint(plain, off) else {
                         return;
                     };
                     off += n;
                 }
             }
             0x06 => {
-                let Some((coff, n1)) = varint(&b.plain[..end], off) else {
+                let Some((coff, n1)) = varint(plain, off) else {
                     return;
                 };
-                let Some((clen, n2)) = varint(&b.plain[..end], off + n1) else {
+                let Some((clen, n2)) = varint(plain, off + n1) else {
                     return;
                 };
                 let data = off + n1 + n2;
-                let (Ok(coff), Ok(clen)) = (usize::try_from(coff), usize::try_from(clen)) else {
+                let Ok(clen) = usize::try_from(clen) else {
                     return;
                 };
-                if data + clen > end {
+                let Some(bytes) = plain.get(data..data.saturating_add(clen)) else {
                     return;
-                }
-                if b.frames.len() < MAX_FRAMES {
-                    b.frames.push((coff, data, clen));
-                }
+                };
+                f(coff, bytes);
                 off = data + clen;
             }
             _ => return,
         }
+    }
+}
+
+/// What the connection state ([`super::quic_state`]) says about a datagram.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct StateView<'a> {
+    /// The connection's Initial keys: the client's original DCID, and
+    /// whether the datagram comes from the server.
+    pub keys: Option<(&'a [u8], bool)>,
+    /// The length of a short header's DCID, when the connection is known.
+    pub short_dcid: Option<usize>,
+    /// The UDP conversation is bound to QUIC (a long header seen on it).
+    pub quic_conversation: bool,
+    /// Where the datagram's QUIC packets end (coalesced padding after).
+    pub end: usize,
+    /// The CRYPTO stream's handshake messages completed by this datagram.
+    pub crypto: &'a [u8],
+}
+
+impl Quic {
+    /// One long-header packet at the start of `p`; returns its length.
+    fn long(
+        &self,
+        ids: &Ids,
+        p: &[u8],
+        st: Option<&StateView<'_>>,
+        b: &mut Buffers,
+        cx: &mut Ctx<'_>,
+    ) -> usize {
+        let first = p[0];
+        cx.add(ids.f.header_form, Value::U64(1));
+        cx.add(ids.f.fixed_bit, Value::U64(u64::from((first >> 6) & 1)));
+        let Some(v) = p.get(1..5) else {
+            cx.short();
+            return p.len();
+        };
+        let version = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+        let raw_ty = (first >> 4) & 3;
+        if version != 0 {
+            // tshark shows v2's numbering in its own field.
+            if version == V2 {
+                cx.add(ids.f.long_type_v2, Value::U64(u64::from(raw_ty)));
+            } else {
+                cx.add(ids.f.long_type, Value::U64(u64::from(raw_ty)));
+            }
+        }
+        cx.add(ids.f.version, Value::U64(u64::from(version)));
+        // The connection IDs first (shown even when the rest is cut).
+        let cids = (|| {
+            let dcil = usize::from(*p.get(5)?);
+            let dcid = p.get(6..6 + dcil)?;
+            let scil = usize::from(*p.get(6 + dcil)?);
+            let scid = p.get(7 + dcil..7 + dcil + scil)?;
+            Some((dcid, scid))
+        })();
+        let Some((dcid, scid)) = cids else {
+            cx.short();
+            return p.len();
+        };
+        cx.add(ids.f.dcil, Value::U64(dcid.len() as u64));
+        if !dcid.is_empty() {
+            cx.add(ids.f.dcid, Value::Bytes(dcid));
+        }
+        cx.add(ids.f.scil, Value::U64(scid.len() as u64));
+        if !scid.is_empty() {
+            cx.add(ids.f.scid, Value::Bytes(scid));
+        }
+        let h = parse_long(p);
+        if let Some(h) = h.filter(|h| h.fills_datagram()) {
+            cx.add(ids.f.packet_length, Value::U64(h.end as u64));
+            return p.len();
+        }
+        if let Some(t) = h.and_then(|h| h.token_len).or_else(|| {
+            // A token length whose token is cut: still shown.
+            if (first >> 4) & 3 == if version == V2 { 1 } else { 0 } {
+                varint(p, 7 + dcid.len() + scid.len()).map(|x| x.0)
+            } else {
+                None
+            }
+        }) {
+            cx.add(ids.f.token_length, Value::U64(t));
+        }
+        let Some(h) = h else {
+            cx.short();
+            return p.len();
+        };
+        if let Some(len) = h.len {
+            cx.add(ids.f.length, Value::U64(len));
+        }
+        cx.add(ids.f.packet_length, Value::U64(h.end.min(p.len()) as u64));
+        if h.end > p.len() {
+            cx.short();
+            return p.len();
+        }
+        if h.ty == 0 {
+            self.initial(ids, &p[..h.end], &h, st, b, cx);
+        }
+        h.end
+    }
+
+    /// Remove header protection and decrypt an Initial packet: with the
+    /// connection's keys when the state knows it, else with the client keys
+    /// of the packet's own DCID (and then collect its CRYPTO frames).
+    fn initial(
+        &self,
+        ids: &Ids,
+        p: &[u8],
+        h: &Long<'_>,
+        st: Option<&StateView<'_>>,
+        b: &mut Buffers,
+        cx: &mut Ctx<'_>,
+    ) {
+        let keys = match st.and_then(|s| s.keys) {
+            Some((odcid, server)) => initial_keys(h.version, odcid, server),
+            None => client_initial_keys(h.version, h.dcid),
+        };
+        let Some(keys) = keys else {
+            return;
+        };
+        let start = b.plain.len();
+        let Some((pn, ok)) = decrypt_initial(p, h.pn_offset, &keys, &mut b.plain, MAX_CRYPTO * 2)
+        else {
+            cx.anomaly(ids.decrypt_failed);
+            return;
+        };
+        // With the connection's keys tshark shows the packet number once
+        // header protection is removed, whether the payload decrypts or not.
+        if ok || st.is_some_and(|s| s.keys.is_some()) {
+            cx.add(ids.f.packet_number, Value::U64(pn));
+        }
+        if !ok {
+            cx.anomaly(ids.decrypt_failed);
+            return;
+        }
+        if st.is_some() {
+            // The state assembled the CRYPTO stream.
+            b.plain.truncate(start);
+            return;
+        }
+        let Buffers { plain, frames, .. } = b;
+        crypto_frames(&plain[start..], |coff, data| {
+            let at = data.as_ptr() as usize - plain.as_ptr() as usize;
+            if let Ok(coff) = usize::try_from(coff)
+                && frames.len() < MAX_FRAMES
+            {
+                frames.push((coff, at, data.len()));
+            }
+        });
     }
 }
 
@@ -444,7 +594,7 @@ fn assemble(b: &mut Buffers) -> (usize, bool) {
             beyond = true;
             break;
         }
-        let end = coff + len;
+        let end = coff.saturating_add(len);
         if end > MAX_CRYPTO {
             beyond = true;
             break;
@@ -461,17 +611,17 @@ fn assemble(b: &mut Buffers) -> (usize, bool) {
 
 impl Dissector for Quic {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
-        r.protocol("quic", "QUIC IETF", "QUIC")?;
+        self.proto = Some(r.protocol("quic", "QUIC IETF", "QUIC")?);
         let ids = Ids {
             f: QuicFields::register(r)?,
             decrypt_failed: r.anomaly(
                 "quic.decrypt-failed",
-                "a QUIC Initial packet did not decrypt with the client keys of its DCID (a server Initial, whose keys need the connection's state, or damage)",
+                "a QUIC Initial packet did not decrypt with its connection's Initial keys (or, without connection state, with the client keys of its DCID): damage, or a connection whose first Initial was not seen",
                 false,
             )?,
             crypto_continues: r.anomaly(
                 "quic.crypto-continues",
-                "the CRYPTO stream of the datagram's Initial packets has a gap or continues in another datagram (not reassembled)",
+                "without connection state (--no-desegment): the CRYPTO stream of the datagram's Initial packets has a gap or continues in another datagram (not reassembled)",
                 false,
             )?,
         };
@@ -481,8 +631,16 @@ impl Dissector for Quic {
         Ok(())
     }
 
-    fn accepts(&self, data: &[u8], _cx: &Ctx<'_>) -> bool {
+    fn accepts(&self, data: &[u8], cx: &Ctx<'_>) -> bool {
         looks_like_quic(data)
+            || (data.first().is_some_and(|&f| f & 0xc0 != 0)
+                && matches!(cx.reassembled().datagram, Some((p, b))
+                    if Some(p) == self.proto
+                        && super::quic_state::view(b).is_some_and(|s| s.quic_conversation)))
+    }
+
+    fn datagram_state(&self) -> Option<Box<dyn pcapx_core::DatagramState>> {
+        Some(Box::new(super::quic_state::QuicState::default()))
     }
 
     fn dissect(&self, data: &[u8], cx: &mut Ctx<'_>) -> Outcome {
@@ -494,6 +652,15 @@ impl Dissector for Quic {
         if data.first().is_none_or(|&f| f & 0xc0 == 0) {
             return Outcome::end(0);
         }
+        let state = self
+            .proto
+            .and_then(|p| cx.take_datagram_state(p))
+            .and_then(super::quic_state::view);
+        if state.is_some_and(|s| !s.quic_conversation) {
+            // Port 443 in a conversation with no long header seen: tshark
+            // leaves it to UDP.
+            return Outcome::not_mine();
+        }
         BUFFERS.with(|cell| {
             let Ok(mut b) = cell.try_borrow_mut() else {
                 return;
@@ -501,13 +668,30 @@ impl Dissector for Quic {
             let b = &mut *b;
             b.plain.clear();
             b.frames.clear();
+            let end = state.map_or(data.len(), |s| s.end.min(data.len()));
+            let mut first_dcid: &[u8] = &[];
             let mut off = 0;
-            while let Some(&first) = data.get(off) {
+            while let Some(&first) = data[..end].get(off) {
                 let p = &data[off..];
+                if off == 0 {
+                    first_dcid = coalesced_dcid(p, None).unwrap_or(&[]);
+                } else if state.is_none()
+                    && coalesced_dcid(p, None).is_some_and(|x| x != first_dcid)
+                {
+                    // Without state only long headers are checked.
+                    break;
+                }
                 if first & 0x80 == 0 {
                     // Short header: the rest of the datagram.
                     cx.add(ids.f.header_form, Value::U64(0));
                     cx.add(ids.f.fixed_bit, Value::U64(u64::from((first >> 6) & 1)));
+                    if let Some(dcid) = state
+                        .and_then(|s| s.short_dcid)
+                        .filter(|&n| n > 0)
+                        .and_then(|n| p.get(1..1 + n))
+                    {
+                        cx.add(ids.f.dcid, Value::Bytes(dcid));
+                    }
                     cx.add(ids.f.packet_length, Value::U64(p.len() as u64));
                     break;
                 }
@@ -515,7 +699,17 @@ impl Dissector for Quic {
                     // Padding after the last packet.
                     break;
                 }
-                off += self.long(&ids, p, b, cx).max(1);
+                off += self.long(&ids, p, state.as_ref(), b, cx).max(1);
+            }
+            let Some(tls_ids) = self.tls.get() else {
+                return;
+            };
+            if let Some(s) = state {
+                // The handshake messages this datagram completes.
+                if !s.crypto.is_empty() {
+                    tls::handshake(tls_ids, s.crypto, 0, true, cx);
+                }
+                return;
             }
             if b.frames.is_empty() {
                 return;
@@ -524,7 +718,7 @@ impl Dissector for Quic {
             if beyond || n == 0 {
                 cx.anomaly(ids.crypto_continues);
             }
-            if let (Some(tls_ids), true) = (self.tls.get(), n > 0) {
+            if n > 0 {
                 let crypto = std::mem::take(&mut b.crypto);
                 if be16(&crypto, 0).is_some() {
                     tls::handshake(tls_ids, &crypto[..n], 0, true, cx);

@@ -6,8 +6,10 @@
 //! where tshark's port binding sees the same records. Records are TCP
 //! desegmentation PDUs ([`record_len`]): a record spanning segments is
 //! decoded at the segment that completes it. Every record handed over is
-//! decoded; a handshake message is decoded when the record holds it whole
-//! (messages continued in the next record: `tls.record-continues`).
+//! decoded; a handshake message split across records is decoded at the
+//! record that completes it when those records are dissected together (one
+//! segment, or the PDUs one segment completes); one still cut at the end
+//! of them records `tls.record-continues`.
 //! Certificates are walked by [`super::x509`].
 //!
 //! Handshake records that do not tile into well-formed messages of known
@@ -134,7 +136,13 @@ impl Tls {
     }
 }
 
+/// Handshake bytes carried from one record to the next in a segment.
+const MAX_CARRY: usize = 64 * 1024;
+
 thread_local! {
+    /// The start of a handshake message continued in the next record (a
+    /// message split across records), reused per worker thread.
+    static CARRY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     /// Fingerprint scratch, reused per worker thread.
     static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
 }
@@ -196,18 +204,30 @@ fn plausible_handshake(b: &[u8]) -> bool {
 }
 
 /// Decode the handshake messages in `b` (one record's body, or QUIC's CRYPTO
-/// stream). `quic` selects JA4's `q` prefix. Returns the number of bytes
-/// of whole messages; a message cut by the end records `tls.record-continues`.
+/// stream). `quic` selects JA4's `q` prefix. A message cut by the end
+/// records `tls.record-continues`.
 pub(crate) fn handshake(ids: &TlsIds, b: &[u8], record_version: u16, quic: bool, cx: &mut Ctx<'_>) {
+    if handshake_messages(ids, b, record_version, quic, cx) < b.len() {
+        cx.anomaly(ids.continues);
+    }
+}
+
+/// [`handshake`] without the anomaly: returns the number of bytes of whole
+/// messages decoded (a message cut by the end shows nothing here; tshark
+/// shows it where it completes).
+fn handshake_messages(
+    ids: &TlsIds,
+    b: &[u8],
+    record_version: u16,
+    quic: bool,
+    cx: &mut Ctx<'_>,
+) -> usize {
     let mut off = 0;
     while off < b.len() {
         let Some(&t) = b.get(off) else { break };
         let start = off + 4;
-        // A message cut by the end shows nothing here (tshark shows it
-        // where it completes).
         let Some(body) = be24(b, off + 1).and_then(|len| b.get(start..start + len as usize)) else {
-            cx.anomaly(ids.continues);
-            return;
+            return off;
         };
         cx.add(ids.f.hs_type, Value::U64(u64::from(t)));
         cx.add(ids.f.hs_length, Value::U64(body.len() as u64));
@@ -241,6 +261,7 @@ pub(crate) fn handshake(ids: &TlsIds, b: &[u8], record_version: u16, quic: bool,
         }
         off = start + len;
     }
+    off
 }
 
 /// The parts of a ClientHello body (`None`: cut short).
@@ -546,10 +567,48 @@ impl Dissector for Tls {
             cx.add(ids.f.rec_type, Value::U64(u64::from(ct)));
             cx.add(ids.f.rec_version, Value::U64(u64::from(ver)));
             cx.add(ids.f.rec_length, Value::U64(len as u64));
-            if ct == 22 && plausible_handshake(body) {
-                handshake(ids, body, ver, false, cx);
+            if ct == 22 {
+                CARRY.with(|c| {
+                    let Ok(mut carry) = c.try_borrow_mut() else {
+                        return;
+                    };
+                    let carry = &mut *carry;
+                    if !carry.is_empty() {
+                        // A message continued from the previous handshake
+                        // record: decoded at the record that completes it,
+                        // as tshark reassembles handshake fragments.
+                        carry.extend_from_slice(body);
+                        if plausible_handshake(carry) {
+                            let n = handshake_messages(ids, carry, ver, false, cx);
+                            carry.drain(..n);
+                        } else {
+                            carry.clear();
+                        }
+                    } else if plausible_handshake(body) {
+                        let n = handshake_messages(ids, body, ver, false, cx);
+                        if n < body.len() && body.len() - n <= MAX_CARRY {
+                            carry.extend_from_slice(&body[n..]);
+                        }
+                    }
+                    if carry.len() > MAX_CARRY {
+                        carry.clear();
+                    }
+                });
+            } else {
+                CARRY.with(|c| c.borrow_mut().clear());
             }
             off += 5 + len;
+        }
+        // A message still cut at the end of the records here: not
+        // reassembled across segments.
+        let cut = CARRY.with(|c| {
+            let mut c = c.borrow_mut();
+            let cut = !c.is_empty();
+            c.clear();
+            cut
+        });
+        if cut {
+            cx.anomaly(ids.continues);
         }
         Outcome::end(off)
     }

@@ -21,8 +21,11 @@
 //! walked for the same fields: responder name, CertID hash algorithms,
 //! signature algorithm, and the certificates it carries.
 //!
-//! Not decoded: GeneralizedTime validity (tshark's `x509af.generalizedTime`
-//! is an absolute time), other extensions' contents, algorithm parameters.
+//! Validity: `x509af.notBefore`/`notAfter` (the Time choice),
+//! `x509af.utcTime` (tshark's text) and `x509af.generalizedTime` (an
+//! absolute time, like tshark's).
+//!
+//! Not decoded: other extensions' contents, algorithm parameters.
 //!
 //! The four protocols only declare fields ([`declarations`]); the TLS
 //! dissector (and QUIC's, through it) fills them. Nothing here allocates:
@@ -42,7 +45,10 @@ pcapx_core::field_table! {
         algorithm_id = ("x509af.algorithm.id", "Algorithm Id",
             Str, "Algorithm OIDs: the signature (in the signed part), the public key's, the outer signature's"),
         rdn_sequence = ("x509af.rdnSequence", "rdnSequence", U32, "Subject name: number of relative distinguished names"),
+        not_before = ("x509af.notBefore", "notBefore", U32, "Validity start: which Time choice (0 utcTime, 1 generalizedTime)"),
+        not_after = ("x509af.notAfter", "notAfter", U32, "Validity end: which Time choice (0 utcTime, 1 generalizedTime)"),
         utc_time = ("x509af.utcTime", "utcTime", Str, "Validity times given as UTCTime, as tshark shows them (2011-05-04 00:00:00 (UTC))"),
+        generalized_time = ("x509af.generalizedTime", "generalizedTime", Time, "Validity times given as GeneralizedTime (an absolute time, as tshark's)"),
         extension_id = ("x509af.extension.id", "Extension Id", Str, "Extension OIDs, in order"),
     }
 }
@@ -187,6 +193,7 @@ const UTF8: u8 = 0x0c;
 const PRINTABLE: u8 = 0x13;
 const TELETEX: u8 = 0x14;
 const UTC_TIME: u8 = 0x17;
+const GENERALIZED_TIME: u8 = 0x18;
 const UNIVERSAL: u8 = 0x1c;
 const BMP: u8 = 0x1e;
 const SEQUENCE: u8 = 0x30;
@@ -507,6 +514,52 @@ fn add_utc_time(f: FieldId, v: &[u8], cx: &mut Ctx<'_>) {
     });
 }
 
+/// A GeneralizedTime `YYYYMMDDhhmmss[.f…](Z|±hhmm)` (X.680 §46; DER uses
+/// the `Z` form) as nanoseconds since the epoch. Other forms (no seconds,
+/// local time) are not shown.
+fn generalized_time(v: &[u8]) -> Option<i64> {
+    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+        let b = v.get(r)?;
+        b.iter().try_fold(0i64, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (y, mo, d) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
+    let (h, mi, s) = (digits(8..10)?, digits(10..12)?, digits(12..14)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut i = 14;
+    let mut frac = 0i64;
+    if matches!(v.get(i), Some(b'.' | b',')) {
+        i += 1;
+        let mut scale = 100_000_000i64;
+        while let Some(&c) = v.get(i).filter(|c| c.is_ascii_digit()) {
+            frac += i64::from(c - b'0') * scale;
+            scale /= 10;
+            i += 1;
+        }
+    }
+    let offset = match v.get(i..)? {
+        b"Z" => 0,
+        [sign @ (b'+' | b'-'), ..] if v.len() == i + 5 => {
+            let m = digits(i + 1..i + 3)? * 60 + digits(i + 3..i + 5)?;
+            if *sign == b'+' { m * 60 } else { -m * 60 }
+        }
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset;
+    secs.checked_mul(1_000_000_000)?.checked_add(frac)
+}
+
 /// AlgorithmIdentifier: its OID.
 fn algorithm(ids: &X509Ids, d: &[u8], cx: &mut Ctx<'_>) {
     if let Some((oid, _)) = expect(d, OID) {
@@ -778,9 +831,24 @@ pub(crate) fn certificate(
     let Some((validity, r)) = expect(r, SEQUENCE) else {
         return;
     };
-    for (tag, t) in Elements(validity) {
+    for (i, (tag, t)) in Elements(validity).take(2).enumerate() {
+        let choice = match tag {
+            UTC_TIME => 0,
+            GENERALIZED_TIME => 1,
+            _ => continue,
+        };
+        cx.add(
+            if i == 0 {
+                ids.af.not_before
+            } else {
+                ids.af.not_after
+            },
+            Value::U64(choice),
+        );
         if tag == UTC_TIME {
             add_utc_time(ids.af.utc_time, t, cx);
+        } else if let Some(ns) = generalized_time(t) {
+            cx.add(ids.af.generalized_time, Value::Time(ns));
         }
     }
     let Some((subject, r)) = expect(r, SEQUENCE) else {
@@ -828,6 +896,18 @@ pub(crate) fn certificate(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn generalized_times() {
+        use super::generalized_time as g;
+        // zeek's x509-generalizedtime certificate: 20150901133337Z.
+        assert_eq!(g(b"20150901133337Z"), Some(1_441_114_417_000_000_000));
+        assert_eq!(g(b"20500101000000Z"), Some(2_524_608_000_000_000_000));
+        assert_eq!(g(b"19700101000000.5Z"), Some(500_000_000));
+        assert_eq!(g(b"19700101010000+0100"), Some(0));
+        assert_eq!(g(b"2015090113Z"), None);
+        assert_eq!(g(b"20151301000000Z"), None);
+    }
+
     use super::*;
 
     #[test]
