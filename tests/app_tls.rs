@@ -149,7 +149,7 @@ fn abs_time(t: &str) -> String {
     else {
         panic!("tshark time {t:?}");
     };
-    let m = MONTHS.iter().position(|x| x == mon).expect("month") as i64 + 1;
+    let m = i64::try_from(MONTHS.iter().position(|x| x == mon).expect("month")).unwrap() + 1;
     let d: i64 = day.trim_end_matches(',').parse().expect("day");
     let y: i64 = year.parse().expect("year");
     let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
