@@ -83,9 +83,7 @@ fuzz_target!(|data: &[u8]| {
         let (ip, l4) = match defrag.packet(&p, &f, ts) {
             Verdict::AsIs => (None, p.l4),
             Verdict::Held => (Some(None), pcapx_flow::packet::L4::Fragment),
-            Verdict::Complete {
-                payload, first, ..
-            } => {
+            Verdict::Complete { payload, first, .. } => {
                 assert!(payload.len() <= dcfg.max_datagram);
                 arena.extend_from_slice(payload);
                 (Some(Some(payload.len())), first)

@@ -274,19 +274,35 @@ fuzz_target!(|data: &[u8]| {
         } else {
             Ancillary::default()
         };
-        let decide = |p: &Program| decide(p, &pkt, wirelen, &aux);
-        let d = decide(&prog);
-        assert_eq!(d, decide(&again));
-        assert_eq!(
-            d,
-            decide(&double_negation),
-            "not (not ({e})) differs from {e}"
-        );
+        let run = |p: &Program| decide(p, &pkt, wirelen, &aux);
+        let d = run(&prog);
+        assert_eq!(d, run(&again));
+        // Like libpcap's, the optimiser may fold `(E) or (E)` to a constant
+        // while `E` keeps its loads (issue 12's dump identity pins pcapx to
+        // libpcap's programs), so the equivalent forms may differ on a
+        // packet too short for a load, which rejects. A difference counts
+        // only if it remains when the packet is long enough for every load.
+        let agree = |p: &Program, what: &str| {
+            if run(p) != d {
+                let padded: Vec<u8> = pkt
+                    .iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(0, 1 << 17))
+                    .collect();
+                let long = wirelen.saturating_add(1 << 17);
+                assert_eq!(
+                    decide(&prog, &padded, long, &aux),
+                    decide(p, &padded, long, &aux),
+                    "{what} differs from {e} on a packet long enough for every load"
+                );
+            }
+        };
+        agree(&double_negation, "not (not (E))");
         if let Some(p) = &both {
-            assert_eq!(d, decide(p), "({e}) and ({e}) differs from {e}");
+            agree(p, "(E) and (E)");
         }
         if let Some(p) = &either {
-            assert_eq!(d, decide(p), "({e}) or ({e}) differs from {e}");
+            agree(p, "(E) or (E)");
         }
     }
 });

@@ -56,7 +56,11 @@ fn build_block(b: &mut Bytes<'_>) -> Vec<u8> {
         put32(&mut block, off + 8, b.u32() % 1_000_000_000); // tp_nsec
         let snap = if lie & 2 != 0 { b.u32() } else { len as u32 };
         put32(&mut block, off + 12, snap);
-        let wire = if lie & 4 != 0 { b.u32() } else { (len + usize::from(b.byte())) as u32 };
+        let wire = if lie & 4 != 0 {
+            b.u32()
+        } else {
+            (len + usize::from(b.byte())) as u32
+        };
         put32(&mut block, off + 16, wire);
         put32(&mut block, off + 20, u32::from(b.byte()) << 4); // tp_status: VLAN bits
         let mac16 = if lie & 8 != 0 { b.u16() } else { mac as u16 };
@@ -104,7 +108,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let linktype: u16 = if cooked { 276 } else { 1 };
     let filter = (flags & 4 != 0).then(|| {
-        let expr = if cooked { "inbound and udp" } else { "outbound or vlan or udp" };
+        let expr = if cooked {
+            "inbound and udp"
+        } else {
+            "outbound or vlan or udp"
+        };
         let opts = Options {
             live: true,
             ..Options::new(u32::from(linktype))
@@ -139,11 +147,18 @@ fuzz_target!(|data: &[u8]| {
         Capture::from_reader("live", std::io::Cursor::new(file)).expect("the walker writes pcapng");
     let mut records = 0u64;
     let mut first = Vec::new();
-    while let Some(batch) = cap.next_batch(64, 1 << 16).expect("the walker's pcapng reads") {
+    while let Some(batch) = cap
+        .next_batch(64, 1 << 16)
+        .expect("the walker's pcapng reads")
+    {
         for rec in batch.iter() {
             records += 1;
             first.push((rec.ts_ns, rec.wirelen, rec.data.to_vec()));
-            assert!(rec.caplen <= snaplen, "caplen {} > snaplen {snaplen}", rec.caplen);
+            assert!(
+                rec.caplen <= snaplen,
+                "caplen {} > snaplen {snaplen}",
+                rec.caplen
+            );
             assert_eq!(rec.linktype, u32::from(linktype));
         }
         cap.recycle(batch);
@@ -153,14 +168,20 @@ fuzz_target!(|data: &[u8]| {
 
     // The direct path: the same EPBs (little-endian hosts), and as pcap the
     // same records' bytes.
-    let ng = RecordFraming { pcapng: true, nanos: true };
+    let ng = RecordFraming {
+        pcapng: true,
+        nanos: true,
+    };
     let mut direct = Vec::new();
     let m = ring_block_to_records(&block, cooked, snaplen, filter.as_ref(), ng, &mut direct);
     assert_eq!(m, n, "direct records");
     if order == ByteOrder::Little {
         assert_eq!(direct, epbs, "direct pcapng records differ from the EPBs");
     }
-    let pcap = RecordFraming { pcapng: false, nanos: true };
+    let pcap = RecordFraming {
+        pcapng: false,
+        nanos: true,
+    };
     let mut recs = Vec::new();
     let m = ring_block_to_records(&block, cooked, snaplen, filter.as_ref(), pcap, &mut recs);
     assert_eq!(m, n, "direct pcap records");
@@ -184,6 +205,9 @@ fuzz_target!(|data: &[u8]| {
         }
         cap.recycle(batch);
     }
-    assert_eq!(again, first, "direct pcap records differ from the EPBs' records");
+    assert_eq!(
+        again, first,
+        "direct pcap records differ from the EPBs' records"
+    );
     assert_eq!(cap.damage_count(), 0, "damage: {:?}", cap.damage());
 });

@@ -70,7 +70,10 @@ fuzz_target!(|data: &[u8]| {
                 },
             );
         }
-        assert!(pool.live() <= pool.max(), "unacknowledged segments beyond the pool");
+        assert!(
+            pool.live() <= pool.max(),
+            "unacknowledged segments beyond the pool"
+        );
         let mut bad = None;
         st.segment(seq, flags, &payload, len as u32, &mut |ev| match ev {
             Event::Data(d) => {
@@ -86,7 +89,10 @@ fuzz_target!(|data: &[u8]| {
             Event::Fin | Event::Rst => {}
         });
         assert_eq!(bad, None, "a delivered byte differs from the original");
-        assert!(st.buffered() <= cfg.capacity, "held bytes beyond the window");
+        assert!(
+            st.buffered() <= cfg.capacity,
+            "held bytes beyond the window"
+        );
         assert_eq!(st.delivered_offset(), at, "events tile the stream");
     }
     st.flush(&mut |ev| match ev {
