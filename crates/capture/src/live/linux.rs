@@ -551,6 +551,9 @@ fn rd16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_ne_bytes([s[0], s[1]]))
 }
 
+/// The largest `tp_nsec` a ring packet is taken to claim.
+const MAX_NSEC: u32 = 999_999_999;
+
 /// One packet of a ring block.
 struct Packet<'a> {
     sec: u32,
@@ -602,7 +605,12 @@ impl<'a> Packet<'a> {
         let sll = block.get(sll_at..sll_at.checked_add(SLL_LEN)?)?;
         Some(Packet {
             sec: rd32(hdr, 4)?,
-            nsec: rd32(hdr, 8)?,
+            // The kernel's tp_nsec is always below 10⁹; a block that claims
+            // more has it clamped to 999 999 999 rather than carried into
+            // the seconds, so the time stays within a pcap record's 32-bit
+            // seconds (at most u32::MAX s + 999 999 999 ns) and the pcap and
+            // pcapng outputs record the same instant (fuzz finding).
+            nsec: rd32(hdr, 8)?.min(MAX_NSEC),
             len: rd32(hdr, 16)?,
             status: rd32(hdr, 20)?,
             vlan_tci: u16::try_from(rd32(hdr, 32)? & 0xffff).unwrap_or(0),
@@ -1069,6 +1077,53 @@ mod block_tests {
                 &mut recs,
             );
             assert_eq!(u32::from_le_bytes(recs[12..16].try_into().unwrap()), wire);
+        }
+    }
+
+    /// A ring packet header that claims tp_nsec ≥ 10⁹ (with tp_sec at
+    /// u32::MAX, the fuzz finding live_ring-crash-8e58dcb0…): the time is
+    /// clamped to 999 999 999 ns, so the pcap records (32-bit seconds, ns or
+    /// µs) and the EPBs (64-bit time) record the same instant.
+    #[test]
+    fn a_lying_tp_nsec_is_clamped_so_pcap_and_epbs_agree() {
+        let mut frame = vec![0xaa; 12];
+        frame.extend_from_slice(&[0x08, 0x00]);
+        frame.extend(std::iter::repeat_n(0x45, 46));
+        let cases = [
+            (u32::MAX, 0xff01_ff00, u32::MAX, 999_999_999),
+            (u32::MAX, 1_000_000_000, u32::MAX, 999_999_999),
+            (7, u32::MAX, 7, 999_999_999),
+            (u32::MAX, 999_999_999, u32::MAX, 999_999_999),
+            (u32::MAX, 5, u32::MAX, 5),
+        ];
+        for (tp_sec, tp_nsec, sec, nsec) in cases {
+            let mut b = block(&frame, 60);
+            b[48 + 4..48 + 8].copy_from_slice(&tp_sec.to_ne_bytes());
+            b[48 + 8..48 + 12].copy_from_slice(&tp_nsec.to_ne_bytes());
+            let mut epbs = Vec::new();
+            assert_eq!(ring_block_to_epbs(&b, false, 262_144, None, &mut epbs), 1);
+            let rd = |at: usize| u32::from_ne_bytes(epbs[at..at + 4].try_into().unwrap());
+            let ts = (u64::from(rd(12)) << 32) | u64::from(rd(16));
+            let want = u64::from(sec) * 1_000_000_000 + u64::from(nsec);
+            assert_eq!(ts, want, "tp_sec {tp_sec} tp_nsec {tp_nsec}");
+            for nanos in [true, false] {
+                let mut recs = Vec::new();
+                let pcap = RecordFraming {
+                    pcapng: false,
+                    nanos,
+                };
+                assert_eq!(
+                    ring_block_to_records(&b, false, 262_144, None, pcap, &mut recs),
+                    1
+                );
+                let le = |at: usize| u32::from_le_bytes(recs[at..at + 4].try_into().unwrap());
+                let frac = if nanos { nsec } else { nsec / 1000 };
+                assert_eq!(
+                    (le(0), le(4)),
+                    (sec, frac),
+                    "tp_sec {tp_sec} tp_nsec {tp_nsec}"
+                );
+            }
         }
     }
 }
