@@ -215,9 +215,10 @@ pub fn run(args: &[String]) -> Result<std::process::ExitCode> {
     )?;
     writeln!(
         sec,
-        "\npcapx is **{:.0}×** faster in wall time and uses **{:.0}×** less CPU. \
-         Load average before/after: {load_before} / {load_after} (the machine was shared with \
-         other builds, so wall times carry their noise; CPU time is the steadier figure).",
+        "\npcapx is **{:.1}×** faster in wall time and uses **{:.1}×** less CPU. \
+         Load average before/after: {load_before} / {load_after} (on a shared machine wall \
+         times carry the other tenants' noise and CPU time is the steadier figure; pcapx's \
+         wall time uses every core, tshark's one).",
         tw / pw,
         tc / pc
     )?;
