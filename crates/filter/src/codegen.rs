@@ -293,6 +293,10 @@ pub(crate) enum Arith {
         base: Off,
         index: Box<Arith>,
         size: u16,
+        /// The scratch register libpcap computed the index into (see
+        /// [`RegSim`]); an optimised program keeps it there when the IPv4
+        /// header length is computed in A (after a run-time link offset).
+        index_reg: u32,
     },
     Bin(u16, Box<Arith>, Box<Arith>),
     Neg(Box<Arith>),
@@ -383,6 +387,14 @@ impl RegSim {
         if let Some(u) = self.used.get_mut(r as usize) {
             *u = false;
         }
+    }
+    /// libpcap's numbers of the run-time offset registers (a bit each).
+    pub fn images(&self) -> u16 {
+        self.map
+            .iter()
+            .flatten()
+            .filter(|&&r| r < 16)
+            .fold(0, |m, &r| m | (1 << r))
     }
     /// The renumbering of pcapx's registers to libpcap's: a permutation of
     /// 0..16 (the run-time offsets go where libpcap put them, whatever used
@@ -954,6 +966,13 @@ impl Gen {
     /// libpcap frees an arithmetic value's register.
     pub fn sim_free(&self, r: u32) {
         self.sim.borrow_mut().free(r);
+    }
+    /// The slots optimised arithmetic may use (see [`ArithSlots`]).
+    pub fn arith_slots(&self) -> ArithSlots {
+        ArithSlots {
+            limit: self.scratch_limit(),
+            avoid: self.sim.borrow().images(),
+        }
     }
 
     fn linkhdr(&self, k: u32) -> Off {
@@ -2783,6 +2802,7 @@ impl Gen {
                     base: Off::abs(0),
                     index: idx,
                     size,
+                    index_reg: idx_reg,
                 },
                 guards,
                 reg,
@@ -2797,6 +2817,7 @@ impl Gen {
                         base,
                         index: idx,
                         size,
+                        index_reg: idx_reg,
                     },
                     guards,
                     reg,
@@ -2821,6 +2842,7 @@ impl Gen {
                         base,
                         index: idx,
                         size,
+                        index_reg: idx_reg,
                     },
                     guards,
                     reg,
@@ -2847,6 +2869,7 @@ impl Gen {
                         base,
                         index: idx,
                         size,
+                        index_reg: idx_reg,
                     },
                     guards: g,
                     reg,
@@ -2862,6 +2885,7 @@ impl Gen {
                         base: self.nl(40),
                         index: idx,
                         size,
+                        index_reg: idx_reg,
                     },
                     guards,
                     reg,
@@ -2933,9 +2957,20 @@ pub(crate) fn arith_bin(op: u16, a: ArithV, b: ArithV) -> GResult<ArithV> {
     })
 }
 
+/// The scratch slots an optimised arithmetic computation may use: those
+/// below `limit` (above it, state across blocks), except `avoid` (a bit per
+/// slot: libpcap's numbers of the run-time offset registers, which the final
+/// renumbering swaps with pcapx's).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ArithSlots {
+    pub limit: u32,
+    pub avoid: u16,
+}
+
 /// Compile an arithmetic expression into statements leaving its value in A,
-/// using scratch slots from `depth` upwards, below `limit`.
-fn compile_arith(e: &Arith, depth: u32, limit: u32, out: &mut Vec<Insn>) -> GResult<()> {
+/// using scratch slots from `depth` upwards, below `slots.limit`.
+fn compile_arith(e: &Arith, depth: u32, slots: ArithSlots, out: &mut Vec<Insn>) -> GResult<()> {
+    let limit = slots.limit;
     if depth >= limit {
         return Err("too many registers needed to evaluate expression".into());
     }
@@ -2947,6 +2982,7 @@ fn compile_arith(e: &Arith, depth: u32, limit: u32, out: &mut Vec<Insn>) -> GRes
             base,
             index,
             size,
+            index_reg,
         } => match (tran, index.as_ref()) {
             // (`ld #0; add x` is `txa`, which libpcap's value numbering drops)
             (false, Arith::Const(i)) if base.reg.is_none() || *i == 0 => {
@@ -2968,7 +3004,7 @@ fn compile_arith(e: &Arith, depth: u32, limit: u32, out: &mut Vec<Insn>) -> GRes
                 out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k.wrapping_add(*i)));
             }
             (false, idx) => {
-                compile_arith(idx, depth, limit, out)?;
+                compile_arith(idx, depth, slots, out)?;
                 if let Some(r) = base.reg {
                     out.push(Insn::stmt(BPF_LDX | BPF_MEM, r));
                     out.push(Insn::stmt(BPF_ALU | crate::insn::BPF_ADD | BPF_X, 0));
@@ -2977,10 +3013,21 @@ fn compile_arith(e: &Arith, depth: u32, limit: u32, out: &mut Vec<Insn>) -> GRes
                 out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k));
             }
             (true, idx) => {
-                compile_arith(idx, depth, limit, out)?;
-                out.push(Insn::stmt(BPF_ST, depth));
+                compile_arith(idx, depth, slots, out)?;
+                // libpcap's gen_load_internal() reloads the index from the
+                // register it was computed into; where the IPv4 header
+                // length is computed in A (a run-time link offset: PFLOG)
+                // that store survives its optimiser, so keep libpcap's
+                // number when no enclosing computation holds a slot.
+                let slot =
+                    if depth == 0 && *index_reg < limit && slots.avoid & (1 << *index_reg) == 0 {
+                        *index_reg
+                    } else {
+                        depth
+                    };
+                out.push(Insn::stmt(BPF_ST, slot));
                 out.extend(loadx_iphdrlen(*base));
-                out.push(Insn::stmt(BPF_LD | BPF_MEM, depth));
+                out.push(Insn::stmt(BPF_LD | BPF_MEM, slot));
                 out.push(Insn::stmt(BPF_ALU | crate::insn::BPF_ADD | BPF_X, 0));
                 out.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
                 out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k));
@@ -2988,18 +3035,18 @@ fn compile_arith(e: &Arith, depth: u32, limit: u32, out: &mut Vec<Insn>) -> GRes
         },
         Arith::Bin(op, l, r) => {
             if let Arith::Const(k) = r.as_ref() {
-                compile_arith(l, depth, limit, out)?;
+                compile_arith(l, depth, slots, out)?;
                 out.push(Insn::stmt(BPF_ALU | op | BPF_K, *k));
             } else {
-                compile_arith(r, depth, limit, out)?;
+                compile_arith(r, depth, slots, out)?;
                 out.push(Insn::stmt(BPF_ST, depth));
-                compile_arith(l, depth + 1, limit, out)?;
+                compile_arith(l, depth + 1, slots, out)?;
                 out.push(Insn::stmt(BPF_LDX | BPF_MEM, depth));
                 out.push(Insn::stmt(BPF_ALU | op | BPF_X, 0));
             }
         }
         Arith::Neg(a) => {
-            compile_arith(a, depth, limit, out)?;
+            compile_arith(a, depth, slots, out)?;
             out.push(Insn::stmt(BPF_ALU | BPF_NEG, 0));
         }
     }
@@ -3019,7 +3066,7 @@ pub(crate) enum Relop {
 
 /// `gen_relation()`: the guards of both sides, then the comparison.
 /// Scratch slots from `limit` up hold state across blocks and are not used.
-pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, limit: u32) -> GResult<Cond> {
+pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, slots: ArithSlots) -> GResult<Cond> {
     let (jop, negate) = match op {
         Relop::Gt => (BPF_JGT, false),
         Relop::Ge => (BPF_JGE, false),
@@ -3046,7 +3093,7 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, limit: u32) -> GResult
     };
     let mut stmts = Vec::new();
     let t = if let Arith::Const(k) = a1.e {
-        compile_arith(&a0.e, 0, limit, &mut stmts)?;
+        compile_arith(&a0.e, 0, slots, &mut stmts)?;
         Cond::Test(Test {
             stmts,
             code: BPF_JMP | jop | BPF_K,
@@ -3054,9 +3101,9 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, limit: u32) -> GResult
             arith: true,
         })
     } else {
-        compile_arith(&a1.e, 0, limit, &mut stmts)?;
+        compile_arith(&a1.e, 0, slots, &mut stmts)?;
         stmts.push(Insn::stmt(BPF_ST, 0));
-        compile_arith(&a0.e, 1, limit, &mut stmts)?;
+        compile_arith(&a0.e, 1, slots, &mut stmts)?;
         stmts.push(Insn::stmt(BPF_LDX | BPF_MEM, 0));
         Cond::Test(Test {
             stmts,

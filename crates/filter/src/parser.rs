@@ -1068,7 +1068,7 @@ impl Parser {
         let a1 = self.arith()?;
         self.g.sim_free(a0.reg);
         self.g.sim_free(a1.reg);
-        Self::at(codegen::relation(op, a0, a1, self.g.scratch_limit()), col)
+        Self::at(codegen::relation(op, a0, a1, self.g.arith_slots()), col)
     }
 
     /// libpcap's gen_arth(): both operands' registers freed, one allocated
