@@ -1,6 +1,8 @@
 //! `Program::dump()` snapshots for representative expressions, and exact
 //! equality with `tcpdump -d` where libpcap's optimised program is simple.
 
+mod common;
+
 use std::process::Command;
 
 use pcapx_filter::{DEFAULT_SNAPLEN, Options, compile, compile_with, linktype_from_name};
@@ -292,12 +294,7 @@ const SAME_AS_TCPDUMP_ON: &[(&str, &str)] = &[
 
 #[test]
 fn dump_equals_tcpdump_d() {
-    if Command::new("tcpdump").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tcpdump is required in CI"
-        );
-        println!("skipped: tcpdump not installed");
+    if !common::tcpdump_or_skip() {
         return;
     }
     for expr in SAME_AS_TCPDUMP {
@@ -339,12 +336,7 @@ fn dump_equals_tcpdump_d() {
 /// ones tcpdump refuses and dumps the others identically.
 #[test]
 fn contradictions_refused_as_tcpdump() {
-    if Command::new("tcpdump").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tcpdump is required in CI"
-        );
-        println!("skipped: tcpdump not installed");
+    if !common::tcpdump_or_skip() {
         return;
     }
     for expr in [

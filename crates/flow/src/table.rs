@@ -396,14 +396,20 @@ impl FlowTable {
         }
     }
 
-    /// End every live flow (end of the capture), in first-packet order.
-    pub fn finish(&mut self, out: &mut Vec<FlowRecord>) {
+    /// The live flows' (first frame, slot), in first-packet order.
+    fn live_in_first_packet_order(&self) -> Vec<(u64, u32)> {
         let mut live: Vec<(u64, u32)> = self
             .map
             .values()
             .filter_map(|&i| self.slots[i as usize].as_ref().map(|f| (f.first_frame, i)))
             .collect();
         live.sort_unstable();
+        live
+    }
+
+    /// End every live flow (end of the capture), in first-packet order.
+    pub fn finish(&mut self, out: &mut Vec<FlowRecord>) {
+        let live = self.live_in_first_packet_order();
         for (_, i) in live {
             self.end(i, EndReason::EndOfCapture, out);
         }
@@ -420,12 +426,7 @@ impl FlowTable {
         chunk: usize,
         mut emit: impl FnMut(Vec<FlowRecord>, Option<u64>),
     ) {
-        let mut live: Vec<(u64, u32)> = self
-            .map
-            .values()
-            .filter_map(|&i| self.slots[i as usize].as_ref().map(|f| (f.first_frame, i)))
-            .collect();
-        live.sort_unstable();
+        let live = self.live_in_first_packet_order();
         let mut slots = std::mem::take(&mut self.slots);
         let chunk = chunk.max(1);
         let mut parts = live.chunks(chunk).peekable();
