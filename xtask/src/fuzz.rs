@@ -301,7 +301,34 @@ fn write_seeds(t: &Target, root: &Path, dir: &Path) -> Result<usize> {
             }
         }
     }
+    // Every past finding of this target (`fuzz/findings/TARGET-*`) is a
+    // seed, so each run (CI's 20-second ones included) replays them all.
+    for p in findings(root, t.name)? {
+        if let Some(name) = p.file_name() {
+            fs::copy(&p, dir.join(name))?;
+        }
+    }
     Ok(fs::read_dir(dir)?.count())
+}
+
+/// The inputs kept in `fuzz/findings/` for target `name` (`NAME-crash-…`).
+fn findings(root: &Path, name: &str) -> Result<Vec<PathBuf>> {
+    let dir = root.join("fuzz/findings");
+    let prefix = format!("{name}-");
+    let mut v: Vec<PathBuf> = match fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix))
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    v.sort();
+    Ok(v)
 }
 
 /// The TCP or UDP payload of an Ethernet/IPv4 frame (other frames: `None`).
@@ -427,6 +454,30 @@ mod tests {
         let mut names: Vec<String> = TARGETS.iter().map(|t| t.name.to_owned()).collect();
         names.sort();
         assert_eq!(files, names, "fuzz/src/bin/*.rs and xtask's TARGETS differ");
+    }
+
+    #[test]
+    fn every_kept_finding_names_a_target_and_is_seeded() {
+        let root = workspace_root();
+        let kept: Vec<String> = fs::read_dir(root.join("fuzz/findings"))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        assert!(!kept.is_empty(), "fuzz/findings holds the kept inputs");
+        for name in &kept {
+            let t = TARGETS
+                .iter()
+                .find(|t| name.starts_with(&format!("{}-", t.name)))
+                .unwrap_or_else(|| panic!("fuzz/findings/{name} names no target"));
+            let seeded = findings(&root, t.name).unwrap();
+            assert!(
+                seeded
+                    .iter()
+                    .any(|p| p.file_name().and_then(|n| n.to_str()) == Some(name)),
+                "{name} is not among {}'s seeds",
+                t.name
+            );
+        }
     }
 
     #[test]
