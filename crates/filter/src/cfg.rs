@@ -28,6 +28,14 @@ pub(crate) struct Test {
     /// becomes `and #k` only in its second optimiser phase, after jump
     /// threading, so `and #k; jeq #0` stays a `jeq` (not `jset`) for threading.
     pub arith: bool,
+    /// A constant that libpcap's code for this arithmetic relation (with a
+    /// constant right side) leaves in X and pcapx's does not: its index or
+    /// operand `ldx #k` (`codegen::libpcap_x_after`). libpcap's value
+    /// numbering knows `X == k` after the test in the first pass of its
+    /// second phase, before its dead-store pass drops that `ldx`; the
+    /// redundant load pass remembers the constant for libpcap's "block leaves
+    /// A and X as they were" rule only (see [`RegState::x_lib`]).
+    pub x_const: Option<u32>,
 }
 
 /// A boolean condition over the packet.
@@ -104,6 +112,8 @@ struct Block {
     stmts: Vec<Insn>,
     /// From an arithmetic relation ([`Test::arith`]).
     arith: bool,
+    /// See [`Test::x_const`].
+    x_const: Option<u32>,
     /// Touches the reserved cross-block slots.
     impure: bool,
     /// Conditional jump opcode, or `BPF_JMP|BPF_JA` for an unconditional jump to `jt`.
@@ -154,6 +164,7 @@ fn emit(
             blocks.push(Block {
                 impure: false,
                 arith: false,
+                x_const: None,
                 stmts: vec![Insn::stmt(
                     BPF_LD | BPF_IMM,
                     u32::from(matches!(c, Cond::False)),
@@ -187,6 +198,7 @@ fn emit(
                 // it (a run-time prologue's chain of `jset`s on one load).
                 impure: test.stmts.is_empty() || impure(&test.stmts, floor),
                 arith: test.arith,
+                x_const: test.x_const,
                 stmts: test.stmts.clone(),
                 code: test.code,
                 k: test.k,
@@ -894,14 +906,15 @@ fn pullup(blocks: &mut [Block], entry: Target) -> bool {
             if !found {
                 continue;
             }
-            let content = |b: &Block| (b.stmts.clone(), b.code, b.k);
+            let content = |b: &Block| (b.stmts.clone(), b.code, b.k, b.x_const);
             let mut carried = chain.last().map(|&s| content(&blocks[s]));
             for &j in &chain {
                 let here = content(&blocks[j]);
-                if let Some((stmts, code, k)) = carried.replace(here) {
+                if let Some((stmts, code, k, x_const)) = carried.replace(here) {
                     blocks[j].stmts = stmts;
                     blocks[j].code = code;
                     blocks[j].k = k;
+                    blocks[j].x_const = x_const;
                 }
             }
             changed = true;
@@ -963,6 +976,12 @@ struct RegState {
     a: Desc,
     x: Desc,
     m: Vec<Desc>,
+    /// What libpcap's value numbering holds for X where it differs from `x`:
+    /// after an arithmetic relation whose libpcap code loaded a constant into
+    /// X and pcapx's did not ([`Test::x_const`]).
+    /// Used only by the "leaves A and X as they were" rule, never to drop a
+    /// statement that reads X. Any statement that writes X resets it.
+    x_lib: Option<Desc>,
 }
 
 impl RegState {
@@ -971,13 +990,21 @@ impl RegState {
             a: None,
             x: None,
             m: vec![None; 16],
+            x_lib: None,
         }
+    }
+    /// libpcap's X: `x_lib` if set, else `x`.
+    fn lib_x(&self) -> &Desc {
+        self.x_lib.as_ref().unwrap_or(&self.x)
     }
     fn meet(&self, o: &RegState) -> RegState {
         let pick = |p: &Desc, q: &Desc| if p == q { p.clone() } else { None };
+        let x = pick(&self.x, &o.x);
+        let lib = pick(self.lib_x(), o.lib_x());
         RegState {
             a: pick(&self.a, &o.a),
-            x: pick(&self.x, &o.x),
+            x_lib: (lib != x).then_some(lib),
+            x,
             m: self.m.iter().zip(&o.m).map(|(p, q)| pick(p, q)).collect(),
         }
     }
@@ -1004,7 +1031,7 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u3
             continue;
         }
         let mut st = incoming[i].take().unwrap_or_else(RegState::unknown);
-        let (a_in, x_in) = (st.a.clone(), st.x.clone());
+        let (a_in, x_in, lib_x_in) = (st.a.clone(), st.x.clone(), st.lib_x().clone());
         let mut out = Vec::with_capacity(blocks[i].stmts.len());
         for s in blocks[i].stmts.iter().copied() {
             let mut redundant = false;
@@ -1041,6 +1068,7 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u3
                     };
                     redundant = new.is_some() && new == st.x;
                     st.x = new.or_else(&mut fresh);
+                    st.x_lib = None;
                 }
                 BPF_ST | BPF_STX => {
                     if let Some(j) = slot(s.k) {
@@ -1084,6 +1112,7 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u3
                     if miscop(s.code) == BPF_TAX {
                         redundant = st.a.is_some() && st.a == st.x;
                         st.x = st.a.clone();
+                        st.x_lib = None;
                     } else {
                         redundant = st.x.is_some() && st.a == st.x;
                         st.a = st.x.clone();
@@ -1095,14 +1124,28 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u3
                 out.push(s);
             }
         }
+        // libpcap's relation left a constant in X (see `Test::x_const`).
+        if let Some(k) = blocks[i].x_const {
+            let k = Some(vec![Insn::stmt(BPF_LD | BPF_IMM, k)]);
+            st.x_lib = (k != st.x).then_some(k);
+        }
         // libpcap's opt_blk(): a block that leaves A and X as it found them
         // (both known) loses all its statements when nothing after it uses
-        // any register or slot.
-        if live_out[i] == 0 && a_in.is_some() && x_in.is_some() && st.a == a_in && st.x == x_in {
+        // any register or slot. libpcap checks this on every pass: on the
+        // first of its second phase X still holds the constants of
+        // relations' `ldx #k` (`lib_x`), on later ones those `ldx` are gone
+        // and X is what pcapx's statements leave (`x`). The jump must still
+        // find X if it reads it.
+        let x_first_pass =
+            lib_x_in.is_some() && *st.lib_x() == lib_x_in && src(blocks[i].code) == BPF_K;
+        let x_later = x_in.is_some() && st.x == x_in;
+        let x_kept = x_first_pass || x_later;
+        if live_out[i] == 0 && a_in.is_some() && st.a == a_in && x_kept {
             out.clear();
         } else if live_out[i] & LIVE_X == 0 && fold_index(&mut out) {
             // X now keeps the value it had before the folded `add x`.
             st.x = fresh();
+            st.x_lib = None;
         }
         emptied[i] = out.is_empty() && !blocks[i].stmts.is_empty();
         blocks[i].stmts = out;
@@ -1475,6 +1518,7 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
                         stmts: Vec::new(),
                         impure: false,
                         arith: false,
+                        x_const: None,
                         code: JA,
                         k: 0,
                         jt: t,
@@ -1541,6 +1585,7 @@ mod tests {
             code: BPF_JMP | BPF_JEQ | BPF_K,
             k,
             arith: false,
+            x_const: None,
         })
     }
 
@@ -1553,6 +1598,7 @@ mod tests {
                 code: BPF_JMP | BPF_JEQ | BPF_K,
                 k,
                 arith: false,
+                x_const: None,
             })
         };
         let c = Cond::or(
@@ -1609,11 +1655,54 @@ mod tests {
             code: BPF_JMP | BPF_JEQ | BPF_K,
             k: 5,
             arith: false,
+            x_const: None,
         });
         assert_eq!(
             compile(&c, 9, PC_NH, 0).unwrap(),
             vec![Insn::stmt(BPF_RET | BPF_K, 9)]
         );
+    }
+
+    #[test]
+    fn relation_constant_in_x_empties_a_recomputation() {
+        // As SLIP `inbound and (ip or ip6)`: libpcap's `link[0] == 0` leaves
+        // 0 in X, so the second test, which recomputes the `[1] & 0xf0` the
+        // first left in A and leaves X alone, loses its statements.
+        let version = |k| {
+            Cond::Test(Test {
+                stmts: vec![
+                    Insn::stmt(BPF_LD | BPF_B | BPF_ABS, 1),
+                    Insn::stmt(BPF_ALU | BPF_AND | BPF_K, 0xf0),
+                ],
+                code: BPF_JMP | BPF_JEQ | BPF_K,
+                k,
+                arith: false,
+                x_const: None,
+            })
+        };
+        let program = |x_const| {
+            let inbound = Cond::Test(Test {
+                stmts: vec![Insn::stmt(BPF_LD | BPF_B | BPF_ABS, 0)],
+                code: BPF_JMP | BPF_JEQ | BPF_K,
+                k: 0,
+                arith: true,
+                x_const,
+            });
+            let c = Cond::and(inbound, Cond::or(version(0x40), version(0x60)));
+            compile(&c, 1, PC_NH, 0).unwrap()
+        };
+        let d = dump(&program(Some(0)));
+        assert_eq!(d.matches("and      #0xf0").count(), 1, "{d}");
+        // Without the constant, X is unknown and both tests keep their code.
+        let d = dump(&program(None));
+        assert_eq!(d.matches("and      #0xf0").count(), 2, "{d}");
+        let p = program(Some(0));
+        for a in [0u8, 1] {
+            for b in 0..=255u8 {
+                let want = a == 0 && matches!(b & 0xf0, 0x40 | 0x60);
+                assert_eq!(crate::vm::run(&p, &[a, b], 2) != 0, want, "{a} {b}");
+            }
+        }
     }
 
     #[test]

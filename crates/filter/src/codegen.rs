@@ -472,6 +472,7 @@ fn test(stmts: Vec<Insn>, op: u16, k: u32) -> Cond {
         code: BPF_JMP | op | BPF_K,
         k,
         arith: false,
+        x_const: None,
     })
 }
 
@@ -929,6 +930,7 @@ impl Gen {
                 code: BPF_JMP | BPF_JEQ | BPF_X,
                 k: 0,
                 arith: false,
+                x_const: None,
             }))
         })
     }
@@ -2358,8 +2360,16 @@ impl Gen {
                 cmp(Off::abs(10), BPF_B, LINUX_SLL_OUTGOING)
             }
             // libpcap 1.10: inbound is `link[0] == 0`, outbound its negation
-            // (libpcap 1.11 compares with 1 for outbound instead).
-            _ if self.dlt == 8 => cmp(self.linkhdr(0), BPF_B, 0),
+            // (libpcap 1.11 compares with 1 for outbound instead). It is an
+            // arithmetic relation (gen_relation): libpcap indexes `link[0]`
+            // through X, which holds the 0 after it (`Test::x_const`).
+            _ if self.dlt == 8 => Cond::Test(Test {
+                stmts: ld(BPF_B, self.linkhdr(0)),
+                code: BPF_JMP | BPF_JEQ | BPF_K,
+                k: 0,
+                arith: true,
+                x_const: Some(0),
+            }),
             _ if self.dlt == 226 => {
                 return Ok(cmp(self.linkhdr(2), BPF_H, if outbound { 1 } else { 2 }));
             }
@@ -2620,6 +2630,7 @@ impl Gen {
                     code: BPF_JMP | BPF_JEQ | BPF_X,
                     k: 0,
                     arith: false,
+                    x_const: None,
                 })
             };
             let mut fams = checks
@@ -3053,6 +3064,35 @@ fn compile_arith(e: &Arith, depth: u32, slots: ArithSlots, out: &mut Vec<Insn>) 
     Ok(())
 }
 
+/// The constant libpcap's code for `e` leaves in X when its optimiser starts
+/// altering statements (its second phase), where pcapx's code for `e` leaves
+/// X alone: libpcap indexes `proto[i]` through X (`ldx #i; ld [x + off]`;
+/// pcapx: `ld [off + i]`) and takes the right operand of `e op k` from X
+/// (`ldx #k; op x`; pcapx: `op #k`). libpcap's first phase does not alter
+/// statements (only its peephole runs), so those `ldx` are still read and
+/// kept; the relation's own `ldx` of its constant right side is not (the
+/// peephole compares with the constant instead, then the `ldx` is dead).
+/// `None` where X is as pcapx's statements leave it.
+fn libpcap_x_after(e: &Arith) -> Option<u32> {
+    match e {
+        Arith::Load {
+            tran: false,
+            base,
+            index,
+            ..
+        } if base.reg.is_none() => match index.as_ref() {
+            Arith::Const(i) => Some(*i),
+            _ => None,
+        },
+        Arith::Bin(_, _, r) => match r.as_ref() {
+            Arith::Const(k) => Some(*k),
+            _ => None,
+        },
+        Arith::Neg(a) => libpcap_x_after(a),
+        _ => None,
+    }
+}
+
 /// Relational operators of the grammar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Relop {
@@ -3089,6 +3129,7 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, slots: ArithSlots) -> 
             code: BPF_JMP | jop | BPF_X,
             k: 0,
             arith: false,
+            x_const: None,
         })
     };
     let mut stmts = Vec::new();
@@ -3099,6 +3140,7 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, slots: ArithSlots) -> 
             code: BPF_JMP | jop | BPF_K,
             k,
             arith: true,
+            x_const: libpcap_x_after(&a0.e),
         })
     } else {
         compile_arith(&a1.e, 0, slots, &mut stmts)?;
@@ -3110,6 +3152,7 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, slots: ArithSlots) -> 
             code: BPF_JMP | jop | BPF_X,
             k: 0,
             arith: false,
+            x_const: None,
         })
     };
     let t = Cond::Dual(Box::new(t), Box::new(raw_t));

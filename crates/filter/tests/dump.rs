@@ -181,6 +181,11 @@ const SAME_AS_TCPDUMP_ON: &[(&str, &str)] = &[
     ("ENC", "len > 1"),
     ("LTALK", "atalk"),
     ("SLIP", "inbound"),
+    // libpcap's relations leave the constant index / right operand in X
+    // (`ldx #k`), so a later block recomputing A's value is emptied.
+    ("SLIP", "inbound and tcp"),
+    ("SLIP", "link[0] & 1 = 0 and tcp"),
+    ("RAW", "len - 1 > 100 and (ip or ip6)"),
     ("IEEE802_11", "len > 20"),
     ("SUNATM", "vpi 1"),
     ("SUNATM", "vci 5"),
