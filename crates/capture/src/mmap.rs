@@ -379,7 +379,7 @@ pub(crate) struct ReadAhead {
 /// Asks the CPU to bring the cache line at `offset` of `map` into the cache
 /// (a hint: it never faults, and is dropped for an unmapped page).
 #[inline]
-fn prefetch(map: &[u8], offset: u64) {
+pub(crate) fn prefetch(map: &[u8], offset: u64) {
     let Some(byte) = usize::try_from(offset).ok().and_then(|o| map.get(o)) else {
         return;
     };

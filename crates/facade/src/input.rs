@@ -218,6 +218,9 @@ pub fn report_damage(cap: &Capture) {
 /// each record: which passed the filter and how many the `-c` limit allows.
 pub struct Work {
     pub batch: Batch,
+    /// The batch's place in the feeder's sequence (0, 1, 2, …): the order
+    /// in which per-batch results are combined.
+    pub seq: u64,
     /// Records (from the start of the batch) that the reader has counted.
     pub take: usize,
     /// Per record: passed the filter.
@@ -247,6 +250,10 @@ pub struct StreamIds {
     /// order.
     pub analysis: [Option<FieldId>; ANALYSIS_FIELDS],
 }
+
+/// Records ahead of the stateful pass whose headers are requested into the
+/// cache.
+const PREFETCH_AHEAD: usize = 8;
 
 const ANALYSIS_FIELDS: usize = pcapx_flow::analysis::FIELDS.len();
 
@@ -672,6 +679,8 @@ pub struct Feeder<'a> {
     done: bool,
     streams: Option<StreamPass<'a>>,
     file_field: Option<FieldId>,
+    /// Batches handed out so far.
+    seq: u64,
 }
 
 impl<'a> Feeder<'a> {
@@ -689,6 +698,7 @@ impl<'a> Feeder<'a> {
             done: limit == Some(0),
             streams: None,
             file_field: None,
+            seq: 0,
         }
     }
 
@@ -741,7 +751,11 @@ impl<'a> Feeder<'a> {
             streams.reserve(if sp.ids.is_some() { batch.len() } else { 0 });
             side.reserve(batch.len());
         }
-        for rec in batch.iter() {
+        for (i, rec) in batch.iter().enumerate() {
+            // The stateful pass reads each packet's headers; the batch was
+            // walked (and its lines prefetched) long enough ago that they
+            // have left the nearest caches.
+            batch.prefetch(i + PREFETCH_AHEAD);
             if self.limit.is_some_and(|l| self.used >= l) {
                 self.done = true;
                 break;
@@ -758,8 +772,11 @@ impl<'a> Feeder<'a> {
             }
         }
         let take = pass.len();
+        let seq = self.seq;
+        self.seq += 1;
         Ok(Some(Work {
             batch,
+            seq,
             take,
             pass,
             streams,

@@ -94,6 +94,13 @@ pub fn first<'f>(col: &ColumnSpec, fields: &'f Fields) -> Option<Value<'f>> {
 /// `row`, with a partial made by `make` for each batch; the partials reach
 /// `merge` in batch order. Returns how many packets passed the filter (what
 /// the limit counts).
+///
+/// The merging runs on the worker threads, not the reader's: the worker
+/// that finishes batch *i* merges its partial when *i* is next in order
+/// (and then any later partials already waiting), otherwise it leaves it
+/// waiting. The reader's thread keeps only its serial work (reading, the
+/// stateful pass), and the merge order — so the result — is the same for
+/// any thread count.
 pub fn scan<A: Send>(
     engine: &Engine,
     src: &mut Source,
@@ -101,7 +108,7 @@ pub fn scan<A: Send>(
     spec: &TableSpec,
     make: impl Fn() -> A + Sync,
     row: impl Fn(&mut A, &Fields) + Sync,
-    mut merge: impl FnMut(A),
+    merge: impl FnMut(A) + Send,
 ) -> Result<u64, Error> {
     let threads = pcapx_pipeline::thread_count(opts.threads);
     let wanted = spec.wanted(engine.registry().field_count());
@@ -110,11 +117,12 @@ pub fn scan<A: Send>(
     let mut feeder = Feeder::new(src, opts.limit)
         .with_streams(streams)
         .with_file_field(file_field(engine, &wanted));
+    let merger = std::sync::Mutex::new(InOrder::new(merge));
     input::pipeline(
         threads,
         || feeder.next_work(),
         || engine.new_fields(wanted.clone()),
-        |fields, w: &Work| -> A {
+        |fields, w: &Work| {
             let mut part = make();
             for (i, (rec, pass)) in w.records().enumerate() {
                 if !pass {
@@ -126,12 +134,12 @@ pub fn scan<A: Send>(
                     row(&mut part, fields);
                 }
             }
-            part
+            merger
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .put(w.seq, part);
         },
-        |part| -> Result<(), Error> {
-            merge(part);
-            Ok(())
-        },
+        |()| -> Result<(), Error> { Ok(()) },
     )?;
     let used = feeder.used();
     if let Some(p) = feeder.into_pass() {
@@ -139,6 +147,37 @@ pub fn scan<A: Send>(
     }
     src.report_damage();
     Ok(used)
+}
+
+/// Combines per-batch results in batch order, whatever order they arrive in.
+struct InOrder<A, M> {
+    next: u64,
+    waiting: std::collections::BTreeMap<u64, A>,
+    merge: M,
+}
+
+impl<A, M: FnMut(A)> InOrder<A, M> {
+    fn new(merge: M) -> InOrder<A, M> {
+        InOrder {
+            next: 0,
+            waiting: std::collections::BTreeMap::new(),
+            merge,
+        }
+    }
+
+    /// Batch `seq`'s result: merged now if it is next, else kept until it is.
+    fn put(&mut self, seq: u64, part: A) {
+        if seq != self.next {
+            self.waiting.insert(seq, part);
+            return;
+        }
+        (self.merge)(part);
+        self.next += 1;
+        while let Some(p) = self.waiting.remove(&self.next) {
+            (self.merge)(p);
+            self.next += 1;
+        }
+    }
 }
 
 /// Per-batch account of a table run, summed in order.

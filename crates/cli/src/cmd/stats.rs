@@ -47,7 +47,7 @@ pub(super) fn scan<A: Send>(
     spec: &TableSpec,
     make: impl Fn() -> A + Sync,
     row: impl Fn(&mut A, &Fields) + Sync,
-    merge: impl FnMut(A),
+    merge: impl FnMut(A) + Send,
 ) -> Result<()> {
     let mut cap = input::open(input)?;
     pcapx_facade::table::scan(
