@@ -99,3 +99,92 @@ fn dns_over_tcp_messages_decode_where_tshark_shows_them() {
     let off = ours(&f, &["--no-desegment"]);
     assert!(off[3][1].ends_with(":dns"), "{:?}", off[3]);
 }
+
+/// A table of header fields skips desegmentation and the datagram states
+/// (and, for packets that are surely no fragment, the whole stateful pass):
+/// over every corpus capture and fixture, its rows equal those of the same
+/// table with `frame.protocols` added — a field that makes the pass run,
+/// because desegmentation changes the layers it lists — with that column
+/// dropped. The same holds with `--occurrence all`.
+#[test]
+fn header_tables_do_not_depend_on_skipping_the_stateful_pass() {
+    let Some(corpus) = common::corpus("header_tables_do_not_depend_on_skipping_the_stateful_pass")
+    else {
+        return;
+    };
+    const HEADERS: &[&str] = &[
+        "frame.number",
+        "frame.time_epoch",
+        "frame.len",
+        "eth.src",
+        "ip.src",
+        "ip.dst",
+        "ip.flags.mf",
+        "ip.frag_offset",
+        "ipv6.src",
+        "tcp.srcport",
+        "tcp.dstport",
+        "tcp.len",
+        "tcp.seq",
+        "tcp.flags",
+        "udp.dstport",
+        "udp.length",
+        "icmp.type",
+    ];
+    let mut with_pass: Vec<&str> = HEADERS.to_vec();
+    with_pass.push("frame.protocols");
+    let mut files = common::captures(&corpus);
+    files.extend(common::captures(&common::root().join("fixtures")));
+    let (mut rows, mut compared) = (0, 0);
+    for f in &files {
+        let file = f.to_str().unwrap();
+        for extra in [&["--all"][..], &["--all", "--occurrence", "all"][..]] {
+            // Unreadable or damaged files fail the same way both times; the
+            // readable ones must agree row by row.
+            let a = common::pcapx(
+                &[
+                    &[
+                        "convert",
+                        file,
+                        "--to",
+                        "jsonl",
+                        "--fields",
+                        &HEADERS.join(","),
+                    ][..],
+                    extra,
+                ]
+                .concat(),
+            );
+            if !a.status.success() {
+                continue;
+            }
+            let skipped = common::pcapx_rows(file, HEADERS, extra);
+            let full = common::pcapx_rows(file, &with_pass, extra);
+            assert_eq!(skipped.len(), full.len(), "{file} {extra:?}: row counts");
+            for (i, (s, w)) in skipped.iter().zip(&full).enumerate() {
+                assert_eq!(s[..], w[..HEADERS.len()], "{file} {extra:?}: row {}", i + 1);
+            }
+            rows += skipped.len();
+            compared += 1;
+        }
+    }
+    println!(
+        "{compared} tables of {} captures, {rows} rows compared",
+        files.len()
+    );
+    // The skip is real: on a capture whose desegmentation gives up PDUs at
+    // a gap, only the table that needs it says so.
+    let cut = common::fixture("snaplen-truncated.pcap");
+    let cut = cut.to_str().unwrap();
+    let warns = |fields: &[&str]| {
+        let o = common::pcapx(&["convert", cut, "--all", "--fields", &fields.join(",")]);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        common::stderr(&o).contains("TCP desegmentation")
+    };
+    assert!(warns(&with_pass), "the pass ran for frame.protocols");
+    assert!(!warns(HEADERS), "no desegmentation for a header table");
+    assert!(
+        compared > 200 && rows > 5_000,
+        "only {compared} tables, {rows} rows compared"
+    );
+}

@@ -251,6 +251,79 @@ pub struct StreamIds {
     pub analysis: [Option<FieldId>; ANALYSIS_FIELDS],
 }
 
+/// Protocols whose fields neither TCP desegmentation nor the datagram
+/// states can change: they are dissected from the frame before a TCP or UDP
+/// payload is handed on, and the side input those two produce is read only
+/// at that hand-off (the TCP dissector, after its own fields) and by
+/// application dissectors. Absent extension-header and tunnel protocols are
+/// simply not listed (the pass then runs, as always).
+const BELOW_PAYLOAD: &[&str] = &[
+    "eth",
+    "sll",
+    "null",
+    "vlan",
+    "ieee8021ad",
+    "arp",
+    "ip",
+    "ipv6",
+    "tcp",
+    "udp",
+    "icmp",
+    "icmpv6",
+];
+
+/// The `frame` fields that do not depend on the layers dissected (unlike
+/// `frame.protocols`, `frame.anomaly`, `frame.malformed`).
+const FRAME_OWN: &[&str] = &[
+    "frame.number",
+    "frame.time_epoch",
+    "frame.len",
+    "frame.cap_len",
+    "frame.truncated",
+    "frame.interface_id",
+    "frame.linktype",
+    "frame.comment",
+    "frame.file",
+];
+
+/// Can TCP desegmentation or a datagram state change a field of `wanted`?
+/// No when every wanted field is one of [`FRAME_OWN`] or belongs to a
+/// protocol of [`BELOW_PAYLOAD`] and no plugin is loaded (a plugin may
+/// dissect any protocol's layers from a TCP payload). Like `count`'s plain
+/// count, a table of header fields (the tutorial's) then skips that work:
+/// its output is the same either way.
+pub fn app_state_matters(engine: &Engine, wanted: &Wanted) -> bool {
+    let reg = engine.registry();
+    if reg.protocols().iter().any(|p| p.origin != "built-in") {
+        return true;
+    }
+    reg.fields().iter().enumerate().any(|(i, def)| {
+        let id = FieldId(u32::try_from(i).unwrap_or(u32::MAX));
+        wanted.contains(id)
+            && !FRAME_OWN.contains(&def.name.as_str())
+            && !BELOW_PAYLOAD.contains(&reg.protocol(def.proto).name.as_str())
+    })
+}
+
+/// True when the record is certainly not an IP fragment: an Ethernet frame
+/// with an IPv4 header whose MF flag and fragment offset are zero, or an
+/// IPv6 header followed directly by TCP, UDP or ICMPv6. False when it may
+/// be one (the full parse decides then).
+fn surely_unfragmented(linktype: u32, d: &[u8]) -> bool {
+    if linktype != 1 {
+        return false;
+    }
+    match d.get(12..14) {
+        Some([0x08, 0x00]) => {
+            d.get(14).is_some_and(|v| v >> 4 == 4)
+                && d.get(20..22)
+                    .is_some_and(|f| u16::from_be_bytes([f[0], f[1]]) & 0x3fff == 0)
+        }
+        Some([0x86, 0xdd]) => d.get(20).is_some_and(|nh| matches!(nh, 6 | 17 | 58)),
+        _ => false,
+    }
+}
+
 /// Records ahead of the stateful pass whose headers are requested into the
 /// cache.
 const PREFETCH_AHEAD: usize = 8;
@@ -437,6 +510,26 @@ impl<'e> StreamPass<'e> {
         )
     }
 
+    /// The pass a table job runs: [`StreamPass::for_input`], without TCP
+    /// desegmentation and the datagram states when they cannot change any
+    /// field of `wanted` (see [`app_state_matters`]) and no anomaly is
+    /// counted (`tally`: an application layer's anomalies would be).
+    pub fn for_table(
+        engine: &'e Engine,
+        input: &impl PassOptions,
+        wanted: &Wanted,
+        tally: bool,
+        seed: u16,
+    ) -> Option<StreamPass<'e>> {
+        let deseg = input.desegment() && (tally || app_state_matters(engine, wanted));
+        StreamPass::new(
+            StreamIds::wanted(engine, wanted),
+            seed,
+            input.defrag(),
+            deseg.then_some(engine),
+        )
+    }
+
     /// One record: its side input (bytes appended to `arena`) and, when
     /// wanted, its per-file values.
     pub fn record(
@@ -444,6 +537,19 @@ impl<'e> StreamPass<'e> {
         rec: &Record<'_>,
         arena: &mut Vec<u8>,
     ) -> (SideRec, Option<StreamValues>) {
+        // Only defragmenting: a packet that is certainly no fragment needs
+        // nothing but the defragmenter's clock (what `Defragmenter::packet`
+        // does for it), not the full header parse.
+        if self.ids.is_none()
+            && self.deseg.is_none()
+            && self.datagram.is_empty()
+            && surely_unfragmented(rec.linktype, rec.data)
+        {
+            if let Some(d) = self.defrag.as_mut() {
+                d.tick(rec.ts_ns);
+            }
+            return (SideRec::default(), None);
+        }
         let p = pcapx_flow::parse(rec.linktype, rec.data);
         let mut side = SideRec::default();
         let mut l4 = None;

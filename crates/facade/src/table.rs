@@ -11,7 +11,7 @@ use pcapx_output::{
     TimeFormat, for_each_value,
 };
 
-use crate::input::{self, Feeder, StreamIds, StreamPass, Work};
+use crate::input::{self, Feeder, StreamPass, Work};
 use crate::{Error, ReadOptions, Source};
 
 /// `frame.file`'s id when `wanted` asks for it (the reader adds it).
@@ -112,7 +112,7 @@ pub fn scan<A: Send>(
 ) -> Result<u64, Error> {
     let threads = pcapx_pipeline::thread_count(opts.threads);
     let wanted = spec.wanted(engine.registry().field_count());
-    let streams = StreamPass::for_input(engine, opts, StreamIds::wanted(engine, &wanted), 0);
+    let streams = StreamPass::for_table(engine, opts, &wanted, false, 0);
     let name = src.label();
     let mut feeder = Feeder::new(src, opts.limit)
         .with_streams(streams)
@@ -245,12 +245,7 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
     let threads = pcapx_pipeline::thread_count(opts.threads);
     let wanted = spec.wanted(engine.registry().field_count());
     let mut total = Account::default();
-    let streams = StreamPass::for_input(
-        engine,
-        opts,
-        StreamIds::wanted(engine, &wanted),
-        opts.community_id_seed,
-    );
+    let streams = StreamPass::for_table(engine, opts, &wanted, tally, opts.community_id_seed);
     let name = src.label();
     let file_id = file_field(engine, &wanted);
     let mut feeder = Feeder::new(src, opts.limit)

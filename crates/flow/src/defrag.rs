@@ -182,6 +182,14 @@ impl Defragmenter {
 
     /// One packet, in file order: `p` is its cheap parse, `frame` its bytes,
     /// `ts_ns` its time.
+    /// What [`Defragmenter::packet`] does for a packet that is not a
+    /// fragment: let the clock advance to `ts_ns` (datagrams waiting too
+    /// long are given up). For a caller that can tell cheaply that a packet
+    /// is no fragment.
+    pub fn tick(&mut self, ts_ns: i64) {
+        self.expire(ts_ns);
+    }
+
     pub fn packet(&mut self, p: &PacketInfo, frame: &[u8], ts_ns: i64) -> Verdict<'_> {
         self.expire(ts_ns);
         let (Some(fr), Some(src), Some(dst)) = (p.frag, p.src, p.dst) else {
