@@ -100,7 +100,9 @@ pub fn first<'f>(col: &ColumnSpec, fields: &'f Fields) -> Option<Value<'f>> {
 /// (and then any later partials already waiting), otherwise it leaves it
 /// waiting. The reader's thread keeps only its serial work (reading, the
 /// stateful pass), and the merge order — so the result — is the same for
-/// any thread count.
+/// any thread count. A batch whose mapped bytes changed under it (the file
+/// shrank) is merged too, but the scan then returns the capture's error,
+/// and no caller uses a job whose scan failed.
 pub fn scan<A: Send>(
     engine: &Engine,
     src: &mut Source,
