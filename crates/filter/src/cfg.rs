@@ -36,6 +36,16 @@ pub(crate) struct Test {
     /// redundant load pass remembers the constant for libpcap's "block leaves
     /// A and X as they were" rule only (see [`RegState::x_lib`]).
     pub x_const: Option<u32>,
+    /// What libpcap's first optimiser phase numbers this test's value by,
+    /// where that differs from `stmts`: a relation's value as libpcap's code
+    /// generator writes it (`codegen::vn_arith`). libpcap indexes a
+    /// relation's `proto[i]` through X (`gen_load`: `ldx #i; ld [x + off]`,
+    /// `BPF_IND`) and takes a constant operand from X (`gen_arth`: `op x`),
+    /// and only its second phase (`opt_stmt` with `alter`) folds them into
+    /// `ld [off + i]` and `op #k`. Jump threading and `or_pullup` run in the
+    /// first phase only, so a relation is a fact about a value of its own
+    /// there, never about the direct load of a protocol test.
+    pub vn: Option<Vec<Insn>>,
 }
 
 /// A boolean condition over the packet.
@@ -114,6 +124,8 @@ struct Block {
     arith: bool,
     /// See [`Test::x_const`].
     x_const: Option<u32>,
+    /// See [`Test::vn`].
+    vn: Option<Vec<Insn>>,
     /// Touches the reserved cross-block slots.
     impure: bool,
     /// Conditional jump opcode, or `BPF_JMP|BPF_JA` for an unconditional jump to `jt`.
@@ -123,13 +135,21 @@ struct Block {
     jf: Target,
 }
 
+impl Block {
+    /// What libpcap's first optimiser phase numbers the block's value by
+    /// (see [`Test::vn`]).
+    fn key(&self) -> &[Insn] {
+        self.vn.as_deref().unwrap_or(&self.stmts)
+    }
+}
+
 const JA: u16 = BPF_JMP | BPF_JA;
 /// A statement removed by folding (an opcode no instruction has).
 const NOP: u16 = 0xffff;
 /// Describes a value known only by its number (never an instruction).
 const TOKEN: u16 = 0xfffe;
 /// Starts the description of X's value inside that of `A op X` (`k`: its length).
-const OPERAND: u16 = 0xfffd;
+pub(crate) const OPERAND: u16 = 0xfffd;
 
 type Memo = HashMap<(usize, Target, Target), Target>;
 
@@ -165,6 +185,7 @@ fn emit(
                 impure: false,
                 arith: false,
                 x_const: None,
+                vn: None,
                 stmts: vec![Insn::stmt(
                     BPF_LD | BPF_IMM,
                     u32::from(matches!(c, Cond::False)),
@@ -199,6 +220,7 @@ fn emit(
                 impure: test.stmts.is_empty() || impure(&test.stmts, floor),
                 arith: test.arith,
                 x_const: test.x_const,
+                vn: test.vn.clone(),
                 stmts: test.stmts.clone(),
                 code: test.code,
                 k: test.k,
@@ -615,7 +637,7 @@ fn decide(facts: &[Fact], b: &Block) -> Option<bool> {
     }
     facts
         .iter()
-        .filter(|f| f.stmts == b.stmts)
+        .filter(|f| f.stmts == b.key())
         .find_map(|f| implied(f, b.code, b.k))
 }
 
@@ -647,7 +669,7 @@ fn thread(blocks: &[Block], mut t: Target, facts: &mut Vec<Fact>) -> Target {
         match decide(facts, sb) {
             Some(r) => {
                 facts.push(Fact {
-                    stmts: sb.stmts.clone(),
+                    stmts: sb.key().to_vec(),
                     code: sb.code,
                     k: sb.k,
                     outcome: r,
@@ -785,7 +807,7 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
             for outcome in [true, false] {
                 let mut facts = facts_in.clone();
                 facts.push(Fact {
-                    stmts: blocks[i].stmts.clone(),
+                    stmts: blocks[i].key().to_vec(),
                     code: blocks[i].code,
                     k: blocks[i].k,
                     outcome,
@@ -803,7 +825,7 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
                     match decide(&facts, sb) {
                         Some(r) => {
                             facts.push(Fact {
-                                stmts: sb.stmts.clone(),
+                                stmts: sb.key().to_vec(),
                                 code: sb.code,
                                 k: sb.k,
                                 outcome: r,
@@ -892,7 +914,7 @@ fn pullup(blocks: &mut [Block], entry: Target) -> bool {
                 if !in_chain(j) {
                     break false;
                 }
-                let same = blocks[j].stmts == blocks[i].stmts;
+                let same = blocks[j].key() == blocks[i].key();
                 if chain.is_empty() && same {
                     // Already adjacent.
                     break false;
@@ -906,15 +928,16 @@ fn pullup(blocks: &mut [Block], entry: Target) -> bool {
             if !found {
                 continue;
             }
-            let content = |b: &Block| (b.stmts.clone(), b.code, b.k, b.x_const);
+            let content = |b: &Block| (b.stmts.clone(), b.code, b.k, b.x_const, b.vn.clone());
             let mut carried = chain.last().map(|&s| content(&blocks[s]));
             for &j in &chain {
                 let here = content(&blocks[j]);
-                if let Some((stmts, code, k, x_const)) = carried.replace(here) {
+                if let Some((stmts, code, k, x_const, vn)) = carried.replace(here) {
                     blocks[j].stmts = stmts;
                     blocks[j].code = code;
                     blocks[j].k = k;
                     blocks[j].x_const = x_const;
+                    blocks[j].vn = vn;
                 }
             }
             changed = true;
@@ -1519,6 +1542,7 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
                         impure: false,
                         arith: false,
                         x_const: None,
+                        vn: None,
                         code: JA,
                         k: 0,
                         jt: t,
@@ -1586,6 +1610,7 @@ mod tests {
             k,
             arith: false,
             x_const: None,
+            vn: None,
         })
     }
 
@@ -1599,6 +1624,7 @@ mod tests {
                 k,
                 arith: false,
                 x_const: None,
+                vn: None,
             })
         };
         let c = Cond::or(
@@ -1656,6 +1682,7 @@ mod tests {
             k: 5,
             arith: false,
             x_const: None,
+            vn: None,
         });
         assert_eq!(
             compile(&c, 9, PC_NH, 0).unwrap(),
@@ -1678,6 +1705,7 @@ mod tests {
                 k,
                 arith: false,
                 x_const: None,
+                vn: None,
             })
         };
         let program = |x_const| {
@@ -1687,6 +1715,7 @@ mod tests {
                 k: 0,
                 arith: true,
                 x_const,
+                vn: None,
             });
             let c = Cond::and(inbound, Cond::or(version(0x40), version(0x60)));
             compile(&c, 1, PC_NH, 0).unwrap()
