@@ -332,10 +332,11 @@ fn and_left_alone(blocks: &[Block], entry: Target) -> Vec<bool> {
             // run-time offset or the IPv4 header length leaves statements
             // of its own in that pass (`add x` of the index 0 becomes
             // `txa`, `ld #i; add x; tax` is folded by the same peephole).
-            && b.stmts.iter().all(|s| {
-                !matches!(class(s.code), BPF_LDX | BPF_MISC)
-                    && !(class(s.code) == BPF_LD && mode(s.code) == BPF_IND)
-                    && !(class(s.code) == BPF_ALU && src(s.code) == BPF_X)
+            && !b.stmts.iter().any(|s| match class(s.code) {
+                BPF_LDX | BPF_MISC => true,
+                BPF_LD => mode(s.code) == BPF_IND,
+                BPF_ALU => src(s.code) == BPF_X,
+                _ => false,
             })
     };
     if !matches!(entry, Target::Block(_)) || !blocks.iter().any(candidate) {
