@@ -3224,10 +3224,34 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, slots: ArithSlots) -> 
             vn: Some(vn_relation(&a0.e, None)),
         })
     } else {
-        compile_arith(&a1.e, 0, slots, &mut stmts)?;
-        stmts.push(Insn::stmt(BPF_ST, 0));
-        compile_arith(&a0.e, 1, slots, &mut stmts)?;
-        stmts.push(Insn::stmt(BPF_LDX | BPF_MEM, 0));
+        // libpcap's order: `a0` into its register, `a1`, `tax` (its peephole
+        // makes `st M[r1]; ldx M[r1]` one), `a0` back (`ld #k` for a
+        // constant, whose own code is then dead). Where `a1` needs scratch
+        // slots of its own or `a0`'s register is not free here, `a1` first
+        // into slot 0, then `a0`, then `ldx M[0]`.
+        let mut right = Vec::new();
+        compile_arith(&a1.e, 0, slots, &mut right)?;
+        let r0 = a0.reg;
+        let r0_free = r0 < slots.limit && r0 < 16 && slots.avoid & (1 << r0) == 0;
+        let right_pure = !right
+            .iter()
+            .any(|s| matches!(crate::insn::class(s.code), BPF_ST | crate::insn::BPF_STX));
+        if let (Arith::Const(k), true) = (&a0.e, right_pure) {
+            stmts = right;
+            stmts.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+            stmts.push(Insn::stmt(BPF_LD | BPF_IMM, *k));
+        } else if r0_free && right_pure {
+            compile_arith(&a0.e, 0, slots, &mut stmts)?;
+            stmts.push(Insn::stmt(BPF_ST, r0));
+            stmts.extend(right);
+            stmts.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+            stmts.push(Insn::stmt(BPF_LD | BPF_MEM, r0));
+        } else {
+            stmts = right;
+            stmts.push(Insn::stmt(BPF_ST, 0));
+            compile_arith(&a0.e, 1, slots, &mut stmts)?;
+            stmts.push(Insn::stmt(BPF_LDX | BPF_MEM, 0));
+        }
         Cond::Test(Test {
             stmts,
             code: BPF_JMP | jop | BPF_X,

@@ -427,6 +427,15 @@ fn relations_beside_protocol_tests_as_tcpdump() {
         ("LOOP", "link[0:4] = 2 and ip6"),
         ("LOOP", "link[0:4] = 2 and ip"),
         ("LOOP", "link[0:4] = 2 and link[0:4] = 10"),
+        // both sides computed, in libpcap's order
+        ("EN10MB", "ip[0] = ip[1]"),
+        ("EN10MB", "6 = ip[9] and tcp"),
+        ("EN10MB", "ip[9] = ip[9] and tcp"),
+        ("EN10MB", "len = ip[2:2] + 14"),
+        ("EN10MB", "ip[2:2] + 14 = len"),
+        ("EN10MB", "ip[9] = ip[ip[0] & 0xf]"),
+        ("EN10MB", "tcp[13] & 2 = tcp[13] & 16"),
+        ("RAW", "ip[9] < ip[8]"),
     ] {
         let out = Command::new("tcpdump")
             .args(["-y", lt, "-d", "--", expr])

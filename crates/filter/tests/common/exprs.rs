@@ -123,6 +123,12 @@ pub const EXPRESSIONS: &[&str] = &[
     // `and #k; jeq #0` after a load of the same bytes stays (no `jset`)
     "ether[0] = 0 and ether[0] & 0xf = 0",
     "ip[0] = 0x45 and ip[0] & 0xf = 0",
+    // both sides computed: libpcap's order (left side into its register,
+    // right side, `tax`, left side back)
+    "ip[0] = ip[1]",
+    "6 > ip[9]",
+    "len = ip[2:2] + 14",
+    "ip[8] >= 64 and ip[8] >= ip[9]",
     "arp[6:2] = 1",
     "vlan",
     "vlan and ip",
