@@ -36,6 +36,16 @@ pub(crate) struct Test {
     /// redundant load pass remembers the constant for libpcap's "block leaves
     /// A and X as they were" rule only (see [`RegState::x_lib`]).
     pub x_const: Option<u32>,
+    /// What libpcap's first optimiser phase numbers this test's value by,
+    /// where that differs from `stmts`: a relation's value as libpcap's code
+    /// generator writes it (`codegen::vn_arith`). libpcap indexes a
+    /// relation's `proto[i]` through X (`gen_load`: `ldx #i; ld [x + off]`,
+    /// `BPF_IND`) and takes a constant operand from X (`gen_arth`: `op x`),
+    /// and only its second phase (`opt_stmt` with `alter`) folds them into
+    /// `ld [off + i]` and `op #k`. Jump threading and `or_pullup` run in the
+    /// first phase only, so a relation is a fact about a value of its own
+    /// there, never about the direct load of a protocol test.
+    pub vn: Option<Vec<Insn>>,
 }
 
 /// A boolean condition over the packet.
@@ -114,6 +124,8 @@ struct Block {
     arith: bool,
     /// See [`Test::x_const`].
     x_const: Option<u32>,
+    /// See [`Test::vn`].
+    vn: Option<Vec<Insn>>,
     /// Touches the reserved cross-block slots.
     impure: bool,
     /// Conditional jump opcode, or `BPF_JMP|BPF_JA` for an unconditional jump to `jt`.
@@ -123,13 +135,21 @@ struct Block {
     jf: Target,
 }
 
+impl Block {
+    /// What libpcap's first optimiser phase numbers the block's value by
+    /// (see [`Test::vn`]).
+    fn key(&self) -> &[Insn] {
+        self.vn.as_deref().unwrap_or(&self.stmts)
+    }
+}
+
 const JA: u16 = BPF_JMP | BPF_JA;
 /// A statement removed by folding (an opcode no instruction has).
 const NOP: u16 = 0xffff;
 /// Describes a value known only by its number (never an instruction).
 const TOKEN: u16 = 0xfffe;
 /// Starts the description of X's value inside that of `A op X` (`k`: its length).
-const OPERAND: u16 = 0xfffd;
+pub(crate) const OPERAND: u16 = 0xfffd;
 
 type Memo = HashMap<(usize, Target, Target), Target>;
 
@@ -165,6 +185,7 @@ fn emit(
                 impure: false,
                 arith: false,
                 x_const: None,
+                vn: None,
                 stmts: vec![Insn::stmt(
                     BPF_LD | BPF_IMM,
                     u32::from(matches!(c, Cond::False)),
@@ -199,6 +220,7 @@ fn emit(
                 impure: test.stmts.is_empty() || impure(&test.stmts, floor),
                 arith: test.arith,
                 x_const: test.x_const,
+                vn: test.vn.clone(),
                 stmts: test.stmts.clone(),
                 code: test.code,
                 k: test.k,
@@ -243,9 +265,11 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
     let mut entry = fix(entry);
     optimize(&mut blocks, &mut entry);
     // libpcap's second phase: arithmetic relations' `and x` is `and #k` now,
-    // and its peephole turns `and #k; jeq #0` into `jset #k`.
-    for b in &mut blocks {
-        if std::mem::take(&mut b.arith) && b.jt != b.jf {
+    // and its peephole turns `and #k; jeq #0` into `jset #k` — unless the
+    // `and` is all that is left of the block (see `and_left_alone`).
+    let alone = and_left_alone(&blocks, entry);
+    for (b, alone) in blocks.iter_mut().zip(alone) {
+        if std::mem::take(&mut b.arith) && b.jt != b.jf && !alone {
             let _ = fold_block(b);
         }
     }
@@ -281,6 +305,50 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
             Some(insns)
         }
     }
+}
+
+/// Which arithmetic relations' blocks (`...; and #k; jeq #0`) keep their
+/// `and` where libpcap's peephole would make it a `jset`: those whose
+/// statements before the `and` all repeat what their predecessors left
+/// (a relation's load at a constant offset after a test of the same
+/// bytes). libpcap's second
+/// phase turns `and x` into `and #k` and drops the repeated load in the
+/// same pass (`opt_stmt` with `alter`, `vstore`); then `opt_peep` finds no
+/// `last` statement, as it takes for `last` only an instruction that
+/// follows another one (otherwise the block's first statement, now a nop),
+/// and the `jset` rewrite never happens, on this pass or a later one. The
+/// redundant load pass is run on a copy of the blocks as that pass sees
+/// them: every relation still has its `and` (predecessors leave `A & k`).
+fn and_left_alone(blocks: &[Block], entry: Target) -> Vec<bool> {
+    let mut alone = vec![false; blocks.len()];
+    let candidate = |b: &Block| {
+        b.arith
+            && b.jt != b.jf
+            && b.code == BPF_JMP | BPF_JEQ | BPF_K
+            && b.k == 0
+            && b.stmts.len() > 1
+            && b.stmts.last().is_some_and(|s| s.code == BPF_ALU | BPF_AND | BPF_K)
+            // Only a load at a constant offset: libpcap's index through a
+            // run-time offset or the IPv4 header length leaves statements
+            // of its own in that pass (`add x` of the index 0 becomes
+            // `txa`, `ld #i; add x; tax` is folded by the same peephole).
+            && !b.stmts.iter().any(|s| match class(s.code) {
+                BPF_LDX | BPF_MISC => true,
+                BPF_LD => mode(s.code) == BPF_IND,
+                BPF_ALU => src(s.code) == BPF_X,
+                _ => false,
+            })
+    };
+    if !matches!(entry, Target::Block(_)) || !blocks.iter().any(candidate) {
+        return alone;
+    }
+    let mut copy = blocks.to_vec();
+    let live_out = live_out(&copy);
+    let _ = eliminate_redundant_loads(&mut copy, entry, &live_out);
+    for (i, b) in blocks.iter().enumerate() {
+        alone[i] = candidate(b) && copy[i].stmts.len() == 1;
+    }
+    alone
 }
 
 /// The `ld #k` of libpcap's constant block (`gen_uncond`: k = 0 for true, 1
@@ -615,7 +683,7 @@ fn decide(facts: &[Fact], b: &Block) -> Option<bool> {
     }
     facts
         .iter()
-        .filter(|f| f.stmts == b.stmts)
+        .filter(|f| f.stmts == b.key())
         .find_map(|f| implied(f, b.code, b.k))
 }
 
@@ -647,7 +715,7 @@ fn thread(blocks: &[Block], mut t: Target, facts: &mut Vec<Fact>) -> Target {
         match decide(facts, sb) {
             Some(r) => {
                 facts.push(Fact {
-                    stmts: sb.stmts.clone(),
+                    stmts: sb.key().to_vec(),
                     code: sb.code,
                     k: sb.k,
                     outcome: r,
@@ -785,7 +853,7 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
             for outcome in [true, false] {
                 let mut facts = facts_in.clone();
                 facts.push(Fact {
-                    stmts: blocks[i].stmts.clone(),
+                    stmts: blocks[i].key().to_vec(),
                     code: blocks[i].code,
                     k: blocks[i].k,
                     outcome,
@@ -803,7 +871,7 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
                     match decide(&facts, sb) {
                         Some(r) => {
                             facts.push(Fact {
-                                stmts: sb.stmts.clone(),
+                                stmts: sb.key().to_vec(),
                                 code: sb.code,
                                 k: sb.k,
                                 outcome: r,
@@ -892,7 +960,7 @@ fn pullup(blocks: &mut [Block], entry: Target) -> bool {
                 if !in_chain(j) {
                     break false;
                 }
-                let same = blocks[j].stmts == blocks[i].stmts;
+                let same = blocks[j].key() == blocks[i].key();
                 if chain.is_empty() && same {
                     // Already adjacent.
                     break false;
@@ -906,15 +974,16 @@ fn pullup(blocks: &mut [Block], entry: Target) -> bool {
             if !found {
                 continue;
             }
-            let content = |b: &Block| (b.stmts.clone(), b.code, b.k, b.x_const);
+            let content = |b: &Block| (b.stmts.clone(), b.code, b.k, b.x_const, b.vn.clone());
             let mut carried = chain.last().map(|&s| content(&blocks[s]));
             for &j in &chain {
                 let here = content(&blocks[j]);
-                if let Some((stmts, code, k, x_const)) = carried.replace(here) {
+                if let Some((stmts, code, k, x_const, vn)) = carried.replace(here) {
                     blocks[j].stmts = stmts;
                     blocks[j].code = code;
                     blocks[j].k = k;
                     blocks[j].x_const = x_const;
+                    blocks[j].vn = vn;
                 }
             }
             changed = true;
@@ -1010,6 +1079,106 @@ impl RegState {
     }
 }
 
+/// Value numbering of one block's statements from the state `st` its
+/// predecessors leave (updated to the state after them): the statements
+/// that do not merely recompute what a register or slot already holds.
+fn number_stmts(st: &mut RegState, stmts: &[Insn], fresh: &mut dyn FnMut() -> Desc) -> Vec<Insn> {
+    let slot = |k: u32| usize::try_from(k).ok().filter(|&i| i < 16);
+    let mut out = Vec::with_capacity(stmts.len());
+    for s in stmts.iter().copied() {
+        let mut redundant = false;
+        match class(s.code) {
+            BPF_LD => {
+                let new = match mode(s.code) {
+                    BPF_MEM => slot(s.k).and_then(|j| {
+                        if st.m[j].is_none() {
+                            st.m[j] = fresh();
+                        }
+                        st.m[j].clone()
+                    }),
+                    BPF_IND => st.x.clone().and_then(|mut x| {
+                        x.extend([Insn::stmt(BPF_MISC | BPF_TAX, 0), s]);
+                        cap(x)
+                    }),
+                    _ => Some(vec![s]),
+                };
+                redundant = new.is_some() && new == st.a;
+                st.a = new.or_else(&mut *fresh);
+            }
+            BPF_LDX => {
+                let new = match mode(s.code) {
+                    BPF_MEM => slot(s.k).and_then(|j| {
+                        if st.m[j].is_none() {
+                            st.m[j] = fresh();
+                        }
+                        st.m[j].clone()
+                    }),
+                    BPF_IMM => Some(vec![Insn::stmt(BPF_LD | BPF_IMM, s.k)]),
+                    BPF_LEN => Some(vec![Insn::stmt(BPF_LD | BPF_LEN, 0)]),
+                    BPF_MSH => Some(vec![s, Insn::stmt(BPF_MISC | BPF_TXA, 0)]),
+                    _ => None,
+                };
+                redundant = new.is_some() && new == st.x;
+                st.x = new.or_else(&mut *fresh);
+                st.x_lib = None;
+            }
+            BPF_ST | BPF_STX => {
+                if let Some(j) = slot(s.k) {
+                    let v = if class(s.code) == BPF_ST {
+                        st.a.clone()
+                    } else {
+                        st.x.clone()
+                    };
+                    redundant = v.is_some() && v == st.m[j];
+                    st.m[j] = v;
+                }
+            }
+            BPF_ALU => {
+                st.a = if src(s.code) == BPF_K || op(s.code) == BPF_NEG {
+                    st.a.take().and_then(|mut d| {
+                        d.push(s);
+                        cap(d)
+                    })
+                } else {
+                    // libpcap numbers `A op X` by its operands' numbers:
+                    // describe it by both descriptions (X's with its length
+                    // first, so that the description is unambiguous).
+                    match (st.a.take(), st.x.as_ref()) {
+                        (Some(mut d), Some(x)) => {
+                            d.push(Insn::stmt(
+                                OPERAND,
+                                u32::try_from(x.len()).unwrap_or(u32::MAX),
+                            ));
+                            d.extend_from_slice(x);
+                            d.push(s);
+                            cap(d)
+                        }
+                        _ => None,
+                    }
+                };
+                if st.a.is_none() {
+                    st.a = fresh();
+                }
+            }
+            BPF_MISC => {
+                if miscop(s.code) == BPF_TAX {
+                    redundant = st.a.is_some() && st.a == st.x;
+                    st.x = st.a.clone();
+                    st.x_lib = None;
+                } else {
+                    redundant = st.x.is_some() && st.a == st.x;
+                    st.a = st.x.clone();
+                }
+            }
+            _ => {}
+        }
+        if !redundant {
+            out.push(s);
+        }
+    }
+    out
+}
+
 /// Returns which blocks lost every statement.
 fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u32]) -> Vec<bool> {
     let live = reachable(blocks, entry);
@@ -1017,7 +1186,6 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u3
     if let Target::Block(e) = entry {
         incoming[e] = Some(RegState::unknown());
     }
-    let slot = |k: u32| usize::try_from(k).ok().filter(|&i| i < 16);
     // A value nothing describes gets a number of its own (libpcap's value
     // numbering): a copy of it (`st M[k]`, `tax`) is then known to equal it.
     let mut next_token = 0u32;
@@ -1031,99 +1199,9 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u3
             continue;
         }
         let mut st = incoming[i].take().unwrap_or_else(RegState::unknown);
+        let st_in = st.clone();
         let (a_in, x_in, lib_x_in) = (st.a.clone(), st.x.clone(), st.lib_x().clone());
-        let mut out = Vec::with_capacity(blocks[i].stmts.len());
-        for s in blocks[i].stmts.iter().copied() {
-            let mut redundant = false;
-            match class(s.code) {
-                BPF_LD => {
-                    let new = match mode(s.code) {
-                        BPF_MEM => slot(s.k).and_then(|j| {
-                            if st.m[j].is_none() {
-                                st.m[j] = fresh();
-                            }
-                            st.m[j].clone()
-                        }),
-                        BPF_IND => st.x.clone().and_then(|mut x| {
-                            x.extend([Insn::stmt(BPF_MISC | BPF_TAX, 0), s]);
-                            cap(x)
-                        }),
-                        _ => Some(vec![s]),
-                    };
-                    redundant = new.is_some() && new == st.a;
-                    st.a = new.or_else(&mut fresh);
-                }
-                BPF_LDX => {
-                    let new = match mode(s.code) {
-                        BPF_MEM => slot(s.k).and_then(|j| {
-                            if st.m[j].is_none() {
-                                st.m[j] = fresh();
-                            }
-                            st.m[j].clone()
-                        }),
-                        BPF_IMM => Some(vec![Insn::stmt(BPF_LD | BPF_IMM, s.k)]),
-                        BPF_LEN => Some(vec![Insn::stmt(BPF_LD | BPF_LEN, 0)]),
-                        BPF_MSH => Some(vec![s, Insn::stmt(BPF_MISC | BPF_TXA, 0)]),
-                        _ => None,
-                    };
-                    redundant = new.is_some() && new == st.x;
-                    st.x = new.or_else(&mut fresh);
-                    st.x_lib = None;
-                }
-                BPF_ST | BPF_STX => {
-                    if let Some(j) = slot(s.k) {
-                        let v = if class(s.code) == BPF_ST {
-                            st.a.clone()
-                        } else {
-                            st.x.clone()
-                        };
-                        redundant = v.is_some() && v == st.m[j];
-                        st.m[j] = v;
-                    }
-                }
-                BPF_ALU => {
-                    st.a = if src(s.code) == BPF_K || op(s.code) == BPF_NEG {
-                        st.a.take().and_then(|mut d| {
-                            d.push(s);
-                            cap(d)
-                        })
-                    } else {
-                        // libpcap numbers `A op X` by its operands' numbers:
-                        // describe it by both descriptions (X's with its length
-                        // first, so that the description is unambiguous).
-                        match (st.a.take(), st.x.as_ref()) {
-                            (Some(mut d), Some(x)) => {
-                                d.push(Insn::stmt(
-                                    OPERAND,
-                                    u32::try_from(x.len()).unwrap_or(u32::MAX),
-                                ));
-                                d.extend_from_slice(x);
-                                d.push(s);
-                                cap(d)
-                            }
-                            _ => None,
-                        }
-                    };
-                    if st.a.is_none() {
-                        st.a = fresh();
-                    }
-                }
-                BPF_MISC => {
-                    if miscop(s.code) == BPF_TAX {
-                        redundant = st.a.is_some() && st.a == st.x;
-                        st.x = st.a.clone();
-                        st.x_lib = None;
-                    } else {
-                        redundant = st.x.is_some() && st.a == st.x;
-                        st.a = st.x.clone();
-                    }
-                }
-                _ => {}
-            }
-            if !redundant {
-                out.push(s);
-            }
-        }
+        let mut out = number_stmts(&mut st, &blocks[i].stmts, &mut fresh);
         // libpcap's relation left a constant in X (see `Test::x_const`).
         if let Some(k) = blocks[i].x_const {
             let k = Some(vec![Insn::stmt(BPF_LD | BPF_IMM, k)]);
@@ -1143,9 +1221,17 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u3
         if live_out[i] == 0 && a_in.is_some() && st.a == a_in && x_kept {
             out.clear();
         } else if live_out[i] & LIVE_X == 0 && fold_index(&mut out) {
-            // X now keeps the value it had before the folded `add x`.
-            st.x = fresh();
+            // libpcap's next pass numbers the folded statements again: X
+            // keeps the value it had before the folded `add x`, and a load
+            // the fold made the same as one before it is redundant then
+            // (PFLOG `tcp and ip[9] = 6`: `ldx M[0]; ldb [x + 9]` twice).
+            st = st_in;
+            out = number_stmts(&mut st, &out, &mut fresh);
             st.x_lib = None;
+            if live_out[i] == 0 && a_in.is_some() && st.a == a_in && x_in.is_some() && st.x == x_in
+            {
+                out.clear();
+            }
         }
         emptied[i] = out.is_empty() && !blocks[i].stmts.is_empty();
         blocks[i].stmts = out;
@@ -1519,6 +1605,7 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
                         impure: false,
                         arith: false,
                         x_const: None,
+                        vn: None,
                         code: JA,
                         k: 0,
                         jt: t,
@@ -1586,6 +1673,7 @@ mod tests {
             k,
             arith: false,
             x_const: None,
+            vn: None,
         })
     }
 
@@ -1599,6 +1687,7 @@ mod tests {
                 k,
                 arith: false,
                 x_const: None,
+                vn: None,
             })
         };
         let c = Cond::or(
@@ -1656,6 +1745,7 @@ mod tests {
             k: 5,
             arith: false,
             x_const: None,
+            vn: None,
         });
         assert_eq!(
             compile(&c, 9, PC_NH, 0).unwrap(),
@@ -1678,6 +1768,7 @@ mod tests {
                 k,
                 arith: false,
                 x_const: None,
+                vn: None,
             })
         };
         let program = |x_const| {
@@ -1687,6 +1778,7 @@ mod tests {
                 k: 0,
                 arith: true,
                 x_const,
+                vn: None,
             });
             let c = Cond::and(inbound, Cond::or(version(0x40), version(0x60)));
             compile(&c, 1, PC_NH, 0).unwrap()

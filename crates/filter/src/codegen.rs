@@ -473,6 +473,7 @@ fn test(stmts: Vec<Insn>, op: u16, k: u32) -> Cond {
         k,
         arith: false,
         x_const: None,
+        vn: None,
     })
 }
 
@@ -931,6 +932,7 @@ impl Gen {
                 k: 0,
                 arith: false,
                 x_const: None,
+                vn: None,
             }))
         })
     }
@@ -2369,6 +2371,16 @@ impl Gen {
                 k: 0,
                 arith: true,
                 x_const: Some(0),
+                vn: Some(vn_relation(
+                    &Arith::Load {
+                        tran: false,
+                        base: self.linkhdr(0),
+                        index: Box::new(Arith::Const(0)),
+                        size: BPF_B,
+                        index_reg: 0,
+                    },
+                    None,
+                )),
             }),
             _ if self.dlt == 226 => {
                 return Ok(cmp(self.linkhdr(2), BPF_H, if outbound { 1 } else { 2 }));
@@ -2631,6 +2643,7 @@ impl Gen {
                     k: 0,
                     arith: false,
                     x_const: None,
+                    vn: None,
                 })
             };
             let mut fams = checks
@@ -3093,6 +3106,72 @@ fn libpcap_x_after(e: &Arith) -> Option<u32> {
     }
 }
 
+/// libpcap's value of `e` in its first optimiser phase, as a description
+/// (statements compared for equality only, never run): its code generator's
+/// form before `opt_stmt` alters anything. `proto[i]` is indexed through X
+/// (`gen_load`: the index into A, plus the run-time part of the offset or
+/// the IPv4 header length, `tax`, `ld [x + off]`), and a binary operation
+/// takes its right operand from X (`gen_arth`: `op x`), described by both
+/// operands as the redundant load pass does.
+fn vn_arith(e: &Arith, out: &mut Vec<Insn>) {
+    use crate::cfg::OPERAND;
+    match e {
+        Arith::Const(k) => out.push(Insn::stmt(BPF_LD | BPF_IMM, *k)),
+        Arith::Len => out.push(Insn::stmt(BPF_LD | BPF_W | BPF_LEN, 0)),
+        Arith::Load {
+            tran,
+            base,
+            index,
+            size,
+            ..
+        } => {
+            vn_arith(index, out);
+            if *tran {
+                out.extend(loadx_iphdrlen(*base));
+                out.push(Insn::stmt(BPF_ALU | crate::insn::BPF_ADD | BPF_X, 0));
+            } else if let Some(r) = base.reg {
+                out.push(Insn::stmt(BPF_LDX | BPF_MEM, r));
+                out.push(Insn::stmt(BPF_ALU | crate::insn::BPF_ADD | BPF_X, 0));
+            }
+            out.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+            out.push(Insn::stmt(BPF_LD | *size | BPF_IND, base.k));
+        }
+        Arith::Bin(op, l, r) => {
+            vn_arith(l, out);
+            let mut d = Vec::new();
+            vn_arith(r, &mut d);
+            out.push(Insn::stmt(
+                OPERAND,
+                u32::try_from(d.len()).unwrap_or(u32::MAX),
+            ));
+            out.extend(d);
+            out.push(Insn::stmt(BPF_ALU | op | BPF_X, 0));
+        }
+        Arith::Neg(a) => {
+            vn_arith(a, out);
+            out.push(Insn::stmt(BPF_ALU | BPF_NEG, 0));
+        }
+    }
+}
+
+/// The description [`Test::vn`] of a relation `a0 op a1` (`a1` `None`: a
+/// constant, which libpcap's peephole moves into the jump in its first
+/// phase), by [`vn_arith`].
+fn vn_relation(a0: &Arith, a1: Option<&Arith>) -> Vec<Insn> {
+    let mut out = Vec::new();
+    vn_arith(a0, &mut out);
+    if let Some(a1) = a1 {
+        let mut d = Vec::new();
+        vn_arith(a1, &mut d);
+        out.push(Insn::stmt(
+            crate::cfg::OPERAND,
+            u32::try_from(d.len()).unwrap_or(u32::MAX),
+        ));
+        out.extend(d);
+    }
+    out
+}
+
 /// Relational operators of the grammar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Relop {
@@ -3130,6 +3209,7 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, slots: ArithSlots) -> 
             k: 0,
             arith: false,
             x_const: None,
+            vn: None,
         })
     };
     let mut stmts = Vec::new();
@@ -3141,18 +3221,44 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, slots: ArithSlots) -> 
             k,
             arith: true,
             x_const: libpcap_x_after(&a0.e),
+            vn: Some(vn_relation(&a0.e, None)),
         })
     } else {
-        compile_arith(&a1.e, 0, slots, &mut stmts)?;
-        stmts.push(Insn::stmt(BPF_ST, 0));
-        compile_arith(&a0.e, 1, slots, &mut stmts)?;
-        stmts.push(Insn::stmt(BPF_LDX | BPF_MEM, 0));
+        // libpcap's order: `a0` into its register, `a1`, `tax` (its peephole
+        // makes `st M[r1]; ldx M[r1]` one), `a0` back (`ld #k` for a
+        // constant, whose own code is then dead). Where `a1` needs scratch
+        // slots of its own or `a0`'s register is not free here, `a1` first
+        // into slot 0, then `a0`, then `ldx M[0]`.
+        let mut right = Vec::new();
+        compile_arith(&a1.e, 0, slots, &mut right)?;
+        let r0 = a0.reg;
+        let r0_free = r0 < slots.limit && r0 < 16 && slots.avoid & (1 << r0) == 0;
+        let right_pure = !right
+            .iter()
+            .any(|s| matches!(crate::insn::class(s.code), BPF_ST | crate::insn::BPF_STX));
+        if let (Arith::Const(k), true) = (&a0.e, right_pure) {
+            stmts = right;
+            stmts.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+            stmts.push(Insn::stmt(BPF_LD | BPF_IMM, *k));
+        } else if r0_free && right_pure {
+            compile_arith(&a0.e, 0, slots, &mut stmts)?;
+            stmts.push(Insn::stmt(BPF_ST, r0));
+            stmts.extend(right);
+            stmts.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+            stmts.push(Insn::stmt(BPF_LD | BPF_MEM, r0));
+        } else {
+            stmts = right;
+            stmts.push(Insn::stmt(BPF_ST, 0));
+            compile_arith(&a0.e, 1, slots, &mut stmts)?;
+            stmts.push(Insn::stmt(BPF_LDX | BPF_MEM, 0));
+        }
         Cond::Test(Test {
             stmts,
             code: BPF_JMP | jop | BPF_X,
             k: 0,
             arith: false,
             x_const: None,
+            vn: Some(vn_relation(&a0.e, Some(&a1.e))),
         })
     };
     let t = Cond::Dual(Box::new(t), Box::new(raw_t));

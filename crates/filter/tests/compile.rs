@@ -683,3 +683,52 @@ fn libpcap_1_11_range_errors() {
         LIBPCAP_1_11_RANGE_ERRORS.len()
     );
 }
+
+/// libpcap numbers a relation's load as its code generator wrote it (`ldx
+/// #i; ld [x + off]`) in its first optimiser phase, where jump threading
+/// runs, so a relation is no fact about a protocol test's `ld [k]` of the
+/// same bytes: `link[0:4] = 2 and ip6` on LOOP is a program that matches
+/// nothing, not "expression rejects all packets" (tcpdump compiles it too).
+/// Two relations on the same value are still facts about each other.
+#[test]
+fn relation_is_no_fact_about_a_protocol_test() {
+    use pcapx_filter::{Options, compile_with};
+    let live = |lt| Options {
+        live: true,
+        ..Options::new(lt)
+    };
+    const LOOP: u32 = 108;
+    const NULL: u32 = 0;
+    let p = compile_with("link[0:4] = 2 and ip6", &live(LOOP)).unwrap();
+    assert_eq!(
+        p.dump(),
+        "(000) ld       [0]\n\
+         (001) jeq      #0x2             jt 2\tjf 4\n\
+         (002) jeq      #0xa             jt 3\tjf 4\n\
+         (003) ret      #262144\n\
+         (004) ret      #0\n"
+    );
+    let mut pkt = vec![0u8; 48];
+    for af in [2u8, 10, 24, 28, 30] {
+        pkt[3] = af;
+        assert!(!p.matches(&pkt, 48), "AF {af}");
+    }
+    for lt in [NULL, LOOP] {
+        for expr in ["link[0:4] = 2 and ip6", "ip6 and link[0:4] = 2"] {
+            assert!(compile_with(expr, &live(lt)).is_ok(), "{lt} '{expr}'");
+        }
+    }
+    assert!(compile("ether[12:2] = 0x806 and ip", EN10MB, 0).is_ok());
+    assert!(compile("ip[9] = 6 and tcp", RAW, 0).is_ok());
+    check_err("ip[9] = 6 and ip[9] = 17", EN10MB, "rejects all packets");
+    check_err(
+        "ether[12:2] = 0x800 and ether[12:2] = 0x86dd",
+        EN10MB,
+        "rejects all packets",
+    );
+    check_err(
+        "link[0:4] = 2 and link[0:4] = 10",
+        LOOP,
+        "rejects all packets",
+    );
+}

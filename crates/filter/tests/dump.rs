@@ -371,3 +371,96 @@ fn contradictions_refused_as_tcpdump() {
         }
     }
 }
+
+/// A relation's load and a protocol test on the same bytes (libpcap's first
+/// optimiser phase numbers the relation's indexed load apart from the
+/// test's direct one, so neither decides the other), and a relation whose
+/// `and #k; jeq #0` stays so because its load repeats the one before
+/// (libpcap's peephole then has no `last` statement). Same program or same
+/// refusal as tcpdump, in both orders and under `or`/`not`.
+#[test]
+fn relations_beside_protocol_tests_as_tcpdump() {
+    if !common::tcpdump_or_skip() {
+        return;
+    }
+    for (lt, expr) in [
+        ("RAW", "ip[0] & 0xf0 = 0x40 and (ip or ip6)"),
+        ("RAW", "ip[0] & 0xf0 = 0x40 and ip[0] & 0xf = 0x5"),
+        ("RAW", "ip[0] & 0xf0 = 0x60 and ip6"),
+        ("RAW", "ip[9] = 6 and tcp"),
+        ("RAW", "ip[0] = 0x45 and ip[0] & 0xf = 0"),
+        ("EN10MB", "ether[12:2] = 0x800 and (ip or ip6)"),
+        ("EN10MB", "ether[12:2] = 0x86dd and ip6"),
+        ("EN10MB", "ip6 and ether[12:2] = 0x86dd"),
+        ("EN10MB", "ether[12:2] = 0x806 and ip"),
+        ("EN10MB", "ether[12:2] = 0x800 or ip"),
+        ("EN10MB", "not ether[12:2] = 0x800 and ip"),
+        ("EN10MB", "ether[12:2] != 0x800 and not ip"),
+        ("EN10MB", "link[12:2] = 0x800 and ip"),
+        ("EN10MB", "ip[9] = 6 and tcp"),
+        ("EN10MB", "tcp and ip[9] = 6"),
+        ("EN10MB", "ip[9] = 6 and ip[9] = 17"),
+        ("EN10MB", "ether[23] = 6 and ip[9] = 17"),
+        ("EN10MB", "ether[14] & 0xf0 = 0x40 and ip[0] & 0xf0 = 0x60"),
+        ("EN10MB", "udp[0:2] = 53 and udp port 53"),
+        ("EN10MB", "udp port 53 and udp[0:2] = 53"),
+        ("EN10MB", "tcp[2:2] = 80 and tcp dst port 80"),
+        ("EN10MB", "ip6[6] = 58 and icmp6"),
+        ("EN10MB", "ether[0] = 0 and ether[0] & 0xf = 0"),
+        ("EN10MB", "ether[0] > 3 and ether[0] & 0xf = 0"),
+        ("EN10MB", "ether[0] = 0 or ether[0] & 0xf = 0"),
+        ("EN10MB", "ether[0] & 0xf0 = 0 and ether[0] & 0xf = 0"),
+        ("EN10MB", "ether[1] = 0 and ether[0] & 0xf = 0"),
+        (
+            "EN10MB",
+            "ether[0] = 0 and ether[0] & 0xf = 0 and ether[0] & 0xf0 = 0",
+        ),
+        ("PPP", "link[2:2] = 0x21 and (ip or ip6)"),
+        ("PPP", "ip and link[2:2] = 0x21"),
+        ("LINUX_SLL", "link[14:2] = 0x800 and ip"),
+        ("LINUX_SLL2", "link[0:2] = 0x800 and (ip or ip6)"),
+        ("SLIP", "link[0] = 0 and link[0] & 0xf = 0"),
+        ("SLIP", "inbound and link[0] & 0xf = 0"),
+        ("SLIP", "link[0] & 0xf = 0 and link[0] = 0"),
+        ("NULL", "link[0:4] = 2 and ip6"),
+        ("NULL", "ip6 and link[0:4] = 2"),
+        ("LOOP", "link[0:4] = 2 and ip6"),
+        ("LOOP", "link[0:4] = 2 and ip"),
+        ("LOOP", "link[0:4] = 2 and link[0:4] = 10"),
+        // both sides computed, in libpcap's order
+        ("EN10MB", "ip[0] = ip[1]"),
+        ("EN10MB", "6 = ip[9] and tcp"),
+        ("EN10MB", "ip[9] = ip[9] and tcp"),
+        ("EN10MB", "len = ip[2:2] + 14"),
+        ("EN10MB", "ip[2:2] + 14 = len"),
+        ("EN10MB", "ip[9] = ip[ip[0] & 0xf]"),
+        ("EN10MB", "tcp[13] & 2 = tcp[13] & 16"),
+        ("RAW", "ip[9] < ip[8]"),
+    ] {
+        let out = Command::new("tcpdump")
+            .args(["-y", lt, "-d", "--", expr])
+            .output()
+            .unwrap();
+        let opts = Options {
+            live: true,
+            ..Options::new(linktype_from_name(lt).unwrap())
+        };
+        match compile_with(expr, &opts) {
+            Ok(p) => {
+                assert!(
+                    out.status.success(),
+                    "tcpdump -y {lt} refuses '{expr}', pcapx compiles it"
+                );
+                assert_eq!(
+                    p.dump(),
+                    String::from_utf8_lossy(&out.stdout),
+                    "-y {lt} '{expr}'"
+                );
+            }
+            Err(e) => assert!(
+                !out.status.success(),
+                "pcapx refuses -y {lt} '{expr}' ({e}), tcpdump compiles it"
+            ),
+        }
+    }
+}
