@@ -9,12 +9,14 @@
 //! of the values joined by `;`.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical};
-use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
+use parquet::column::page::{CompressedPage, PageWriteSpec, PageWriter};
+use parquet::column::writer::{ColumnWriter, get_column_writer};
+use parquet::data_type::ByteArray;
 use parquet::file::properties::WriterProperties;
-use parquet::file::writer::SerializedFileWriter;
+use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::{ColumnPath, Type};
 use pcapx_core::{FieldType, Fields, Value};
 
@@ -449,16 +451,67 @@ fn schema(spec: &TableSpec) -> Result<Type, OutputError> {
         .build()?)
 }
 
-/// The ordered Parquet writer: merges batches into row groups of
-/// [`ROW_GROUP_ROWS`] and writes each as soon as it is full.
+/// The ordered Parquet writer: encodes each batch into the current row
+/// group's column chunks as it comes, and closes the row group once it
+/// holds [`ROW_GROUP_ROWS`] rows or more.
+///
+/// Each column chunk is encoded by its own column writer into compressed
+/// pages in memory ([`MemPages`]); closing the row group splices the chunks
+/// into the file in column order (`append_column`). So the encoding work is
+/// spread over the batches instead of coming all at once when a row group
+/// fills (≈ 90 ms of one thread for 128 Ki rows of the tutorial table, long
+/// enough for the workers to run out of batches), and a row group waits as
+/// compressed pages, not as the workers' column batches (peak memory of
+/// `convert -o x.parquet` 74 → 45 MiB on the bench capture). The pages are the
+/// ones a column writer writing straight into the file makes from the same
+/// `write_batch` calls, so the file is the same as before.
 pub struct ParquetWriter<W: Write + Send> {
     w: SerializedFileWriter<W>,
-    /// The batches of the row group being filled, as the workers made them:
-    /// each column chunk is written from them in turn (one `write_batch`
-    /// per batch), so they are never copied into one buffer first.
-    pending: Vec<ColumnBatch>,
+    /// The open row group's column writers and their page buffers.
+    open: Vec<(ColumnWriter<'static>, SharedBuf)>,
     pending_rows: u64,
     rows: u64,
+}
+
+/// A page buffer shared between a column writer (which owns its
+/// [`PageWriter`]) and the Parquet writer that takes the bytes at the end.
+#[derive(Clone, Default)]
+struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Pages of one column chunk, serialised as in a file but into memory,
+/// starting at offset 0 (what `append_column` expects).
+struct MemPages {
+    sink: TrackedWrite<SharedBuf>,
+}
+
+impl PageWriter for MemPages {
+    fn write_page(&mut self, page: CompressedPage) -> parquet::errors::Result<PageWriteSpec> {
+        SerializedPageWriter::new(&mut self.sink).write_page(page)
+    }
+
+    fn close(&mut self) -> parquet::errors::Result<()> {
+        self.sink.flush()?;
+        Ok(())
+    }
 }
 
 impl<W: Write + Send> ParquetWriter<W> {
@@ -486,73 +539,90 @@ impl<W: Write + Send> ParquetWriter<W> {
         let w = SerializedFileWriter::new(out, Arc::new(schema(spec)?), Arc::new(props.build()))?;
         Ok(ParquetWriter {
             w,
-            pending: Vec::new(),
+            open: Vec::new(),
             pending_rows: 0,
             rows: 0,
         })
+    }
+
+    /// A column writer per column for a new row group.
+    fn open_row_group(&self) -> Vec<(ColumnWriter<'static>, SharedBuf)> {
+        let descr = self.w.schema_descr();
+        (0..descr.num_columns())
+            .map(|i| {
+                let buf = SharedBuf::default();
+                let pages = MemPages {
+                    sink: TrackedWrite::new(buf.clone()),
+                };
+                let cw = get_column_writer(
+                    descr.column(i),
+                    Arc::clone(self.w.properties()),
+                    Box::new(pages),
+                );
+                (cw, buf)
+            })
+            .collect()
     }
 
     pub fn write(&mut self, batch: ColumnBatch) -> Result<(), OutputError> {
         if batch.rows == 0 {
             return Ok(());
         }
+        if self.open.is_empty() {
+            self.open = self.open_row_group();
+        }
+        for ((cw, _), data) in self.open.iter_mut().zip(batch.cols) {
+            match (cw, data) {
+                (ColumnWriter::Int32ColumnWriter(c), ColData::I32(v, d)) => {
+                    c.write_batch(&v, Some(&d), None)?;
+                }
+                (ColumnWriter::Int64ColumnWriter(c), ColData::I64(v, d)) => {
+                    c.write_batch(&v, Some(&d), None)?;
+                }
+                (ColumnWriter::BoolColumnWriter(c), ColData::Bool(v, d)) => {
+                    c.write_batch(&v, Some(&d), None)?;
+                }
+                (ColumnWriter::DoubleColumnWriter(c), ColData::F64(v, d)) => {
+                    c.write_batch(&v, Some(&d), None)?;
+                }
+                (ColumnWriter::ByteArrayColumnWriter(c), ColData::Bytes(b, ends, d)) => {
+                    let shared = bytes::Bytes::from(b);
+                    let mut start = 0;
+                    let vals: Vec<ByteArray> = ends
+                        .iter()
+                        .map(|&e| {
+                            let s = shared.slice(start..e);
+                            start = e;
+                            ByteArray::from(s)
+                        })
+                        .collect();
+                    c.write_batch(&vals, Some(&d), None)?;
+                }
+                _ => {
+                    return Err(OutputError::from(parquet::errors::ParquetError::General(
+                        "column data does not match the column's type".to_owned(),
+                    )));
+                }
+            }
+        }
         self.pending_rows += batch.rows;
-        self.pending.push(batch);
         if self.pending_rows >= ROW_GROUP_ROWS {
             self.flush()?;
         }
         Ok(())
     }
 
+    /// Close the open row group: its chunks go into the file in order.
     fn flush(&mut self) -> Result<(), OutputError> {
         if self.pending_rows == 0 {
             return Ok(());
         }
-        let mut batches = std::mem::take(&mut self.pending);
+        let open = std::mem::take(&mut self.open);
         let rows = std::mem::take(&mut self.pending_rows);
-        let ncols = batches.first().map_or(0, |b| b.cols.len());
-        // Column-major: each batch's columns taken out in turn.
-        let mut per_batch: Vec<std::vec::IntoIter<ColData>> = batches
-            .iter_mut()
-            .map(|b| std::mem::take(&mut b.cols).into_iter())
-            .collect();
         let mut rg = self.w.next_row_group()?;
-        for _ in 0..ncols {
-            let Some(mut col) = rg.next_column()? else {
-                break;
-            };
-            for it in &mut per_batch {
-                let Some(data) = it.next() else { continue };
-                match data {
-                    ColData::I32(v, d) => {
-                        col.typed::<Int32Type>().write_batch(&v, Some(&d), None)?;
-                    }
-                    ColData::I64(v, d) => {
-                        col.typed::<Int64Type>().write_batch(&v, Some(&d), None)?;
-                    }
-                    ColData::Bool(v, d) => {
-                        col.typed::<BoolType>().write_batch(&v, Some(&d), None)?;
-                    }
-                    ColData::F64(v, d) => {
-                        col.typed::<DoubleType>().write_batch(&v, Some(&d), None)?;
-                    }
-                    ColData::Bytes(b, ends, d) => {
-                        let shared = bytes::Bytes::from(b);
-                        let mut start = 0;
-                        let vals: Vec<ByteArray> = ends
-                            .iter()
-                            .map(|&e| {
-                                let s = shared.slice(start..e);
-                                start = e;
-                                ByteArray::from(s)
-                            })
-                            .collect();
-                        col.typed::<ByteArrayType>()
-                            .write_batch(&vals, Some(&d), None)?;
-                    }
-                }
-            }
-            col.close()?;
+        for (cw, buf) in open {
+            let close = cw.close()?;
+            rg.append_column(&bytes::Bytes::from(buf.take()), close)?;
         }
         rg.close()?;
         self.rows += rows;
