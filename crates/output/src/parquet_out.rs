@@ -462,7 +462,7 @@ fn schema(spec: &TableSpec) -> Result<Type, OutputError> {
 /// fills (≈ 90 ms of one thread for 128 Ki rows of the tutorial table, long
 /// enough for the workers to run out of batches), and a row group waits as
 /// compressed pages, not as the workers' column batches (peak memory of
-/// `convert -o x.parquet` 74 → 45 MiB on the bench capture). The pages are the
+/// `convert -o x.parquet` 74 → 54 MiB on the bench capture). The pages are the
 /// ones a column writer writing straight into the file makes from the same
 /// `write_batch` calls, so the file is the same as before.
 pub struct ParquetWriter<W: Write + Send> {
