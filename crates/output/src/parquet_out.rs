@@ -212,6 +212,44 @@ fn to_i64(x: u64) -> i64 {
     x as i64
 }
 
+/// A value as an INT32 column stores it (`None`: not a number).
+#[inline]
+fn i32_value(v: Value<'_>) -> Option<i32> {
+    match v {
+        // A signed field narrower than 64 bits fits.
+        Value::I64(x) => Some(i32::try_from(x).unwrap_or(0)),
+        _ => v.as_u64().map(to_i32),
+    }
+}
+
+/// A value as an INT64 column stores it.
+#[inline]
+fn i64_value(v: Value<'_>) -> Option<i64> {
+    match v {
+        Value::U64(x) => Some(to_i64(x)),
+        Value::I64(x) | Value::Time(x) => Some(x),
+        _ => None,
+    }
+}
+
+/// A value as a BOOLEAN column stores it.
+#[inline]
+fn bool_value(v: Value<'_>) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(b),
+        _ => None,
+    }
+}
+
+/// Append `x` (when present) and its definition level.
+#[inline]
+fn push_opt<T>(vals: &mut Vec<T>, d: &mut Vec<i16>, x: Option<T>) {
+    d.push(i16::from(x.is_some()));
+    if let Some(x) = x {
+        vals.push(x);
+    }
+}
+
 impl ParquetEncoder {
     pub fn new(spec: &TableSpec) -> ParquetEncoder {
         let kinds: Vec<Kind> = spec
@@ -271,45 +309,10 @@ impl ParquetEncoder {
                     ends.push(b.len());
                     d.push(1);
                 }
-                ColData::I32(vals, d) => {
-                    let x = match v {
-                        // A signed field narrower than 64 bits fits.
-                        Value::I64(x) => Some(i32::try_from(x).unwrap_or(0)),
-                        _ => v.as_u64().map(to_i32),
-                    };
-                    if let Some(x) = x {
-                        vals.push(x);
-                    }
-                    d.push(i16::from(x.is_some()));
-                }
-                ColData::I64(vals, d) => {
-                    let x = match v {
-                        Value::U64(x) => Some(to_i64(x)),
-                        Value::I64(x) | Value::Time(x) => Some(x),
-                        _ => None,
-                    };
-                    if let Some(x) = x {
-                        vals.push(x);
-                    }
-                    d.push(i16::from(x.is_some()));
-                }
-                ColData::Bool(vals, d) => {
-                    let x = match v {
-                        Value::Bool(b) => Some(b),
-                        _ => None,
-                    };
-                    if let Some(x) = x {
-                        vals.push(x);
-                    }
-                    d.push(i16::from(x.is_some()));
-                }
-                ColData::F64(vals, d) => {
-                    let x = v.as_f64();
-                    if let Some(x) = x {
-                        vals.push(x);
-                    }
-                    d.push(i16::from(x.is_some()));
-                }
+                ColData::I32(vals, d) => push_opt(vals, d, i32_value(v)),
+                ColData::I64(vals, d) => push_opt(vals, d, i64_value(v)),
+                ColData::Bool(vals, d) => push_opt(vals, d, bool_value(v)),
+                ColData::F64(vals, d) => push_opt(vals, d, v.as_f64()),
             }
         }
         self.batch.rows += 1;
@@ -342,29 +345,20 @@ impl ParquetEncoder {
                         got = true;
                     }
                     (_, ColData::I32(vals, _)) if !got => {
-                        if let Value::I64(x) = v {
-                            // A signed field narrower than 64 bits fits.
-                            vals.push(i32::try_from(x).unwrap_or(0));
-                            got = true;
-                        } else if let Some(x) = v.as_u64() {
-                            vals.push(to_i32(x));
+                        if let Some(x) = i32_value(v) {
+                            vals.push(x);
                             got = true;
                         }
                     }
                     (_, ColData::I64(vals, _)) if !got => {
-                        let x = match v {
-                            Value::U64(x) => Some(to_i64(x)),
-                            Value::I64(x) | Value::Time(x) => Some(x),
-                            _ => None,
-                        };
-                        if let Some(x) = x {
+                        if let Some(x) = i64_value(v) {
                             vals.push(x);
                             got = true;
                         }
                     }
                     (_, ColData::Bool(vals, _)) if !got => {
-                        if let Value::Bool(b) = v {
-                            vals.push(b);
+                        if let Some(x) = bool_value(v) {
+                            vals.push(x);
                             got = true;
                         }
                     }
