@@ -1225,8 +1225,14 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u3
             // keeps the value it had before the folded `add x`, and a load
             // the fold made the same as one before it is redundant then
             // (PFLOG `tcp and ip[9] = 6`: `ldx M[0]; ldb [x + 9]` twice).
-            st = st_in;
+            // (`ip[0] = ip[1] + ip[2]`: each fold makes the next index's
+            // `ldx M[r]` redundant, and libpcap's passes go on folding)
+            st = st_in.clone();
             out = number_stmts(&mut st, &out, &mut fresh);
+            while fold_index(&mut out) {
+                st = st_in.clone();
+                out = number_stmts(&mut st, &out, &mut fresh);
+            }
             st.x_lib = None;
             if live_out[i] == 0 && a_in.is_some() && st.a == a_in && x_in.is_some() && st.x == x_in
             {

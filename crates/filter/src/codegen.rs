@@ -298,7 +298,9 @@ pub(crate) enum Arith {
         /// header length is computed in A (after a run-time link offset).
         index_reg: u32,
     },
-    Bin(u16, Box<Arith>, Box<Arith>),
+    /// `l op r`; the last field is the scratch register libpcap holds `l`
+    /// in while it computes `r` (see [`RegSim`]).
+    Bin(u16, Box<Arith>, Box<Arith>, u32),
     Neg(Box<Arith>),
 }
 
@@ -2974,7 +2976,7 @@ pub(crate) fn arith_bin(op: u16, a: ArithV, b: ArithV) -> GResult<ArithV> {
         });
     }
     Ok(ArithV {
-        e: Arith::Bin(op, Box::new(a.e), Box::new(b.e)),
+        e: Arith::Bin(op, Box::new(a.e), Box::new(b.e), a.reg),
         guards,
         reg: a.reg,
         raw: Vec::new(),
@@ -3057,7 +3059,7 @@ fn compile_arith(e: &Arith, depth: u32, slots: ArithSlots, out: &mut Vec<Insn>) 
                 out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k));
             }
         },
-        Arith::Bin(op, l, r) => {
+        Arith::Bin(op, l, r, _) => {
             if let Arith::Const(k) = r.as_ref() {
                 compile_arith(l, depth, slots, out)?;
                 out.push(Insn::stmt(BPF_ALU | op | BPF_K, *k));
@@ -3075,6 +3077,275 @@ fn compile_arith(e: &Arith, depth: u32, slots: ArithSlots, out: &mut Vec<Insn>) 
         }
     }
     Ok(())
+}
+
+/// Can `e` be computed in libpcap's own scratch registers ([`compile_arith_lib`])?
+/// Every register libpcap keeps a value in while computing `e` must be one
+/// optimised arithmetic may use (below `slots.limit`, not a run-time offset's).
+fn lib_regs_ok(e: &Arith, slots: ArithSlots) -> bool {
+    let ok = |r: u32| r < slots.limit && r < 16 && slots.avoid & (1 << r) == 0;
+    match e {
+        Arith::Const(_) | Arith::Len => true,
+        Arith::Load {
+            tran,
+            index,
+            index_reg,
+            ..
+        } => {
+            (!*tran || matches!(index.as_ref(), Arith::Const(_)) || ok(*index_reg))
+                && lib_regs_ok(index, slots)
+        }
+        Arith::Bin(_, l, r, lreg) => ok(*lreg) && lib_regs_ok(l, slots) && lib_regs_ok(r, slots),
+        Arith::Neg(a) => lib_regs_ok(a, slots),
+    }
+}
+
+/// Compile `e` in libpcap's order (`gen_arth`: the left operand into its
+/// register, the right operand, `tax`, the left operand back, `op x`), with
+/// libpcap's register numbers, before [`local_opt`] removes what libpcap's
+/// value numbering and dead-code passes remove. Only where [`lib_regs_ok`].
+fn compile_arith_lib(e: &Arith, out: &mut Vec<Insn>) {
+    match e {
+        Arith::Const(k) => out.push(Insn::stmt(BPF_LD | BPF_IMM, *k)),
+        Arith::Len => out.push(Insn::stmt(BPF_LD | BPF_W | BPF_LEN, 0)),
+        Arith::Load {
+            tran,
+            base,
+            index,
+            size,
+            index_reg,
+        } => match (tran, index.as_ref()) {
+            (false, Arith::Const(i)) if base.reg.is_none() || *i == 0 => {
+                out.extend(ld(*size, base.add(*i)));
+            }
+            (false, Arith::Const(i)) => {
+                out.push(Insn::stmt(BPF_LD | BPF_IMM, *i));
+                if let Some(r) = base.reg {
+                    out.push(Insn::stmt(BPF_LDX | BPF_MEM, r));
+                }
+                out.push(Insn::stmt(BPF_ALU | crate::insn::BPF_ADD | BPF_X, 0));
+                out.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+                out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k));
+            }
+            (true, Arith::Const(i)) => {
+                out.extend(loadx_iphdrlen(*base));
+                out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k.wrapping_add(*i)));
+            }
+            (false, idx) => {
+                compile_arith_lib(idx, out);
+                if let Some(r) = base.reg {
+                    out.push(Insn::stmt(BPF_LDX | BPF_MEM, r));
+                    out.push(Insn::stmt(BPF_ALU | crate::insn::BPF_ADD | BPF_X, 0));
+                }
+                out.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+                out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k));
+            }
+            (true, idx) => {
+                compile_arith_lib(idx, out);
+                out.push(Insn::stmt(BPF_ST, *index_reg));
+                out.extend(loadx_iphdrlen(*base));
+                out.push(Insn::stmt(BPF_LD | BPF_MEM, *index_reg));
+                out.push(Insn::stmt(BPF_ALU | crate::insn::BPF_ADD | BPF_X, 0));
+                out.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+                out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k));
+            }
+        },
+        Arith::Bin(op, l, r, lreg) => match (l.as_ref(), r.as_ref()) {
+            (_, Arith::Const(k)) => {
+                compile_arith_lib(l, out);
+                out.push(Insn::stmt(BPF_ALU | op | BPF_K, *k));
+            }
+            // libpcap's constant propagation: `ld M[r]` of a stored
+            // constant becomes `ld #k`, its store then dead
+            (Arith::Const(k), _) => {
+                compile_arith_lib(r, out);
+                out.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+                out.push(Insn::stmt(BPF_LD | BPF_IMM, *k));
+                out.push(Insn::stmt(BPF_ALU | op | BPF_X, 0));
+            }
+            _ => {
+                compile_arith_lib(l, out);
+                out.push(Insn::stmt(BPF_ST, *lreg));
+                compile_arith_lib(r, out);
+                out.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+                out.push(Insn::stmt(BPF_LD | BPF_MEM, *lreg));
+                out.push(Insn::stmt(BPF_ALU | op | BPF_X, 0));
+            }
+        },
+        Arith::Neg(a) => {
+            compile_arith_lib(a, out);
+            out.push(Insn::stmt(BPF_ALU | BPF_NEG, 0));
+        }
+    }
+}
+
+/// libpcap's optimiser on one relation's straight-line statements (all its
+/// scratch registers local to them; A and X read by the jump): value
+/// numbering turns a load of the value a register already holds into a
+/// no-op (`vstore`), then statements whose result nothing reads go
+/// (`opt_deadstores`), until nothing changes.
+fn local_opt(mut stmts: Vec<Insn>) -> Vec<Insn> {
+    use std::collections::HashMap;
+    // a value: a number; keys of computed values -> numbers
+    type Key = (u16, u32, u32, u32);
+    loop {
+        let mut table: HashMap<Key, u32> = HashMap::new();
+        let mut next = 0u32;
+        let fresh = |next: &mut u32| {
+            *next += 1;
+            *next
+        };
+        let val = |key: Key, table: &mut HashMap<Key, u32>, next: &mut u32| {
+            *table.entry(key).or_insert_with(|| {
+                *next += 1;
+                *next
+            })
+        };
+        let mut a = fresh(&mut next);
+        let mut x = fresh(&mut next);
+        let mut mem = [0u32; 16];
+        for m in &mut mem {
+            *m = fresh(&mut next);
+        }
+        let mut written = [false; 16];
+        let mut keep = vec![true; stmts.len()];
+        for (i, s) in stmts.iter().enumerate() {
+            let c = s.code;
+            let slot = (s.k as usize) % 16;
+            match crate::insn::class(c) {
+                BPF_LD => {
+                    let v = match crate::insn::mode(c) {
+                        BPF_MEM => mem[slot],
+                        BPF_IND => val((c, x, s.k, 0), &mut table, &mut next),
+                        _ => val((c, s.k, 0, 0), &mut table, &mut next),
+                    };
+                    if v == a && (crate::insn::mode(c) != BPF_MEM || written[slot]) {
+                        keep[i] = false;
+                    }
+                    a = v;
+                }
+                BPF_LDX => {
+                    let v = match crate::insn::mode(c) {
+                        BPF_MEM => mem[slot],
+                        _ => val((c, s.k, 0, 0), &mut table, &mut next),
+                    };
+                    // a run-time offset's register (not stored here): left
+                    // to the block-level passes (index folding follows them)
+                    if v == x && (crate::insn::mode(c) != BPF_MEM || written[slot]) {
+                        keep[i] = false;
+                    }
+                    x = v;
+                }
+                BPF_ST => {
+                    if mem[slot] == a {
+                        keep[i] = false;
+                    }
+                    mem[slot] = a;
+                    written[slot] = true;
+                }
+                BPF_STX => {
+                    if mem[slot] == x {
+                        keep[i] = false;
+                    }
+                    mem[slot] = x;
+                    written[slot] = true;
+                }
+                BPF_ALU => {
+                    let b = if c & BPF_X != 0 { x } else { s.k };
+                    a = val((c, a, b, 1), &mut table, &mut next);
+                }
+                _ => {
+                    if c & crate::insn::BPF_TXA != 0 {
+                        if a == x {
+                            keep[i] = false;
+                        }
+                        a = x;
+                    } else {
+                        if x == a {
+                            keep[i] = false;
+                        }
+                        x = a;
+                    }
+                }
+            }
+        }
+        // dead code, backwards: A and X live at the end, no register
+        let (mut a_live, mut x_live, mut m_live) = (true, true, [false; 16]);
+        for (i, s) in stmts.iter().enumerate().rev() {
+            if !keep[i] {
+                continue;
+            }
+            let c = s.code;
+            let slot = (s.k as usize) % 16;
+            match crate::insn::class(c) {
+                BPF_LD => {
+                    if !a_live {
+                        keep[i] = false;
+                        continue;
+                    }
+                    a_live = false;
+                    match crate::insn::mode(c) {
+                        BPF_MEM => m_live[slot] = true,
+                        BPF_IND => x_live = true,
+                        _ => {}
+                    }
+                }
+                BPF_LDX => {
+                    if !x_live {
+                        keep[i] = false;
+                        continue;
+                    }
+                    x_live = false;
+                    if crate::insn::mode(c) == BPF_MEM {
+                        m_live[slot] = true;
+                    }
+                }
+                BPF_ST | BPF_STX => {
+                    if !m_live[slot] {
+                        keep[i] = false;
+                        continue;
+                    }
+                    m_live[slot] = false;
+                    if crate::insn::class(c) == BPF_ST {
+                        a_live = true;
+                    } else {
+                        x_live = true;
+                    }
+                }
+                BPF_ALU => {
+                    if !a_live {
+                        keep[i] = false;
+                        continue;
+                    }
+                    if c & BPF_X != 0 && crate::insn::op(c) != BPF_NEG {
+                        x_live = true;
+                    }
+                }
+                _ => {
+                    if c & crate::insn::BPF_TXA != 0 {
+                        if !a_live {
+                            keep[i] = false;
+                            continue;
+                        }
+                        a_live = false;
+                        x_live = true;
+                    } else {
+                        if !x_live {
+                            keep[i] = false;
+                            continue;
+                        }
+                        x_live = false;
+                        a_live = true;
+                    }
+                }
+            }
+        }
+        if keep.iter().all(|&k| k) {
+            return stmts;
+        }
+        let mut it = keep.into_iter();
+        stmts.retain(|_| it.next().unwrap_or(true));
+    }
 }
 
 /// The constant libpcap's code for `e` leaves in X when its optimiser starts
@@ -3097,7 +3368,7 @@ fn libpcap_x_after(e: &Arith) -> Option<u32> {
             Arith::Const(i) => Some(*i),
             _ => None,
         },
-        Arith::Bin(_, _, r) => match r.as_ref() {
+        Arith::Bin(_, _, r, _) => match r.as_ref() {
             Arith::Const(k) => Some(*k),
             _ => None,
         },
@@ -3136,7 +3407,7 @@ fn vn_arith(e: &Arith, out: &mut Vec<Insn>) {
             out.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
             out.push(Insn::stmt(BPF_LD | *size | BPF_IND, base.k));
         }
-        Arith::Bin(op, l, r) => {
+        Arith::Bin(op, l, r, _) => {
             vn_arith(l, out);
             let mut d = Vec::new();
             vn_arith(r, &mut d);
@@ -3215,6 +3486,11 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, slots: ArithSlots) -> 
     let mut stmts = Vec::new();
     let t = if let Arith::Const(k) = a1.e {
         compile_arith(&a0.e, 0, slots, &mut stmts)?;
+        if lib_regs_ok(&a0.e, slots) {
+            let mut lib = Vec::new();
+            compile_arith_lib(&a0.e, &mut lib);
+            stmts = local_opt(lib);
+        }
         Cond::Test(Test {
             stmts,
             code: BPF_JMP | jop | BPF_K,
@@ -3251,6 +3527,23 @@ pub(crate) fn relation(op: Relop, a0: ArithV, a1: ArithV, slots: ArithSlots) -> 
             stmts.push(Insn::stmt(BPF_ST, 0));
             compile_arith(&a0.e, 1, slots, &mut stmts)?;
             stmts.push(Insn::stmt(BPF_LDX | BPF_MEM, 0));
+        }
+        if r0_free && lib_regs_ok(&a0.e, slots) && lib_regs_ok(&a1.e, slots) {
+            // libpcap's gen_relation(): `a0` into its register, `a1`, `tax`,
+            // `a0` back, then its optimiser
+            let mut lib = Vec::new();
+            if let Arith::Const(k) = a0.e {
+                compile_arith_lib(&a1.e, &mut lib);
+                lib.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+                lib.push(Insn::stmt(BPF_LD | BPF_IMM, k));
+            } else {
+                compile_arith_lib(&a0.e, &mut lib);
+                lib.push(Insn::stmt(BPF_ST, r0));
+                compile_arith_lib(&a1.e, &mut lib);
+                lib.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+                lib.push(Insn::stmt(BPF_LD | BPF_MEM, r0));
+            }
+            stmts = local_opt(lib);
         }
         Cond::Test(Test {
             stmts,

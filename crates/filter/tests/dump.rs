@@ -436,6 +436,23 @@ fn relations_beside_protocol_tests_as_tcpdump() {
         ("EN10MB", "ip[9] = ip[ip[0] & 0xf]"),
         ("EN10MB", "tcp[13] & 2 = tcp[13] & 16"),
         ("RAW", "ip[9] < ip[8]"),
+        // a side that is itself a computation (gen_arth order, registers)
+        ("EN10MB", "len = 100 + len"),
+        ("EN10MB", "100 + len = len"),
+        ("EN10MB", "len + 100 = len"),
+        ("EN10MB", "ip[0] + ip[1] = ip[2] + ip[3]"),
+        ("EN10MB", "ip[0] + ip[1] = 5"),
+        ("EN10MB", "5 - ip[0] = ip[1]"),
+        ("EN10MB", "ip[0] = -ip[1]"),
+        ("EN10MB", "ip[0] - ip[1] = len or tcp"),
+        ("EN10MB", "not len - 14 = ip[2:2] + 0"),
+        ("EN10MB", "ip[0] * ip[1] - ip[2] > ip[3] / ip[4]"),
+        ("LINUX_SLL", "tcp[0] + tcp[1] = tcp[2]"),
+        ("RAW", "ip[ip[0] & 3] = ip[1] + 1"),
+        ("PFLOG", "ip[0] = ip[1] + ip[2]"),
+        ("PFLOG", "ip[0] + ip[1] + ip[2] = 3"),
+        ("IEEE802_11_RADIO", "ip[0] + ip[1] = ip[2] + ip[3]"),
+        ("PPP_BSDOS", "udp[0] * 2 = udp[2] - udp[3] and ip[0] = 0x45"),
     ] {
         let out = Command::new("tcpdump")
             .args(["-y", lt, "-d", "--", expr])

@@ -129,6 +129,14 @@ pub const EXPRESSIONS: &[&str] = &[
     "6 > ip[9]",
     "len = ip[2:2] + 14",
     "ip[8] >= 64 and ip[8] >= ip[9]",
+    // a side that is itself a computation: libpcap's gen_arth() order
+    // (left operand into its register, right operand, `tax`, left back)
+    "len = 100 + len",
+    "100 + len = len",
+    "ip[0] + ip[1] = ip[2] + ip[3]",
+    "ip[0] = ip[1] + ip[2] or tcp",
+    "not ip[0] - ip[1] = len - 14",
+    "tcp[0] + tcp[1] > tcp[2] * 2",
     "arp[6:2] = 1",
     "vlan",
     "vlan and ip",
