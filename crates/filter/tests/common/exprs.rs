@@ -137,6 +137,11 @@ pub const EXPRESSIONS: &[&str] = &[
     "ip[0] = ip[1] + ip[2] or tcp",
     "not ip[0] - ip[1] = len - 14",
     "tcp[0] + tcp[1] > tcp[2] * 2",
+    // a relation before a protocol test (PFLOG: libpcap overwrites its
+    // header-length register with the relation's constant)
+    "len > 100 and tcp",
+    "len > 100 or tcp",
+    "ip[2:2] > 576 and udp",
     "arp[6:2] = 1",
     "vlan",
     "vlan and ip",
