@@ -766,11 +766,12 @@ impl Work {
 impl Work {
     /// The records a worker should process: `(record, passed the filter)`.
     pub fn records(&self) -> impl Iterator<Item = (Record<'_>, bool)> {
-        self.batch
-            .iter()
-            .take(self.take)
-            .enumerate()
-            .map(|(i, r)| (r, self.pass.get(i).copied().unwrap_or(false)))
+        self.batch.iter().take(self.take).enumerate().map(|(i, r)| {
+            // On a worker the batch's bytes are in another core's cache
+            // (or none): ask for the headers a few records ahead.
+            self.batch.prefetch(i + PREFETCH_AHEAD);
+            (r, self.pass.get(i).copied().unwrap_or(false))
+        })
     }
 }
 
