@@ -143,23 +143,26 @@ fn tsv(path: &Path) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The scratch-slot operations of a `-d` listing, in order: (mnemonic,
+/// slot) for each `st`/`stx`/`ld`/`ldx M[k]`.
+fn slot_ops(listing: &str) -> impl Iterator<Item = (&str, usize)> {
+    listing.lines().filter_map(|line| {
+        let mut words = line.split_whitespace().skip(1);
+        let (op, arg) = (words.next()?, words.next()?);
+        let k = arg
+            .strip_prefix("M[")
+            .and_then(|a| a.strip_suffix(']'))
+            .and_then(|a| a.parse::<usize>().ok())
+            .filter(|&k| k < 16)?;
+        Some((op, k))
+    })
+}
+
 /// Does a `-d` listing store a scratch slot twice with no load of it in
 /// between (a value overwritten before anything read it)?
 fn overwrites_unread_slot(listing: &str) -> bool {
     let mut unread = [false; 16];
-    for line in listing.lines() {
-        let mut words = line.split_whitespace().skip(1);
-        let (Some(op), Some(arg)) = (words.next(), words.next()) else {
-            continue;
-        };
-        let Some(k) = arg
-            .strip_prefix("M[")
-            .and_then(|a| a.strip_suffix(']'))
-            .and_then(|a| a.parse::<usize>().ok())
-            .filter(|&k| k < 16)
-        else {
-            continue;
-        };
+    for (op, k) in slot_ops(listing) {
         match op {
             "st" | "stx" if unread[k] => return true,
             "st" | "stx" => unread[k] = true,
@@ -176,19 +179,7 @@ fn overwrites_unread_slot(listing: &str) -> bool {
 /// path that reaches it.
 fn reads_unwritten_slot(listing: &str) -> bool {
     let mut written = [false; 16];
-    for line in listing.lines() {
-        let mut words = line.split_whitespace().skip(1);
-        let (Some(op), Some(arg)) = (words.next(), words.next()) else {
-            continue;
-        };
-        let Some(k) = arg
-            .strip_prefix("M[")
-            .and_then(|a| a.strip_suffix(']'))
-            .and_then(|a| a.parse::<usize>().ok())
-            .filter(|&k| k < 16)
-        else {
-            continue;
-        };
+    for (op, k) in slot_ops(listing) {
         match op {
             "st" | "stx" => written[k] = true,
             "ld" | "ldx" if !written[k] => return true,
