@@ -629,3 +629,171 @@ fn display_base_matches_tshark_on_every_hex_field() {
         diffs[..diffs.len().min(20)].join("\n")
     );
 }
+
+/// A table's sink stops the walk where nothing it reads can follow
+/// (`Engine::new_fields_for`): over every corpus capture and fixture, each
+/// column's values (every occurrence) and each packet's row decision equal
+/// those of the full walk, for header tables (where the application layer is
+/// skipped) and tables that reach into it or through tunnels.
+#[test]
+fn a_table_that_stops_the_walk_early_reads_the_same_values() {
+    use pcapx_capture::Capture;
+    use pcapx_core::PacketMeta;
+    use pcapx_output::{Occurrence, TableSpec, TimeFormat};
+
+    let Some(corpus) = common::corpus("a_table_that_stops_the_walk_early_reads_the_same_values")
+    else {
+        return;
+    };
+    let engine = pcapx_dissectors::builder().unwrap().build().unwrap();
+    let reg = engine.registry();
+    let sets: [&[&str]; 4] = [
+        &[],
+        &["ip.src", "ip.dst", "ipv6.src", "ip.proto", "udp.dstport"],
+        &[
+            "frame.number",
+            "eth.src",
+            "vlan.id",
+            "arp.opcode",
+            "icmp.type",
+            "icmpv6.type",
+            "tcp.flags",
+        ],
+        &[
+            "ip.src",
+            "dns.qry.name",
+            "tls.handshake.extensions_server_name",
+            "http.host",
+            "http.request.uri",
+            "quic.version",
+            "dhcp.option.hostname",
+            "ssh.protocol",
+        ],
+    ];
+    let mut specs = Vec::new();
+    for set in sets {
+        let names: Vec<&str> = set
+            .iter()
+            .copied()
+            .filter(|n| reg.field_by_name(n).is_some())
+            .collect();
+        let list = names.join(",");
+        let fields = (!set.is_empty()).then_some(list.as_str());
+        let spec =
+            TableSpec::build(reg, fields, false, TimeFormat::Epoch, Occurrence::All).unwrap();
+        let wanted = spec.wanted(reg.field_count());
+        let full = engine.new_fields(wanted.clone());
+        let early = engine.new_fields_for(wanted, &spec.kept_protocols());
+        specs.push((spec, full, early));
+    }
+    let mut files = common::captures(&corpus);
+    files.extend(common::captures(&common::root().join("fixtures")));
+    let (mut packets, mut stopped) = (0u64, 0u64);
+    let values = |spec: &TableSpec, f: &pcapx_core::Fields| -> Vec<Vec<String>> {
+        spec.columns
+            .iter()
+            .map(|c| {
+                let mut v = Vec::new();
+                pcapx_output::for_each_value(c, f, Occurrence::All, |x| v.push(format!("{x:?}")));
+                v
+            })
+            .collect()
+    };
+    for file in &files {
+        let Ok(mut cap) = Capture::open(file) else {
+            continue;
+        };
+        let _ = cap.try_for_each(|r| {
+            let meta = PacketMeta {
+                number: r.number,
+                ts_ns: r.ts_ns,
+                caplen: r.caplen,
+                wirelen: r.wirelen,
+                linktype: r.linktype,
+                interface: r.interface,
+                comment: None,
+            };
+            for (spec, full, early) in &mut specs {
+                engine.dissect(&meta, r.data, full);
+                engine.dissect(&meta, r.data, early);
+                assert_eq!(
+                    spec.accepts(full),
+                    spec.accepts(early),
+                    "{}: packet {}: row decision",
+                    file.display(),
+                    r.number
+                );
+                assert_eq!(
+                    values(spec, full),
+                    values(spec, early),
+                    "{}: packet {}",
+                    file.display(),
+                    r.number
+                );
+                packets += 1;
+                stopped += u64::from(early.layers() != full.layers());
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+    }
+    println!("{packets} (packet, table) pairs compared, {stopped} walks stopped early");
+    assert!(packets > 10_000, "{packets}");
+    assert!(stopped > 2_000, "the early stop must happen: {stopped}");
+}
+
+/// What [`Engine::new_fields_for`] relies on: a layer's fields are its own
+/// protocol's, or of a protocol its dissector declared it also fills
+/// (`Registrar::also_fills`, e.g. QUIC's TLS handshake fields). Checked on
+/// every entry of every packet of the corpus and the fixtures.
+#[test]
+fn a_layer_fills_only_fields_its_dissector_declares() {
+    use pcapx_capture::Capture;
+    use pcapx_core::{PacketMeta, Wanted};
+
+    let Some(corpus) = common::corpus("a_layer_fills_only_fields_its_dissector_declares") else {
+        return;
+    };
+    let engine = pcapx_dissectors::builder().unwrap().build().unwrap();
+    let reg = engine.registry();
+    let mut fields = engine.new_fields(Wanted::All);
+    let mut files = common::captures(&corpus);
+    files.extend(common::captures(&common::root().join("fixtures")));
+    let mut entries = 0u64;
+    let mut wrong = std::collections::BTreeMap::new();
+    for file in &files {
+        let Ok(mut cap) = Capture::open(file) else {
+            continue;
+        };
+        let _ = cap.try_for_each(|r| {
+            let meta = PacketMeta {
+                number: r.number,
+                ts_ns: r.ts_ns,
+                caplen: r.caplen,
+                wirelen: r.wirelen,
+                linktype: r.linktype,
+                interface: r.interface,
+                comment: None,
+            };
+            engine.dissect(&meta, r.data, &mut fields);
+            for e in fields.entries() {
+                let owner = reg.field(e.field).proto;
+                let layer = fields.layers()[usize::from(e.layer)].proto;
+                entries += 1;
+                if owner != layer && !engine.fills(layer, owner) {
+                    wrong
+                        .entry(format!(
+                            "{} fills {}",
+                            reg.protocol(layer).name,
+                            reg.protocol(owner).name
+                        ))
+                        .or_insert_with(|| {
+                            format!("{} in {}", reg.field(e.field).name, file.display())
+                        });
+                }
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(entries > 100_000, "{entries}");
+}

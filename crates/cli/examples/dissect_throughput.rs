@@ -32,7 +32,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         TimeFormat::Epoch,
         Occurrence::First,
     )?;
-    let mut fields = engine.new_fields(spec.wanted(engine.registry().field_count()));
+    let mut fields = engine.new_fields_for(
+        spec.wanted(engine.registry().field_count()),
+        &spec.kept_protocols(),
+    );
 
     // Packets into one buffer: (meta, start, end).
     let mut buf = Vec::new();

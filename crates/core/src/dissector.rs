@@ -189,6 +189,11 @@ pub struct Registrar<'a> {
     pub(crate) tables: &'a mut Vec<TableDecl>,
     pub(crate) bindings: &'a mut Vec<(TableId, u64)>,
     pub(crate) heuristics: &'a mut Vec<TableId>,
+    /// The tables this dissector declared: the only ones it may hand off
+    /// into (what a pruned walk's reachability is computed from).
+    pub(crate) declared: &'a mut Vec<TableId>,
+    /// Other protocols whose fields this dissector fills ([`Self::also_fills`]).
+    pub(crate) also: &'a mut Vec<String>,
     pub(crate) origin: &'a str,
 }
 
@@ -248,13 +253,29 @@ impl Registrar<'_> {
     /// Declare a dispatch table this dissector hands off into (its own, like
     /// `tcp.port`, or a shared one, like `ethertype`) and get its id for
     /// [`Next::Table`]/[`Next::Ports`]. Declaring an existing table again
-    /// returns the same id.
+    /// returns the same id. A dissector hands off only into tables it
+    /// declared: the engine relies on it to know which protocols can follow
+    /// which ([`crate::Engine::new_fields_for`]).
     pub fn declare_table(&mut self, name: &str) -> TableId {
         let t = self.table_id(name);
         if let Some(decl) = self.tables.get_mut(t.0 as usize) {
             decl.declared = true;
         }
+        if !self.declared.contains(&t) {
+            self.declared.push(t);
+        }
         t
+    }
+
+    /// This dissector also fills fields of protocol `name` in its own layer
+    /// (QUIC decodes the TLS handshake its CRYPTO frames carry into
+    /// `tls.handshake.*`). Every such protocol must be named: a job that
+    /// reads only some protocols' fields skips the dissectors that fill
+    /// none of them ([`crate::Engine::new_fields_for`]).
+    pub fn also_fills(&mut self, name: &str) {
+        if !self.also.iter().any(|n| n == name) {
+            self.also.push(name.to_owned());
+        }
     }
 
     /// A table by name, recorded (undeclared) on first mention.

@@ -125,6 +125,10 @@ pub struct EngineBuilder {
     tables: Vec<TableDecl>,
     bindings: Vec<(TableId, u64, usize)>,
     heuristics: Vec<(TableId, usize)>,
+    /// Per dissector, the tables it declared (the only ones it hands off into).
+    handoffs: Vec<Vec<TableId>>,
+    /// Per dissector, the other protocols whose fields it fills.
+    also: Vec<Vec<String>>,
     frame: FrameFields,
     anomalies: CoreAnomalies,
 }
@@ -358,6 +362,8 @@ impl EngineBuilder {
             }],
             bindings: Vec::new(),
             heuristics: Vec::new(),
+            handoffs: Vec::new(),
+            also: Vec::new(),
             frame: FrameFields {
                 proto: frame,
                 number,
@@ -391,6 +397,8 @@ impl EngineBuilder {
     ) -> Result<ProtoId, RegistryError> {
         let mut bindings = Vec::new();
         let mut heur = Vec::new();
+        let mut declared = Vec::new();
+        let mut also = Vec::new();
         let proto = {
             let mut r = Registrar {
                 registry: &mut self.registry,
@@ -398,6 +406,8 @@ impl EngineBuilder {
                 tables: &mut self.tables,
                 bindings: &mut bindings,
                 heuristics: &mut heur,
+                declared: &mut declared,
+                also: &mut also,
                 origin,
             };
             d.register(&mut r)?;
@@ -409,6 +419,8 @@ impl EngineBuilder {
         self.bindings
             .extend(bindings.into_iter().map(|(t, k)| (t, k, idx)));
         self.heuristics.extend(heur.into_iter().map(|t| (t, idx)));
+        self.handoffs.push(declared);
+        self.also.push(also);
         self.dissectors.push(d);
         self.protos.push(proto);
         Ok(proto)
@@ -487,6 +499,17 @@ impl EngineBuilder {
             by_proto[p.index()] = i;
         }
         let linktype = tables.iter().position(|t| t.name == tables::LINKTYPE);
+        // Names of protocols registered by no dissector fill nothing.
+        let also = self
+            .also
+            .iter()
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| self.registry.proto_by_name(n))
+                    .collect()
+            })
+            .collect();
         let f = &self.frame;
         let frame_ids = [
             f.number,
@@ -504,6 +527,8 @@ impl EngineBuilder {
             registry: self.registry,
             dissectors: self.dissectors,
             protos: self.protos,
+            handoffs: self.handoffs,
+            also,
             by_proto,
             tables,
             linktype,
@@ -518,6 +543,10 @@ pub struct Engine {
     registry: Registry,
     dissectors: Vec<Box<dyn Dissector>>,
     protos: Vec<ProtoId>,
+    /// Per dissector, the tables it may hand off into.
+    handoffs: Vec<Vec<TableId>>,
+    /// Per dissector, the other protocols whose fields it fills.
+    also: Vec<Vec<ProtoId>>,
     by_proto: Vec<usize>,
     tables: Vec<Table>,
     linktype: Option<usize>,
@@ -541,6 +570,101 @@ impl Engine {
     /// A fresh per-worker sink.
     pub fn new_fields(&self, wanted: Wanted) -> Fields {
         Fields::new(self.registry.field_count(), wanted)
+    }
+
+    /// A sink for a job that reads only the `wanted` fields and the layers of
+    /// the protocols in `keep` (a table: its columns, the protocol a row
+    /// requires, the protocols its transport columns follow). The walk then
+    /// stops at a hand-off from which no dissector that can follow — through
+    /// any chain of hand-offs — has a wanted field or is kept: the bytes
+    /// stay one `data` layer instead of being probed by every heuristic and
+    /// decoded into fields nobody reads (a header table skips the whole
+    /// application layer). Every wanted value and every kept layer is the
+    /// same as with [`Engine::new_fields`]; what differs is what the job does
+    /// not read — layers past the stop and their anomalies. So a job that
+    /// reads `frame.protocols`, `data`, `padding`, anomalies (wanted or
+    /// tallied) must not use this; wanting one of those fields (or
+    /// [`Wanted::All`]) turns the stopping off.
+    pub fn new_fields_for(&self, wanted: Wanted, keep: &[ProtoId]) -> Fields {
+        let stops = self.walk_stops(&wanted, keep);
+        let mut f = Fields::new(self.registry.field_count(), wanted);
+        f.set_stop_tables(stops);
+        f
+    }
+
+    /// May a layer of protocol `layer` hold fields of protocol `owner`? Its
+    /// own, the engine's `frame` fields (added after the walk), and those of
+    /// the protocols its dissector declared with `Registrar::also_fills`.
+    pub fn fills(&self, layer: ProtoId, owner: ProtoId) -> bool {
+        layer == owner
+            || owner == self.frame.proto
+            || self
+                .by_proto
+                .get(layer.index())
+                .and_then(|&d| self.also.get(d))
+                .is_some_and(|a| a.contains(&owner))
+    }
+
+    /// Per table: may the walk stop before choosing from it? (Empty: never.)
+    fn walk_stops(&self, wanted: &Wanted, keep: &[ProtoId]) -> Vec<bool> {
+        let ff = &self.frame;
+        let whole_walk = [
+            ff.protocols,
+            ff.anomaly,
+            ff.malformed,
+            ff.data,
+            ff.data_len,
+            ff.padding,
+            ff.padding_len,
+        ];
+        if whole_walk.iter().any(|&f| wanted.contains(f)) {
+            return Vec::new();
+        }
+        let mut needed = vec![false; self.registry.protocols().len()];
+        for (i, def) in self.registry.fields().iter().enumerate() {
+            let id = FieldId(u32::try_from(i).unwrap_or(u32::MAX));
+            if wanted.contains(id)
+                && let Some(n) = needed.get_mut(def.proto.index())
+            {
+                *n = true;
+            }
+        }
+        for p in keep {
+            if let Some(n) = needed.get_mut(p.index()) {
+                *n = true;
+            }
+        }
+        // A table is reached when one of its dissectors is needed or hands
+        // off into a reached table: grow the set until it stops changing
+        // (at most one pass per table).
+        let mut reached = vec![false; self.tables.len()];
+        loop {
+            let mut changed = false;
+            for (t, tab) in self.tables.iter().enumerate() {
+                if reached[t] {
+                    continue;
+                }
+                let mut members = tab
+                    .bound
+                    .iter()
+                    .map(|&(_, d)| d)
+                    .chain(tab.heuristics.iter().copied());
+                if members.any(|d| {
+                    needed[self.protos[d].index()]
+                        || self.also[d].iter().any(|p| needed[p.index()])
+                        || self.handoffs[d]
+                            .iter()
+                            .any(|u| reached.get(u.0 as usize).copied().unwrap_or(true))
+                }) {
+                    reached[t] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        reached.iter().map(|r| !r).collect()
     }
 
     /// The dissector that owns `proto`, if it is not a pseudo-protocol.
@@ -830,6 +954,12 @@ impl Engine {
                 walk.end = data.len();
                 walk.cut_by = None;
                 cx.declared_len = None;
+            }
+            if let Next::Table(t, _) | Next::Ports(t, _, _) = outcome.next
+                && cx.fields.stops_at(t)
+            {
+                // Nothing this job reads can follow: the rest stays data.
+                break;
             }
             let rest = data.get(walk.start..walk.end).unwrap_or(&[]);
             cx.offset = walk.start;

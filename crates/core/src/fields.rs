@@ -202,6 +202,9 @@ pub struct Fields {
     /// First and last entry index per field id (`NONE` when absent).
     first_last: Vec<[u32; 2]>,
     cur_layer: u16,
+    /// Per dispatch table: the walk stops before choosing from it (see
+    /// [`crate::Engine::new_fields_for`]; empty: never).
+    stop_tables: Vec<bool>,
 }
 
 impl Fields {
@@ -223,7 +226,18 @@ impl Fields {
             anomalies: Vec::with_capacity(4),
             first_last: vec![[NONE; 2]; field_count],
             cur_layer: 0,
+            stop_tables: Vec::new(),
         }
+    }
+
+    pub(crate) fn set_stop_tables(&mut self, stops: Vec<bool>) {
+        self.stop_tables = stops;
+    }
+
+    /// Does the walk stop before choosing a dissector from table `t`?
+    #[inline]
+    pub(crate) fn stops_at(&self, t: crate::dissector::TableId) -> bool {
+        self.stop_tables.get(t.0 as usize).copied().unwrap_or(false)
     }
 
     /// Forget the previous packet, keeping all capacity.

@@ -123,7 +123,7 @@ pub fn scan<A: Send>(
     input::pipeline(
         threads,
         || feeder.next_work(),
-        || engine.new_fields(wanted.clone()),
+        || engine.new_fields_for(wanted.clone(), &spec.kept_protocols()),
         |fields, w: &Work| {
             let mut part = make();
             for (i, (rec, pass)) in w.records().enumerate() {
@@ -265,7 +265,12 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
         },
         || {
             (
-                engine.new_fields(wanted.clone()),
+                // An anomaly tally reads every layer's anomalies: no stopping.
+                if tally {
+                    engine.new_fields(wanted.clone())
+                } else {
+                    engine.new_fields_for(wanted.clone(), &spec.kept_protocols())
+                },
                 Encoder::new(spec, format),
             )
         },

@@ -168,6 +168,21 @@ impl TableSpec {
         w
     }
 
+    /// The protocols whose layers the table reads besides its columns'
+    /// fields: the one a row requires and those transport columns follow
+    /// (for [`pcapx_core::Engine::new_fields_for`]).
+    pub fn kept_protocols(&self) -> Vec<ProtoId> {
+        let mut v: Vec<ProtoId> = self.require.into_iter().collect();
+        for c in &self.columns {
+            if let Scope::After(p) = c.scope
+                && !v.contains(&p)
+            {
+                v.push(p);
+            }
+        }
+        v
+    }
+
     /// Does this packet make a row?
     #[inline]
     pub fn accepts(&self, fields: &Fields) -> bool {

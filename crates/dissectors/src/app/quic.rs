@@ -612,6 +612,11 @@ fn assemble(b: &mut Buffers) -> (usize, bool) {
 impl Dissector for Quic {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         self.proto = Some(r.protocol("quic", "QUIC IETF", "QUIC")?);
+        // The TLS handshake its CRYPTO frames carry, certificates included.
+        r.also_fills("tls");
+        for p in crate::app::x509::PROTOCOLS {
+            r.also_fills(p);
+        }
         let ids = Ids {
             f: QuicFields::register(r)?,
             decrypt_failed: r.anomaly(

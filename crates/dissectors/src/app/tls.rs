@@ -521,6 +521,9 @@ fn certificate_request(ids: &TlsIds, b: &[u8], version: u16, tls13: bool, cx: &m
 impl Dissector for Tls {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("tls", "Transport Layer Security", "TLS")?;
+        for p in crate::app::x509::PROTOCOLS {
+            r.also_fills(p);
+        }
         let ids = TlsIds::register(r, self.x509.ids())?;
         let _ = self.ids.set(ids);
         r.heuristic(tables::TCP_PORT);

@@ -135,6 +135,10 @@ enum Which {
     Ce,
 }
 
+/// The protocols whose fields certificates fill (TLS and QUIC declare them
+/// with `Registrar::also_fills`).
+pub(crate) const PROTOCOLS: [&str; 4] = ["x509af", "x509if", "x509sat", "x509ce"];
+
 /// A protocol that only declares the X.509 fields (bound to no table, so
 /// the engine never calls it).
 struct Declare {

@@ -78,6 +78,8 @@ impl Dissector for Ipv6 {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol("ipv6", "Internet Protocol Version 6", "IPv6")?;
         r.length_field("IPv6 payload length");
+        // `ip.version`, as Wireshark sets it for IPv6 too.
+        r.also_fills("ip");
         let f = Fields::register(r)?;
         let _ = self.opts.set(OptIds {
             typ: f.opt_type,

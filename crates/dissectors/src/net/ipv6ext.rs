@@ -211,6 +211,8 @@ struct OptHeader {
 impl OptHeader {
     fn register(&mut self, r: &mut Registrar<'_>) -> Result<(), RegistryError> {
         r.protocol(self.proto, self.display, self.summary)?;
+        // The `ipv6.opt.*` fields, registered by IPv6.
+        r.also_fills("ipv6");
         let ids = (self.fields)(r)?;
         self.common = Some(Common::new(r, ids));
         r.bind(tables::IP_PROTO, self.key);
