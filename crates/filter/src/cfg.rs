@@ -920,8 +920,12 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
 /// rotating the contents of the chain's blocks, so every edge stays as it was
 /// (and keeps pointing forward). Only pure tests whose sole predecessor is the
 /// previous block of the chain are touched, so no other path sees a different
-/// set of tests. Like libpcap, this may change which of two out-of-bounds loads
-/// happens first on a truncated packet.
+/// set of tests. Also libpcap's pull-up "at the top": when every predecessor
+/// of a test B computes a value V that B does not, and a test S of V follows
+/// B in its chain, S moves above B (B may have several predecessors there:
+/// each of them now reaches S first, as in libpcap, where they all jump to
+/// the pulled-up block). Like libpcap, this may change which of two
+/// out-of-bounds loads happens first on a truncated packet.
 fn pullup(blocks: &mut [Block], entry: Target) -> bool {
     let live = reachable(blocks, entry);
     let mut indeg = vec![0usize; blocks.len()];
@@ -940,6 +944,18 @@ fn pullup(blocks: &mut [Block], entry: Target) -> bool {
         }
     }
     let is_test = |b: &Block| !b.impure && b.code != JA && b.jt != b.jf;
+    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); blocks.len()];
+    for (i, b) in blocks.iter().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        let succ: &[Target] = if b.jt == b.jf { &[b.jt] } else { &[b.jt, b.jf] };
+        for t in succ {
+            if let Target::Block(j) = *t {
+                preds[j].push(i);
+            }
+        }
+    }
     let mut changed = false;
     for or in [true, false] {
         let exit = |b: &Block| if or { b.jt } else { b.jf };
@@ -972,18 +988,52 @@ fn pullup(blocks: &mut [Block], entry: Target) -> bool {
                 t = next(&blocks[j]);
             };
             if !found {
-                continue;
+                // The pull-up "at the top" (`at_top` in libpcap): every
+                // predecessor of B computes one value that B does not, and
+                // a test S of that value follows B in its chain; S moves
+                // above B, where all of B's predecessors now go (`ip and
+                // (ip proto 6 or ip[0] = 0x45)` with `ip` two tests of one
+                // byte: the second `ip`, after `proto 6`, moves up to the
+                // join of the first one's two tests, which decide it).
+                chain.clear();
+                let Some(val) = preds[i].first().map(|&p| blocks[p].key()) else {
+                    continue;
+                };
+                if blocks[i].key() == val
+                    || !preds[i]
+                        .iter()
+                        .all(|&p| is_test(&blocks[p]) && blocks[p].key() == val)
+                {
+                    continue;
+                }
+                chain.push(i);
+                let mut t = next(&blocks[i]);
+                let found = loop {
+                    let Target::Block(j) = t else { break false };
+                    if !in_chain(j) {
+                        break false;
+                    }
+                    chain.push(j);
+                    if blocks[j].key() == val {
+                        break true;
+                    }
+                    t = next(&blocks[j]);
+                };
+                if !found {
+                    continue;
+                }
             }
-            let content = |b: &Block| (b.stmts.clone(), b.code, b.k, b.x_const, b.vn.clone());
-            let mut carried = chain.last().map(|&s| content(&blocks[s]));
+            // Each block of the chain takes its predecessor's test (the
+            // first one S's), all of it but the edges.
+            let mut carried = chain.last().map(|&s| blocks[s].clone());
             for &j in &chain {
-                let here = content(&blocks[j]);
-                if let Some((stmts, code, k, x_const, vn)) = carried.replace(here) {
-                    blocks[j].stmts = stmts;
-                    blocks[j].code = code;
-                    blocks[j].k = k;
-                    blocks[j].x_const = x_const;
-                    blocks[j].vn = vn;
+                let here = blocks[j].clone();
+                if let Some(test) = carried.replace(here) {
+                    blocks[j] = Block {
+                        jt: blocks[j].jt,
+                        jf: blocks[j].jf,
+                        ..test
+                    };
                 }
             }
             changed = true;
@@ -1726,6 +1776,36 @@ mod tests {
             for b in 0..4u8 {
                 let pkt = [0, a, 0, b];
                 assert_eq!(crate::vm::run(&p, &pkt, 4) != 0, naive(&pkt), "{pkt:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn pullup_at_a_join_decides_the_repeated_test() {
+        // As `ip[0] = 0x45 and (ip proto 6 or ip[0] = 0x45)` on ARCnet, where
+        // `ip` is [0:2]==1 or [0:2]==2: the second `ip` after the `proto`
+        // test moves up to the join of the first `ip`'s two tests, which
+        // decide it, so neither it nor the `proto` test stays.
+        let ip = || Cond::or(test(0, 1), test(0, 2));
+        let rel = || test(4, 0x45);
+        let c = Cond::and(
+            Cond::and(ip(), rel()),
+            Cond::or(Cond::and(ip(), test(6, 6)), Cond::and(ip(), rel())),
+        );
+        let p = compile(&c, 100, PC_NH, 0).unwrap();
+        let d = dump(&p);
+        assert_eq!(d.matches("ldh      [6]").count(), 0, "{d}");
+        assert_eq!(d.matches("ldh      [4]").count(), 1, "{d}");
+        let naive = |pkt: &[u8]| {
+            let h = |o: usize| u16::from_be_bytes([pkt[o], pkt[o + 1]]);
+            matches!(h(0), 1 | 2) && h(4) == 0x45
+        };
+        for a in 0..4u8 {
+            for r in [0x44, 0x45] {
+                for q in [5, 6] {
+                    let pkt = [0, a, 0, 0, 0, r, 0, q];
+                    assert_eq!(crate::vm::run(&p, &pkt, 8) != 0, naive(&pkt), "{pkt:?}");
+                }
             }
         }
     }
