@@ -467,7 +467,7 @@ fn fold_block(b: &mut Block) -> Option<bool> {
     let mut a: Option<u32> = None;
     let mut x: Option<u32> = None;
     let mut m: [Option<u32>; 16] = [None; 16];
-    let slot = |k: u32| usize::try_from(k).ok().filter(|&i| i < 16);
+    let slot = slot_index;
     for s in &mut b.stmts {
         match class(s.code) {
             c if c == BPF_LD => {
@@ -576,7 +576,7 @@ fn dce_block(b: &mut Block) {
     let mut live_a = b.code != JA;
     let mut live_x = b.code != JA && src(b.code) == BPF_X;
     let mut live_m = [false; 16];
-    let slot = |k: u32| usize::try_from(k).ok().filter(|&i| i < 16);
+    let slot = slot_index;
     let mut keep = vec![true; b.stmts.len()];
     for (i, s) in b.stmts.iter().enumerate().rev() {
         match class(s.code) {
@@ -1090,6 +1090,11 @@ fn cap(d: Vec<Insn>) -> Desc {
     (d.len() <= MAX_DESC).then_some(d)
 }
 
+/// The scratch slot `M[k]` names, if it is one of the 16.
+fn slot_index(k: u32) -> Option<usize> {
+    usize::try_from(k).ok().filter(|&i| i < 16)
+}
+
 #[derive(Clone, PartialEq, Eq)]
 struct RegState {
     a: Desc,
@@ -1112,6 +1117,16 @@ impl RegState {
             x_lib: None,
         }
     }
+    /// What `ld M[k]` / `ldx M[k]` loads: the value scratch slot `k` holds,
+    /// a fresh one (from then on the slot's) if it is unknown; `None` for a
+    /// slot out of range.
+    fn slot_value(&mut self, k: u32, fresh: &mut dyn FnMut() -> Desc) -> Desc {
+        let j = slot_index(k)?;
+        if self.m[j].is_none() {
+            self.m[j] = fresh();
+        }
+        self.m[j].clone()
+    }
     /// libpcap's X: `x_lib` if set, else `x`.
     fn lib_x(&self) -> &Desc {
         self.x_lib.as_ref().unwrap_or(&self.x)
@@ -1133,19 +1148,14 @@ impl RegState {
 /// predecessors leave (updated to the state after them): the statements
 /// that do not merely recompute what a register or slot already holds.
 fn number_stmts(st: &mut RegState, stmts: &[Insn], fresh: &mut dyn FnMut() -> Desc) -> Vec<Insn> {
-    let slot = |k: u32| usize::try_from(k).ok().filter(|&i| i < 16);
+    let slot = slot_index;
     let mut out = Vec::with_capacity(stmts.len());
     for s in stmts.iter().copied() {
         let mut redundant = false;
         match class(s.code) {
             BPF_LD => {
                 let new = match mode(s.code) {
-                    BPF_MEM => slot(s.k).and_then(|j| {
-                        if st.m[j].is_none() {
-                            st.m[j] = fresh();
-                        }
-                        st.m[j].clone()
-                    }),
+                    BPF_MEM => st.slot_value(s.k, fresh),
                     BPF_IND => st.x.clone().and_then(|mut x| {
                         x.extend([Insn::stmt(BPF_MISC | BPF_TAX, 0), s]);
                         cap(x)
@@ -1157,12 +1167,7 @@ fn number_stmts(st: &mut RegState, stmts: &[Insn], fresh: &mut dyn FnMut() -> De
             }
             BPF_LDX => {
                 let new = match mode(s.code) {
-                    BPF_MEM => slot(s.k).and_then(|j| {
-                        if st.m[j].is_none() {
-                            st.m[j] = fresh();
-                        }
-                        st.m[j].clone()
-                    }),
+                    BPF_MEM => st.slot_value(s.k, fresh),
                     BPF_IMM => Some(vec![Insn::stmt(BPF_LD | BPF_IMM, s.k)]),
                     BPF_LEN => Some(vec![Insn::stmt(BPF_LD | BPF_LEN, 0)]),
                     BPF_MSH => Some(vec![s, Insn::stmt(BPF_MISC | BPF_TXA, 0)]),
