@@ -746,6 +746,34 @@ fn reachable(blocks: &[Block], entry: Target) -> Vec<bool> {
     seen
 }
 
+/// Each live block's live predecessors, one entry per edge (a block whose
+/// two edges go to the same place counts once).
+fn predecessors(blocks: &[Block], live: &[bool]) -> Vec<Vec<usize>> {
+    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); blocks.len()];
+    for (i, b) in blocks.iter().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        let succ: &[Target] = if b.jt == b.jf { &[b.jt] } else { &[b.jt, b.jf] };
+        for t in succ {
+            if let Target::Block(j) = *t {
+                preds[j].push(i);
+            }
+        }
+    }
+    preds
+}
+
+/// How many ways lead into each block: its live predecessors' edges (see
+/// [`predecessors`]), and the entry for the entry block.
+fn in_degrees(blocks: &[Block], entry: Target, live: &[bool]) -> Vec<usize> {
+    let mut indeg: Vec<usize> = predecessors(blocks, live).iter().map(Vec::len).collect();
+    if let Target::Block(e) = entry {
+        indeg[e] += 1;
+    }
+    indeg
+}
+
 fn optimize(blocks: &mut [Block], entry: &mut Target) {
     for _ in 0..32 {
         let mut changed = false;
@@ -928,34 +956,9 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
 /// out-of-bounds loads happens first on a truncated packet.
 fn pullup(blocks: &mut [Block], entry: Target) -> bool {
     let live = reachable(blocks, entry);
-    let mut indeg = vec![0usize; blocks.len()];
-    if let Target::Block(e) = entry {
-        indeg[e] += 1;
-    }
-    for (i, b) in blocks.iter().enumerate() {
-        if !live[i] {
-            continue;
-        }
-        let succ: &[Target] = if b.jt == b.jf { &[b.jt] } else { &[b.jt, b.jf] };
-        for t in succ {
-            if let Target::Block(j) = *t {
-                indeg[j] += 1;
-            }
-        }
-    }
+    let indeg = in_degrees(blocks, entry, &live);
     let is_test = |b: &Block| !b.impure && b.code != JA && b.jt != b.jf;
-    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); blocks.len()];
-    for (i, b) in blocks.iter().enumerate() {
-        if !live[i] {
-            continue;
-        }
-        let succ: &[Target] = if b.jt == b.jf { &[b.jt] } else { &[b.jt, b.jf] };
-        for t in succ {
-            if let Target::Block(j) = *t {
-                preds[j].push(i);
-            }
-        }
-    }
+    let preds = predecessors(blocks, &live);
     let mut changed = false;
     for or in [true, false] {
         let exit = |b: &Block| if or { b.jt } else { b.jf };
@@ -1314,21 +1317,7 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u3
 /// ldx M[r]; add x`). Dropping it keeps the later `ldx M[r]` and the store.
 fn drop_dead_x_before_chain(blocks: &mut [Block], entry: Target) {
     let live = reachable(blocks, entry);
-    let mut indeg = vec![0usize; blocks.len()];
-    if let Target::Block(e) = entry {
-        indeg[e] += 1;
-    }
-    for (i, b) in blocks.iter().enumerate() {
-        if !live[i] {
-            continue;
-        }
-        let succ: &[Target] = if b.jt == b.jf { &[b.jt] } else { &[b.jt, b.jf] };
-        for t in succ {
-            if let Target::Block(j) = *t {
-                indeg[j] += 1;
-            }
-        }
-    }
+    let indeg = in_degrees(blocks, entry, &live);
     let uses_x = |s: &Insn| match class(s.code) {
         BPF_LD => mode(s.code) == BPF_IND,
         BPF_ALU => src(s.code) == BPF_X,
@@ -1519,18 +1508,7 @@ fn slots_read(blocks: &[Block], entry: Target) -> Vec<[bool; 16]> {
 fn eliminate_dead_stores(blocks: &mut [Block], entry: Target, before: &[[bool; 16]], again: bool) {
     let live = reachable(blocks, entry);
     let now = slots_read(blocks, entry);
-    let mut indeg = vec![0usize; blocks.len()];
-    for (i, b) in blocks.iter().enumerate() {
-        if !live[i] {
-            continue;
-        }
-        let succ: &[Target] = if b.jt == b.jf { &[b.jt] } else { &[b.jt, b.jf] };
-        for t in succ {
-            if let Target::Block(j) = *t {
-                indeg[j] += 1;
-            }
-        }
-    }
+    let indeg = in_degrees(blocks, entry, &live);
     // The chain (libpcap block) each block belongs to: its first block.
     let mut chain: Vec<usize> = (0..blocks.len()).collect();
     for i in 0..blocks.len() {
