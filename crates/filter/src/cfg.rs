@@ -467,7 +467,7 @@ fn fold_block(b: &mut Block) -> Option<bool> {
     let mut a: Option<u32> = None;
     let mut x: Option<u32> = None;
     let mut m: [Option<u32>; 16] = [None; 16];
-    let slot = |k: u32| usize::try_from(k).ok().filter(|&i| i < 16);
+    let slot = slot_index;
     for s in &mut b.stmts {
         match class(s.code) {
             c if c == BPF_LD => {
@@ -576,7 +576,7 @@ fn dce_block(b: &mut Block) {
     let mut live_a = b.code != JA;
     let mut live_x = b.code != JA && src(b.code) == BPF_X;
     let mut live_m = [false; 16];
-    let slot = |k: u32| usize::try_from(k).ok().filter(|&i| i < 16);
+    let slot = slot_index;
     let mut keep = vec![true; b.stmts.len()];
     for (i, s) in b.stmts.iter().enumerate().rev() {
         match class(s.code) {
@@ -744,6 +744,34 @@ fn reachable(blocks: &[Block], entry: Target) -> Vec<bool> {
         }
     }
     seen
+}
+
+/// Each live block's live predecessors, one entry per edge (a block whose
+/// two edges go to the same place counts once).
+fn predecessors(blocks: &[Block], live: &[bool]) -> Vec<Vec<usize>> {
+    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); blocks.len()];
+    for (i, b) in blocks.iter().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        let succ: &[Target] = if b.jt == b.jf { &[b.jt] } else { &[b.jt, b.jf] };
+        for t in succ {
+            if let Target::Block(j) = *t {
+                preds[j].push(i);
+            }
+        }
+    }
+    preds
+}
+
+/// How many ways lead into each block: its live predecessors' edges (see
+/// [`predecessors`]), and the entry for the entry block.
+fn in_degrees(blocks: &[Block], entry: Target, live: &[bool]) -> Vec<usize> {
+    let mut indeg: Vec<usize> = predecessors(blocks, live).iter().map(Vec::len).collect();
+    if let Target::Block(e) = entry {
+        indeg[e] += 1;
+    }
+    indeg
 }
 
 fn optimize(blocks: &mut [Block], entry: &mut Target) {
@@ -920,26 +948,17 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
 /// rotating the contents of the chain's blocks, so every edge stays as it was
 /// (and keeps pointing forward). Only pure tests whose sole predecessor is the
 /// previous block of the chain are touched, so no other path sees a different
-/// set of tests. Like libpcap, this may change which of two out-of-bounds loads
-/// happens first on a truncated packet.
+/// set of tests. Also libpcap's pull-up "at the top": when every predecessor
+/// of a test B computes a value V that B does not, and a test S of V follows
+/// B in its chain, S moves above B (B may have several predecessors there:
+/// each of them now reaches S first, as in libpcap, where they all jump to
+/// the pulled-up block). Like libpcap, this may change which of two
+/// out-of-bounds loads happens first on a truncated packet.
 fn pullup(blocks: &mut [Block], entry: Target) -> bool {
     let live = reachable(blocks, entry);
-    let mut indeg = vec![0usize; blocks.len()];
-    if let Target::Block(e) = entry {
-        indeg[e] += 1;
-    }
-    for (i, b) in blocks.iter().enumerate() {
-        if !live[i] {
-            continue;
-        }
-        let succ: &[Target] = if b.jt == b.jf { &[b.jt] } else { &[b.jt, b.jf] };
-        for t in succ {
-            if let Target::Block(j) = *t {
-                indeg[j] += 1;
-            }
-        }
-    }
+    let indeg = in_degrees(blocks, entry, &live);
     let is_test = |b: &Block| !b.impure && b.code != JA && b.jt != b.jf;
+    let preds = predecessors(blocks, &live);
     let mut changed = false;
     for or in [true, false] {
         let exit = |b: &Block| if or { b.jt } else { b.jf };
@@ -972,18 +991,52 @@ fn pullup(blocks: &mut [Block], entry: Target) -> bool {
                 t = next(&blocks[j]);
             };
             if !found {
-                continue;
+                // The pull-up "at the top" (`at_top` in libpcap): every
+                // predecessor of B computes one value that B does not, and
+                // a test S of that value follows B in its chain; S moves
+                // above B, where all of B's predecessors now go (`ip and
+                // (ip proto 6 or ip[0] = 0x45)` with `ip` two tests of one
+                // byte: the second `ip`, after `proto 6`, moves up to the
+                // join of the first one's two tests, which decide it).
+                chain.clear();
+                let Some(val) = preds[i].first().map(|&p| blocks[p].key()) else {
+                    continue;
+                };
+                if blocks[i].key() == val
+                    || !preds[i]
+                        .iter()
+                        .all(|&p| is_test(&blocks[p]) && blocks[p].key() == val)
+                {
+                    continue;
+                }
+                chain.push(i);
+                let mut t = next(&blocks[i]);
+                let found = loop {
+                    let Target::Block(j) = t else { break false };
+                    if !in_chain(j) {
+                        break false;
+                    }
+                    chain.push(j);
+                    if blocks[j].key() == val {
+                        break true;
+                    }
+                    t = next(&blocks[j]);
+                };
+                if !found {
+                    continue;
+                }
             }
-            let content = |b: &Block| (b.stmts.clone(), b.code, b.k, b.x_const, b.vn.clone());
-            let mut carried = chain.last().map(|&s| content(&blocks[s]));
+            // Each block of the chain takes its predecessor's test (the
+            // first one S's), all of it but the edges.
+            let mut carried = chain.last().map(|&s| blocks[s].clone());
             for &j in &chain {
-                let here = content(&blocks[j]);
-                if let Some((stmts, code, k, x_const, vn)) = carried.replace(here) {
-                    blocks[j].stmts = stmts;
-                    blocks[j].code = code;
-                    blocks[j].k = k;
-                    blocks[j].x_const = x_const;
-                    blocks[j].vn = vn;
+                let here = blocks[j].clone();
+                if let Some(test) = carried.replace(here) {
+                    blocks[j] = Block {
+                        jt: blocks[j].jt,
+                        jf: blocks[j].jf,
+                        ..test
+                    };
                 }
             }
             changed = true;
@@ -1040,6 +1093,11 @@ fn cap(d: Vec<Insn>) -> Desc {
     (d.len() <= MAX_DESC).then_some(d)
 }
 
+/// The scratch slot `M[k]` names, if it is one of the 16.
+fn slot_index(k: u32) -> Option<usize> {
+    usize::try_from(k).ok().filter(|&i| i < 16)
+}
+
 #[derive(Clone, PartialEq, Eq)]
 struct RegState {
     a: Desc,
@@ -1062,6 +1120,16 @@ impl RegState {
             x_lib: None,
         }
     }
+    /// What `ld M[k]` / `ldx M[k]` loads: the value scratch slot `k` holds,
+    /// a fresh one (from then on the slot's) if it is unknown; `None` for a
+    /// slot out of range.
+    fn slot_value(&mut self, k: u32, fresh: &mut dyn FnMut() -> Desc) -> Desc {
+        let j = slot_index(k)?;
+        if self.m[j].is_none() {
+            self.m[j] = fresh();
+        }
+        self.m[j].clone()
+    }
     /// libpcap's X: `x_lib` if set, else `x`.
     fn lib_x(&self) -> &Desc {
         self.x_lib.as_ref().unwrap_or(&self.x)
@@ -1083,19 +1151,14 @@ impl RegState {
 /// predecessors leave (updated to the state after them): the statements
 /// that do not merely recompute what a register or slot already holds.
 fn number_stmts(st: &mut RegState, stmts: &[Insn], fresh: &mut dyn FnMut() -> Desc) -> Vec<Insn> {
-    let slot = |k: u32| usize::try_from(k).ok().filter(|&i| i < 16);
+    let slot = slot_index;
     let mut out = Vec::with_capacity(stmts.len());
     for s in stmts.iter().copied() {
         let mut redundant = false;
         match class(s.code) {
             BPF_LD => {
                 let new = match mode(s.code) {
-                    BPF_MEM => slot(s.k).and_then(|j| {
-                        if st.m[j].is_none() {
-                            st.m[j] = fresh();
-                        }
-                        st.m[j].clone()
-                    }),
+                    BPF_MEM => st.slot_value(s.k, fresh),
                     BPF_IND => st.x.clone().and_then(|mut x| {
                         x.extend([Insn::stmt(BPF_MISC | BPF_TAX, 0), s]);
                         cap(x)
@@ -1107,12 +1170,7 @@ fn number_stmts(st: &mut RegState, stmts: &[Insn], fresh: &mut dyn FnMut() -> De
             }
             BPF_LDX => {
                 let new = match mode(s.code) {
-                    BPF_MEM => slot(s.k).and_then(|j| {
-                        if st.m[j].is_none() {
-                            st.m[j] = fresh();
-                        }
-                        st.m[j].clone()
-                    }),
+                    BPF_MEM => st.slot_value(s.k, fresh),
                     BPF_IMM => Some(vec![Insn::stmt(BPF_LD | BPF_IMM, s.k)]),
                     BPF_LEN => Some(vec![Insn::stmt(BPF_LD | BPF_LEN, 0)]),
                     BPF_MSH => Some(vec![s, Insn::stmt(BPF_MISC | BPF_TXA, 0)]),
@@ -1259,21 +1317,7 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u3
 /// ldx M[r]; add x`). Dropping it keeps the later `ldx M[r]` and the store.
 fn drop_dead_x_before_chain(blocks: &mut [Block], entry: Target) {
     let live = reachable(blocks, entry);
-    let mut indeg = vec![0usize; blocks.len()];
-    if let Target::Block(e) = entry {
-        indeg[e] += 1;
-    }
-    for (i, b) in blocks.iter().enumerate() {
-        if !live[i] {
-            continue;
-        }
-        let succ: &[Target] = if b.jt == b.jf { &[b.jt] } else { &[b.jt, b.jf] };
-        for t in succ {
-            if let Target::Block(j) = *t {
-                indeg[j] += 1;
-            }
-        }
-    }
+    let indeg = in_degrees(blocks, entry, &live);
     let uses_x = |s: &Insn| match class(s.code) {
         BPF_LD => mode(s.code) == BPF_IND,
         BPF_ALU => src(s.code) == BPF_X,
@@ -1464,18 +1508,7 @@ fn slots_read(blocks: &[Block], entry: Target) -> Vec<[bool; 16]> {
 fn eliminate_dead_stores(blocks: &mut [Block], entry: Target, before: &[[bool; 16]], again: bool) {
     let live = reachable(blocks, entry);
     let now = slots_read(blocks, entry);
-    let mut indeg = vec![0usize; blocks.len()];
-    for (i, b) in blocks.iter().enumerate() {
-        if !live[i] {
-            continue;
-        }
-        let succ: &[Target] = if b.jt == b.jf { &[b.jt] } else { &[b.jt, b.jf] };
-        for t in succ {
-            if let Target::Block(j) = *t {
-                indeg[j] += 1;
-            }
-        }
-    }
+    let indeg = in_degrees(blocks, entry, &live);
     // The chain (libpcap block) each block belongs to: its first block.
     let mut chain: Vec<usize> = (0..blocks.len()).collect();
     for i in 0..blocks.len() {
@@ -1726,6 +1759,36 @@ mod tests {
             for b in 0..4u8 {
                 let pkt = [0, a, 0, b];
                 assert_eq!(crate::vm::run(&p, &pkt, 4) != 0, naive(&pkt), "{pkt:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn pullup_at_a_join_decides_the_repeated_test() {
+        // As `ip[0] = 0x45 and (ip proto 6 or ip[0] = 0x45)` on ARCnet, where
+        // `ip` is [0:2]==1 or [0:2]==2: the second `ip` after the `proto`
+        // test moves up to the join of the first `ip`'s two tests, which
+        // decide it, so neither it nor the `proto` test stays.
+        let ip = || Cond::or(test(0, 1), test(0, 2));
+        let rel = || test(4, 0x45);
+        let c = Cond::and(
+            Cond::and(ip(), rel()),
+            Cond::or(Cond::and(ip(), test(6, 6)), Cond::and(ip(), rel())),
+        );
+        let p = compile(&c, 100, PC_NH, 0).unwrap();
+        let d = dump(&p);
+        assert_eq!(d.matches("ldh      [6]").count(), 0, "{d}");
+        assert_eq!(d.matches("ldh      [4]").count(), 1, "{d}");
+        let naive = |pkt: &[u8]| {
+            let h = |o: usize| u16::from_be_bytes([pkt[o], pkt[o + 1]]);
+            matches!(h(0), 1 | 2) && h(4) == 0x45
+        };
+        for a in 0..4u8 {
+            for r in [0x44, 0x45] {
+                for q in [5, 6] {
+                    let pkt = [0, a, 0, 0, 0, r, 0, q];
+                    assert_eq!(crate::vm::run(&p, &pkt, 8) != 0, naive(&pkt), "{pkt:?}");
+                }
             }
         }
     }

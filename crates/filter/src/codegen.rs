@@ -2993,6 +2993,29 @@ pub(crate) struct ArithSlots {
     pub avoid: u16,
 }
 
+/// A load at a constant index (`proto[i]`), the same in optimised and
+/// libpcap-order arithmetic.
+fn const_index_load(tran: bool, base: Off, i: u32, size: u16, out: &mut Vec<Insn>) {
+    match (tran, base.reg) {
+        // (`ld #0; add x` is `txa`, which libpcap's value numbering drops)
+        (false, None) => out.extend(ld(size, base.add(i))),
+        (false, Some(_)) if i == 0 => out.extend(ld(size, base.add(i))),
+        // After a run-time offset libpcap keeps the index separate (its
+        // peephole only folds `ld #k; add x`).
+        (false, Some(r)) => {
+            out.push(Insn::stmt(BPF_LD | BPF_IMM, i));
+            out.push(Insn::stmt(BPF_LDX | BPF_MEM, r));
+            out.push(Insn::stmt(BPF_ALU | crate::insn::BPF_ADD | BPF_X, 0));
+            out.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
+            out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k));
+        }
+        (true, _) => {
+            out.extend(loadx_iphdrlen(base));
+            out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k.wrapping_add(i)));
+        }
+    }
+}
+
 /// Compile an arithmetic expression into statements leaving its value in A,
 /// using scratch slots from `depth` upwards, below `slots.limit`.
 fn compile_arith(e: &Arith, depth: u32, slots: ArithSlots, out: &mut Vec<Insn>) -> GResult<()> {
@@ -3010,25 +3033,7 @@ fn compile_arith(e: &Arith, depth: u32, slots: ArithSlots, out: &mut Vec<Insn>) 
             size,
             index_reg,
         } => match (tran, index.as_ref()) {
-            // (`ld #0; add x` is `txa`, which libpcap's value numbering drops)
-            (false, Arith::Const(i)) if base.reg.is_none() || *i == 0 => {
-                out.extend(ld(*size, base.add(*i)));
-            }
-            // After a run-time offset libpcap keeps the index separate (its
-            // peephole only folds `ld #k; add x`).
-            (false, Arith::Const(i)) => {
-                out.push(Insn::stmt(BPF_LD | BPF_IMM, *i));
-                if let Some(r) = base.reg {
-                    out.push(Insn::stmt(BPF_LDX | BPF_MEM, r));
-                }
-                out.push(Insn::stmt(BPF_ALU | crate::insn::BPF_ADD | BPF_X, 0));
-                out.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
-                out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k));
-            }
-            (true, Arith::Const(i)) => {
-                out.extend(loadx_iphdrlen(*base));
-                out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k.wrapping_add(*i)));
-            }
+            (_, Arith::Const(i)) => const_index_load(*tran, *base, *i, *size, out),
             (false, idx) => {
                 compile_arith(idx, depth, slots, out)?;
                 if let Some(r) = base.reg {
@@ -3115,22 +3120,7 @@ fn compile_arith_lib(e: &Arith, out: &mut Vec<Insn>) {
             size,
             index_reg,
         } => match (tran, index.as_ref()) {
-            (false, Arith::Const(i)) if base.reg.is_none() || *i == 0 => {
-                out.extend(ld(*size, base.add(*i)));
-            }
-            (false, Arith::Const(i)) => {
-                out.push(Insn::stmt(BPF_LD | BPF_IMM, *i));
-                if let Some(r) = base.reg {
-                    out.push(Insn::stmt(BPF_LDX | BPF_MEM, r));
-                }
-                out.push(Insn::stmt(BPF_ALU | crate::insn::BPF_ADD | BPF_X, 0));
-                out.push(Insn::stmt(BPF_MISC | BPF_TAX, 0));
-                out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k));
-            }
-            (true, Arith::Const(i)) => {
-                out.extend(loadx_iphdrlen(*base));
-                out.push(Insn::stmt(BPF_LD | size | BPF_IND, base.k.wrapping_add(*i)));
-            }
+            (_, Arith::Const(i)) => const_index_load(*tran, *base, *i, *size, out),
             (false, idx) => {
                 compile_arith_lib(idx, out);
                 if let Some(r) = base.reg {

@@ -454,30 +454,72 @@ fn relations_beside_protocol_tests_as_tcpdump() {
         ("IEEE802_11_RADIO", "ip[0] + ip[1] = ip[2] + ip[3]"),
         ("PPP_BSDOS", "udp[0] * 2 = udp[2] - udp[3] and ip[0] = 0x45"),
     ] {
-        let out = Command::new("tcpdump")
-            .args(["-y", lt, "-d", "--", expr])
-            .output()
-            .unwrap();
-        let opts = Options {
-            live: true,
-            ..Options::new(linktype_from_name(lt).unwrap())
-        };
-        match compile_with(expr, &opts) {
-            Ok(p) => {
-                assert!(
-                    out.status.success(),
-                    "tcpdump -y {lt} refuses '{expr}', pcapx compiles it"
-                );
-                assert_eq!(
-                    p.dump(),
-                    String::from_utf8_lossy(&out.stdout),
-                    "-y {lt} '{expr}'"
-                );
-            }
-            Err(e) => assert!(
-                !out.status.success(),
-                "pcapx refuses -y {lt} '{expr}' ({e}), tcpdump compiles it"
-            ),
+        assert_as_tcpdump(lt, expr);
+    }
+}
+
+/// The same program as `tcpdump -y LT -d EXPR`, or a refusal where tcpdump
+/// refuses.
+fn assert_as_tcpdump(lt: &str, expr: &str) {
+    let out = Command::new("tcpdump")
+        .args(["-y", lt, "-d", "--", expr])
+        .output()
+        .unwrap();
+    let opts = Options {
+        live: true,
+        ..Options::new(linktype_from_name(lt).unwrap())
+    };
+    match compile_with(expr, &opts) {
+        Ok(p) => {
+            assert!(
+                out.status.success(),
+                "tcpdump -y {lt} refuses '{expr}', pcapx compiles it"
+            );
+            assert_eq!(
+                p.dump(),
+                String::from_utf8_lossy(&out.stdout),
+                "-y {lt} '{expr}'"
+            );
+        }
+        Err(e) => assert!(
+            !out.status.success(),
+            "pcapx refuses -y {lt} '{expr}' ({e}), tcpdump compiles it"
+        ),
+    }
+}
+
+/// A test repeated after a join of two tests of one value, as `ip` is on
+/// ARCnet and PPP_BSDOS (two link-type tests): libpcap's `or_pullup` /
+/// `and_pullup` move the repeated test up to the join ("at the top": every
+/// predecessor there computes that value), where the tests before it
+/// decide it on each edge. Same program or same refusal as tcpdump.
+#[test]
+fn repeated_test_pulled_up_to_a_join_as_tcpdump() {
+    if !common::tcpdump_or_skip() {
+        return;
+    }
+    for lt in [
+        "ARCNET",
+        "ARCNET_LINUX",
+        "PPP_BSDOS",
+        "EN10MB",
+        "RAW",
+        "LINUX_SLL",
+    ] {
+        for expr in [
+            "ip[0] = 0x45 and (ip proto 6 or ip[0] = 0x45)",
+            "ip[0] = 0x45 and (ip proto 17 or ip[0] = 0x45)",
+            "ip[1] = 0 and (ip proto 6 or ip[1] = 0)",
+            "ip[0] & 0xf = 5 and (ip proto 6 or ip[0] & 0xf = 5)",
+            "ip[0] & 0xf = 5 and not (ip proto 17 or ip[0] & 0xf = 5)",
+            "ip[0] = 0x45 or (ip proto 6 and ip[0] = 0x45)",
+            "len > 100 and (tcp or len > 100)",
+            "ip[6:2] & 0x1fff = 0 and (ip proto 6 or ip[6:2] & 0x1fff = 0)",
+            "ip broadcast and not (udp or ip broadcast)",
+            "(ip6 or ether[0] & 1 = 1) and (udp or ip6)",
+            "not port 53 and (tcp port 80 or port 53)",
+        ] {
+            assert_as_tcpdump(lt, expr);
         }
     }
 }

@@ -142,6 +142,15 @@ pub const EXPRESSIONS: &[&str] = &[
     "len > 100 and tcp",
     "len > 100 or tcp",
     "ip[2:2] > 576 and udp",
+    // a test repeated after a join of two tests of one value (`ip` on ARCnet
+    // and PPP_BSDOS is two link-type tests): libpcap's or_pullup/and_pullup
+    // move it up to the join, where the tests before it decide it
+    "ip[0] = 0x45 and (ip proto 6 or ip[0] = 0x45)",
+    "ip[1] = 0 and (ip proto 17 or ip[1] = 0)",
+    "ip[0] & 0xf = 5 and not (ip proto 17 or ip[0] & 0xf = 5)",
+    "ip[6:2] & 0x1fff = 0 and (ip proto 6 or ip[6:2] & 0x1fff = 0)",
+    "ip[0] = 0x45 or (ip proto 6 and ip[0] = 0x45)",
+    "not port 53 and (tcp port 80 or port 53)",
     "arp[6:2] = 1",
     "vlan",
     "vlan and ip",
