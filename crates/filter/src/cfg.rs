@@ -263,11 +263,31 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
         })
         .collect();
     let mut entry = fix(entry);
+    let root0 = entry;
     optimize(&mut blocks, &mut entry);
+    // libpcap's opt_root(): when its root block (the expression's first
+    // test) became a passthrough, the optimiser moves the root to the block
+    // the passthrough leads to and keeps the old root's statements in front
+    // of the new root's (`ldb [4]` of a link-type test that later tests
+    // decided either way). Until then the old root stays the new root's only
+    // predecessor: the new root's loads of what the old one loaded are
+    // redundant. (A constant root, gen_true/gen_false, is not a block here;
+    // see `leading_constant`.)
+    let prefix = match root0 {
+        Target::Block(r)
+            if root0 != entry
+                && blocks[r].jt == blocks[r].jf
+                && !blocks[r].impure
+                && leading_constant(root).is_none() =>
+        {
+            blocks[r].stmts.clone()
+        }
+        _ => Vec::new(),
+    };
     // libpcap's second phase: arithmetic relations' `and x` is `and #k` now,
     // and its peephole turns `and #k; jeq #0` into `jset #k` — unless the
     // `and` is all that is left of the block (see `and_left_alone`).
-    let alone = and_left_alone(&blocks, entry);
+    let alone = and_left_alone(&blocks, entry, &prefix);
     for (b, alone) in blocks.iter_mut().zip(alone) {
         if std::mem::take(&mut b.arith) && b.jt != b.jf && !alone {
             let _ = fold_block(b);
@@ -280,7 +300,7 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
             drop_dead_x_before_chain(&mut blocks, entry);
             let before = slots_read(&blocks, entry);
             let live_out = live_out(&blocks);
-            let emptied = eliminate_redundant_loads(&mut blocks, entry, &live_out);
+            let emptied = eliminate_redundant_loads(&mut blocks, entry, &live_out, &prefix);
             // libpcap empties a block whose statements leave A and X as they
             // were only when nothing after it uses a register or slot it
             // could set (`out_use == 0`); that makes it optimise once more.
@@ -302,6 +322,7 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
             if let Some(k) = leading_constant(root) {
                 insns.insert(0, Insn::stmt(BPF_LD | BPF_IMM, k));
             }
+            insns.splice(0..0, prefix);
             Some(insns)
         }
     }
@@ -319,7 +340,7 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
 /// and the `jset` rewrite never happens, on this pass or a later one. The
 /// redundant load pass is run on a copy of the blocks as that pass sees
 /// them: every relation still has its `and` (predecessors leave `A & k`).
-fn and_left_alone(blocks: &[Block], entry: Target) -> Vec<bool> {
+fn and_left_alone(blocks: &[Block], entry: Target, prefix: &[Insn]) -> Vec<bool> {
     let mut alone = vec![false; blocks.len()];
     let candidate = |b: &Block| {
         b.arith
@@ -344,7 +365,7 @@ fn and_left_alone(blocks: &[Block], entry: Target) -> Vec<bool> {
     }
     let mut copy = blocks.to_vec();
     let live_out = live_out(&copy);
-    let _ = eliminate_redundant_loads(&mut copy, entry, &live_out);
+    let _ = eliminate_redundant_loads(&mut copy, entry, &live_out, prefix);
     for (i, b) in blocks.iter().enumerate() {
         alone[i] = candidate(b) && copy[i].stmts.len() == 1;
     }
@@ -1238,12 +1259,16 @@ fn number_stmts(st: &mut RegState, stmts: &[Insn], fresh: &mut dyn FnMut() -> De
 }
 
 /// Returns which blocks lost every statement.
-fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u32]) -> Vec<bool> {
+/// `prefix`: the statements of libpcap's old root in front of the entry
+/// (see `compile`); the entry block starts from what they leave.
+fn eliminate_redundant_loads(
+    blocks: &mut [Block],
+    entry: Target,
+    live_out: &[u32],
+    prefix: &[Insn],
+) -> Vec<bool> {
     let live = reachable(blocks, entry);
     let mut incoming: Vec<Option<RegState>> = vec![None; blocks.len()];
-    if let Target::Block(e) = entry {
-        incoming[e] = Some(RegState::unknown());
-    }
     // A value nothing describes gets a number of its own (libpcap's value
     // numbering): a copy of it (`st M[k]`, `tax`) is then known to equal it.
     let mut next_token = 0u32;
@@ -1251,6 +1276,11 @@ fn eliminate_redundant_loads(blocks: &mut [Block], entry: Target, live_out: &[u3
         next_token += 1;
         Some(vec![Insn::stmt(TOKEN, next_token)])
     };
+    if let Target::Block(e) = entry {
+        let mut st = RegState::unknown();
+        let _ = number_stmts(&mut st, prefix, &mut fresh);
+        incoming[e] = Some(st);
+    }
     let mut emptied = vec![false; blocks.len()];
     for i in 0..blocks.len() {
         if !live[i] {

@@ -523,3 +523,32 @@ fn repeated_test_pulled_up_to_a_join_as_tcpdump() {
         }
     }
 }
+
+/// The first test, libpcap's root block, decided either way by the tests
+/// after it (`ip6` on ARCNET_LINUX and PPP_BSDOS, where `udp` tests the link
+/// type again): libpcap's `opt_root()` moves the root to the block both
+/// branches lead to and keeps the old root's statements in front of the new
+/// root's (a leading, unused `ldb [4]` / `ldh [5]`). Same program or same
+/// refusal as tcpdump.
+#[test]
+fn passthrough_root_keeps_its_statements_as_tcpdump() {
+    if !common::tcpdump_or_skip() {
+        return;
+    }
+    for lt in [
+        "ARCNET",
+        "ARCNET_LINUX",
+        "PPP_BSDOS",
+        "EN10MB",
+        "RAW",
+        "LINUX_SLL",
+        "NULL",
+    ] {
+        for expr in [
+            "(udp and ip6 proto 58) or (ether[0] & 1 = 1 and udp)",
+            "(udp and ip proto 17) or (ether[0] & 1 = 1 and udp)",
+        ] {
+            assert_as_tcpdump(lt, expr);
+        }
+    }
+}
