@@ -630,6 +630,22 @@ fn display_base_matches_tshark_on_every_hex_field() {
     );
 }
 
+/// Every packet of every corpus capture and fixture, handed to `f` with the
+/// file's name (unreadable files are skipped).
+fn each_corpus_packet(corpus: &Path, mut f: impl FnMut(&Path, &pcapx_core::PacketMeta<'_>, &[u8])) {
+    let mut files = common::captures(corpus);
+    files.extend(common::captures(&common::root().join("fixtures")));
+    for file in &files {
+        let Ok(mut cap) = pcapx_capture::Capture::open(file) else {
+            continue;
+        };
+        let _ = cap.try_for_each(|r| {
+            f(file, &pcapx_facade::input::meta(r), r.data);
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+    }
+}
+
 /// A table's sink stops the walk where nothing it reads can follow
 /// (`Engine::new_fields_for`): over every corpus capture and fixture, each
 /// column's values (every occurrence) and each packet's row decision equal
@@ -637,8 +653,6 @@ fn display_base_matches_tshark_on_every_hex_field() {
 /// skipped) and tables that reach into it or through tunnels.
 #[test]
 fn a_table_that_stops_the_walk_early_reads_the_same_values() {
-    use pcapx_capture::Capture;
-    use pcapx_core::PacketMeta;
     use pcapx_output::{Occurrence, TableSpec, TimeFormat};
 
     let Some(corpus) = common::corpus("a_table_that_stops_the_walk_early_reads_the_same_values")
@@ -686,8 +700,6 @@ fn a_table_that_stops_the_walk_early_reads_the_same_values() {
         let early = engine.new_fields_for(wanted, &spec.kept_protocols());
         specs.push((spec, full, early));
     }
-    let mut files = common::captures(&corpus);
-    files.extend(common::captures(&common::root().join("fixtures")));
     let (mut packets, mut stopped) = (0u64, 0u64);
     let values = |spec: &TableSpec, f: &pcapx_core::Fields| -> Vec<Vec<String>> {
         spec.columns
@@ -699,101 +711,59 @@ fn a_table_that_stops_the_walk_early_reads_the_same_values() {
             })
             .collect()
     };
-    for file in &files {
-        let Ok(mut cap) = Capture::open(file) else {
-            continue;
-        };
-        let _ = cap.try_for_each(|r| {
-            let meta = PacketMeta {
-                number: r.number,
-                ts_ns: r.ts_ns,
-                caplen: r.caplen,
-                wirelen: r.wirelen,
-                linktype: r.linktype,
-                interface: r.interface,
-                comment: None,
-            };
-            for (spec, full, early) in &mut specs {
-                engine.dissect(&meta, r.data, full);
-                engine.dissect(&meta, r.data, early);
-                assert_eq!(
-                    spec.accepts(full),
-                    spec.accepts(early),
-                    "{}: packet {}: row decision",
-                    file.display(),
-                    r.number
-                );
-                assert_eq!(
-                    values(spec, full),
-                    values(spec, early),
-                    "{}: packet {}",
-                    file.display(),
-                    r.number
-                );
-                packets += 1;
-                stopped += u64::from(early.layers() != full.layers());
-            }
-            std::ops::ControlFlow::<()>::Continue(())
-        });
-    }
+    each_corpus_packet(&corpus, |file, meta, data| {
+        for (spec, full, early) in &mut specs {
+            engine.dissect(meta, data, full);
+            engine.dissect(meta, data, early);
+            let at = format!("{}: packet {}", file.display(), meta.number);
+            assert_eq!(
+                spec.accepts(full),
+                spec.accepts(early),
+                "{at}: row decision"
+            );
+            assert_eq!(values(spec, full), values(spec, early), "{at}");
+            packets += 1;
+            stopped += u64::from(early.layers() != full.layers());
+        }
+    });
     println!("{packets} (packet, table) pairs compared, {stopped} walks stopped early");
     assert!(packets > 10_000, "{packets}");
     assert!(stopped > 2_000, "the early stop must happen: {stopped}");
 }
 
-/// What [`Engine::new_fields_for`] relies on: a layer's fields are its own
+/// What `Engine::new_fields_for` relies on: a layer's fields are its own
 /// protocol's, or of a protocol its dissector declared it also fills
 /// (`Registrar::also_fills`, e.g. QUIC's TLS handshake fields). Checked on
 /// every entry of every packet of the corpus and the fixtures.
 #[test]
 fn a_layer_fills_only_fields_its_dissector_declares() {
-    use pcapx_capture::Capture;
-    use pcapx_core::{PacketMeta, Wanted};
-
     let Some(corpus) = common::corpus("a_layer_fills_only_fields_its_dissector_declares") else {
         return;
     };
     let engine = pcapx_dissectors::builder().unwrap().build().unwrap();
     let reg = engine.registry();
-    let mut fields = engine.new_fields(Wanted::All);
-    let mut files = common::captures(&corpus);
-    files.extend(common::captures(&common::root().join("fixtures")));
+    let mut fields = engine.new_fields(pcapx_core::Wanted::All);
     let mut entries = 0u64;
     let mut wrong = std::collections::BTreeMap::new();
-    for file in &files {
-        let Ok(mut cap) = Capture::open(file) else {
-            continue;
-        };
-        let _ = cap.try_for_each(|r| {
-            let meta = PacketMeta {
-                number: r.number,
-                ts_ns: r.ts_ns,
-                caplen: r.caplen,
-                wirelen: r.wirelen,
-                linktype: r.linktype,
-                interface: r.interface,
-                comment: None,
-            };
-            engine.dissect(&meta, r.data, &mut fields);
-            for e in fields.entries() {
-                let owner = reg.field(e.field).proto;
-                let layer = fields.layers()[usize::from(e.layer)].proto;
-                entries += 1;
-                if owner != layer && !engine.fills(layer, owner) {
-                    wrong
-                        .entry(format!(
-                            "{} fills {}",
-                            reg.protocol(layer).name,
-                            reg.protocol(owner).name
-                        ))
-                        .or_insert_with(|| {
-                            format!("{} in {}", reg.field(e.field).name, file.display())
-                        });
-                }
+    each_corpus_packet(&corpus, |file, meta, data| {
+        engine.dissect(meta, data, &mut fields);
+        for e in fields.entries() {
+            let owner = reg.field(e.field).proto;
+            let layer = fields.layers()[usize::from(e.layer)].proto;
+            entries += 1;
+            if owner != layer && !engine.fills(layer, owner) {
+                wrong
+                    .entry(format!(
+                        "{} fills {}",
+                        reg.protocol(layer).name,
+                        reg.protocol(owner).name
+                    ))
+                    .or_insert_with(|| {
+                        format!("{} in {}", reg.field(e.field).name, file.display())
+                    });
             }
-            std::ops::ControlFlow::<()>::Continue(())
-        });
-    }
+        }
+    });
     assert!(wrong.is_empty(), "{wrong:#?}");
     assert!(entries > 100_000, "{entries}");
 }
