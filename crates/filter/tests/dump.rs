@@ -444,6 +444,15 @@ fn relations_beside_protocol_tests_as_tcpdump() {
 
 /// The same program as `tcpdump -y LT -d EXPR`, or a refusal where tcpdump
 /// refuses.
+/// [`assert_as_tcpdump`] for every link type × expression.
+fn assert_all_as_tcpdump(lts: &[&str], exprs: &[&str]) {
+    for lt in lts {
+        for expr in exprs {
+            assert_as_tcpdump(lt, expr);
+        }
+    }
+}
+
 fn assert_as_tcpdump(lt: &str, expr: &str) {
     let out = Command::new("tcpdump")
         .args(["-y", lt, "-d", "--", expr])
@@ -482,15 +491,16 @@ fn repeated_test_pulled_up_to_a_join_as_tcpdump() {
     if !common::tcpdump_or_skip() {
         return;
     }
-    for lt in [
-        "ARCNET",
-        "ARCNET_LINUX",
-        "PPP_BSDOS",
-        "EN10MB",
-        "RAW",
-        "LINUX_SLL",
-    ] {
-        for expr in [
+    assert_all_as_tcpdump(
+        &[
+            "ARCNET",
+            "ARCNET_LINUX",
+            "PPP_BSDOS",
+            "EN10MB",
+            "RAW",
+            "LINUX_SLL",
+        ],
+        &[
             "ip[0] = 0x45 and (ip proto 6 or ip[0] = 0x45)",
             "ip[0] = 0x45 and (ip proto 17 or ip[0] = 0x45)",
             "ip[1] = 0 and (ip proto 6 or ip[1] = 0)",
@@ -502,10 +512,8 @@ fn repeated_test_pulled_up_to_a_join_as_tcpdump() {
             "ip broadcast and not (udp or ip broadcast)",
             "(ip6 or ether[0] & 1 = 1) and (udp or ip6)",
             "not port 53 and (tcp port 80 or port 53)",
-        ] {
-            assert_as_tcpdump(lt, expr);
-        }
-    }
+        ],
+    );
 }
 
 /// The first test, libpcap's root block, decided either way by the tests
@@ -519,20 +527,19 @@ fn passthrough_root_keeps_its_statements_as_tcpdump() {
     if !common::tcpdump_or_skip() {
         return;
     }
-    for lt in [
-        "ARCNET",
-        "ARCNET_LINUX",
-        "PPP_BSDOS",
-        "EN10MB",
-        "RAW",
-        "LINUX_SLL",
-        "NULL",
-    ] {
-        for expr in [
+    assert_all_as_tcpdump(
+        &[
+            "ARCNET",
+            "ARCNET_LINUX",
+            "PPP_BSDOS",
+            "EN10MB",
+            "RAW",
+            "LINUX_SLL",
+            "NULL",
+        ],
+        &[
             "(udp and ip6 proto 58) or (ether[0] & 1 = 1 and udp)",
             "(udp and ip proto 17) or (ether[0] & 1 = 1 and udp)",
-        ] {
-            assert_as_tcpdump(lt, expr);
-        }
-    }
+        ],
+    );
 }
