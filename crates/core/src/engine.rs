@@ -584,7 +584,7 @@ impl Engine {
     /// not read — layers past the stop and their anomalies. So a job that
     /// reads `frame.protocols`, `data`, `padding`, anomalies (wanted or
     /// tallied) must not use this; wanting one of those fields (or
-    /// [`Wanted::All`]) turns the stopping off.
+    /// [`Wanted::All`]) turns the stopping off, and so does a loaded plugin.
     pub fn new_fields_for(&self, wanted: Wanted, keep: &[ProtoId]) -> Fields {
         let stops = self.walk_stops(&wanted, keep);
         let mut f = Fields::new(self.registry.field_count(), wanted);
@@ -618,6 +618,17 @@ impl Engine {
             ff.padding_len,
         ];
         if whole_walk.iter().any(|&f| wanted.contains(f)) {
+            return Vec::new();
+        }
+        // A plugin runs on every packet it is bound to, whatever the job
+        // reads: it was loaded to run (its failures are reported and
+        // counted), and it is code this engine cannot vouch for.
+        if self
+            .registry
+            .protocols()
+            .iter()
+            .any(|p| p.origin != "built-in")
+        {
             return Vec::new();
         }
         let mut needed = vec![false; self.registry.protocols().len()];
