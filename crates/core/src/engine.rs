@@ -592,6 +592,14 @@ impl Engine {
         f
     }
 
+    /// Is any protocol registered by a plugin (not built in)?
+    pub fn has_plugins(&self) -> bool {
+        self.registry
+            .protocols()
+            .iter()
+            .any(|p| p.origin != "built-in")
+    }
+
     /// May a layer of protocol `layer` hold fields of protocol `owner`? Its
     /// own, the engine's `frame` fields (added after the walk), and those of
     /// the protocols its dissector declared with `Registrar::also_fills`.
@@ -623,12 +631,7 @@ impl Engine {
         // A plugin runs on every packet it is bound to, whatever the job
         // reads: it was loaded to run (its failures are reported and
         // counted), and it is code this engine cannot vouch for.
-        if self
-            .registry
-            .protocols()
-            .iter()
-            .any(|p| p.origin != "built-in")
-        {
+        if self.has_plugins() {
             return Vec::new();
         }
         let mut needed = vec![false; self.registry.protocols().len()];

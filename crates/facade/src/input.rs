@@ -294,7 +294,7 @@ const FRAME_OWN: &[&str] = &[
 /// its output is the same either way.
 pub fn app_state_matters(engine: &Engine, wanted: &Wanted) -> bool {
     let reg = engine.registry();
-    if reg.protocols().iter().any(|p| p.origin != "built-in") {
+    if engine.has_plugins() {
         return true;
     }
     reg.fields().iter().enumerate().any(|(i, def)| {
