@@ -4,7 +4,7 @@ use std::io::Write;
 
 use pcapx_core::{Fields, Value};
 
-use crate::cell::{CellWriter, Row};
+use crate::cell::{CellWriter, Row, push_u64};
 use crate::table::{Format, Occurrence, TableSpec};
 use crate::{Encoded, OutputError};
 
@@ -40,17 +40,23 @@ impl TextEncoder {
                 // Only strings can hold those; every other value's text is
                 // digits, hex and `.:-;`.
                 let mut row = Row::new(fields);
-                for (i, col) in spec.columns.iter().enumerate() {
-                    if i > 0 {
-                        self.buf.push(b',');
-                    }
+                let first = spec.occurrence == Occurrence::First;
+                for col in &spec.columns {
                     let start = self.buf.len();
                     let mut quote = false;
-                    if spec.occurrence == Occurrence::First {
+                    if first {
                         if let Some(e) = row.first_entry(col) {
-                            let v = fields.value(e);
-                            quote = matches!(v, Value::Str(_));
-                            quote |= cw.cell(&mut self.buf, col, v);
+                            // Integers first, without a jump on the value's
+                            // kind (an indirect jump whose target changes
+                            // from cell to cell mispredicts often).
+                            match e.as_u64() {
+                                Some(x) if col.display.is_none() => push_u64(&mut self.buf, x),
+                                _ => {
+                                    let v = fields.value(e);
+                                    quote = matches!(v, Value::Str(_));
+                                    quote |= cw.cell(&mut self.buf, col, v);
+                                }
+                            }
                         }
                     } else {
                         let mut n = 0;
@@ -67,8 +73,15 @@ impl TextEncoder {
                     if quote {
                         quote_csv_tail(&mut self.buf, start, &mut self.cell);
                     }
+                    // Every cell ends with a separator; the row's last one
+                    // becomes the line end below (one test per row, not one
+                    // per cell).
+                    self.buf.push(b',');
                 }
-                self.buf.push(b'\n');
+                match self.buf.last_mut() {
+                    Some(b) if !spec.columns.is_empty() => *b = b'\n',
+                    _ => self.buf.push(b'\n'),
+                }
             }
             Format::Json | Format::Jsonl => {
                 if self.names.len() != spec.columns.len() {
