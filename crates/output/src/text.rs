@@ -102,6 +102,18 @@ impl TextEncoder {
                     }
                     self.buf.extend_from_slice(&self.names[i]);
                     self.buf.push(b':');
+                    if spec.occurrence == Occurrence::First && col.display.is_none() {
+                        // One value or null; integers without a jump on the
+                        // value's kind (as in the CSV branch).
+                        match row.first_entry(col) {
+                            Some(e) => match e.as_u64() {
+                                Some(x) => push_u64(&mut self.buf, x),
+                                None => json_value(&mut self.buf, &cw, fields.value(e)),
+                            },
+                            None => self.buf.extend_from_slice(b"null"),
+                        }
+                        continue;
+                    }
                     let all = spec.occurrence == Occurrence::All;
                     if all {
                         self.buf.push(b'[');
@@ -115,7 +127,7 @@ impl TextEncoder {
                         }
                         n += 1;
                         match &col.display {
-                            None => json_value(buf, cell, &cw, v),
+                            None => json_value(buf, &cw, v),
                             // A display column is text: every value a string.
                             Some(d) => {
                                 cell.clear();
@@ -169,7 +181,7 @@ fn quote_csv_tail(buf: &mut Vec<u8>, start: usize, scratch: &mut Vec<u8>) {
     buf.extend_from_slice(scratch);
 }
 
-fn json_value(out: &mut Vec<u8>, scratch: &mut Vec<u8>, cw: &CellWriter, v: Value<'_>) {
+fn json_value(out: &mut Vec<u8>, cw: &CellWriter, v: Value<'_>) {
     match v {
         Value::U64(_) | Value::I64(_) => cw.text(out, v),
         Value::F64(x) if x.is_finite() => cw.text(out, v),
@@ -180,11 +192,10 @@ fn json_value(out: &mut Vec<u8>, scratch: &mut Vec<u8>, cw: &CellWriter, v: Valu
         }
         _ => {
             // Addresses, bytes and times are strings of their text form (times
-            // keep every digit, which a JSON number would not).
-            scratch.clear();
-            cw.text(scratch, v);
+            // keep every digit, which a JSON number would not). That text is
+            // hex digits, decimal digits and `.:-TZ`: nothing to escape.
             out.push(b'"');
-            out.extend_from_slice(scratch);
+            cw.text(out, v);
             out.push(b'"');
         }
     }
