@@ -465,7 +465,13 @@ mod tests {
     #[test]
     fn every_octet_in_every_position_matches_display() {
         for o in 0..=255u8 {
-            for a in [[o, 0, 0, 0], [9, o, 99, 0], [255, 100, o, 1], [1, 10, 200, o], [o; 4]] {
+            for a in [
+                [o, 0, 0, 0],
+                [9, o, 99, 0],
+                [255, 100, o, 1],
+                [1, 10, 200, o],
+                [o; 4],
+            ] {
                 assert_eq!(text(Value::Ipv4(a)), format!("x{}", Value::Ipv4(a)));
             }
         }
