@@ -244,46 +244,57 @@ fn push_nine(out: &mut Vec<u8>, x: u64) {
     push_eight(out, x % 100_000_000);
 }
 
-/// Each octet's decimal digits (low bytes first) and their count in the top
-/// byte.
-const OCTETS: [u32; 256] = {
-    let mut t = [0u32; 256];
+/// Each octet's decimal digits followed by a `.` (bytes 0–3, little-endian
+/// order), and in bits 32.. how many of those bytes there are (2 to 4).
+const OCTETS: [u64; 256] = {
+    let mut t = [0u64; 256];
     let mut i = 0;
     while i < 256 {
-        let v = i as u32;
+        let v = i as u64;
         t[i] = if v >= 100 {
-            (3 << 24)
-                | (b'0' as u32 + v / 100)
-                | ((b'0' as u32 + v / 10 % 10) << 8)
-                | ((b'0' as u32 + v % 10) << 16)
+            (4 << 32)
+                | (b'0' as u64 + v / 100)
+                | ((b'0' as u64 + v / 10 % 10) << 8)
+                | ((b'0' as u64 + v % 10) << 16)
+                | ((b'.' as u64) << 24)
         } else if v >= 10 {
-            (2 << 24) | (b'0' as u32 + v / 10) | ((b'0' as u32 + v % 10) << 8)
+            (3 << 32)
+                | (b'0' as u64 + v / 10)
+                | ((b'0' as u64 + v % 10) << 8)
+                | ((b'.' as u64) << 16)
         } else {
-            (1 << 24) | (b'0' as u32 + v)
+            (2 << 32) | (b'0' as u64 + v) | ((b'.' as u64) << 8)
         };
         i += 1;
     }
     t
 };
 
-/// Append a dotted-quad IPv4 address, assembled in a register from a table
-/// of the octets' digits and written with one 16-byte store.
+/// Append a dotted-quad IPv4 address: each octet's digits and dot are one
+/// 4-byte store from a table, straight into the output (the last dot is cut
+/// off). Assembling the address in a `u128` first cost ≈ 135 instructions an
+/// address in variable 128-bit shifts; this ≈ 40.
 #[inline]
 fn push_ipv4(out: &mut Vec<u8>, a: [u8; 4]) {
-    let mut acc: u128 = 0;
-    let mut n = 0u32;
-    for (i, &o) in a.iter().enumerate() {
-        if i > 0 {
-            acc |= u128::from(b'.') << (8 * n);
-            n += 1;
-        }
-        let d = OCTETS[usize::from(o)];
-        acc |= u128::from(d & 0x00ff_ffff) << (8 * n);
-        n += d >> 24;
-    }
     let len = out.len();
-    out.extend_from_slice(&acc.to_le_bytes());
-    out.truncate(len + n as usize);
+    out.extend_from_slice(&[0u8; 20]);
+    let Some(buf) = out.get_mut(len..len + 20) else {
+        return;
+    };
+    let mut p = 0usize;
+    for o in a {
+        let d = OCTETS[usize::from(o)];
+        // `p` is at most 12 here (three octets of at most 4 bytes); the mask
+        // only lets the compiler see that the store stays inside `buf`.
+        let at = p & 15;
+        #[allow(clippy::cast_possible_truncation)] // the low four bytes
+        buf[at..at + 4].copy_from_slice(&(d as u32).to_le_bytes());
+        #[allow(clippy::cast_possible_truncation)] // 2 to 4
+        {
+            p += (d >> 32) as usize;
+        }
+    }
+    out.truncate(len + p - 1);
 }
 
 /// Epoch seconds with nine decimals, exactly as
