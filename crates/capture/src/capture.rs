@@ -507,6 +507,30 @@ impl Capture {
             if self.done {
                 break;
             }
+            if let Backing::Mapped(map) = &self.backing {
+                let ahead = &mut self.ahead;
+                let limit = crate::pcap::BatchLimit {
+                    max_records,
+                    max_bytes,
+                };
+                let w = Window {
+                    data: map.bytes(),
+                    base: 0,
+                    eof: true,
+                };
+                let headers = self.builder.headers.len();
+                let added = self.parser.run_pcap(
+                    &w,
+                    &mut self.builder.records,
+                    headers,
+                    &mut self.builder.bytes,
+                    &limit,
+                    |pos| map.read_ahead(ahead, pos),
+                );
+                if added > 0 {
+                    continue;
+                }
+            }
             self.live_wait = self.builder.records.is_empty();
             match self.next_item()? {
                 Step::Record(r) => {

@@ -94,7 +94,7 @@ pub(crate) enum Fmt {
     Ng(NgState),
 }
 
-struct Resync {
+pub(crate) struct Resync {
     start: u64,
     event: Option<usize>,
     found_kind: DamageKind,
@@ -108,7 +108,7 @@ pub(crate) struct Parser {
     pub info: CaptureInfo,
     pub damage: DamageLog,
     pub(crate) fmt: Fmt,
-    resync: Option<Resync>,
+    pub(crate) resync: Option<Resync>,
 }
 
 /// Outcome of format detection on the first bytes.

@@ -284,3 +284,96 @@ impl Parser {
         })
     }
 }
+
+/// Where [`Parser::run_pcap`] must stop adding records to a batch (the same
+/// rule [`crate::Capture::next_batch`] applies record by record).
+pub(crate) struct BatchLimit {
+    pub max_records: usize,
+    pub max_bytes: u64,
+}
+
+impl Parser {
+    /// The reader's fast path for a memory-mapped classic pcap file: indexes
+    /// the well-formed records that follow into `records` (adding their
+    /// sizes to `bytes`), calling `ahead` with each record's offset first,
+    /// until the batch is full or a record needs [`Parser::step_pcap`]'s
+    /// judgement (the window's end, a cut header or record, a captured
+    /// length over the limit, odd header fields, resynchronisation). Returns
+    /// how many records it added; 0 means: take one slow step. Every record
+    /// it indexes is one `step_pcap` would return with the same fields, in
+    /// the same batch (the record-by-record loop cost ≈ 230 instructions a
+    /// record in moves of the 80-byte index entry through `Step`; this ≈ 60).
+    pub(crate) fn run_pcap(
+        &mut self,
+        w: &Window<'_>,
+        records: &mut Vec<RecIdx>,
+        headers: usize,
+        bytes: &mut u64,
+        limit: &BatchLimit,
+        mut ahead: impl FnMut(u64),
+    ) -> usize {
+        if self.resync.is_some() {
+            return 0;
+        }
+        let Fmt::Pcap(st) = &mut self.fmt else {
+            return 0;
+        };
+        if !st.header_done || !w.eof || w.base != 0 {
+            return 0;
+        }
+        let data = w.data;
+        let mut pos = self.pos;
+        let mut number = self.next_number;
+        let mut added = 0;
+        let mut prev_sec = st.prev_sec;
+        loop {
+            let n = records.len() + headers;
+            if n > 0
+                && (records.len() >= limit.max_records
+                    || n >= limit.max_records.saturating_mul(4)
+                    || *bytes >= limit.max_bytes)
+            {
+                break;
+            }
+            let Some(rest) = usize::try_from(pos).ok().and_then(|p| data.get(p..)) else {
+                break;
+            };
+            let Some(h) = Hdr::parse(rest, st.order) else {
+                break;
+            };
+            let total = u64::from(h.caplen) + u64_of(RECORD_HEADER_LEN);
+            if h.caplen > st.limit || u64_of(rest.len()) < total || st.odd(&h) {
+                break;
+            }
+            if n > 0 && bytes.saturating_add(total) > limit.max_bytes {
+                break;
+            }
+            ahead(pos);
+            records.push(RecIdx {
+                number,
+                offset: pos,
+                pos: usize::try_from(pos).unwrap_or(usize::MAX),
+                // `total` ≤ MAX_RECORD_LIMIT + 16.
+                raw_len: u32::try_from(total).unwrap_or(u32::MAX),
+                data_rel: 16,
+                caplen: h.caplen,
+                wirelen: h.wirelen,
+                ts_ns: pcap_ts_ns(h.sec, h.frac, st.nanos),
+                linktype: st.linktype,
+                interface: 0,
+                section: 0,
+                comment_rel: 0,
+                comment_len: 0,
+            });
+            *bytes = bytes.saturating_add(total);
+            prev_sec = Some(h.sec);
+            pos = pos.saturating_add(total);
+            number = number.saturating_add(1);
+            added += 1;
+        }
+        st.prev_sec = prev_sec;
+        self.pos = pos;
+        self.next_number = number;
+        added
+    }
+}

@@ -1129,3 +1129,79 @@ mod proptests {
         }
     }
 }
+
+/// The mapped reader's fast loop (`Parser::run_pcap`) hands every record it
+/// cannot judge alone to the record-by-record parser: damage in the middle
+/// of a file (a lying captured length, odd header fields, a cut last record)
+/// reads the same mapped as streamed, batch by batch.
+#[test]
+fn mapped_fast_path_reads_damage_as_the_streamed_parser_does() {
+    let pkts: Vec<Pkt> = (0..300u32)
+        .map(|i| {
+            (
+                T0 + i64::from(i),
+                60 + i % 40,
+                payload(
+                    u8::try_from(i % 251).unwrap(),
+                    60 + usize::try_from(i % 40).unwrap(),
+                ),
+            )
+        })
+        .collect();
+    let clean = pcap_bytes(PcapHeader::default(), &pkts);
+    let mut variants = vec![clean.clone()];
+    // A captured length over the limit at record 100's header.
+    let at = 24 + (0..100).map(|i| 16 + 60 + (i % 40)).sum::<usize>();
+    let mut v = clean.clone();
+    v[at + 8..at + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    variants.push(v);
+    // Odd fields (caplen > wirelen) at the same record.
+    let mut v = clean.clone();
+    v[at + 12..at + 16].copy_from_slice(&1u32.to_le_bytes());
+    variants.push(v);
+    // A fraction of a second ≥ 1 s.
+    let mut v = clean.clone();
+    v[at + 4..at + 8].copy_from_slice(&2_000_000u32.to_le_bytes());
+    variants.push(v);
+    // The last record cut short, and a header cut short.
+    variants.push(clean[..clean.len() - 5].to_vec());
+    let mut v = clean.clone();
+    v.extend_from_slice(&[1, 2, 3]);
+    variants.push(v);
+    for (n, bytes) in variants.iter().enumerate() {
+        let f = write_temp(bytes);
+        for (max_records, max_bytes) in [(1, 1 << 20), (7, 500), (64, 1 << 20)] {
+            let mut seen = Vec::new();
+            for mapped in [true, false] {
+                let mut cap = if mapped {
+                    Capture::open(f.path()).unwrap()
+                } else {
+                    Capture::open_streamed(f.path()).unwrap()
+                };
+                assert_eq!(cap.is_mapped(), mapped);
+                let mut out = Vec::new();
+                while let Some(b) = cap.next_batch(max_records, max_bytes).unwrap() {
+                    out.push(format!("batch {:?}", b.byte_range()));
+                    for r in b.iter() {
+                        out.push(format!(
+                            "{} {} {} {} {} {:?}",
+                            r.number, r.ts_ns, r.caplen, r.wirelen, r.offset, r.raw
+                        ));
+                    }
+                }
+                for d in cap.damage() {
+                    out.push(format!("{d:?}"));
+                }
+                seen.push(out);
+            }
+            assert_eq!(
+                seen[0], seen[1],
+                "variant {n}, limits {max_records}/{max_bytes}"
+            );
+            let damaged = seen[0].iter().any(|l| l.starts_with("Damage"));
+            // Odd fields followed by a good header are accepted as libpcap
+            // accepts them (variants 2 and 3: slow path, no damage).
+            assert_eq!(damaged, matches!(n, 1 | 4 | 5), "variant {n}");
+        }
+    }
+}

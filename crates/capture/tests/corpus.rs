@@ -391,3 +391,79 @@ fn corpus_pcapng_records_match_tshark() {
     println!("{compared} pcapng records ({comments} with comments) compared with tshark");
     assert!(compared > 400);
 }
+
+/// Every record, damage event and batch boundary of one capture read with
+/// `max_records`/`max_bytes`: (batch byte ranges, records, damage).
+type Reading = (
+    Vec<std::ops::Range<u64>>,
+    Vec<(u64, i64, u32, u32, u32, u64, Vec<u8>)>,
+    Vec<String>,
+);
+
+fn read_batches(mut cap: Capture, max_records: usize, max_bytes: usize) -> Reading {
+    let mut ranges = Vec::new();
+    let mut recs = Vec::new();
+    loop {
+        match cap.next_batch(max_records, max_bytes) {
+            Ok(Some(b)) => {
+                ranges.push(b.byte_range());
+                for r in b.iter() {
+                    recs.push((
+                        r.number,
+                        r.ts_ns,
+                        r.caplen,
+                        r.wirelen,
+                        r.linktype,
+                        r.offset,
+                        r.raw.to_vec(),
+                    ));
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                ranges.push(u64::MAX..u64::MAX);
+                recs.push((0, 0, 0, 0, 0, 0, e.to_string().into_bytes()));
+                break;
+            }
+        }
+    }
+    let damage = cap
+        .damage()
+        .iter()
+        .map(|d| format!("{} {} {:?} {}", d.packet, d.offset, d.kind, d.message))
+        .collect();
+    (ranges, recs, damage)
+}
+
+/// The memory-mapped reader indexes classic pcap records in a fast loop
+/// (`Parser::run_pcap`) and everything else record by record; the streamed
+/// reader always goes record by record. Both must give the same batches,
+/// records and damage on every corpus capture, for small and large limits.
+#[test]
+fn corpus_mapped_and_streamed_batches_are_identical() {
+    let Some(dir) = corpus() else { return };
+    let mut files = Vec::new();
+    walk(&dir, &mut files);
+    assert!(!files.is_empty());
+    let mut compared = 0;
+    for f in &files {
+        for (max_records, max_bytes) in [(7, 1 << 20), (1000, 3000), (64 << 10, 64 << 20)] {
+            let (Ok(mapped), Ok(streamed)) = (Capture::open(f), Capture::open_streamed(f)) else {
+                continue;
+            };
+            if !mapped.is_mapped() {
+                continue;
+            }
+            let a = read_batches(mapped, max_records, max_bytes);
+            let b = read_batches(streamed, max_records, max_bytes);
+            assert!(
+                a == b,
+                "{}: mapped and streamed readings differ",
+                f.display()
+            );
+            compared += 1;
+        }
+    }
+    println!("{compared} readings compared");
+    assert!(compared > 100);
+}
