@@ -3,6 +3,39 @@
 use crate::mmap::MappedRange;
 use crate::parser::RecIdx;
 use std::ops::Range;
+use std::sync::Mutex;
+
+/// Record index vectors of dropped batches, for the reader's next batches.
+/// A batch's index (4,096 records × 80 bytes) is above glibc's mmap
+/// threshold, so a fresh one per batch was a fresh map and a page fault per
+/// 4 KiB when the batch is dropped on another thread than the reader's.
+static SPARE_INDEX: Mutex<Vec<Vec<RecIdx>>> = Mutex::new(Vec::new());
+/// How many wait for reuse at most, and the largest kept (in records).
+const SPARE_INDEX_MAX: usize = 8;
+const SPARE_INDEX_CAP: usize = 16 << 10;
+
+/// An empty index vector with room for `n` records, reused if one waits.
+pub(crate) fn spare_index(n: usize) -> Vec<RecIdx> {
+    let mut v = SPARE_INDEX
+        .lock()
+        .ok()
+        .and_then(|mut s| s.pop())
+        .unwrap_or_default();
+    v.reserve(n);
+    v
+}
+
+fn keep_index(mut v: Vec<RecIdx>) {
+    if v.capacity() == 0 || v.capacity() > SPARE_INDEX_CAP {
+        return;
+    }
+    v.clear();
+    if let Ok(mut s) = SPARE_INDEX.lock()
+        && s.len() < SPARE_INDEX_MAX
+    {
+        s.push(v);
+    }
+}
 
 /// One packet record, borrowed from a [`Batch`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +109,12 @@ pub struct Batch {
     pub(crate) after: u64,
     /// Added to the record numbers (`Capture::set_number_base`).
     pub(crate) base: u64,
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        keep_index(std::mem::take(&mut self.records));
+    }
 }
 
 impl Batch {

@@ -435,7 +435,7 @@ impl Capture {
         // The next batch's index is as long as this one's, most likely:
         // reserve it at once rather than growing it record by record.
         let fresh = self.spare.take().unwrap_or_else(|| Builder {
-            records: Vec::with_capacity(self.builder.records.len()),
+            records: crate::batch::spare_index(self.builder.records.len()),
             ..Builder::default()
         });
         let b = std::mem::replace(&mut self.builder, fresh);
@@ -561,12 +561,11 @@ impl Capture {
     /// Gives a finished batch's buffers back for reuse (optional; saves the
     /// per-batch allocations).
     pub fn recycle(&mut self, batch: Batch) {
-        let Batch {
-            data,
-            mut records,
-            mut headers,
-            ..
-        } = batch;
+        let mut batch = batch;
+        let data = std::mem::replace(&mut batch.data, BatchData::Owned(Vec::new()));
+        let mut records = std::mem::take(&mut batch.records);
+        let mut headers = std::mem::take(&mut batch.headers);
+        drop(batch);
         records.clear();
         headers.clear();
         let mut buf = match data {

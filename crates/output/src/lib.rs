@@ -94,7 +94,11 @@ impl<W: std::io::Write + Send> Writer<W> {
     }
     pub fn write(&mut self, batch: Encoded) -> Result<(), OutputError> {
         match (self, batch) {
-            (Writer::Text(w), Encoded::Text { bytes, rows }) => w.write(&bytes, rows),
+            (Writer::Text(w), Encoded::Text { bytes, rows }) => {
+                let written = w.write(&bytes, rows);
+                text::recycle(bytes);
+                written
+            }
             (Writer::Parquet(w), Encoded::Columns(c)) => w.write(c),
             _ => Err(OutputError::Usage(
                 "internal: batch format does not match the writer".into(),
