@@ -212,6 +212,29 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, x: u64) {
     }
 }
 
+/// [`push_u64`] followed by `sep` (a CSV cell and its separator): below
+/// 10⁷ the digits and the separator are one 8-byte store, which saves the
+/// separator's own push on most cells.
+#[inline(always)]
+pub(crate) fn push_u64_then(out: &mut Vec<u8>, x: u64, sep: u8) {
+    if x < 10 {
+        #[allow(clippy::cast_possible_truncation)] // x < 10
+        out.extend_from_slice(&[b'0' + x as u8, sep]);
+    } else if x < 10_000_000 {
+        let d = eight_digit_values(x);
+        // x < 10⁷: at least one leading zero digit, so 1 ≤ zeros ≤ 6 and the
+        // separator lands inside the word.
+        let zeros = (d.trailing_zeros() / 8) as usize;
+        let word = ((d + ASCII_ZEROS) >> (8 * zeros)) | (u64::from(sep) << (8 * (8 - zeros)));
+        let len = out.len();
+        out.extend_from_slice(&word.to_le_bytes());
+        out.truncate(len + 9 - zeros);
+    } else {
+        push_u64(out, x);
+        out.push(sep);
+    }
+}
+
 /// [`push_u64`] for x ≥ 10⁸ (sequence numbers, epoch seconds): the leading
 /// group without zeros, then 8-digit groups.
 #[inline(never)]
@@ -462,6 +485,13 @@ mod tests {
             out.clear();
             push_u64(&mut out, x);
             assert_eq!(out, x.to_string().as_bytes(), "{x}");
+        };
+        let mut with_sep = Vec::new();
+        let mut check = |x: u64| {
+            check(x);
+            with_sep.clear();
+            push_u64_then(&mut with_sep, x, b',');
+            assert_eq!(with_sep, format!("{x},").as_bytes(), "{x}");
         };
         (0..1_000_000).for_each(&mut check);
         let mut x = 1u64;

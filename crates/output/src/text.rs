@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use pcapx_core::{Fields, Value};
 
-use crate::cell::{CellWriter, Row, push_u64};
+use crate::cell::{CellWriter, Row, push_u64, push_u64_then};
 use crate::table::{Format, Occurrence, TableSpec};
 use crate::{Encoded, OutputError};
 
@@ -84,7 +84,12 @@ impl TextEncoder {
                             // kind (an indirect jump whose target changes
                             // from cell to cell mispredicts often).
                             match e.as_u64() {
-                                Some(x) if col.display.is_none() => push_u64(&mut self.buf, x),
+                                Some(x) if col.display.is_none() => {
+                                    // A number never needs quoting; its
+                                    // separator goes with its digits.
+                                    push_u64_then(&mut self.buf, x, b',');
+                                    continue;
+                                }
                                 _ => {
                                     let v = fields.value(e);
                                     quote = matches!(v, Value::Str(_));
