@@ -322,11 +322,38 @@ fn push_ipv4(out: &mut Vec<u8>, a: [u8; 4]) {
 
 /// Epoch seconds with nine decimals, exactly as
 /// [`pcapx_core::value::write_epoch`] writes them.
+///
+/// Times from 2001-09-09 to 2286 (ten-digit seconds, nearly every capture)
+/// are four stores straight into the output: two digits, eight digits, the
+/// point and the first decimal, eight decimals (≈ 200 instructions a cell
+/// through the general path, ≈ 90 this way).
 #[inline]
 fn push_epoch(out: &mut Vec<u8>, ns: i64) {
-    push_i64(out, ns.div_euclid(1_000_000_000));
+    const E8: u64 = 100_000_000;
+    let secs = ns.div_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000).unsigned_abs();
+    if let Ok(s) = u64::try_from(secs)
+        && (1_000_000_000..10_000_000_000).contains(&s)
+    {
+        let (hi, lo) = (s / E8, s % E8); // hi: 10..=99
+        let len = out.len();
+        out.extend_from_slice(&[0u8; 20]);
+        let Some(buf) = out.get_mut(len..len + 20) else {
+            return;
+        };
+        #[allow(clippy::cast_possible_truncation)] // digits
+        let head = [b'0' + (hi / 10) as u8, b'0' + (hi % 10) as u8];
+        buf[0..2].copy_from_slice(&head);
+        buf[2..10].copy_from_slice(&(eight_digit_values(lo) + ASCII_ZEROS).to_le_bytes());
+        #[allow(clippy::cast_possible_truncation)] // a digit
+        let point = [b'.', b'0' + (frac / E8) as u8];
+        buf[10..12].copy_from_slice(&point);
+        buf[12..20].copy_from_slice(&(eight_digit_values(frac % E8) + ASCII_ZEROS).to_le_bytes());
+        return;
+    }
+    push_i64(out, secs);
     out.push(b'.');
-    push_nine(out, ns.rem_euclid(1_000_000_000).unsigned_abs());
+    push_nine(out, frac);
 }
 
 impl CellWriter {
@@ -512,6 +539,61 @@ mod tests {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             check(seed >> (seed % 64));
+        }
+    }
+
+    #[test]
+    fn epoch_times_match_write_epoch_on_both_paths() {
+        let check = |ns: i64| {
+            let mut out = Vec::new();
+            push_epoch(&mut out, ns);
+            let mut want = String::new();
+            pcapx_core::value::write_epoch(&mut want, ns).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{ns}");
+        };
+        const S: i64 = 1_000_000_000;
+        for base in [
+            0,
+            1,
+            S,
+            10 * S,
+            S * S,
+            1_700_000_000 * S,
+            9_223_372_036 * S,
+            i64::MAX,
+        ] {
+            for d in [
+                0,
+                1,
+                9,
+                10,
+                99_999_999,
+                100_000_000,
+                999_999_999,
+                S,
+                S + 1,
+                12_345_678_901,
+            ] {
+                for ns in [
+                    base.saturating_add(d),
+                    base.saturating_sub(d),
+                    base.saturating_neg().saturating_sub(d),
+                ] {
+                    check(ns);
+                }
+            }
+        }
+        check(i64::MIN);
+        check(i64::MAX);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..100_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            #[allow(clippy::cast_possible_wrap)]
+            check((seed >> (seed % 64)) as i64);
+            #[allow(clippy::cast_possible_wrap)]
+            check(1_600_000_000 * S + (seed % (200_000_000 * S as u64)) as i64);
         }
     }
 
