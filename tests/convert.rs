@@ -767,3 +767,70 @@ fn a_layer_fills_only_fields_its_dissector_declares() {
     assert!(wrong.is_empty(), "{wrong:#?}");
     assert!(entries > 100_000, "{entries}");
 }
+
+/// Ethernet + IPv4 + UDP (8 payload bytes) from 10.0.0.1 to 10.0.0.2 with
+/// the given IPv4 header checksum (`None`: the right one).
+fn udp_frame(checksum: Option<u16>) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let mut ip = vec![
+        0x45, 0, 0, 36, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
+    let sum = {
+        let mut s: u32 = ip
+            .chunks(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum();
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        !u16::try_from(s).unwrap()
+    };
+    ip[10..12].copy_from_slice(&checksum.unwrap_or(sum).to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&[0x30, 0x39, 0x00, 0x35, 0, 16, 0, 0]);
+    f.extend_from_slice(b"abcdefgh");
+    f
+}
+
+/// A table job that reads no anomaly skips IPv4 header checksum
+/// verification (`Fields::verifies`); one that reads `frame.anomaly`, and
+/// the anomaly tally of `-v`, still find the bad checksum.
+#[test]
+fn checksum_anomaly_is_found_whenever_the_job_reads_anomalies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cksum.pcap");
+    let mut file = vec![
+        0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+    ];
+    for (i, frame) in [udp_frame(None), udp_frame(Some(0x1234))]
+        .iter()
+        .enumerate()
+    {
+        let len = u32::try_from(frame.len()).unwrap();
+        file.extend_from_slice(&(1_700_000_000u32 + u32::try_from(i).unwrap()).to_le_bytes());
+        file.extend_from_slice(&0u32.to_le_bytes());
+        file.extend_from_slice(&len.to_le_bytes());
+        file.extend_from_slice(&len.to_le_bytes());
+        file.extend_from_slice(frame);
+    }
+    std::fs::write(&path, &file).unwrap();
+    let p = path.to_str().unwrap();
+    let table = ok(&[
+        "convert",
+        p,
+        "--fields",
+        "ip.src,frame.anomaly",
+        "--to",
+        "csv",
+    ]);
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 3, "{table}");
+    assert!(!rows[1].contains("bad-checksum"), "{table}");
+    assert!(rows[2].contains("bad-checksum"), "{table}");
+    let o = pcapx(&["convert", p, "--fields", "ip.src,ip.checksum", "-v"]);
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("bad-checksum"), "{}", stderr(&o));
+    // The tutorial table reads no anomaly: its rows are the same either way.
+    let t = ok(&["convert", p]);
+    assert_eq!(t.lines().count(), 3, "{t}");
+}

@@ -368,6 +368,13 @@ impl<'a> Ctx<'a> {
         self.fields.wants_any(mask)
     }
 
+    /// The wanted members of `mask`'s group as bits of its word
+    /// ([`Fields::wanted_bits`]).
+    #[inline(always)]
+    pub fn wanted_bits(&self, mask: FieldMask) -> Option<u64> {
+        self.fields.wanted_bits(mask)
+    }
+
     /// Record an anomaly on this layer.
     pub fn anomaly(&mut self, id: AnomalyId) {
         self.fields.anomaly(id);
@@ -432,6 +439,12 @@ impl<'a> Ctx<'a> {
     /// captured bytes when the frame was cut).
     pub fn declared_len(&self) -> Option<usize> {
         self.declared_len
+    }
+
+    /// Should checksums be verified? (Off when the job reads no anomaly.)
+    #[inline]
+    pub fn verifies(&self) -> bool {
+        self.fields.verifies()
     }
 
     /// Is this layer inside a quoted packet (the copy inside an ICMP error)?

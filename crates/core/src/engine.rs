@@ -587,8 +587,14 @@ impl Engine {
     /// [`Wanted::All`]) turns the stopping off, and so does a loaded plugin.
     pub fn new_fields_for(&self, wanted: Wanted, keep: &[ProtoId]) -> Fields {
         let stops = self.walk_stops(&wanted, keep);
+        let ff = &self.frame;
+        // Anomalies reach such a sink only through these two fields; a
+        // plugin's layers may read whatever was recorded before them.
+        let verify =
+            wanted.contains(ff.anomaly) || wanted.contains(ff.malformed) || self.has_plugins();
         let mut f = Fields::new(self.registry.field_count(), wanted);
         f.set_stop_tables(stops);
+        f.set_verify(verify);
         f
     }
 

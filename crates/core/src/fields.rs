@@ -214,6 +214,9 @@ pub struct Fields {
     /// Per dispatch table: the walk stops before choosing from it (see
     /// [`crate::Engine::new_fields_for`]; empty: never).
     stop_tables: Vec<bool>,
+    /// Do dissectors verify checksums (only an anomaly comes of it)? Off
+    /// for a sink that reads no anomaly ([`crate::Engine::new_fields_for`]).
+    verify: bool,
 }
 
 impl Fields {
@@ -236,11 +239,24 @@ impl Fields {
             first_last: vec![[NONE; 2]; field_count],
             cur_layer: 0,
             stop_tables: Vec::new(),
+            verify: true,
         }
     }
 
     pub(crate) fn set_stop_tables(&mut self, stops: Vec<bool>) {
         self.stop_tables = stops;
+    }
+
+    pub(crate) fn set_verify(&mut self, verify: bool) {
+        self.verify = verify;
+    }
+
+    /// Should a dissector verify checksums? A bad one is only an anomaly;
+    /// a sink that reads none skips the arithmetic (tshark does not verify
+    /// IP checksums by default either).
+    #[inline]
+    pub fn verifies(&self) -> bool {
+        self.verify
     }
 
     /// Does the walk stop before choosing a dissector from table `t`?
@@ -277,6 +293,16 @@ impl Fields {
         match mask {
             FieldMask::Word { word, bits } => self.bits.get(word).is_some_and(|w| w & bits != 0),
             FieldMask::Always => true,
+        }
+    }
+
+    /// The wanted bits of `mask`'s word, masked (for walking only the
+    /// wanted members of a group); `None` for [`FieldMask::Always`].
+    #[inline]
+    pub fn wanted_bits(&self, mask: FieldMask) -> Option<u64> {
+        match mask {
+            FieldMask::Word { word, bits } => Some(self.bits.get(word).map_or(0, |w| w & bits)),
+            FieldMask::Always => None,
         }
     }
 

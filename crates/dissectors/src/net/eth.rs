@@ -107,7 +107,7 @@ impl Dissector for Ethernet {
 /// to the `ethertype` table; an 802.3 length declares the LLC payload length
 /// (what follows it is padding); values in between are invalid.
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 pub(crate) fn length_or_type(
     cx: &mut Ctx<'_>,
     avail: usize,

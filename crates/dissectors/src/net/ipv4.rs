@@ -221,7 +221,11 @@ impl Dissector for Ipv4 {
         // A zero checksum was never filled in (checksum offload on the sending
         // host, or a hand-made packet): pcapx leaves it unverified.
         let stored = be16(data, 10).unwrap_or(0);
-        if !cx.quoted() && stored != 0 && internet_checksum(data.get(..hlen).unwrap_or(&[])) != 0 {
+        if cx.verifies()
+            && !cx.quoted()
+            && stored != 0
+            && internet_checksum(data.get(..hlen).unwrap_or(&[])) != 0
+        {
             cx.anomaly(ids.bad_checksum);
         }
         let tot = usize::from(tot);

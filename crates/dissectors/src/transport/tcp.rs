@@ -110,6 +110,11 @@ pub struct Tcp {
     port_table: TableId,
     /// `tcp.flags` and its bits.
     flag_mask: FieldMask,
+    /// The ten flag-bit fields alone, and for each bit of their word the
+    /// flag it stands for (`u8::MAX`: none), so that only the wanted flag
+    /// bits are visited (the tutorial table wants one of the ten).
+    bits_mask: FieldMask,
+    flag_of_bit: [u8; 64],
     /// Every field the option walk fills in (`tcp.option_kind`, the option
     /// values, the option count).
     opt_mask: FieldMask,
@@ -129,6 +134,8 @@ impl Tcp {
             bad_hdr_len: AnomalyId(u32::MAX),
             port_table: TableId(u32::MAX),
             flag_mask: FieldMask::Always,
+            bits_mask: FieldMask::Always,
+            flag_of_bit: [u8::MAX; 64],
             opt_mask: FieldMask::Always,
         }
     }
@@ -315,6 +322,22 @@ impl Dissector for Tcp {
             "the TCP data offset is below 5 words or beyond the segment",
             false,
         )?;
+        // The fast walk adds the wanted bits in field-id order: only when
+        // that is the flags' order (and they share a word).
+        let ascending = self
+            .flag_bits
+            .windows(2)
+            .all(|p| p[0].index() < p[1].index());
+        self.bits_mask = if ascending {
+            FieldMask::of(&self.flag_bits)
+        } else {
+            FieldMask::Always
+        };
+        if matches!(self.bits_mask, FieldMask::Word { .. }) {
+            for (i, id) in self.flag_bits.iter().enumerate() {
+                self.flag_of_bit[id.index() % 64] = u8::try_from(i).unwrap_or(u8::MAX);
+            }
+        }
         self.flag_mask = FieldMask::of(&[
             self.f.flags,
             self.flag_bits[0],
@@ -380,8 +403,25 @@ impl Dissector for Tcp {
         let flags = word & 0x0FFF;
         if cx.wants_any(self.flag_mask) {
             cx.add(self.f.flags, Value::U64(u64::from(flags)));
-            for (&id, mask) in self.flag_bits.iter().zip(FLAG_MASKS) {
-                cx.add(id, Value::Bool(flags & mask != 0));
+            match cx.wanted_bits(self.bits_mask) {
+                // Only the wanted bits, lowest field id first (the order
+                // the loop below adds them in: ids ascend with the flags).
+                Some(mut w) => {
+                    while w != 0 {
+                        let b = w.trailing_zeros() as usize;
+                        w &= w - 1;
+                        let i = usize::from(self.flag_of_bit[b % 64]);
+                        if let (Some(&id), Some(&mask)) = (self.flag_bits.get(i), FLAG_MASKS.get(i))
+                        {
+                            cx.add(id, Value::Bool(flags & mask != 0));
+                        }
+                    }
+                }
+                None => {
+                    for (&id, mask) in self.flag_bits.iter().zip(FLAG_MASKS) {
+                        cx.add(id, Value::Bool(flags & mask != 0));
+                    }
+                }
             }
         }
         let Some(window) = be16(data, 14) else {
