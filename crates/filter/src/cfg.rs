@@ -312,8 +312,20 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
         None => entry,
     };
     optimize(&mut blocks, &mut entry);
-    // libpcap's opt_root(): the root moves past passthroughs only now.
+    // libpcap's opt_root(): the root moves past passthroughs only now. A
+    // prologue is part of libpcap's root block, so when that block (with
+    // its first test) became a passthrough to a return, only the return is
+    // left (the root's statements go with it: a return needs none).
     entry = resolve(&blocks, entry);
+    if let Some(e) = prologue
+        && entry == Target::Block(e)
+        && blocks[e].jt == blocks[e].jf
+    {
+        let next = resolve(&blocks, blocks[e].jt);
+        if !matches!(next, Target::Block(_)) {
+            entry = next;
+        }
+    }
     // libpcap's opt_root(): when its root block (the expression's first
     // test) became a passthrough, the optimiser moves the root to the block
     // the passthrough leads to and keeps the old root's statements in front
@@ -330,6 +342,7 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
     };
     // With a prologue, the kept statements follow it: they end libpcap's
     // root block, and the block after it starts from what they leave.
+    let kept = !prefix.is_empty();
     if let Some(e) = prologue
         && matches!(entry, Target::Block(_))
     {
@@ -360,6 +373,11 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
                 .zip(&live_out)
                 .any(|(&e, &out)| e && out == 0);
             eliminate_dead_stores(&mut blocks, entry, &before, again);
+            if let (Some(e), Target::Block(b)) = (prologue, entry)
+                && e == b
+            {
+                drop_dead_prologue(&mut blocks, e, kept);
+            }
             // Blocks whose remaining code and successors are identical can be
             // shared even though their predecessors leave different values in
             // the registers: the same code does the same thing from each state.
@@ -1434,6 +1452,54 @@ fn eliminate_redundant_loads(
     emptied
 }
 
+/// libpcap's `deadstmt()` on its root block when that holds a run-time
+/// prologue (PFLOG's header length): once nothing reads the header length
+/// (the tests that did were threaded away, and the dead-store pass dropped
+/// the `st`), the statements computing it are definitions of A that the
+/// next one overwrites unread, and libpcap's repeated passes drop them one
+/// by one. `kept`: the root's own test was decided, its statements end the
+/// block (libpcap's root jump still reads their A); otherwise A is live at
+/// the end only when the block after the prologue reads it first.
+fn drop_dead_prologue(blocks: &mut [Block], e: usize, kept: bool) {
+    let reads_a_first = |b: &Block| {
+        for s in &b.stmts {
+            match class(s.code) {
+                BPF_ALU | BPF_ST => return true,
+                BPF_MISC if miscop(s.code) == BPF_TAX => return true,
+                BPF_LD => return false,
+                BPF_MISC => return false,
+                _ => {}
+            }
+        }
+        b.code != JA && b.jt != b.jf
+    };
+    let mut a_live = kept
+        || match blocks[e].jt {
+            Target::Block(j) => reads_a_first(&blocks[j]),
+            _ => false,
+        };
+    let stmts = &blocks[e].stmts;
+    let mut keep = vec![true; stmts.len()];
+    for (n, s) in stmts.iter().enumerate().rev() {
+        match class(s.code) {
+            BPF_LD => {
+                keep[n] = a_live;
+                a_live = false;
+            }
+            BPF_ALU => keep[n] = a_live,
+            BPF_ST => a_live = true,
+            BPF_MISC if miscop(s.code) == BPF_TAX => a_live = true,
+            BPF_MISC => {
+                keep[n] = a_live;
+                a_live = false;
+            }
+            _ => {}
+        }
+    }
+    let mut it = keep.into_iter();
+    blocks[e].stmts.retain(|_| it.next().unwrap_or(true));
+}
+
 /// A straight block (a run-time prologue) and the only block after it are one
 /// block in libpcap, where `deadstmt()` drops a `tax`/`ldx` whose X the
 /// second part overwrites before reading it (`st M[r]; tax` then `ld #k;
@@ -1714,6 +1780,16 @@ fn libpcap_order(blocks: &[Block], entry: Target) -> Vec<Target> {
     post
 }
 
+/// A block laid out as straight code (an unconditional jump, left out
+/// before its target): an unconditional block, or a passthrough that
+/// carries state (a run-time prologue, part of the next libpcap block). A
+/// pure test whose two edges go to one block (two identical successors
+/// merged by `merge_identical`, libpcap's `intern_blocks`, which runs after
+/// jump threading) keeps its conditional jump, as in libpcap.
+fn straight(b: &Block) -> bool {
+    b.code == JA || (b.jt == b.jf && b.impure)
+}
+
 fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
     let mut order = libpcap_order(&blocks, entry);
     let len = |t: Target, blocks: &[Block]| match t {
@@ -1726,7 +1802,7 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
             .map(|pos| match order[pos] {
                 Target::Block(i) => {
                     let b = &blocks[i];
-                    (b.code == JA || b.jt == b.jf) && order.get(pos + 1) == Some(&b.jt)
+                    straight(b) && order.get(pos + 1) == Some(&b.jt)
                 }
                 _ => false,
             })
@@ -1755,7 +1831,7 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
                 continue;
             };
             let b = &blocks[i];
-            if b.code == JA || b.jt == b.jf {
+            if straight(b) {
                 continue;
             }
             let from = start[i] + b.stmts.len() + 1;
@@ -1810,7 +1886,7 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
                 continue;
             }
             let from = out.len() + 1;
-            if b.code == JA || b.jt == b.jf {
+            if straight(b) {
                 let off = u32::try_from(addr(b.jt).saturating_sub(from)).unwrap_or(u32::MAX);
                 out.push(Insn::stmt(JA, off));
             } else {
