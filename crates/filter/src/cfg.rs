@@ -383,11 +383,42 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
             // the registers: the same code does the same thing from each state.
             let mut entry = entry;
             merge_identical(&mut blocks, &mut entry);
+            // libpcap's opt_root() runs after intern_blocks(): a root whose
+            // two successors were merged is a passthrough now and the root
+            // moves past it, keeping the statements of the original root
+            // (its own when it was that one, those of the `prefix`
+            // otherwise; a passthrough between loses its statements).
+            if let Target::Block(r) = entry
+                && prologue.is_none()
+                && blocks[r].jt == blocks[r].jf
+                && !straight(&blocks[r])
+                && matches!(resolve(&blocks, entry), Target::Block(_))
+            {
+                if prefix.is_empty() {
+                    prefix = std::mem::take(&mut blocks[r].stmts);
+                }
+                entry = resolve(&blocks, entry);
+            }
+            // The same with a prologue: its block and the first test are
+            // libpcap's root block, so the statements kept follow it.
+            if let (Some(e), Target::Block(b)) = (prologue, entry)
+                && e == b
+                && let Target::Block(r) = blocks[e].jt
+                && blocks[r].jt == blocks[r].jf
+                && !straight(&blocks[r])
+                && matches!(resolve(&blocks, blocks[r].jt), Target::Block(_))
+            {
+                if !kept {
+                    let mut stmts = std::mem::take(&mut blocks[r].stmts);
+                    blocks[e].stmts.append(&mut stmts);
+                }
+                let next = resolve(&blocks, blocks[r].jt);
+                blocks[e].jt = next;
+                blocks[e].jf = next;
+            }
             let mut insns = layout(blocks, entry, accept);
-            // libpcap's opt_root(): its root block is the expression's first
-            // test; when that is a constant (gen_true/gen_false: `ld #k`,
-            // `jeq #0`), the optimiser moves the root past it but keeps its
-            // `ld #k` in front of the new root's statements.
+            // The statements libpcap's opt_root() kept of the root it moved
+            // past (a constant root's `ld #k`), in front of the new root's.
             insns.splice(0..0, prefix);
             Some(insns)
         }
