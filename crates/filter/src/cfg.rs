@@ -263,27 +263,91 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
         })
         .collect();
     let mut entry = fix(entry);
-    let root0 = entry;
+    // A run-time prologue (PFLOG's header length) and the expression's first
+    // test are one block in libpcap, its root.
+    let prologue = match entry {
+        Target::Block(e) if is_prologue(&blocks[e]) => Some(e),
+        _ => None,
+    };
+    let lead = leading_constant(skip_prologue(root));
+    // libpcap's root block is its constant first test when there is one
+    // (gen_true/gen_false, already decided): a passthrough whose value (the
+    // constant) no test shares, in front of the first test until opt_root
+    // (so no pull-up "at the top" moves a test above the first one).
+    if let (Some(k), Target::Block(_)) = (lead, entry) {
+        let at = prologue.map_or(0, |e| e + 1);
+        let shift = |t: Target| match t {
+            Target::Block(i) if i >= at => Target::Block(i + 1),
+            other => other,
+        };
+        for b in &mut blocks {
+            b.jt = shift(b.jt);
+            b.jf = shift(b.jf);
+        }
+        let first = match prologue {
+            Some(e) => blocks[e].jt,
+            None => shift(entry),
+        };
+        blocks.insert(
+            at,
+            Block {
+                stmts: vec![Insn::stmt(BPF_LD | BPF_IMM, k)],
+                arith: false,
+                x_const: None,
+                vn: None,
+                impure: false,
+                code: BPF_JMP | BPF_JEQ | BPF_K,
+                k: 0,
+                jt: first,
+                jf: first,
+            },
+        );
+        match prologue {
+            Some(e) => blocks[e].jt = Target::Block(at),
+            None => entry = Target::Block(0),
+        }
+    }
+    let root_test = match prologue {
+        Some(e) => blocks[e].jt,
+        None => entry,
+    };
     optimize(&mut blocks, &mut entry);
+    // libpcap's opt_root(): the root moves past passthroughs only now. A
+    // prologue is part of libpcap's root block, so when that block (with
+    // its first test) became a passthrough to a return, only the return is
+    // left (the root's statements go with it: a return needs none).
+    entry = resolve(&blocks, entry);
+    if let Some(e) = prologue
+        && entry == Target::Block(e)
+        && blocks[e].jt == blocks[e].jf
+    {
+        let next = resolve(&blocks, blocks[e].jt);
+        if !matches!(next, Target::Block(_)) {
+            entry = next;
+        }
+    }
     // libpcap's opt_root(): when its root block (the expression's first
     // test) became a passthrough, the optimiser moves the root to the block
     // the passthrough leads to and keeps the old root's statements in front
     // of the new root's (`ldb [4]` of a link-type test that later tests
     // decided either way). Until then the old root stays the new root's only
     // predecessor: the new root's loads of what the old one loaded are
-    // redundant. (A constant root, gen_true/gen_false, is not a block here;
-    // see `leading_constant`.)
-    let prefix = match root0 {
-        Target::Block(r)
-            if root0 != entry
-                && blocks[r].jt == blocks[r].jf
-                && !blocks[r].impure
-                && leading_constant(root).is_none() =>
-        {
+    // redundant. A constant root (gen_true/gen_false) keeps its `ld #k`.
+    let mut prefix = match (root_test, lead) {
+        (_, Some(k)) => vec![Insn::stmt(BPF_LD | BPF_IMM, k)],
+        (Target::Block(r), None) if blocks[r].jt == blocks[r].jf && !blocks[r].impure => {
             blocks[r].stmts.clone()
         }
         _ => Vec::new(),
     };
+    // With a prologue, the kept statements follow it: they end libpcap's
+    // root block, and the block after it starts from what they leave.
+    let kept = !prefix.is_empty();
+    if let Some(e) = prologue
+        && matches!(entry, Target::Block(_))
+    {
+        blocks[e].stmts.append(&mut prefix);
+    }
     // libpcap's second phase: arithmetic relations' `and x` is `and #k` now,
     // and its peephole turns `and #k; jeq #0` into `jset #k` — unless the
     // `and` is all that is left of the block (see `and_left_alone`).
@@ -309,19 +373,52 @@ pub(crate) fn compile(root: &Cond, accept: u32, floor: u32, fixed: u16) -> Optio
                 .zip(&live_out)
                 .any(|(&e, &out)| e && out == 0);
             eliminate_dead_stores(&mut blocks, entry, &before, again);
+            if let (Some(e), Target::Block(b)) = (prologue, entry)
+                && e == b
+            {
+                drop_dead_prologue(&mut blocks, e, kept);
+            }
             // Blocks whose remaining code and successors are identical can be
             // shared even though their predecessors leave different values in
             // the registers: the same code does the same thing from each state.
             let mut entry = entry;
             merge_identical(&mut blocks, &mut entry);
-            let mut insns = layout(blocks, entry, accept);
-            // libpcap's opt_root(): its root block is the expression's first
-            // test; when that is a constant (gen_true/gen_false: `ld #k`,
-            // `jeq #0`), the optimiser moves the root past it but keeps its
-            // `ld #k` in front of the new root's statements.
-            if let Some(k) = leading_constant(root) {
-                insns.insert(0, Insn::stmt(BPF_LD | BPF_IMM, k));
+            // libpcap's opt_root() runs after intern_blocks(): a root whose
+            // two successors were merged is a passthrough now and the root
+            // moves past it, keeping the statements of the original root
+            // (its own when it was that one, those of the `prefix`
+            // otherwise; a passthrough between loses its statements).
+            if let Target::Block(r) = entry
+                && prologue.is_none()
+                && blocks[r].jt == blocks[r].jf
+                && !straight(&blocks[r])
+                && matches!(resolve(&blocks, entry), Target::Block(_))
+            {
+                if prefix.is_empty() {
+                    prefix = std::mem::take(&mut blocks[r].stmts);
+                }
+                entry = resolve(&blocks, entry);
             }
+            // The same with a prologue: its block and the first test are
+            // libpcap's root block, so the statements kept follow it.
+            if let (Some(e), Target::Block(b)) = (prologue, entry)
+                && e == b
+                && let Target::Block(r) = blocks[e].jt
+                && blocks[r].jt == blocks[r].jf
+                && !straight(&blocks[r])
+                && matches!(resolve(&blocks, blocks[r].jt), Target::Block(_))
+            {
+                if !kept {
+                    let mut stmts = std::mem::take(&mut blocks[r].stmts);
+                    blocks[e].stmts.append(&mut stmts);
+                }
+                let next = resolve(&blocks, blocks[r].jt);
+                blocks[e].jt = next;
+                blocks[e].jf = next;
+            }
+            let mut insns = layout(blocks, entry, accept);
+            // The statements libpcap's opt_root() kept of the root it moved
+            // past (a constant root's `ld #k`), in front of the new root's.
             insns.splice(0..0, prefix);
             Some(insns)
         }
@@ -370,6 +467,31 @@ fn and_left_alone(blocks: &[Block], entry: Target, prefix: &[Insn]) -> Vec<bool>
         alone[i] = candidate(b) && copy[i].stmts.len() == 1;
     }
     alone
+}
+
+/// A run-time prologue's block before optimising: `always(...)` (statements
+/// that store the header length, `ld #0`, `jge #0`).
+fn is_prologue(b: &Block) -> bool {
+    is_prologue_code(&b.stmts, b.code, b.k)
+}
+
+fn is_prologue_code(stmts: &[Insn], code: u16, k: u32) -> bool {
+    code == BPF_JMP | BPF_JGE | BPF_K
+        && k == 0
+        && stmts
+            .last()
+            .is_some_and(|s| s.code == BPF_LD | BPF_IMM && s.k == 0)
+        && stmts.iter().any(|s| class(s.code) == BPF_ST)
+}
+
+/// The expression after a run-time prologue (`Gen::with_prologue`).
+fn skip_prologue(c: &Cond) -> &Cond {
+    match c {
+        Cond::And(a, b) if matches!(&**a, Cond::Test(t) if is_prologue_code(&t.stmts, t.code, t.k)) => {
+            b
+        }
+        _ => c,
+    }
 }
 
 /// The `ld #k` of libpcap's constant block (`gen_uncond`: k = 0 for true, 1
@@ -674,39 +796,7 @@ fn dce_block(b: &mut Block) {
 }
 
 // ---------------------------------------------------------------------------
-// Jump threading on facts.
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Fact {
-    stmts: Vec<Insn>,
-    code: u16,
-    k: u32,
-    outcome: bool,
-}
-
-/// What a known fact about the same value says about `code k`: libpcap's
-/// `fold_edge()` knows only the outcome of the same test, and that after
-/// `jeq #k` was taken, `jeq` with any other constant is false (it does not
-/// reason about ranges or bits, so neither does this).
-fn implied(f: &Fact, code: u16, k: u32) -> Option<bool> {
-    if f.code == code && f.k == k {
-        return Some(f.outcome);
-    }
-    if src(f.code) == BPF_X || src(code) == BPF_X {
-        return None;
-    }
-    (f.outcome && f.code == code && op(code) == BPF_JEQ).then_some(false)
-}
-
-fn decide(facts: &[Fact], b: &Block) -> Option<bool> {
-    if b.code == JA || b.impure {
-        return None;
-    }
-    facts
-        .iter()
-        .filter(|f| f.stmts == b.key())
-        .find_map(|f| implied(f, b.code, b.k))
-}
+// Graph helpers.
 
 fn resolve(blocks: &[Block], mut t: Target) -> Target {
     // Follow unconditional/passthrough blocks (jt == jf) without statements that matter.
@@ -717,33 +807,6 @@ fn resolve(blocks: &[Block], mut t: Target) -> Target {
                 _ => return t,
             },
             _ => return t,
-        }
-    }
-    t
-}
-
-/// Follows `t` through pure tests the `facts` decide (adding their outcomes).
-fn thread(blocks: &[Block], mut t: Target, facts: &mut Vec<Fact>) -> Target {
-    while let Target::Block(s) = t {
-        let sb = &blocks[s];
-        if sb.impure {
-            break;
-        }
-        if sb.jt == sb.jf {
-            t = sb.jt;
-            continue;
-        }
-        match decide(facts, sb) {
-            Some(r) => {
-                facts.push(Fact {
-                    stmts: sb.key().to_vec(),
-                    code: sb.code,
-                    k: sb.k,
-                    outcome: r,
-                });
-                t = if r { sb.jt } else { sb.jf };
-            }
-            None => break,
         }
     }
     t
@@ -847,107 +910,11 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
                 None => dce_block(b),
             }
         }
-        // Skip passthrough blocks.
-        *entry = resolve(blocks, *entry);
-        for i in 0..blocks.len() {
-            let (jt, jf) = (resolve(blocks, blocks[i].jt), resolve(blocks, blocks[i].jf));
-            if (jt, jf) != (blocks[i].jt, blocks[i].jf) {
-                blocks[i].jt = jt;
-                blocks[i].jf = jf;
-                changed = true;
-            }
+        // libpcap's jump threading, on the root it started with: the root
+        // moves past a passthrough only at the end (see `compile`).
+        if opt_j(blocks, *entry) {
+            changed = true;
         }
-        // Thread jumps through tests whose outcome is implied by facts on every path.
-        let live = reachable(blocks, *entry);
-        let mut incoming: Vec<Option<Vec<Fact>>> = vec![None; blocks.len()];
-        if let Target::Block(e) = *entry {
-            incoming[e] = Some(Vec::new());
-        }
-        for i in 0..blocks.len() {
-            if !live[i] || (blocks[i].jt == blocks[i].jf && !blocks[i].impure) {
-                continue;
-            }
-            let facts_in = incoming[i].take().unwrap_or_default();
-            if blocks[i].impure {
-                // Facts about the packet stay true across it; it adds none,
-                // but its successors may be decided by the facts before it.
-                let same = blocks[i].jt == blocks[i].jf;
-                for outcome in [true, false] {
-                    if same && !outcome {
-                        break;
-                    }
-                    let mut facts = facts_in.clone();
-                    let old = if outcome { blocks[i].jt } else { blocks[i].jf };
-                    let t = thread(blocks, old, &mut facts);
-                    if t != old {
-                        changed = true;
-                        if same {
-                            blocks[i].jt = t;
-                            blocks[i].jf = t;
-                        } else if outcome {
-                            blocks[i].jt = t;
-                        } else {
-                            blocks[i].jf = t;
-                        }
-                    }
-                    if let Target::Block(s) = t {
-                        incoming[s] = Some(match incoming[s].take() {
-                            None => facts,
-                            Some(prev) => prev.into_iter().filter(|f| facts.contains(f)).collect(),
-                        });
-                    }
-                }
-                continue;
-            }
-            for outcome in [true, false] {
-                let mut facts = facts_in.clone();
-                facts.push(Fact {
-                    stmts: blocks[i].key().to_vec(),
-                    code: blocks[i].code,
-                    k: blocks[i].k,
-                    outcome,
-                });
-                let mut t = if outcome { blocks[i].jt } else { blocks[i].jf };
-                while let Target::Block(s) = t {
-                    let sb = &blocks[s];
-                    if sb.impure {
-                        break;
-                    }
-                    if sb.jt == sb.jf {
-                        t = sb.jt;
-                        continue;
-                    }
-                    match decide(&facts, sb) {
-                        Some(r) => {
-                            facts.push(Fact {
-                                stmts: sb.key().to_vec(),
-                                code: sb.code,
-                                k: sb.k,
-                                outcome: r,
-                            });
-                            t = if r { sb.jt } else { sb.jf };
-                        }
-                        None => break,
-                    }
-                }
-                let old = if outcome { blocks[i].jt } else { blocks[i].jf };
-                if t != old {
-                    changed = true;
-                    if outcome {
-                        blocks[i].jt = t;
-                    } else {
-                        blocks[i].jf = t;
-                    }
-                }
-                if let Target::Block(s) = t {
-                    incoming[s] = Some(match incoming[s].take() {
-                        None => facts,
-                        Some(prev) => prev.into_iter().filter(|f| facts.contains(f)).collect(),
-                    });
-                }
-            }
-        }
-        *entry = resolve(blocks, *entry);
         // Identical blocks are not merged here: libpcap's intern_blocks()
         // runs once, after value numbering removed the loads a path already
         // made (so a copy without its load stays a block of its own).
@@ -958,6 +925,180 @@ fn optimize(blocks: &mut [Block], entry: &mut Target) {
             break;
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// libpcap's jump threading (`opt_j`, `fold_edge`) on edge dominators.
+
+/// libpcap's level lists (`find_levels`): a depth-first walk from the entry,
+/// true successor first, gives each block its level (0 for the returns, one
+/// more than its higher successor), and each level lists its blocks in the
+/// reverse order the walk finished them (libpcap links each one in at the
+/// head). `opt_j` and the pull-ups visit the blocks in this order, lowest
+/// level first, and each edge they move changes what later ones see.
+fn levels(blocks: &[Block], entry: Target) -> Vec<Vec<usize>> {
+    let Target::Block(e) = entry else {
+        return Vec::new();
+    };
+    let mut level: Vec<Option<usize>> = vec![None; blocks.len()];
+    let mut seen = vec![false; blocks.len()];
+    let mut lists: Vec<Vec<usize>> = vec![Vec::new()];
+    let lvl = |level: &[Option<usize>], t: Target| match t {
+        Target::Block(j) => level[j].unwrap_or(0),
+        _ => 0,
+    };
+    // (block, successors visited so far)
+    let mut stack = vec![(e, 0u8)];
+    seen[e] = true;
+    while let Some(&mut (b, ref mut step)) = stack.last_mut() {
+        if *step < 2 {
+            let t = if *step == 0 {
+                blocks[b].jt
+            } else {
+                blocks[b].jf
+            };
+            *step += 1;
+            if let Target::Block(j) = t
+                && !seen[j]
+            {
+                seen[j] = true;
+                stack.push((j, 0));
+            }
+            continue;
+        }
+        stack.pop();
+        let l = lvl(&level, blocks[b].jt).max(lvl(&level, blocks[b].jf)) + 1;
+        level[b] = Some(l);
+        if lists.len() <= l {
+            lists.resize(l + 1, Vec::new());
+        }
+        lists[l].push(b);
+    }
+    for list in &mut lists {
+        list.reverse();
+    }
+    lists
+}
+
+/// A bit set over edges: edge `2 * b` is block `b`'s true edge, `2 * b + 1`
+/// its false one.
+type EdgeSet = Vec<u64>;
+
+/// libpcap's edge dominators (`find_edom`): for each edge of a live block,
+/// the edges every path from the entry to it takes, itself included.
+/// Blocks are in topological order (every edge points forward), so one
+/// forward sweep computes them.
+fn edge_dominators(blocks: &[Block], entry: Target, live: &[bool]) -> Vec<Option<EdgeSet>> {
+    let words = (2 * blocks.len()).div_ceil(64);
+    let mut into: Vec<Option<EdgeSet>> = vec![None; blocks.len()];
+    let mut edom: Vec<Option<EdgeSet>> = vec![None; 2 * blocks.len()];
+    if let Target::Block(e) = entry {
+        into[e] = Some(vec![0; words]);
+    }
+    for i in 0..blocks.len() {
+        if !live[i] {
+            continue;
+        }
+        let Some(base) = into[i].take() else { continue };
+        for (side, t) in [blocks[i].jt, blocks[i].jf].into_iter().enumerate() {
+            let id = 2 * i + side;
+            let mut set = base.clone();
+            set[id / 64] |= 1 << (id % 64);
+            if let Target::Block(j) = t {
+                into[j] = Some(match into[j].take() {
+                    None => set.clone(),
+                    Some(prev) => prev.iter().zip(&set).map(|(p, q)| p & q).collect(),
+                });
+            }
+            edom[id] = Some(set);
+        }
+    }
+    edom
+}
+
+/// libpcap's `fold_edge()`: where `child`'s test goes when the edge `d`
+/// (block `p`'s true edge if `sense`) was taken, if that edge's test
+/// decides it: the same jump on the same value (libpcap compares value
+/// numbers; here the statements that compute the value, [`Block::key`])
+/// with the same operand has the same outcome, and after `jeq #k` was
+/// taken, `jeq` with another constant is false. Nothing else is known (no
+/// ranges, no bits).
+fn fold_edge(blocks: &[Block], child: usize, p: usize, sense: bool) -> Option<Target> {
+    let (c, pb) = (&blocks[child], &blocks[p]);
+    if c.impure || pb.impure || c.code == JA || c.code != pb.code || c.key() != pb.key() {
+        return None;
+    }
+    if c.k == pb.k {
+        return Some(if sense { c.jt } else { c.jf });
+    }
+    (sense && c.code == BPF_JMP | BPF_JEQ | BPF_K).then_some(c.jf)
+}
+
+/// One pass of libpcap's `opt_j()` over every edge, level by level from
+/// the returns up (`opt_blks`): an edge to a pure passthrough goes past it,
+/// then, for each edge dominating it (in libpcap's order: true edges
+/// first), if that edge's test decides the successor's test, the edge
+/// moves to the successor's successor, and the search starts again from
+/// there. The dominators are those of the graph at the start of the pass
+/// (libpcap computes them once a pass), so an edge can be threaded on a
+/// test that an earlier move took off its path. A passthrough's two edges
+/// are threaded separately: the root that lost its test (both edges to one
+/// block) gets it back when the block after it tests the same value.
+/// Returns whether an edge moved.
+fn opt_j(blocks: &mut [Block], entry: Target) -> bool {
+    let live = reachable(blocks, entry);
+    let lists = levels(blocks, entry);
+    let edom = edge_dominators(blocks, entry, &live);
+    let n = blocks.len();
+    // libpcap numbers the true edges before the false ones.
+    let order = |id: usize| {
+        if id.is_multiple_of(2) {
+            id / 2
+        } else {
+            n + id / 2
+        }
+    };
+    let mut changed = false;
+    for list in lists.iter().skip(1) {
+        for &p in list {
+            for side in [true, false] {
+                let Some(dom) = &edom[2 * p + usize::from(!side)] else {
+                    continue;
+                };
+                let mut doms: Vec<usize> = (0..2 * n)
+                    .filter(|&id| dom[id / 64] & (1 << (id % 64)) != 0)
+                    .collect();
+                doms.sort_by_key(|&id| order(id));
+                let get = |blocks: &[Block]| if side { blocks[p].jt } else { blocks[p].jf };
+                let set = |blocks: &mut [Block], t: Target| {
+                    if side {
+                        blocks[p].jt = t;
+                    } else {
+                        blocks[p].jf = t;
+                    }
+                };
+                let Target::Block(s) = get(blocks) else {
+                    continue;
+                };
+                let sb = &blocks[s];
+                if sb.jt == sb.jf && !sb.impure && sb.code != JA {
+                    set(blocks, sb.jt);
+                    changed = true;
+                }
+                'top: while let Target::Block(s) = get(blocks) {
+                    for &d in &doms {
+                        if let Some(t) = fold_edge(blocks, s, d / 2, d % 2 == 0) {
+                            set(blocks, t);
+                            changed = true;
+                            continue 'top;
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    changed
 }
 
 /// libpcap's `or_pullup()` / `and_pullup()`. In a chain of tests that all leave
@@ -1024,9 +1165,10 @@ fn pullup(blocks: &mut [Block], entry: Target) -> bool {
                     continue;
                 };
                 if blocks[i].key() == val
-                    || !preds[i]
-                        .iter()
-                        .all(|&p| is_test(&blocks[p]) && blocks[p].key() == val)
+                    || !preds[i].iter().all(|&p| {
+                        let pb = &blocks[p];
+                        !pb.impure && pb.code != JA && pb.key() == val
+                    })
                 {
                     continue;
                 }
@@ -1341,6 +1483,54 @@ fn eliminate_redundant_loads(
     emptied
 }
 
+/// libpcap's `deadstmt()` on its root block when that holds a run-time
+/// prologue (PFLOG's header length): once nothing reads the header length
+/// (the tests that did were threaded away, and the dead-store pass dropped
+/// the `st`), the statements computing it are definitions of A that the
+/// next one overwrites unread, and libpcap's repeated passes drop them one
+/// by one. `kept`: the root's own test was decided, its statements end the
+/// block (libpcap's root jump still reads their A); otherwise A is live at
+/// the end only when the block after the prologue reads it first.
+fn drop_dead_prologue(blocks: &mut [Block], e: usize, kept: bool) {
+    let reads_a_first = |b: &Block| {
+        for s in &b.stmts {
+            match class(s.code) {
+                BPF_ALU | BPF_ST => return true,
+                BPF_MISC if miscop(s.code) == BPF_TAX => return true,
+                BPF_LD => return false,
+                BPF_MISC => return false,
+                _ => {}
+            }
+        }
+        b.code != JA && b.jt != b.jf
+    };
+    let mut a_live = kept
+        || match blocks[e].jt {
+            Target::Block(j) => reads_a_first(&blocks[j]),
+            _ => false,
+        };
+    let stmts = &blocks[e].stmts;
+    let mut keep = vec![true; stmts.len()];
+    for (n, s) in stmts.iter().enumerate().rev() {
+        match class(s.code) {
+            BPF_LD => {
+                keep[n] = a_live;
+                a_live = false;
+            }
+            BPF_ALU => keep[n] = a_live,
+            BPF_ST => a_live = true,
+            BPF_MISC if miscop(s.code) == BPF_TAX => a_live = true,
+            BPF_MISC => {
+                keep[n] = a_live;
+                a_live = false;
+            }
+            _ => {}
+        }
+    }
+    let mut it = keep.into_iter();
+    blocks[e].stmts.retain(|_| it.next().unwrap_or(true));
+}
+
 /// A straight block (a run-time prologue) and the only block after it are one
 /// block in libpcap, where `deadstmt()` drops a `tax`/`ldx` whose X the
 /// second part overwrites before reading it (`st M[r]; tax` then `ld #k;
@@ -1621,6 +1811,16 @@ fn libpcap_order(blocks: &[Block], entry: Target) -> Vec<Target> {
     post
 }
 
+/// A block laid out as straight code (an unconditional jump, left out
+/// before its target): an unconditional block, or a passthrough that
+/// carries state (a run-time prologue, part of the next libpcap block). A
+/// pure test whose two edges go to one block (two identical successors
+/// merged by `merge_identical`, libpcap's `intern_blocks`, which runs after
+/// jump threading) keeps its conditional jump, as in libpcap.
+fn straight(b: &Block) -> bool {
+    b.code == JA || (b.jt == b.jf && b.impure)
+}
+
 fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
     let mut order = libpcap_order(&blocks, entry);
     let len = |t: Target, blocks: &[Block]| match t {
@@ -1633,7 +1833,7 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
             .map(|pos| match order[pos] {
                 Target::Block(i) => {
                     let b = &blocks[i];
-                    (b.code == JA || b.jt == b.jf) && order.get(pos + 1) == Some(&b.jt)
+                    straight(b) && order.get(pos + 1) == Some(&b.jt)
                 }
                 _ => false,
             })
@@ -1662,7 +1862,7 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
                 continue;
             };
             let b = &blocks[i];
-            if b.code == JA || b.jt == b.jf {
+            if straight(b) {
                 continue;
             }
             let from = start[i] + b.stmts.len() + 1;
@@ -1717,7 +1917,7 @@ fn layout(mut blocks: Vec<Block>, entry: Target, accept: u32) -> Vec<Insn> {
                 continue;
             }
             let from = out.len() + 1;
-            if b.code == JA || b.jt == b.jf {
+            if straight(b) {
                 let off = u32::try_from(addr(b.jt).saturating_sub(from)).unwrap_or(u32::MAX);
                 out.push(Insn::stmt(JA, off));
             } else {

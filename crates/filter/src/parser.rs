@@ -645,10 +645,17 @@ impl Parser {
         match tok.tok {
             Tok::LParen => {
                 let save = self.pos;
+                // An abandoned relation attempt leaves libpcap's register
+                // allocator as it found it: libpcap's parser never tried it
+                // (its LALR parser reads `(` once), so the registers and the
+                // allocator's position must not shift the numbers of the
+                // code that follows.
+                let regs = self.g.sim.borrow().clone();
                 let arith_err = match self.relation() {
                     Ok(c) => return Ok((c, Qual::ERR)),
                     Err(e) => e,
                 };
+                *self.g.sim.borrow_mut() = regs;
                 self.pos = save;
                 self.bump();
                 let r = self.expr(before).and_then(|(c, _)| {
