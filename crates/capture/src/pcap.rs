@@ -267,21 +267,31 @@ impl Parser {
         }
         self.pos = pos.saturating_add(total);
         let number = self.take_number();
-        Step::Record(RecIdx {
+        Step::Record(st.record(number, pos, total, &h))
+    }
+}
+
+impl PcapState {
+    /// The index entry of the record at file offset `pos` (`total` bytes
+    /// with its header); `pos` within the batch is set by the batch builder.
+    #[inline(always)]
+    fn record(&self, number: u64, pos: u64, total: u64, h: &Hdr) -> RecIdx {
+        RecIdx {
             number,
             offset: pos,
             pos: 0,
+            // `total` ≤ MAX_RECORD_LIMIT + 16.
             raw_len: u32::try_from(total).unwrap_or(u32::MAX),
             data_rel: 16,
             caplen: h.caplen,
             wirelen: h.wirelen,
-            ts_ns: pcap_ts_ns(h.sec, h.frac, st.nanos),
-            linktype: st.linktype,
+            ts_ns: pcap_ts_ns(h.sec, h.frac, self.nanos),
+            linktype: self.linktype,
             interface: 0,
             section: 0,
             comment_rel: 0,
             comment_len: 0,
-        })
+        }
     }
 }
 
@@ -350,20 +360,10 @@ impl Parser {
             }
             ahead(pos);
             records.push(RecIdx {
-                number,
-                offset: pos,
+                // A mapped batch's data is the file: its records are
+                // placed at their file offsets.
                 pos: usize::try_from(pos).unwrap_or(usize::MAX),
-                // `total` ≤ MAX_RECORD_LIMIT + 16.
-                raw_len: u32::try_from(total).unwrap_or(u32::MAX),
-                data_rel: 16,
-                caplen: h.caplen,
-                wirelen: h.wirelen,
-                ts_ns: pcap_ts_ns(h.sec, h.frac, st.nanos),
-                linktype: st.linktype,
-                interface: 0,
-                section: 0,
-                comment_rel: 0,
-                comment_len: 0,
+                ..st.record(number, pos, total, &h)
             });
             *bytes = bytes.saturating_add(total);
             prev_sec = Some(h.sec);
