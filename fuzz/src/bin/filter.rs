@@ -234,6 +234,10 @@ fuzz_target!(|data: &[u8]| {
     let compile = |e: &str| compile_with(e, &opts);
     let mut e = String::new();
     expr(&mut b, 0, &mut e);
+    // To see what an artifact compiles: PCAPX_FUZZ_SHOW=1 TARGET ARTIFACT.
+    if std::env::var_os("PCAPX_FUZZ_SHOW").is_some() {
+        eprintln!("linktype {linktype}, live {live}, snaplen {snaplen}: {e}");
+    }
     let Ok(prog) = compile(&e) else {
         return;
     };
