@@ -797,23 +797,19 @@ fn udp_frame(checksum: Option<u16>) -> Vec<u8> {
 /// the anomaly tally of `-v`, still find the bad checksum.
 #[test]
 fn checksum_anomaly_is_found_whenever_the_job_reads_anomalies() {
+    use pcapx_capture::{PcapHeader, PcapWriter};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cksum.pcap");
-    let mut file = vec![
-        0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
-    ];
+    let mut w = PcapWriter::new(Vec::new(), PcapHeader::default()).unwrap();
     for (i, frame) in [udp_frame(None), udp_frame(Some(0x1234))]
         .iter()
         .enumerate()
     {
-        let len = u32::try_from(frame.len()).unwrap();
-        file.extend_from_slice(&(1_700_000_000u32 + u32::try_from(i).unwrap()).to_le_bytes());
-        file.extend_from_slice(&0u32.to_le_bytes());
-        file.extend_from_slice(&len.to_le_bytes());
-        file.extend_from_slice(&len.to_le_bytes());
-        file.extend_from_slice(frame);
+        let ts = (1_700_000_000 + i64::try_from(i).unwrap()) * 1_000_000_000;
+        w.write_packet(ts, u32::try_from(frame.len()).unwrap(), frame)
+            .unwrap();
     }
-    std::fs::write(&path, &file).unwrap();
+    std::fs::write(&path, w.into_inner()).unwrap();
     let p = path.to_str().unwrap();
     let table = ok(&[
         "convert",

@@ -808,6 +808,17 @@ fn reader_always_advances() {
     assert_eq!(r.damage.len(), 1);
 }
 
+/// A file opened memory-mapped or streamed, as asked.
+fn open_as(path: &std::path::Path, mapped: bool) -> Capture {
+    let cap = if mapped {
+        Capture::open(path).unwrap()
+    } else {
+        Capture::open_streamed(path).unwrap()
+    };
+    assert_eq!(cap.is_mapped(), mapped);
+    cap
+}
+
 #[test]
 fn batches_are_bounded_ordered_and_incremental() {
     let pkts: Vec<Pkt> = (0..1000u32)
@@ -825,12 +836,7 @@ fn batches_are_bounded_ordered_and_incremental() {
     let bytes = pcap_bytes(PcapHeader::default(), &pkts);
     let f = write_temp(&bytes);
     for mapped in [true, false] {
-        let mut cap = if mapped {
-            Capture::open(f.path()).unwrap()
-        } else {
-            Capture::open_streamed(f.path()).unwrap()
-        };
-        assert_eq!(cap.is_mapped(), mapped);
+        let mut cap = open_as(f.path(), mapped);
         let first = cap.next_batch(10, 1 << 20).unwrap().unwrap();
         assert_eq!(first.len(), 10);
         assert_eq!(first.headers().count(), 1, "the file header comes first");
@@ -1173,12 +1179,7 @@ fn mapped_fast_path_reads_damage_as_the_streamed_parser_does() {
         for (max_records, max_bytes) in [(1, 1 << 20), (7, 500), (64, 1 << 20)] {
             let mut seen = Vec::new();
             for mapped in [true, false] {
-                let mut cap = if mapped {
-                    Capture::open(f.path()).unwrap()
-                } else {
-                    Capture::open_streamed(f.path()).unwrap()
-                };
-                assert_eq!(cap.is_mapped(), mapped);
+                let mut cap = open_as(f.path(), mapped);
                 let mut out = Vec::new();
                 while let Some(b) = cap.next_batch(max_records, max_bytes).unwrap() {
                     out.push(format!("batch {:?}", b.byte_range()));
