@@ -32,7 +32,7 @@ use pcapx_flow::key::{ICMP, ICMPV6, SCTP, TCP, UDP};
 use pcapx_flow::numbering::StreamNumbering;
 use pcapx_flow::{FlowConfig, FlowRecord, FlowTable, PacketInfo};
 use pcapx_output::{
-    ColumnSpec, Encoded, Encoder, Format, Occurrence, Scope, TableSpec, TimeFormat,
+    ColumnSpec, Encoded, Encoder, Occurrence, Scope, TableSpec, Target, TimeFormat,
 };
 
 use crate::input::{Feeder, Work};
@@ -207,7 +207,7 @@ pub fn config(
 }
 
 /// The flows of `src` (its files in order, one stream) as rows of
-/// [`spec`]`(time_format)` encoded for `format`, handed to `sink` in
+/// [`spec`]`(time_format)` encoded for `target`, handed to `sink` in
 /// first-packet order; `limit` counts packets after the filter, as
 /// everywhere. The workers do not check each batch: the source is checked
 /// intact before the end of input ends the live flows and before each
@@ -219,13 +219,13 @@ pub fn run<E: From<Error>>(
     cfg: FlowConfig,
     threads: Option<usize>,
     time_format: TimeFormat,
-    format: Format,
+    target: Target,
     mut sink: impl FnMut(Encoded) -> Result<(), E>,
 ) -> Result<Account, E> {
     let spec = spec(time_format);
     let threads = pcapx_pipeline::thread_count(threads);
     let feeder = Feeder::new(src, limit);
-    let acc = sharded(feeder, cfg, threads, &spec, format, &mut sink)?;
+    let acc = sharded(feeder, cfg, threads, &spec, target, &mut sink)?;
     // The workers do not check each batch: make sure the mapped input did not
     // shrink under them before the output is made visible.
     src.check_intact().map_err(Error::from)?;
@@ -356,10 +356,10 @@ struct RowEncoder<'a> {
 }
 
 impl RowEncoder<'_> {
-    fn new(spec: &TableSpec, format: Format) -> RowEncoder<'_> {
+    fn new(spec: &TableSpec, target: Target) -> RowEncoder<'_> {
         RowEncoder {
             spec,
-            enc: Encoder::new(spec, format),
+            enc: Encoder::for_target(spec, target),
             fields: Fields::new(COLUMNS.len(), Wanted::All),
             scratch: String::new(),
         }
@@ -383,11 +383,11 @@ impl RowEncoder<'_> {
 fn merger(
     n: usize,
     spec: &TableSpec,
-    format: Format,
+    target: Target,
     rx: &mpsc::Receiver<Report>,
     tx: &mpsc::SyncSender<Chunk>,
 ) -> (u64, u64) {
-    let mut enc = RowEncoder::new(spec, format);
+    let mut enc = RowEncoder::new(spec, target);
     // The reorder buffer: the waiting flows in a slab, a min-heap of their
     // first frames (flow records are large; the heap moves small entries).
     let mut slab: Vec<Option<FlowRecord>> = Vec::new();
@@ -507,14 +507,14 @@ fn sharded<E: From<Error>>(
     cfg: FlowConfig,
     threads: usize,
     spec: &TableSpec,
-    format: Format,
+    target: Target,
     sink: &mut dyn FnMut(Encoded) -> Result<(), E>,
 ) -> Result<Account, E> {
     let n = threads.clamp(1, usize::from(u16::MAX));
     // Rows are made from the batches read so far: when everything read from
     // the current file is still the file's own (earlier files were checked
     // when the next was opened), all of theirs are.
-    let mut own = RowEncoder::new(spec, format);
+    let mut own = RowEncoder::new(spec, target);
     let mut put = |c: Chunk,
                    feeder: &Feeder<'_>,
                    sink: &mut dyn FnMut(Encoded) -> Result<(), E>|
@@ -547,7 +547,7 @@ fn sharded<E: From<Error>>(
         drop((res_tx, back_tx));
         let merge = std::thread::Builder::new()
             .name("pcapx-flows-merge".into())
-            .spawn_scoped(s, move || merger(n, spec, format, &res_rx, &enc_tx))
+            .spawn_scoped(s, move || merger(n, spec, target, &res_rx, &enc_tx))
             .map_err(spawn_err)?;
         let disp = std::thread::Builder::new()
             .name("pcapx-flows-dispatch".into())

@@ -7,7 +7,7 @@
 
 use pcapx_core::{AnomalyTally, Engine, FieldId, Fields, Registry, Value, Wanted};
 use pcapx_output::{
-    ColumnSpec, Encoded, Encoder, Format, Occurrence, Scope, TUTORIAL_COLUMNS, TableSpec,
+    ColumnSpec, Encoded, Encoder, Occurrence, Scope, TUTORIAL_COLUMNS, TableSpec, Target,
     TimeFormat, for_each_value,
 };
 
@@ -208,7 +208,7 @@ impl std::ops::AddAssign for Account {
 }
 
 /// What a table run hands its sink for each batch, in packet order: the
-/// rows encoded for `format`, the batch's account, and (when asked) the
+/// rows encoded for the run's target, the batch's account, and (when asked) the
 /// anomalies seen.
 pub struct TableBatch {
     pub encoded: Encoded,
@@ -221,8 +221,8 @@ pub struct TableBatch {
 }
 
 /// The rows of `spec` over the source (its files in order, as one stream),
-/// encoded for `format` by the workers (Parquet: typed columns, also what
-/// the Python package turns into Arrow) and handed to `sink` in packet
+/// encoded for `target` by the workers (a writer's format, or typed columns:
+/// what the Python package turns into Arrow) and handed to `sink` in packet
 /// order. The source's filter was checked when it was opened, so a bad
 /// expression fails before the caller writes anything. `progress` sees each
 /// batch as the reader hands it out; `tally` counts anomalies per batch;
@@ -238,7 +238,7 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
     src: &mut Source,
     opts: &ReadOptions,
     spec: &TableSpec,
-    format: Format,
+    target: Target,
     tally: bool,
     times: bool,
     mut progress: impl FnMut(&Work),
@@ -271,7 +271,7 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
                 } else {
                     engine.new_fields_for(wanted.clone(), &spec.kept_protocols())
                 },
-                Encoder::new(spec, format),
+                Encoder::for_target(spec, target),
             )
         },
         |(fields, enc), w: &Work| -> TableBatch {

@@ -12,12 +12,13 @@ pub mod arrow_out;
 pub mod atomic;
 mod cell;
 mod parquet_out;
+mod parquet_page;
 mod table;
 mod text;
 
 pub use atomic::{AtomicOutput, Durability, OutputFileError, WriteBehind, check_not_input};
 pub use cell::{CellWriter, for_each_value};
-pub use parquet_out::{ColumnBatch, ParquetEncoder, ParquetWriter};
+pub use parquet_out::{ColumnBatch, PageBatch, ParquetEncoder, ParquetWriter};
 pub use table::{
     ColumnSpec, Format, Occurrence, Scope, TUTORIAL_COLUMNS, TableSpec, TimeFormat, resolve_column,
 };
@@ -27,8 +28,14 @@ use pcapx_core::Fields;
 
 /// One batch's rows, encoded by a worker.
 pub enum Encoded {
-    Text { bytes: Vec<u8>, rows: u64 },
+    Text {
+        bytes: Vec<u8>,
+        rows: u64,
+    },
+    /// Typed columns (also what a Parquet writer gets from small batches).
     Columns(parquet_out::ColumnBatch),
+    /// Ready for a Parquet writer: integer columns as finished pages.
+    Pages(parquet_out::PageBatch),
 }
 
 impl Encoded {
@@ -36,35 +43,67 @@ impl Encoded {
         match self {
             Encoded::Text { rows, .. } => *rows,
             Encoded::Columns(c) => c.rows(),
+            Encoded::Pages(p) => p.rows(),
         }
     }
+}
+
+/// Whom the workers encode rows for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A [`Writer`] of this format (Parquet: [`Encoded::Pages`], the
+    /// integer columns encoded by the workers).
+    Writer(Format),
+    /// The caller, as typed columns ([`Encoded::Columns`]): Arrow batches,
+    /// partitioned datasets.
+    Columns,
 }
 
 /// A per-worker row encoder for any format.
 pub enum Encoder {
     Text(Box<TextEncoder>),
-    Parquet(ParquetEncoder),
+    /// `pages`: hand over [`Encoded::Pages`] (for a [`Writer`]) rather than
+    /// typed columns.
+    Parquet {
+        enc: Box<ParquetEncoder>,
+        pages: bool,
+    },
 }
 
 impl Encoder {
+    /// An encoder for a [`Writer`] of `format`.
     pub fn new(spec: &TableSpec, format: Format) -> Encoder {
-        match format {
-            Format::Parquet => Encoder::Parquet(ParquetEncoder::new(spec)),
-            _ => Encoder::Text(Box::new(TextEncoder::new(format))),
+        Encoder::for_target(spec, Target::Writer(format))
+    }
+    pub fn for_target(spec: &TableSpec, target: Target) -> Encoder {
+        match target {
+            Target::Writer(Format::Parquet) => Encoder::Parquet {
+                enc: Box::new(ParquetEncoder::new(spec)),
+                pages: true,
+            },
+            Target::Columns => Encoder::Parquet {
+                enc: Box::new(ParquetEncoder::new(spec)),
+                pages: false,
+            },
+            Target::Writer(format) => Encoder::Text(Box::new(TextEncoder::new(format))),
         }
     }
     /// Encode one packet as a row (the caller has checked [`TableSpec::accepts`]).
     pub fn push(&mut self, spec: &TableSpec, fields: &Fields) {
         match self {
             Encoder::Text(t) => t.push(spec, fields),
-            Encoder::Parquet(p) => p.push(spec, fields),
+            Encoder::Parquet { enc, .. } => enc.push(spec, fields),
         }
     }
     /// Hand over the rows encoded since the last call.
     pub fn take(&mut self) -> Encoded {
         match self {
             Encoder::Text(t) => t.take(),
-            Encoder::Parquet(p) => Encoded::Columns(p.take()),
+            Encoder::Parquet { enc, pages: false } => Encoded::Columns(enc.take()),
+            Encoder::Parquet { enc, pages: true } => match enc.take_pages() {
+                Ok(p) => Encoded::Pages(p),
+                Err(c) => Encoded::Columns(c),
+            },
         }
     }
 }
@@ -100,6 +139,7 @@ impl<W: std::io::Write + Send> Writer<W> {
                 written
             }
             (Writer::Parquet(w), Encoded::Columns(c)) => w.write(c),
+            (Writer::Parquet(w), Encoded::Pages(p)) => w.write_pages(p),
             _ => Err(OutputError::Usage(
                 "internal: batch format does not match the writer".into(),
             )),

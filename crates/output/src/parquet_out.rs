@@ -22,10 +22,20 @@ use pcapx_core::{FieldType, Fields, Value};
 
 use crate::OutputError;
 use crate::cell::{CellWriter, Row};
-use crate::table::{Occurrence, TableSpec, TimeFormat};
+use crate::parquet_page::{ChunkBuilder, NumPage, PageScratch, encode_page};
+use crate::table::{ColumnSpec, Occurrence, TableSpec, TimeFormat};
 
 /// Rows per Parquet row group; batches are merged until this many rows.
 pub const ROW_GROUP_ROWS: u64 = 128 * 1024;
+
+/// A worker encodes its batch's integer columns as pages of their own when
+/// the batch has at least this many rows; smaller batches (a selective
+/// filter, the end of a file) go to the writer as values and are gathered
+/// into pages there, so pages do not shrink with batches.
+pub const MIN_PAGE_ROWS: u64 = 1024;
+
+/// The most rows in one data page the writer makes from gathered values.
+const MAX_PAGE_ROWS: usize = 16 * 1024;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -35,6 +45,29 @@ pub(crate) enum Kind {
     F64,
     Str,
     Bytes,
+}
+
+/// Is an integer column of this field stored with an unsigned logical type
+/// (and so compared as unsigned in statistics)? `None`: not an integer
+/// column (the writer's column writer encodes it).
+fn unsigned_int(c: &ColumnSpec, k: Kind) -> Option<bool> {
+    match k {
+        Kind::I32 => Some(!matches!(
+            c.ftype,
+            FieldType::I8 | FieldType::I16 | FieldType::I32
+        )),
+        Kind::I64 => Some(c.ftype == FieldType::U64),
+        _ => None,
+    }
+}
+
+/// [`unsigned_int`] for every column of a table.
+fn paged_columns(spec: &TableSpec, kinds: &[Kind]) -> Vec<Option<bool>> {
+    spec.columns
+        .iter()
+        .zip(kinds)
+        .map(|(c, &k)| unsigned_int(c, k))
+        .collect()
 }
 
 pub(crate) fn kind_of(t: FieldType, occ: Occurrence) -> Kind {
@@ -57,7 +90,7 @@ pub(crate) fn kind_of(t: FieldType, occ: Occurrence) -> Kind {
 }
 
 /// One column's values for a run of rows.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum ColData {
     I32(Vec<i32>, Vec<i16>),
     I64(Vec<i64>, Vec<i16>),
@@ -192,11 +225,35 @@ impl ColumnBatch {
     }
 }
 
+/// A batch ready for a [`ParquetWriter`]: its integer columns as finished
+/// data pages, the others as values for the writer's column writers.
+#[derive(Debug)]
+pub struct PageBatch {
+    cols: Vec<FileCol>,
+    rows: u64,
+}
+
+impl PageBatch {
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+}
+
+#[derive(Debug)]
+enum FileCol {
+    Page(NumPage),
+    Values(ColData),
+}
+
 /// Per-worker Parquet encoder.
 pub struct ParquetEncoder {
     kinds: Vec<Kind>,
+    /// Per column: `Some(unsigned)` for an integer column, which a worker
+    /// can encode page by page.
+    paged: Vec<Option<bool>>,
     batch: ColumnBatch,
     scratch: Vec<u8>,
+    pages: PageScratch,
 }
 
 #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
@@ -259,9 +316,11 @@ impl ParquetEncoder {
             .collect();
         let cols = kinds.iter().map(|&k| ColData::new(k)).collect();
         ParquetEncoder {
+            paged: paged_columns(spec, &kinds),
             kinds,
             batch: ColumnBatch { cols, rows: 0 },
             scratch: Vec::new(),
+            pages: PageScratch::default(),
         }
     }
 
@@ -403,6 +462,54 @@ impl ParquetEncoder {
             .collect();
         std::mem::replace(&mut self.batch, ColumnBatch { cols, rows: 0 })
     }
+
+    /// [`ParquetEncoder::take`] for a [`ParquetWriter`]: a batch of at
+    /// least [`MIN_PAGE_ROWS`] rows comes with its integer columns encoded
+    /// as one data page each, here on the worker; a smaller one as values
+    /// (`Err`), which the writer gathers into pages of a useful size.
+    pub fn take_pages(&mut self) -> Result<PageBatch, ColumnBatch> {
+        let batch = self.take();
+        if batch.rows < MIN_PAGE_ROWS {
+            return Err(batch);
+        }
+        PageBatch::encode(batch, &self.paged, &mut self.pages)
+    }
+}
+
+impl PageBatch {
+    /// `batch` with each integer column (`paged[i]` is `Some(unsigned)`)
+    /// encoded as one data page; `Err(batch)` if a page cannot be (the
+    /// writer then encodes it again and reports why).
+    fn encode(
+        batch: ColumnBatch,
+        paged: &[Option<bool>],
+        scratch: &mut PageScratch,
+    ) -> Result<PageBatch, ColumnBatch> {
+        let rows = usize::try_from(batch.rows).unwrap_or(usize::MAX);
+        let mut pages = Vec::with_capacity(batch.cols.len());
+        for (data, paged) in batch.cols.iter().zip(paged) {
+            pages.push(match paged {
+                Some(unsigned) => match encode_page(data, 0..rows, *unsigned, scratch) {
+                    Ok(p) => Some(p),
+                    Err(_) => return Err(batch),
+                },
+                None => None,
+            });
+        }
+        let cols = batch
+            .cols
+            .into_iter()
+            .zip(pages)
+            .map(|(data, page)| match page {
+                Some(p) => FileCol::Page(p),
+                None => FileCol::Values(data),
+            })
+            .collect();
+        Ok(PageBatch {
+            cols,
+            rows: batch.rows,
+        })
+    }
 }
 
 fn schema(spec: &TableSpec) -> Result<Type, OutputError> {
@@ -411,14 +518,12 @@ fn schema(spec: &TableSpec) -> Result<Type, OutputError> {
         let k = kind_of(c.output_type(), spec.occurrence);
         let (phys, logical) = match k {
             Kind::I32 => {
-                let (w, signed): (i8, bool) = match c.ftype {
-                    FieldType::U8 => (8, false),
-                    FieldType::U16 => (16, false),
-                    FieldType::I8 => (8, true),
-                    FieldType::I16 => (16, true),
-                    FieldType::I32 => (32, true),
-                    _ => (32, false),
+                let w: i8 = match c.ftype {
+                    FieldType::U8 | FieldType::I8 => 8,
+                    FieldType::U16 | FieldType::I16 => 16,
+                    _ => 32,
                 };
+                let signed = unsigned_int(c, k) == Some(false);
                 (Physical::INT32, Some(LogicalType::integer(w, signed)))
             }
             Kind::I64 => match c.ftype {
@@ -445,26 +550,45 @@ fn schema(spec: &TableSpec) -> Result<Type, OutputError> {
         .build()?)
 }
 
-/// The ordered Parquet writer: encodes each batch into the current row
-/// group's column chunks as it comes, and closes the row group once it
-/// holds [`ROW_GROUP_ROWS`] rows or more.
+/// The ordered Parquet writer: adds each batch to the current row group's
+/// column chunks as it comes, and closes the row group once it holds
+/// [`ROW_GROUP_ROWS`] rows or more.
 ///
-/// Each column chunk is encoded by its own column writer into compressed
-/// pages in memory ([`MemPages`]); closing the row group splices the chunks
-/// into the file in column order (`append_column`). So the encoding work is
-/// spread over the batches instead of coming all at once when a row group
-/// fills (≈ 90 ms of one thread for 128 Ki rows of the tutorial table, long
-/// enough for the workers to run out of batches), and a row group waits as
-/// compressed pages, not as the workers' column batches (peak memory of
-/// `convert -o x.parquet` 74 → 54 MiB on the bench capture). The pages are the
-/// ones a column writer writing straight into the file makes from the same
-/// `write_batch` calls, so the file is the same as before.
+/// Integer columns arrive as finished data pages ([`PageBatch`], encoded by
+/// the workers; see `parquet_page`) and are spliced into their chunk; the
+/// writer encodes pages itself only from values gathered out of small
+/// batches (and from [`ColumnBatch`]es callers hand it directly). Other
+/// columns (strings with their dictionary, bytes, booleans, doubles) are
+/// encoded by their own column writer into compressed pages in memory
+/// ([`MemPages`]). Closing the row group splices every chunk into the file
+/// in column order (`append_column`), so a row group waits as compressed
+/// pages, not as the workers' column batches.
 pub struct ParquetWriter<W: Write + Send> {
     w: SerializedFileWriter<W>,
-    /// The open row group's column writers and their page buffers.
-    open: Vec<(ColumnWriter<'static>, SharedBuf)>,
+    /// The open row group's chunks.
+    open: Vec<OpenChunk>,
+    /// Per column: `Some(unsigned)` for an integer column (pages).
+    paged: Vec<Option<bool>>,
+    /// Rows of small batches not yet in the row group, gathered into pages
+    /// of at least [`MIN_PAGE_ROWS`].
+    carry: Option<ColumnBatch>,
+    pages: PageScratch,
     pending_rows: u64,
     rows: u64,
+}
+
+/// One column chunk of the open row group.
+enum OpenChunk {
+    /// A column writer and its page buffer.
+    Values(Box<ColumnWriter<'static>>, SharedBuf),
+    /// Finished integer pages.
+    Pages(Box<ChunkBuilder>),
+}
+
+fn mismatch() -> OutputError {
+    OutputError::from(parquet::errors::ParquetError::General(
+        "column data does not match the column's type".to_owned(),
+    ))
 }
 
 /// A page buffer shared between a column writer (which owns its
@@ -518,12 +642,11 @@ impl<W: Write + Send> ParquetWriter<W> {
         let mut props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_created_by(format!("pcapx {}", env!("CARGO_PKG_VERSION")));
-        // Numbers and booleans are written plain (Snappy still compresses
-        // the repetitive ones): dictionary-encoding them interned every value
-        // on the writer thread, about half of a Parquet run's serial
-        // instructions, and most of these columns (sequence numbers,
-        // checksums, times) are too varied for a dictionary to pay. Strings
-        // and bytes keep their dictionary.
+        // Booleans and doubles are written plain (Snappy still compresses
+        // the repetitive ones), as the integer pages are: dictionary-encoding
+        // numbers interned every value on the writer thread, and most of
+        // these columns (sequence numbers, checksums, times) are too varied
+        // for a dictionary to pay. Strings and bytes keep their dictionary.
         for (c, k) in spec.columns.iter().zip(&kinds) {
             if !matches!(k, Kind::Str | Kind::Bytes) {
                 props =
@@ -534,16 +657,25 @@ impl<W: Write + Send> ParquetWriter<W> {
         Ok(ParquetWriter {
             w,
             open: Vec::new(),
+            paged: paged_columns(spec, &kinds),
+            carry: None,
+            pages: PageScratch::default(),
             pending_rows: 0,
             rows: 0,
         })
     }
 
-    /// A column writer per column for a new row group.
-    fn open_row_group(&self) -> Vec<(ColumnWriter<'static>, SharedBuf)> {
+    /// The chunks of a new row group.
+    fn open_row_group(&self) -> Vec<OpenChunk> {
         let descr = self.w.schema_descr();
         (0..descr.num_columns())
             .map(|i| {
+                if let Some(&Some(unsigned)) = self.paged.get(i) {
+                    return OpenChunk::Pages(Box::new(ChunkBuilder::new(
+                        descr.column(i),
+                        unsigned,
+                    )));
+                }
                 let buf = SharedBuf::default();
                 let pages = MemPages {
                     sink: TrackedWrite::new(buf.clone()),
@@ -553,53 +685,75 @@ impl<W: Write + Send> ParquetWriter<W> {
                     Arc::clone(self.w.properties()),
                     Box::new(pages),
                 );
-                (cw, buf)
+                OpenChunk::Values(Box::new(cw), buf)
             })
             .collect()
     }
 
+    /// Add rows given as values: gathered until they fill a page.
     pub fn write(&mut self, batch: ColumnBatch) -> Result<(), OutputError> {
+        if batch.rows == 0 {
+            return Ok(());
+        }
+        match &mut self.carry {
+            Some(c) => c.append(batch),
+            None => self.carry = Some(batch),
+        }
+        if self.carry.as_ref().is_some_and(|c| c.rows >= MIN_PAGE_ROWS) {
+            self.write_carry()?;
+        }
+        Ok(())
+    }
+
+    /// Add a batch whose integer columns a worker encoded.
+    pub fn write_pages(&mut self, batch: PageBatch) -> Result<(), OutputError> {
+        // Rows gathered before this batch come first.
+        self.write_carry()?;
         if batch.rows == 0 {
             return Ok(());
         }
         if self.open.is_empty() {
             self.open = self.open_row_group();
         }
-        for ((cw, _), data) in self.open.iter_mut().zip(batch.cols) {
-            match (cw, data) {
-                (ColumnWriter::Int32ColumnWriter(c), ColData::I32(v, d)) => {
-                    c.write_batch(&v, Some(&d), None)?;
-                }
-                (ColumnWriter::Int64ColumnWriter(c), ColData::I64(v, d)) => {
-                    c.write_batch(&v, Some(&d), None)?;
-                }
-                (ColumnWriter::BoolColumnWriter(c), ColData::Bool(v, d)) => {
-                    c.write_batch(&v, Some(&d), None)?;
-                }
-                (ColumnWriter::DoubleColumnWriter(c), ColData::F64(v, d)) => {
-                    c.write_batch(&v, Some(&d), None)?;
-                }
-                (ColumnWriter::ByteArrayColumnWriter(c), ColData::Bytes(b, ends, d)) => {
-                    let shared = bytes::Bytes::from(b);
-                    let mut start = 0;
-                    let vals: Vec<ByteArray> = ends
-                        .iter()
-                        .map(|&e| {
-                            let s = shared.slice(start..e);
-                            start = e;
-                            ByteArray::from(s)
-                        })
-                        .collect();
-                    c.write_batch(&vals, Some(&d), None)?;
-                }
-                _ => {
-                    return Err(OutputError::from(parquet::errors::ParquetError::General(
-                        "column data does not match the column's type".to_owned(),
-                    )));
-                }
+        for (chunk, col) in self.open.iter_mut().zip(batch.cols) {
+            match (chunk, col) {
+                (OpenChunk::Pages(b), FileCol::Page(p)) => b.push(&p)?,
+                (OpenChunk::Values(cw, _), FileCol::Values(data)) => write_values(cw, data)?,
+                _ => return Err(mismatch()),
             }
         }
-        self.pending_rows += batch.rows;
+        self.added(batch.rows)
+    }
+
+    /// Encode and add the gathered rows.
+    fn write_carry(&mut self) -> Result<(), OutputError> {
+        let Some(batch) = self.carry.take() else {
+            return Ok(());
+        };
+        if self.open.is_empty() {
+            self.open = self.open_row_group();
+        }
+        let rows = usize::try_from(batch.rows).unwrap_or(usize::MAX);
+        for ((chunk, data), paged) in self.open.iter_mut().zip(batch.cols).zip(&self.paged) {
+            match (chunk, paged) {
+                (OpenChunk::Pages(b), Some(unsigned)) => {
+                    let mut at = 0;
+                    while at < rows {
+                        let end = (at + MAX_PAGE_ROWS).min(rows);
+                        b.push(&encode_page(&data, at..end, *unsigned, &mut self.pages)?)?;
+                        at = end;
+                    }
+                }
+                (OpenChunk::Values(cw, _), None) => write_values(cw, data)?,
+                _ => return Err(mismatch()),
+            }
+        }
+        self.added(batch.rows)
+    }
+
+    /// Count rows added to the row group; close it when full.
+    fn added(&mut self, rows: u64) -> Result<(), OutputError> {
+        self.pending_rows += rows;
         if self.pending_rows >= ROW_GROUP_ROWS {
             self.flush()?;
         }
@@ -614,9 +768,17 @@ impl<W: Write + Send> ParquetWriter<W> {
         let open = std::mem::take(&mut self.open);
         let rows = std::mem::take(&mut self.pending_rows);
         let mut rg = self.w.next_row_group()?;
-        for (cw, buf) in open {
-            let close = cw.close()?;
-            rg.append_column(&bytes::Bytes::from(buf.take()), close)?;
+        for chunk in open {
+            match chunk {
+                OpenChunk::Values(cw, buf) => {
+                    let close = (*cw).close()?;
+                    rg.append_column(&bytes::Bytes::from(buf.take()), close)?;
+                }
+                OpenChunk::Pages(b) => {
+                    let (bytes, close) = (*b).finish()?;
+                    rg.append_column(&bytes, close)?;
+                }
+            }
         }
         rg.close()?;
         self.rows += rows;
@@ -624,9 +786,47 @@ impl<W: Write + Send> ParquetWriter<W> {
     }
 
     pub fn finish(mut self) -> Result<u64, OutputError> {
+        self.write_carry()?;
         self.flush()?;
         let mut inner = self.w.into_inner()?;
         inner.flush()?;
         Ok(self.rows)
     }
 }
+
+/// One batch's values of a column into its column writer.
+fn write_values(cw: &mut ColumnWriter<'static>, data: ColData) -> Result<(), OutputError> {
+    match (cw, data) {
+        (ColumnWriter::Int32ColumnWriter(c), ColData::I32(v, d)) => {
+            c.write_batch(&v, Some(&d), None)?;
+        }
+        (ColumnWriter::Int64ColumnWriter(c), ColData::I64(v, d)) => {
+            c.write_batch(&v, Some(&d), None)?;
+        }
+        (ColumnWriter::BoolColumnWriter(c), ColData::Bool(v, d)) => {
+            c.write_batch(&v, Some(&d), None)?;
+        }
+        (ColumnWriter::DoubleColumnWriter(c), ColData::F64(v, d)) => {
+            c.write_batch(&v, Some(&d), None)?;
+        }
+        (ColumnWriter::ByteArrayColumnWriter(c), ColData::Bytes(b, ends, d)) => {
+            let shared = bytes::Bytes::from(b);
+            let mut start = 0;
+            let vals: Vec<ByteArray> = ends
+                .iter()
+                .map(|&e| {
+                    let s = shared.slice(start..e);
+                    start = e;
+                    ByteArray::from(s)
+                })
+                .collect();
+            c.write_batch(&vals, Some(&d), None)?;
+        }
+        _ => return Err(mismatch()),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "parquet_tests.rs"]
+mod tests;

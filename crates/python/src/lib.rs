@@ -26,7 +26,7 @@ use arrow_schema::SchemaRef;
 use pcapx_core::Engine;
 use pcapx_facade::stats::{DescribeJob, GroupJob};
 use pcapx_facade::{Error, Interrupted, ReadOptions, Source};
-use pcapx_output::{ColumnBatch, Encoded, Format, Occurrence, TableSpec, TimeFormat};
+use pcapx_output::{ColumnBatch, Encoded, Occurrence, TableSpec, Target, TimeFormat};
 use pcapx_stats::describe::Cell;
 use pcapx_stats::{AggKind, Order};
 use pyo3::create_exception;
@@ -282,7 +282,7 @@ fn table_rows(
             &mut src,
             &read.opts,
             &spec,
-            Format::Parquet,
+            Target::Columns,
             false,
             false,
             |_| {},
@@ -758,7 +758,7 @@ fn flows<'py>(
             cfg,
             read.opts.threads,
             TimeFormat::Epoch,
-            Format::Parquet,
+            Target::Columns,
             |e| -> Result<(), Error> {
                 if let Encoded::Columns(c) = e {
                     out.push(

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use pcapx_core::AnomalyTally;
 use pcapx_facade::partition::{Dataset, PartitionBy};
 use pcapx_facade::table::TableBatch;
-use pcapx_output::{Encoded, Format, Occurrence, TimeFormat, Writer};
+use pcapx_output::{Encoded, Format, Occurrence, Target, TimeFormat, Writer};
 
 use crate::cli::{ConvertArgs, OccurrenceArg, PartitionArg, TimeFmt, ToFormat};
 use crate::input::{self, Work};
@@ -79,7 +79,7 @@ pub fn run(a: &ConvertArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         &mut cap,
         &a.input.read_options(a.table.threads, a.community_id_seed),
         &spec,
-        format,
+        Target::Writer(format),
         a.verbose,
         false,
         |w: &Work| {
@@ -175,7 +175,7 @@ fn run_partitioned(a: &ConvertArgs, ctx: &super::Ctx, by: PartitionArg) -> Resul
         &mut src,
         &a.input.read_options(a.table.threads, a.community_id_seed),
         &spec,
-        Format::Parquet,
+        Target::Columns,
         false,
         true,
         |_| {},

@@ -6,7 +6,7 @@ use std::io::BufWriter;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use pcapx_output::{Format, TimeFormat, Writer};
+use pcapx_output::{Format, Target, TimeFormat, Writer};
 
 use crate::cli::{FlowsArgs, TimeFmt};
 use crate::input;
@@ -33,7 +33,7 @@ pub fn run(a: &FlowsArgs, _ctx: &super::Ctx) -> Result<ExitCode> {
         cfg,
         a.threads,
         time_format,
-        format,
+        Target::Writer(format),
         |e| -> Result<()> {
             writer
                 .write(e)
