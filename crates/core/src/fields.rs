@@ -146,6 +146,15 @@ impl Entry {
     pub fn as_u64(&self) -> Option<u64> {
         (self.kind == Kind::U64).then_some(self.a)
     }
+
+    /// The value when it is an IPv4 address (network order), likewise
+    /// without building a [`Value`].
+    #[inline(always)]
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn as_ipv4(&self) -> Option<[u8; 4]> {
+        // An IPv4 entry holds the address in the low 32 bits.
+        (self.kind == Kind::Ipv4).then(|| (self.a as u32).to_be_bytes())
+    }
 }
 
 /// One dissected layer of the packet.

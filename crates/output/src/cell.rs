@@ -298,7 +298,7 @@ const OCTETS: [u64; 256] = {
 /// off). Assembling the address in a `u128` first cost ≈ 135 instructions an
 /// address in variable 128-bit shifts; this ≈ 40.
 #[inline]
-fn push_ipv4(out: &mut Vec<u8>, a: [u8; 4]) {
+pub(crate) fn push_ipv4(out: &mut Vec<u8>, a: [u8; 4]) {
     let len = out.len();
     out.extend_from_slice(&[0u8; 20]);
     let Some(buf) = out.get_mut(len..len + 20) else {

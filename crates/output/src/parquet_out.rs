@@ -21,7 +21,7 @@ use parquet::schema::types::{ColumnPath, Type};
 use pcapx_core::{FieldType, Fields, Value};
 
 use crate::OutputError;
-use crate::cell::{CellWriter, Row};
+use crate::cell::{CellWriter, Row, push_ipv4};
 use crate::parquet_page::{ChunkBuilder, NumPage, PageScratch, encode_page};
 use crate::table::{ColumnSpec, Occurrence, TableSpec, TimeFormat};
 
@@ -356,6 +356,32 @@ impl ParquetEncoder {
                 }
                 continue;
             };
+            // Most cells are unsigned integers into integer columns: stored
+            // straight from the entry, no `Value` in between.
+            if let Some(x) = e.as_u64() {
+                match data {
+                    ColData::I32(vals, d) => {
+                        vals.push(to_i32(x));
+                        d.push(1);
+                        continue;
+                    }
+                    ColData::I64(vals, d) => {
+                        vals.push(to_i64(x));
+                        d.push(1);
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            // Addresses into string columns: formatted from the entry too.
+            if let (Some(a), ColData::Bytes(b, ends, d), None) =
+                (e.as_ipv4(), &mut *data, &col.display)
+            {
+                push_ipv4(b, a);
+                ends.push(b.len());
+                d.push(1);
+                continue;
+            }
             let v = fields.value(e);
             match data {
                 ColData::Bytes(b, ends, d) => {

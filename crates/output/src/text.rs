@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use pcapx_core::{Fields, Value};
 
-use crate::cell::{CellWriter, Row, push_u64, push_u64_then};
+use crate::cell::{CellWriter, Row, push_ipv4, push_u64, push_u64_then};
 use crate::table::{Format, Occurrence, TableSpec};
 use crate::{Encoded, OutputError};
 
@@ -88,6 +88,14 @@ impl TextEncoder {
                                     // A number never needs quoting; its
                                     // separator goes with its digits.
                                     push_u64_then(&mut self.buf, x, b',');
+                                    continue;
+                                }
+                                _ if col.display.is_none()
+                                    && let Some(a) = e.as_ipv4() =>
+                                {
+                                    // An address never needs quoting either.
+                                    push_ipv4(&mut self.buf, a);
+                                    self.buf.push(b',');
                                     continue;
                                 }
                                 _ => {
