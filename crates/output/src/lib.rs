@@ -13,6 +13,7 @@ pub mod atomic;
 mod cell;
 mod parquet_out;
 mod parquet_page;
+mod parquet_str;
 mod table;
 mod text;
 

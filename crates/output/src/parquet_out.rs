@@ -23,6 +23,7 @@ use pcapx_core::{FieldType, Fields, Value};
 use crate::OutputError;
 use crate::cell::{CellWriter, Row, push_ipv4};
 use crate::parquet_page::{ChunkBuilder, NumPage, PageScratch, encode_page};
+use crate::parquet_str::{Dedup, StrBatch, StrChunk};
 use crate::table::{ColumnSpec, Occurrence, TableSpec, TimeFormat};
 
 /// Rows per Parquet row group; batches are merged until this many rows.
@@ -61,12 +62,28 @@ fn unsigned_int(c: &ColumnSpec, k: Kind) -> Option<bool> {
     }
 }
 
-/// [`unsigned_int`] for every column of a table.
-fn paged_columns(spec: &TableSpec, kinds: &[Kind]) -> Vec<Option<bool>> {
+/// How a column's pages are made.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Enc {
+    /// By pcapx: an integer column (`parquet_page`).
+    Int { unsigned: bool },
+    /// By pcapx: a string or bytes column, dictionary-encoded
+    /// (`parquet_str`).
+    Str,
+    /// By the `parquet` crate's column writer (booleans, doubles).
+    Values,
+}
+
+/// How each column of a table is encoded.
+fn encodings(spec: &TableSpec, kinds: &[Kind]) -> Vec<Enc> {
     spec.columns
         .iter()
         .zip(kinds)
-        .map(|(c, &k)| unsigned_int(c, k))
+        .map(|(c, &k)| match (unsigned_int(c, k), k) {
+            (Some(unsigned), _) => Enc::Int { unsigned },
+            (None, Kind::Str | Kind::Bytes) => Enc::Str,
+            _ => Enc::Values,
+        })
         .collect()
 }
 
@@ -242,18 +259,19 @@ impl PageBatch {
 #[derive(Debug)]
 enum FileCol {
     Page(NumPage),
+    Strs(StrBatch),
     Values(ColData),
 }
 
 /// Per-worker Parquet encoder.
 pub struct ParquetEncoder {
     kinds: Vec<Kind>,
-    /// Per column: `Some(unsigned)` for an integer column, which a worker
-    /// can encode page by page.
-    paged: Vec<Option<bool>>,
+    /// How each column is encoded.
+    encs: Vec<Enc>,
     batch: ColumnBatch,
     scratch: Vec<u8>,
     pages: PageScratch,
+    dedup: Dedup,
 }
 
 #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
@@ -316,11 +334,12 @@ impl ParquetEncoder {
             .collect();
         let cols = kinds.iter().map(|&k| ColData::new(k)).collect();
         ParquetEncoder {
-            paged: paged_columns(spec, &kinds),
+            encs: encodings(spec, &kinds),
             kinds,
             batch: ColumnBatch { cols, rows: 0 },
             scratch: Vec::new(),
             pages: PageScratch::default(),
+            dedup: Dedup::default(),
         }
     }
 
@@ -498,38 +517,41 @@ impl ParquetEncoder {
         if batch.rows < MIN_PAGE_ROWS {
             return Err(batch);
         }
-        PageBatch::encode(batch, &self.paged, &mut self.pages)
+        PageBatch::encode(batch, &self.encs, &mut self.pages, &mut self.dedup)
     }
 }
 
 impl PageBatch {
-    /// `batch` with each integer column (`paged[i]` is `Some(unsigned)`)
-    /// encoded as one data page; `Err(batch)` if a page cannot be (the
-    /// writer then encodes it again and reports why).
+    /// `batch` with its integer columns as one data page each and its
+    /// string columns reduced to distinct values and indices; `Err(batch)`
+    /// if a page cannot be made (the writer then encodes it again and
+    /// reports why).
     fn encode(
         batch: ColumnBatch,
-        paged: &[Option<bool>],
+        encs: &[Enc],
         scratch: &mut PageScratch,
+        dedup: &mut Dedup,
     ) -> Result<PageBatch, ColumnBatch> {
         let rows = usize::try_from(batch.rows).unwrap_or(usize::MAX);
-        let mut pages = Vec::with_capacity(batch.cols.len());
-        for (data, paged) in batch.cols.iter().zip(paged) {
-            pages.push(match paged {
-                Some(unsigned) => match encode_page(data, 0..rows, *unsigned, scratch) {
-                    Ok(p) => Some(p),
+        let mut done = Vec::with_capacity(batch.cols.len());
+        for (data, enc) in batch.cols.iter().zip(encs) {
+            done.push(match enc {
+                Enc::Int { unsigned } => match encode_page(data, 0..rows, *unsigned, scratch) {
+                    Ok(p) => Some(FileCol::Page(p)),
                     Err(_) => return Err(batch),
                 },
-                None => None,
+                Enc::Str => match StrBatch::build(data, 0..rows, dedup) {
+                    Some(b) => Some(FileCol::Strs(b)),
+                    None => return Err(batch),
+                },
+                Enc::Values => None,
             });
         }
         let cols = batch
             .cols
             .into_iter()
-            .zip(pages)
-            .map(|(data, page)| match page {
-                Some(p) => FileCol::Page(p),
-                None => FileCol::Values(data),
-            })
+            .zip(done)
+            .map(|(data, col)| col.unwrap_or(FileCol::Values(data)))
             .collect();
         Ok(PageBatch {
             cols,
@@ -593,12 +615,13 @@ pub struct ParquetWriter<W: Write + Send> {
     w: SerializedFileWriter<W>,
     /// The open row group's chunks.
     open: Vec<OpenChunk>,
-    /// Per column: `Some(unsigned)` for an integer column (pages).
-    paged: Vec<Option<bool>>,
+    /// How each column is encoded.
+    encs: Vec<Enc>,
     /// Rows of small batches not yet in the row group, gathered into pages
     /// of at least [`MIN_PAGE_ROWS`].
     carry: Option<ColumnBatch>,
     pages: PageScratch,
+    dedup: Dedup,
     pending_rows: u64,
     rows: u64,
 }
@@ -609,6 +632,8 @@ enum OpenChunk {
     Values(Box<ColumnWriter<'static>>, SharedBuf),
     /// Finished integer pages.
     Pages(Box<ChunkBuilder>),
+    /// A dictionary and its data pages.
+    Strs(Box<StrChunk>),
 }
 
 fn mismatch() -> OutputError {
@@ -683,9 +708,10 @@ impl<W: Write + Send> ParquetWriter<W> {
         Ok(ParquetWriter {
             w,
             open: Vec::new(),
-            paged: paged_columns(spec, &kinds),
+            encs: encodings(spec, &kinds),
             carry: None,
             pages: PageScratch::default(),
+            dedup: Dedup::default(),
             pending_rows: 0,
             rows: 0,
         })
@@ -696,11 +722,17 @@ impl<W: Write + Send> ParquetWriter<W> {
         let descr = self.w.schema_descr();
         (0..descr.num_columns())
             .map(|i| {
-                if let Some(&Some(unsigned)) = self.paged.get(i) {
-                    return OpenChunk::Pages(Box::new(ChunkBuilder::new(
-                        descr.column(i),
-                        unsigned,
-                    )));
+                match self.encs.get(i) {
+                    Some(&Enc::Int { unsigned }) => {
+                        return OpenChunk::Pages(Box::new(ChunkBuilder::new(
+                            descr.column(i),
+                            unsigned,
+                        )));
+                    }
+                    Some(Enc::Str) => {
+                        return OpenChunk::Strs(Box::new(StrChunk::new(descr.column(i))));
+                    }
+                    _ => {}
                 }
                 let buf = SharedBuf::default();
                 let pages = MemPages {
@@ -744,6 +776,7 @@ impl<W: Write + Send> ParquetWriter<W> {
         for (chunk, col) in self.open.iter_mut().zip(batch.cols) {
             match (chunk, col) {
                 (OpenChunk::Pages(b), FileCol::Page(p)) => b.push(&p)?,
+                (OpenChunk::Strs(c), FileCol::Strs(b)) => c.push(&b)?,
                 (OpenChunk::Values(cw, _), FileCol::Values(data)) => write_values(cw, data)?,
                 _ => return Err(mismatch()),
             }
@@ -760,9 +793,9 @@ impl<W: Write + Send> ParquetWriter<W> {
             self.open = self.open_row_group();
         }
         let rows = usize::try_from(batch.rows).unwrap_or(usize::MAX);
-        for ((chunk, data), paged) in self.open.iter_mut().zip(batch.cols).zip(&self.paged) {
-            match (chunk, paged) {
-                (OpenChunk::Pages(b), Some(unsigned)) => {
+        for ((chunk, data), enc) in self.open.iter_mut().zip(batch.cols).zip(&self.encs) {
+            match (chunk, enc) {
+                (OpenChunk::Pages(b), Enc::Int { unsigned }) => {
                     let mut at = 0;
                     while at < rows {
                         let end = (at + MAX_PAGE_ROWS).min(rows);
@@ -770,7 +803,17 @@ impl<W: Write + Send> ParquetWriter<W> {
                         at = end;
                     }
                 }
-                (OpenChunk::Values(cw, _), None) => write_values(cw, data)?,
+                (OpenChunk::Strs(c), Enc::Str) => {
+                    let mut at = 0;
+                    while at < rows {
+                        let end = (at + MAX_PAGE_ROWS).min(rows);
+                        let b = StrBatch::build(&data, at..end, &mut self.dedup)
+                            .ok_or_else(mismatch)?;
+                        c.push(&b)?;
+                        at = end;
+                    }
+                }
+                (OpenChunk::Values(cw, _), Enc::Values) => write_values(cw, data)?,
                 _ => return Err(mismatch()),
             }
         }
@@ -802,6 +845,10 @@ impl<W: Write + Send> ParquetWriter<W> {
                 }
                 OpenChunk::Pages(b) => {
                     let (bytes, close) = (*b).finish()?;
+                    rg.append_column(&bytes, close)?;
+                }
+                OpenChunk::Strs(c) => {
+                    let (bytes, close) = (*c).finish()?;
                     rg.append_column(&bytes, close)?;
                 }
             }

@@ -1,11 +1,11 @@
-//! The writer's own integer pages against the `parquet` crate's column
-//! writer: the same rows written both ways must read back the same, with
-//! the same chunk statistics, and the page index of the paged file must
-//! describe its pages.
+//! The writer's own pages (integers, and strings with their dictionary)
+//! against the `parquet` crate's column writer: the same rows written both
+//! ways must read back the same, with the same chunk statistics, and the
+//! page index of the paged file must describe its pages.
 
 use parquet::basic::BoundaryOrder;
 use parquet::column::reader::get_typed_column_reader;
-use parquet::data_type::{BoolType, ByteArrayType, DataType, Int32Type, Int64Type};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DataType, Int32Type, Int64Type};
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::serialized_reader::ReadOptionsBuilder;
@@ -111,8 +111,21 @@ fn batch(rng: &mut Rng, rows: usize, first_row: usize, modes: &[(u64, u64)]) -> 
             _ => {
                 let mut b = Vec::new();
                 let mut ends = Vec::new();
-                for x in &vals {
-                    b.extend_from_slice(format!("10.0.{}.{}", x % 3, x % 7).as_bytes());
+                for (i, x) in vals.iter().enumerate() {
+                    let s = match vmode {
+                        // A few short values.
+                        0 => format!("10.0.{}.{}", x % 3, x % 7),
+                        // Mostly distinct (past the dictionary's limit in a
+                        // large row group).
+                        1 => format!("{x:016x}-{x:020}"),
+                        // Rising and falling.
+                        2 => format!("{:08}", first_row + i),
+                        3 => format!("{:08}", 99_999_999 - first_row - i),
+                        // Longer than statistics keep, with characters of
+                        // several bytes near the cut.
+                        _ => format!("{}é€{}", "x".repeat(60), x % 5),
+                    };
+                    b.extend_from_slice(s.as_bytes());
                     ends.push(b.len());
                 }
                 ColData::Bytes(b, ends, d)
@@ -132,18 +145,19 @@ fn write(batches: &[ColumnBatch], paged: bool) -> bytes::Bytes {
     let spec = spec();
     let out = SharedBuf::default();
     let mut w = ParquetWriter::new(out.clone(), &spec).unwrap();
-    let worker_paged = w.paged.clone();
+    let worker_encs = w.encs.clone();
     if !paged {
-        w.paged = vec![None; spec.columns.len()];
+        w.encs = vec![Enc::Values; spec.columns.len()];
     }
     let mut scratch = PageScratch::default();
+    let mut dedup = Dedup::default();
     for b in batches {
         let b = ColumnBatch {
             cols: b.cols.clone(),
             rows: b.rows,
         };
         if paged && b.rows >= MIN_PAGE_ROWS {
-            let p = PageBatch::encode(b, &worker_paged, &mut scratch).unwrap();
+            let p = PageBatch::encode(b, &worker_encs, &mut scratch, &mut dedup).unwrap();
             w.write_pages(p).unwrap();
         } else {
             w.write(b).unwrap();
@@ -287,6 +301,44 @@ fn check_page_index(r: &SerializedFileReader<bytes::Bytes>, rg: usize, col: usiz
     assert_eq!(index.get_boundary_order(), Some(want));
 }
 
+/// The page index of a string column: rows, nulls, and min/max as the
+/// `parquet` crate truncates them.
+fn check_str_page_index(r: &SerializedFileReader<bytes::Bytes>, rg: usize, col: usize) {
+    let meta = r.metadata();
+    let rows = usize::try_from(meta.row_group(rg).num_rows()).unwrap();
+    let pi = meta.page_index_for_row_group(rg);
+    let locs = &pi.offset_index(col).expect("offset index").page_locations;
+    let ColumnIndexMetaData::BYTE_ARRAY(index) = pi.column_index(col).expect("column index") else {
+        panic!("not a byte array column index");
+    };
+    let (d, v) = read::<ByteArrayType>(r, rg, col);
+    let mut value_at = 0;
+    for (p, loc) in locs.iter().enumerate() {
+        let start = usize::try_from(loc.first_row_index).unwrap();
+        let end = locs
+            .get(p + 1)
+            .map_or(rows, |n| usize::try_from(n.first_row_index).unwrap());
+        let n = d[start..end].iter().filter(|&&l| l > 0).count();
+        let vals = &v[value_at..value_at + n];
+        value_at += n;
+        assert_eq!(
+            index.null_count(p),
+            Some(i64::try_from(end - start - n).unwrap())
+        );
+        assert_eq!(index.is_null_page(p), n == 0);
+        if n == 0 {
+            continue;
+        }
+        let lo = vals.iter().map(ByteArray::data).min().unwrap();
+        let hi = vals.iter().map(ByteArray::data).max().unwrap();
+        let (lo, _) = crate::parquet_str::truncate_min(lo, true);
+        let (hi, _) = crate::parquet_str::truncate_max(hi, true);
+        assert_eq!(index.min_value(p), Some(lo.as_slice()), "page {p}");
+        assert_eq!(index.max_value(p), Some(hi.as_slice()), "page {p}");
+    }
+    assert_eq!(value_at, v.len());
+}
+
 fn compare(batches: &[ColumnBatch]) {
     let paged = write(batches, true);
     let plain = write(batches, false);
@@ -301,10 +353,10 @@ fn compare(batches: &[ColumnBatch]) {
         .iter()
         .map(|c| kind_of(c.output_type(), spec.occurrence))
         .collect();
-    let paged = paged_columns(&spec, &kinds);
+    let encs = encodings(&spec, &kinds);
     for rg in 0..ma.num_row_groups() {
         assert_eq!(ma.row_group(rg).num_rows(), mb.row_group(rg).num_rows());
-        for (col, unsigned) in paged.iter().enumerate() {
+        for (col, enc) in encs.iter().enumerate() {
             assert_eq!(cells(&a, rg, col), cells(&b, rg, col), "column {col}");
             let (ca, cb) = (ma.row_group(rg).column(col), mb.row_group(rg).column(col));
             assert_eq!(ca.num_values(), cb.num_values());
@@ -316,9 +368,21 @@ fn compare(batches: &[ColumnBatch]) {
                 sb.null_count_opt(),
                 "column {col} nulls"
             );
-            if let Some(unsigned) = unsigned {
-                assert_eq!(ca.compression(), Compression::SNAPPY);
-                check_page_index(&a, rg, col, *unsigned);
+            assert_eq!(
+                sa.min_is_exact(),
+                sb.min_is_exact(),
+                "column {col} min exact"
+            );
+            assert_eq!(
+                sa.max_is_exact(),
+                sb.max_is_exact(),
+                "column {col} max exact"
+            );
+            assert_eq!(ca.compression(), Compression::SNAPPY);
+            match enc {
+                Enc::Int { unsigned } => check_page_index(&a, rg, col, *unsigned),
+                Enc::Str => check_str_page_index(&a, rg, col),
+                Enc::Values => {}
             }
         }
     }
@@ -342,7 +406,7 @@ fn batches(seed: u64, sizes: &[usize], modes: &[(u64, u64)]) -> Vec<ColumnBatch>
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
     #[test]
-    fn integer_pages_read_back_as_the_column_writer_writes_them(
+    fn pages_read_back_as_the_column_writer_writes_them(
         seed in any::<u64>(),
         sizes in proptest::collection::vec(prop_oneof![1usize..1024, 1024usize..5000], 1..6),
         modes in proptest::collection::vec((0u64..6, 0u64..5), 9),
@@ -352,7 +416,7 @@ proptest! {
 }
 
 #[test]
-fn integer_pages_span_row_groups_and_gathered_small_batches() {
+fn pages_span_row_groups_gathered_batches_and_a_full_dictionary() {
     // Three row groups; small batches gathered across a row group's end,
     // and gathered rows longer than one page.
     let mut sizes = vec![4096; 40];
@@ -396,8 +460,8 @@ fn unsigned_columns_follow_the_schema() {
         .iter()
         .map(|c| kind_of(c.output_type(), spec.occurrence))
         .collect();
-    for (i, p) in paged_columns(&spec, &kinds).into_iter().enumerate() {
-        if let Some(unsigned) = p {
+    for (i, p) in encodings(&spec, &kinds).into_iter().enumerate() {
+        if let Enc::Int { unsigned } = p {
             assert_eq!(
                 descr.column(i).sort_order() == parquet::basic::SortOrder::UNSIGNED,
                 unsigned,
