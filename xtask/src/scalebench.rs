@@ -14,6 +14,38 @@ const HEADING: &str = "## Parallel scaling";
 // Wall and CPU (user + system) seconds of one run, output discarded.
 use crate::appbench::timed as run_once;
 
+/// Two commands measured side by side: one warm-up each, then `runs`
+/// alternating runs (a, b, a, b, …), so that a slow spell of this shared
+/// machine falls on both.
+struct Pair {
+    /// Median wall and CPU of each.
+    a: (f64, f64),
+    b: (f64, f64),
+    /// Median of the per-round ratios a / b (wall).
+    ratio: f64,
+}
+
+fn measure_pair(prog: &str, a: &[String], b: &[String], runs: usize) -> Result<Pair> {
+    run_once(prog, a)?;
+    run_once(prog, b)?;
+    let (mut wa, mut ca, mut wb, mut cb, mut r) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs.max(1) {
+        let (w1, c1) = run_once(prog, a)?;
+        let (w2, c2) = run_once(prog, b)?;
+        wa.push(w1);
+        ca.push(c1);
+        wb.push(w2);
+        cb.push(c2);
+        r.push(w1 / w2);
+    }
+    Ok(Pair {
+        a: (median(wa), median(ca)),
+        b: (median(wb), median(cb)),
+        ratio: median(r),
+    })
+}
+
 /// Median wall and median CPU of `runs` runs after one warm-up.
 fn measure(prog: &str, args: &[String], runs: usize) -> Result<(f64, f64)> {
     run_once(prog, args)?;
@@ -44,9 +76,15 @@ fn serial_fraction(k: f64, n: f64) -> f64 {
     ((n / k) - 1.0) / (n - 1.0)
 }
 
-/// The section, measured with `bin` on `data` (`runs` runs per job).
+/// Alternating rounds per pair at least: wall times on a shared 2-core VM
+/// vary by 10–30 % from run to run, in spells.
+const MIN_ROUNDS: usize = 7;
+
+/// The section, measured with `bin` on `data` (`runs` runs per job, at
+/// least [`MIN_ROUNDS`] alternating rounds per compared pair).
 pub fn section(bin: &str, data: &Path, runs: usize) -> Result<String> {
     use std::fmt::Write as _;
+    let rounds = runs.max(MIN_ROUNDS);
     let f = data.to_string_lossy().into_owned();
     let tmp = std::env::temp_dir().join("pcapx-bench");
     std::fs::create_dir_all(&tmp)?;
@@ -81,7 +119,7 @@ pub fn section(bin: &str, data: &Path, runs: usize) -> Result<String> {
     writeln!(m, "{HEADING}\n")?;
     writeln!(
         m,
-        "`cargo xtask bench` (or `cargo xtask bench-scaling`) on `{}`, {n} cores; medians of {runs} runs after a warm-up; CPU is user + system time of the process (GNU time). The serial fraction is what Amdahl's law gives for the measured speed-up: s = (N/k − 1)/(N − 1) for speed-up k on N threads. `--threads N` is the number of threads doing work: with 1 everything (reading, the stream pass, dissection, encoding, writing) runs on one thread; with N the caller's thread reads and writes and also processes batches beside N − 1 workers.\n",
+        "`cargo xtask bench` (or `cargo xtask bench-scaling`) on `{}`, {n} cores. Each comparison is measured side by side: one warm-up each, then {rounds} alternating rounds (`--threads 1`, `--threads {n}`, `--threads 1`, …); walls and CPU are medians, a speed-up or ratio is the median of the per-round ratios, so a slow spell of the shared machine falls on both sides. CPU is user + system time of the process (GNU time). The serial fraction is what Amdahl's law gives for the measured speed-up: s = (N/k − 1)/(N − 1) for speed-up k on N threads. `--threads N` is the number of threads doing work: with 1 everything (reading, the stream pass, dissection, encoding, writing) runs on one thread; with N the caller's thread reads and writes and also processes batches beside N − 1 workers.\n",
         data.file_name()
             .map(|x| x.to_string_lossy().into_owned())
             .unwrap_or_default()
@@ -96,9 +134,8 @@ pub fn section(bin: &str, data: &Path, runs: usize) -> Result<String> {
         a1.extend(s(&["--threads", "1"]));
         let mut an = args.clone();
         an.extend(s(&["--threads", &nt]));
-        let (w1, _) = measure(bin, &a1, runs)?;
-        let (wn, cn) = measure(bin, &an, runs)?;
-        let k = w1 / wn;
+        let p = measure_pair(bin, &a1, &an, rounds)?;
+        let (w1, (wn, cn), k) = (p.a.0, p.b, p.ratio);
         #[allow(clippy::cast_precision_loss)]
         let sf = serial_fraction(k, n as f64);
         // A speed-up below 1 (noise on a loaded machine) implies no
@@ -126,24 +163,28 @@ pub fn section(bin: &str, data: &Path, runs: usize) -> Result<String> {
             cat.0
         )?;
     }
-    let csv_file = measure(bin, &s(&["convert", &f, "--to", "csv", "-o", &csv]), runs)?;
-    if let Some((_, w, _)) = get("convert -o x.parquet") {
-        writeln!(
-            m,
-            "- Parquet vs CSV, both to a file: {w:.3} s vs {:.3} s = {:.2}× (target ≤ 1.3×).",
-            csv_file.0,
-            w / csv_file.0
-        )?;
-    }
-    if let (Some((_, st, _)), Some((_, ct, _))) =
-        (get("stats --group-by src --sum payload"), get("count"))
-    {
-        writeln!(
-            m,
-            "- `stats --group-by src --sum payload` vs `count`: {:.2}× (target ≤ 1.5×).",
-            st / ct
-        )?;
-    }
+    let pq = measure_pair(
+        bin,
+        &s(&["convert", &f, "-o", &out("scale.parquet")]),
+        &s(&["convert", &f, "--to", "csv", "-o", &csv]),
+        rounds,
+    )?;
+    writeln!(
+        m,
+        "- Parquet vs CSV, both to a file ({rounds} alternating rounds): {:.3} s vs {:.3} s, median ratio {:.2}× (target ≤ 1.3×).",
+        pq.a.0, pq.b.0, pq.ratio
+    )?;
+    let sc = measure_pair(
+        bin,
+        &s(&["stats", &f, "--group-by", "src", "--sum", "payload"]),
+        &s(&["count", &f]),
+        rounds,
+    )?;
+    writeln!(
+        m,
+        "- `stats --group-by src --sum payload` vs `count` ({rounds} alternating rounds): {:.3} s vs {:.3} s, median ratio {:.2}× (target ≤ 1.5×).",
+        sc.a.0, sc.b.0, sc.ratio
+    )?;
     Ok(m)
 }
 
