@@ -236,12 +236,34 @@ pub(crate) fn put_levels(levels: &[i16], out: &mut Vec<u8>) {
     out[at..at + 4].copy_from_slice(&len.to_le_bytes());
 }
 
-/// Rows in an integer column.
-fn data_rows(data: &ColData) -> usize {
-    match data {
-        ColData::I32(_, d) | ColData::I64(_, d) => d.len(),
-        _ => 0,
+/// Rows `rows` of a column (values `v` of its present rows, levels `d`)
+/// into a page body: the definition levels, then the values PLAIN.
+/// Returns the page's levels and values.
+fn put_rows<'a, T: Copy, const N: usize>(
+    v: &'a [T],
+    d: &'a [i16],
+    rows: std::ops::Range<usize>,
+    body: &mut Vec<u8>,
+    le: impl Fn(T) -> [u8; N],
+) -> (&'a [i16], &'a [T]) {
+    // Values are stored for present rows only: the rows before `rows.start`
+    // that have one say where this page's values begin (a whole batch's
+    // page has them all).
+    let present = |l: &[i16]| l.iter().filter(|&&x| x > 0).count();
+    let (from, n) = if rows.start == 0 && rows.end == d.len() {
+        (0, v.len())
+    } else {
+        (present(&d[..rows.start]), present(&d[rows.clone()]))
+    };
+    let vals = &v[from..from + n];
+    let levels = &d[rows];
+    put_levels(levels, body);
+    let base = body.len();
+    body.resize(base + vals.len() * N, 0);
+    for (to, &x) in body[base..].chunks_exact_mut(N).zip(vals) {
+        to.copy_from_slice(&le(x));
     }
+    (levels, vals)
 }
 
 fn too_big() -> ParquetError {
@@ -256,44 +278,23 @@ pub(crate) fn encode_page(
     unsigned: bool,
     s: &mut PageScratch,
 ) -> Result<NumPage, ParquetError> {
-    // Values are stored for present rows only: the rows before `rows.start`
-    // that have one say where this page's values begin (a whole batch's
-    // page has them all).
-    let whole = rows.start == 0 && rows.end == data_rows(data);
-    let present = |d: &[i16], r: std::ops::Range<usize>| d[r].iter().filter(|&&x| x > 0).count();
     s.body.clear();
     let (levels, bounds, nulls) = match data {
         ColData::I32(v, d) => {
-            let (from, n) = if whole {
-                (0, v.len())
-            } else {
-                (present(d, 0..rows.start), present(d, rows.clone()))
-            };
-            let vals = &v[from..from + n];
-            let levels = &d[rows.clone()];
-            put_levels(levels, &mut s.body);
-            let base = s.body.len();
-            s.body.resize(base + vals.len() * 4, 0);
-            for (to, x) in s.body[base..].chunks_exact_mut(4).zip(vals) {
-                to.copy_from_slice(&x.to_le_bytes());
-            }
-            (levels, bounds_i32(vals, unsigned), levels.len() - n)
+            let (levels, vals) = put_rows(v, d, rows, &mut s.body, i32::to_le_bytes);
+            (
+                levels,
+                bounds_i32(vals, unsigned),
+                levels.len() - vals.len(),
+            )
         }
         ColData::I64(v, d) => {
-            let (from, n) = if whole {
-                (0, v.len())
-            } else {
-                (present(d, 0..rows.start), present(d, rows.clone()))
-            };
-            let vals = &v[from..from + n];
-            let levels = &d[rows.clone()];
-            put_levels(levels, &mut s.body);
-            let base = s.body.len();
-            s.body.resize(base + vals.len() * 8, 0);
-            for (to, x) in s.body[base..].chunks_exact_mut(8).zip(vals) {
-                to.copy_from_slice(&x.to_le_bytes());
-            }
-            (levels, bounds_i64(vals, unsigned), levels.len() - n)
+            let (levels, vals) = put_rows(v, d, rows, &mut s.body, i64::to_le_bytes);
+            (
+                levels,
+                bounds_i64(vals, unsigned),
+                levels.len() - vals.len(),
+            )
         }
         _ => {
             return Err(ParquetError::General(
@@ -415,7 +416,7 @@ impl ChunkBuilder {
 
     /// The chunk's bytes (starting at offset 0) and what closing a column
     /// writer would report for them.
-    pub(crate) fn finish(mut self) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
+    pub(crate) fn finish(self) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
         let signed = !self.unsigned;
         let statistics = match (self.int64, self.bounds) {
             (false, b) => {
@@ -456,20 +457,41 @@ impl ChunkBuilder {
             .set_data_page_offset(0)
             .set_statistics(statistics)
             .build()?;
-        self.index
-            .set_boundary_order(match (self.ascending, self.descending) {
-                (true, _) => BoundaryOrder::ASCENDING,
-                (false, true) => BoundaryOrder::DESCENDING,
-                (false, false) => BoundaryOrder::UNORDERED,
-            });
-        let close = ColumnCloseResult {
-            bytes_written: self.bytes.len() as u64,
-            rows_written: self.rows,
+        let close = close_result(
             metadata,
-            bloom_filter: None,
-            column_index: Some(self.index.build()?),
-            offset_index: Some(self.offsets.build()),
-        };
+            self.index,
+            (self.ascending, self.descending),
+            self.offsets,
+            self.bytes.len() as u64,
+            self.rows,
+        )?;
         Ok((Bytes::from(self.bytes), close))
     }
+}
+
+/// What closing a column writer reports for a chunk built here: its
+/// metadata, its column index with the boundary order the pages showed
+/// (`(ascending, descending)` so far; all equal or one page counts as
+/// ascending, as the `parquet` crate has it) and its offset index.
+pub(crate) fn close_result(
+    metadata: ColumnChunkMetaData,
+    mut index: ColumnIndexBuilder,
+    (ascending, descending): (bool, bool),
+    offsets: OffsetIndexBuilder,
+    bytes_written: u64,
+    rows_written: u64,
+) -> Result<ColumnCloseResult, ParquetError> {
+    index.set_boundary_order(match (ascending, descending) {
+        (true, _) => BoundaryOrder::ASCENDING,
+        (false, true) => BoundaryOrder::DESCENDING,
+        (false, false) => BoundaryOrder::UNORDERED,
+    });
+    Ok(ColumnCloseResult {
+        bytes_written,
+        rows_written,
+        metadata,
+        bloom_filter: None,
+        column_index: Some(index.build()?),
+        offset_index: Some(offsets.build()),
+    })
 }

@@ -17,7 +17,7 @@
 use ahash::RandomState;
 use bytes::Bytes;
 use hashbrown::HashTable;
-use parquet::basic::{BoundaryOrder, Compression, Encoding, EncodingMask, PageType};
+use parquet::basic::{Compression, Encoding, EncodingMask, PageType};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::data_type::ByteArray;
@@ -30,7 +30,7 @@ use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
 use crate::parquet_out::ColData;
-use crate::parquet_page::put_levels;
+use crate::parquet_page::{close_result, put_levels};
 
 /// A chunk's dictionary past this many PLAIN-encoded bytes: later pages
 /// are PLAIN (the `parquet` crate's default dictionary page limit).
@@ -576,20 +576,14 @@ impl StrChunk {
             .set_statistics(statistics)
             .set_unencoded_byte_array_data_bytes(Some(self.value_bytes))
             .build()?;
-        self.index
-            .set_boundary_order(match (self.ascending, self.descending) {
-                (true, _) => BoundaryOrder::ASCENDING,
-                (false, true) => BoundaryOrder::DESCENDING,
-                (false, false) => BoundaryOrder::UNORDERED,
-            });
-        let close = ColumnCloseResult {
-            bytes_written: out.len() as u64,
-            rows_written: self.rows,
+        let close = close_result(
             metadata,
-            bloom_filter: None,
-            column_index: Some(self.index.build()?),
-            offset_index: Some(self.offsets.build()),
-        };
+            self.index,
+            (self.ascending, self.descending),
+            self.offsets,
+            out.len() as u64,
+            self.rows,
+        )?;
         Ok((Bytes::from(out), close))
     }
 }
