@@ -359,7 +359,7 @@ impl RowEncoder<'_> {
     fn new(spec: &TableSpec, target: Target) -> RowEncoder<'_> {
         RowEncoder {
             spec,
-            enc: Encoder::for_target(spec, target),
+            enc: Encoder::new(spec, target),
             fields: Fields::new(COLUMNS.len(), Wanted::All),
             scratch: String::new(),
         }

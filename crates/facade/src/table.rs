@@ -271,7 +271,7 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
                 } else {
                     engine.new_fields_for(wanted.clone(), &spec.kept_protocols())
                 },
-                Encoder::for_target(spec, target),
+                Encoder::new(spec, target),
             )
         },
         |(fields, enc), w: &Work| -> TableBatch {

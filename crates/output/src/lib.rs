@@ -35,7 +35,8 @@ pub enum Encoded {
     },
     /// Typed columns (also what a Parquet writer gets from small batches).
     Columns(parquet_out::ColumnBatch),
-    /// Ready for a Parquet writer: integer columns as finished pages.
+    /// Ready for a Parquet writer: integer columns as finished pages,
+    /// string columns as distinct values and indices.
     Pages(parquet_out::PageBatch),
 }
 
@@ -53,7 +54,7 @@ impl Encoded {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     /// A [`Writer`] of this format (Parquet: [`Encoded::Pages`], the
-    /// integer columns encoded by the workers).
+    /// columns encoded by the workers).
     Writer(Format),
     /// The caller, as typed columns ([`Encoded::Columns`]): Arrow batches,
     /// partitioned datasets.
@@ -72,11 +73,7 @@ pub enum Encoder {
 }
 
 impl Encoder {
-    /// An encoder for a [`Writer`] of `format`.
-    pub fn new(spec: &TableSpec, format: Format) -> Encoder {
-        Encoder::for_target(spec, Target::Writer(format))
-    }
-    pub fn for_target(spec: &TableSpec, target: Target) -> Encoder {
+    pub fn new(spec: &TableSpec, target: Target) -> Encoder {
         match target {
             Target::Writer(Format::Parquet) => Encoder::Parquet {
                 enc: Box::new(ParquetEncoder::new(spec)),

@@ -17,7 +17,7 @@ use parquet::column::writer::{ColumnWriter, get_column_writer};
 use parquet::data_type::ByteArray;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
-use parquet::schema::types::{ColumnPath, Type};
+use parquet::schema::types::Type;
 use pcapx_core::{FieldType, Fields, Value};
 
 use crate::OutputError;
@@ -243,7 +243,8 @@ impl ColumnBatch {
 }
 
 /// A batch ready for a [`ParquetWriter`]: its integer columns as finished
-/// data pages, the others as values for the writer's column writers.
+/// data pages, its string and bytes columns as distinct values and indices,
+/// booleans and doubles as values for the writer's column writers.
 #[derive(Debug)]
 pub struct PageBatch {
     cols: Vec<FileCol>,
@@ -509,9 +510,9 @@ impl ParquetEncoder {
     }
 
     /// [`ParquetEncoder::take`] for a [`ParquetWriter`]: a batch of at
-    /// least [`MIN_PAGE_ROWS`] rows comes with its integer columns encoded
-    /// as one data page each, here on the worker; a smaller one as values
-    /// (`Err`), which the writer gathers into pages of a useful size.
+    /// least [`MIN_PAGE_ROWS`] rows comes encoded here on the worker
+    /// ([`PageBatch`]); a smaller one as values (`Err`), which the writer
+    /// gathers into pages of a useful size.
     pub fn take_pages(&mut self) -> Result<PageBatch, ColumnBatch> {
         let batch = self.take();
         if batch.rows < MIN_PAGE_ROWS {
@@ -602,15 +603,16 @@ fn schema(spec: &TableSpec) -> Result<Type, OutputError> {
 /// column chunks as it comes, and closes the row group once it holds
 /// [`ROW_GROUP_ROWS`] rows or more.
 ///
-/// Integer columns arrive as finished data pages ([`PageBatch`], encoded by
-/// the workers; see `parquet_page`) and are spliced into their chunk; the
-/// writer encodes pages itself only from values gathered out of small
-/// batches (and from [`ColumnBatch`]es callers hand it directly). Other
-/// columns (strings with their dictionary, bytes, booleans, doubles) are
-/// encoded by their own column writer into compressed pages in memory
-/// ([`MemPages`]). Closing the row group splices every chunk into the file
-/// in column order (`append_column`), so a row group waits as compressed
-/// pages, not as the workers' column batches.
+/// Integer columns arrive as finished data pages and string columns as
+/// distinct values and indices ([`PageBatch`], made by the workers; see
+/// `parquet_page` and `parquet_str`): integer pages are spliced into their
+/// chunk, strings go into the chunk's dictionary and one index page. The
+/// writer encodes from values itself only for rows gathered out of small
+/// batches (and [`ColumnBatch`]es callers hand it directly). Booleans and
+/// doubles are encoded by their own `parquet` column writer into compressed
+/// pages in memory ([`MemPages`]). Closing the row group splices every
+/// chunk into the file in column order (`append_column`), so a row group
+/// waits as compressed pages, not as the workers' column batches.
 pub struct ParquetWriter<W: Write + Send> {
     w: SerializedFileWriter<W>,
     /// The open row group's chunks.
@@ -690,20 +692,13 @@ impl<W: Write + Send> ParquetWriter<W> {
             .iter()
             .map(|c| kind_of(c.output_type(), spec.occurrence))
             .collect();
-        let mut props = WriterProperties::builder()
+        // The `parquet` column writers write only booleans and doubles here
+        // (integers and strings are encoded by pcapx): plain, Snappy
+        // compresses the repetitive ones.
+        let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
+            .set_dictionary_enabled(false)
             .set_created_by(format!("pcapx {}", env!("CARGO_PKG_VERSION")));
-        // Booleans and doubles are written plain (Snappy still compresses
-        // the repetitive ones), as the integer pages are: dictionary-encoding
-        // numbers interned every value on the writer thread, and most of
-        // these columns (sequence numbers, checksums, times) are too varied
-        // for a dictionary to pay. Strings and bytes keep their dictionary.
-        for (c, k) in spec.columns.iter().zip(&kinds) {
-            if !matches!(k, Kind::Str | Kind::Bytes) {
-                props =
-                    props.set_column_dictionary_enabled(ColumnPath::from(c.name.as_str()), false);
-            }
-        }
         let w = SerializedFileWriter::new(out, Arc::new(schema(spec)?), Arc::new(props.build()))?;
         Ok(ParquetWriter {
             w,

@@ -136,19 +136,57 @@ pub(crate) struct NumPage {
 }
 
 /// A worker's buffers for encoding pages, reused from page to page.
+#[derive(Default)]
 pub(crate) struct PageScratch {
     body: Vec<u8>,
+    compressor: Compressor,
+}
+
+/// Snappy with its output buffer, reused from page to page.
+pub(crate) struct Compressor {
     compressed: Vec<u8>,
     snappy: snap::raw::Encoder,
 }
 
-impl Default for PageScratch {
-    fn default() -> PageScratch {
-        PageScratch {
-            body: Vec::new(),
+impl Default for Compressor {
+    fn default() -> Compressor {
+        Compressor {
             compressed: Vec::new(),
             snappy: snap::raw::Encoder::new(),
         }
+    }
+}
+
+impl Compressor {
+    /// Compress `body` and append it to `out` as `page` (made from the
+    /// compressed bytes) with its header; returns the page's size as
+    /// parquet counts it uncompressed (header + uncompressed body).
+    pub(crate) fn write_page(
+        &mut self,
+        body: &[u8],
+        out: &mut Vec<u8>,
+        page: impl FnOnce(Bytes) -> Page,
+    ) -> Result<u64, ParquetError> {
+        let need = snap::raw::max_compress_len(body.len());
+        if self.compressed.len() < need {
+            self.compressed.resize(need, 0);
+        }
+        let n = self
+            .snappy
+            .compress(body, &mut self.compressed)
+            .map_err(|e| ParquetError::External(Box::new(e)))?;
+        let page = CompressedPage::new(
+            page(Bytes::copy_from_slice(&self.compressed[..n])),
+            body.len(),
+        );
+        let mut sink = TrackedWrite::new(out);
+        let spec = {
+            let mut w = SerializedPageWriter::new(&mut sink);
+            let spec = w.write_page(page)?;
+            w.close()?;
+            spec
+        };
+        Ok(spec.uncompressed_size as u64)
     }
 }
 
@@ -302,35 +340,21 @@ pub(crate) fn encode_page(
             ));
         }
     };
-    let need = snap::raw::max_compress_len(s.body.len());
-    if s.compressed.len() < need {
-        s.compressed.resize(need, 0);
-    }
-    let n = s
-        .snappy
-        .compress(&s.body, &mut s.compressed)
-        .map_err(|e| ParquetError::External(Box::new(e)))?;
-    let page = CompressedPage::new(
-        Page::DataPage {
-            buf: Bytes::copy_from_slice(&s.compressed[..n]),
-            num_values: u32::try_from(levels.len()).map_err(|_| too_big())?,
+    let num_values = u32::try_from(levels.len()).map_err(|_| too_big())?;
+    let mut bytes = Vec::with_capacity(s.body.len() / 2 + 64);
+    let uncompressed = s
+        .compressor
+        .write_page(&s.body, &mut bytes, |buf| Page::DataPage {
+            buf,
+            num_values,
             encoding: Encoding::PLAIN,
             def_level_encoding: Encoding::RLE,
             rep_level_encoding: Encoding::RLE,
             statistics: None,
-        },
-        s.body.len(),
-    );
-    let mut sink = TrackedWrite::new(Vec::with_capacity(n + 64));
-    let spec = {
-        let mut w = SerializedPageWriter::new(&mut sink);
-        let spec = w.write_page(page)?;
-        w.close()?;
-        spec
-    };
+        })?;
     Ok(NumPage {
-        bytes: sink.into_inner()?,
-        uncompressed: spec.uncompressed_size as u64,
+        bytes,
+        uncompressed,
         rows: levels.len() as u64,
         nulls: nulls as u64,
         bounds,
@@ -341,7 +365,6 @@ pub(crate) fn encode_page(
 /// metadata needs: sizes, counts, chunk min/max, offset and column index.
 pub(crate) struct ChunkBuilder {
     descr: ColumnDescPtr,
-    int64: bool,
     unsigned: bool,
     bytes: Vec<u8>,
     uncompressed: u64,
@@ -362,7 +385,6 @@ impl ChunkBuilder {
     pub(crate) fn new(descr: ColumnDescPtr, unsigned: bool) -> ChunkBuilder {
         let physical = descr.physical_type();
         ChunkBuilder {
-            int64: physical == parquet::basic::Type::INT64,
             index: ColumnIndexBuilder::new(physical),
             descr,
             unsigned,
@@ -418,7 +440,8 @@ impl ChunkBuilder {
     /// writer would report for them.
     pub(crate) fn finish(self) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
         let signed = !self.unsigned;
-        let statistics = match (self.int64, self.bounds) {
+        let int64 = self.descr.physical_type() == parquet::basic::Type::INT64;
+        let statistics = match (int64, self.bounds) {
             (false, b) => {
                 let (lo, hi) = match b {
                     Some(Bounds::I32(lo, hi)) => (Some(lo), Some(hi)),

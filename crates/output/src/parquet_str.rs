@@ -18,7 +18,7 @@ use ahash::RandomState;
 use bytes::Bytes;
 use hashbrown::HashTable;
 use parquet::basic::{Compression, Encoding, EncodingMask, PageType};
-use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::column::page::Page;
 use parquet::column::writer::ColumnCloseResult;
 use parquet::data_type::ByteArray;
 use parquet::errors::ParquetError;
@@ -26,11 +26,10 @@ use parquet::file::metadata::{
     ColumnChunkMetaData, ColumnIndexBuilder, OffsetIndexBuilder, PageEncodingStats,
 };
 use parquet::file::statistics::{Statistics, ValueStatistics};
-use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
 use crate::parquet_out::ColData;
-use crate::parquet_page::{close_result, put_levels};
+use crate::parquet_page::{Compressor, close_result, put_levels};
 
 /// A chunk's dictionary past this many PLAIN-encoded bytes: later pages
 /// are PLAIN (the `parquet` crate's default dictionary page limit).
@@ -297,35 +296,7 @@ pub(crate) struct StrChunk {
     remap: Vec<u32>,
     idx: Vec<u32>,
     body: Vec<u8>,
-    compressed: Vec<u8>,
-    snappy: snap::raw::Encoder,
-}
-
-/// Compress `body` and write it as `page` (given the compressed bytes)
-/// with its header into `out`; returns header + uncompressed size.
-fn write_page(
-    body: &[u8],
-    compressed: &mut Vec<u8>,
-    snappy: &mut snap::raw::Encoder,
-    out: &mut Vec<u8>,
-    page: impl FnOnce(Bytes) -> Page,
-) -> Result<u64, ParquetError> {
-    let need = snap::raw::max_compress_len(body.len());
-    if compressed.len() < need {
-        compressed.resize(need, 0);
-    }
-    let n = snappy
-        .compress(body, compressed)
-        .map_err(|e| ParquetError::External(Box::new(e)))?;
-    let page = CompressedPage::new(page(Bytes::copy_from_slice(&compressed[..n])), body.len());
-    let mut sink = TrackedWrite::new(out);
-    let spec = {
-        let mut w = SerializedPageWriter::new(&mut sink);
-        let spec = w.write_page(page)?;
-        w.close()?;
-        spec
-    };
-    Ok(spec.uncompressed_size as u64)
+    compressor: Compressor,
 }
 
 impl StrChunk {
@@ -360,8 +331,7 @@ impl StrChunk {
             remap: Vec::new(),
             idx: Vec::new(),
             body: Vec::new(),
-            compressed: Vec::new(),
-            snappy: snap::raw::Encoder::new(),
+            compressor: Compressor::default(),
         }
     }
 
@@ -415,20 +385,16 @@ impl StrChunk {
         } else {
             Encoding::PLAIN
         };
-        self.uncompressed += write_page(
-            &self.body,
-            &mut self.compressed,
-            &mut self.snappy,
-            &mut self.pages,
-            |buf| Page::DataPage {
+        self.uncompressed += self
+            .compressor
+            .write_page(&self.body, &mut self.pages, |buf| Page::DataPage {
                 buf,
                 num_values,
                 encoding,
                 def_level_encoding: Encoding::RLE,
                 rep_level_encoding: Encoding::RLE,
                 statistics: None,
-            },
-        )?;
+            })?;
         let size = i64::try_from(self.pages.len()).map_err(|_| too_big())? - offset;
         self.page_offsets
             .push((offset, i32::try_from(size).map_err(|_| too_big())?));
@@ -501,18 +467,14 @@ impl StrChunk {
             self.body.extend_from_slice(v);
         }
         let mut out = Vec::with_capacity(self.pages.len() + self.body.len() / 2 + 64);
-        let dict_uncompressed = write_page(
-            &self.body,
-            &mut self.compressed,
-            &mut self.snappy,
-            &mut out,
-            |buf| Page::DictionaryPage {
-                buf,
-                num_values: entries,
-                encoding: Encoding::PLAIN,
-                is_sorted: false,
-            },
-        )?;
+        let dict_uncompressed =
+            self.compressor
+                .write_page(&self.body, &mut out, |buf| Page::DictionaryPage {
+                    buf,
+                    num_values: entries,
+                    encoding: Encoding::PLAIN,
+                    is_sorted: false,
+                })?;
         let dict_len = i64::try_from(out.len()).map_err(|_| too_big())?;
         out.extend_from_slice(&self.pages);
         for &(offset, size) in &self.page_offsets {
