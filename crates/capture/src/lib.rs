@@ -77,6 +77,7 @@ pub use info::{CaptureInfo, Compression, Format, InterfaceInfo, SectionInfo};
 pub use live::{
     FilterPlace, InterfaceListing, LiveConfig, LiveInterface, LiveStats, RecordFraming, RingPacket,
 };
+pub use mmap::prefetch;
 pub use time::TsResolution;
 pub use writer::{
     CaptureWriter, CopyStats, InterfaceSpec, PcapHeader, PcapNgWriter, PcapWriter, copy_through,

@@ -953,7 +953,7 @@ impl Engine {
                     Some(sel) if n_declined < declined.len() => {
                         declined[n_declined] = di;
                         n_declined += 1;
-                        self.choose_among(sel, slice, &mut cx, &declined[..n_declined])
+                        self.choose_among(&sel, slice, &mut cx, &declined[..n_declined])
                     }
                     _ => None,
                 };
@@ -988,7 +988,7 @@ impl Engine {
                 Next::Ports(_, src, dst) => Some((src, dst)),
                 _ => None,
             };
-            chosen = self.choose(outcome.next, rest, &mut cx);
+            chosen = self.choose(&outcome.next, rest, &mut cx);
         }
         WalkEnd {
             start: walk.start,
@@ -1017,8 +1017,12 @@ impl Engine {
     /// heuristics in registration order. An unclaimed table hand-off of
     /// non-empty, unquoted bytes is an `unknown-next` anomaly on the layer
     /// that handed off.
+    ///
+    /// (`next` by reference: passed by value it was copied out of the
+    /// walk's `Option<Next>` with wide loads of narrow stores, a
+    /// store-forwarding stall per layer.)
     #[inline]
-    fn choose(&self, next: Next, rest: &[u8], cx: &mut Ctx<'_>) -> Option<usize> {
+    fn choose(&self, next: &Next, rest: &[u8], cx: &mut Ctx<'_>) -> Option<usize> {
         self.choose_among(next, rest, cx, &[])
     }
 
@@ -1026,13 +1030,13 @@ impl Engine {
     /// "not mine" for these bytes).
     fn choose_among(
         &self,
-        next: Next,
+        next: &Next,
         rest: &[u8],
         cx: &mut Ctx<'_>,
         declined: &[usize],
     ) -> Option<usize> {
         let ok = |d: &usize| !declined.contains(d);
-        match next {
+        match *next {
             Next::End | Next::NotMine => None,
             Next::Table(t, key) => {
                 let t = t.0 as usize;
@@ -1074,16 +1078,16 @@ impl Engine {
         cx.offset = offset;
         cx.end = walk.end;
         cx.cut_by = walk.cut_by;
-        let outcome = self.dissectors[di].dissect(slice, cx);
-        let header_len = outcome.header_len.min(slice.len());
+        let mut outcome = self.dissectors[di].dissect(slice, cx);
+        outcome.header_len = outcome.header_len.min(slice.len());
         cx.fields
-            .set_header_len(layer, u32::try_from(header_len).unwrap_or(u32::MAX));
+            .set_header_len(layer, u32::try_from(outcome.header_len).unwrap_or(u32::MAX));
         cx.declared_len = outcome.payload_len;
         cx.prev = Some(proto);
-        Outcome {
-            header_len,
-            ..outcome
-        }
+        // Changed in place, not rebuilt: a copy of `next` would be one wide
+        // load of what the dissector stored in parts (a store-forwarding
+        // stall on every layer).
+        outcome
     }
 
     /// What the walk left unclaimed, `data[start..end]`, as a `data` layer.
