@@ -214,6 +214,10 @@ impl Batch {
         })
     }
 
+    // Inlined into callers in other crates: built in registers, a record
+    // is not stored by the callee and reloaded in wider pieces by the
+    // caller (a store-forwarding stall per record in the reader's walk).
+    #[inline]
     fn view(&self, idx: &RecIdx) -> Record<'_> {
         let raw = usize::try_from(idx.raw_len)
             .ok()

@@ -186,8 +186,11 @@ impl Defragmenter {
     /// fragment: let the clock advance to `ts_ns` (datagrams waiting too
     /// long are given up). For a caller that can tell cheaply that a packet
     /// is no fragment.
+    #[inline]
     pub fn tick(&mut self, ts_ns: i64) {
-        self.expire(ts_ns);
+        if !self.order.is_empty() {
+            self.expire(ts_ns);
+        }
     }
 
     pub fn packet(&mut self, p: &PacketInfo, frame: &[u8], ts_ns: i64) -> Verdict<'_> {
