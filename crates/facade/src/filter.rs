@@ -130,6 +130,11 @@ impl PacketFilter {
     /// Does the record pass? The program for its link type is compiled on first
     /// use; an expression that makes no sense for that link type (`ether host`
     /// on raw IP) is an error naming the packet, as libpcap refuses it.
+    /// Every record passes: no expression, or the kernel applied it.
+    pub fn passes_all(&self) -> bool {
+        self.expr.is_none() || self.prefiltered
+    }
+
     #[inline]
     pub fn matches(&mut self, rec: &Record<'_>) -> Result<bool> {
         let Some(expr) = &self.expr else {

@@ -537,9 +537,23 @@ impl<'e> StreamPass<'e> {
         rec: &Record<'_>,
         arena: &mut Vec<u8>,
     ) -> (SideRec, Option<StreamValues>) {
-        // Only defragmenting: a packet that is certainly no fragment needs
-        // nothing but the defragmenter's clock (what `Defragmenter::packet`
-        // does for it), not the full header parse.
+        if self.skips(rec) {
+            return (SideRec::default(), None);
+        }
+        self.record_parsed(rec, arena)
+    }
+
+    /// The common case of [`StreamPass::record`], done in place: only
+    /// defragmenting, and the packet is certainly no fragment, so it needs
+    /// nothing but the defragmenter's clock (what `Defragmenter::packet`
+    /// does for it), not the full header parse; its side input is the
+    /// default and it has no per-file values. False: the record needs
+    /// [`StreamPass::record_parsed`]. Inlined into the reader's walk, which
+    /// then stores the default side input straight into its batch (built
+    /// on the stack and copied, it cost a store-forwarding stall per
+    /// record).
+    #[inline]
+    fn skips(&mut self, rec: &Record<'_>) -> bool {
         if self.ids.is_none()
             && self.deseg.is_none()
             && self.datagram.is_empty()
@@ -548,8 +562,17 @@ impl<'e> StreamPass<'e> {
             if let Some(d) = self.defrag.as_mut() {
                 d.tick(rec.ts_ns);
             }
-            return (SideRec::default(), None);
+            return true;
         }
+        false
+    }
+
+    /// [`StreamPass::record`] for a record that needs the header parse.
+    fn record_parsed(
+        &mut self,
+        rec: &Record<'_>,
+        arena: &mut Vec<u8>,
+    ) -> (SideRec, Option<StreamValues>) {
         let p = pcapx_flow::parse(rec.linktype, rec.data);
         let mut side = SideRec::default();
         let mut l4 = None;
@@ -777,14 +800,14 @@ impl Work {
 
 /// Feeds the parallel pipeline from the reader's thread: batches in stream
 /// order (file after file), the filter applied and the `-c` limit counted
-/// there, so the limit is exact whatever the thread count, and the stateful
-/// pass run there (its state carries over from one file to the next).
+/// there, so the limit is exact whatever the thread count. The stateful
+/// pass is not run here but by [`PassStage`], batch after batch in the
+/// same order, on whichever thread processes the batch.
 pub struct Feeder<'a> {
     src: &'a mut Source,
     limit: Option<u64>,
     used: u64,
     done: bool,
-    streams: Option<StreamPass<'a>>,
     file_field: Option<FieldId>,
     /// Batches handed out so far.
     seq: u64,
@@ -803,7 +826,6 @@ impl<'a> Feeder<'a> {
             limit,
             used: 0,
             done: limit == Some(0),
-            streams: None,
             file_field: None,
             seq: 0,
         }
@@ -813,17 +835,6 @@ impl<'a> Feeder<'a> {
     /// counts).
     pub fn used(&self) -> u64 {
         self.used
-    }
-
-    /// The stateful pass, if any (for its counters once the run is over).
-    pub fn into_pass(self) -> Option<StreamPass<'a>> {
-        self.streams
-    }
-
-    /// Also run the stateful pass (see [`StreamPass`]).
-    pub fn with_streams(mut self, pass: Option<StreamPass<'a>>) -> Feeder<'a> {
-        self.streams = pass;
-        self
     }
 
     /// Where [`Work::add_stream_fields`] puts the batch's file name
@@ -845,39 +856,28 @@ impl<'a> Feeder<'a> {
         };
         let file = Arc::clone(self.src.file());
         let filter = self.src.filter_mut();
-        // One walk over the batch: the limit, the filter and the stateful
-        // pass per record (each `Batch::iter` step builds the record's view).
-        let mut pass = Vec::with_capacity(batch.len());
-        let mut streams = Vec::new();
-        let mut stream_ids = StreamIds::default();
-        let mut side = Vec::new();
-        let mut arena = Vec::new();
-        let mut sp = self.streams.as_mut();
-        if let Some(sp) = sp.as_deref() {
-            stream_ids = sp.ids.unwrap_or_default();
-            streams.reserve(if sp.ids.is_some() { batch.len() } else { 0 });
-            side.reserve(batch.len());
-        }
-        for (i, rec) in batch.iter().enumerate() {
-            // The stateful pass reads each packet's headers; the batch was
-            // walked (and its lines prefetched) long enough ago that they
-            // have left the nearest caches.
-            batch.prefetch(i + PREFETCH_AHEAD);
-            if self.limit.is_some_and(|l| self.used >= l) {
-                self.done = true;
-                break;
-            }
-            let ok = filter.matches(&rec)?;
-            self.used += u64::from(ok);
-            pass.push(ok);
-            if let Some(sp) = sp.as_deref_mut() {
-                let (s, v) = sp.record(&rec, &mut arena);
-                side.push(s);
-                if let Some(v) = v {
-                    streams.push(v);
+        let pass = if self.limit.is_none() && filter.passes_all() {
+            // Nothing to decide per record: the reader's thread does not
+            // walk the batch again.
+            self.used += u64::try_from(batch.len()).unwrap_or(u64::MAX);
+            vec![true; batch.len()]
+        } else {
+            // One walk over the batch: the limit and the filter per record.
+            let mut pass = Vec::with_capacity(batch.len());
+            for (i, rec) in batch.iter().enumerate() {
+                // The batch was walked (and its lines prefetched) long
+                // enough ago that they have left the nearest caches.
+                batch.prefetch(i + PREFETCH_AHEAD);
+                if self.limit.is_some_and(|l| self.used >= l) {
+                    self.done = true;
+                    break;
                 }
+                let ok = filter.matches(&rec)?;
+                self.used += u64::from(ok);
+                pass.push(ok);
             }
-        }
+            pass
+        };
         let take = pass.len();
         let seq = self.seq;
         self.seq += 1;
@@ -886,22 +886,99 @@ impl<'a> Feeder<'a> {
             seq,
             take,
             pass,
-            streams,
-            stream_ids,
-            side,
-            arena,
+            streams: Vec::new(),
+            stream_ids: StreamIds::default(),
+            side: Vec::new(),
+            arena: Vec::new(),
             file,
             file_field: self.file_field,
         }))
     }
 }
 
-/// [`pcapx_pipeline::run`] over a [`Feeder`]'s work, with every batch checked
-/// after its worker used it: the output of a batch whose memory-mapped bytes
+/// The stateful pass ([`StreamPass`]) as a pipeline stage: each batch's
+/// pass runs on the thread that processes the batch, just before it, one
+/// batch at a time in the batches' order ([`pcapx_pipeline::Turns`]: the
+/// state carries over from batch to batch and file to file). The reader's
+/// thread then only reads — the part of the work every thread waits for —
+/// and the pass of one batch overlaps the reading of the next.
+pub struct PassStage<'a> {
+    turns: pcapx_pipeline::Turns,
+    pass: std::sync::Mutex<Option<StreamPass<'a>>>,
+    /// There is a pass to run.
+    active: bool,
+}
+
+impl<'a> PassStage<'a> {
+    /// The stage running `pass` (none: batches go through untouched).
+    pub fn new(pass: Option<StreamPass<'a>>) -> PassStage<'a> {
+        PassStage {
+            turns: pcapx_pipeline::Turns::new(),
+            active: pass.is_some(),
+            pass: std::sync::Mutex::new(pass),
+        }
+    }
+
+    /// The pass, for its counters once the run is over.
+    pub fn into_pass(self) -> Option<StreamPass<'a>> {
+        self.pass
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs the pass over `work`'s records in its turn (`work.seq`),
+    /// filling its side input and per-file values. After a pass panicked
+    /// the later ones are skipped (the run fails with that panic).
+    pub fn run(&self, work: &mut Work) {
+        if !self.active {
+            return;
+        }
+        self.turns.take(work.seq, || {
+            // Uncontended: only the thread whose turn it is gets here.
+            let mut pass = self
+                .pass
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(sp) = pass.as_mut() {
+                sp.run_batch(work);
+            }
+        });
+    }
+}
+
+impl StreamPass<'_> {
+    /// The pass over one batch's records (those the reader counted).
+    fn run_batch(&mut self, work: &mut Work) {
+        let n = work.take;
+        work.stream_ids = self.ids.unwrap_or_default();
+        if self.ids.is_some() {
+            work.streams.reserve(n);
+        }
+        work.side.reserve(n);
+        let batch = &work.batch;
+        for (i, rec) in batch.iter().take(n).enumerate() {
+            batch.prefetch(i + PREFETCH_AHEAD);
+            if self.skips(&rec) {
+                work.side.push(SideRec::default());
+            } else {
+                let (s, v) = self.record_parsed(&rec, &mut work.arena);
+                work.side.push(s);
+                if let Some(v) = v {
+                    work.streams.push(v);
+                }
+            }
+        }
+    }
+}
+
+/// [`pcapx_pipeline::run`] over a [`Feeder`]'s work, with `stage`'s pass
+/// run on each batch before `process` and every batch checked after its
+/// worker used it: the output of a batch whose memory-mapped bytes
 /// changed under it (the file shrank) never reaches `sink`; the run stops
 /// with the capture's "file shrank" error instead.
 pub fn pipeline<S: Send, O: Send, E: From<Error> + From<pcapx_pipeline::PipelineError>>(
     threads: usize,
+    stage: &PassStage<'_>,
     next: impl FnMut() -> Result<Option<Work>, E>,
     init: impl Fn() -> S + Sync,
     process: impl Fn(&mut S, &Work) -> O + Sync,
@@ -911,7 +988,8 @@ pub fn pipeline<S: Send, O: Send, E: From<Error> + From<pcapx_pipeline::Pipeline
         threads,
         next,
         init,
-        |state, work: Work| {
+        |state, mut work: Work| {
+            stage.run(&mut work);
             let out = process(state, &work);
             (out, work.batch.check_intact())
         },

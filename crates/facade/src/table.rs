@@ -11,7 +11,7 @@ use pcapx_output::{
     TimeFormat, for_each_value,
 };
 
-use crate::input::{self, Feeder, StreamPass, Work};
+use crate::input::{self, Feeder, PassStage, StreamPass, Work};
 use crate::{Error, ReadOptions, Source};
 
 /// `frame.file`'s id when `wanted` asks for it (the reader adds it).
@@ -116,12 +116,12 @@ pub fn scan<A: Send>(
     let wanted = spec.wanted(engine.registry().field_count());
     let streams = StreamPass::for_table(engine, opts, &wanted, false, 0);
     let name = src.label();
-    let mut feeder = Feeder::new(src, opts.limit)
-        .with_streams(streams)
-        .with_file_field(file_field(engine, &wanted));
+    let stage = PassStage::new(streams);
+    let mut feeder = Feeder::new(src, opts.limit).with_file_field(file_field(engine, &wanted));
     let merger = std::sync::Mutex::new(InOrder::new(merge));
     input::pipeline(
         threads,
+        &stage,
         || feeder.next_work(),
         || engine.new_fields_for(wanted.clone(), &spec.kept_protocols()),
         |fields, w: &Work| {
@@ -144,7 +144,7 @@ pub fn scan<A: Send>(
         |()| -> Result<(), Error> { Ok(()) },
     )?;
     let used = feeder.used();
-    if let Some(p) = feeder.into_pass() {
+    if let Some(p) = stage.into_pass() {
         p.report(&name);
     }
     src.report_damage();
@@ -250,12 +250,12 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
     let streams = StreamPass::for_table(engine, opts, &wanted, tally, opts.community_id_seed);
     let name = src.label();
     let file_id = file_field(engine, &wanted);
-    let mut feeder = Feeder::new(src, opts.limit)
-        .with_streams(streams)
-        .with_file_field(file_id);
+    let stage = PassStage::new(streams);
+    let mut feeder = Feeder::new(src, opts.limit).with_file_field(file_id);
 
     let result = input::pipeline(
         threads,
+        &stage,
         || -> Result<Option<Work>, E> {
             let w = feeder.next_work()?;
             if let Some(w) = &w {
@@ -312,7 +312,7 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
             sink(b)
         },
     );
-    if let Some(p) = feeder.into_pass() {
+    if let Some(p) = stage.into_pass() {
         p.report(&name);
     }
     result?;

@@ -360,6 +360,69 @@ where
     }
 }
 
+/// Work that must run one piece at a time in batch order (a stateful pass
+/// whose state carries from batch to batch) done on the threads that
+/// process the batches: [`Turns::take`] runs batch `seq`'s piece once the
+/// pieces of every earlier batch have run.
+///
+/// Inside [`run`] a wait for a turn always ends: batches are taken from the
+/// queue in order, so every earlier batch is on a thread that is running.
+/// A piece that panics breaks the turns: the pieces after it are skipped
+/// (`take` returns `None`) instead of waiting for ever, and the panic ends
+/// the run as any panic in `process` does.
+#[derive(Debug, Default)]
+pub struct Turns {
+    /// The batch whose piece runs next.
+    next: Mutex<u64>,
+    turn: Condvar,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+/// Breaks the turns when a piece unwinds (see [`Turns`]).
+struct BreakOnUnwind<'t>(&'t Turns);
+
+impl Drop for BreakOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0
+                .broken
+                .store(true, std::sync::atomic::Ordering::Release);
+            self.0.turn.notify_all();
+        }
+    }
+}
+
+impl Turns {
+    pub fn new() -> Turns {
+        Turns::default()
+    }
+
+    fn is_broken(&self) -> bool {
+        self.broken.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Waits until every batch before `seq` had its turn, then runs `f` as
+    /// batch `seq`'s turn. `None` (and `f` not run) once an earlier turn
+    /// panicked.
+    pub fn take<R>(&self, seq: u64, f: impl FnOnce() -> R) -> Option<R> {
+        let _unwind = BreakOnUnwind(self);
+        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        while *next != seq && !self.is_broken() {
+            next = self.turn.wait(next).unwrap_or_else(PoisonError::into_inner);
+        }
+        if self.is_broken() {
+            return None;
+        }
+        // The lock is held while `f` runs: the turns are serial anyway, and
+        // a waiter can only be woken by the end of this one.
+        let r = f();
+        *next += 1;
+        drop(next);
+        self.turn.notify_all();
+        Some(r)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,5 +679,56 @@ mod tests {
             )
         });
         assert_eq!(r, Err(E::P("a worker thread panicked on batch 0".into())));
+    }
+
+    #[test]
+    fn turns_run_in_batch_order_whatever_order_the_threads_come_in() {
+        let turns = Turns::new();
+        let seen = Mutex::new(Vec::new());
+        let queue = std::sync::atomic::AtomicU64::new(0);
+        // Four threads take batches in order, as from the pipeline's queue,
+        // then sleep a pseudo-random while before asking for the turn, so
+        // they ask out of order.
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    loop {
+                        let seq = queue.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if seq >= 40 {
+                            break;
+                        }
+                        let ms = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 61;
+                        std::thread::sleep(std::time::Duration::from_millis(ms));
+                        let r = turns.take(seq, || {
+                            seen.lock().unwrap().push(seq);
+                            seq * 10
+                        });
+                        assert_eq!(r, Some(seq * 10));
+                    }
+                });
+            }
+        });
+        assert_eq!(seen.into_inner().unwrap(), (0..40).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn a_panicking_turn_skips_the_later_ones_instead_of_hanging() {
+        let turns = Turns::new();
+        let ran = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            let later = s.spawn(|| {
+                // Batches 2 and 3 wait for batch 1, whose turn panics.
+                let a = turns.take(2, || ran.lock().unwrap().push(2));
+                let b = turns.take(3, || ran.lock().unwrap().push(3));
+                (a, b)
+            });
+            assert_eq!(turns.take(0, || ran.lock().unwrap().push(0)), Some(()));
+            let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                turns.take(1, || -> () { panic!("pass failed") })
+            }));
+            assert!(panicked.is_err());
+            assert_eq!(later.join().unwrap(), (None, None));
+        });
+        assert_eq!(ran.into_inner().unwrap(), vec![0]);
     }
 }

@@ -90,11 +90,13 @@ pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         !a.input.no_defrag,
         (a.hierarchy && !a.input.no_desegment).then_some(engine),
     );
-    let mut feeder = pcapx_facade::input::Feeder::new(&mut cap, a.input.limit).with_streams(pass);
+    let stage = pcapx_facade::input::PassStage::new(pass);
+    let mut feeder = pcapx_facade::input::Feeder::new(&mut cap, a.input.limit);
     // Batches are dissected in parallel; their counts and trees are merged
     // in file order, so the output is the same for any thread count.
     pcapx_facade::input::pipeline(
         threads,
+        &stage,
         || feeder.next_work().map_err(anyhow::Error::from),
         || engine.new_fields(Wanted::none(reg.field_count())),
         |fields, w: &input::Work| -> Part {
@@ -147,7 +149,7 @@ pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         },
     )?;
     let used = feeder.used();
-    let pass = feeder.into_pass();
+    let pass = stage.into_pass();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if a.hierarchy {
