@@ -8,7 +8,7 @@
 use pcapx_core::{AnomalyTally, Engine, FieldId, Fields, Registry, Value, Wanted};
 use pcapx_output::{
     ColumnSpec, Encoded, Encoder, Occurrence, Scope, TUTORIAL_COLUMNS, TableSpec, Target,
-    TimeFormat, for_each_value,
+    TimeFormat,
 };
 
 use crate::input::{self, Feeder, PassStage, StreamPass, Work};
@@ -79,14 +79,9 @@ pub fn row_spec(engine: &Engine, columns: Vec<ColumnSpec>, all: bool) -> TableSp
 }
 
 /// The value a cell of `convert` shows (the first occurrence), if any.
+#[inline]
 pub fn first<'f>(col: &ColumnSpec, fields: &'f Fields) -> Option<Value<'f>> {
-    let mut out = None;
-    for_each_value(col, fields, Occurrence::First, |v| {
-        if out.is_none() {
-            out = Some(v);
-        }
-    });
-    out
+    pcapx_output::first_value(col, fields)
 }
 
 /// Run over the source (its files in order, as one stream): every packet

@@ -17,6 +17,16 @@ pub fn for_each_value<'f>(
     Row::new(fields).for_each(col, occ, f);
 }
 
+/// The value a cell shows under [`Occurrence::First`] (`convert`'s default),
+/// if any: [`for_each_value`]'s first value, returned directly. Inlined,
+/// the value stays in registers (collected through `for_each_value`'s
+/// closure into an `Option`, it was stored in parts and reloaded whole: a
+/// store-forwarding stall per cell).
+#[inline]
+pub fn first_value<'f>(col: &ColumnSpec, fields: &'f Fields) -> Option<Value<'f>> {
+    Row::new(fields).first(col)
+}
+
 /// One packet's cells: [`for_each_value`] with what every column of a row
 /// shares (the layer a [`Scope::After`] column reads) worked out once.
 pub(crate) struct Row<'f> {

@@ -18,7 +18,7 @@ mod table;
 mod text;
 
 pub use atomic::{AtomicOutput, Durability, OutputFileError, WriteBehind, check_not_input};
-pub use cell::{CellWriter, for_each_value};
+pub use cell::{CellWriter, first_value, for_each_value};
 pub use parquet_out::{ColumnBatch, PageBatch, ParquetEncoder, ParquetWriter};
 pub use table::{
     ColumnSpec, Format, Occurrence, Scope, TUTORIAL_COLUMNS, TableSpec, TimeFormat, resolve_column,
