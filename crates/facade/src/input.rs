@@ -905,7 +905,8 @@ impl<'a> Feeder<'a> {
 pub struct PassStage<'a> {
     turns: pcapx_pipeline::Turns,
     pass: std::sync::Mutex<Option<StreamPass<'a>>>,
-    /// There is a pass to run.
+    /// There is a pass to run (kept beside the lock, so that batches of a
+    /// job without one do not take turns for nothing).
     active: bool,
 }
 

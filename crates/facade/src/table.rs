@@ -5,7 +5,7 @@
 //! column definitions live in `pcapx_output` so benchmarks and tests build
 //! exactly the same tables.
 
-use pcapx_core::{AnomalyTally, Engine, FieldId, Fields, Registry, Value, Wanted};
+use pcapx_core::{AnomalyTally, Engine, FieldId, Fields, Registry, Wanted};
 use pcapx_output::{
     ColumnSpec, Encoded, Encoder, Occurrence, Scope, TUTORIAL_COLUMNS, TableSpec, Target,
     TimeFormat,
@@ -79,10 +79,7 @@ pub fn row_spec(engine: &Engine, columns: Vec<ColumnSpec>, all: bool) -> TableSp
 }
 
 /// The value a cell of `convert` shows (the first occurrence), if any.
-#[inline]
-pub fn first<'f>(col: &ColumnSpec, fields: &'f Fields) -> Option<Value<'f>> {
-    pcapx_output::first_value(col, fields)
-}
+pub use pcapx_output::first_value as first;
 
 /// Run over the source (its files in order, as one stream): every packet
 /// that passes the filter and the limit and makes a row of `spec` goes to

@@ -191,7 +191,7 @@ impl Compressor {
 }
 
 /// Append `x` as an unsigned LEB128 varint (the hybrid encoding's headers).
-fn put_varint(out: &mut Vec<u8>, mut x: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut x: u64) {
     loop {
         let low = u8::try_from(x & 0x7f).unwrap_or(0);
         x >>= 7;
@@ -205,7 +205,7 @@ fn put_varint(out: &mut Vec<u8>, mut x: u64) {
 
 /// Most groups of 8 in one bit-packed run: its header stays one byte, as
 /// the `parquet` crate writes it.
-const MAX_GROUPS: u8 = 63;
+pub(crate) const MAX_GROUPS: u8 = 63;
 
 /// Definition levels (0 or 1) in the RLE/bit-packed hybrid encoding of bit
 /// width 1, after a 4-byte little-endian length (a v1 page's level

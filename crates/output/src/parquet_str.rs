@@ -29,7 +29,7 @@ use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::schema::types::ColumnDescPtr;
 
 use crate::parquet_out::ColData;
-use crate::parquet_page::{Compressor, close_result, put_levels};
+use crate::parquet_page::{Compressor, MAX_GROUPS, close_result, put_levels, put_varint};
 
 /// A chunk's dictionary past this many PLAIN-encoded bytes: later pages
 /// are PLAIN (the `parquet` crate's default dictionary page limit).
@@ -43,28 +43,60 @@ fn too_big() -> ParquetError {
     ParquetError::General("a column chunk of more than 2 GiB".to_owned())
 }
 
-/// Value `i` of values stored concatenated with their end offsets.
-#[inline]
-fn nth<'a>(values: &'a [u8], ends: &[u32], i: u32) -> &'a [u8] {
-    let i = i as usize;
-    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-    &values[start..ends[i] as usize]
+/// Distinct values stored concatenated, with their end offsets.
+#[derive(Debug, Default)]
+struct Values {
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
 }
 
-/// A worker's reusable hash table for [`StrBatch::build`].
+impl Values {
+    /// Value `i` (an index this store handed out).
+    #[inline]
+    fn get(&self, i: u32) -> &[u8] {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[start..self.ends[i] as usize]
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+}
+
+/// A hash table of indices into a [`Values`]: a batch's distinct values on
+/// the worker (reused from batch to batch), a chunk's dictionary on the
+/// writer.
 #[derive(Default)]
 pub(crate) struct Dedup {
     table: HashTable<u32>,
     hasher: RandomState,
 }
 
+impl Dedup {
+    /// The index of `v` in `vals`, added when new, and whether it was new.
+    /// `None` when the store passes 4 GiB or 2^32 values.
+    fn intern(&mut self, vals: &mut Values, v: &[u8]) -> Option<(u32, bool)> {
+        let h = self.hasher.hash_one(v);
+        if let Some(&k) = self.table.find(h, |&k| vals.get(k) == v) {
+            return Some((k, false));
+        }
+        let k = u32::try_from(vals.len()).ok()?;
+        vals.bytes.extend_from_slice(v);
+        vals.ends.push(u32::try_from(vals.bytes.len()).ok()?);
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(h, k, |&j| hasher.hash_one(vals.get(j)));
+        Some((k, true))
+    }
+}
+
 /// A run of rows of a string or bytes column: its distinct values and each
 /// present row's index among them.
 #[derive(Debug)]
 pub(crate) struct StrBatch {
-    /// Distinct values in order of first appearance, concatenated.
-    values: Vec<u8>,
-    ends: Vec<u32>,
+    /// Distinct values in order of first appearance.
+    values: Values,
     /// Per present row, the index of its value.
     idx: Vec<u32>,
     levels: Vec<i16>,
@@ -90,8 +122,7 @@ impl StrBatch {
             (present(0..rows.start), present(rows.clone()))
         };
         let mut b = StrBatch {
-            values: Vec::new(),
-            ends: Vec::new(),
+            values: Values::default(),
             idx: Vec::with_capacity(n),
             levels: d[rows].to_vec(),
             min: 0,
@@ -102,40 +133,22 @@ impl StrBatch {
         for &end in &ends[from..from + n] {
             let v = &bytes[start..end];
             start = end;
-            let h = dd.hasher.hash_one(v);
-            let (values, vends) = (&b.values, &b.ends);
-            let i = match dd.table.find(h, |&k| nth(values, vends, k) == v) {
-                Some(&k) => k,
-                None => {
-                    let k = u32::try_from(vends.len()).ok()?;
-                    let hasher = &dd.hasher;
-                    dd.table
-                        .insert_unique(h, k, |&j| hasher.hash_one(nth(values, vends, j)));
-                    b.values.extend_from_slice(v);
-                    b.ends.push(u32::try_from(b.values.len()).ok()?);
-                    if k > 0 {
-                        if v < nth(&b.values, &b.ends, b.min) {
-                            b.min = k;
-                        }
-                        if v > nth(&b.values, &b.ends, b.max) {
-                            b.max = k;
-                        }
-                    }
-                    k
+            let (i, new) = dd.intern(&mut b.values, v)?;
+            if new && i > 0 {
+                if v < b.values.get(b.min) {
+                    b.min = i;
                 }
-            };
+                if v > b.values.get(b.max) {
+                    b.max = i;
+                }
+            }
             b.idx.push(i);
         }
         Some(b)
     }
 
     fn bounds(&self) -> Option<(&[u8], &[u8])> {
-        (!self.ends.is_empty()).then(|| {
-            (
-                nth(&self.values, &self.ends, self.min),
-                nth(&self.values, &self.ends, self.max),
-            )
-        })
+        (self.values.len() > 0).then(|| (self.values.get(self.min), self.values.get(self.max)))
     }
 }
 
@@ -238,19 +251,14 @@ fn put_indices(vals: &[u32], w: u8, out: &mut Vec<u8>) {
         let run = vals[i..].iter().take_while(|&&x| x == v).count();
         if run >= 8 {
             literal = None;
-            let mut n = (run as u64) << 1;
-            while n >= 0x80 {
-                out.push(n.to_le_bytes()[0] | 0x80);
-                n >>= 7;
-            }
-            out.push(n.to_le_bytes()[0]);
+            put_varint(out, (run as u64) << 1);
             out.extend_from_slice(&v.to_le_bytes()[..value_bytes]);
             i += run;
             continue;
         }
         let end = (i + 8).min(vals.len());
         match &mut literal {
-            Some((header, groups)) if *groups < 63 => {
+            Some((header, groups)) if *groups < MAX_GROUPS => {
                 *groups += 1;
                 out[*header] = (*groups << 1) | 1;
             }
@@ -270,10 +278,8 @@ pub(crate) struct StrChunk {
     descr: ColumnDescPtr,
     utf8: bool,
     /// The dictionary: distinct values in order of first appearance.
-    dict: Vec<u8>,
-    dict_ends: Vec<u32>,
-    table: HashTable<u32>,
-    hasher: RandomState,
+    dict: Values,
+    dedup: Dedup,
     /// The dictionary is full: later pages are PLAIN.
     plain: bool,
     pages: Vec<u8>,
@@ -309,10 +315,8 @@ impl StrChunk {
             index: ColumnIndexBuilder::new(descr.physical_type()),
             descr,
             utf8,
-            dict: Vec::new(),
-            dict_ends: Vec::new(),
-            table: HashTable::new(),
-            hasher: RandomState::new(),
+            dict: Values::default(),
+            dedup: Dedup::default(),
             plain: false,
             pages: Vec::new(),
             uncompressed: 0,
@@ -345,34 +349,20 @@ impl StrChunk {
         if dictionary {
             // The batch's distinct values into the chunk's dictionary.
             self.remap.clear();
-            for k in 0..b.ends.len() {
-                let v = nth(&b.values, &b.ends, u32::try_from(k).map_err(|_| too_big())?);
-                let h = self.hasher.hash_one(v);
-                let (dict, ends) = (&self.dict, &self.dict_ends);
-                let i = match self.table.find(h, |&j| nth(dict, ends, j) == v) {
-                    Some(&j) => j,
-                    None => {
-                        let j = u32::try_from(ends.len()).map_err(|_| too_big())?;
-                        let hasher = &self.hasher;
-                        self.table
-                            .insert_unique(h, j, |&x| hasher.hash_one(nth(dict, ends, x)));
-                        self.dict.extend_from_slice(v);
-                        self.dict_ends
-                            .push(u32::try_from(self.dict.len()).map_err(|_| too_big())?);
-                        j
-                    }
-                };
-                self.remap.push(i);
+            for k in 0..b.values.len() {
+                let v = b.values.get(u32::try_from(k).map_err(|_| too_big())?);
+                let (j, _) = self.dedup.intern(&mut self.dict, v).ok_or_else(too_big)?;
+                self.remap.push(j);
             }
             self.idx.clear();
             self.idx
                 .extend(b.idx.iter().map(|&k| self.remap[k as usize]));
-            let w = bit_width(self.dict_ends.len());
+            let w = bit_width(self.dict.len());
             self.body.push(w);
             put_indices(&self.idx, w, &mut self.body);
         } else {
             for &k in &b.idx {
-                let v = nth(&b.values, &b.ends, k);
+                let v = b.values.get(k);
                 let len = u32::try_from(v.len()).map_err(|_| too_big())?;
                 self.body.extend_from_slice(&len.to_le_bytes());
                 self.body.extend_from_slice(v);
@@ -400,11 +390,7 @@ impl StrChunk {
             .push((offset, i32::try_from(size).map_err(|_| too_big())?));
         self.offsets
             .append_row_count(i64::try_from(rows).map_err(|_| too_big())?);
-        let page_bytes: usize = b
-            .idx
-            .iter()
-            .map(|&k| nth(&b.values, &b.ends, k).len())
-            .sum();
+        let page_bytes: usize = b.idx.iter().map(|&k| b.values.get(k).len()).sum();
         let page_bytes = i64::try_from(page_bytes).map_err(|_| too_big())?;
         self.offsets
             .append_unencoded_byte_array_data_bytes(Some(page_bytes));
@@ -444,7 +430,7 @@ impl StrChunk {
             self.dict_pages += 1;
             // Past the limit, the next pages are PLAIN (after this one,
             // as the `parquet` crate falls back).
-            if self.dict.len() + 4 * self.dict_ends.len() > DICTIONARY_LIMIT {
+            if self.dict.bytes.len() + 4 * self.dict.len() > DICTIONARY_LIMIT {
                 self.plain = true;
             }
         } else {
@@ -459,9 +445,9 @@ impl StrChunk {
     /// what closing a column writer would report for them.
     pub(crate) fn finish(mut self) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
         self.body.clear();
-        let entries = u32::try_from(self.dict_ends.len()).map_err(|_| too_big())?;
+        let entries = u32::try_from(self.dict.len()).map_err(|_| too_big())?;
         for k in 0..entries {
-            let v = nth(&self.dict, &self.dict_ends, k);
+            let v = self.dict.get(k);
             let len = u32::try_from(v.len()).map_err(|_| too_big())?;
             self.body.extend_from_slice(&len.to_le_bytes());
             self.body.extend_from_slice(v);
