@@ -983,9 +983,26 @@ pub fn pipeline<S: Send, O: Send, E: From<Error> + From<pcapx_pipeline::Pipeline
     next: impl FnMut() -> Result<Option<Work>, E>,
     init: impl Fn() -> S + Sync,
     process: impl Fn(&mut S, &Work) -> O + Sync,
-    mut sink: impl FnMut(O) -> Result<(), E>,
+    sink: impl FnMut(O) -> Result<(), E>,
 ) -> Result<(), E> {
-    pcapx_pipeline::run(
+    pipeline_keeping_states(threads, stage, next, init, process, sink).map(drop)
+}
+
+/// [`pipeline`], returning the per-thread states (see
+/// [`pcapx_pipeline::run_keeping_states`]).
+pub fn pipeline_keeping_states<
+    S: Send,
+    O: Send,
+    E: From<Error> + From<pcapx_pipeline::PipelineError>,
+>(
+    threads: usize,
+    stage: &PassStage<'_>,
+    next: impl FnMut() -> Result<Option<Work>, E>,
+    init: impl Fn() -> S + Sync,
+    process: impl Fn(&mut S, &Work) -> O + Sync,
+    mut sink: impl FnMut(O) -> Result<(), E>,
+) -> Result<Vec<S>, E> {
+    pcapx_pipeline::run_keeping_states(
         threads,
         next,
         init,

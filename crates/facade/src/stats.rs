@@ -3,13 +3,13 @@
 //! more captures in order and finish once. The CLI scans one input; the
 //! Python package scans each of its sources into the same job.
 
-use pcapx_core::Engine;
+use pcapx_core::{Engine, Fields};
 use pcapx_output::{ColumnSpec, TableSpec};
 use pcapx_stats::{
     AggKind, Distinct, GroupPartial, GroupSpec, GroupTable, KeyBuilder, Order, Summary,
 };
 
-use crate::table::{column, first, row_spec, scan};
+use crate::table::{column, first, row_spec, scan, scan_per_thread};
 use crate::{Error, ReadOptions, Source};
 
 /// The names in `lists`, each possibly comma-separated, trimmed, empty
@@ -107,27 +107,32 @@ impl GroupJob {
         let (keys, values) = self.spec.columns.split_at(self.nkeys);
         let gspec = &self.gspec;
         let total = &mut self.total;
-        scan(
-            engine,
-            src,
-            opts,
-            &self.spec,
-            || Part {
-                groups: GroupPartial::new(),
-                key: KeyBuilder::new(),
-            },
-            |p, fields| {
-                p.key.clear();
-                for k in keys {
-                    p.key.push(first(k, fields));
-                }
-                if let Some(key) = p.key.key() {
-                    p.groups
-                        .add_row(gspec, key, |i| values.get(i).and_then(|c| first(c, fields)));
-                }
-            },
-            |p| *total += p.groups,
-        )
+        let make = || Part {
+            groups: GroupPartial::new(),
+            key: KeyBuilder::new(),
+        };
+        let row = |p: &mut Part, fields: &Fields| {
+            p.key.clear();
+            for k in keys {
+                p.key.push(first(k, fields));
+            }
+            if let Some(key) = p.key.key() {
+                p.groups
+                    .add_row(gspec, key, |i| values.get(i).and_then(|c| first(c, fields)));
+            }
+        };
+        if !gspec.order_free() {
+            // A floating-point sum: partials per batch, merged in batch
+            // order, so the rounding is the same for any thread count.
+            return scan(engine, src, opts, &self.spec, make, row, |p| {
+                *total += p.groups;
+            });
+        }
+        let (used, parts) = scan_per_thread(engine, src, opts, &self.spec, make, row)?;
+        for p in parts {
+            *total += p.groups;
+        }
+        Ok(used)
     }
 
     /// The sorted result (`top`: only the first rows).

@@ -104,35 +104,85 @@ pub fn scan<A: Send>(
     row: impl Fn(&mut A, &Fields) + Sync,
     merge: impl FnMut(A) + Send,
 ) -> Result<u64, Error> {
+    let merger = std::sync::Mutex::new(InOrder::new(merge));
+    let (used, _) = scan_core(engine, src, opts, spec, |fields: &mut Fields, w: &Work| {
+        let mut part = make();
+        batch_rows(engine, spec, fields, w, &mut part, &row);
+        merger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .put(w.seq, part);
+    })?;
+    Ok(used)
+}
+
+/// [`scan`] for an accumulation whose result does not depend on the order
+/// of the rows (integer counts and sums, minima, maxima, sets): each thread
+/// adds every row it sees to one accumulator of its own, made by `make`,
+/// and the accumulators are returned (one per thread that processed a
+/// batch, in no particular order) for the caller to combine. Saves making
+/// and merging a partial per batch; the caller must only use it when the
+/// combined result is the same whichever thread took which batch.
+pub fn scan_per_thread<A: Send>(
+    engine: &Engine,
+    src: &mut Source,
+    opts: &ReadOptions,
+    spec: &TableSpec,
+    make: impl Fn() -> A + Sync,
+    row: impl Fn(&mut A, &Fields) + Sync,
+) -> Result<(u64, Vec<A>), Error> {
+    let (used, states) = scan_core(
+        engine,
+        src,
+        opts,
+        spec,
+        |(fields, part): &mut (Fields, Option<A>), w: &Work| {
+            let part = part.get_or_insert_with(&make);
+            batch_rows(engine, spec, fields, w, part, &row);
+        },
+    )?;
+    Ok((used, states.into_iter().filter_map(|(_, a)| a).collect()))
+}
+
+/// Per-thread state of a scan: the dissection's fields and whatever the
+/// caller keeps (`T`).
+trait ScanState: Send {
+    fn new(fields: Fields) -> Self;
+}
+
+impl ScanState for Fields {
+    fn new(fields: Fields) -> Fields {
+        fields
+    }
+}
+
+impl<A: Send> ScanState for (Fields, Option<A>) {
+    fn new(fields: Fields) -> Self {
+        (fields, None)
+    }
+}
+
+/// The reading, stateful pass and pipeline of [`scan`] and
+/// [`scan_per_thread`]: `process` gets each batch with its thread's state.
+fn scan_core<S: ScanState>(
+    engine: &Engine,
+    src: &mut Source,
+    opts: &ReadOptions,
+    spec: &TableSpec,
+    process: impl Fn(&mut S, &Work) + Sync,
+) -> Result<(u64, Vec<S>), Error> {
     let threads = pcapx_pipeline::thread_count(opts.threads);
     let wanted = spec.wanted(engine.registry().field_count());
     let streams = StreamPass::for_table(engine, opts, &wanted, false, 0);
     let name = src.label();
     let stage = PassStage::new(streams);
     let mut feeder = Feeder::new(src, opts.limit).with_file_field(file_field(engine, &wanted));
-    let merger = std::sync::Mutex::new(InOrder::new(merge));
-    input::pipeline(
+    let states = input::pipeline_keeping_states(
         threads,
         &stage,
         || feeder.next_work(),
-        || engine.new_fields_for(wanted.clone(), &spec.kept_protocols()),
-        |fields, w: &Work| {
-            let mut part = make();
-            for (i, (rec, pass)) in w.records().enumerate() {
-                if !pass {
-                    continue;
-                }
-                engine.dissect_with(&input::meta(&rec), rec.data, &w.reassembled(i), fields);
-                w.add_stream_fields(i, fields);
-                if spec.accepts(fields) {
-                    row(&mut part, fields);
-                }
-            }
-            merger
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .put(w.seq, part);
-        },
+        || S::new(engine.new_fields_for(wanted.clone(), &spec.kept_protocols())),
+        process,
         |()| -> Result<(), Error> { Ok(()) },
     )?;
     let used = feeder.used();
@@ -140,7 +190,29 @@ pub fn scan<A: Send>(
         p.report(&name);
     }
     src.report_damage();
-    Ok(used)
+    Ok((used, states))
+}
+
+/// One batch's rows of `spec` into `part`, in packet order.
+#[inline]
+fn batch_rows<A>(
+    engine: &Engine,
+    spec: &TableSpec,
+    fields: &mut Fields,
+    w: &Work,
+    part: &mut A,
+    row: &impl Fn(&mut A, &Fields),
+) {
+    for (i, (rec, pass)) in w.records().enumerate() {
+        if !pass {
+            continue;
+        }
+        engine.dissect_with(&input::meta(&rec), rec.data, &w.reassembled(i), fields);
+        w.add_stream_fields(i, fields);
+        if spec.accepts(fields) {
+            row(part, fields);
+        }
+    }
 }
 
 /// Combines per-batch results in batch order, whatever order they arrive in.

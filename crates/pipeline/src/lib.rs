@@ -190,11 +190,31 @@ fn process_one<B, S, O>(
 /// stops the run). Every worker thread has exited when `run` returns.
 pub fn run<B, S, O, E>(
     threads: usize,
+    next: impl FnMut() -> Result<Option<B>, E>,
+    init: impl Fn() -> S + Sync,
+    process: impl Fn(&mut S, B) -> O + Sync,
+    sink: impl FnMut(O) -> Result<(), E>,
+) -> Result<(), E>
+where
+    B: Send,
+    S: Send,
+    O: Send,
+    E: From<PipelineError>,
+{
+    run_keeping_states(threads, next, init, process, sink).map(drop)
+}
+
+/// [`run`], returning the per-thread states when it succeeds: one for each
+/// thread that processed a batch, in no particular order. For work whose
+/// result is accumulated per thread and combined at the end (which must
+/// then not depend on which thread took which batch).
+pub fn run_keeping_states<B, S, O, E>(
+    threads: usize,
     mut next: impl FnMut() -> Result<Option<B>, E>,
     init: impl Fn() -> S + Sync,
     process: impl Fn(&mut S, B) -> O + Sync,
     mut sink: impl FnMut(O) -> Result<(), E>,
-) -> Result<(), E>
+) -> Result<Vec<S>, E>
 where
     B: Send,
     S: Send,
@@ -219,6 +239,7 @@ where
                         let reply = Reply { idx, tx: Some(&tx) };
                         reply.send(process_one(&mut state, init, process, batch));
                     }
+                    state
                 });
             match spawned {
                 Ok(h) => workers.push(h),
@@ -232,6 +253,7 @@ where
         // `sink` panics on this thread — so the workers end and the scope's
         // join cannot wait forever.
         let close = CloseOnDrop(queue);
+        let mut own: Option<S> = None;
         let result = match failed {
             Some(source) => Err(E::from(PipelineError::Pool { threads, source })),
             None => drive(
@@ -240,29 +262,33 @@ where
                 queue,
                 &rx,
                 &mut next,
-                |state: &mut Option<S>, batch| process_one(state, init, process, batch),
+                |batch| process_one(&mut own, init, process, batch),
                 &mut sink,
             ),
         };
         drop(close);
+        let mut states: Vec<S> = Vec::with_capacity(threads);
         for w in workers {
             // A worker never unwinds (`process` runs under `catch_unwind`),
             // and joining it here keeps a panic that escaped anyway from
             // re-panicking the scope; the run's outcome stands.
-            let _ = w.join();
+            if let Ok(Some(s)) = w.join() {
+                states.push(s);
+            }
         }
-        result
+        states.extend(own);
+        result.map(|()| states)
     })
 }
 
 /// The read / help / reorder loop of [`run`] on the caller's thread.
-fn drive<B, S, O, E>(
+fn drive<B, O, E>(
     workers: usize,
     in_flight: usize,
     queue: &Queue<B>,
     rx: &mpsc::Receiver<(u64, Outcome<O>)>,
     next: &mut impl FnMut() -> Result<Option<B>, E>,
-    process: impl Fn(&mut Option<S>, B) -> Outcome<O>,
+    mut process: impl FnMut(B) -> Outcome<O>,
     sink: &mut impl FnMut(O) -> Result<(), E>,
 ) -> Result<(), E>
 where
@@ -276,7 +302,6 @@ where
     // two batches per worker were waiting, tried first, had it take batches
     // while its serial work was the bottleneck: Parquet's row-group
     // encoding, `count`'s reading.)
-    let mut own: Option<S> = None;
     // A reader error stops reading; batches already read are still processed
     // and written (every good packet is kept). A sink error or a worker panic
     // stops everything.
@@ -302,11 +327,11 @@ where
             if workers == 0
                 && let Some((i, batch)) = queue.try_pop()
             {
-                pending.insert(i, process(&mut own, batch));
+                pending.insert(i, process(batch));
             }
         } else if let Some((i, batch)) = queue.try_pop() {
             // May not read: help with the oldest waiting batch.
-            pending.insert(i, process(&mut own, batch));
+            pending.insert(i, process(batch));
         } else if written == sent {
             break;
         } else {

@@ -161,6 +161,17 @@ impl GroupSpec {
         Ok(spec)
     }
 
+    /// Whether the aggregates come out the same whatever order the rows are
+    /// added in (and partials merged in): everything but a floating-point
+    /// sum (or mean), whose rounding depends on the order. Integer sums are
+    /// exact (`i128`), minima and maxima and distinct sets do not depend on
+    /// order, and [`GroupPartial::finish`] sorts the groups completely.
+    pub fn order_free(&self) -> bool {
+        self.values
+            .iter()
+            .all(|v| !v.need_sum || v.ftype != FieldType::F64)
+    }
+
     /// Output column name of aggregate `i`: `count`, `payload_sum`, ….
     pub fn agg_name(&self, a: &Agg) -> String {
         match a.value.and_then(|i| self.values.get(i)) {
