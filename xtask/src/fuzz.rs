@@ -42,6 +42,11 @@ pub const TARGETS: &[Target] = &[
         about: "capture reader: pcap, pcapng, gzip/zstd, streamed, byte-exact copy read back",
     },
     Target {
+        name: "scouts",
+        seeds: Seeds::Captures,
+        about: "classic-pcap reader's scouts (speculative record chains ahead of it): records taken from them equal the ones read",
+    },
+    Target {
         name: "dissect",
         seeds: Seeds::Frames,
         about: "dissection engine on every link type: summary, show, all fields materialised",

@@ -525,7 +525,7 @@ impl Capture {
                     headers,
                     &mut self.builder.bytes,
                     &limit,
-                    |pos| map.read_ahead(ahead, pos),
+                    |pos| map.map_ahead(ahead, pos),
                 );
                 if added > 0 {
                     continue;

@@ -64,6 +64,7 @@ mod mmap;
 mod parser;
 mod pcap;
 mod pcapng;
+mod scout;
 mod source;
 mod time;
 mod writer;
@@ -78,6 +79,8 @@ pub use live::{
     FilterPlace, InterfaceListing, LiveConfig, LiveInterface, LiveStats, RecordFraming, RingPacket,
 };
 pub use mmap::prefetch;
+#[doc(hidden)]
+pub use scout::check_scouts_follow_the_chain;
 pub use time::TsResolution;
 pub use writer::{
     CaptureWriter, CopyStats, InterfaceSpec, PcapHeader, PcapNgWriter, PcapWriter, copy_through,

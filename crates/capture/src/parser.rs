@@ -109,6 +109,8 @@ pub(crate) struct Parser {
     pub damage: DamageLog,
     pub(crate) fmt: Fmt,
     pub(crate) resync: Option<Resync>,
+    /// The classic-pcap fast path's scouts (see `crate::scout`).
+    pub(crate) scouts: crate::scout::Scouts,
 }
 
 /// Outcome of format detection on the first bytes.
@@ -225,6 +227,7 @@ impl Parser {
             damage: DamageLog::default(),
             fmt,
             resync: None,
+            scouts: crate::scout::Scouts::default(),
         }
     }
 

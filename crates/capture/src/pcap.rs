@@ -4,6 +4,7 @@ use crate::bytes::{ByteOrder, u64_of};
 use crate::damage::DamageKind;
 use crate::info::{InterfaceInfo, SectionInfo};
 use crate::parser::{Cand, Fmt, Parser, RecIdx, Step, Window};
+use crate::scout::{Checks, Hdr};
 use crate::time::{TsResolution, pcap_ts_ns};
 
 pub(crate) const FILE_HEADER_LEN: usize = 24;
@@ -42,26 +43,6 @@ pub(crate) struct PcapState {
     pub limit: u32,
     header_done: bool,
     prev_sec: Option<u32>,
-}
-
-/// A record header.
-#[derive(Clone, Copy, Debug)]
-struct Hdr {
-    sec: u32,
-    frac: u32,
-    caplen: u32,
-    wirelen: u32,
-}
-
-impl Hdr {
-    fn parse(b: &[u8], o: ByteOrder) -> Option<Hdr> {
-        Some(Hdr {
-            sec: o.u32(b, 0)?,
-            frac: o.u32(b, 4)?,
-            caplen: o.u32(b, 8)?,
-            wirelen: o.u32(b, 12)?,
-        })
-    }
 }
 
 impl PcapState {
@@ -155,8 +136,22 @@ impl PcapState {
     /// Structurally odd header fields (timestamps are not judged here:
     /// fuzzed and badly-clocked captures have wild ones that libpcap accepts).
     fn odd(&self, h: &Hdr) -> bool {
-        let frac_limit = if self.nanos { 1_000_000_000 } else { 1_000_000 };
-        h.wirelen > MAX_PLAUSIBLE_WIRELEN || h.frac >= frac_limit || h.caplen > h.wirelen
+        h.wirelen > MAX_PLAUSIBLE_WIRELEN || h.frac >= self.frac_limit() || h.caplen > h.wirelen
+    }
+
+    fn frac_limit(&self) -> u32 {
+        if self.nanos { 1_000_000_000 } else { 1_000_000 }
+    }
+
+    /// The fast path's checks of a record header (those of [`Self::odd`],
+    /// the captured-length limit and completeness).
+    fn checks(&self) -> Checks {
+        Checks {
+            order: self.order,
+            limit: self.limit,
+            max_wirelen: MAX_PLAUSIBLE_WIRELEN,
+            frac_limit: self.frac_limit(),
+        }
     }
 
     /// For a suspicious record at `q` (complete in the window): does the
@@ -336,6 +331,8 @@ impl Parser {
         let mut number = self.next_number;
         let mut added = 0;
         let mut prev_sec = st.prev_sec;
+        let checks = st.checks();
+        let scouts = &mut self.scouts;
         loop {
             let n = records.len() + headers;
             if n > 0
@@ -345,16 +342,11 @@ impl Parser {
             {
                 break;
             }
-            let Some(rest) = usize::try_from(pos).ok().and_then(|p| data.get(p..)) else {
+            // A record a scout found at this offset is the one the read
+            // below would give (see `crate::scout`), without waiting for it.
+            let Some((h, total)) = scouts.take(pos).or_else(|| checks.record_at(data, pos)) else {
                 break;
             };
-            let Some(h) = Hdr::parse(rest, st.order) else {
-                break;
-            };
-            let total = u64::from(h.caplen) + u64_of(RECORD_HEADER_LEN);
-            if h.caplen > st.limit || u64_of(rest.len()) < total || st.odd(&h) {
-                break;
-            }
             if n > 0 && bytes.saturating_add(total) > limit.max_bytes {
                 break;
             }
@@ -370,6 +362,7 @@ impl Parser {
             pos = pos.saturating_add(total);
             number = number.saturating_add(1);
             added += 1;
+            scouts.step(data, &checks, pos, h.sec);
         }
         st.prev_sec = prev_sec;
         self.pos = pos;

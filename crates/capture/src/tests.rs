@@ -1206,3 +1206,84 @@ fn mapped_fast_path_reads_damage_as_the_streamed_parser_does() {
         }
     }
 }
+
+/// The mapped reader's scouts (`crate::scout`) walk the record chain ahead
+/// of it from guessed offsets: on a file large enough for many of them,
+/// with payloads that hold chains of fake but plausible record headers (a
+/// scout may synchronise on them) and damage in the middle, the mapped
+/// reading still equals the streamed, record-by-record one, batch by batch.
+#[test]
+fn scouts_ahead_of_the_mapped_reader_change_nothing_it_reads() {
+    let n = 9000u32;
+    let pkts: Vec<Pkt> = (0..n)
+        .map(|i| {
+            let len = 100 + (i * 131) % 1300;
+            let mut data = payload(
+                u8::try_from(i % 251).unwrap(),
+                usize::try_from(len).unwrap(),
+            );
+            if i % 5 == 0 {
+                // Four plausible headers chained 24 bytes apart (what a
+                // scout's synchronisation asks for).
+                for j in 0..4usize {
+                    let q = 3 + j * 24;
+                    data[q..q + 4].copy_from_slice(&1_700_000_000u32.to_le_bytes());
+                    data[q + 4..q + 8].copy_from_slice(&5u32.to_le_bytes());
+                    data[q + 8..q + 12].copy_from_slice(&8u32.to_le_bytes());
+                    data[q + 12..q + 16].copy_from_slice(&8u32.to_le_bytes());
+                }
+            }
+            (T0 + i64::from(i) * 1_000_000, len, data)
+        })
+        .collect();
+    let clean = pcap_bytes(PcapHeader::default(), &pkts);
+    assert!(clean.len() > 6 << 20, "{}", clean.len());
+    let offset = |k: u32| 24 + (0..k).map(|i| 16 + 100 + (i * 131) % 1300).sum::<u32>();
+    let at = |k: u32| usize::try_from(offset(k)).unwrap();
+    let mut variants = vec![clean.clone()];
+    // A lying captured length in the middle.
+    let mut v = clean.clone();
+    v[at(4000) + 8..at(4000) + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    variants.push(v);
+    // Garbage over a run of records further on.
+    let mut v = clean.clone();
+    v[at(6000)..at(6010)].fill(0xff);
+    variants.push(v);
+    // The last record cut short.
+    variants.push(clean[..clean.len() - 7].to_vec());
+    for (k, bytes) in variants.iter().enumerate() {
+        let f = write_temp(bytes);
+        for (max_records, max_bytes) in [(4096, 4 << 20), (7, 5000)] {
+            let mut seen = Vec::new();
+            for mapped in [true, false] {
+                let mut cap = open_as(f.path(), mapped);
+                let mut out = Vec::new();
+                while let Some(b) = cap.next_batch(max_records, max_bytes).unwrap() {
+                    out.push(format!("batch {:?}", b.byte_range()));
+                    for r in b.iter() {
+                        out.push(format!(
+                            "{} {} {} {} {}",
+                            r.number, r.ts_ns, r.caplen, r.wirelen, r.offset
+                        ));
+                    }
+                }
+                for d in cap.damage() {
+                    out.push(format!("{d:?}"));
+                }
+                seen.push(out);
+            }
+            assert_eq!(
+                seen[0], seen[1],
+                "variant {k}, limits {max_records}/{max_bytes}"
+            );
+            let records = seen[0]
+                .iter()
+                .filter(|l| !l.starts_with("batch") && !l.starts_with("Damage"))
+                .count();
+            assert!(
+                records + 20 >= usize::try_from(n).unwrap(),
+                "variant {k}: {records}"
+            );
+        }
+    }
+}
