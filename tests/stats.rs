@@ -454,6 +454,21 @@ fn multi_batch_results_agree_with_convert_and_do_not_depend_on_threads() {
             "--nunique",
             "dst",
         ][..],
+        // Order-free aggregates: accumulated per thread, merged at the end.
+        &[
+            "stats",
+            big,
+            "--group-by",
+            "src,dport",
+            "--sum",
+            "payload",
+            "--min",
+            "len",
+            "--max",
+            "ttl",
+            "--top",
+            "20",
+        ],
         &[
             "describe",
             big,

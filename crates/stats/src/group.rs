@@ -614,6 +614,26 @@ mod tests {
         ("d", None, None),
     ];
 
+    /// Only a floating-point sum (or mean) depends on the order rows come
+    /// in; everything else may be accumulated per thread.
+    #[test]
+    fn order_free_unless_a_float_is_summed() {
+        assert!(spec(&[(AggKind::Sum, "payload"), (AggKind::NUnique, "name")]).order_free());
+        assert!(spec(&[(AggKind::Mean, "payload"), (AggKind::Count, "")]).order_free());
+        let float = |kind| {
+            GroupSpec::new(
+                vec!["src".into()],
+                &[(kind, Some(("rtt".to_owned(), FieldType::F64)))],
+            )
+            .unwrap()
+        };
+        assert!(float(AggKind::Min).order_free());
+        assert!(float(AggKind::Max).order_free());
+        assert!(float(AggKind::NUnique).order_free());
+        assert!(!float(AggKind::Sum).order_free());
+        assert!(!float(AggKind::Mean).order_free());
+    }
+
     #[test]
     fn aggregates_like_pandas() {
         let s = spec(&[
