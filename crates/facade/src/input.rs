@@ -237,6 +237,16 @@ pub struct Work {
     pub file: Arc<str>,
     /// Where the file name goes, when the job wants `frame.file`.
     pub file_field: Option<FieldId>,
+    /// Every record the reader counted passed (no filter, no limit).
+    pub all_pass: bool,
+    /// The pass runs for this batch only if a record needs it (see
+    /// [`PassStage::side_input`]).
+    lazy: bool,
+    /// The side input and bytes of that pass, once it ran.
+    lazy_side: std::cell::OnceCell<(Vec<SideRec>, Vec<u8>)>,
+    /// The latest timestamp among the records given the default side input
+    /// without the pass (what the defragmenter's clock must reach).
+    plain_ts: std::cell::Cell<Option<i64>>,
 }
 
 /// The field ids of the fields a sequential per-file pass provides:
@@ -306,20 +316,36 @@ pub fn app_state_matters(engine: &Engine, wanted: &Wanted) -> bool {
 }
 
 /// True when the record is certainly not an IP fragment: an Ethernet frame
-/// with an IPv4 header whose MF flag and fragment offset are zero, or an
-/// IPv6 header followed directly by TCP, UDP or ICMPv6. False when it may
-/// be one (the full parse decides then).
+/// (under any VLAN tags the full parse walks) with an IPv4 header whose MF
+/// flag and fragment offset are zero, an IPv6 header followed directly by
+/// TCP, UDP or ICMPv6, or an ethertype the full parse does not follow to IP
+/// (ARP, LLDP, …; not an 802.3 length, whose LLC/SNAP may carry IP). False
+/// when it may be one (the full parse decides then).
 fn surely_unfragmented(linktype: u32, d: &[u8]) -> bool {
     if linktype != 1 {
         return false;
     }
-    match d.get(12..14) {
+    let (mut et, mut off) = (d.get(12..14), 14);
+    // The tags `pcapx_flow::parse` skips, as many as it does.
+    for _ in 0..8 {
+        match et {
+            Some([0x81, 0x00] | [0x88, 0xa8] | [0x91, 0x00]) => {
+                et = d.get(off + 2..off + 4);
+                off += 4;
+            }
+            _ => break,
+        }
+    }
+    match et {
         Some([0x08, 0x00]) => {
-            d.get(14).is_some_and(|v| v >> 4 == 4)
-                && d.get(20..22)
+            d.get(off).is_some_and(|v| v >> 4 == 4)
+                && d.get(off + 6..off + 8)
                     .is_some_and(|f| u16::from_be_bytes([f[0], f[1]]) & 0x3fff == 0)
         }
-        Some([0x86, 0xdd]) => d.get(20).is_some_and(|nh| matches!(nh, 6 | 17 | 58)),
+        Some([0x86, 0xdd]) => d.get(off + 6).is_some_and(|nh| matches!(nh, 6 | 17 | 58)),
+        // Still a tag after 8, or a length: leave it to the full parse.
+        Some([0x81, 0x00] | [0x88, 0xa8] | [0x91, 0x00]) => false,
+        Some(&[a, b]) => u16::from_be_bytes([a, b]) > 1500,
         _ => false,
     }
 }
@@ -856,7 +882,8 @@ impl<'a> Feeder<'a> {
         };
         let file = Arc::clone(self.src.file());
         let filter = self.src.filter_mut();
-        let pass = if self.limit.is_none() && filter.passes_all() {
+        let all_pass = self.limit.is_none() && filter.passes_all();
+        let pass = if all_pass {
             // Nothing to decide per record: the reader's thread does not
             // walk the batch again.
             self.used += u64::try_from(batch.len()).unwrap_or(u64::MAX);
@@ -892,6 +919,10 @@ impl<'a> Feeder<'a> {
             arena: Vec::new(),
             file,
             file_field: self.file_field,
+            all_pass,
+            lazy: false,
+            lazy_side: std::cell::OnceCell::new(),
+            plain_ts: std::cell::Cell::new(None),
         }))
     }
 }
@@ -903,19 +934,25 @@ impl<'a> Feeder<'a> {
 /// thread then only reads — the part of the work every thread waits for —
 /// and the pass of one batch overlaps the reading of the next.
 pub struct PassStage<'a> {
-    turns: pcapx_pipeline::Turns,
+    /// The batches' turns; a batch that did not need the pass posts the
+    /// latest timestamp of its records (see [`PassStage::side_input`]).
+    turns: pcapx_pipeline::Turns<Option<i64>>,
     pass: std::sync::Mutex<Option<StreamPass<'a>>>,
     /// There is a pass to run (kept beside the lock, so that batches of a
     /// job without one do not take turns for nothing).
     active: bool,
+    /// The pass only defragments IP: it runs for a batch only when one of
+    /// its records is not surely unfragmented.
+    lazy: bool,
 }
 
 impl<'a> PassStage<'a> {
     /// The stage running `pass` (none: batches go through untouched).
     pub fn new(pass: Option<StreamPass<'a>>) -> PassStage<'a> {
         PassStage {
-            turns: pcapx_pipeline::Turns::new(),
+            turns: pcapx_pipeline::Turns::default(),
             active: pass.is_some(),
+            lazy: pass.as_ref().is_some_and(StreamPass::defrag_only),
             pass: std::sync::Mutex::new(pass),
         }
     }
@@ -927,45 +964,154 @@ impl<'a> PassStage<'a> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs the pass over `work`'s records in its turn (`work.seq`),
-    /// filling its side input and per-file values. After a pass panicked
-    /// the later ones are skipped (the run fails with that panic).
+    /// Before `work` is processed: runs the pass over its records in its
+    /// turn (`work.seq`), filling its side input and per-file values —
+    /// unless the pass only defragments and every record passed, when the
+    /// pass waits for a record that needs it ([`PassStage::side_input`]).
+    /// After a pass panicked the later ones are skipped (the run fails with
+    /// that panic).
     pub fn run(&self, work: &mut Work) {
         if !self.active {
             return;
         }
-        self.turns.take(work.seq, || {
-            // Uncontended: only the thread whose turn it is gets here.
-            let mut pass = self
-                .pass
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(sp) = pass.as_mut() {
-                sp.run_batch(work);
-            }
-        });
+        if self.lazy && work.all_pass {
+            work.lazy = true;
+            return;
+        }
+        self.turns.take_applying(
+            work.seq,
+            |ts| self.tick(ts),
+            || {
+                // Uncontended: only the thread whose turn it is gets here.
+                let mut pass = self
+                    .pass
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(sp) = pass.as_mut() {
+                    sp.run_batch(work);
+                }
+            },
+        );
+    }
+
+    /// Record `i`'s side input for [`Engine::dissect_with`] (`rec`: the
+    /// record), records taken in order.
+    ///
+    /// A pass that only defragments gives a record that is surely no
+    /// fragment the default side input whatever its state, and such a
+    /// record changes the state only by its timestamp (the defragmenter's
+    /// clock: pending datagrams expire, a prefix of them, by the latest
+    /// time seen — the same after many timestamps as after the largest).
+    /// So a batch of such records is dissected without waiting for the
+    /// earlier batches' passes: it posts its latest timestamp for its turn
+    /// ([`PassStage::finish`]). At its first record that may be a
+    /// fragment, the batch takes its turn and the pass runs over all its
+    /// records as it would have before processing (the records already
+    /// dissected got what the pass gives them).
+    #[inline]
+    pub fn side_input<'w>(&self, w: &'w Work, i: usize, rec: &Record<'_>) -> Reassembled<'w> {
+        if !w.lazy {
+            return w.reassembled(i);
+        }
+        let from = |(side, arena): &'w (Vec<SideRec>, Vec<u8>)| {
+            side.get(i).map(|s| s.get(arena)).unwrap_or_default()
+        };
+        if let Some(done) = w.lazy_side.get() {
+            return from(done);
+        }
+        if surely_unfragmented(rec.linktype, rec.data) {
+            let t = w.plain_ts.get();
+            w.plain_ts
+                .set(Some(t.map_or(rec.ts_ns, |t| t.max(rec.ts_ns))));
+            return Reassembled::default();
+        }
+        from(w.lazy_side.get_or_init(|| self.pass_in_turn(w)))
+    }
+
+    /// The pass over a lazy batch's records, in its turn.
+    #[cold]
+    fn pass_in_turn(&self, w: &Work) -> (Vec<SideRec>, Vec<u8>) {
+        let (mut side, mut arena, mut streams) = (Vec::new(), Vec::new(), Vec::new());
+        self.turns.take_applying(
+            w.seq,
+            |ts| self.tick(ts),
+            || {
+                let mut pass = self
+                    .pass
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(sp) = pass.as_mut() {
+                    sp.walk(&w.batch, w.take, &mut side, &mut arena, &mut streams);
+                }
+            },
+        );
+        (side, arena)
+    }
+
+    /// After `work` was processed: a lazy batch that did not need the pass
+    /// posts its latest timestamp for its turn (never waits).
+    pub fn finish(&self, work: &Work) {
+        if work.lazy && work.lazy_side.get().is_none() {
+            self.turns
+                .post(work.seq, work.plain_ts.get(), |ts| self.tick(ts));
+        }
+    }
+
+    /// A posted batch's turn: the defragmenter's clock moves to `ts`.
+    fn tick(&self, ts: Option<i64>) {
+        let Some(ts) = ts else { return };
+        let mut pass = self
+            .pass
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(d) = pass.as_mut().and_then(|sp| sp.defrag.as_mut()) {
+            d.tick(ts);
+        }
     }
 }
 
 impl StreamPass<'_> {
+    /// Only IP defragmentation (no stream ids, desegmentation or datagram
+    /// states): records that are surely no fragment need nothing from it.
+    fn defrag_only(&self) -> bool {
+        self.ids.is_none() && self.deseg.is_none() && self.datagram.is_empty()
+    }
+
     /// The pass over one batch's records (those the reader counted).
     fn run_batch(&mut self, work: &mut Work) {
-        let n = work.take;
         work.stream_ids = self.ids.unwrap_or_default();
+        self.walk(
+            &work.batch,
+            work.take,
+            &mut work.side,
+            &mut work.arena,
+            &mut work.streams,
+        );
+    }
+
+    /// The pass over the first `n` records of `batch`: their side input
+    /// (bytes in `arena`) and, when wanted, per-file values.
+    fn walk(
+        &mut self,
+        batch: &Batch,
+        n: usize,
+        side: &mut Vec<SideRec>,
+        arena: &mut Vec<u8>,
+        streams: &mut Vec<StreamValues>,
+    ) {
         if self.ids.is_some() {
-            work.streams.reserve(n);
+            streams.reserve(n);
         }
-        work.side.reserve(n);
-        let batch = &work.batch;
+        side.reserve(n);
         for (i, rec) in batch.iter().take(n).enumerate() {
             batch.prefetch(i + PREFETCH_AHEAD);
             if self.skips(&rec) {
-                work.side.push(SideRec::default());
+                side.push(SideRec::default());
             } else {
-                let (s, v) = self.record_parsed(&rec, &mut work.arena);
-                work.side.push(s);
+                let (s, v) = self.record_parsed(&rec, arena);
+                side.push(s);
                 if let Some(v) = v {
-                    work.streams.push(v);
+                    streams.push(v);
                 }
             }
         }
@@ -1008,7 +1154,12 @@ pub fn pipeline_keeping_states<
         init,
         |state, mut work: Work| {
             stage.run(&mut work);
+            // A lazy batch that panics before posting its turn must not
+            // keep the later batches waiting for it.
+            let unwind = stage.turns.break_on_unwind();
             let out = process(state, &work);
+            stage.finish(&work);
+            drop(unwind);
             (out, work.batch.check_intact())
         },
         |(out, intact)| {
@@ -1041,22 +1192,40 @@ mod tests {
             let len = usize::try_from(next() % 80).unwrap_or(0);
             let mut d: Vec<u8> = (0..len).map(|_| next().to_le_bytes()[0]).collect();
             let r = next();
-            if d.len() > 21 {
-                let et: [u8; 2] = if r & 1 == 0 {
-                    [0x08, 0x00]
-                } else {
-                    [0x86, 0xdd]
+            // Up to two VLAN tags (of the three kinds), then the ethertype
+            // and the bytes that matter, at their offsets.
+            let tags = usize::try_from((r >> 20) % 3).unwrap_or(0);
+            let off = 14 + 4 * tags;
+            if d.len() > off + 7 {
+                for t in 0..tags {
+                    let tpid = [[0x81, 0x00], [0x88, 0xa8], [0x91, 0x00]]
+                        [usize::try_from((r >> (24 + 2 * t)) % 3).unwrap_or(0)];
+                    d[12 + 4 * t..14 + 4 * t].copy_from_slice(&tpid);
+                }
+                let et: [u8; 2] = match (r >> 30) % 4 {
+                    0 | 1 => [0x08, 0x00],
+                    2 => [0x86, 0xdd],
+                    _ => [[0x08, 0x06], [0x05, 0xdc], [0x88, 0xcc], [0x00, 0x40]]
+                        [usize::try_from((r >> 40) % 4).unwrap_or(0)],
                 };
-                d[12..14].copy_from_slice(&et);
+                d[off - 2..off].copy_from_slice(&et);
                 if r & 2 == 0 {
-                    d[14] = 0x45;
+                    d[off] = 0x45;
                 }
                 if r & 4 == 0 {
-                    d[20] &= 0xc0;
-                    d[21] = 0;
+                    d[off + 6] &= 0xc0;
+                    d[off + 7] = 0;
                 }
                 if r & 8 == 0 {
-                    d[20] = [6, 17, 58, 44, 0][usize::try_from(r >> 8).unwrap_or(0) % 5];
+                    d[off + 6] = [6, 17, 58, 44, 0][usize::try_from(r >> 8).unwrap_or(0) % 5];
+                }
+                if r & 16 == 0 && d.len() > off + 14 {
+                    // LLC/SNAP carrying IPv4 behind an 802.3 length.
+                    d[off - 2..off].copy_from_slice(&[0x00, 0x40]);
+                    d[off..off + 3].copy_from_slice(&[0xaa, 0xaa, 0x03]);
+                    d[off + 6..off + 8].copy_from_slice(&[0x08, 0x00]);
+                    d[off + 8] = 0x45;
+                    d[off + 14] |= 0x20;
                 }
             }
             if surely_unfragmented(1, &d) {

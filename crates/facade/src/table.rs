@@ -105,9 +105,9 @@ pub fn scan<A: Send>(
     merge: impl FnMut(A) + Send,
 ) -> Result<u64, Error> {
     let merger = std::sync::Mutex::new(InOrder::new(merge));
-    let (used, _) = scan_core(engine, src, opts, spec, |fields: &mut Fields, w: &Work| {
+    let (used, _) = scan_core(engine, src, opts, spec, |fields: &mut Fields, w, stage| {
         let mut part = make();
-        batch_rows(engine, spec, fields, w, &mut part, &row);
+        batch_rows(engine, spec, stage, fields, w, &mut part, &row);
         merger
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -136,9 +136,9 @@ pub fn scan_per_thread<A: Send>(
         src,
         opts,
         spec,
-        |(fields, part): &mut (Fields, Option<A>), w: &Work| {
+        |(fields, part): &mut (Fields, Option<A>), w, stage| {
             let part = part.get_or_insert_with(&make);
-            batch_rows(engine, spec, fields, w, part, &row);
+            batch_rows(engine, spec, stage, fields, w, part, &row);
         },
     )?;
     Ok((used, states.into_iter().filter_map(|(_, a)| a).collect()))
@@ -169,7 +169,7 @@ fn scan_core<S: ScanState>(
     src: &mut Source,
     opts: &ReadOptions,
     spec: &TableSpec,
-    process: impl Fn(&mut S, &Work) + Sync,
+    process: impl Fn(&mut S, &Work, &PassStage<'_>) + Sync,
 ) -> Result<(u64, Vec<S>), Error> {
     let threads = pcapx_pipeline::thread_count(opts.threads);
     let wanted = spec.wanted(engine.registry().field_count());
@@ -182,7 +182,7 @@ fn scan_core<S: ScanState>(
         &stage,
         || feeder.next_work(),
         || S::new(engine.new_fields_for(wanted.clone(), &spec.kept_protocols())),
-        process,
+        |st: &mut S, w: &Work| process(st, w, &stage),
         |()| -> Result<(), Error> { Ok(()) },
     )?;
     let used = feeder.used();
@@ -198,6 +198,7 @@ fn scan_core<S: ScanState>(
 fn batch_rows<A>(
     engine: &Engine,
     spec: &TableSpec,
+    stage: &PassStage<'_>,
     fields: &mut Fields,
     w: &Work,
     part: &mut A,
@@ -207,7 +208,12 @@ fn batch_rows<A>(
         if !pass {
             continue;
         }
-        engine.dissect_with(&input::meta(&rec), rec.data, &w.reassembled(i), fields);
+        engine.dissect_with(
+            &input::meta(&rec),
+            rec.data,
+            &stage.side_input(w, i, &rec),
+            fields,
+        );
         w.add_stream_fields(i, fields);
         if spec.accepts(fields) {
             row(part, fields);
@@ -348,7 +354,12 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
                     acc.filtered_out += 1;
                     continue;
                 }
-                engine.dissect_with(&input::meta(&rec), rec.data, &w.reassembled(i), fields);
+                engine.dissect_with(
+                    &input::meta(&rec),
+                    rec.data,
+                    &stage.side_input(w, i, &rec),
+                    fields,
+                );
                 w.add_stream_fields(i, fields);
                 if let Some(t) = &mut anomalies {
                     t.count(fields);

@@ -395,18 +395,44 @@ where
 /// A piece that panics breaks the turns: the pieces after it are skipped
 /// (`take` returns `None`) instead of waiting for ever, and the panic ends
 /// the run as any panic in `process` does.
-#[derive(Debug, Default)]
-pub struct Turns {
-    /// The batch whose piece runs next.
-    next: Mutex<u64>,
+///
+/// A batch whose piece is only a value to fold into the state (nothing to
+/// wait for) posts it instead ([`Turns::post`]): it never waits, and the
+/// value is applied in its turn by whichever thread completes the turn
+/// before it (or by itself, when its turn has come).
+#[derive(Debug)]
+pub struct Turns<T = ()> {
+    state: Mutex<TurnState<T>>,
     turn: Condvar,
     broken: std::sync::atomic::AtomicBool,
 }
 
-/// Breaks the turns when a piece unwinds (see [`Turns`]).
-struct BreakOnUnwind<'t>(&'t Turns);
+#[derive(Debug)]
+struct TurnState<T> {
+    /// The batch whose piece runs next.
+    next: u64,
+    /// Values posted by later batches, applied when their turn comes.
+    posted: BTreeMap<u64, T>,
+}
 
-impl Drop for BreakOnUnwind<'_> {
+impl<T> Default for Turns<T> {
+    fn default() -> Turns<T> {
+        Turns {
+            state: Mutex::new(TurnState {
+                next: 0,
+                posted: BTreeMap::new(),
+            }),
+            turn: Condvar::new(),
+            broken: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+/// Breaks the turns when dropped during a panic (see [`Turns`] and
+/// [`Turns::break_on_unwind`]).
+pub struct BreakOnUnwind<'t, T>(&'t Turns<T>);
+
+impl<T> Drop for BreakOnUnwind<'_, T> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             self.0
@@ -417,34 +443,86 @@ impl Drop for BreakOnUnwind<'_> {
     }
 }
 
-impl Turns {
+impl Turns<()> {
     pub fn new() -> Turns {
         Turns::default()
-    }
-
-    fn is_broken(&self) -> bool {
-        self.broken.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Waits until every batch before `seq` had its turn, then runs `f` as
     /// batch `seq`'s turn. `None` (and `f` not run) once an earlier turn
     /// panicked.
     pub fn take<R>(&self, seq: u64, f: impl FnOnce() -> R) -> Option<R> {
-        let _unwind = BreakOnUnwind(self);
-        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
-        while *next != seq && !self.is_broken() {
-            next = self.turn.wait(next).unwrap_or_else(PoisonError::into_inner);
+        self.take_applying(seq, |()| {}, f)
+    }
+}
+
+impl<T> Turns<T> {
+    fn is_broken(&self) -> bool {
+        self.broken.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// A guard that breaks the turns if the thread unwinds while it lives:
+    /// held around work after which a batch posts (a batch that panics
+    /// before posting would otherwise keep the later ones waiting).
+    pub fn break_on_unwind(&self) -> BreakOnUnwind<'_, T> {
+        BreakOnUnwind(self)
+    }
+
+    /// Applies the values posted for the turns that are next, in order.
+    fn apply_posted(st: &mut TurnState<T>, apply: &mut impl FnMut(T)) {
+        while let Some(v) = st.posted.remove(&st.next) {
+            apply(v);
+            st.next += 1;
         }
-        if self.is_broken() {
-            return None;
+    }
+
+    /// [`Turns::take`] when batches may post: values posted for the turns
+    /// before `seq` are applied (with `apply`, in order) as their turns come.
+    pub fn take_applying<R>(
+        &self,
+        seq: u64,
+        mut apply: impl FnMut(T),
+        f: impl FnOnce() -> R,
+    ) -> Option<R> {
+        let _unwind = BreakOnUnwind(self);
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if self.is_broken() {
+                return None;
+            }
+            Self::apply_posted(&mut st, &mut apply);
+            if st.next == seq {
+                break;
+            }
+            st = self.turn.wait(st).unwrap_or_else(PoisonError::into_inner);
         }
         // The lock is held while `f` runs: the turns are serial anyway, and
         // a waiter can only be woken by the end of this one.
         let r = f();
-        *next += 1;
-        drop(next);
+        st.next += 1;
+        Self::apply_posted(&mut st, &mut apply);
+        drop(st);
         self.turn.notify_all();
         Some(r)
+    }
+
+    /// Batch `seq`'s turn is only `value` to apply: applied now (with any
+    /// later ones posted already) if the turn has come, else kept for the
+    /// thread that completes the turn before it. Never waits.
+    pub fn post(&self, seq: u64, value: T, mut apply: impl FnMut(T)) {
+        let _unwind = BreakOnUnwind(self);
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.is_broken() {
+            return;
+        }
+        st.posted.insert(seq, value);
+        let before = st.next;
+        Self::apply_posted(&mut st, &mut apply);
+        let moved = st.next != before;
+        drop(st);
+        if moved {
+            self.turn.notify_all();
+        }
     }
 }
 
@@ -734,6 +812,56 @@ mod tests {
             }
         });
         assert_eq!(seen.into_inner().unwrap(), (0..40).collect::<Vec<u64>>());
+    }
+
+    /// Batches that only post a value never wait, and the values and the
+    /// pieces of the batches that take their turn all run in batch order.
+    #[test]
+    fn posted_values_apply_in_turn_order_between_taken_turns() {
+        let turns: Turns<u64> = Turns::default();
+        let seen = Mutex::new(Vec::new());
+        let queue = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    loop {
+                        let seq = queue.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if seq >= 60 {
+                            break;
+                        }
+                        let r = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                        std::thread::sleep(std::time::Duration::from_millis(r >> 61));
+                        let apply = |v: u64| seen.lock().unwrap().push(v);
+                        if r & (1 << 20) == 0 {
+                            turns.post(seq, seq, apply);
+                        } else {
+                            let got = turns.take_applying(seq, apply, || {
+                                seen.lock().unwrap().push(seq);
+                            });
+                            assert_eq!(got, Some(()));
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(seen.into_inner().unwrap(), (0..60).collect::<Vec<u64>>());
+    }
+
+    /// A batch that panics before posting breaks the turns (through
+    /// `break_on_unwind`): the later batches do not wait for ever.
+    #[test]
+    fn a_batch_that_panics_before_posting_does_not_hang_the_later_ones() {
+        let turns: Turns<u64> = Turns::default();
+        std::thread::scope(|s| {
+            let later = s.spawn(|| turns.take_applying(1, |_| {}, || 1));
+            let first = s.spawn(|| {
+                let _guard = turns.break_on_unwind();
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                panic!("dissection panicked");
+            });
+            assert!(first.join().is_err());
+            assert_eq!(later.join().unwrap(), None);
+        });
     }
 
     #[test]

@@ -106,7 +106,12 @@ pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
                 if !pass {
                     continue;
                 }
-                engine.dissect_with(&input::meta(&rec), rec.data, &w.reassembled(i), fields);
+                engine.dissect_with(
+                    &input::meta(&rec),
+                    rec.data,
+                    &stage.side_input(w, i, &rec),
+                    fields,
+                );
                 let layers = fields.layers();
                 // Scapy: the first of TCP, UDP, ICMP the packet has (quoted
                 // copies in ICMP errors are TCPerror/UDPerror, which do not
