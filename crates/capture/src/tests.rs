@@ -1136,6 +1136,30 @@ mod proptests {
     }
 }
 
+/// A reading of `cap` in batches of the given limits, one line per batch,
+/// record (with its bytes when `raw`) and damage event, for comparison.
+fn reading(cap: &mut Capture, max_records: usize, max_bytes: usize, raw: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some(b) = cap.next_batch(max_records, max_bytes).unwrap() {
+        out.push(format!("batch {:?}", b.byte_range()));
+        for r in b.iter() {
+            let bytes = if raw {
+                format!(" {:?}", r.raw)
+            } else {
+                String::new()
+            };
+            out.push(format!(
+                "{} {} {} {} {}{bytes}",
+                r.number, r.ts_ns, r.caplen, r.wirelen, r.offset
+            ));
+        }
+    }
+    for d in cap.damage() {
+        out.push(format!("{d:?}"));
+    }
+    out
+}
+
 /// The mapped reader's fast loop (`Parser::run_pcap`) hands every record it
 /// cannot judge alone to the record-by-record parser: damage in the middle
 /// of a file (a lying captured length, odd header fields, a cut last record)
@@ -1177,24 +1201,9 @@ fn mapped_fast_path_reads_damage_as_the_streamed_parser_does() {
     for (n, bytes) in variants.iter().enumerate() {
         let f = write_temp(bytes);
         for (max_records, max_bytes) in [(1, 1 << 20), (7, 500), (64, 1 << 20)] {
-            let mut seen = Vec::new();
-            for mapped in [true, false] {
-                let mut cap = open_as(f.path(), mapped);
-                let mut out = Vec::new();
-                while let Some(b) = cap.next_batch(max_records, max_bytes).unwrap() {
-                    out.push(format!("batch {:?}", b.byte_range()));
-                    for r in b.iter() {
-                        out.push(format!(
-                            "{} {} {} {} {} {:?}",
-                            r.number, r.ts_ns, r.caplen, r.wirelen, r.offset, r.raw
-                        ));
-                    }
-                }
-                for d in cap.damage() {
-                    out.push(format!("{d:?}"));
-                }
-                seen.push(out);
-            }
+            let seen = [true, false].map(|mapped| {
+                reading(&mut open_as(f.path(), mapped), max_records, max_bytes, true)
+            });
             assert_eq!(
                 seen[0], seen[1],
                 "variant {n}, limits {max_records}/{max_bytes}"
@@ -1254,24 +1263,14 @@ fn scouts_ahead_of_the_mapped_reader_change_nothing_it_reads() {
     for (k, bytes) in variants.iter().enumerate() {
         let f = write_temp(bytes);
         for (max_records, max_bytes) in [(4096, 4 << 20), (7, 5000)] {
-            let mut seen = Vec::new();
-            for mapped in [true, false] {
-                let mut cap = open_as(f.path(), mapped);
-                let mut out = Vec::new();
-                while let Some(b) = cap.next_batch(max_records, max_bytes).unwrap() {
-                    out.push(format!("batch {:?}", b.byte_range()));
-                    for r in b.iter() {
-                        out.push(format!(
-                            "{} {} {} {} {}",
-                            r.number, r.ts_ns, r.caplen, r.wirelen, r.offset
-                        ));
-                    }
-                }
-                for d in cap.damage() {
-                    out.push(format!("{d:?}"));
-                }
-                seen.push(out);
-            }
+            let seen = [true, false].map(|mapped| {
+                reading(
+                    &mut open_as(f.path(), mapped),
+                    max_records,
+                    max_bytes,
+                    false,
+                )
+            });
             assert_eq!(
                 seen[0], seen[1],
                 "variant {k}, limits {max_records}/{max_bytes}"

@@ -978,8 +978,14 @@ impl<'a> PassStage<'a> {
             work.lazy = true;
             return;
         }
+        self.in_turn(work.seq, |sp| sp.run_batch(work));
+    }
+
+    /// Runs `f` on the pass as batch `seq`'s turn (once every earlier
+    /// batch's turn ran or was posted; the posted ones are applied first).
+    fn in_turn(&self, seq: u64, f: impl FnOnce(&mut StreamPass<'a>)) {
         self.turns.take_applying(
-            work.seq,
+            seq,
             |ts| self.tick(ts),
             || {
                 // Uncontended: only the thread whose turn it is gets here.
@@ -988,7 +994,7 @@ impl<'a> PassStage<'a> {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if let Some(sp) = pass.as_mut() {
-                    sp.run_batch(work);
+                    f(sp);
                 }
             },
         );
@@ -1028,23 +1034,37 @@ impl<'a> PassStage<'a> {
         from(w.lazy_side.get_or_init(|| self.pass_in_turn(w)))
     }
 
+    /// Dissects every record of `w` that passed the filter, in order, into
+    /// `fields` (with its side input and per-file values), and hands each
+    /// to `f`. Returns how many passed.
+    #[inline]
+    pub fn dissect_each(
+        &self,
+        engine: &Engine,
+        w: &Work,
+        fields: &mut Fields,
+        mut f: impl FnMut(&Record<'_>, &mut Fields),
+    ) -> u64 {
+        let mut passed = 0;
+        for (i, (rec, pass)) in w.records().enumerate() {
+            if !pass {
+                continue;
+            }
+            passed += 1;
+            engine.dissect_with(&meta(&rec), rec.data, &self.side_input(w, i, &rec), fields);
+            w.add_stream_fields(i, fields);
+            f(&rec, fields);
+        }
+        passed
+    }
+
     /// The pass over a lazy batch's records, in its turn.
     #[cold]
     fn pass_in_turn(&self, w: &Work) -> (Vec<SideRec>, Vec<u8>) {
         let (mut side, mut arena, mut streams) = (Vec::new(), Vec::new(), Vec::new());
-        self.turns.take_applying(
-            w.seq,
-            |ts| self.tick(ts),
-            || {
-                let mut pass = self
-                    .pass
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if let Some(sp) = pass.as_mut() {
-                    sp.walk(&w.batch, w.take, &mut side, &mut arena, &mut streams);
-                }
-            },
-        );
+        self.in_turn(w.seq, |sp| {
+            sp.walk(&w.batch, w.take, &mut side, &mut arena, &mut streams);
+        });
         (side, arena)
     }
 

@@ -204,21 +204,11 @@ fn batch_rows<A>(
     part: &mut A,
     row: &impl Fn(&mut A, &Fields),
 ) {
-    for (i, (rec, pass)) in w.records().enumerate() {
-        if !pass {
-            continue;
-        }
-        engine.dissect_with(
-            &input::meta(&rec),
-            rec.data,
-            &stage.side_input(w, i, &rec),
-            fields,
-        );
-        w.add_stream_fields(i, fields);
+    stage.dissect_each(engine, w, fields, |_, fields| {
         if spec.accepts(fields) {
             row(part, fields);
         }
-    }
+    });
 }
 
 /// Combines per-batch results in batch order, whatever order they arrive in.
@@ -348,19 +338,7 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
             let mut acc = Account::default();
             let mut anomalies = tally.then(|| AnomalyTally::new(engine.registry()));
             let mut row_times = Vec::new();
-            for (i, (rec, pass)) in w.records().enumerate() {
-                acc.read += 1;
-                if !pass {
-                    acc.filtered_out += 1;
-                    continue;
-                }
-                engine.dissect_with(
-                    &input::meta(&rec),
-                    rec.data,
-                    &stage.side_input(w, i, &rec),
-                    fields,
-                );
-                w.add_stream_fields(i, fields);
+            let passed = stage.dissect_each(engine, w, fields, |rec, fields| {
                 if let Some(t) = &mut anomalies {
                     t.count(fields);
                 }
@@ -373,7 +351,9 @@ pub fn run<E: From<Error> + From<pcapx_pipeline::PipelineError>>(
                 } else {
                     acc.skipped += 1;
                 }
-            }
+            });
+            acc.read = u64::try_from(w.take).unwrap_or(u64::MAX);
+            acc.filtered_out = acc.read - passed;
             TableBatch {
                 encoded: enc.take(),
                 account: acc,

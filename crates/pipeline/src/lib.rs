@@ -784,32 +784,38 @@ mod tests {
         assert_eq!(r, Err(E::P("a worker thread panicked on batch 0".into())));
     }
 
-    #[test]
-    fn turns_run_in_batch_order_whatever_order_the_threads_come_in() {
-        let turns = Turns::new();
-        let seen = Mutex::new(Vec::new());
+    /// Four threads take batches `0..n` in order, as from the pipeline's
+    /// queue, then sleep a pseudo-random while before `f(seq, r)` (`r`: a
+    /// pseudo-random word), so they come out of order.
+    fn out_of_order(n: u64, f: impl Fn(u64, u64) + Sync) {
         let queue = std::sync::atomic::AtomicU64::new(0);
-        // Four threads take batches in order, as from the pipeline's queue,
-        // then sleep a pseudo-random while before asking for the turn, so
-        // they ask out of order.
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
                     loop {
                         let seq = queue.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if seq >= 40 {
+                        if seq >= n {
                             break;
                         }
-                        let ms = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 61;
-                        std::thread::sleep(std::time::Duration::from_millis(ms));
-                        let r = turns.take(seq, || {
-                            seen.lock().unwrap().push(seq);
-                            seq * 10
-                        });
-                        assert_eq!(r, Some(seq * 10));
+                        let r = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                        std::thread::sleep(std::time::Duration::from_millis(r >> 61));
+                        f(seq, r);
                     }
                 });
             }
+        });
+    }
+
+    #[test]
+    fn turns_run_in_batch_order_whatever_order_the_threads_come_in() {
+        let turns = Turns::new();
+        let seen = Mutex::new(Vec::new());
+        out_of_order(40, |seq, _| {
+            let r = turns.take(seq, || {
+                seen.lock().unwrap().push(seq);
+                seq * 10
+            });
+            assert_eq!(r, Some(seq * 10));
         });
         assert_eq!(seen.into_inner().unwrap(), (0..40).collect::<Vec<u64>>());
     }
@@ -820,28 +826,15 @@ mod tests {
     fn posted_values_apply_in_turn_order_between_taken_turns() {
         let turns: Turns<u64> = Turns::default();
         let seen = Mutex::new(Vec::new());
-        let queue = std::sync::atomic::AtomicU64::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..4 {
-                s.spawn(|| {
-                    loop {
-                        let seq = queue.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if seq >= 60 {
-                            break;
-                        }
-                        let r = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                        std::thread::sleep(std::time::Duration::from_millis(r >> 61));
-                        let apply = |v: u64| seen.lock().unwrap().push(v);
-                        if r & (1 << 20) == 0 {
-                            turns.post(seq, seq, apply);
-                        } else {
-                            let got = turns.take_applying(seq, apply, || {
-                                seen.lock().unwrap().push(seq);
-                            });
-                            assert_eq!(got, Some(()));
-                        }
-                    }
+        out_of_order(60, |seq, r| {
+            let apply = |v: u64| seen.lock().unwrap().push(v);
+            if r & (1 << 20) == 0 {
+                turns.post(seq, seq, apply);
+            } else {
+                let got = turns.take_applying(seq, apply, || {
+                    seen.lock().unwrap().push(seq);
                 });
+                assert_eq!(got, Some(()));
             }
         });
         assert_eq!(seen.into_inner().unwrap(), (0..60).collect::<Vec<u64>>());

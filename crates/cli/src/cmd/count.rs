@@ -102,16 +102,7 @@ pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
         |fields, w: &input::Work| -> Part {
             let mut part = Part::default();
             let mut seq = 0u64;
-            for (i, (rec, pass)) in w.records().enumerate() {
-                if !pass {
-                    continue;
-                }
-                engine.dissect_with(
-                    &input::meta(&rec),
-                    rec.data,
-                    &stage.side_input(w, i, &rec),
-                    fields,
-                );
+            stage.dissect_each(engine, w, fields, |rec, fields| {
                 let layers = fields.layers();
                 // Scapy: the first of TCP, UDP, ICMP the packet has (quoted
                 // copies in ICMP errors are TCPerror/UDPerror, which do not
@@ -141,7 +132,7 @@ pub fn run(a: &CountArgs, ctx: &super::Ctx) -> Result<ExitCode> {
                         node.bytes += u64::from(rec.wirelen);
                     }
                 }
-            }
+            });
             part
         },
         |part: Part| -> Result<()> {
