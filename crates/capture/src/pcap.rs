@@ -136,7 +136,7 @@ impl PcapState {
     /// Structurally odd header fields (timestamps are not judged here:
     /// fuzzed and badly-clocked captures have wild ones that libpcap accepts).
     fn odd(&self, h: &Hdr) -> bool {
-        h.wirelen > MAX_PLAUSIBLE_WIRELEN || h.frac >= self.frac_limit() || h.caplen > h.wirelen
+        self.checks().odd(h)
     }
 
     fn frac_limit(&self) -> u32 {

@@ -97,12 +97,15 @@ impl Checks {
         let rest = usize::try_from(pos).ok().and_then(|p| data.get(p..))?;
         let h = Hdr::parse(rest, self.order)?;
         let total = u64::from(h.caplen) + 16;
-        let ok = h.caplen <= self.limit
-            && u64_of(rest.len()) >= total
-            && h.wirelen <= self.max_wirelen
-            && h.frac < self.frac_limit
-            && h.caplen <= h.wirelen;
+        let ok = h.caplen <= self.limit && u64_of(rest.len()) >= total && !self.odd(&h);
         ok.then_some((h, total))
+    }
+
+    /// Structurally odd header fields: an original length over the bound
+    /// or under the captured one, a sub-second field of a second or more.
+    #[inline]
+    pub(crate) fn odd(&self, h: &Hdr) -> bool {
+        h.wirelen > self.max_wirelen || h.frac >= self.frac_limit || h.caplen > h.wirelen
     }
 
     /// A synchronisation point: a header with some captured bytes, a
@@ -239,7 +242,13 @@ impl Scouts {
             return;
         }
         if self.seen >= WARM_UP && self.failed_syncs < MAX_FAILED_SYNCS {
-            self.start_scouts(data, checks, pos, sec, (pos - origin) / self.seen);
+            self.start_scouts(
+                data,
+                checks,
+                pos,
+                sec,
+                pos.saturating_sub(origin) / self.seen,
+            );
         }
         self.walk(data, checks);
     }

@@ -239,9 +239,6 @@ pub struct Work {
     pub file_field: Option<FieldId>,
     /// Every record the reader counted passed (no filter, no limit).
     pub all_pass: bool,
-    /// The pass runs for this batch only if a record needs it (see
-    /// [`PassStage::side_input`]).
-    lazy: bool,
     /// The side input and bytes of that pass, once it ran.
     lazy_side: std::cell::OnceCell<(Vec<SideRec>, Vec<u8>)>,
     /// The latest timestamp among the records given the default side input
@@ -920,7 +917,6 @@ impl<'a> Feeder<'a> {
             file,
             file_field: self.file_field,
             all_pass,
-            lazy: false,
             lazy_side: std::cell::OnceCell::new(),
             plain_ts: std::cell::Cell::new(None),
         }))
@@ -974,11 +970,17 @@ impl<'a> PassStage<'a> {
         if !self.active {
             return;
         }
-        if self.lazy && work.all_pass {
-            work.lazy = true;
+        if self.is_lazy(work) {
             return;
         }
         self.in_turn(work.seq, |sp| sp.run_batch(work));
+    }
+
+    /// The pass runs for `w` only if one of its records needs it (see
+    /// [`PassStage::side_input`]).
+    #[inline]
+    fn is_lazy(&self, w: &Work) -> bool {
+        self.lazy && w.all_pass
     }
 
     /// Runs `f` on the pass as batch `seq`'s turn (once every earlier
@@ -1016,7 +1018,7 @@ impl<'a> PassStage<'a> {
     /// dissected got what the pass gives them).
     #[inline]
     pub fn side_input<'w>(&self, w: &'w Work, i: usize, rec: &Record<'_>) -> Reassembled<'w> {
-        if !w.lazy {
+        if !self.is_lazy(w) {
             return w.reassembled(i);
         }
         let from = |(side, arena): &'w (Vec<SideRec>, Vec<u8>)| {
@@ -1071,7 +1073,7 @@ impl<'a> PassStage<'a> {
     /// After `work` was processed: a lazy batch that did not need the pass
     /// posts its latest timestamp for its turn (never waits).
     pub fn finish(&self, work: &Work) {
-        if work.lazy && work.lazy_side.get().is_none() {
+        if self.is_lazy(work) && work.lazy_side.get().is_none() {
             self.turns
                 .post(work.seq, work.plain_ts.get(), |ts| self.tick(ts));
         }

@@ -105,7 +105,7 @@ pub fn scan<A: Send>(
     merge: impl FnMut(A) + Send,
 ) -> Result<u64, Error> {
     let merger = std::sync::Mutex::new(InOrder::new(merge));
-    let (used, _) = scan_core(engine, src, opts, spec, |fields: &mut Fields, w, stage| {
+    let (used, _) = scan_core(engine, src, opts, spec, |(fields, ()), w, stage| {
         let mut part = make();
         batch_rows(engine, spec, stage, fields, w, &mut part, &row);
         merger
@@ -144,33 +144,16 @@ pub fn scan_per_thread<A: Send>(
     Ok((used, states.into_iter().filter_map(|(_, a)| a).collect()))
 }
 
-/// Per-thread state of a scan: the dissection's fields and whatever the
-/// caller keeps (`T`).
-trait ScanState: Send {
-    fn new(fields: Fields) -> Self;
-}
-
-impl ScanState for Fields {
-    fn new(fields: Fields) -> Fields {
-        fields
-    }
-}
-
-impl<A: Send> ScanState for (Fields, Option<A>) {
-    fn new(fields: Fields) -> Self {
-        (fields, None)
-    }
-}
-
 /// The reading, stateful pass and pipeline of [`scan`] and
-/// [`scan_per_thread`]: `process` gets each batch with its thread's state.
-fn scan_core<S: ScanState>(
+/// [`scan_per_thread`]: `process` gets each batch with its thread's state
+/// (the dissection's fields, and `T` for the caller, from its default).
+fn scan_core<T: Default + Send>(
     engine: &Engine,
     src: &mut Source,
     opts: &ReadOptions,
     spec: &TableSpec,
-    process: impl Fn(&mut S, &Work, &PassStage<'_>) + Sync,
-) -> Result<(u64, Vec<S>), Error> {
+    process: impl Fn(&mut (Fields, T), &Work, &PassStage<'_>) + Sync,
+) -> Result<(u64, Vec<(Fields, T)>), Error> {
     let threads = pcapx_pipeline::thread_count(opts.threads);
     let wanted = spec.wanted(engine.registry().field_count());
     let streams = StreamPass::for_table(engine, opts, &wanted, false, 0);
@@ -181,8 +164,13 @@ fn scan_core<S: ScanState>(
         threads,
         &stage,
         || feeder.next_work(),
-        || S::new(engine.new_fields_for(wanted.clone(), &spec.kept_protocols())),
-        |st: &mut S, w: &Work| process(st, w, &stage),
+        || {
+            (
+                engine.new_fields_for(wanted.clone(), &spec.kept_protocols()),
+                T::default(),
+            )
+        },
+        |st: &mut (Fields, T), w: &Work| process(st, w, &stage),
         |()| -> Result<(), Error> { Ok(()) },
     )?;
     let used = feeder.used();
